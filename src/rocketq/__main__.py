@@ -1,0 +1,5 @@
+"""``python -m rocketq`` is the ``rocketq`` command."""
+
+from rocketq.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""The asyncio remoting client: one reused connection per address, shared by all callers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+from rocketq.common.errors import RemotingConnectError, RemotingError
+from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection, ProcessorTable
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "InvokeCallback", "RemotingClient", "split_addr"]
+
+log = logging.getLogger("rocketq.remoting")
+
+# NettyClientConfig.connectTimeoutMillis default: 3 s.
+DEFAULT_CONNECT_TIMEOUT = 3.0
+# The usual RPC timeout of RocketMQ's clients (3 s for sends and admin calls).
+DEFAULT_TIMEOUT = 3.0
+
+InvokeCallback = Callable[
+    [RemotingCommand | None, BaseException | None], Awaitable[None] | None
+]
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    """``"host:port"`` or ``"[v6]:port"`` -> (host, port)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise RemotingConnectError(f"bad address {addr!r}: expected host:port")
+    return host.strip("[]"), int(port)
+
+
+class RemotingClient:
+    """Sends requests to any address; answers server-initiated requests with ``processors``."""
+
+    def __init__(
+        self,
+        processors: ProcessorTable | None = None,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+    ) -> None:
+        self.processors = processors or ProcessorTable()
+        self._connect_timeout = connect_timeout
+        self._max_frame_length = max_frame_length
+        self._connections: dict[str, Connection] = {}
+        self._connecting: dict[str, asyncio.Future[Connection]] = {}
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def connection(self, addr: str) -> Connection:
+        """The open connection to ``addr``, connecting once if needed."""
+        conn = self._connections.get(addr)
+        if conn is not None and conn.is_open:
+            return conn
+        if self._closed:
+            raise RemotingConnectError("the remoting client is closed")
+        pending = self._connecting.get(addr)
+        if pending is None:
+            pending = asyncio.ensure_future(self._connect(addr))
+            self._connecting[addr] = pending
+            pending.add_done_callback(lambda _f: self._connecting.pop(addr, None))
+        return await asyncio.shield(pending)
+
+    async def _connect(self, addr: str) -> Connection:
+        host, port = split_addr(addr)
+        loop = asyncio.get_running_loop()
+
+        def factory() -> Connection:
+            return Connection(
+                self.processors,
+                max_frame_length=self._max_frame_length,
+                on_close=lambda c: self._forget(addr, c),
+            )
+
+        try:
+            _transport, conn = await asyncio.wait_for(
+                loop.create_connection(factory, host, port), self._connect_timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise RemotingConnectError(f"connect to {addr} failed: {exc or 'timeout'}") from exc
+        self._connections[addr] = conn
+        return conn
+
+    def _forget(self, addr: str, conn: Connection) -> None:
+        if self._connections.get(addr) is conn:
+            del self._connections[addr]
+
+    async def invoke(
+        self, addr: str, cmd: RemotingCommand, timeout: float = DEFAULT_TIMEOUT
+    ) -> RemotingCommand:
+        """Request/response: the response, or RemotingTimeoutError/ConnectError/SendRequestError."""
+        conn = await self.connection(addr)
+        return await conn.invoke(cmd, timeout)
+
+    async def invoke_oneway(self, addr: str, cmd: RemotingCommand) -> None:
+        """Send a request that wants no answer."""
+        conn = await self.connection(addr)
+        conn.send_oneway(cmd)
+
+    async def invoke_async(
+        self,
+        addr: str,
+        cmd: RemotingCommand,
+        timeout: float,
+        callback: InvokeCallback,
+    ) -> None:
+        """Send now and return; ``callback(response, error)`` runs when the answer comes."""
+        conn = await self.connection(addr)
+        future = conn.send_request(cmd, timeout)
+
+        def done(f: asyncio.Future[RemotingCommand]) -> None:
+            error = f.exception()
+            result = callback(None if error else f.result(), error)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(self._run_callback(result))
+                self._callbacks.add(task)
+                task.add_done_callback(self._callbacks.discard)
+
+        future.add_done_callback(done)
+
+    async def _run_callback(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except Exception:
+            log.exception("invoke callback failed")
+
+    def close_connection(self, addr: str, reason: str = "closed by client") -> None:
+        """Drop the connection to ``addr`` (e.g. after a failure)."""
+        conn = self._connections.pop(addr, None)
+        if conn is not None:
+            conn.close(reason)
+
+    async def aclose(self) -> None:
+        """Close every connection and wait for pending callbacks."""
+        self._closed = True
+        conns = list(self._connections.values())
+        self._connections.clear()
+        for conn in conns:
+            conn.close("client closed")
+        for conn in conns:
+            with contextlib.suppress(TimeoutError, RemotingError):
+                await asyncio.wait_for(conn.wait_closed(), 1.0)
+        if self._callbacks:
+            await asyncio.gather(*self._callbacks, return_exceptions=True)

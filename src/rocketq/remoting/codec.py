@@ -1,0 +1,319 @@
+"""Sans-I/O codec for RocketMQ remoting frames.
+
+Frame layout (big-endian; ``RemotingCommand#encode``/``decode`` in RocketMQ)::
+
+    +-------------+---------------------------+-----------------+---------------+
+    | totalLength | serializeType | headerLen | header          | body          |
+    |   4 bytes   |  1 byte       |  3 bytes  | headerLen bytes | the rest      |
+    +-------------+---------------------------+-----------------+---------------+
+    totalLength = 4 + headerLen + len(body)   (does not count its own 4 bytes)
+
+The header is JSON text (serialize type 0) or RocketMQ's binary layout (type 1)::
+
+    code:i16 | language:u8 | version:i16 | opaque:i32 | flag:i32
+    | remarkLen:i32 remark | extLen:i32 { keyLen:i16 key valLen:i32 val }*
+
+Nothing here touches sockets: ``FrameDecoder.feed(bytes) -> list[RemotingCommand]``,
+``encode(cmd) -> bytes``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from rocketq.common.errors import ProtocolError
+from rocketq.remoting.codes import LanguageCode, SerializeType
+from rocketq.remoting.command import RemotingCommand
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_LENGTH",
+    "FrameDecoder",
+    "coerce_ext_fields",
+    "decode_frame",
+    "encode",
+    "encode_parts",
+]
+
+# Java's NettyDecoder refuses frames above com.rocketmq.remoting.frameMaxLength (16 MiB);
+# a 4 MiB message plus headers fits with room to spare, a garbage length does not.
+DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024
+# Smallest legal frame: the 4-byte header-length word and an empty header.
+_MIN_TOTAL_LENGTH = 4
+_HEADER_LEN_MASK = 0xFFFFFF
+
+_PREFIX = struct.Struct(">II")
+_INT = struct.Struct(">i")
+_SHORT = struct.Struct(">h")
+_RMQ_FIXED = struct.Struct(">hBhii")  # code, language, version, opaque, flag
+
+_LANGUAGE_BY_BYTE = {lc.value: lc.name for lc in LanguageCode}
+_BYTE_BY_LANGUAGE = {lc.name: lc.value for lc in LanguageCode}
+
+
+# ---------------------------------------------------------------------------------------------
+# encoding
+
+
+def encode_parts(cmd: RemotingCommand) -> list[bytes]:
+    """Encode ``cmd`` as the pieces of one frame (prefix+header, body), ready for writelines."""
+    if cmd.serialize_type == SerializeType.ROCKETMQ:
+        header = _encode_rocketmq_header(cmd)
+    else:
+        header = _encode_json_header(cmd)
+    body = cmd.body
+    body_len = len(body) if body else 0
+    prefix = _PREFIX.pack(4 + len(header) + body_len, (cmd.serialize_type << 24) | len(header))
+    if body_len:
+        assert body is not None
+        return [prefix + header, body]
+    return [prefix + header]
+
+
+def encode(cmd: RemotingCommand) -> bytes:
+    """Encode ``cmd`` as one complete frame."""
+    return b"".join(encode_parts(cmd))
+
+
+def _encode_json_header(cmd: RemotingCommand) -> bytes:
+    # Keys in fastjson's (alphabetical) order; null remark/extFields are omitted as Java does.
+    header: dict[str, Any] = {"code": cmd.code}
+    if cmd.ext_fields is not None:
+        header["extFields"] = cmd.ext_fields
+    header["flag"] = cmd.flag
+    header["language"] = cmd.language
+    header["opaque"] = cmd.opaque
+    if cmd.remark is not None:
+        header["remark"] = cmd.remark
+    header["serializeTypeCurrentRPC"] = "JSON"
+    header["version"] = cmd.version
+    return orjson.dumps(header)
+
+
+def _encode_rocketmq_header(cmd: RemotingCommand) -> bytes:
+    language = _BYTE_BY_LANGUAGE.get(cmd.language, LanguageCode.OTHER)
+    out = bytearray(
+        _RMQ_FIXED.pack(cmd.code, language, cmd.version, cmd.opaque, cmd.flag)
+    )
+    remark = cmd.remark.encode() if cmd.remark else b""
+    out += _INT.pack(len(remark))
+    out += remark
+    ext = bytearray()
+    for key, value in (cmd.ext_fields or {}).items():
+        k = key.encode()
+        v = value.encode()
+        ext += _SHORT.pack(len(k))
+        ext += k
+        ext += _INT.pack(len(v))
+        ext += v
+    out += _INT.pack(len(ext))
+    out += ext
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding
+
+
+def coerce_ext_fields(raw: object) -> dict[str, str] | None:
+    """Turn a JSON ``extFields`` object into the declared ``Map<String,String>``.
+
+    Real clients are liberal (client-behaviour.md §10): the C++ client sends numbers,
+    ali-ons numbers and JSON booleans. Numbers become decimal text, booleans
+    ``"true"``/``"false"`` (Java's ``toString``), nulls are dropped.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ProtocolError(f"extFields must be a JSON object, got {type(raw).__name__}")
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif value is None:
+            continue
+        elif value is True:
+            out[key] = "true"
+        elif value is False:
+            out[key] = "false"
+        elif isinstance(value, float) and value.is_integer():
+            out[key] = str(int(value))
+        elif isinstance(value, int | float):
+            out[key] = str(value)
+        else:
+            out[key] = orjson.dumps(value).decode()
+    return out
+
+
+def _as_int(value: object, name: str) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ProtocolError(f"header field {name!r} is not an integer: {value!r}")
+
+
+def _decode_json_header(data: bytes | memoryview) -> RemotingCommand:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"header is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError("JSON header is not an object")
+    if "code" not in obj:
+        raise ProtocolError("JSON header has no 'code'")
+    remark = obj.get("remark")
+    language = obj.get("language", "JAVA")
+    if isinstance(language, int):  # fastjson accepts an enum ordinal too
+        language = _LANGUAGE_BY_BYTE.get(language, "OTHER")
+    return RemotingCommand(
+        code=_as_int(obj["code"], "code"),
+        language=str(language),
+        version=_as_int(obj.get("version", 0), "version"),
+        opaque=_as_int(obj.get("opaque", 0), "opaque"),
+        flag=_as_int(obj.get("flag", 0), "flag"),
+        remark=None if remark is None else str(remark),
+        ext_fields=coerce_ext_fields(obj.get("extFields")),
+        serialize_type=SerializeType.JSON,
+    )
+
+
+def _decode_rocketmq_header(data: memoryview) -> RemotingCommand:
+    try:
+        code, language, version, opaque, flag = _RMQ_FIXED.unpack_from(data, 0)
+        pos = _RMQ_FIXED.size
+        (remark_len,) = _INT.unpack_from(data, pos)
+        pos += 4
+        remark = _take_text(data, pos, remark_len) if remark_len > 0 else None
+        pos += max(remark_len, 0)
+        (ext_len,) = _INT.unpack_from(data, pos)
+        pos += 4
+        ext = _decode_rocketmq_ext(data[pos : pos + ext_len]) if ext_len > 0 else None
+        if ext_len > 0 and pos + ext_len > len(data):
+            raise ProtocolError("ROCKETMQ header extFields run past the header")
+    except struct.error as exc:
+        raise ProtocolError(f"truncated ROCKETMQ header: {exc}") from exc
+    return RemotingCommand(
+        code=code,
+        language=_LANGUAGE_BY_BYTE.get(language, "OTHER"),
+        version=version,
+        opaque=opaque,
+        flag=flag,
+        remark=remark,
+        ext_fields=ext,
+        serialize_type=SerializeType.ROCKETMQ,
+    )
+
+
+def _take_text(data: memoryview, pos: int, length: int) -> str:
+    if length < 0 or pos + length > len(data):
+        raise ProtocolError("ROCKETMQ header string runs past the header")
+    try:
+        return bytes(data[pos : pos + length]).decode()
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"ROCKETMQ header string is not UTF-8: {exc}") from exc
+
+
+def _decode_rocketmq_ext(data: memoryview) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    end = len(data)
+    while pos < end:
+        (key_len,) = _SHORT.unpack_from(data, pos)
+        pos += 2
+        key = _take_text(data, pos, key_len)
+        pos += key_len
+        (val_len,) = _INT.unpack_from(data, pos)
+        pos += 4
+        out[key] = _take_text(data, pos, val_len)
+        pos += val_len
+    return out
+
+
+def decode_frame(frame: bytes | memoryview) -> RemotingCommand:
+    """Decode one frame *without* its leading 4-byte total length."""
+    view = memoryview(frame)
+    if len(view) < 4:
+        raise ProtocolError("frame shorter than its header-length word")
+    word = int.from_bytes(view[:4], "big")
+    stype = word >> 24
+    header_len = word & _HEADER_LEN_MASK
+    if header_len > len(view) - 4:
+        raise ProtocolError(
+            f"header length {header_len} exceeds frame length {len(view) - 4}"
+        )
+    header = view[4 : 4 + header_len]
+    if stype == SerializeType.JSON:
+        cmd = _decode_json_header(header)
+    elif stype == SerializeType.ROCKETMQ:
+        cmd = _decode_rocketmq_header(header)
+    else:
+        raise ProtocolError(f"unknown serialize type {stype}")
+    body = view[4 + header_len :]
+    cmd.body = bytes(body) if len(body) else None
+    return cmd
+
+
+class FrameDecoder:
+    """Accumulates bytes and yields every complete command they hold.
+
+    A frame may arrive split across many reads, and one read may hold many frames.
+    A frame whose length is impossible or above ``max_frame_length`` raises
+    ``ProtocolError``: the caller closes that one connection. After that the stream
+    position is lost, so the decoder stays failed: every later ``feed`` raises too.
+    """
+
+    __slots__ = ("_buf", "_error", "_max", "_need")
+
+    def __init__(self, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH) -> None:
+        self._buf = bytearray()
+        self._max = max_frame_length
+        self._need = 0  # total length of the frame being waited for, 0 if unknown
+        # Why the stream broke; kept as text so no traceback pins views of the buffer.
+        self._error: str | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet form a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[RemotingCommand]:
+        """Add bytes; return the commands completed by them, in order."""
+        if self._error is not None:
+            raise ProtocolError(f"decoder already failed: {self._error}")
+        buf = self._buf
+        buf += data
+        if len(buf) < 4 or (self._need and len(buf) < self._need):
+            return []
+        out: list[RemotingCommand] = []
+        pos = 0
+        end = len(buf)
+        view = memoryview(buf)
+        try:
+            while end - pos >= 4:
+                total = int.from_bytes(view[pos : pos + 4], "big")
+                if total < _MIN_TOTAL_LENGTH or total > self._max:
+                    raise ProtocolError(
+                        f"frame length {total} outside [{_MIN_TOTAL_LENGTH}, {self._max}]"
+                    )
+                if end - pos - 4 < total:
+                    break
+                out.append(decode_frame(view[pos + 4 : pos + 4 + total]))
+                pos += 4 + total
+        except ProtocolError as exc:
+            self._error = str(exc)
+            raise
+        finally:
+            view.release()
+        if pos:
+            del buf[:pos]
+        self._need = 4 + int.from_bytes(buf[:4], "big") if len(buf) >= 4 else 0
+        return out

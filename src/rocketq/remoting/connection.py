@@ -1,0 +1,290 @@
+"""One asyncio adapter per TCP connection, used by servers and clients alike.
+
+A ``Connection`` moves bytes between the socket and the sans-I/O codec and owns
+what belongs to one connection: the ``opaque -> Future`` table of requests it sent,
+their timeouts, the in-flight limit, the tasks running the requests it received,
+and the reason it closed. Closing fails every pending request at once.
+
+Requests that arrive are dispatched by code through a ``ProcessorTable``. A
+processor may answer synchronously (return a command or ``None``) or be a
+coroutine; raising ``BrokerError`` answers with that code and remark, any other
+exception with SYSTEM_ERROR, as Java's ``NettyRemotingAbstract`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
+
+from rocketq.common.errors import (
+    BrokerError,
+    ProtocolError,
+    RemotingSendRequestError,
+    RemotingTimeoutError,
+)
+from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encode_parts
+from rocketq.remoting.codes import ResponseCode
+from rocketq.remoting.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
+
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Connection", "Processor", "ProcessorTable"]
+
+log = logging.getLogger("rocketq.remoting")
+
+# Java's NettyRemotingClient allows 65535 async and 65535 one-way requests in flight
+# (clientAsyncSemaphoreValue / clientOnewaySemaphoreValue); beyond that callers wait.
+DEFAULT_MAX_IN_FLIGHT = 65535
+# opaque is a Java int; keep it positive and wrap like the C++ client (31 bits).
+_OPAQUE_MASK = 0x7FFFFFFF
+
+ProcessorResult: TypeAlias = RemotingCommand | None
+Processor: TypeAlias = Callable[
+    ["Connection", RemotingCommand], ProcessorResult | Awaitable[ProcessorResult]
+]
+
+
+class ProcessorTable:
+    """Request code -> processor."""
+
+    def __init__(self) -> None:
+        self._table: dict[int, Processor] = {}
+
+    def register(self, code: int, processor: Processor) -> None:
+        """Route requests with ``code`` to ``processor``."""
+        self._table[int(code)] = processor
+
+    def get(self, code: int) -> Processor | None:
+        """The processor for ``code``, if any."""
+        return self._table.get(code)
+
+    def codes(self) -> list[int]:
+        """Every registered code."""
+        return sorted(self._table)
+
+
+class Connection(asyncio.Protocol):
+    """The protocol object of one connection (see module docstring)."""
+
+    def __init__(
+        self,
+        processors: ProcessorTable | None = None,
+        *,
+        max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_close: Callable[[Connection], None] | None = None,
+    ) -> None:
+        self._processors = processors
+        self._decoder = FrameDecoder(max_frame_length)
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._on_close = on_close
+        self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._transport: asyncio.Transport | None = None
+        self._opaque = 0
+        self.close_reason: str | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+        self.peer = "?"
+        self.local = "?"
+        self.attributes: dict[str, Any] = {}  # per-connection state for processors
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self._transport = typing.cast(asyncio.Transport, transport)
+        self.peer = _format_addr(transport.get_extra_info("peername"))
+        self.local = _format_addr(transport.get_extra_info("sockname"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            commands = self._decoder.feed(data)
+        except ProtocolError as exc:
+            log.warning("closing connection %s: %s", self.peer, exc)
+            self.close(f"protocol error: {exc}")
+            return
+        for cmd in commands:
+            if cmd.is_response:
+                self._on_response(cmd)
+            else:
+                self._on_request(cmd)
+
+    def eof_received(self) -> bool | None:
+        # The peer will send no more. Bytes of a frame it never finished are a protocol
+        # error worth a log line; either way returning None lets the transport close
+        # (Netty's default without allowHalfClosure).
+        if self._decoder.buffered:
+            reason = f"peer closed mid-frame, {self._decoder.buffered} bytes of it unread"
+            log.warning("closing connection %s: %s", self.peer, reason)
+            self.close(f"protocol error: {reason}")
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.close_reason is None:
+            self.close_reason = f"connection lost: {exc}" if exc else "closed by peer"
+        self._fail_pending()
+        for task in list(self._tasks):
+            task.cancel()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        if self._on_close is not None:
+            try:
+                self._on_close(self)
+            except Exception:
+                log.exception("on_close callback failed for %s", self.peer)
+
+    def pause_writing(self) -> None:
+        # The peer reads slower than we answer: stop reading its requests until it catches up.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """True until the connection is closed or lost."""
+        return self._transport is not None and self.close_reason is None
+
+    def write(self, cmd: RemotingCommand) -> None:
+        """Write one command; raises ``RemotingSendRequestError`` when closed."""
+        if not self.is_open:
+            raise RemotingSendRequestError(
+                f"connection to {self.peer} is closed ({self.close_reason})"
+            )
+        assert self._transport is not None
+        self._transport.writelines(encode_parts(cmd))
+
+    async def invoke(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """Send a request and wait at most ``timeout`` seconds for its response."""
+        async with self._in_flight:
+            return await self.send_request(cmd, timeout)
+
+    def send_request(self, cmd: RemotingCommand, timeout: float) -> asyncio.Future[RemotingCommand]:
+        """Send a request now; the future completes with its response or an error."""
+        loop = asyncio.get_running_loop()
+        self._opaque = (self._opaque + 1) & _OPAQUE_MASK
+        opaque = cmd.opaque = self._opaque
+        cmd.flag &= ~(FLAG_RESPONSE | FLAG_ONEWAY)
+        future: asyncio.Future[RemotingCommand] = loop.create_future()
+        self.write(cmd)
+        self._pending[opaque] = future
+        timer = loop.call_later(timeout, self._expire, opaque, cmd.code, timeout)
+
+        def done(f: asyncio.Future[RemotingCommand]) -> None:
+            timer.cancel()
+            # A caller that gave up (cancelled) must not leave its entry behind.
+            if self._pending.get(opaque) is f:
+                del self._pending[opaque]
+
+        future.add_done_callback(done)
+        return future
+
+    def send_oneway(self, cmd: RemotingCommand) -> None:
+        """Send a request that gets no response (flag bit 1)."""
+        self._opaque = (self._opaque + 1) & _OPAQUE_MASK
+        cmd.opaque = self._opaque
+        cmd.flag = (cmd.flag & ~FLAG_RESPONSE) | FLAG_ONEWAY
+        self.write(cmd)
+
+    def close(self, reason: str = "closed locally") -> None:
+        """Close the connection; pending requests fail with ``reason``."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+        self._fail_pending()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is fully closed."""
+        await self.closed
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _expire(self, opaque: int, code: int, timeout: float) -> None:
+        future = self._pending.pop(opaque, None)
+        if future is not None and not future.done():
+            future.set_exception(
+                RemotingTimeoutError(
+                    f"wait response on {self.peer} timeout {timeout * 1000:.0f}ms "
+                    f"(request code {code}, opaque {opaque})"
+                )
+            )
+
+    def _fail_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(
+                    RemotingSendRequestError(
+                        f"connection to {self.peer} closed before the response: "
+                        f"{self.close_reason}"
+                    )
+                )
+
+    def _on_response(self, cmd: RemotingCommand) -> None:
+        future = self._pending.pop(cmd.opaque, None)
+        if future is None:
+            log.debug("unmatched response opaque %d from %s (late?)", cmd.opaque, self.peer)
+        elif not future.done():
+            future.set_result(cmd)
+
+    def _on_request(self, cmd: RemotingCommand) -> None:
+        processor = self._processors.get(cmd.code) if self._processors else None
+        if processor is None:
+            self._reply(
+                cmd,
+                cmd.make_response(
+                    ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+                    f" request type {cmd.code} not supported",
+                ),
+            )
+            return
+        try:
+            result = processor(self, cmd)
+        except Exception as exc:
+            self._reply(cmd, self._error_response(cmd, exc))
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.get_running_loop().create_task(self._finish(cmd, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._reply(cmd, result)
+
+    async def _finish(self, cmd: RemotingCommand, pending: Awaitable[ProcessorResult]) -> None:
+        try:
+            result = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = self._error_response(cmd, exc)
+        self._reply(cmd, result)
+
+    def _error_response(self, cmd: RemotingCommand, exc: Exception) -> RemotingCommand:
+        if isinstance(exc, BrokerError):
+            return cmd.make_response(exc.code, exc.remark)
+        log.exception("processing request code %d from %s failed", cmd.code, self.peer)
+        return cmd.make_response(ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _reply(self, cmd: RemotingCommand, response: RemotingCommand | None) -> None:
+        if response is None or cmd.is_oneway or not self.is_open:
+            return
+        response.opaque = cmd.opaque
+        response.flag |= FLAG_RESPONSE
+        response.serialize_type = cmd.serialize_type
+        self.write(response)
+
+
+def _format_addr(addr: object) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = str(addr[0])
+        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+    return str(addr)
