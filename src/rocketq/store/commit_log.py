@@ -1,0 +1,311 @@
+"""The CommitLog: every message of every topic appended to one log of mapped files.
+
+Mirrors ``CommitLog`` (4.9) for the append, read and recovery paths:
+
+* A record never spans two files. When ``record + 8 > remaining`` the writer puts the 8-byte
+  BLANK filler (TOTALSIZE = bytes left, BLANK magic) and rolls to the next file
+  (``END_FILE_MIN_BLANK_LENGTH``), so every file keeps room for that filler.
+* PHYSICALOFFSET = file start + write position; STORETIMESTAMP and STOREHOST are set here.
+* **Queue offsets are owned by the CommitLog**: ``topic_queue_table["<topic>-<queueId>"]``
+  holds the next logical offset of each queue, as ``CommitLog.topicQueueTable`` does in 4.9.
+  PREPARED and ROLLBACK transaction records get queue offset 0 and do not advance it. At
+  startup the store sets the table from the ConsumeQueues' max offsets
+  (``recoverTopicQueueTable``) with :meth:`CommitLog.set_queue_offset`.
+
+The append methods are not thread-safe: call them from the one event loop (house rule 4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rocketq.store.config import DEFAULT_MAX_MESSAGE_SIZE
+from rocketq.store.format import (
+    BLANK_MAGIC_CODE,
+    END_FILE_MIN_BLANK_LENGTH,
+    Address,
+    MessageRecord,
+    RecordFormatError,
+    StoredMessage,
+    StoreError,
+    create_offset_msg_id,
+    decode_record,
+    encode_blank,
+    encode_record,
+    peek_record,
+)
+from rocketq.store.mapped_file import MappedFile, MappedFileQueue
+
+__all__ = [
+    "MAX_RECORD_OVERHEAD",
+    "AppendResult",
+    "CommitLog",
+    "MessageSizeExceededError",
+    "queue_key",
+]
+
+# The encoder buffer is maxMessageSize + 64 KiB: room for topic, properties and the fixed
+# fields of a maximal body (MessageExtEncoder / CommitLog.PutMessageThreadLocal).
+MAX_RECORD_OVERHEAD = 64 * 1024
+# Recovery scans at most the last three files when the previous shutdown was clean
+# (CommitLog#recoverNormally starts from ``index = mappedFiles.size() - 3``).
+RECOVER_NORMALLY_FILES = 3
+# MessageSysFlag.TRANSACTION_*: bits 2-3 of SYSFLAG.
+_TRANSACTION_MASK = 0xC
+_TRANSACTION_PREPARED = 0x4
+_TRANSACTION_ROLLBACK = 0xC
+_PHYSICAL_OFFSET_POSITION = 28
+_QUEUE_OFFSET_POSITION = 20
+_LONG = struct.Struct(">q")
+
+
+class MessageSizeExceededError(StoreError):
+    """The message is larger than ``maxMessageSize`` (answered as MESSAGE_ILLEGAL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where one record went (``AppendMessageResult``)."""
+
+    physical_offset: int
+    size: int
+    queue_offset: int
+    store_timestamp: int
+    msg_id: str
+
+
+def queue_key(topic: str, queue_id: int) -> str:
+    """Key of ``topic_queue_table``: ``"<topic>-<queueId>"`` as in RocketMQ."""
+    return f"{topic}-{queue_id}"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _takes_queue_offset(sys_flag: int) -> bool:
+    return (sys_flag & _TRANSACTION_MASK) not in (_TRANSACTION_PREPARED, _TRANSACTION_ROLLBACK)
+
+
+class CommitLog:
+    """Append, read, iterate and recover RocketMQ CommitLog files in one directory."""
+
+    def __init__(
+        self,
+        store_dir: str | Path,
+        file_size: int,
+        store_host: Address,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        if file_size <= END_FILE_MIN_BLANK_LENGTH:
+            raise ValueError("commitlog file size must exceed the 8-byte end-of-file filler")
+        self.queue = MappedFileQueue(store_dir, file_size)
+        self.store_host = store_host
+        self.max_message_size = max_message_size
+        self.topic_queue_table: dict[str, int] = {}
+        self._clock = clock
+
+    @property
+    def file_size(self) -> int:
+        """Size of every CommitLog file."""
+        return self.queue.file_size
+
+    def load(self) -> None:
+        """Map the existing files (all marked full until :meth:`recover` runs)."""
+        self.queue.load()
+
+    def min_offset(self) -> int:
+        """Offset of the first byte still on disk (start of the first file), 0 when empty."""
+        first = self.queue.first
+        return first.file_from_offset if first is not None else 0
+
+    def max_offset(self) -> int:
+        """Offset after the last appended byte."""
+        return self.queue.max_offset()
+
+    def set_queue_offset(self, topic: str, queue_id: int, next_offset: int) -> None:
+        """Set the next logical offset of a queue (startup, or a queue that was reset)."""
+        self.topic_queue_table[queue_key(topic, queue_id)] = next_offset
+
+    def next_queue_offset(self, topic: str, queue_id: int) -> int:
+        """The logical offset the next record of this queue will get."""
+        return self.topic_queue_table.get(queue_key(topic, queue_id), 0)
+
+    # -----------------------------------------------------------------------------------------
+    # append
+
+    def append(self, msg: StoredMessage) -> AppendResult:
+        """Append one message; QUEUEOFFSET, PHYSICALOFFSET, STORE* fields are assigned here."""
+        return self.append_batch([msg])[0]
+
+    def append_batch(self, msgs: Sequence[StoredMessage]) -> list[AppendResult]:
+        """Append records back to back in one file, with consecutive queue offsets.
+
+        Like ``doAppend(MessageExtBatch)``: the whole batch goes into one file, so a batch
+        that does not fit the current file rolls to the next one as a unit.
+        """
+        if not msgs:
+            return []
+        now = self._clock()
+        records, offsets = self._encode_batch(msgs, now)
+        total = sum(len(r) for r in records)
+        mapped = self._file_with_room(total)
+        phys = mapped.file_from_offset + mapped.wrote_position
+        results = []
+        for record, queue_offset in zip(records, offsets, strict=True):
+            _LONG.pack_into(record, _PHYSICAL_OFFSET_POSITION, phys)
+            msg_id = create_offset_msg_id(self.store_host, phys)
+            results.append(AppendResult(phys, len(record), queue_offset, now, msg_id))
+            phys += len(record)
+        mapped.append(b"".join(records))
+        for msg in msgs:
+            if _takes_queue_offset(msg.sys_flag):
+                key = queue_key(msg.topic, msg.queue_id)
+                self.topic_queue_table[key] = self.topic_queue_table.get(key, 0) + 1
+        return results
+
+    def _encode_batch(
+        self, msgs: Sequence[StoredMessage], now: int
+    ) -> tuple[list[bytearray], list[int]]:
+        records: list[bytearray] = []
+        offsets: list[int] = []
+        pending: dict[str, int] = {}
+        for msg in msgs:
+            if len(msg.body) > self.max_message_size:
+                raise MessageSizeExceededError(
+                    f"body of {len(msg.body)} bytes exceeds maxMessageSize {self.max_message_size}"
+                )
+            queue_offset = 0
+            if _takes_queue_offset(msg.sys_flag):
+                key = queue_key(msg.topic, msg.queue_id)
+                queue_offset = pending.get(key, self.topic_queue_table.get(key, 0))
+                pending[key] = queue_offset + 1
+            stored = dataclasses.replace(
+                msg, queue_offset=queue_offset, store_timestamp=now, store_host=self.store_host
+            )
+            record = bytearray(encode_record(stored))
+            if len(record) > self.max_message_size + MAX_RECORD_OVERHEAD:
+                raise MessageSizeExceededError(f"record of {len(record)} bytes is too large")
+            records.append(record)
+            offsets.append(queue_offset)
+        return records, offsets
+
+    def _file_with_room(self, size: int) -> MappedFile:
+        if size + END_FILE_MIN_BLANK_LENGTH > self.file_size:
+            raise MessageSizeExceededError(
+                f"{size} bytes can never fit a commitlog file of {self.file_size} bytes"
+            )
+        mapped = self._last_file()
+        if size + END_FILE_MIN_BLANK_LENGTH > mapped.remaining:
+            mapped.append_blank(encode_blank(mapped.remaining))
+            mapped = self._last_file()
+        return mapped
+
+    def _last_file(self) -> MappedFile:
+        mapped = self.queue.get_last_file(0)
+        if mapped is None:  # pragma: no cover - get_last_file creates one
+            raise StoreError("could not create a commitlog file")
+        return mapped
+
+    # -----------------------------------------------------------------------------------------
+    # read
+
+    def get_data(self, offset: int, size: int) -> memoryview:
+        """Zero-copy view of ``size`` bytes at global ``offset`` (the pull path)."""
+        mapped = self.queue.find_file(offset)
+        if mapped is None:
+            raise StoreError(f"commitlog offset {offset} is not on disk")
+        return mapped.read(offset - mapped.file_from_offset, size)
+
+    def read_record(self, offset: int, check_crc: bool = False) -> MessageRecord:
+        """Decode the record at global ``offset``."""
+        mapped = self.queue.find_file(offset)
+        if mapped is None:
+            raise StoreError(f"commitlog offset {offset} is not on disk")
+        pos = offset - mapped.file_from_offset
+        with mapped.read(pos, mapped.wrote_position - pos) as view:
+            return decode_record(view, 0, check_crc)
+
+    def iter_records(self, from_offset: int) -> Iterator[MessageRecord]:
+        """Records from ``from_offset`` (a record start) to the end, jumping BLANK fillers."""
+        offset = from_offset
+        while offset < self.max_offset():
+            mapped = self.queue.find_file(offset)
+            if mapped is None:
+                return
+            pos = offset - mapped.file_from_offset
+            if mapped.wrote_position - pos < END_FILE_MIN_BLANK_LENGTH:
+                offset = self.queue.roll_next_file(offset)
+                continue
+            _, magic = peek_record(mapped.buffer(), pos)
+            if magic == BLANK_MAGIC_CODE:
+                offset = self.queue.roll_next_file(offset)
+                continue
+            record = self.read_record(offset)
+            yield record
+            offset += record.total_size
+
+    # -----------------------------------------------------------------------------------------
+    # recovery
+
+    def recover(self, check_crc: bool = True, start_file_index: int | None = None) -> int:
+        """Find the end of the last valid record, truncate everything after it, return it.
+
+        Scans from ``start_file_index`` (default: the third-last file, as
+        ``recoverNormally``; abnormal recovery passes the file its checkpoint points to).
+        A record is valid when its magic, size and fields agree (and CRC when asked) and its
+        PHYSICALOFFSET equals its position (a rocketq check that rejects stale bytes).
+        """
+        files = self.queue.files
+        if not files:
+            return 0
+        index = max(0, len(files) - RECOVER_NORMALLY_FILES)
+        if start_file_index is not None:
+            index = min(max(start_file_index, 0), len(files) - 1)
+        end = files[index].file_from_offset
+        for mapped in files[index:]:
+            if end != mapped.file_from_offset:
+                break  # the previous file stopped inside itself
+            end = mapped.file_from_offset + self._scan_file(mapped, check_crc)
+        self.queue.truncate_dirty_files(end)
+        self.queue.flushed_where = end
+        return end
+
+    def _scan_file(self, mapped: MappedFile, check_crc: bool) -> int:
+        """Valid bytes at the start of ``mapped``; the file size when it ends in a filler."""
+        buf = mapped.buffer()
+        pos = 0
+        while self.file_size - pos >= END_FILE_MIN_BLANK_LENGTH:
+            size, magic = peek_record(buf, pos)
+            if magic == BLANK_MAGIC_CODE:
+                valid_blank = size == self.file_size - pos
+                return self.file_size if valid_blank else pos
+            try:
+                record = decode_record(buf, pos, check_crc)
+            except RecordFormatError:
+                return pos
+            if record.physical_offset != mapped.file_from_offset + pos:
+                return pos
+            pos += size
+        return pos
+
+    # -----------------------------------------------------------------------------------------
+    # flush and lifecycle
+
+    def flush(self, least_pages: int = 0) -> int:
+        """Flush one file's worth of dirty pages; return the global flushed offset.
+
+        Blocking (``fdatasync``): run it in a worker thread from the flush service.
+        """
+        self.queue.flush(least_pages)
+        return self.queue.flushed_where
+
+    def close(self) -> None:
+        """Unmap every file."""
+        self.queue.close()

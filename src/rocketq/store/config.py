@@ -1,0 +1,161 @@
+"""Store settings: RocketMQ's ``MessageStoreConfig`` keys and defaults (4.9.4).
+
+Defaults are those of ``store/src/main/java/org/apache/rocketmq/store/config/
+MessageStoreConfig.java`` at tag ``rocketmq-all-4.9.4``; the key names are the same, so a
+``broker.conf`` written for Apache RocketMQ configures rocketq's store unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from rocketq.common.config import ConfigBase
+from rocketq.store.format import CQ_STORE_UNIT_SIZE
+
+__all__ = [
+    "ASYNC_FLUSH",
+    "ASYNC_MASTER",
+    "BROKER_ROLES",
+    "FLUSH_DISK_TYPES",
+    "SLAVE",
+    "SYNC_FLUSH",
+    "SYNC_MASTER",
+    "StoreConfig",
+]
+
+# FlushDiskType / BrokerRole enum names, as written in broker.conf.
+ASYNC_FLUSH = "ASYNC_FLUSH"
+SYNC_FLUSH = "SYNC_FLUSH"
+FLUSH_DISK_TYPES = frozenset({ASYNC_FLUSH, SYNC_FLUSH})
+ASYNC_MASTER = "ASYNC_MASTER"
+SYNC_MASTER = "SYNC_MASTER"
+SLAVE = "SLAVE"
+BROKER_ROLES = frozenset({ASYNC_MASTER, SYNC_MASTER, SLAVE})
+
+# One CommitLog segment: 1 GiB keeps file count low while an mmap still fits 32-bit offsets.
+DEFAULT_MAPPED_FILE_SIZE_COMMIT_LOG = 1024 * 1024 * 1024
+# 300,000 ConsumeQueue entries of 20 bytes per segment.
+DEFAULT_MAPPED_FILE_SIZE_CONSUME_QUEUE = 300_000 * CQ_STORE_UNIT_SIZE
+# Largest body a producer may send (the 4 MiB every RocketMQ client also enforces).
+DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+# IndexFile geometry: 5M hash slots, 4 entries per slot on average.
+DEFAULT_MAX_HASH_SLOT_NUM = 5_000_000
+DEFAULT_MAX_INDEX_NUM = 5_000_000 * 4
+# Group-commit cadence of the async flush service (ms) and its minimum dirty pages.
+DEFAULT_FLUSH_INTERVAL_COMMIT_LOG = 500
+DEFAULT_FLUSH_COMMIT_LOG_LEAST_PAGES = 4
+# Flush whatever is dirty at least this often (ms), even below the page threshold.
+DEFAULT_FLUSH_COMMIT_LOG_THOROUGH_INTERVAL = 10_000
+# A SYNC_FLUSH send waits this long (ms) for its fsync before answering FLUSH_DISK_TIMEOUT.
+DEFAULT_SYNC_FLUSH_TIMEOUT = 5_000
+# Files untouched for 72 h are deleted, at 4 a.m., or whenever the disk is 75 % full.
+DEFAULT_FILE_RESERVED_TIME_HOURS = 72
+DEFAULT_DELETE_WHEN = "04"
+DEFAULT_DISK_MAX_USED_SPACE_RATIO = 75
+DEFAULT_MESSAGE_DELAY_LEVEL = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+
+
+# Fields whose Java setter does not follow the snake_case -> camelCase rule
+# (MixAll#properties2Object derives the key from the setter name).
+_KEY_OVERRIDES = {"check_crc_on_recover": "checkCRCOnRecover"}
+
+
+def _default_root() -> str:
+    return os.path.join(os.path.expanduser("~"), "store")
+
+
+@dataclass
+class StoreConfig(ConfigBase):
+    """Message store settings; key names are RocketMQ's (``storePathRootDir``, ...).
+
+    ``store_path_commit_log`` empty means Java's ``null``: ``<root>/commitlog``.
+    """
+
+    store_path_root_dir: str = field(default_factory=_default_root)
+    store_path_commit_log: str = ""
+    mapped_file_size_commit_log: int = DEFAULT_MAPPED_FILE_SIZE_COMMIT_LOG
+    mapped_file_size_consume_queue: int = DEFAULT_MAPPED_FILE_SIZE_CONSUME_QUEUE
+    flush_interval_commit_log: int = DEFAULT_FLUSH_INTERVAL_COMMIT_LOG
+    flush_commit_log_timed: bool = True
+    flush_interval_consume_queue: int = 1000
+    clean_resource_interval: int = 10_000
+    delete_commit_log_files_interval: int = 100
+    delete_consume_queue_files_interval: int = 100
+    destroy_maped_file_interval_forcibly: int = 120_000
+    redelete_hanged_file_interval: int = 120_000
+    delete_when: str = DEFAULT_DELETE_WHEN
+    disk_max_used_space_ratio: int = DEFAULT_DISK_MAX_USED_SPACE_RATIO
+    file_reserved_time: int = DEFAULT_FILE_RESERVED_TIME_HOURS
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    check_crc_on_recover: bool = True
+    flush_commit_log_least_pages: int = DEFAULT_FLUSH_COMMIT_LOG_LEAST_PAGES
+    flush_consume_queue_least_pages: int = 2
+    flush_commit_log_thorough_interval: int = DEFAULT_FLUSH_COMMIT_LOG_THOROUGH_INTERVAL
+    flush_consume_queue_thorough_interval: int = 60_000
+    max_transfer_bytes_on_message_in_memory: int = 256 * 1024
+    max_transfer_count_on_message_in_memory: int = 32
+    max_transfer_bytes_on_message_in_disk: int = 64 * 1024
+    max_transfer_count_on_message_in_disk: int = 8
+    access_message_in_memory_max_ratio: int = 40
+    message_index_enable: bool = True
+    max_hash_slot_num: int = DEFAULT_MAX_HASH_SLOT_NUM
+    max_index_num: int = DEFAULT_MAX_INDEX_NUM
+    max_msgs_num_batch: int = 64
+    message_index_safe: bool = False
+    ha_listen_port: int = 10912
+    ha_send_heartbeat_interval: int = 5_000
+    ha_housekeeping_interval: int = 20_000
+    ha_transfer_batch_size: int = 32 * 1024
+    ha_master_address: str = ""
+    ha_slave_fallbehind_max: int = 256 * 1024 * 1024
+    broker_role: str = ASYNC_MASTER
+    flush_disk_type: str = ASYNC_FLUSH
+    sync_flush_timeout: int = DEFAULT_SYNC_FLUSH_TIMEOUT
+    slave_timeout: int = 3_000
+    message_delay_level: str = DEFAULT_MESSAGE_DELAY_LEVEL
+    flush_delay_offset_interval: int = 10_000
+    clean_file_forcibly_enable: bool = True
+    os_page_cache_busy_time_out_mills: int = 1_000
+    default_query_max_num: int = 32
+
+    @classmethod
+    def keys(cls) -> dict[str, str]:
+        """RocketMQ key -> field name, with Java's acronym spellings (``checkCRCOnRecover``)."""
+        return {_KEY_OVERRIDES.get(name, key): name for key, name in super().keys().items()}
+
+    def commit_log_dir(self) -> str:
+        """``getStorePathCommitLog``: the configured path or ``<root>/commitlog``."""
+        return self.store_path_commit_log or os.path.join(self.store_path_root_dir, "commitlog")
+
+    def consume_queue_dir(self) -> str:
+        """``StorePathConfigHelper#getStorePathConsumeQueue``: ``<root>/consumequeue``."""
+        return os.path.join(self.store_path_root_dir, "consumequeue")
+
+    def index_dir(self) -> str:
+        """``StorePathConfigHelper#getStorePathIndex``: ``<root>/index``."""
+        return os.path.join(self.store_path_root_dir, "index")
+
+    def checkpoint_path(self) -> str:
+        """``StorePathConfigHelper#getStoreCheckpoint``: ``<root>/checkpoint``."""
+        return os.path.join(self.store_path_root_dir, "checkpoint")
+
+    def abort_path(self) -> str:
+        """``StorePathConfigHelper#getAbortFile``: ``<root>/abort``."""
+        return os.path.join(self.store_path_root_dir, "abort")
+
+    def consume_queue_file_size(self) -> int:
+        """``getMappedFileSizeConsumeQueue``: the setting rounded up to whole 20-byte entries."""
+        units = -(-self.mapped_file_size_consume_queue // CQ_STORE_UNIT_SIZE)
+        return units * CQ_STORE_UNIT_SIZE
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for settings the store cannot run with."""
+        if self.flush_disk_type not in FLUSH_DISK_TYPES:
+            raise ValueError(f"flushDiskType must be one of {sorted(FLUSH_DISK_TYPES)}")
+        if self.broker_role not in BROKER_ROLES:
+            raise ValueError(f"brokerRole must be one of {sorted(BROKER_ROLES)}")
+        if self.mapped_file_size_commit_log <= 0 or self.mapped_file_size_consume_queue <= 0:
+            raise ValueError("mapped file sizes must be positive")
+        if self.max_message_size <= 0:
+            raise ValueError("maxMessageSize must be positive")

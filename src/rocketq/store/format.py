@@ -1,0 +1,484 @@
+"""Byte layouts of RocketMQ's store: CommitLog records, ConsumeQueue entries, IndexFile.
+
+Everything is big-endian (Java ``ByteBuffer``). Pure functions over ``bytes``/``memoryview``/
+``mmap``; no file handling here (that is ``mapped_file.py``).
+
+CommitLog record (``CommitLog#calMsgLength``, ``DefaultAppendMessageCallback`` of 4.9)::
+
+    +-----------+-----------+---------+---------+------+-------------+----------------+
+    | TOTALSIZE | MAGICCODE | BODYCRC | QUEUEID | FLAG | QUEUEOFFSET | PHYSICALOFFSET |
+    |   i32     |   u32     |  i32    |  i32    | i32  |    i64      |      i64       |
+    +-----------+-----------+---------+---------+------+-------------+----------------+
+    | SYSFLAG | BORNTIMESTAMP | BORNHOST        | STORETIMESTAMP | STOREHOST          |
+    |  i32    |     i64       | ip 4|16 + port i32|     i64      | ip 4|16 + port i32 |
+    +---------+---------------+-----------------+----------------+--------------------+
+    | RECONSUMETIMES | PREPARED TXN OFFSET | BODYLEN | BODY | TOPICLEN | TOPIC |
+    |      i32       |        i64          |  i32    |  n   | i8 (V2:i16)|  t  |
+    +----------------+---------------------+---------+------+----------+-------+
+    | PROPLEN | PROPERTIES  name 0x01 value 0x02 ...  |
+    |  i16    |   p                                    |
+    +---------+----------------------------------------+
+
+    IPv4 hosts, V1 magic: TOTALSIZE = 91 + n + t + p. Each IPv6 host (SYSFLAG 0x10 born,
+    0x20 store) adds 12 bytes.
+
+End-of-file filler (``END_FILE_MIN_BLANK_LENGTH``)::
+
+    +------------------------------+-------------------+
+    | TOTALSIZE = bytes left in file | MAGIC 0xCBD43194 |
+    +------------------------------+-------------------+
+
+ConsumeQueue entry (``ConsumeQueue.CQ_STORE_UNIT_SIZE``)::
+
+    +------------------+-----------+-----------------+
+    | commitlog offset | size i32  | tags code i64   |   = 20 bytes
+    |      i64         |           |                 |
+    +------------------+-----------+-----------------+
+
+IndexFile (``IndexHeader``, ``IndexFile``)::
+
+    +--------------------------------------------------------------------------------+
+    | header 40: beginTimestamp i64 | endTimestamp i64 | beginPhyOffset i64 |        |
+    |            endPhyOffset i64 | hashSlotCount i32 | indexCount i32              |
+    +--------------------------------------------------------------------------------+
+    | slots: maxHashSlotNum x i32 (newest entry number in the slot, 0 = empty)       |
+    +--------------------------------------------------------------------------------+
+    | entries: maxIndexNum x [keyHash i32 | phyOffset i64 | timeDiff s i32 | prev i32] |
+    +--------------------------------------------------------------------------------+
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import mmap
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from rocketq.common.errors import RocketQError
+
+__all__ = [
+    "BLANK_MAGIC_CODE",
+    "CQ_STORE_UNIT_SIZE",
+    "END_FILE_MIN_BLANK_LENGTH",
+    "INDEX_ENTRY_SIZE",
+    "INDEX_HASH_SLOT_SIZE",
+    "INDEX_HEADER_SIZE",
+    "MAX_PROPERTIES_LENGTH",
+    "MAX_TOPIC_LENGTH_V1",
+    "MESSAGE_MAGIC_CODE",
+    "MESSAGE_MAGIC_CODE_V2",
+    "NAME_VALUE_SEPARATOR",
+    "PROPERTY_SEPARATOR",
+    "Address",
+    "ConsumeQueueEntry",
+    "IndexEntry",
+    "IndexHeader",
+    "MessageRecord",
+    "RecordFormatError",
+    "StoreError",
+    "StoredMessage",
+    "body_crc",
+    "create_offset_msg_id",
+    "decode_offset_msg_id",
+    "decode_properties",
+    "decode_record",
+    "encode_blank",
+    "encode_properties",
+    "encode_record",
+    "index_key_hash",
+    "java_string_hash",
+    "pack_cq_entry",
+    "peek_record",
+    "record_length",
+    "tags_code",
+    "unpack_cq_entry",
+]
+
+Address: TypeAlias = tuple[str, int]
+Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
+
+# MessageDecoder.MESSAGE_MAGIC_CODE (-626843481): V1 record, 1-byte topic length.
+MESSAGE_MAGIC_CODE = 0xDAA320A7
+# MessageVersion.MESSAGE_VERSION_V2 (5.x): 2-byte topic length, used for topics > 127 bytes.
+MESSAGE_MAGIC_CODE_V2 = 0xDAA320AB
+# CommitLog.BLANK_MAGIC_CODE (-875286124): the end-of-file filler.
+BLANK_MAGIC_CODE = 0xCBD43194
+# TOTALSIZE + MAGIC of the filler; every file keeps room for it
+# (CommitLog.END_FILE_MIN_BLANK_LENGTH).
+END_FILE_MIN_BLANK_LENGTH = 4 + 4
+# The V1 topic length is read as a signed byte by Java and the C++ client.
+MAX_TOPIC_LENGTH_V1 = 127
+# PROPERTIESLENGTH is a signed short.
+MAX_PROPERTIES_LENGTH = 32767
+# MessageDecoder.NAME_VALUE_SEPARATOR / PROPERTY_SEPARATOR.
+NAME_VALUE_SEPARATOR = "\x01"
+PROPERTY_SEPARATOR = "\x02"
+# ConsumeQueue.CQ_STORE_UNIT_SIZE: offset i64 + size i32 + tags code i64.
+CQ_STORE_UNIT_SIZE = 20
+# IndexHeader.INDEX_HEADER_SIZE, IndexFile.hashSlotSize, IndexFile.indexSize.
+INDEX_HEADER_SIZE = 40
+INDEX_HASH_SLOT_SIZE = 4
+INDEX_ENTRY_SIZE = 20
+
+# MessageSysFlag bits that change the layout.
+_BORNHOST_V6_FLAG = 0x10
+_STOREHOST_V6_FLAG = 0x20
+_V6_FLAGS = _BORNHOST_V6_FLAG | _STOREHOST_V6_FLAG
+_SYSFLAG_POSITION = 36
+_CRC_MASK = 0x7FFFFFFF
+# Fixed bytes of a V1 record with IPv4 hosts, excluding body, topic and properties.
+_FIXED_V1_IPV4 = 91
+_V6_EXTRA = 12
+
+_HEAD = struct.Struct(">iI")
+_INT = struct.Struct(">i")
+_SHORT = struct.Struct(">h")
+_CQ_ENTRY = struct.Struct(">qiq")
+_INDEX_HEADER = struct.Struct(">qqqqii")
+_INDEX_ENTRY = struct.Struct(">iqii")
+_MSG_ID_V4 = struct.Struct(">4siq")
+_MSG_ID_V6 = struct.Struct(">16siq")
+
+
+def _fixed_struct(born_v6: bool, store_v6: bool) -> struct.Struct:
+    born = "16si" if born_v6 else "4si"
+    store = "16si" if store_v6 else "4si"
+    # total magic crc qid flag qoff phys sysflag bornts | born | storets | store
+    # | reconsume prepared bodylen
+    return struct.Struct(f">iIiiiqqiq{born}q{store}iqi")
+
+
+# Indexed by (sys_flag & 0x30) >> 4: bit 0 = born v6, bit 1 = store v6.
+_FIXED = tuple(_fixed_struct(bool(i & 1), bool(i & 2)) for i in range(4))
+
+
+class StoreError(RocketQError):
+    """A store file or directory is not in the state the store needs."""
+
+
+class RecordFormatError(StoreError, ValueError):
+    """Bytes that are not a valid store record, or a value that cannot be stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message as the CommitLog stores it; input of :func:`encode_record`.
+
+    The IPv6 bits (0x10/0x20) of ``sys_flag`` are derived from the host addresses.
+    """
+
+    topic: str
+    queue_id: int
+    body: bytes
+    properties: str = ""
+    flag: int = 0
+    queue_offset: int = 0
+    physical_offset: int = 0
+    sys_flag: int = 0
+    born_timestamp: int = 0
+    born_host: Address = ("127.0.0.1", 0)
+    store_timestamp: int = 0
+    store_host: Address = ("127.0.0.1", 0)
+    reconsume_times: int = 0
+    prepared_transaction_offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A decoded CommitLog record (``MessageExt`` as stored)."""
+
+    total_size: int
+    magic: int
+    body_crc: int
+    queue_id: int
+    flag: int
+    queue_offset: int
+    physical_offset: int
+    sys_flag: int
+    born_timestamp: int
+    born_host: Address
+    store_timestamp: int
+    store_host: Address
+    reconsume_times: int
+    prepared_transaction_offset: int
+    body: bytes
+    topic: str
+    properties: str
+
+    def properties_map(self) -> dict[str, str]:
+        """The properties text parsed as Java does."""
+        return decode_properties(self.properties)
+
+
+# ---------------------------------------------------------------------------------------------
+# properties, hashes, ids
+
+
+def encode_properties(props: Mapping[str, str | None], trailing_separator: bool = True) -> str:
+    """``MessageDecoder#messageProperties2String``; ``None`` values are skipped like Java.
+
+    4.9 Java drops the last 0x02 (``trailing_separator=False``); C++, ali-ons and 5.3 keep it.
+    """
+    parts = []
+    for name, value in props.items():
+        if value is None:
+            continue
+        for text in (name, value):
+            if NAME_VALUE_SEPARATOR in text or PROPERTY_SEPARATOR in text:
+                raise RecordFormatError(f"property text may not hold 0x01/0x02: {text!r}")
+        parts.append(f"{name}{NAME_VALUE_SEPARATOR}{value}{PROPERTY_SEPARATOR}")
+    text = "".join(parts)
+    return text if trailing_separator else text[:-1]
+
+
+def decode_properties(text: str) -> dict[str, str]:
+    """``MessageDecoder#string2messageProperties``: with or without a trailing 0x02.
+
+    A pair is kept only if its segment has >= 3 chars and a 0x01 that is neither first nor
+    last, so empty names and empty values are dropped, as in Java.
+    """
+    out: dict[str, str] = {}
+    for segment in text.split(PROPERTY_SEPARATOR):
+        if len(segment) < 3:
+            continue
+        cut = segment.find(NAME_VALUE_SEPARATOR)
+        if 0 < cut < len(segment) - 1:
+            out[segment[:cut]] = segment[cut + 1 :]
+    return out
+
+
+def java_string_hash(text: str) -> int:
+    """Java ``String#hashCode``: over UTF-16 code units, signed 32-bit result."""
+    units = array("H", text.encode("utf-16-be", "surrogatepass"))
+    if sys.byteorder == "little":  # array reads native order; the units are big-endian
+        units.byteswap()
+    h = 0
+    for unit in units:
+        h = (31 * h + unit) & 0xFFFFFFFF
+    return h - 0x100000000 if h & 0x80000000 else h
+
+
+def tags_code(tags: str | None) -> int:
+    """``MessageExtBrokerInner#tagsString2tagsCode``: hash of TAGS, 0 when absent or empty."""
+    return java_string_hash(tags) if tags else 0
+
+
+def index_key_hash(key: str) -> int:
+    """``IndexFile#indexKeyHashMethod``: ``abs(hashCode)``, with ``Integer.MIN_VALUE`` -> 0."""
+    h = abs(java_string_hash(key))
+    return 0 if h > 0x7FFFFFFF else h
+
+
+def body_crc(body: Buffer) -> int:
+    """``UtilAll#crc32``: CRC32 masked to a non-negative int."""
+    return zlib.crc32(body) & _CRC_MASK
+
+
+def _pack_ip(ip: str) -> bytes:
+    try:
+        return ipaddress.ip_address(ip).packed
+    except ValueError as exc:
+        raise RecordFormatError(f"not an IP address: {ip!r}") from exc
+
+
+def _unpack_ip(raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw))
+
+
+def create_offset_msg_id(store_host: Address, physical_offset: int) -> str:
+    """``MessageDecoder#createMessageId``: uppercase hex of ip + port i32 + offset i64."""
+    raw = _pack_ip(store_host[0])
+    layout = _MSG_ID_V4 if len(raw) == 4 else _MSG_ID_V6
+    return layout.pack(raw, store_host[1], physical_offset).hex().upper()
+
+
+def decode_offset_msg_id(msg_id: str) -> tuple[Address, int]:
+    """``MessageDecoder#decodeMessageId``: 32 hex chars = IPv4 form, 56 = IPv6 form."""
+    layout = {32: _MSG_ID_V4, 56: _MSG_ID_V6}.get(len(msg_id))
+    if layout is None:
+        raise RecordFormatError(f"offset msgId must have 32 or 56 hex chars: {msg_id!r}")
+    try:
+        raw, port, offset = layout.unpack(bytes.fromhex(msg_id))
+    except ValueError as exc:
+        raise RecordFormatError(f"offset msgId is not hex: {msg_id!r}") from exc
+    return (_unpack_ip(raw), port), offset
+
+
+# ---------------------------------------------------------------------------------------------
+# CommitLog records
+
+
+def record_length(sys_flag: int, body_len: int, topic_len: int, props_len: int) -> int:
+    """``CommitLog#calMsgLength`` for a V1 record."""
+    extra = _V6_EXTRA * (bool(sys_flag & _BORNHOST_V6_FLAG) + bool(sys_flag & _STOREHOST_V6_FLAG))
+    return _FIXED_V1_IPV4 + extra + body_len + topic_len + props_len
+
+
+def encode_record(msg: StoredMessage) -> bytes:
+    """Encode ``msg`` as one V1 CommitLog record (body CRC computed here)."""
+    topic = msg.topic.encode("utf-8")
+    props = msg.properties.encode("utf-8")
+    if len(topic) > MAX_TOPIC_LENGTH_V1:
+        raise RecordFormatError(f"topic longer than {MAX_TOPIC_LENGTH_V1} bytes: {msg.topic!r}")
+    if len(props) > MAX_PROPERTIES_LENGTH:
+        raise RecordFormatError(f"properties longer than {MAX_PROPERTIES_LENGTH} bytes")
+    born_ip = _pack_ip(msg.born_host[0])
+    store_ip = _pack_ip(msg.store_host[0])
+    sys_flag = msg.sys_flag & ~_V6_FLAGS
+    sys_flag |= (_BORNHOST_V6_FLAG if len(born_ip) == 16 else 0) | (
+        _STOREHOST_V6_FLAG if len(store_ip) == 16 else 0
+    )
+    total = record_length(sys_flag, len(msg.body), len(topic), len(props))
+    fixed = _FIXED[(sys_flag & _V6_FLAGS) >> 4].pack(
+        total, MESSAGE_MAGIC_CODE, body_crc(msg.body), msg.queue_id, msg.flag,
+        msg.queue_offset, msg.physical_offset, sys_flag, msg.born_timestamp,
+        born_ip, msg.born_host[1], msg.store_timestamp, store_ip, msg.store_host[1],
+        msg.reconsume_times, msg.prepared_transaction_offset, len(msg.body),
+    )  # fmt: skip
+    return b"".join((fixed, msg.body, bytes((len(topic),)), topic, _SHORT.pack(len(props)), props))
+
+
+def encode_blank(remaining: int) -> bytes:
+    """The 8-byte end-of-file filler: TOTALSIZE = bytes left in the file, BLANK magic."""
+    return _HEAD.pack(remaining, BLANK_MAGIC_CODE)
+
+
+def peek_record(buf: Buffer, offset: int = 0) -> tuple[int, int]:
+    """(TOTALSIZE, MAGICCODE) of the record at ``offset``; needs only 8 bytes."""
+    if offset < 0 or len(buf) - offset < END_FILE_MIN_BLANK_LENGTH:
+        raise RecordFormatError(f"no record header at offset {offset}")
+    size, magic = _HEAD.unpack_from(buf, offset)
+    return int(size), int(magic)
+
+
+def decode_record(buf: Buffer, offset: int = 0, check_crc: bool = False) -> MessageRecord:
+    """Decode the V1/V2 record at ``offset`` of ``buf``; checks size, magic and maybe CRC."""
+    size, magic = peek_record(buf, offset)
+    if magic not in (MESSAGE_MAGIC_CODE, MESSAGE_MAGIC_CODE_V2):
+        raise RecordFormatError(f"bad magic code 0x{magic:08X} at offset {offset}")
+    if size < _FIXED_V1_IPV4 or size > len(buf) - offset:
+        raise RecordFormatError(f"record size {size} at offset {offset} out of range")
+    view = memoryview(buf)[offset : offset + size]
+    try:
+        return _decode_view(view, magic, check_crc)
+    except struct.error as exc:
+        raise RecordFormatError(f"truncated record at offset {offset}") from exc
+    finally:
+        view.release()
+
+
+def _decode_view(view: memoryview, magic: int, check_crc: bool) -> MessageRecord:
+    (sys_flag,) = _INT.unpack_from(view, _SYSFLAG_POSITION)
+    fixed = _FIXED[(sys_flag & _V6_FLAGS) >> 4]
+    values = fixed.unpack_from(view)
+    total, _, crc, queue_id, flag, queue_offset, phys, _, born_ts = values[:9]
+    born_ip, born_port, store_ts, store_ip, store_port, reconsume, prepared, body_len = values[9:]
+    pos = fixed.size
+    body = bytes(view[pos : pos + body_len])
+    if body_len < 0 or len(body) != body_len:
+        raise RecordFormatError(f"body length {body_len} out of range")
+    if check_crc and body_crc(body) != crc:
+        raise RecordFormatError(f"body CRC mismatch at physical offset {phys}")
+    pos += body_len
+    if magic == MESSAGE_MAGIC_CODE_V2:
+        (topic_len,) = _SHORT.unpack_from(view, pos)
+        pos += 2
+    else:
+        topic_len = view[pos]
+        pos += 1
+    topic = bytes(view[pos : pos + topic_len]).decode("utf-8", "replace")
+    pos += topic_len
+    (props_len,) = _SHORT.unpack_from(view, pos)
+    pos += 2
+    props = bytes(view[pos : pos + max(props_len, 0)]).decode("utf-8", "replace")
+    pos += max(props_len, 0)
+    if pos != total:
+        raise RecordFormatError(f"record size {total} does not match its fields ({pos})")
+    return MessageRecord(
+        total, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born_ts,
+        (_unpack_ip(born_ip), born_port), store_ts, (_unpack_ip(store_ip), store_port),
+        reconsume, prepared, body, topic, props,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# ConsumeQueue entries
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeQueueEntry:
+    """One 20-byte ConsumeQueue entry."""
+
+    physical_offset: int
+    size: int
+    tags_code: int
+
+    @property
+    def is_valid(self) -> bool:
+        """``offset >= 0 && size > 0``: the all-zero tail of a file is not an entry."""
+        return self.physical_offset >= 0 and self.size > 0
+
+
+def pack_cq_entry(physical_offset: int, size: int, tags_code: int) -> bytes:
+    """Pack one ConsumeQueue entry."""
+    return _CQ_ENTRY.pack(physical_offset, size, tags_code)
+
+
+def unpack_cq_entry(buf: Buffer, offset: int = 0) -> ConsumeQueueEntry:
+    """Unpack the ConsumeQueue entry at ``offset``."""
+    return ConsumeQueueEntry(*_CQ_ENTRY.unpack_from(buf, offset))
+
+
+# ---------------------------------------------------------------------------------------------
+# IndexFile
+
+
+@dataclass(frozen=True, slots=True)
+class IndexHeader:
+    """The 40-byte IndexFile header (``IndexHeader``)."""
+
+    begin_timestamp: int = 0
+    end_timestamp: int = 0
+    begin_phy_offset: int = 0
+    end_phy_offset: int = 0
+    hash_slot_count: int = 0
+    # IndexHeader: entry 0 is never used, so the next free entry starts at 1.
+    index_count: int = 1
+
+    def pack(self) -> bytes:
+        """Encode as 40 bytes."""
+        return _INDEX_HEADER.pack(
+            self.begin_timestamp, self.end_timestamp, self.begin_phy_offset,
+            self.end_phy_offset, self.hash_slot_count, self.index_count,
+        )  # fmt: skip
+
+    @classmethod
+    def unpack(cls, buf: Buffer, offset: int = 0) -> IndexHeader:
+        """Decode; a stored index count <= 0 is read as 1 (``IndexHeader#load``)."""
+        begin_ts, end_ts, begin_phy, end_phy, slots, count = _INDEX_HEADER.unpack_from(buf, offset)
+        return cls(begin_ts, end_ts, begin_phy, end_phy, slots, max(count, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One 20-byte IndexFile entry."""
+
+    key_hash: int
+    physical_offset: int
+    time_diff: int  # seconds since the header's begin timestamp
+    prev_index: int  # previous entry number in the same slot, 0 = end of chain
+
+    def pack(self) -> bytes:
+        """Encode as 20 bytes."""
+        return _INDEX_ENTRY.pack(self.key_hash, self.physical_offset, self.time_diff,
+                                 self.prev_index)  # fmt: skip
+
+    @classmethod
+    def unpack(cls, buf: Buffer, offset: int = 0) -> IndexEntry:
+        """Decode the entry at ``offset``."""
+        return cls(*_INDEX_ENTRY.unpack_from(buf, offset))

@@ -1,0 +1,391 @@
+"""Memory-mapped, fixed-size store files and the directory queues made of them.
+
+Mirrors RocketMQ's ``MappedFile``/``DefaultMappedFile`` and ``MappedFileQueue``:
+
+* A file is pre-allocated to its full size (sparse ``ftruncate``) and named by the global
+  offset of its first byte, 20 decimal digits (``UtilAll#offset2FileName``).
+* Appends go to the write position; readers get slices below it.
+* ``flush`` calls ``fdatasync`` on the file descriptor: it releases the GIL, so the flush
+  service may run it in a worker thread while the event loop keeps appending. Dirty pages of
+  a ``MAP_SHARED`` mapping belong to the page cache, which ``fdatasync`` writes back.
+
+A memoryview returned by :meth:`MappedFile.read` pins the mapping; destroying a file whose
+views are still alive unlinks it and leaves the unmapping to the garbage collector.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import re
+import time
+from pathlib import Path
+
+from rocketq.store.format import StoreError
+
+__all__ = [
+    "DELETE_FILES_BATCH_MAX",
+    "OS_PAGE_SIZE",
+    "MappedFile",
+    "MappedFileQueue",
+    "file_name_of",
+]
+
+log = logging.getLogger(__name__)
+
+# Page accounting for the "flush at least N pages" thresholds (MappedFile.OS_PAGE_SIZE).
+OS_PAGE_SIZE = 4096
+# MappedFileQueue.DELETE_FILES_BATCH_MAX: delete at most this many files per cleaning pass.
+DELETE_FILES_BATCH_MAX = 10
+# Stale bytes after a truncation point are zeroed in chunks this large; chunks that are
+# already zero are not written, so the holes of a sparse file stay holes.
+_ZERO_CHUNK = 64 * 1024
+_ZEROS = bytes(_ZERO_CHUNK)
+_FILE_NAME = re.compile(r"^\d{20}$")
+
+
+def file_name_of(offset: int) -> str:
+    """``UtilAll#offset2FileName``: the offset as 20 zero-padded decimal digits."""
+    return f"{offset:020d}"
+
+
+class MappedFile:
+    """One fixed-size file mapped into memory, named by its start offset."""
+
+    def __init__(self, path: str | Path, file_size: int) -> None:
+        self.path = Path(path)
+        self.file_size = file_size
+        try:
+            self.file_from_offset = int(self.path.name)
+        except ValueError as exc:
+            raise StoreError(f"mapped file name is not an offset: {self.path}") from exc
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                os.ftruncate(fd, file_size)
+            elif size != file_size:
+                raise StoreError(f"{self.path} has {size} bytes, expected {file_size}")
+            self._mm = mmap.mmap(fd, file_size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._wrote = 0
+        self._flushed = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MappedFile({self.path.name}, wrote={self._wrote}, flushed={self._flushed})"
+
+    @property
+    def file_name(self) -> str:
+        """The 20-digit file name."""
+        return self.path.name
+
+    @property
+    def wrote_position(self) -> int:
+        """Bytes written into this file (its read limit)."""
+        return self._wrote
+
+    @property
+    def flushed_position(self) -> int:
+        """Bytes known to be on disk."""
+        return self._flushed
+
+    @property
+    def remaining(self) -> int:
+        """Free bytes after the write position."""
+        return self.file_size - self._wrote
+
+    @property
+    def is_full(self) -> bool:
+        """True once the write position reached the end of the file."""
+        return self._wrote == self.file_size
+
+    @property
+    def max_offset(self) -> int:
+        """Global offset just after the last written byte."""
+        return self.file_from_offset + self._wrote
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close` or :meth:`destroy`."""
+        return self._closed
+
+    def set_positions(self, position: int) -> None:
+        """Set write and flush positions (after load/recovery), without touching bytes."""
+        if not 0 <= position <= self.file_size:
+            raise ValueError(f"position {position} outside 0..{self.file_size}")
+        self._wrote = position
+        self._flushed = position
+
+    def append(self, data: bytes | bytearray | memoryview) -> int:
+        """Write ``data`` at the write position; return that position. Must fit."""
+        pos = self._wrote
+        end = pos + len(data)
+        if end > self.file_size:
+            raise StoreError(f"{len(data)} bytes do not fit in {self.path.name} at {pos}")
+        self._mm[pos:end] = data
+        self._wrote = end
+        return pos
+
+    def append_blank(self, filler: bytes) -> int:
+        """Write the end-of-file ``filler`` and mark the file full; return its position.
+
+        The bytes after the filler stay as they are (zero in a pre-allocated file).
+        """
+        pos = self.append(filler)
+        self._wrote = self.file_size
+        return pos
+
+    def read(self, position: int, size: int) -> memoryview:
+        """A zero-copy view of ``size`` bytes at ``position``; must lie below the write position."""
+        if position < 0 or size < 0 or position + size > self._wrote:
+            raise StoreError(
+                f"read {position}+{size} beyond write position {self._wrote} of {self.path.name}"
+            )
+        return memoryview(self._mm)[position : position + size]
+
+    def read_bytes(self, position: int, size: int) -> bytes:
+        """A copy of ``size`` bytes at ``position`` (below the write position)."""
+        with self.read(position, size) as view:
+            return bytes(view)
+
+    def buffer(self) -> mmap.mmap:
+        """The whole mapping, including bytes past the write position (used by recovery)."""
+        return self._mm
+
+    def flush(self, least_pages: int = 0) -> int:
+        """``fdatasync`` if at least ``least_pages`` pages are dirty (0 = any); new flushed pos.
+
+        Safe to call from a worker thread while another thread appends: it only reads the
+        write position once and syncs the descriptor.
+        """
+        wrote = self._wrote
+        if wrote <= self._flushed or self._closed:
+            return self._flushed
+        if least_pages > 0 and wrote // OS_PAGE_SIZE - self._flushed // OS_PAGE_SIZE < least_pages:
+            return self._flushed
+        _datasync(self._fd)
+        self._flushed = max(self._flushed, wrote)
+        return self._flushed
+
+    def truncate(self, position: int) -> None:
+        """Reset the write position to ``position`` and zero the stale bytes after it.
+
+        Zeroing keeps a later recovery scan from reading an old record behind the new tail.
+        """
+        self.set_positions(position)
+        _zero_range(self._mm, position, self.file_size)
+
+    def last_modified_ms(self) -> int:
+        """The file's modification time, ms since the epoch."""
+        return int(os.stat(self.path).st_mtime * 1000)
+
+    def close(self) -> None:
+        """Unmap and close the file (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._mm.close()
+        except BufferError:
+            log.warning("%s still has readers; unmapping is left to the GC", self.path)
+        os.close(self._fd)
+
+    def destroy(self) -> None:
+        """Close and delete the file."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _datasync(fd: int) -> None:
+    sync = getattr(os, "fdatasync", os.fsync)
+    sync(fd)
+
+
+def _zero_range(mm: mmap.mmap, start: int, end: int) -> None:
+    pos = start
+    while pos < end:
+        stop = min(end, pos + _ZERO_CHUNK)
+        if mm[pos:stop] != _ZEROS[: stop - pos]:
+            mm[pos:stop] = _ZEROS[: stop - pos]
+        pos = stop
+
+
+class MappedFileQueue:
+    """A directory of equal-size mapped files forming one logical byte sequence."""
+
+    def __init__(self, store_dir: str | Path, file_size: int) -> None:
+        if file_size <= 0:
+            raise ValueError("file_size must be positive")
+        self.store_dir = Path(store_dir)
+        self.file_size = file_size
+        self.files: list[MappedFile] = []
+        self.flushed_where = 0
+
+    def load(self) -> None:
+        """Map the existing files, sorted by name, all marked full (recovery sets the tail).
+
+        A zero-length last file (a crash during pre-allocation) is deleted, as 5.x does; any
+        other file of the wrong size is an error.
+        """
+        if not self.store_dir.is_dir():
+            return
+        paths = sorted(
+            p for p in self.store_dir.iterdir() if p.is_file() and _FILE_NAME.match(p.name)
+        )
+        for i, path in enumerate(paths):
+            size = path.stat().st_size
+            if size == 0 and i == len(paths) - 1:
+                log.warning("deleting empty last file %s", path)
+                path.unlink()
+                continue
+            if size != self.file_size:
+                raise StoreError(f"{path} has {size} bytes, store config says {self.file_size}")
+            mapped = MappedFile(path, self.file_size)
+            mapped.set_positions(self.file_size)
+            self.files.append(mapped)
+        self._check_contiguous()
+
+    def _check_contiguous(self) -> None:
+        for prev, cur in zip(self.files, self.files[1:], strict=False):
+            if cur.file_from_offset != prev.file_from_offset + self.file_size:
+                raise StoreError(f"gap between {prev.file_name} and {cur.file_name}")
+
+    @property
+    def first(self) -> MappedFile | None:
+        """The oldest file, if any."""
+        return self.files[0] if self.files else None
+
+    @property
+    def last(self) -> MappedFile | None:
+        """The newest file, if any."""
+        return self.files[-1] if self.files else None
+
+    def min_offset(self) -> int:
+        """Start offset of the first file, or -1 when empty (``getMinOffset``)."""
+        return self.files[0].file_from_offset if self.files else -1
+
+    def max_offset(self) -> int:
+        """Global offset after the last written byte, or 0 when empty."""
+        return self.files[-1].max_offset if self.files else 0
+
+    def roll_next_file(self, offset: int) -> int:
+        """``rollNextFile``: start offset of the file after the one holding ``offset``."""
+        return offset + self.file_size - offset % self.file_size
+
+    def get_last_file(self, start_offset: int = 0, create: bool = True) -> MappedFile | None:
+        """The file to append to; creates one when there is none or the last is full."""
+        last = self.last
+        if last is not None and not last.is_full:
+            return last
+        if not create:
+            return last
+        if last is None:
+            offset = start_offset - start_offset % self.file_size
+        else:
+            offset = last.file_from_offset + self.file_size
+        return self._create(offset)
+
+    def _create(self, offset: int) -> MappedFile:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        mapped = MappedFile(self.store_dir / file_name_of(offset), self.file_size)
+        self.files.append(mapped)
+        return mapped
+
+    def find_file(self, offset: int, return_first_on_not_found: bool = False) -> MappedFile | None:
+        """The file holding global ``offset`` (``findMappedFileByOffset``)."""
+        if not self.files:
+            return None
+        first = self.files[0]
+        index = (offset - first.file_from_offset) // self.file_size
+        if 0 <= index < len(self.files):
+            return self.files[index]
+        return first if return_first_on_not_found else None
+
+    def truncate_dirty_files(self, offset: int) -> None:
+        """Drop everything from global ``offset`` on: trim its file, delete later files."""
+        keep = []
+        for mapped in self.files:
+            if mapped.file_from_offset + self.file_size <= offset:
+                keep.append(mapped)
+            elif offset >= mapped.file_from_offset:
+                mapped.truncate(offset - mapped.file_from_offset)
+                keep.append(mapped)
+            else:
+                mapped.destroy()
+        self.files = keep
+        self.flushed_where = min(self.flushed_where, offset)
+
+    def delete_last_file(self) -> None:
+        """Destroy the newest file (recovery of a queue whose tail file is unusable)."""
+        if self.files:
+            self.files.pop().destroy()
+
+    def delete_expired_by_time(
+        self, expired_ms: int, clean_immediately: bool = False, now_ms: int | None = None
+    ) -> int:
+        """Delete old files untouched for ``expired_ms``, oldest first, never the last one.
+
+        Stops at the first file still alive (no holes in the middle) and after
+        ``DELETE_FILES_BATCH_MAX`` files. Returns how many were deleted.
+        """
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        count = 0
+        for mapped in self.files[:-1][:DELETE_FILES_BATCH_MAX]:
+            if not clean_immediately and now < mapped.last_modified_ms() + expired_ms:
+                break
+            mapped.destroy()
+            count += 1
+        del self.files[:count]
+        return count
+
+    def delete_expired_by_offset(self, offset: int, unit_size: int) -> int:
+        """Delete logic-queue files whose last unit points below commitlog ``offset``.
+
+        ``deleteExpiredFileByOffset``: the first 8 bytes of each file's last unit are the
+        commitlog offset it indexes. The last file is never deleted.
+        """
+        count = 0
+        for mapped in self.files[:-1]:
+            max_phy = _read_long(mapped, self.file_size - unit_size)
+            if max_phy >= offset:
+                break
+            mapped.destroy()
+            count += 1
+        del self.files[:count]
+        return count
+
+    def flush(self, least_pages: int = 0) -> bool:
+        """Flush the file holding ``flushed_where``; True when nothing was left to flush.
+
+        Runs in a worker thread in the flush service; never call it concurrently with itself.
+        """
+        mapped = self.find_file(self.flushed_where, self.flushed_where == 0)
+        if mapped is None:
+            return True
+        where = mapped.file_from_offset + mapped.flush(least_pages)
+        done = where == self.flushed_where
+        self.flushed_where = where
+        return done
+
+    def close(self) -> None:
+        """Unmap every file."""
+        for mapped in self.files:
+            mapped.close()
+
+    def destroy(self) -> None:
+        """Delete every file and the directory if it ends up empty."""
+        for mapped in self.files:
+            mapped.destroy()
+        self.files = []
+        self.flushed_where = 0
+        if self.store_dir.is_dir() and not any(self.store_dir.iterdir()):
+            self.store_dir.rmdir()
+
+
+def _read_long(mapped: MappedFile, position: int) -> int:
+    return int.from_bytes(mapped.buffer()[position : position + 8], "big", signed=True)
