@@ -1,0 +1,548 @@
+"""The message store: CommitLog + ConsumeQueues + IndexFiles, recovery and services.
+
+Mirrors RocketMQ's ``DefaultMessageStore``. Everything that touches the files' contents
+runs on the one event loop: a put appends to the CommitLog and dispatches the new
+records to their ConsumeQueue (and the IndexFile) at once, so a reader sees a message
+as soon as its put returns; the flush services sync pages from worker threads.
+
+Start-up (``start``): take the lock, load every file, recover the CommitLog (from the
+last three files after a clean stop; from the checkpoint with CRC checks when the
+``abort`` file says the last run died), cut ConsumeQueue entries that point past the
+recovered end, rebuild the per-queue offsets and re-dispatch records the queues miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
+from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
+from rocketq.store.consume_queue import ConsumeQueue
+from rocketq.store.flush import CommitLogFlushService
+from rocketq.store.format import (
+    MAX_PROPERTIES_LENGTH,
+    Address,
+    MessageRecord,
+    StoredMessage,
+    StoreError,
+    decode_properties,
+    decode_record,
+    tags_code,
+)
+from rocketq.store.result import (
+    GetMessageResult,
+    GetMessageStatus,
+    MessageFilter,
+    PutMessageResult,
+    PutMessageStatus,
+    QueryMessageResult,
+)
+
+__all__ = ["DefaultMessageStore", "MessageStoreStats"]
+
+log = logging.getLogger("rocketq.store")
+
+# Topic length is one signed byte in the V1 record (MessageVersion.MESSAGE_VERSION_V1).
+MAX_TOPIC_LENGTH = 127
+# getMessage scans at most this many ConsumeQueue bytes per call (maxFilterMessageCount).
+_MAX_FILTER_BYTES = 16_000
+_CQ_UNIT = 20
+# Transaction type bits of sysFlag: PREPARED and ROLLBACK records get no queue entry.
+_TX_MASK = 0xC
+_TX_NO_QUEUE = frozenset({0x4, 0xC})
+SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
+_DELAY_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # pragma: no cover - non-POSIX
+        return 8 * 1024**3
+
+
+def parse_delay_levels(text: str) -> list[int]:
+    """``messageDelayLevel`` ("1s 5s ... 2h") -> delay in ms per level (index 0 = level 1)."""
+    out = []
+    for token in text.split():
+        unit = token[-1]
+        if unit not in _DELAY_UNITS_MS:
+            raise ValueError(f"bad delay level {token!r}: use s, m, h or d")
+        out.append(int(token[:-1]) * _DELAY_UNITS_MS[unit])
+    return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MessageStoreStats:
+    """A snapshot of the store's positions."""
+
+    commit_log_min_offset: int
+    commit_log_max_offset: int
+    commit_log_flushed_offset: int
+    consume_queues: int
+    put_count: int
+
+
+class DefaultMessageStore:
+    """RocketMQ's message store over the directory ``config.store_path_root_dir``."""
+
+    def __init__(self, config: StoreConfig, store_host: Address = ("127.0.0.1", 10911)) -> None:
+        self.config = config
+        self.store_host = store_host
+        self.root = Path(config.store_path_root_dir)
+        self.commit_log = CommitLog(
+            config.commit_log_dir(),
+            config.mapped_file_size_commit_log,
+            store_host,
+            config.max_message_size,
+        )
+        self.consume_queues: dict[tuple[str, int], ConsumeQueue] = {}
+        self.flush_service = CommitLogFlushService(self.commit_log, config)
+        self.delay_levels = parse_delay_levels(config.message_delay_level)
+        self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
+        self._cq_flush_task: asyncio.Task[None] | None = None
+        self._running = False
+        self._put_count = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def abort_file(self) -> Path:
+        """Present while the store runs; left behind by a crash."""
+        return Path(self.config.abort_path())
+
+    async def start(self) -> None:
+        """Load, recover and start the flush services."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        last_exit_ok = not self.abort_file.exists()
+        self.commit_log.load()
+        self._load_consume_queues()
+        self._recover(last_exit_ok)
+        self.abort_file.write_bytes(b"")
+        self.flush_service.start()
+        self._cq_flush_task = asyncio.get_running_loop().create_task(
+            self._flush_consume_queues_loop(), name="consumequeue-flush"
+        )
+        self._running = True
+        log.info(
+            "store started at %s: commitlog [%d, %d), %d queues, last exit %s",
+            self.root,
+            self.commit_log.min_offset(),
+            self.commit_log.max_offset(),
+            len(self.consume_queues),
+            "clean" if last_exit_ok else "ABNORMAL",
+        )
+
+    async def aclose(self) -> None:
+        """Stop services, flush everything and mark a clean exit."""
+        if not self._running:
+            return
+        self._running = False
+        if self._cq_flush_task is not None:
+            self._cq_flush_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cq_flush_task
+        await self.flush_service.aclose()
+        await asyncio.to_thread(self._flush_consume_queues, 0)
+        self.commit_log.close()
+        for cq in self.consume_queues.values():
+            cq.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.abort_file.unlink()
+
+    def _load_consume_queues(self) -> None:
+        root = Path(self.config.consume_queue_dir())
+        if not root.is_dir():
+            return
+        for topic_dir in sorted(root.iterdir()):
+            for queue_dir in sorted(topic_dir.iterdir()):
+                if not queue_dir.name.isdigit():
+                    continue
+                cq = self._new_consume_queue(topic_dir.name, int(queue_dir.name))
+                cq.load()
+
+    def _new_consume_queue(self, topic: str, queue_id: int) -> ConsumeQueue:
+        cq = ConsumeQueue(
+            self.config.consume_queue_dir(), topic, queue_id, self.config.consume_queue_file_size()
+        )
+        self.consume_queues[(topic, queue_id)] = cq
+        return cq
+
+    def _recover(self, last_exit_ok: bool) -> None:
+        for cq in self.consume_queues.values():
+            cq.recover()
+        start_index = None if last_exit_ok else 0
+        end = self.commit_log.recover(
+            check_crc=self.config.check_crc_on_recover or not last_exit_ok,
+            start_file_index=start_index,
+        )
+        for cq in self.consume_queues.values():
+            cq.truncate_dirty_logic_files(end)
+            self.commit_log.set_queue_offset(cq.topic, cq.queue_id, cq.max_offset_in_queue())
+        self._redispatch(last_exit_ok)
+
+    def _redispatch(self, last_exit_ok: bool) -> None:
+        """Dispatch records the ConsumeQueues miss (a crash between append and dispatch)."""
+        start = self.commit_log.min_offset()
+        if last_exit_ok:
+            start = max([start, *(cq.max_physic_offset for cq in self.consume_queues.values())])
+        count = 0
+        for record in self.commit_log.iter_records(start):
+            self._dispatch_record(record)
+            count += 1
+        if count:
+            log.info("re-dispatched %d records from commitlog offset %d", count, start)
+
+    def _dispatch_record(self, record: MessageRecord) -> None:
+        if record.sys_flag & _TX_MASK in _TX_NO_QUEUE:
+            return
+        key = (record.topic, record.queue_id)
+        cq = self.consume_queues.get(key) or self._new_consume_queue(*key)
+        code = self._tags_code(record.topic, record.properties, record.store_timestamp)
+        cq.put(record.physical_offset, record.total_size, code, record.queue_offset)
+        if self.commit_log.next_queue_offset(*key) <= record.queue_offset:
+            self.commit_log.set_queue_offset(record.topic, record.queue_id, record.queue_offset + 1)
+
+    def _tags_code(self, topic: str, properties: str, store_timestamp: int) -> int:
+        props = decode_properties(properties) if properties else {}
+        if topic == SCHEDULE_TOPIC and "DELAY" in props:
+            # Schedule queues keep the delivery time where other queues keep the tag hash.
+            level = min(max(int(props["DELAY"]), 1), len(self.delay_levels))
+            return store_timestamp + self.delay_levels[level - 1]
+        return tags_code(props.get("TAGS"))
+
+    # -- put --------------------------------------------------------------------------------
+
+    def _check_put(self, msgs: Sequence[StoredMessage]) -> PutMessageResult | None:
+        if not self._running:
+            return PutMessageResult(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="store is not running"
+            )
+        if self.config.broker_role == SLAVE:
+            return PutMessageResult(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="a slave takes no writes"
+            )
+        for msg in msgs:
+            if len(msg.topic.encode()) > MAX_TOPIC_LENGTH:
+                return PutMessageResult(
+                    PutMessageStatus.MESSAGE_ILLEGAL,
+                    remark=f"topic longer than {MAX_TOPIC_LENGTH} bytes",
+                )
+            if len(msg.properties.encode()) > MAX_PROPERTIES_LENGTH:
+                return PutMessageResult(
+                    PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
+                    remark="msg properties length limit 32KB",
+                )
+        return None
+
+    async def put_message(self, msg: StoredMessage, wait_store: bool = True) -> PutMessageResult:
+        """Store one message; with SYNC_FLUSH and ``wait_store`` answer once it is on disk."""
+        return await self.put_messages([msg], wait_store)
+
+    async def put_messages(
+        self, msgs: Sequence[StoredMessage], wait_store: bool = True
+    ) -> PutMessageResult:
+        """Store a batch back to back with consecutive queue offsets."""
+        refused = self._check_put(msgs)
+        if refused is not None:
+            return refused
+        try:
+            appended = self.commit_log.append_batch(msgs)
+        except MessageSizeExceededError as exc:
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=str(exc))
+        except OSError as exc:
+            log.error("append failed: %s", exc)
+            return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(exc))
+        self._dispatch_appended(msgs, appended)
+        self._put_count += len(msgs)
+        status = await self._wait_flush(appended[-1], wait_store)
+        return PutMessageResult(status, tuple(appended))
+
+    def _dispatch_appended(
+        self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
+    ) -> None:
+        for msg, result in zip(msgs, appended, strict=True):
+            if msg.sys_flag & _TX_MASK in _TX_NO_QUEUE:
+                continue
+            key = (msg.topic, msg.queue_id)
+            cq = self.consume_queues.get(key) or self._new_consume_queue(*key)
+            code = self._tags_code(msg.topic, msg.properties, result.store_timestamp)
+            cq.put(result.physical_offset, result.size, code, result.queue_offset)
+
+    async def _wait_flush(self, last: AppendResult, wait_store: bool) -> PutMessageStatus:
+        end = last.physical_offset + last.size
+        if self.config.flush_disk_type != SYNC_FLUSH:
+            return PutMessageStatus.PUT_OK
+        if not wait_store:
+            self.flush_service.wakeup()
+            return PutMessageStatus.PUT_OK
+        ok = await self.flush_service.wait_flushed(end, self.config.sync_flush_timeout / 1000)
+        return PutMessageStatus.PUT_OK if ok else PutMessageStatus.FLUSH_DISK_TIMEOUT
+
+    # -- get --------------------------------------------------------------------------------
+
+    def find_consume_queue(self, topic: str, queue_id: int) -> ConsumeQueue | None:
+        """The queue, if it has ever had a message."""
+        return self.consume_queues.get((topic, queue_id))
+
+    def get_message(
+        self,
+        group: str,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_msg_nums: int,
+        message_filter: MessageFilter | None = None,
+    ) -> GetMessageResult:
+        """Read up to ``max_msg_nums`` records from a queue (``DefaultMessageStore#getMessage``)."""
+        cq = self.find_consume_queue(topic, queue_id)
+        if cq is None:
+            return GetMessageResult(
+                GetMessageStatus.NO_MATCHED_LOGIC_QUEUE, self._correct(offset, 0), 0, 0
+            )
+        low, high = cq.min_offset_in_queue(), cq.max_offset_in_queue()
+        if high == 0:
+            status, nxt = GetMessageStatus.NO_MESSAGE_IN_QUEUE, self._correct(offset, 0)
+        elif offset < low:
+            status, nxt = GetMessageStatus.OFFSET_TOO_SMALL, self._correct(offset, low)
+        elif offset == high:
+            status, nxt = GetMessageStatus.OFFSET_OVERFLOW_ONE, offset
+        elif offset > high:
+            status, nxt = GetMessageStatus.OFFSET_OVERFLOW_BADLY, self._correct(offset, high)
+        else:
+            result = self._read_queue(cq, offset, max_msg_nums, message_filter)
+            result.min_offset, result.max_offset = low, high
+            return result
+        return GetMessageResult(status, nxt, low, high)
+
+    def _correct(self, old: int, new: int) -> int:
+        # nextOffsetCorrection: a slave never moves a consumer's offset.
+        return old if self.config.broker_role == SLAVE else new
+
+    def _read_queue(
+        self, cq: ConsumeQueue, offset: int, max_msg_nums: int, message_filter: MessageFilter | None
+    ) -> GetMessageResult:
+        max_scan = max(_MAX_FILTER_BYTES, max_msg_nums * _CQ_UNIT) // _CQ_UNIT
+        entries = cq.get_entries(offset, max_scan)
+        result = GetMessageResult(GetMessageStatus.NO_MATCHED_MESSAGE, offset, 0, 0)
+        if not entries:
+            result.status = GetMessageStatus.OFFSET_FOUND_NULL
+            result.next_begin_offset = offset + 1
+            return result
+        max_phys = self.commit_log.max_offset()
+        min_phys = self.commit_log.min_offset()
+        scanned = 0
+        for entry in entries:
+            in_disk = max_phys - entry.physical_offset > self._memory_limit
+            if self._batch_full(entry.size, max_msg_nums, result, in_disk):
+                break
+            scanned += 1
+            if message_filter is not None and not message_filter.is_matched_by_consume_queue(
+                entry.tags_code
+            ):
+                continue
+            if entry.physical_offset < min_phys:
+                if not result.buffers:
+                    result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
+                continue
+            view = self.commit_log.get_data(entry.physical_offset, entry.size)
+            if message_filter is not None and not message_filter.is_matched_by_commit_log(view):
+                view.release()
+                continue
+            result.buffers.append(view)
+            result.queue_offsets.append(offset + scanned - 1)
+            result.buffer_total_size += entry.size
+            result.status = GetMessageStatus.FOUND
+        result.next_begin_offset = offset + scanned
+        if scanned:  # the consumer fell so far behind that reads come from disk
+            last = entries[scanned - 1].physical_offset
+            result.suggest_pulling_from_slave = max_phys - last > self._memory_limit
+        return result
+
+    def _batch_full(
+        self, size: int, max_nums: int, result: GetMessageResult, in_disk: bool
+    ) -> bool:
+        count, total = result.message_count, result.buffer_total_size
+        if count == 0 or total == 0:
+            return False
+        if count >= max_nums:
+            return True
+        c = self.config
+        max_bytes = (
+            c.max_transfer_bytes_on_message_in_disk
+            if in_disk
+            else c.max_transfer_bytes_on_message_in_memory
+        )
+        max_count = (
+            c.max_transfer_count_on_message_in_disk
+            if in_disk
+            else c.max_transfer_count_on_message_in_memory
+        )
+        return total + size > max_bytes or count > max_count - 1
+
+    # -- offsets and lookups ----------------------------------------------------------------
+
+    def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """Next logical offset of the queue (0 when it never had a message)."""
+        cq = self.find_consume_queue(topic, queue_id)
+        return cq.max_offset_in_queue() if cq is not None else 0
+
+    def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        """Smallest logical offset still readable."""
+        cq = self.find_consume_queue(topic, queue_id)
+        return cq.min_offset_in_queue() if cq is not None else 0
+
+    def get_commit_log_offset_in_queue(self, topic: str, queue_id: int, offset: int) -> int:
+        """Physical offset of the record at a logical offset, or 0."""
+        cq = self.find_consume_queue(topic, queue_id)
+        entries = cq.get_entries(offset, 1) if cq is not None else []
+        return entries[0].physical_offset if entries else 0
+
+    def get_message_store_timestamp(self, topic: str, queue_id: int, offset: int) -> int:
+        """Store time of the record at a logical offset, or -1."""
+        cq = self.find_consume_queue(topic, queue_id)
+        entries = cq.get_entries(offset, 1) if cq is not None else []
+        if not entries or entries[0].physical_offset < self.commit_log.min_offset():
+            return -1
+        return self.commit_log.read_record(entries[0].physical_offset).store_timestamp
+
+    def get_earliest_message_time(self, topic: str, queue_id: int) -> int:
+        """Store time of the oldest readable record of the queue, or -1."""
+        return self.get_message_store_timestamp(
+            topic, queue_id, self.get_min_offset_in_queue(topic, queue_id)
+        )
+
+    def get_offset_in_queue_by_time(
+        self, topic: str, queue_id: int, timestamp: int, upper: bool = False
+    ) -> int:
+        """Logical offset by store time: the first record at/after ``timestamp`` (5.x LOWER
+        boundary; the max offset when none), or with ``upper`` the last at/before it."""
+        cq = self.find_consume_queue(topic, queue_id)
+        if cq is None:
+            return 0
+        low, high = cq.min_offset_in_queue(), cq.max_offset_in_queue()
+        min_phys = self.commit_log.min_offset()
+        while low < high and cq.get_entries(low, 1)[0].physical_offset < min_phys:
+            low += 1  # skip entries whose records were deleted
+
+        def stamp(i: int) -> int:
+            return self.get_message_store_timestamp(topic, queue_id, i)
+
+        if upper:  # last record stored at or before the timestamp
+            lo, hi = low, high
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if stamp(mid) <= timestamp:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            return max(lo - 1, low)
+        lo, hi = low, high  # first record stored at or after the timestamp
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if stamp(mid) < timestamp:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def look_message_by_offset(self, physical_offset: int) -> MessageRecord | None:
+        """Decode the record at a physical offset, or None when there is none."""
+        if not self.commit_log.min_offset() <= physical_offset < self.commit_log.max_offset():
+            return None
+        try:
+            return self.commit_log.read_record(physical_offset)
+        except (StoreError, ValueError):
+            return None
+
+    def select_one_message_by_offset(self, physical_offset: int) -> bytes | None:
+        """The stored bytes of one record (VIEW_MESSAGE_BY_ID), or None."""
+        record = self.look_message_by_offset(physical_offset)
+        if record is None:
+            return None
+        with self.commit_log.get_data(physical_offset, record.total_size) as view:
+            return bytes(view)
+
+    def min_phy_offset(self) -> int:
+        """First CommitLog byte still on disk."""
+        return self.commit_log.min_offset()
+
+    def max_phy_offset(self) -> int:
+        """CommitLog end."""
+        return self.commit_log.max_offset()
+
+    def stats(self) -> MessageStoreStats:
+        """Positions and counters."""
+        return MessageStoreStats(
+            self.commit_log.min_offset(),
+            self.commit_log.max_offset(),
+            self.commit_log.queue.flushed_where,
+            len(self.consume_queues),
+            self._put_count,
+        )
+
+    def query_message(
+        self, topic: str, key: str, max_num: int, begin: int, end: int
+    ) -> QueryMessageResult:
+        """Messages by key within [begin, end] ms; needs the IndexFile (not built yet: scans)."""
+        result = QueryMessageResult()
+        for record in self._records_with_key(topic, key, begin, end, max_num):
+            with self.commit_log.get_data(record.physical_offset, record.total_size) as view:
+                result.buffers.append(bytes(view))
+        return result
+
+    def _records_with_key(
+        self, topic: str, key: str, begin: int, end: int, max_num: int
+    ) -> Iterable[MessageRecord]:
+        found = 0
+        for record in self.commit_log.iter_records(self.commit_log.min_offset()):
+            if found >= max_num:
+                return
+            if record.topic != topic or not begin <= record.store_timestamp <= end:
+                continue
+            props = record.properties_map()
+            if key in props.get("KEYS", "").split(" ") or props.get("UNIQ_KEY") == key:
+                found += 1
+                yield record
+
+    # -- services ---------------------------------------------------------------------------
+
+    def _flush_consume_queues(self, least_pages: int) -> None:
+        for cq in list(self.consume_queues.values()):
+            cq.flush(least_pages)
+
+    async def _flush_consume_queues_loop(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(max(self.config.flush_interval_consume_queue, 1) / 1000)
+            ticks += 1
+            thorough = (
+                ticks * self.config.flush_interval_consume_queue
+                >= self.config.flush_consume_queue_thorough_interval
+            )
+            if thorough:
+                ticks = 0
+            try:
+                await asyncio.to_thread(
+                    self._flush_consume_queues,
+                    0 if thorough else self.config.flush_consume_queue_least_pages,
+                )
+            except Exception:
+                log.exception("consume queue flush failed")
+
+
+def decode_records(data: bytes | memoryview) -> list[MessageRecord]:
+    """Decode concatenated stored records (a pull body)."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        record = decode_record(data, pos)
+        out.append(record)
+        pos += record.total_size
+    return out
