@@ -52,6 +52,7 @@ async def crash(store: DefaultMessageStore) -> None:
     store.commit_log.close()
     for cq in store.consume_queues.values():
         cq.close()
+    store.lock.release()  # the kernel does this for a killed process
 
 
 class TagFilter:

@@ -42,6 +42,7 @@ class CommitLogFlushService:
         self._on_flushed = on_flushed
         self._requests: list[tuple[int, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_thorough = time.monotonic()
 
@@ -84,7 +85,7 @@ class CommitLogFlushService:
         return flushed
 
     async def _group_commit_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._requests = self._requests, []
@@ -106,11 +107,13 @@ class CommitLogFlushService:
                     future.set_result(flushed >= offset)
 
     async def _realtime_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             interval = max(self.config.flush_interval_commit_log, 1) / 1000
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), interval)
             self._wakeup.clear()
+            if self._stopping.is_set():
+                return
             least_pages = self.config.flush_commit_log_least_pages
             now = time.monotonic()
             if (now - self._last_thorough) * 1000 >= self.config.flush_commit_log_thorough_interval:
@@ -127,9 +130,10 @@ class CommitLogFlushService:
     async def aclose(self) -> None:
         """Stop the loop and flush what is left; waiting appends are released."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Let a sync that is running in a worker thread finish: the files stay mapped.
+            self._stopping.set()
+            self._wakeup.set()
+            await self._task
             self._task = None
         flushed = await self.flush_all()
         batch, self._requests = self._requests, []

@@ -18,14 +18,17 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
+from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
 from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
 from rocketq.store.consume_queue import ConsumeQueue
 from rocketq.store.flush import CommitLogFlushService
 from rocketq.store.format import (
+    BLANK_MAGIC_CODE,
     MAX_PROPERTIES_LENGTH,
     Address,
     MessageRecord,
@@ -33,8 +36,10 @@ from rocketq.store.format import (
     StoreError,
     decode_properties,
     decode_record,
+    peek_record,
     tags_code,
 )
+from rocketq.store.index_service import IndexService
 from rocketq.store.result import (
     GetMessageResult,
     GetMessageStatus,
@@ -103,11 +108,19 @@ class DefaultMessageStore:
             config.max_message_size,
         )
         self.consume_queues: dict[tuple[str, int], ConsumeQueue] = {}
-        self.flush_service = CommitLogFlushService(self.commit_log, config)
+        self.lock = StoreLock(lock_path(self.root))
+        self.checkpoint: StoreCheckpoint | None = None
+        self.index_service: IndexService | None = None
+        self.flush_service = CommitLogFlushService(self.commit_log, config, self._on_flushed)
+        # (end offset, store time) of recent appends: the checkpoint records the store time
+        # of the last message known to be on disk.
+        self._append_marks: deque[tuple[int, int]] = deque()
+        self._last_dispatched_timestamp = 0
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
         self._cq_flush_task: asyncio.Task[None] | None = None
         self._running = False
+        self._stopping = asyncio.Event()
         self._put_count = 0
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -120,7 +133,12 @@ class DefaultMessageStore:
     async def start(self) -> None:
         """Load, recover and start the flush services."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()
         last_exit_ok = not self.abort_file.exists()
+        self.checkpoint = StoreCheckpoint(self.config.checkpoint_path())
+        if self.config.message_index_enable:
+            self.index_service = IndexService.from_config(self.config, self.checkpoint)
+            self.index_service.load(last_exit_ok)
         self.commit_log.load()
         self._load_consume_queues()
         self._recover(last_exit_ok)
@@ -144,17 +162,21 @@ class DefaultMessageStore:
         if not self._running:
             return
         self._running = False
+        self._stopping.set()  # the loops finish their current flush (a worker thread) first
         if self._cq_flush_task is not None:
-            self._cq_flush_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cq_flush_task
+            await self._cq_flush_task
         await self.flush_service.aclose()
         await asyncio.to_thread(self._flush_consume_queues, 0)
         self.commit_log.close()
         for cq in self.consume_queues.values():
             cq.close()
+        if self.index_service is not None:
+            self.index_service.close()
+        if self.checkpoint is not None:
+            self.checkpoint.shutdown()
         with contextlib.suppress(FileNotFoundError):
             self.abort_file.unlink()
+        self.lock.release()
 
     def _load_consume_queues(self) -> None:
         root = Path(self.config.consume_queue_dir())
@@ -177,7 +199,7 @@ class DefaultMessageStore:
     def _recover(self, last_exit_ok: bool) -> None:
         for cq in self.consume_queues.values():
             cq.recover()
-        start_index = None if last_exit_ok else 0
+        start_index = None if last_exit_ok else self._abnormal_start_index()
         end = self.commit_log.recover(
             check_crc=self.config.check_crc_on_recover or not last_exit_ok,
             start_file_index=start_index,
@@ -187,11 +209,33 @@ class DefaultMessageStore:
             self.commit_log.set_queue_offset(cq.topic, cq.queue_id, cq.max_offset_in_queue())
         self._redispatch(last_exit_ok)
 
+    def _abnormal_start_index(self) -> int:
+        """The newest CommitLog file whose first record is older than the checkpoint says
+        everything was flushed (``CommitLog#recoverAbnormally``, ``isMappedFileMatchedRecover``).
+        """
+        assert self.checkpoint is not None
+        safe = (
+            self.checkpoint.min_timestamp_index()
+            if self.config.message_index_safe
+            else self.checkpoint.min_timestamp()
+        )
+        files = self.commit_log.queue.files
+        for index in range(len(files) - 1, -1, -1):
+            size, magic = peek_record(files[index].buffer(), 0)
+            if size <= 0 or magic == BLANK_MAGIC_CODE:
+                continue
+            first = self.commit_log.read_record(files[index].file_from_offset)
+            if 0 < first.store_timestamp <= safe:
+                return index
+        return 0
+
     def _redispatch(self, last_exit_ok: bool) -> None:
         """Dispatch records the ConsumeQueues miss (a crash between append and dispatch)."""
         start = self.commit_log.min_offset()
         if last_exit_ok:
             start = max([start, *(cq.max_physic_offset for cq in self.consume_queues.values())])
+        elif self.commit_log.queue.files:  # from where the recovery scan began
+            start = self.commit_log.queue.files[self._abnormal_start_index()].file_from_offset
         count = 0
         for record in self.commit_log.iter_records(start):
             self._dispatch_record(record)
@@ -201,16 +245,33 @@ class DefaultMessageStore:
 
     def _dispatch_record(self, record: MessageRecord) -> None:
         if record.sys_flag & _TX_MASK in _TX_NO_QUEUE:
+            props = decode_properties(record.properties) if record.properties else {}
+            self._index(
+                record.topic, props, record.physical_offset, record.store_timestamp, record.sys_flag
+            )
             return
         key = (record.topic, record.queue_id)
         cq = self.consume_queues.get(key) or self._new_consume_queue(*key)
-        code = self._tags_code(record.topic, record.properties, record.store_timestamp)
+        props = decode_properties(record.properties) if record.properties else {}
+        code = self._tags_code(record.topic, props, record.store_timestamp)
         cq.put(record.physical_offset, record.total_size, code, record.queue_offset)
+        self._index(
+            record.topic, props, record.physical_offset, record.store_timestamp, record.sys_flag
+        )
         if self.commit_log.next_queue_offset(*key) <= record.queue_offset:
             self.commit_log.set_queue_offset(record.topic, record.queue_id, record.queue_offset + 1)
 
-    def _tags_code(self, topic: str, properties: str, store_timestamp: int) -> int:
-        props = decode_properties(properties) if properties else {}
+    def _index(
+        self, topic: str, props: dict[str, str], phys: int, stamp: int, sys_flag: int
+    ) -> None:
+        self._last_dispatched_timestamp = stamp
+        if self.index_service is None:
+            return
+        keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
+        if keys or uniq:
+            self.index_service.build_index(topic, keys or "", uniq, phys, stamp, sys_flag)
+
+    def _tags_code(self, topic: str, props: dict[str, str], store_timestamp: int) -> int:
         if topic == SCHEDULE_TOPIC and "DELAY" in props:
             # Schedule queues keep the delivery time where other queues keep the tag hash.
             level = min(max(int(props["DELAY"]), 1), len(self.delay_levels))
@@ -268,12 +329,18 @@ class DefaultMessageStore:
         self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
     ) -> None:
         for msg, result in zip(msgs, appended, strict=True):
+            props = decode_properties(msg.properties) if msg.properties else {}
+            self._index(
+                msg.topic, props, result.physical_offset, result.store_timestamp, msg.sys_flag
+            )
             if msg.sys_flag & _TX_MASK in _TX_NO_QUEUE:
                 continue
             key = (msg.topic, msg.queue_id)
             cq = self.consume_queues.get(key) or self._new_consume_queue(*key)
-            code = self._tags_code(msg.topic, msg.properties, result.store_timestamp)
+            code = self._tags_code(msg.topic, props, result.store_timestamp)
             cq.put(result.physical_offset, result.size, code, result.queue_offset)
+        last = appended[-1]
+        self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
 
     async def _wait_flush(self, last: AppendResult, wait_store: bool) -> PutMessageStatus:
         end = last.physical_offset + last.size
@@ -490,49 +557,67 @@ class DefaultMessageStore:
     def query_message(
         self, topic: str, key: str, max_num: int, begin: int, end: int
     ) -> QueryMessageResult:
-        """Messages by key within [begin, end] ms; needs the IndexFile (not built yet: scans)."""
+        """Messages whose KEYS token or UNIQ_KEY is ``key``, stored within [begin, end] ms
+        (``DefaultMessageStore#queryMessage``: up to three passes over the IndexFiles)."""
         result = QueryMessageResult()
-        for record in self._records_with_key(topic, key, begin, end, max_num):
-            with self.commit_log.get_data(record.physical_offset, record.total_size) as view:
-                result.buffers.append(bytes(view))
+        if self.index_service is None:
+            return result
+        last_time = end
+        for _ in range(3):
+            found = self.index_service.query_offsets(topic, key, max_num, begin, last_time)
+            if not found.phy_offsets:
+                break
+            result.index_last_update_timestamp = found.index_last_update_timestamp
+            result.index_last_update_phyoffset = found.index_last_update_phyoffset
+            for i, offset in enumerate(sorted(found.phy_offsets)):
+                record = self.look_message_by_offset(offset)
+                if record is None:
+                    continue
+                if i == 0:
+                    last_time = record.store_timestamp
+                with self.commit_log.get_data(offset, record.total_size) as view:
+                    result.buffers.append(bytes(view))
+            if result.buffers or last_time < begin:
+                break
         return result
-
-    def _records_with_key(
-        self, topic: str, key: str, begin: int, end: int, max_num: int
-    ) -> Iterable[MessageRecord]:
-        found = 0
-        for record in self.commit_log.iter_records(self.commit_log.min_offset()):
-            if found >= max_num:
-                return
-            if record.topic != topic or not begin <= record.store_timestamp <= end:
-                continue
-            props = record.properties_map()
-            if key in props.get("KEYS", "").split(" ") or props.get("UNIQ_KEY") == key:
-                found += 1
-                yield record
 
     # -- services ---------------------------------------------------------------------------
 
+    def _on_flushed(self, flushed: int) -> None:
+        marks = self._append_marks
+        stamp = 0
+        while marks and marks[0][0] <= flushed:
+            stamp = marks.popleft()[1]
+        if stamp and self.checkpoint is not None:
+            self.checkpoint.physic_msg_timestamp = stamp
+
     def _flush_consume_queues(self, least_pages: int) -> None:
+        """Flush queues and index, then the checkpoint (blocking: worker thread)."""
+        dispatched = self._last_dispatched_timestamp
         for cq in list(self.consume_queues.values()):
             cq.flush(least_pages)
+        if self.index_service is not None:
+            self.index_service.flush_full_files()
+        if self.checkpoint is not None:
+            if dispatched:
+                self.checkpoint.logics_msg_timestamp = dispatched
+            self.checkpoint.flush()
 
     async def _flush_consume_queues_loop(self) -> None:
         ticks = 0
-        while True:
-            await asyncio.sleep(max(self.config.flush_interval_consume_queue, 1) / 1000)
+        interval = max(self.config.flush_interval_consume_queue, 1)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval / 1000)
+            if self._stopping.is_set():
+                return
             ticks += 1
-            thorough = (
-                ticks * self.config.flush_interval_consume_queue
-                >= self.config.flush_consume_queue_thorough_interval
-            )
+            thorough = ticks * interval >= self.config.flush_consume_queue_thorough_interval
+            least_pages = 0 if thorough else self.config.flush_consume_queue_least_pages
             if thorough:
                 ticks = 0
             try:
-                await asyncio.to_thread(
-                    self._flush_consume_queues,
-                    0 if thorough else self.config.flush_consume_queue_least_pages,
-                )
+                await asyncio.to_thread(self._flush_consume_queues, least_pages)
             except Exception:
                 log.exception("consume queue flush failed")
 
