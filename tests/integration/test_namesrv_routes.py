@@ -85,7 +85,11 @@ async def test_unknown_topic_is_topic_not_exist(namesrv: NamesrvProcess) -> None
         )
         assert resp.code == 17
         assert resp.body is None
-        assert "NoSuchTopic" in (resp.remark or "")
+        assert (resp.remark or "").startswith(
+            "No topic route info in name server for the topic: NoSuchTopic\n"
+        )
+        resp = await call(client, namesrv.addr, RequestCode.GET_ROUTEINFO_BY_TOPIC, {})
+        assert resp.code == 17  # Java: topic null -> TOPIC_NOT_EXIST, not SYSTEM_ERROR
     finally:
         await client.aclose()
 
@@ -249,19 +253,28 @@ async def test_compressed_registration_and_crc(namesrv: NamesrvProcess) -> None:
 async def test_write_perm_wipe_and_add(namesrv: NamesrvProcess) -> None:
     client = RemotingClient()
     try:
-        body = java_register_body({"PermA": (4, 4, 6), "PermB": (4, 4, 6)})
+        body = java_register_body({"PermA": (4, 4, 6), "PermB": (4, 4, 6), "TBW102": (8, 8, 7)})
         await client.invoke(namesrv.addr, register_request("broker-p", BROKER_A, body=body))
         resp = await call(
             client, namesrv.addr, RequestCode.WIPE_WRITE_PERM_OF_BROKER, {"brokerName": "broker-p"}
         )
-        assert resp.code == 0 and resp.ext_fields == {"wipeTopicCount": "2"}
+        assert resp.code == 0 and resp.ext_fields == {"wipeTopicCount": "3"}
         route = await route_json(client, namesrv.addr, "PermA")
         assert route is not None and route["queueDatas"][0]["perm"] == 4
         resp = await call(
             client, namesrv.addr, RequestCode.ADD_WRITE_PERM_OF_BROKER, {"brokerName": "broker-p"}
         )
-        assert resp.ext_fields == {"addTopicCount": "2"}
+        assert resp.ext_fields == {"addTopicCount": "3"}
         route = await route_json(client, namesrv.addr, "PermA")
+        assert route is not None and route["queueDatas"][0]["perm"] == 6
+        # Like Java's operateWritePermOfBroker, adding gives READ|WRITE, not the old perm 7.
+        await call(
+            client, namesrv.addr, RequestCode.WIPE_WRITE_PERM_OF_BROKER, {"brokerName": "broker-p"}
+        )
+        await call(
+            client, namesrv.addr, RequestCode.ADD_WRITE_PERM_OF_BROKER, {"brokerName": "broker-p"}
+        )
+        route = await route_json(client, namesrv.addr, "TBW102")
         assert route is not None and route["queueDatas"][0]["perm"] == 6
     finally:
         await client.aclose()

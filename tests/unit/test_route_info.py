@@ -106,6 +106,7 @@ def test_write_perm_delete_topic_and_lists() -> None:
     assert routes.topic_queue_table["A"]["b1"].perm == 4
     assert routes.topic_queue_table["A"]["b2"].perm == 6
     assert routes.set_write_perm("b1", writable=True) == 2
+    assert routes.topic_queue_table["A"]["b1"].perm == 6
     assert routes.topics_by_cluster("C2").topic_list == ["A"]
     routes.delete_topic("A", "C1")
     assert list(routes.topic_queue_table["A"]) == ["b2"]

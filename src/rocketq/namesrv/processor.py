@@ -128,13 +128,15 @@ class NamesrvProcessor:
     # -- routes ----------------------------------------------------------------------------
 
     def get_route_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        h = GetRouteInfoRequestHeader.from_ext(req.ext_fields)
-        route = self.routes.pickup_topic_route_data(h.topic)
-        if route is None:
+        topic = req.ext("topic")
+        h = GetRouteInfoRequestHeader.from_ext(req.ext_fields) if topic is not None else None
+        route = self.routes.pickup_topic_route_data(topic) if topic is not None else None
+        if route is None or h is None:
+            # Java's text first (tools show it), then what to do about it.
             return req.make_response(
                 ResponseCode.TOPIC_NOT_EXIST,
-                f"No topic route info in name server for the topic: {h.topic}\n"
-                "Create the topic first (rocketq admin updateTopic -t TOPIC -c CLUSTER) "
+                f"No topic route info in name server for the topic: {topic}\n"
+                "Create the topic on a broker (mqadmin updateTopic -t TOPIC -c CLUSTER) "
                 "or enable autoCreateTopicEnable on the broker.",
             )
         if self.ctl.config.order_message_enable:

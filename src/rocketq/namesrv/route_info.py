@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rocketq.common.topic import PERM_WRITE, TopicConfig
+from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
 from rocketq.remoting.body import (
     BrokerData,
     ClusterInfo,
@@ -365,7 +365,9 @@ class RouteInfoManager:
             if queue_data is None:
                 continue
             if writable:
-                queue_data.perm |= PERM_WRITE
+                # RouteInfoManager#operateWritePermOfBroker: add gives back READ|WRITE (6),
+                # whatever else the queue had (TBW102's INHERIT bit does not come back).
+                queue_data.perm = PERM_READ | PERM_WRITE
             else:
                 queue_data.perm &= ~PERM_WRITE
             count += 1
