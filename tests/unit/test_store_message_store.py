@@ -46,7 +46,7 @@ def msg(
 
 async def crash(store: DefaultMessageStore) -> None:
     """Stop the store's tasks and unmap its files without any of the clean-exit steps."""
-    for task in (store.flush_service._task, store._cq_flush_task):
+    for task in (store.flush_service._task, store._cq_flush_task, store.clean_service._task):
         assert task is not None
         task.cancel()
     store.commit_log.close()

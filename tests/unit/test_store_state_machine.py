@@ -100,7 +100,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def crash_restart(self) -> None:
         store = self.store
-        for task in (store.flush_service._task, store._cq_flush_task):
+        for task in (store.flush_service._task, store._cq_flush_task, store.clean_service._task):
             assert task is not None
             task.cancel()
         self.loop.run_until_complete(asyncio.sleep(0))

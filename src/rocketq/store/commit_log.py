@@ -17,7 +17,6 @@ The append methods are not thread-safe: call them from the one event loop (house
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,11 +32,12 @@ from rocketq.store.format import (
     RecordFormatError,
     StoredMessage,
     StoreError,
+    checked_record_length,
     create_offset_msg_id,
     decode_record,
     encode_blank,
-    encode_record,
     peek_record,
+    record_parts,
 )
 from rocketq.store.mapped_file import MappedFile, MappedFileQueue
 
@@ -148,53 +148,46 @@ class CommitLog:
         """Append records back to back in one file, with consecutive queue offsets.
 
         Like ``doAppend(MessageExtBatch)``: the whole batch goes into one file, so a batch
-        that does not fit the current file rolls to the next one as a unit.
+        that does not fit the current file rolls to the next one as a unit. Sizes are
+        computed first, so each record is encoded once, already at its final offset.
         """
         if not msgs:
             return []
+        sized = [self._sized(msg) for msg in msgs]
+        mapped = self._file_with_room(sum(total for _, _, total in sized))
         now = self._clock()
-        records, offsets = self._encode_batch(msgs, now)
-        total = sum(len(r) for r in records)
-        mapped = self._file_with_room(total)
         phys = mapped.file_from_offset + mapped.wrote_position
+        table = self.topic_queue_table
+        parts: list[bytes] = []
         results = []
-        for record, queue_offset in zip(records, offsets, strict=True):
-            _LONG.pack_into(record, _PHYSICAL_OFFSET_POSITION, phys)
-            msg_id = create_offset_msg_id(self.store_host, phys)
-            results.append(AppendResult(phys, len(record), queue_offset, now, msg_id))
-            phys += len(record)
-        mapped.append(b"".join(records))
-        for msg in msgs:
-            if _takes_queue_offset(msg.sys_flag):
-                key = queue_key(msg.topic, msg.queue_id)
-                self.topic_queue_table[key] = self.topic_queue_table.get(key, 0) + 1
-        return results
-
-    def _encode_batch(
-        self, msgs: Sequence[StoredMessage], now: int
-    ) -> tuple[list[bytearray], list[int]]:
-        records: list[bytearray] = []
-        offsets: list[int] = []
-        pending: dict[str, int] = {}
-        for msg in msgs:
-            if len(msg.body) > self.max_message_size:
-                raise MessageSizeExceededError(
-                    f"body of {len(msg.body)} bytes exceeds maxMessageSize {self.max_message_size}"
-                )
+        for msg, (topic, props, total) in zip(msgs, sized, strict=True):
             queue_offset = 0
             if _takes_queue_offset(msg.sys_flag):
                 key = queue_key(msg.topic, msg.queue_id)
-                queue_offset = pending.get(key, self.topic_queue_table.get(key, 0))
-                pending[key] = queue_offset + 1
-            stored = dataclasses.replace(
-                msg, queue_offset=queue_offset, store_timestamp=now, store_host=self.store_host
+                queue_offset = table.get(key, 0)
+                table[key] = queue_offset + 1
+            parts.extend(
+                record_parts(msg, topic, props, total, queue_offset, phys, now, self.store_host)
             )
-            record = bytearray(encode_record(stored))
-            if len(record) > self.max_message_size + MAX_RECORD_OVERHEAD:
-                raise MessageSizeExceededError(f"record of {len(record)} bytes is too large")
-            records.append(record)
-            offsets.append(queue_offset)
-        return records, offsets
+            msg_id = create_offset_msg_id(self.store_host, phys)
+            results.append(AppendResult(phys, total, queue_offset, now, msg_id))
+            phys += total
+        mapped.append(b"".join(parts))
+        return results
+
+    def _sized(self, msg: StoredMessage) -> tuple[bytes, bytes, int]:
+        if len(msg.body) > self.max_message_size:
+            raise MessageSizeExceededError(
+                f"body of {len(msg.body)} bytes exceeds maxMessageSize {self.max_message_size}"
+            )
+        topic, props = msg.topic.encode(), msg.properties.encode()
+        try:
+            total = checked_record_length(msg, topic, props)
+        except RecordFormatError as exc:
+            raise MessageSizeExceededError(str(exc)) from exc
+        if total > self.max_message_size + MAX_RECORD_OVERHEAD:
+            raise MessageSizeExceededError(f"record of {total} bytes is too large")
+        return topic, props, total
 
     def _file_with_room(self, size: int) -> MappedFile:
         if size + END_FILE_MIN_BLANK_LENGTH > self.file_size:

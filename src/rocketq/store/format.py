@@ -49,8 +49,10 @@ IndexFile (``IndexHeader``, ``IndexFile``)::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import mmap
+import operator
 import struct
 import sys
 import zlib
@@ -252,17 +254,34 @@ def decode_properties(text: str) -> dict[str, str]:
     return out
 
 
+# Powers of 31 mod 2^32 for Java's polynomial string hash; strings longer than this use
+# the plain loop.
+_POW31_LIMIT = 4096
+_POW31 = tuple(pow(31, i, 1 << 32) for i in range(_POW31_LIMIT))
+
+
 def java_string_hash(text: str) -> int:
     """Java ``String#hashCode``: over UTF-16 code units, signed 32-bit result."""
-    units = array("H", text.encode("utf-16-be", "surrogatepass"))
-    if sys.byteorder == "little":  # array reads native order; the units are big-endian
-        units.byteswap()
-    h = 0
-    for unit in units:
-        h = (31 * h + unit) & 0xFFFFFFFF
+    units: bytes | array[int]
+    if text.isascii():
+        units = text.encode("ascii")  # ASCII bytes are the UTF-16 code units
+    else:
+        units = array("H", text.encode("utf-16-be", "surrogatepass"))
+        if sys.byteorder == "little":  # array reads native order; the units are big-endian
+            units.byteswap()
+    n = len(units)
+    h: int
+    if n <= _POW31_LIMIT:
+        # sum(u[i] * 31^(n-1-i)) evaluated in C instead of a Python loop
+        h = sum(map(operator.mul, units, _POW31[n - 1 :: -1] if n else ())) & 0xFFFFFFFF
+    else:
+        h = 0
+        for unit in units:
+            h = (31 * h + unit) & 0xFFFFFFFF
     return h - 0x100000000 if h & 0x80000000 else h
 
 
+@functools.lru_cache(maxsize=4096)
 def tags_code(tags: str | None) -> int:
     """``MessageExtBrokerInner#tagsString2tagsCode``: hash of TAGS, 0 when absent or empty."""
     return java_string_hash(tags) if tags else 0
@@ -279,6 +298,7 @@ def body_crc(body: Buffer) -> int:
     return zlib.crc32(body) & _CRC_MASK
 
 
+@functools.lru_cache(maxsize=1024)
 def _pack_ip(ip: str) -> bytes:
     try:
         return ipaddress.ip_address(ip).packed
@@ -290,11 +310,15 @@ def _unpack_ip(raw: bytes) -> str:
     return str(ipaddress.ip_address(raw))
 
 
+@functools.lru_cache(maxsize=64)
+def _msg_id_prefix(store_host: Address) -> str:
+    raw = _pack_ip(store_host[0])
+    return (raw + _INT.pack(store_host[1])).hex().upper()
+
+
 def create_offset_msg_id(store_host: Address, physical_offset: int) -> str:
     """``MessageDecoder#createMessageId``: uppercase hex of ip + port i32 + offset i64."""
-    raw = _pack_ip(store_host[0])
-    layout = _MSG_ID_V4 if len(raw) == 4 else _MSG_ID_V6
-    return layout.pack(raw, store_host[1], physical_offset).hex().upper()
+    return f"{_msg_id_prefix(store_host)}{physical_offset & 0xFFFFFFFFFFFFFFFF:016X}"
 
 
 def decode_offset_msg_id(msg_id: str) -> tuple[Address, int]:
@@ -321,26 +345,59 @@ def record_length(sys_flag: int, body_len: int, topic_len: int, props_len: int) 
 
 def encode_record(msg: StoredMessage) -> bytes:
     """Encode ``msg`` as one V1 CommitLog record (body CRC computed here)."""
-    topic = msg.topic.encode("utf-8")
-    props = msg.properties.encode("utf-8")
+    topic, props = msg.topic.encode("utf-8"), msg.properties.encode("utf-8")
+    total = checked_record_length(msg, topic, props)
+    return b"".join(
+        record_parts(
+            msg, topic, props, total, msg.queue_offset, msg.physical_offset,
+            msg.store_timestamp, msg.store_host,
+        )
+    )  # fmt: skip
+
+
+def checked_record_length(msg: StoredMessage, topic: bytes, props: bytes) -> int:
+    """TOTALSIZE of ``msg`` with these encoded topic and properties; checks their limits."""
     if len(topic) > MAX_TOPIC_LENGTH_V1:
         raise RecordFormatError(f"topic longer than {MAX_TOPIC_LENGTH_V1} bytes: {msg.topic!r}")
     if len(props) > MAX_PROPERTIES_LENGTH:
         raise RecordFormatError(f"properties longer than {MAX_PROPERTIES_LENGTH} bytes")
+    v6 = (len(_pack_ip(msg.born_host[0])) == 16) + (len(_pack_ip(msg.store_host[0])) == 16)
+    return _FIXED_V1_IPV4 + _V6_EXTRA * v6 + len(msg.body) + len(topic) + len(props)
+
+
+def record_parts(
+    msg: StoredMessage,
+    topic: bytes,
+    props: bytes,
+    total: int,
+    queue_offset: int,
+    physical_offset: int,
+    store_timestamp: int,
+    store_host: Address,
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """The pieces of one record (fixed part, body, topic, properties), joined by the caller.
+
+    The store fields are arguments so the CommitLog can fill them in without copying
+    ``msg``; the IPv6 bits of SYSFLAG follow the host addresses.
+    """
     born_ip = _pack_ip(msg.born_host[0])
-    store_ip = _pack_ip(msg.store_host[0])
-    sys_flag = msg.sys_flag & ~_V6_FLAGS
-    sys_flag |= (_BORNHOST_V6_FLAG if len(born_ip) == 16 else 0) | (
+    store_ip = _pack_ip(store_host[0])
+    v6 = (_BORNHOST_V6_FLAG if len(born_ip) == 16 else 0) | (
         _STOREHOST_V6_FLAG if len(store_ip) == 16 else 0
     )
-    total = record_length(sys_flag, len(msg.body), len(topic), len(props))
-    fixed = _FIXED[(sys_flag & _V6_FLAGS) >> 4].pack(
-        total, MESSAGE_MAGIC_CODE, body_crc(msg.body), msg.queue_id, msg.flag,
-        msg.queue_offset, msg.physical_offset, sys_flag, msg.born_timestamp,
-        born_ip, msg.born_host[1], msg.store_timestamp, store_ip, msg.store_host[1],
+    sys_flag = (msg.sys_flag & ~_V6_FLAGS) | v6
+    fixed = _FIXED[v6 >> 4].pack(
+        total, MESSAGE_MAGIC_CODE, zlib.crc32(msg.body) & _CRC_MASK, msg.queue_id, msg.flag,
+        queue_offset, physical_offset, sys_flag, msg.born_timestamp,
+        born_ip, msg.born_host[1], store_timestamp, store_ip, store_host[1],
         msg.reconsume_times, msg.prepared_transaction_offset, len(msg.body),
     )  # fmt: skip
-    return b"".join((fixed, msg.body, bytes((len(topic),)), topic, _SHORT.pack(len(props)), props))
+    return fixed, msg.body, _topic_field(topic), _SHORT.pack(len(props)) + props
+
+
+@functools.lru_cache(maxsize=4096)
+def _topic_field(topic: bytes) -> bytes:
+    return bytes((len(topic),)) + topic
 
 
 def encode_blank(remaining: int) -> bytes:

@@ -59,6 +59,8 @@ _MS_PER_SECOND = 1000
 # UtilAll#timeMillisToHumanString: yyyyMMddHHmmssSSS, 17 digits, local time.
 INDEX_FILE_NAME_PATTERN = re.compile(r"^\d{17}$")
 _SLOT = struct.Struct(">i")
+# key hash, physical offset, time diff (s), previous entry number: one IndexFile entry.
+_ENTRY = struct.Struct(">iqii")
 
 
 def index_file_size(hash_slot_num: int, index_num: int) -> int:
@@ -185,22 +187,22 @@ class IndexFile:
         if prev <= INVALID_INDEX or prev > count:
             prev = INVALID_INDEX
         time_diff = _time_diff(header.begin_timestamp, store_timestamp)
-        entry_pos = self._entry_position(count)
-        self._mm[entry_pos : entry_pos + INDEX_ENTRY_SIZE] = IndexEntry(
-            key_hash, phy_offset, time_diff, prev
-        ).pack()
+        _ENTRY.pack_into(
+            self._mm, self._entry_position(count), key_hash, phy_offset, time_diff, prev
+        )
         _SLOT.pack_into(self._mm, slot_pos, count)
-        changes = {
-            "index_count": count + 1,
-            "end_phy_offset": phy_offset,
-            "end_timestamp": store_timestamp,
-            "hash_slot_count": header.hash_slot_count + (prev == INVALID_INDEX),
-        }
-        if count <= 1:
-            # The first entry's diff was computed against the old begin (the previous file's
-            # end, or 0) before begin moves here -- exactly as RocketMQ does it.
-            changes.update(begin_phy_offset=phy_offset, begin_timestamp=store_timestamp)
-        self._set_header(**changes)
+        # The first entry's diff was computed against the old begin (the previous file's end,
+        # or 0) before begin moves here -- exactly as RocketMQ does it.
+        first = count <= 1
+        self._header = new = IndexHeader(
+            store_timestamp if first else header.begin_timestamp,
+            store_timestamp,
+            phy_offset if first else header.begin_phy_offset,
+            phy_offset,
+            header.hash_slot_count + (prev == INVALID_INDEX),
+            count + 1,
+        )
+        self._mm[0:INDEX_HEADER_SIZE] = new.pack()
         return True
 
     def select_phy_offsets(

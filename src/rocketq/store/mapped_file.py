@@ -297,13 +297,17 @@ class MappedFileQueue:
         return mapped
 
     def find_file(self, offset: int, return_first_on_not_found: bool = False) -> MappedFile | None:
-        """The file holding global ``offset`` (``findMappedFileByOffset``)."""
-        if not self.files:
+        """The file holding global ``offset`` (``findMappedFileByOffset``).
+
+        Reads ``files`` once: flush threads call this while the loop may swap the list.
+        """
+        files = self.files
+        if not files:
             return None
-        first = self.files[0]
+        first = files[0]
         index = (offset - first.file_from_offset) // self.file_size
-        if 0 <= index < len(self.files):
-            return self.files[index]
+        if 0 <= index < len(files):
+            return files[index]
         return first if return_first_on_not_found else None
 
     def truncate_dirty_files(self, offset: int) -> None:
@@ -364,6 +368,9 @@ class MappedFileQueue:
 
         Runs in a worker thread in the flush service; never call it concurrently with itself.
         """
+        first = self.first
+        if first is not None and self.flushed_where < first.file_from_offset:
+            self.flushed_where = first.file_from_offset  # the files below were deleted
         mapped = self.find_file(self.flushed_where, self.flushed_where == 0)
         if mapped is None:
             return True

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
+from rocketq.store.clean import CleanService
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
 from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
 from rocketq.store.consume_queue import ConsumeQueue
@@ -119,6 +120,7 @@ class DefaultMessageStore:
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
         self._cq_flush_task: asyncio.Task[None] | None = None
+        self.clean_service = CleanService(self)
         self._running = False
         self._stopping = asyncio.Event()
         self._put_count = 0
@@ -144,6 +146,7 @@ class DefaultMessageStore:
         self._recover(last_exit_ok)
         self.abort_file.write_bytes(b"")
         self.flush_service.start()
+        self.clean_service.start()
         self._cq_flush_task = asyncio.get_running_loop().create_task(
             self._flush_consume_queues_loop(), name="consumequeue-flush"
         )
@@ -162,6 +165,7 @@ class DefaultMessageStore:
         if not self._running:
             return
         self._running = False
+        await self.clean_service.aclose()
         self._stopping.set()  # the loops finish their current flush (a worker thread) first
         if self._cq_flush_task is not None:
             await self._cq_flush_task
@@ -205,6 +209,8 @@ class DefaultMessageStore:
             start_file_index=start_index,
         )
         for cq in self.consume_queues.values():
+            # recoverTopicQueueTable: files below the CommitLog's first file were deleted.
+            cq.correct_min_offset(self.commit_log.min_offset())
             cq.truncate_dirty_logic_files(end)
             self.commit_log.set_queue_offset(cq.topic, cq.queue_id, cq.max_offset_in_queue())
         self._redispatch(last_exit_ok)
@@ -284,6 +290,10 @@ class DefaultMessageStore:
         if not self._running:
             return PutMessageResult(
                 PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="store is not running"
+            )
+        if self.clean_service.disk_full:
+            return PutMessageResult(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="disk full: store is over 90 %"
             )
         if self.config.broker_role == SLAVE:
             return PutMessageResult(
