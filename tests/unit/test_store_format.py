@@ -155,7 +155,7 @@ def test_properties_encoding() -> None:
     assert fmt.encode_properties(props) == "UNIQ_KEY\x01ABC\x02TAGS\x01tagA\x02"
     assert fmt.encode_properties(props, trailing_separator=False) == EXAMPLE_MSG.properties
     assert fmt.encode_properties({}) == "" and fmt.encode_properties({}, False) == ""
-    with pytest.raises(RecordFormatError):
+    with pytest.raises(ValueError):
         fmt.encode_properties({"a\x01": "b"})
 
 

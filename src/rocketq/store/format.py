@@ -52,16 +52,19 @@ from __future__ import annotations
 import functools
 import ipaddress
 import mmap
-import operator
 import struct
-import sys
 import zlib
-from array import array
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 
 from rocketq.common.errors import RocketQError
+from rocketq.common.hashing import java_string_hash
+from rocketq.common.message import (
+    NAME_VALUE_SEPARATOR,
+    PROPERTY_SEPARATOR,
+    decode_properties,
+    encode_properties,
+)
 
 __all__ = [
     "BLANK_MAGIC_CODE",
@@ -117,9 +120,6 @@ END_FILE_MIN_BLANK_LENGTH = 4 + 4
 MAX_TOPIC_LENGTH_V1 = 127
 # PROPERTIESLENGTH is a signed short.
 MAX_PROPERTIES_LENGTH = 32767
-# MessageDecoder.NAME_VALUE_SEPARATOR / PROPERTY_SEPARATOR.
-NAME_VALUE_SEPARATOR = "\x01"
-PROPERTY_SEPARATOR = "\x02"
 # ConsumeQueue.CQ_STORE_UNIT_SIZE: offset i64 + size i32 + tags code i64.
 CQ_STORE_UNIT_SIZE = 20
 # IndexHeader.INDEX_HEADER_SIZE, IndexFile.hashSlotSize, IndexFile.indexSize.
@@ -219,66 +219,6 @@ class MessageRecord:
 
 # ---------------------------------------------------------------------------------------------
 # properties, hashes, ids
-
-
-def encode_properties(props: Mapping[str, str | None], trailing_separator: bool = True) -> str:
-    """``MessageDecoder#messageProperties2String``; ``None`` values are skipped like Java.
-
-    4.9 Java drops the last 0x02 (``trailing_separator=False``); C++, ali-ons and 5.3 keep it.
-    """
-    parts = []
-    for name, value in props.items():
-        if value is None:
-            continue
-        for text in (name, value):
-            if NAME_VALUE_SEPARATOR in text or PROPERTY_SEPARATOR in text:
-                raise RecordFormatError(f"property text may not hold 0x01/0x02: {text!r}")
-        parts.append(f"{name}{NAME_VALUE_SEPARATOR}{value}{PROPERTY_SEPARATOR}")
-    text = "".join(parts)
-    return text if trailing_separator else text[:-1]
-
-
-def decode_properties(text: str) -> dict[str, str]:
-    """``MessageDecoder#string2messageProperties``: with or without a trailing 0x02.
-
-    A pair is kept only if its segment has >= 3 chars and a 0x01 that is neither first nor
-    last, so empty names and empty values are dropped, as in Java.
-    """
-    out: dict[str, str] = {}
-    for segment in text.split(PROPERTY_SEPARATOR):
-        if len(segment) < 3:
-            continue
-        cut = segment.find(NAME_VALUE_SEPARATOR)
-        if 0 < cut < len(segment) - 1:
-            out[segment[:cut]] = segment[cut + 1 :]
-    return out
-
-
-# Powers of 31 mod 2^32 for Java's polynomial string hash; strings longer than this use
-# the plain loop.
-_POW31_LIMIT = 4096
-_POW31 = tuple(pow(31, i, 1 << 32) for i in range(_POW31_LIMIT))
-
-
-def java_string_hash(text: str) -> int:
-    """Java ``String#hashCode``: over UTF-16 code units, signed 32-bit result."""
-    units: bytes | array[int]
-    if text.isascii():
-        units = text.encode("ascii")  # ASCII bytes are the UTF-16 code units
-    else:
-        units = array("H", text.encode("utf-16-be", "surrogatepass"))
-        if sys.byteorder == "little":  # array reads native order; the units are big-endian
-            units.byteswap()
-    n = len(units)
-    h: int
-    if n <= _POW31_LIMIT:
-        # sum(u[i] * 31^(n-1-i)) evaluated in C instead of a Python loop
-        h = sum(map(operator.mul, units, _POW31[n - 1 :: -1] if n else ())) & 0xFFFFFFFF
-    else:
-        h = 0
-        for unit in units:
-            h = (31 * h + unit) & 0xFFFFFFFF
-    return h - 0x100000000 if h & 0x80000000 else h
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
@@ -116,6 +116,9 @@ class DefaultMessageStore:
         # (end offset, store time) of recent appends: the checkpoint records the store time
         # of the last message known to be on disk.
         self._append_marks: deque[tuple[int, int]] = deque()
+        # Called with (topic, queue id, next queue offset, tags code) for every record that
+        # reaches a ConsumeQueue: the broker wakes long-polling pulls with it.
+        self.message_arriving_listener: Callable[[str, int, int, int], None] | None = None
         self._last_dispatched_timestamp = 0
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
@@ -349,6 +352,10 @@ class DefaultMessageStore:
             cq = self.consume_queues.get(key) or self._new_consume_queue(*key)
             code = self._tags_code(msg.topic, props, result.store_timestamp)
             cq.put(result.physical_offset, result.size, code, result.queue_offset)
+            if self.message_arriving_listener is not None:
+                self.message_arriving_listener(
+                    msg.topic, msg.queue_id, result.queue_offset + 1, code
+                )
         last = appended[-1]
         self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
 
