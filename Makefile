@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/rocketq namesrv
+	$(BIN)/rocketq dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,6 +1,8 @@
 """Typed request and response headers, one class per RocketMQ ``CommandCustomHeader``."""
 
 from rocketq.remoting.headers.base import CommandHeader, parse_bool, wire
+from rocketq.remoting.headers.broker import *  # noqa: F403
+from rocketq.remoting.headers.broker import __all__ as _broker_all
 from rocketq.remoting.headers.message import (
     SendMessageRequestHeader,
     SendMessageRequestHeaderV2,
@@ -28,6 +30,7 @@ from rocketq.remoting.headers.namesrv import (
 )
 
 __all__ = [
+    *_broker_all,
     "AddWritePermOfBrokerRequestHeader",
     "AddWritePermOfBrokerResponseHeader",
     "BrokerHeartbeatRequestHeader",

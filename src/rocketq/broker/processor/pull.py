@@ -1,0 +1,216 @@
+"""PULL_MESSAGE (11) with long polling (RocketMQ ``PullMessageProcessor``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from rocketq.broker.long_polling import HeldPull
+from rocketq.common.errors import BrokerError
+from rocketq.common.topic import PERM_READ
+from rocketq.remoting.codes import ResponseCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection
+from rocketq.remoting.headers import PullMessageRequestHeader, PullMessageResponseHeader
+from rocketq.remoting.heartbeat import EXPRESSION_TAG, SubscriptionData, build_subscription
+from rocketq.store.config import SLAVE
+from rocketq.store.result import GetMessageStatus
+
+if TYPE_CHECKING:
+    from rocketq.broker.controller import BrokerController
+
+__all__ = ["PullMessageProcessor", "TagFilter"]
+
+log = logging.getLogger("rocketq.broker")
+
+# PullSysFlag bits.
+FLAG_COMMIT_OFFSET = 0x1
+FLAG_SUSPEND = 0x2
+FLAG_SUBSCRIPTION = 0x4
+
+_STATUS_CODES = {
+    GetMessageStatus.FOUND: ResponseCode.SUCCESS,
+    GetMessageStatus.MESSAGE_WAS_REMOVING: ResponseCode.PULL_RETRY_IMMEDIATELY,
+    GetMessageStatus.NO_MATCHED_MESSAGE: ResponseCode.PULL_RETRY_IMMEDIATELY,
+    GetMessageStatus.OFFSET_FOUND_NULL: ResponseCode.PULL_NOT_FOUND,
+    GetMessageStatus.OFFSET_OVERFLOW_BADLY: ResponseCode.PULL_OFFSET_MOVED,
+    GetMessageStatus.OFFSET_OVERFLOW_ONE: ResponseCode.PULL_NOT_FOUND,
+    GetMessageStatus.OFFSET_TOO_SMALL: ResponseCode.PULL_OFFSET_MOVED,
+}
+
+
+class TagFilter:
+    """``ExpressionMessageFilter`` for TAG subscriptions: the tag hash in the ConsumeQueue."""
+
+    def __init__(self, subscription: SubscriptionData | None) -> None:
+        self.codes: frozenset[int] | None = None
+        if (
+            subscription is not None
+            and not subscription.matches_all
+            and subscription.expression_type == EXPRESSION_TAG
+        ):
+            self.codes = frozenset(subscription.code_set)
+
+    def is_matched_by_consume_queue(self, tags_code: int | None) -> bool:
+        """True unless the subscription names tags and this hash is none of them."""
+        return self.codes is None or tags_code is None or tags_code in self.codes
+
+    def is_matched_by_commit_log(self, record: memoryview) -> bool:
+        """Tag filtering needs no second look at the record."""
+        return True
+
+
+class PullMessageProcessor:
+    """Reads a queue for a consumer; holds the pull when nothing is there yet."""
+
+    def __init__(self, controller: BrokerController) -> None:
+        self.ctl = controller
+
+    def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand | None:
+        """Entry point for code 11; None means the pull is held (answered later)."""
+        return self._process(conn, req, allow_suspend=True)
+
+    def rerun(self, conn: Connection, req: RemotingCommand) -> None:
+        """Answer a held pull now (a message arrived, or its time is up)."""
+        response = self._process(conn, req, allow_suspend=False)
+        if response is not None and conn.is_open:
+            conn.write(response)
+
+    def _process(
+        self, conn: Connection, req: RemotingCommand, allow_suspend: bool
+    ) -> RemotingCommand | None:
+        h = PullMessageRequestHeader.from_ext(req.ext_fields)
+        try:
+            subscription = self._check(h)
+        except BrokerError as exc:
+            return self._respond(req, exc.code, exc.remark, h.queue_offset, 0, 0)
+        store = self.ctl.store
+        result = store.get_message(
+            h.consumer_group,
+            h.topic,
+            h.queue_id,
+            h.queue_offset,
+            h.max_msg_nums,
+            TagFilter(subscription),
+        )
+        if (
+            allow_suspend
+            and h.sys_flag & FLAG_COMMIT_OFFSET
+            and self.ctl.store_config.broker_role != SLAVE
+        ):
+            self.ctl.consumer_offset_manager.commit(
+                h.consumer_group, h.topic, h.queue_id, h.commit_offset
+            )
+        code = _STATUS_CODES.get(result.status)
+        if code is None:  # NO_MATCHED_LOGIC_QUEUE / NO_MESSAGE_IN_QUEUE
+            code = ResponseCode.PULL_OFFSET_MOVED if h.queue_offset else ResponseCode.PULL_NOT_FOUND
+        if code == ResponseCode.PULL_NOT_FOUND and allow_suspend and h.sys_flag & FLAG_SUSPEND:
+            result.release()
+            self._suspend(conn, req, h, subscription)
+            return None
+        body = b"".join(result.buffers) if code == ResponseCode.SUCCESS else None
+        result.release()
+        return self._respond(
+            req,
+            code,
+            result.status.value,
+            result.next_begin_offset,
+            result.min_offset,
+            result.max_offset,
+            body,
+        )
+
+    def _may_commit(self) -> bool:
+        return self.ctl.store_config.broker_role != SLAVE
+
+    def _check(self, h: PullMessageRequestHeader) -> SubscriptionData | None:
+        """Permissions, group, topic, queue id and the subscription to filter with."""
+        b = self.ctl.config
+        if not b.broker_permission & PERM_READ:
+            raise BrokerError(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{b.broker_ip1}] pulling message is forbidden",
+            )
+        group = self.ctl.subscription_group_manager.find(h.consumer_group)
+        if group is None:
+            raise BrokerError(
+                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                f"subscription group [{h.consumer_group}] does not exist",
+            )
+        if not group.consume_enable:
+            raise BrokerError(
+                ResponseCode.NO_PERMISSION, f"subscription group no permission, {h.consumer_group}"
+            )
+        topic = self.ctl.topic_config_manager.select(h.topic)
+        if topic is None:
+            raise BrokerError(
+                ResponseCode.TOPIC_NOT_EXIST, f"topic[{h.topic}] not exist, apply first please!"
+            )
+        if not topic.perm & PERM_READ:
+            raise BrokerError(
+                ResponseCode.NO_PERMISSION, f"the topic[{h.topic}] pulling message is forbidden"
+            )
+        if not 0 <= h.queue_id < topic.read_queue_nums:
+            raise BrokerError(
+                ResponseCode.SYSTEM_ERROR,
+                f"queueId[{h.queue_id}] is illegal, topic:[{h.topic}] "
+                f"topicConfig.readQueueNums:[{topic.read_queue_nums}]",
+            )
+        return self._subscription(h)
+
+    def _subscription(self, h: PullMessageRequestHeader) -> SubscriptionData | None:
+        expression_type = h.expression_type or EXPRESSION_TAG
+        if expression_type != EXPRESSION_TAG and not self.ctl.config.enable_property_filter:
+            raise BrokerError(
+                ResponseCode.SYSTEM_ERROR,
+                f"The broker does not support consumer to filter message by {expression_type}",
+            )
+        if h.sys_flag & FLAG_SUBSCRIPTION:
+            return build_subscription(h.topic, h.subscription, expression_type)
+        # Java consumers send no expression: use what their heartbeats announced.
+        info = self.ctl.consumer_manager.groups.get(h.consumer_group)
+        if info is None:
+            raise BrokerError(
+                ResponseCode.SUBSCRIPTION_NOT_EXIST,
+                f"the consumer's group info not exist, group: {h.consumer_group}",
+            )
+        sub = info.subscriptions.get(h.topic)
+        if sub is None:
+            raise BrokerError(
+                ResponseCode.SUBSCRIPTION_NOT_EXIST,
+                f"the consumer's subscription not exist, group: {h.consumer_group}",
+            )
+        if sub.sub_version < h.sub_version:
+            raise BrokerError(
+                ResponseCode.SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest"
+            )
+        return sub
+
+    def _suspend(
+        self,
+        conn: Connection,
+        req: RemotingCommand,
+        h: PullMessageRequestHeader,
+        subscription: SubscriptionData | None,
+    ) -> None:
+        b = self.ctl.config
+        timeout = h.suspend_timeout_millis if b.long_polling_enable else b.short_polling_time_mills
+        pull = HeldPull(
+            conn, req, h.queue_offset, TagFilter(subscription).is_matched_by_consume_queue
+        )
+        self.ctl.pull_hold_service.suspend(h.topic, h.queue_id, pull, timeout)
+
+    @staticmethod
+    def _respond(
+        req: RemotingCommand,
+        code: int,
+        remark: str | None,
+        next_begin: int,
+        low: int,
+        high: int,
+        body: bytes | None = None,
+    ) -> RemotingCommand:
+        ext = PullMessageResponseHeader(
+            suggest_which_broker_id=0, next_begin_offset=next_begin, min_offset=low, max_offset=high
+        ).to_ext()
+        return req.make_response(code, remark, ext, body)
