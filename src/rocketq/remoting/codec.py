@@ -46,6 +46,7 @@ _MIN_TOTAL_LENGTH = 4
 _HEADER_LEN_MASK = 0xFFFFFF
 
 _PREFIX = struct.Struct(">II")
+_UINT = struct.Struct(">I")
 _INT = struct.Struct(">i")
 _SHORT = struct.Struct(">h")
 _RMQ_FIXED = struct.Struct(">hBhii")  # code, language, version, opaque, flag
@@ -123,11 +124,18 @@ def coerce_ext_fields(raw: object) -> dict[str, str] | None:
 
     Real clients are liberal (client-behaviour.md §10): the C++ client sends numbers,
     ali-ons numbers and JSON booleans. Numbers become decimal text, booleans
-    ``"true"``/``"false"`` (Java's ``toString``), nulls are dropped.
+    ``"true"``/``"false"`` (Java's ``toString``), nulls are dropped. A ``dict`` whose
+    values are all strings already (what Java sends) is returned as it is, not copied.
     """
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
+    if type(raw) is dict:
+        for value in raw.values():
+            if type(value) is not str:
+                break
+        else:
+            return raw
+    elif not isinstance(raw, Mapping):
         raise ProtocolError(f"extFields must be a JSON object, got {type(raw).__name__}")
     out: dict[str, str] = {}
     for key, value in raw.items():
@@ -149,6 +157,8 @@ def coerce_ext_fields(raw: object) -> dict[str, str] | None:
 
 
 def _as_int(value: object, name: str) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -186,7 +196,8 @@ def _decode_json_header(data: bytes | memoryview) -> RemotingCommand:
     )
 
 
-def _decode_rocketmq_header(data: memoryview) -> RemotingCommand:
+def _decode_rocketmq_header(view: memoryview) -> RemotingCommand:
+    data = bytes(view)  # one copy; slicing bytes is cheaper than slicing views and copying
     try:
         code, language, version, opaque, flag = _RMQ_FIXED.unpack_from(data, 0)
         pos = _RMQ_FIXED.size
@@ -213,25 +224,27 @@ def _decode_rocketmq_header(data: memoryview) -> RemotingCommand:
     )
 
 
-def _take_text(data: memoryview, pos: int, length: int) -> str:
+def _take_text(data: bytes, pos: int, length: int) -> str:
     if length < 0 or pos + length > len(data):
         raise ProtocolError("ROCKETMQ header string runs past the header")
     try:
-        return bytes(data[pos : pos + length]).decode()
+        return data[pos : pos + length].decode()
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"ROCKETMQ header string is not UTF-8: {exc}") from exc
 
 
-def _decode_rocketmq_ext(data: memoryview) -> dict[str, str]:
+def _decode_rocketmq_ext(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 0
     end = len(data)
+    short_at = _SHORT.unpack_from
+    int_at = _INT.unpack_from
     while pos < end:
-        (key_len,) = _SHORT.unpack_from(data, pos)
+        (key_len,) = short_at(data, pos)
         pos += 2
         key = _take_text(data, pos, key_len)
         pos += key_len
-        (val_len,) = _INT.unpack_from(data, pos)
+        (val_len,) = int_at(data, pos)
         pos += 4
         out[key] = _take_text(data, pos, val_len)
         pos += val_len
@@ -243,7 +256,7 @@ def decode_frame(frame: bytes | memoryview) -> RemotingCommand:
     view = memoryview(frame)
     if len(view) < 4:
         raise ProtocolError("frame shorter than its header-length word")
-    word = int.from_bytes(view[:4], "big")
+    (word,) = _UINT.unpack_from(view, 0)
     stype = word >> 24
     header_len = word & _HEADER_LEN_MASK
     if header_len > len(view) - 4:
@@ -257,8 +270,8 @@ def decode_frame(frame: bytes | memoryview) -> RemotingCommand:
         cmd = _decode_rocketmq_header(header)
     else:
         raise ProtocolError(f"unknown serialize type {stype}")
-    body = view[4 + header_len :]
-    cmd.body = bytes(body) if len(body) else None
+    if len(view) > 4 + header_len:
+        cmd.body = bytes(view[4 + header_len :])
     return cmd
 
 
@@ -299,7 +312,7 @@ class FrameDecoder:
         view = memoryview(buf)
         try:
             while end - pos >= 4:
-                total = int.from_bytes(view[pos : pos + 4], "big")
+                (total,) = _UINT.unpack_from(view, pos)
                 if total < _MIN_TOTAL_LENGTH or total > self._max:
                     raise ProtocolError(
                         f"frame length {total} outside [{_MIN_TOTAL_LENGTH}, {self._max}]"
