@@ -54,7 +54,8 @@ import ipaddress
 import mmap
 import struct
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from rocketq.common.errors import RocketQError
@@ -188,6 +189,9 @@ class StoredMessage:
     store_host: Address = ("127.0.0.1", 0)
     reconsume_times: int = 0
     prepared_transaction_offset: int = 0
+    # The parsed form of ``properties`` when the caller already has it (the broker parsed
+    # the request); saves the store parsing them again to find TAGS and KEYS.
+    props: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

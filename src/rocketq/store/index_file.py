@@ -28,7 +28,6 @@ import re
 import struct
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rocketq.store.format import (
@@ -59,6 +58,8 @@ _MS_PER_SECOND = 1000
 # UtilAll#timeMillisToHumanString: yyyyMMddHHmmssSSS, 17 digits, local time.
 INDEX_FILE_NAME_PATTERN = re.compile(r"^\d{17}$")
 _SLOT = struct.Struct(">i")
+# The 40-byte header: begin/end timestamp, begin/end physical offset, slots used, count.
+_HEADER = struct.Struct(">qqqqii")
 # key hash, physical offset, time diff (s), previous entry number: one IndexFile entry.
 _ENTRY = struct.Struct(">iqii")
 
@@ -101,8 +102,9 @@ class IndexFile:
         self._fd, self._mm = _map(self.path, self.file_size)
         self._lock = threading.Lock()
         self._closed = False
-        # IndexHeader's in-memory copy; every change is written through to the mapping.
-        self._header = IndexHeader()
+        # IndexHeader's in-memory copy (mutable: it changes on every put); every change is
+        # written through to the mapping.
+        self._header = _LiveHeader()
         if end_phy_offset > 0:
             self._set_header(begin_phy_offset=end_phy_offset, end_phy_offset=end_phy_offset)
         if end_timestamp > 0:
@@ -115,12 +117,20 @@ class IndexFile:
 
     def load(self) -> None:
         """Read the header back from the file (``IndexHeader#load``)."""
-        self._header = IndexHeader.unpack(self._mm, 0)
+        h = IndexHeader.unpack(self._mm, 0)
+        self._header = _LiveHeader(
+            h.begin_timestamp,
+            h.end_timestamp,
+            h.begin_phy_offset,
+            h.end_phy_offset,
+            h.hash_slot_count,
+            h.index_count,
+        )
 
     @property
     def header(self) -> IndexHeader:
         """The current header values."""
-        return self._header
+        return self._header.snapshot()
 
     @property
     def file_name(self) -> str:
@@ -163,8 +173,9 @@ class IndexFile:
         return self._closed
 
     def _set_header(self, **changes: int) -> None:
-        self._header = replace(self._header, **changes)
-        self._mm[0:INDEX_HEADER_SIZE] = self._header.pack()
+        for name, value in changes.items():
+            setattr(self._header, name, value)
+        self._header.write(self._mm)
 
     # -- put / select -------------------------------------------------------------------------
 
@@ -193,16 +204,14 @@ class IndexFile:
         _SLOT.pack_into(self._mm, slot_pos, count)
         # The first entry's diff was computed against the old begin (the previous file's end,
         # or 0) before begin moves here -- exactly as RocketMQ does it.
-        first = count <= 1
-        self._header = new = IndexHeader(
-            store_timestamp if first else header.begin_timestamp,
-            store_timestamp,
-            phy_offset if first else header.begin_phy_offset,
-            phy_offset,
-            header.hash_slot_count + (prev == INVALID_INDEX),
-            count + 1,
-        )
-        self._mm[0:INDEX_HEADER_SIZE] = new.pack()
+        if count <= 1:
+            header.begin_timestamp = store_timestamp
+            header.begin_phy_offset = phy_offset
+        header.end_timestamp = store_timestamp
+        header.end_phy_offset = phy_offset
+        header.hash_slot_count += prev == INVALID_INDEX
+        header.index_count = count + 1
+        header.write(self._mm)
         return True
 
     def select_phy_offsets(
@@ -308,3 +317,38 @@ def _datasync(fd: int) -> None:
     # fdatasync releases the GIL, and writes back the dirty pages of our MAP_SHARED mapping.
     sync = getattr(os, "fdatasync", os.fsync)
     sync(fd)
+
+
+class _LiveHeader:
+    """The header fields as plain attributes (one put changes five of them)."""
+
+    __slots__ = (
+        "begin_phy_offset", "begin_timestamp", "end_phy_offset", "end_timestamp",
+        "hash_slot_count", "index_count",
+    )  # fmt: skip
+
+    def __init__(
+        self, begin_timestamp: int = 0, end_timestamp: int = 0, begin_phy_offset: int = 0,
+        end_phy_offset: int = 0, hash_slot_count: int = 0, index_count: int = 1,
+    ) -> None:  # fmt: skip
+        self.begin_timestamp = begin_timestamp
+        self.end_timestamp = end_timestamp
+        self.begin_phy_offset = begin_phy_offset
+        self.end_phy_offset = end_phy_offset
+        self.hash_slot_count = hash_slot_count
+        self.index_count = index_count
+
+    def write(self, mm: mmap.mmap) -> None:
+        _HEADER.pack_into(
+            mm, 0, self.begin_timestamp, self.end_timestamp, self.begin_phy_offset,
+            self.end_phy_offset, self.hash_slot_count, self.index_count,
+        )  # fmt: skip
+
+    def snapshot(self) -> IndexHeader:
+        return IndexHeader(
+            self.begin_timestamp, self.end_timestamp, self.begin_phy_offset,
+            self.end_phy_offset, self.hash_slot_count, self.index_count,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return repr(self.snapshot())

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
@@ -271,7 +271,7 @@ class DefaultMessageStore:
             self.commit_log.set_queue_offset(record.topic, record.queue_id, record.queue_offset + 1)
 
     def _index(
-        self, topic: str, props: dict[str, str], phys: int, stamp: int, sys_flag: int
+        self, topic: str, props: Mapping[str, str], phys: int, stamp: int, sys_flag: int
     ) -> None:
         self._last_dispatched_timestamp = stamp
         if self.index_service is None:
@@ -280,7 +280,7 @@ class DefaultMessageStore:
         if keys or uniq:
             self.index_service.build_index(topic, keys or "", uniq, phys, stamp, sys_flag)
 
-    def _tags_code(self, topic: str, props: dict[str, str], store_timestamp: int) -> int:
+    def _tags_code(self, topic: str, props: Mapping[str, str], store_timestamp: int) -> int:
         if topic == SCHEDULE_TOPIC and "DELAY" in props:
             # Schedule queues keep the delivery time where other queues keep the tag hash.
             level = min(max(int(props["DELAY"]), 1), len(self.delay_levels))
@@ -342,7 +342,9 @@ class DefaultMessageStore:
         self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
     ) -> None:
         for msg, result in zip(msgs, appended, strict=True):
-            props = decode_properties(msg.properties) if msg.properties else {}
+            props = msg.props
+            if props is None:
+                props = decode_properties(msg.properties) if msg.properties else {}
             self._index(
                 msg.topic, props, result.physical_offset, result.store_timestamp, msg.sys_flag
             )

@@ -176,6 +176,7 @@ class SendMessageProcessor:
                 body=body,
                 flag=flag,
                 properties=encode_properties(properties),
+                props=properties,
                 sys_flag=sys_flag,
                 born_timestamp=header.born_timestamp,
                 born_host=born,
