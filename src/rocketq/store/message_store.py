@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from rocketq.common.record import decode_records
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
 from rocketq.store.clean import CleanService
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
@@ -36,7 +37,6 @@ from rocketq.store.format import (
     StoredMessage,
     StoreError,
     decode_properties,
-    decode_record,
     peek_record,
     tags_code,
 )
@@ -50,7 +50,7 @@ from rocketq.store.result import (
     QueryMessageResult,
 )
 
-__all__ = ["DefaultMessageStore", "MessageStoreStats"]
+__all__ = ["DefaultMessageStore", "MessageStoreStats", "decode_records"]
 
 log = logging.getLogger("rocketq.store")
 
@@ -639,14 +639,3 @@ class DefaultMessageStore:
                 await asyncio.to_thread(self._flush_consume_queues, least_pages)
             except Exception:
                 log.exception("consume queue flush failed")
-
-
-def decode_records(data: bytes | memoryview) -> list[MessageRecord]:
-    """Decode concatenated stored records (a pull body)."""
-    out = []
-    pos = 0
-    while pos < len(data):
-        record = decode_record(data, pos)
-        out.append(record)
-        pos += record.total_size
-    return out
