@@ -1,0 +1,196 @@
+"""The client's remote calls (RocketMQ ``MQClientAPIImpl``): one method per request, each
+turning a non-success response into ``BrokerError`` with RocketMQ's code and remark."""
+
+from __future__ import annotations
+
+from rocketq.client.message import MessageExt, MessageQueue, PullResult, PullStatus
+from rocketq.common.errors import BrokerError, RemotingError
+from rocketq.common.record import decode_records
+from rocketq.remoting import fastjson
+from rocketq.remoting.body import TopicRouteData
+from rocketq.remoting.client import RemotingClient
+from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.headers import (
+    ConsumerSendMsgBackRequestHeader,
+    GetConsumerListByGroupRequestHeader,
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader,
+    PullMessageRequestHeader,
+    PullMessageResponseHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
+    SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader,
+    UnregisterClientRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
+)
+from rocketq.remoting.heartbeat import HeartbeatData
+
+__all__ = ["MQClientAPI", "OffsetNotFoundError"]
+
+_PULL_STATUS: dict[int, PullStatus] = {
+    ResponseCode.SUCCESS: PullStatus.FOUND,
+    ResponseCode.PULL_NOT_FOUND: PullStatus.NO_NEW_MSG,
+    ResponseCode.PULL_RETRY_IMMEDIATELY: PullStatus.NO_MATCHED_MSG,
+    ResponseCode.PULL_OFFSET_MOVED: PullStatus.OFFSET_ILLEGAL,
+}
+
+
+class OffsetNotFoundError(BrokerError):
+    """QUERY_CONSUMER_OFFSET found no committed offset (code 22)."""
+
+
+def _ok(resp: RemotingCommand, *codes: int) -> RemotingCommand:
+    if resp.code not in (codes or (ResponseCode.SUCCESS,)):
+        raise BrokerError(resp.code, resp.remark)
+    return resp
+
+
+class MQClientAPI:
+    """Requests to NameServers (with fail-over) and brokers."""
+
+    def __init__(self, remoting: RemotingClient, namesrv_addrs: list[str], timeout: float = 3.0):
+        self.remoting = remoting
+        self.namesrv_addrs = namesrv_addrs
+        self.timeout = timeout
+        self._namesrv_index = 0
+
+    async def _namesrv(self, cmd: RemotingCommand, timeout: float | None = None) -> RemotingCommand:
+        """Ask the NameServer that answered last; on a transport error try the next one."""
+        last: RemotingError | None = None
+        n = len(self.namesrv_addrs)
+        for i in range(n):
+            index = (self._namesrv_index + i) % n
+            try:
+                resp = await self.remoting.invoke(
+                    self.namesrv_addrs[index], cmd, timeout or self.timeout
+                )
+            except RemotingError as exc:
+                last = exc
+                continue
+            self._namesrv_index = index
+            return resp
+        if last is None:
+            raise RemotingError("no NameServer address configured")
+        raise last
+
+    async def get_topic_route(self, topic: str) -> TopicRouteData:
+        """The route of a topic; BrokerError(TOPIC_NOT_EXIST) when there is none."""
+        cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
+        return TopicRouteData.decode(_ok(await self._namesrv(cmd)).body)
+
+    async def send_heartbeat(self, addr: str, data: HeartbeatData) -> int:
+        """HEART_BEAT; returns the broker's version."""
+        cmd = RemotingCommand.request(RequestCode.HEART_BEAT, body=data.encode())
+        return _ok(await self.remoting.invoke(addr, cmd, self.timeout)).version
+
+    async def unregister_client(
+        self, addr: str, client_id: str, producer_group: str | None, consumer_group: str | None
+    ) -> None:
+        """UNREGISTER_CLIENT."""
+        ext = UnregisterClientRequestHeader(client_id, producer_group, consumer_group).to_ext()
+        cmd = RemotingCommand.request(RequestCode.UNREGISTER_CLIENT, ext)
+        _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+
+    async def get_consumer_id_list(self, addr: str, group: str) -> list[str]:
+        """The client ids of a consumer group."""
+        ext = GetConsumerListByGroupRequestHeader(consumer_group=group).to_ext()
+        cmd = RemotingCommand.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, ext)
+        body = fastjson.loads(
+            _ok(await self.remoting.invoke(addr, cmd, self.timeout)).body or b"{}"
+        )
+        return [str(c) for c in body.get("consumerIdList") or []]
+
+    async def query_consumer_offset(self, addr: str, group: str, mq: MessageQueue) -> int:
+        """The committed offset; OffsetNotFoundError when the broker has none."""
+        ext = QueryConsumerOffsetRequestHeader(group, mq.topic, mq.queue_id).to_ext()
+        resp = await self.remoting.invoke(
+            addr, RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext), self.timeout
+        )
+        if resp.code == ResponseCode.QUERY_NOT_FOUND:
+            raise OffsetNotFoundError(resp.code, resp.remark)
+        return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
+
+    async def update_consumer_offset(
+        self, addr: str, group: str, mq: MessageQueue, offset: int, oneway: bool = True
+    ) -> None:
+        """UPDATE_CONSUMER_OFFSET, one-way as Java sends it."""
+        ext = UpdateConsumerOffsetRequestHeader(group, mq.topic, mq.queue_id, offset).to_ext()
+        cmd = RemotingCommand.request(RequestCode.UPDATE_CONSUMER_OFFSET, ext)
+        if oneway:
+            await self.remoting.invoke_oneway(addr, cmd)
+        else:
+            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+
+    async def pull_message(
+        self, addr: str, header: PullMessageRequestHeader, timeout: float, broker_name: str
+    ) -> PullResult:
+        """PULL_MESSAGE; the body is decoded into MessageExt (filtered later by the caller)."""
+        cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE, header.to_ext())
+        resp = await self.remoting.invoke(addr, cmd, timeout)
+        status = _PULL_STATUS.get(resp.code)
+        if status is None:
+            raise BrokerError(resp.code, resp.remark)
+        h = PullMessageResponseHeader.from_ext(resp.ext_fields)
+        messages: list[MessageExt] = []
+        if status is PullStatus.FOUND and resp.body:
+            messages = [MessageExt.from_record(r, broker_name) for r in decode_records(resp.body)]
+        return PullResult(status, h.next_begin_offset, h.min_offset, h.max_offset, messages,
+                          h.suggest_which_broker_id)  # fmt: skip
+
+    async def send_message_back(
+        self, addr: str, msg: MessageExt, group: str, delay_level: int, max_reconsume: int
+    ) -> None:
+        """CONSUMER_SEND_MSG_BACK: hand a failed message to the retry topic."""
+        ext = ConsumerSendMsgBackRequestHeader(
+            offset=msg.commit_log_offset, group=group, delay_level=delay_level,
+            origin_msg_id=msg.msg_id, origin_topic=msg.topic, unit_mode=False,
+            max_reconsume_times=max_reconsume,
+        ).to_ext()  # fmt: skip
+        cmd = RemotingCommand.request(RequestCode.CONSUMER_SEND_MSG_BACK, ext)
+        _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+
+    async def lock_batch_mq(
+        self, addr: str, group: str, client_id: str, mqs: list[MessageQueue]
+    ) -> set[MessageQueue]:
+        """LOCK_BATCH_MQ: the queues now locked by this client."""
+        body = {"clientId": client_id, "consumerGroup": group, "mqSet": [m.to_obj() for m in mqs]}
+        cmd = RemotingCommand.request(RequestCode.LOCK_BATCH_MQ, body=fastjson.dumps(body))
+        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        locked = fastjson.loads(resp.body or b"{}").get("lockOKMQSet") or []
+        return {MessageQueue.from_obj(m) for m in locked}
+
+    async def unlock_batch_mq(
+        self, addr: str, group: str, client_id: str, mqs: list[MessageQueue], oneway: bool = False
+    ) -> None:
+        """UNLOCK_BATCH_MQ."""
+        body = {"clientId": client_id, "consumerGroup": group, "mqSet": [m.to_obj() for m in mqs]}
+        cmd = RemotingCommand.request(RequestCode.UNLOCK_BATCH_MQ, body=fastjson.dumps(body))
+        if oneway:
+            await self.remoting.invoke_oneway(addr, cmd)
+        else:
+            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+
+    async def get_max_offset(self, addr: str, mq: MessageQueue) -> int:
+        """The queue's max offset (next to be written)."""
+        ext = GetMaxOffsetRequestHeader(mq.topic, mq.queue_id).to_ext()
+        cmd = RemotingCommand.request(RequestCode.GET_MAX_OFFSET, ext)
+        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        return GetMaxOffsetResponseHeader.from_ext(resp.ext_fields).offset
+
+    async def get_min_offset(self, addr: str, mq: MessageQueue) -> int:
+        """The queue's min offset."""
+        ext = GetMinOffsetRequestHeader(mq.topic, mq.queue_id).to_ext()
+        cmd = RemotingCommand.request(RequestCode.GET_MIN_OFFSET, ext)
+        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        return GetMinOffsetResponseHeader.from_ext(resp.ext_fields).offset
+
+    async def search_offset(self, addr: str, mq: MessageQueue, timestamp: int) -> int:
+        """The first offset stored at/after ``timestamp`` ms."""
+        ext = SearchOffsetRequestHeader(mq.topic, mq.queue_id, timestamp).to_ext()
+        cmd = RemotingCommand.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, ext)
+        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        return SearchOffsetResponseHeader.from_ext(resp.ext_fields).offset

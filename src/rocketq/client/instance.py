@@ -1,0 +1,361 @@
+"""One client instance per process and NameServer list (RocketMQ ``MQClientInstance``).
+
+It owns the connections, the route cache and the periodic work every producer and
+consumer of the process shares: routes refreshed every 30 s (and on demand), heartbeats
+to every broker every 30 s, consumer offsets persisted every 5 s, rebalance every 20 s
+and at once when a broker says NOTIFY_CONSUMER_IDS_CHANGED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rocketq.client.api import MQClientAPI
+from rocketq.client.config import ClientConfig
+from rocketq.client.message import MessageQueue, UniqIdGenerator, _local_ipv4
+from rocketq.common.errors import BrokerError, RemotingError
+from rocketq.common.topic import PERM_READ, PERM_WRITE
+from rocketq.remoting.body import TopicRouteData
+from rocketq.remoting.client import RemotingClient
+from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection, ProcessorTable
+from rocketq.remoting.heartbeat import ConsumerData, HeartbeatData, ProducerData
+
+__all__ = ["MQClientInstance", "TopicPublishInfo"]
+
+log = logging.getLogger("rocketq.client")
+
+MASTER_ID = 0
+
+
+@dataclass(slots=True)
+class TopicPublishInfo:
+    """Queues a producer may send to (``TopicPublishInfo``)."""
+
+    message_queues: list[MessageQueue] = field(default_factory=list)
+    route: TopicRouteData | None = None
+    order_topic: bool = False
+    send_which_queue: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when there is at least one queue."""
+        return bool(self.message_queues)
+
+
+def publish_info(topic: str, route: TopicRouteData) -> TopicPublishInfo:
+    """``topicRouteData2TopicPublishInfo``: writable queues of masters, or orderTopicConf."""
+    info = TopicPublishInfo(route=route)
+    if route.order_topic_conf:
+        for item in route.order_topic_conf.split(";"):
+            name, _, nums = item.partition(":")
+            info.message_queues += [MessageQueue(topic, name, i) for i in range(int(nums or 0))]
+        info.order_topic = True
+        return info
+    masters = {b.broker_name for b in route.broker_datas if MASTER_ID in b.broker_addrs}
+    for qd in sorted(route.queue_datas, key=lambda q: q.broker_name):
+        if qd.perm & PERM_WRITE and qd.broker_name in masters:
+            info.message_queues += [
+                MessageQueue(topic, qd.broker_name, i) for i in range(qd.write_queue_nums)
+            ]
+    return info
+
+
+def subscribe_info(topic: str, route: TopicRouteData) -> set[MessageQueue]:
+    """``topicRouteData2TopicSubscribeInfo``: every readable queue."""
+    return {
+        MessageQueue(topic, qd.broker_name, i)
+        for qd in route.queue_datas
+        if qd.perm & PERM_READ
+        for i in range(qd.read_queue_nums)
+    }
+
+
+class ProducerMember(Protocol):
+    """What the instance needs of a producer."""
+
+    group: str
+
+    def published_topics(self) -> set[str]: ...
+
+    def update_publish_info(self, topic: str, info: TopicPublishInfo) -> None: ...
+
+
+class ConsumerMember(Protocol):
+    """What the instance needs of a consumer."""
+
+    group: str
+
+    def subscribed_topics(self) -> set[str]: ...
+
+    def consumer_data(self) -> ConsumerData: ...
+
+    def update_subscribe_info(self, topic: str, mqs: set[MessageQueue]) -> None: ...
+
+    async def do_rebalance(self) -> None: ...
+
+    async def persist_offsets(self) -> None: ...
+
+    async def reset_offset(self, topic: str, offsets: dict[MessageQueue, int]) -> None: ...
+
+
+class MQClientInstance:
+    """Shared client machinery; ``start()`` once, ``aclose()`` after the last user left."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        ip = config.client_ip or _local_ipv4()
+        name = config.instance_name
+        if name == "DEFAULT":  # Java replaces it so two processes never share an id
+            name = f"{os.getpid()}#{time.monotonic_ns()}"
+        self.client_id = f"{ip}@{name}"
+        self.uniq_ids = UniqIdGenerator(ip)
+        processors = ProcessorTable()
+        processors.register(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, self._on_ids_changed)
+        processors.register(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, self._on_reset_offset)
+        processors.register(RequestCode.GET_CONSUMER_RUNNING_INFO, self._on_running_info)
+        self.processors = processors
+        self.remoting = RemotingClient(processors)
+        self.api = MQClientAPI(
+            self.remoting, config.namesrv_addrs(), config.mq_client_api_timeout / 1000
+        )
+        self.route_table: dict[str, TopicRouteData] = {}
+        self.broker_addrs: dict[str, dict[int, str]] = {}
+        self.producers: dict[str, ProducerMember] = {}
+        self.consumers: dict[str, ConsumerMember] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rebalance_now = asyncio.Event()
+        self._started = False
+        self._route_lock = asyncio.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the periodic services (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        c = self.config
+        for name, period, fn in (
+            ("route", c.poll_name_server_interval, self.update_all_routes),
+            ("heartbeat", c.heartbeat_broker_interval, self.send_heartbeat_to_all_brokers),
+            ("persist-offsets", c.persist_consumer_offset_interval, self._persist_all_offsets),
+        ):
+            self._tasks.append(asyncio.create_task(self._every(period, fn), name=f"client-{name}"))
+        self._tasks.append(asyncio.create_task(self._rebalance_loop(), name="client-rebalance"))
+
+    async def aclose(self) -> None:
+        """Stop services, unregister from every broker, close connections."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.remoting.aclose()
+        self._started = False
+
+    @staticmethod
+    async def _every(period_ms: int, fn: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            await asyncio.sleep(max(period_ms, 10) / 1000)
+            try:
+                await fn()
+            except Exception:
+                log.exception("periodic client task %s failed", getattr(fn, "__name__", fn))
+
+    async def _rebalance_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._rebalance_now.wait(), self.config.rebalance_interval / 1000
+                )
+            self._rebalance_now.clear()
+            await self.rebalance_all()
+
+    def rebalance_immediately(self) -> None:
+        """Wake the rebalance service."""
+        self._rebalance_now.set()
+
+    async def rebalance_all(self) -> None:
+        """Rebalance every consumer now."""
+        for consumer in list(self.consumers.values()):
+            try:
+                await consumer.do_rebalance()
+            except Exception:
+                log.exception("rebalance of %s failed", consumer.group)
+
+    async def _persist_all_offsets(self) -> None:
+        for consumer in list(self.consumers.values()):
+            await consumer.persist_offsets()
+
+    # -- members ----------------------------------------------------------------------------
+
+    def register_producer(self, producer: ProducerMember) -> None:
+        """Add a producer group (one per group per instance, as in RocketMQ)."""
+        if producer.group in self.producers:
+            raise ValueError(
+                f"producer group {producer.group!r} is already started in this process"
+            )
+        self.producers[producer.group] = producer
+
+    def register_consumer(self, consumer: ConsumerMember) -> None:
+        """Add a consumer group."""
+        if consumer.group in self.consumers:
+            raise ValueError(
+                f"consumer group {consumer.group!r} is already started in this process"
+            )
+        self.consumers[consumer.group] = consumer
+
+    async def unregister(
+        self, producer_group: str | None = None, consumer_group: str | None = None
+    ) -> None:
+        """Remove a group here and tell every broker (UNREGISTER_CLIENT)."""
+        if producer_group:
+            self.producers.pop(producer_group, None)
+        if consumer_group:
+            self.consumers.pop(consumer_group, None)
+        for addrs in list(self.broker_addrs.values()):
+            for addr in addrs.values():
+                try:
+                    await self.api.unregister_client(
+                        addr, self.client_id, producer_group, consumer_group
+                    )
+                except (RemotingError, BrokerError) as exc:
+                    log.debug("unregister from %s failed: %s", addr, exc)
+
+    # -- routes -----------------------------------------------------------------------------
+
+    async def update_all_routes(self) -> None:
+        """Refresh the route of every topic in use."""
+        topics: set[str] = set()
+        for producer in self.producers.values():
+            topics |= producer.published_topics()
+        for consumer in self.consumers.values():
+            topics |= consumer.subscribed_topics()
+        for topic in topics:
+            await self.update_topic_route(topic)
+
+    async def update_topic_route(self, topic: str, default_route_for: str | None = None) -> bool:
+        """Fetch ``topic``'s route and hand it to the members; False when there is none.
+
+        With ``default_route_for`` the route of the auto-create template (TBW102) is
+        fetched and installed as the route of ``default_route_for``.
+        """
+        async with self._route_lock:
+            try:
+                route = await self.api.get_topic_route(topic)
+            except BrokerError as exc:
+                if exc.code != ResponseCode.TOPIC_NOT_EXIST:
+                    log.warning("route of %s: %s", topic, exc)
+                return False
+            except RemotingError as exc:
+                log.warning("route of %s: %s", topic, exc)
+                return False
+            target = default_route_for or topic
+            if default_route_for is not None:
+                for qd in route.queue_datas:  # the producer's defaultTopicQueueNums cap
+                    qd.read_queue_nums = qd.write_queue_nums = min(4, qd.read_queue_nums)
+            self._install_route(target, route)
+            return True
+
+    def _install_route(self, topic: str, route: TopicRouteData) -> None:
+        self.route_table[topic] = route
+        for bd in route.broker_datas:
+            self.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
+        info = publish_info(topic, route)
+        for producer in self.producers.values():
+            producer.update_publish_info(topic, info)
+        mqs = subscribe_info(topic, route)
+        for consumer in self.consumers.values():
+            consumer.update_subscribe_info(topic, mqs)
+
+    def find_broker_addr_master(self, broker_name: str) -> str | None:
+        """The master address of a broker group, if known."""
+        return self.broker_addrs.get(broker_name, {}).get(MASTER_ID)
+
+    def find_broker_addr_subscribe(
+        self, broker_name: str, broker_id: int = MASTER_ID
+    ) -> str | None:
+        """The address to pull from: the suggested id, else any member (master first)."""
+        addrs = self.broker_addrs.get(broker_name, {})
+        return addrs.get(broker_id) or addrs.get(MASTER_ID) or next(iter(addrs.values()), None)
+
+    def any_broker_addr_of_topic(self, topic: str) -> str | None:
+        """Some broker serving ``topic`` (consumer id lists can be asked of any of them)."""
+        route = self.route_table.get(topic)
+        if route is None:
+            return None
+        for bd in route.broker_datas:
+            addr = bd.broker_addrs.get(MASTER_ID) or next(iter(bd.broker_addrs.values()), None)
+            if addr:
+                return addr
+        return None
+
+    # -- heartbeats -------------------------------------------------------------------------
+
+    def heartbeat_data(self) -> HeartbeatData:
+        """What this process runs, for HEART_BEAT."""
+        return HeartbeatData(
+            self.client_id,
+            [ProducerData(g) for g in self.producers],
+            [c.consumer_data() for c in self.consumers.values()],
+        )
+
+    async def send_heartbeat_to_all_brokers(self) -> None:
+        """HEART_BEAT to every known broker (masters only when there is no consumer)."""
+        data = self.heartbeat_data()
+        if not data.producer_data_set and not data.consumer_data_set:
+            return
+        for name, addrs in list(self.broker_addrs.items()):
+            for broker_id, addr in addrs.items():
+                if broker_id != MASTER_ID and not data.consumer_data_set:
+                    continue
+                try:
+                    await self.api.send_heartbeat(addr, data)
+                except (RemotingError, BrokerError) as exc:
+                    log.warning("heartbeat to %s (%s) failed: %s", name, addr, exc)
+
+    # -- broker -> client requests ----------------------------------------------------------
+
+    def _on_ids_changed(self, conn: Connection, req: RemotingCommand) -> RemotingCommand | None:
+        log.info("broker %s: consumer ids of %s changed", conn.peer, req.ext("consumerGroup"))
+        self.rebalance_immediately()
+        return None
+
+    async def _on_reset_offset(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand | None:
+        from rocketq.remoting.fastjson import loads
+
+        topic, group = req.ext("topic") or "", req.ext("group") or ""
+        body = loads(req.body or b"{}")
+        table = body.get("offsetTable") or {}
+        offsets: dict[MessageQueue, int] = {}
+        items = (
+            table.items() if isinstance(table, dict) else ((e, e.get("offset", 0)) for e in table)
+        )
+        for key, value in items:
+            key_obj = key.as_dict() if hasattr(key, "as_dict") else key
+            if isinstance(key_obj, dict):
+                offsets[MessageQueue.from_obj(key_obj)] = int(value)
+        consumer = self.consumers.get(group)
+        if consumer is not None:
+            await consumer.reset_offset(topic, offsets)
+        return None
+
+    def _on_running_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        from rocketq.remoting import fastjson
+
+        props = {"PROP_CLIENT_VERSION": "V4_9_4", "PROP_CONSUMEORDERLY": "false"}
+        body = fastjson.dumps({"properties": props, "mqTable": {}, "statusTable": {},
+                               "subscriptionSet": []})  # fmt: skip
+        return req.make_response(body=body)

@@ -1,0 +1,237 @@
+"""What users send and receive: ``Message``, ``MessageExt``, ``MessageQueue``, results.
+
+Mirrors RocketMQ's ``Message``/``MessageExt``/``MessageQueue``/``SendResult``/``PullResult``.
+``MessageExt`` is built from a stored record (the pull body); its ``msg_id`` is the
+UNIQ_KEY when the producer set one, else the offset id, as the Java and C++ clients do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+from rocketq.common.message import MessageConst, SysFlag, decode_properties
+from rocketq.common.record import MessageRecord, create_offset_msg_id
+
+__all__ = [
+    "Message",
+    "MessageExt",
+    "MessageQueue",
+    "PullResult",
+    "PullStatus",
+    "SendResult",
+    "SendStatus",
+    "UniqIdGenerator",
+]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class MessageQueue:
+    """One queue of a topic on one broker; sorts by (topic, broker, queue id) as Java does."""
+
+    topic: str
+    broker_name: str
+    queue_id: int
+
+    def to_obj(self) -> dict[str, object]:
+        """fastjson's shape."""
+        return {"brokerName": self.broker_name, "queueId": self.queue_id, "topic": self.topic}
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, object]) -> MessageQueue:
+        """Read leniently (the C++ client sends queueId as a number)."""
+        return cls(str(obj.get("topic", "")), str(obj.get("brokerName", "")),
+                   int(str(obj.get("queueId", 0))))  # fmt: skip
+
+
+@dataclass(slots=True)
+class Message:
+    """A message to send: topic, body, tags, keys, user properties, delay."""
+
+    topic: str
+    body: bytes = b""
+    tags: str | None = None
+    keys: str | list[str] | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    delay_time_level: int = 0
+    flag: int = 0
+    # RocketMQ 5 arbitrary delivery time, epoch ms (property TIMER_DELIVER_MS).
+    deliver_time_ms: int | None = None
+    wait_store_msg_ok: bool = True
+
+    def all_properties(self) -> dict[str, str]:
+        """User properties plus the system ones the fields stand for."""
+        props = dict(self.properties)
+        if self.tags:
+            props[MessageConst.TAGS] = self.tags
+        if self.keys:
+            keys = (
+                self.keys
+                if isinstance(self.keys, str)
+                else MessageConst.KEY_SEPARATOR.join(self.keys)
+            )
+            props[MessageConst.KEYS] = keys
+        if self.delay_time_level > 0:
+            props[MessageConst.DELAY_TIME_LEVEL] = str(self.delay_time_level)
+        if self.deliver_time_ms is not None:
+            props[MessageConst.TIMER_DELIVER_MS] = str(self.deliver_time_ms)
+        if not self.wait_store_msg_ok:
+            props[MessageConst.WAIT_STORE_MSG_OK] = "false"
+        return props
+
+
+@dataclass(slots=True)
+class MessageExt:
+    """A received message with everything the broker stored about it."""
+
+    topic: str
+    body: bytes
+    properties: dict[str, str]
+    msg_id: str
+    offset_msg_id: str
+    queue_id: int
+    queue_offset: int
+    commit_log_offset: int
+    born_timestamp: int
+    born_host: tuple[str, int]
+    store_timestamp: int
+    store_host: tuple[str, int]
+    reconsume_times: int
+    sys_flag: int
+    flag: int
+    body_crc: int
+    prepared_transaction_offset: int = 0
+    broker_name: str = ""
+
+    @property
+    def tags(self) -> str | None:
+        """The TAGS property."""
+        return self.properties.get(MessageConst.TAGS)
+
+    @property
+    def keys(self) -> str | None:
+        """The KEYS property (space separated)."""
+        return self.properties.get(MessageConst.KEYS)
+
+    @property
+    def user_properties(self) -> dict[str, str]:
+        """Properties without RocketMQ's own keys."""
+        return {k: v for k, v in self.properties.items() if k not in _SYSTEM_KEYS}
+
+    @classmethod
+    def from_record(cls, record: MessageRecord, broker_name: str = "") -> MessageExt:
+        """Decode a stored record; a compressed body is inflated (sysFlag bit 0)."""
+        props = decode_properties(record.properties)
+        body = record.body
+        if record.sys_flag & SysFlag.COMPRESSED:
+            body = zlib.decompress(body)
+        offset_id = create_offset_msg_id(record.store_host, record.physical_offset)
+        return cls(
+            topic=record.topic, body=body, properties=props,
+            msg_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX, offset_id),
+            offset_msg_id=offset_id, queue_id=record.queue_id, queue_offset=record.queue_offset,
+            commit_log_offset=record.physical_offset, born_timestamp=record.born_timestamp,
+            born_host=record.born_host, store_timestamp=record.store_timestamp,
+            store_host=record.store_host, reconsume_times=record.reconsume_times,
+            sys_flag=record.sys_flag, flag=record.flag, body_crc=record.body_crc,
+            prepared_transaction_offset=record.prepared_transaction_offset,
+            broker_name=broker_name,
+        )  # fmt: skip
+
+
+_SYSTEM_KEYS = frozenset(
+    v for k, v in vars(MessageConst).items() if k.isupper() and isinstance(v, str) and v != " "
+)
+
+
+class SendStatus(Enum):
+    """Outcome of a send that reached the store (``SendStatus``)."""
+
+    SEND_OK = "SEND_OK"
+    FLUSH_DISK_TIMEOUT = "FLUSH_DISK_TIMEOUT"
+    FLUSH_SLAVE_TIMEOUT = "FLUSH_SLAVE_TIMEOUT"
+    SLAVE_NOT_AVAILABLE = "SLAVE_NOT_AVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """Where a message went: ``msg_id`` (UNIQ_KEY), ``offset_msg_id``, queue and offset."""
+
+    status: SendStatus
+    msg_id: str
+    offset_msg_id: str
+    message_queue: MessageQueue
+    queue_offset: int
+    transaction_id: str | None = None
+    region_id: str = "DefaultRegion"
+
+
+class PullStatus(Enum):
+    """Outcome of a pull (``PullStatus``)."""
+
+    FOUND = "FOUND"
+    NO_NEW_MSG = "NO_NEW_MSG"
+    NO_MATCHED_MSG = "NO_MATCHED_MSG"
+    OFFSET_ILLEGAL = "OFFSET_ILLEGAL"
+
+
+@dataclass(slots=True)
+class PullResult:
+    """Messages pulled from one queue and where to continue."""
+
+    status: PullStatus
+    next_begin_offset: int
+    min_offset: int
+    max_offset: int
+    messages: list[MessageExt] = field(default_factory=list)
+    suggest_which_broker_id: int = 0
+
+
+class UniqIdGenerator:
+    """UNIQ_KEY ids as ``MessageClientIDSetter`` makes them: 32 hex chars of IPv4 (4) +
+    pid (2) + a per-generator hash (4) + ms since the start of the month (4) + counter (2)."""
+
+    def __init__(self, ip: str | None = None) -> None:
+        try:
+            raw_ip = socket.inet_aton(ip or _local_ipv4())
+        except OSError:
+            raw_ip = b"\x7f\x00\x00\x01"
+        prefix = raw_ip + struct.pack(">hi", os.getpid() & 0x7FFF, id(self) & 0x7FFFFFFF)
+        self._prefix = prefix.hex().upper()
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._month_start, self._next_month = _month_bounds(time.time())
+
+    def next_id(self) -> str:
+        """A new id (thread-safe)."""
+        now = time.time()
+        with self._lock:
+            if now * 1000 >= self._next_month:
+                self._month_start, self._next_month = _month_bounds(now)
+            self._counter = (self._counter + 1) & 0xFFFF
+            counter = self._counter
+            diff = max(int(now * 1000) - self._month_start, 0) & 0xFFFFFFFF
+        return f"{self._prefix}{diff:08X}{counter:04X}"
+
+
+def _month_bounds(now: float) -> tuple[int, int]:
+    t = time.localtime(now)
+    start = time.mktime((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, -1))
+    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    nxt = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
+    return int(start * 1000), int(nxt * 1000)
+
+
+def _local_ipv4() -> str:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent by a UDP connect
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
