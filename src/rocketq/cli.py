@@ -17,12 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from rocketq.admin import AdminClient
+from rocketq.admin.api import MessageQueue
 from rocketq.broker.config import BrokerConfig, load_broker_conf
 from rocketq.broker.controller import BrokerController
+from rocketq.broker.subscription_group import SubscriptionGroupConfig
 from rocketq.common.config import load_properties
 from rocketq.common.errors import BrokerError, RocketQError
+from rocketq.common.topic import TopicConfig
 from rocketq.namesrv import NamesrvConfig, NamesrvController
 from rocketq.store.config import StoreConfig
+from rocketq.store.format import MessageRecord, create_offset_msg_id
 
 __all__ = ["main", "run_async"]
 
@@ -449,6 +453,482 @@ def add_write_perm(namesrv_addr: str, broker_name: str) -> None:
     counts = _admin_call(namesrv_addr, lambda a: a.set_write_perm(broker_name, True))
     for addr, n in counts.items():
         click.echo(f"add write perm of broker[{broker_name}] in name server[{addr}] OK, {n}")
+
+
+# -- topics, brokers and consumer groups (mqadmin's names and flags) -----------------------
+
+
+def _table(*columns: str) -> Table:
+    return Table(*columns, box=None, header_style="bold")
+
+
+def _human_ms(ms: int) -> str:
+    """``UtilAll.timeMillisToHumanString2``: yyyy-MM-dd HH:mm:ss,SSS (local time)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) + f",{ms % 1000:03d}"
+
+
+def _target_addrs(a: AdminClient, broker: str | None, cluster: str | None) -> Awaitable[list[str]]:
+    async def go() -> list[str]:
+        if broker:
+            return [broker]
+        if cluster:
+            return list(await a.broker_addrs(cluster))
+        raise click.UsageError("give -b brokerAddr or -c clusterName")
+
+    return go()
+
+
+def _parse_bool(text: str) -> bool:
+    return text.strip().lower() == "true"
+
+
+@admin.command("updateTopic")
+@namesrv_option
+@click.option("-b", "--brokerAddr", "broker_addr", help="Create on this broker (ip:port).")
+@click.option("-c", "--clusterName", "cluster", help="Create on every master of this cluster.")
+@click.option("-t", "--topic", required=True, help="Topic name.")
+@click.option("-r", "--readQueueNums", "read_queues", type=int, default=8, show_default=True)
+@click.option("-w", "--writeQueueNums", "write_queues", type=int, default=8, show_default=True)
+@click.option("-p", "--perm", type=int, default=6, show_default=True, help="2:W 4:R 6:RW.")
+@click.option("-o", "--order", default="false", help="Ordered topic (true|false).")
+def update_topic(
+    namesrv_addr: str,
+    broker_addr: str | None,
+    cluster: str | None,
+    topic: str,
+    read_queues: int,
+    write_queues: int,
+    perm: int,
+    order: str,
+) -> None:
+    """Create or update a topic on a broker or a whole cluster."""
+    config = TopicConfig(topic, read_queues, write_queues, perm, order=_parse_bool(order))
+
+    async def go(a: AdminClient) -> list[str]:
+        addrs = await _target_addrs(a, broker_addr, cluster)
+        for addr in addrs:
+            await a.create_topic(addr, config)
+        return addrs
+
+    for addr in _admin_call(namesrv_addr, go):
+        click.echo(f"create topic to {addr} success.")
+    click.echo(config)
+
+
+@admin.command("deleteTopic")
+@namesrv_option
+@click.option("-t", "--topic", required=True, help="Topic name.")
+@click.option("-c", "--clusterName", "cluster", required=True, help="Delete from this cluster.")
+def delete_topic(namesrv_addr: str, topic: str, cluster: str) -> None:
+    """Delete a topic from every broker of a cluster, then from every NameServer."""
+
+    async def go(a: AdminClient) -> None:
+        for addr in await a.broker_addrs(cluster, masters_only=False):
+            await a.delete_topic_in_broker(addr, topic)
+        click.echo(f"delete topic [{topic}] from cluster [{cluster}] success.")
+        await a.delete_topic_in_namesrv(topic, cluster)
+
+    _admin_call(namesrv_addr, go)
+    click.echo(f"delete topic [{topic}] from NameServer success.")
+
+
+@admin.command("topicStatus")
+@namesrv_option
+@click.option("-t", "--topic", required=True, help="Topic name.")
+def topic_status(namesrv_addr: str, topic: str) -> None:
+    """Min/max offset and last store time of every queue of a topic."""
+    stats = _admin_call(namesrv_addr, lambda a: a.topic_stats(topic))
+    table = _table("#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated")
+    for mq, t in stats.items():
+        last = _human_ms(t.last_update_timestamp) if t.last_update_timestamp > 0 else ""
+        table.add_row(mq.broker_name, str(mq.queue_id), str(t.min_offset), str(t.max_offset), last)
+    _console().print(table)
+
+
+@admin.command("brokerStatus")
+@namesrv_option
+@click.option("-b", "--brokerAddr", "broker_addr", help="Broker address (ip:port).")
+@click.option("-c", "--clusterName", "cluster", help="Every broker of this cluster.")
+def broker_status(namesrv_addr: str, broker_addr: str | None, cluster: str | None) -> None:
+    """Runtime figures of a broker (GET_BROKER_RUNTIME_INFO), sorted by name."""
+
+    async def go(a: AdminClient) -> dict[str, dict[str, str]]:
+        addrs = [broker_addr] if broker_addr else []
+        if not addrs and cluster:
+            addrs = list(await a.broker_addrs(cluster, masters_only=False))
+        if not addrs:
+            raise click.UsageError("give -b brokerAddr or -c clusterName")
+        return {addr: await a.broker_runtime_info(addr) for addr in addrs}
+
+    results = _admin_call(namesrv_addr, go)
+    for addr, info in results.items():
+        for key in sorted(info):
+            prefix = f"{addr:<24s} " if len(results) > 1 or not broker_addr else ""
+            click.echo(f"{prefix}{key:<32s}: {info[key]}")
+
+
+@admin.command("consumerProgress")
+@namesrv_option
+@click.option("-g", "--groupName", "group", required=True, help="Consumer group.")
+@click.option("-t", "--topicName", "topic", help="Only this topic.")
+def consumer_progress(namesrv_addr: str, group: str, topic: str | None) -> None:
+    """Broker offset, consumer offset and lag of every queue a group consumes."""
+    stats = _admin_call(namesrv_addr, lambda a: a.consume_stats(group, topic))
+    table = _table(
+        "#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff", "#LastTime"
+    )
+    for mq, w in stats.offset_table.items():
+        last = (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(w.last_timestamp / 1000))
+            if w.last_timestamp
+            else "N/A"
+        )
+        table.add_row(
+            mq.topic,
+            mq.broker_name,
+            str(mq.queue_id),
+            str(w.broker_offset),
+            str(w.consumer_offset),
+            str(w.broker_offset - w.consumer_offset),
+            last,
+        )
+    _console().print(table)
+    click.echo(f"\nConsume TPS: {stats.consume_tps:.2f}")
+    click.echo(f"Diff Total: {stats.diff_total()}")
+
+
+@admin.command("updateSubGroup")
+@namesrv_option
+@click.option("-b", "--brokerAddr", "broker_addr", help="Create on this broker.")
+@click.option("-c", "--clusterName", "cluster", help="Create on every master of this cluster.")
+@click.option("-g", "--groupName", "group", required=True, help="Consumer group.")
+@click.option("-s", "--consumeEnable", "consume_enable", default="true")
+@click.option("-m", "--consumeFromMinEnable", "from_min", default="false")
+@click.option("-d", "--consumeBroadcastEnable", "broadcast", default="false")
+@click.option("-q", "--retryQueueNums", "retry_queues", type=int, default=1)
+@click.option("-r", "--retryMaxTimes", "retry_max", type=int, default=16)
+@click.option("-i", "--brokerId", "broker_id", type=int, default=0)
+@click.option("-w", "--whichBrokerWhenConsumeSlowly", "slow_broker", type=int, default=1)
+@click.option("-a", "--notifyConsumerIdsChanged", "notify", default="true")
+def update_sub_group(
+    namesrv_addr: str,
+    broker_addr: str | None,
+    cluster: str | None,
+    group: str,
+    consume_enable: str,
+    from_min: str,
+    broadcast: str,
+    retry_queues: int,
+    retry_max: int,
+    broker_id: int,
+    slow_broker: int,
+    notify: str,
+) -> None:
+    """Create or update a consumer group's settings."""
+    config = SubscriptionGroupConfig(
+        group,
+        consume_enable=_parse_bool(consume_enable),
+        consume_from_min_enable=_parse_bool(from_min),
+        consume_broadcast_enable=_parse_bool(broadcast),
+        retry_queue_nums=retry_queues,
+        retry_max_times=retry_max,
+        broker_id=broker_id,
+        which_broker_when_consume_slowly=slow_broker,
+        notify_consumer_ids_changed_enable=_parse_bool(notify),
+    )
+
+    async def go(a: AdminClient) -> list[str]:
+        addrs = await _target_addrs(a, broker_addr, cluster)
+        for addr in addrs:
+            await a.create_subscription_group(addr, config)
+        return addrs
+
+    for addr in _admin_call(namesrv_addr, go):
+        click.echo(f"create subscription group to {addr} success.")
+    click.echo(config)
+
+
+def _parse_timestamp(text: str) -> int:
+    """``now`` (-1), epoch ms, or ``yyyy-MM-dd#HH:mm:ss:SSS`` (local time)."""
+    text = text.strip()
+    if text == "now":
+        return -1
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        base, _, ms = text.rpartition(":")
+        stamp = time.mktime(time.strptime(base, "%Y-%m-%d#%H:%M:%S"))
+        return int(stamp * 1000) + int(ms)
+    except ValueError as exc:
+        raise click.BadParameter(
+            "use now, milliseconds or yyyy-MM-dd#HH:mm:ss:SSS", param_hint="-s"
+        ) from exc
+
+
+@admin.command("resetOffsetByTime")
+@namesrv_option
+@click.option("-g", "--group", required=True, help="Consumer group.")
+@click.option("-t", "--topic", required=True, help="Topic.")
+@click.option("-s", "--timestamp", required=True, help="now | epoch ms | yyyy-MM-dd#HH:mm:ss:SSS.")
+@click.option("-f", "--force", default="true", help="Also move offsets forward (true|false).")
+@click.option("-c", "--cplus", is_flag=True, help="The consumers are C++ clients.")
+def reset_offset_by_time(
+    namesrv_addr: str, group: str, topic: str, timestamp: str, force: str, cplus: bool
+) -> None:
+    """Move a group's offsets on a topic to a point in time (without restarting consumers)."""
+    stamp, forced = _parse_timestamp(timestamp), _parse_bool(force)
+
+    async def go(a: AdminClient) -> Any:
+        try:
+            return await a.reset_offset_by_time(topic, group, stamp, forced, cplus)
+        except BrokerError as exc:
+            if exc.code != 206:  # CONSUMER_NOT_ONLINE: commit the offsets directly
+                raise
+            return await a.reset_offset_by_time_old(topic, group, stamp, forced)
+
+    result = _admin_call(namesrv_addr, go)
+    if isinstance(result, list):
+        table = _table(
+            "#brokerName",
+            "#queueId",
+            "#brokerOffset",
+            "#consumerOffset",
+            "#timestampOffset",
+            "#resetOffset",
+        )
+        for r in result:
+            table.add_row(
+                r.mq.broker_name,
+                str(r.mq.queue_id),
+                str(r.broker_offset),
+                str(r.consumer_offset),
+                str(r.timestamp_offset),
+                str(r.rollback_offset),
+            )
+    else:
+        click.echo(
+            f"rollback consumer offset by specified group[{group}], topic[{topic}], "
+            f"force[{forced}], timestamp(string)[{timestamp}], timestamp(long)[{stamp}]"
+        )
+        table = _table("#brokerName", "#queueId", "#offset")
+        for mq, offset in result.items():
+            table.add_row(mq.broker_name, str(mq.queue_id), str(offset))
+    _console().print(table)
+
+
+@admin.command("updateBrokerConfig")
+@namesrv_option
+@click.option("-b", "--brokerAddr", "broker_addr", help="Broker address.")
+@click.option("-c", "--clusterName", "cluster", help="Every master of this cluster.")
+@click.option("-k", "--key", required=True, help="Setting name.")
+@click.option("-v", "--value", required=True, help="New value.")
+def update_broker_config(
+    namesrv_addr: str, broker_addr: str | None, cluster: str | None, key: str, value: str
+) -> None:
+    """Change one setting of a broker (or every master of a cluster) at runtime."""
+
+    async def go(a: AdminClient) -> list[str]:
+        addrs = await _target_addrs(a, broker_addr, cluster)
+        for addr in addrs:
+            await a.update_broker_config(addr, {key: value})
+        return addrs
+
+    for addr in _admin_call(namesrv_addr, go):
+        click.echo(f"update broker config success, {addr}")
+
+
+@admin.command("getBrokerConfig")
+@namesrv_option
+@click.option("-b", "--brokerAddr", "broker_addr", help="Broker address.")
+@click.option("-c", "--clusterName", "cluster", help="Every broker of this cluster.")
+def get_broker_config(namesrv_addr: str, broker_addr: str | None, cluster: str | None) -> None:
+    """Print every setting of a broker (or of each broker of a cluster)."""
+
+    async def go(a: AdminClient) -> dict[str, dict[str, str]]:
+        addrs = [broker_addr] if broker_addr else []
+        if not addrs and cluster:
+            addrs = list(await a.broker_addrs(cluster, masters_only=False))
+        if not addrs:
+            raise click.UsageError("give -b brokerAddr or -c clusterName")
+        return {addr: await a.broker_config(addr) for addr in addrs}
+
+    for addr, values in _admin_call(namesrv_addr, go).items():
+        click.echo(f"============{addr}============")
+        for key, value in values.items():
+            click.echo(f"{key:<50s}=  {value}")
+        click.echo()
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def _print_message(record: MessageRecord, msg_id: str | None = None) -> None:
+    """``QueryMsgByIdSubCommand#printMsg`` (the body is printed, not written to a file)."""
+    props = record.properties_map()
+    offset_id = msg_id or create_offset_msg_id(record.store_host, record.physical_offset)
+    rows = [
+        ("OffsetID:", offset_id),
+        ("Topic:", record.topic),
+        ("Tags:", f"[{props.get('TAGS')}]"),
+        ("Keys:", f"[{props.get('KEYS')}]"),
+        ("Queue ID:", record.queue_id),
+        ("Queue Offset:", record.queue_offset),
+        ("CommitLog Offset:", record.physical_offset),
+        ("Reconsume Times:", record.reconsume_times),
+        ("Born Timestamp:", _human_ms(record.born_timestamp)),
+        ("Store Timestamp:", _human_ms(record.store_timestamp)),
+        ("Born Host:", f"{record.born_host[0]}:{record.born_host[1]}"),
+        ("Store Host:", f"{record.store_host[0]}:{record.store_host[1]}"),
+        ("System Flag:", record.sys_flag),
+        ("Properties:", props),
+        ("Message Body:", record.body.decode("utf-8", "replace")),
+    ]
+    for name, value in rows:
+        click.echo(f"{name:<20s} {value}")
+
+
+@admin.command("queryMsgById")
+@namesrv_option
+@click.option("-i", "--msgId", "msg_id", required=True, help="Offset message id.")
+def query_msg_by_id(namesrv_addr: str, msg_id: str) -> None:
+    """Show a message by its offset msgId (the broker address and offset are in the id)."""
+    ids = [one.strip() for one in msg_id.split(",") if one.strip()]
+
+    async def go(a: AdminClient) -> list[MessageRecord]:
+        return [await a.view_message(one) for one in ids]
+
+    for one, record in zip(ids, _admin_call(namesrv_addr, go), strict=True):
+        _print_message(record, one)
+
+
+@admin.command("queryMsgByKey")
+@namesrv_option
+@click.option("-t", "--topic", required=True, help="Topic.")
+@click.option("-k", "--msgKey", "key", required=True, help="Message key.")
+def query_msg_by_key(namesrv_addr: str, topic: str, key: str) -> None:
+    """List the messages of a topic carrying a key."""
+    records = _admin_call(namesrv_addr, lambda a: a.query_message(topic, key, 64))
+    table = _table("#Message ID", "#QID", "#Offset")
+    for r in records:
+        uniq = r.properties_map().get("UNIQ_KEY")
+        msg_id = uniq or create_offset_msg_id(r.store_host, r.physical_offset)
+        table.add_row(msg_id, str(r.queue_id), str(r.queue_offset))
+    _console().print(table)
+
+
+@admin.command("queryMsgByOffset")
+@namesrv_option
+@click.option("-t", "--topic", required=True, help="Topic.")
+@click.option("-b", "--brokerName", "broker_name", required=True, help="Broker name.")
+@click.option("-i", "--queueId", "queue_id", type=int, required=True, help="Queue id.")
+@click.option("-o", "--offset", type=int, required=True, help="Queue offset.")
+def query_msg_by_offset(
+    namesrv_addr: str, topic: str, broker_name: str, queue_id: int, offset: int
+) -> None:
+    """Show the message at a queue offset."""
+
+    async def go(a: AdminClient) -> Any:
+        queues = dict(await a.subscribe_queues(topic))
+        addr = queues.get(MessageQueue(topic, broker_name, queue_id))
+        if addr is None:
+            raise click.ClickException(f"no queue {queue_id} of {topic} on {broker_name}")
+        return await a.pull(addr, topic, queue_id, offset, 1)
+
+    result = _admin_call(namesrv_addr, go)
+    if result.messages:
+        _print_message(result.messages[0])
+
+
+@admin.command("sendMessage")
+@namesrv_option
+@click.option("-t", "--topic", required=True, help="Topic.")
+@click.option("-p", "--body", required=True, help="Message body (UTF-8 text).")
+@click.option("-k", "--key", help="Message keys (space-separated).")
+@click.option("-c", "--tags", help="Message tag.")
+@click.option("-b", "--broker", help="Send to this broker (name).")
+@click.option("-i", "--qid", type=int, help="Send to this queue (needs -b).")
+def send_message(
+    namesrv_addr: str,
+    topic: str,
+    body: str,
+    key: str | None,
+    tags: str | None,
+    broker: str | None,
+    qid: int | None,
+) -> None:
+    """Send one message and print where it went."""
+    if qid is not None and broker is None:
+        raise click.UsageError("Broker name must be set if the queue is chosen!")
+    result = _admin_call(
+        namesrv_addr,
+        lambda a: a.send_message(topic, body.encode(), tags, key, broker, qid),
+    )
+    table = _table("#Broker Name", "#QID", "#Send Result", "#MsgId")
+    mq = result.message_queue
+    table.add_row(mq.broker_name, str(mq.queue_id), result.status, result.msg_id)
+    _console().print(table)
+
+
+@admin.command("consumeMessage")
+@namesrv_option
+@click.option("-t", "--topic", required=True, help="Topic.")
+@click.option("-b", "--brokerName", "broker_name", help="Only this broker.")
+@click.option("-i", "--queueId", "queue_id", type=int, help="Only this queue (needs -b).")
+@click.option("-o", "--offset", type=int, help="Start at this offset (needs -i).")
+@click.option("-g", "--consumerGroup", "group", default="TOOLS_CONSUMER", show_default=True)
+@click.option("-c", "--MessageNumber", "count", type=int, default=128, show_default=True)
+def consume_message(
+    namesrv_addr: str,
+    topic: str,
+    broker_name: str | None,
+    queue_id: int | None,
+    offset: int | None,
+    group: str,
+    count: int,
+) -> None:
+    """Pull messages from the start of each queue (or from -o) and print them."""
+    if queue_id is not None and broker_name is None:
+        raise click.UsageError("Please set the brokerName before queueId!")
+    if offset is not None and queue_id is None:
+        raise click.UsageError("Please set queueId before offset!")
+    if count <= 0:
+        raise click.UsageError("Please input a positive messageNumber!")
+
+    async def go(a: AdminClient) -> None:
+        left = count
+        for mq, addr in await a.subscribe_queues(topic):
+            if broker_name and mq.broker_name != broker_name:
+                continue
+            if queue_id is not None and mq.queue_id != queue_id:
+                continue
+            start = await a.min_offset(addr, topic, mq.queue_id)
+            left -= await _pull_queue(a, addr, mq, max(start, offset or 0), left, group)
+            if left <= 0:
+                return
+
+    _admin_call(namesrv_addr, go)
+
+
+async def _pull_queue(
+    a: AdminClient, addr: str, mq: MessageQueue, offset: int, left: int, group: str
+) -> int:
+    printed = 0
+    while printed < left:
+        result = await a.pull(addr, mq.topic, mq.queue_id, offset, min(32, left - printed), group)
+        if result.code != 0 and result.code != 20:  # not found / moved: this queue is done
+            click.echo(f"{mq} print msg finished. status={result.code}, offset={offset}")
+            break
+        for r in result.messages:
+            msg_id = r.properties_map().get("UNIQ_KEY") or create_offset_msg_id(
+                r.store_host, r.physical_offset
+            )
+            click.echo(
+                f"MSGID: {msg_id} queueId={r.queue_id}, queueOffset={r.queue_offset}, "
+                f"properties={r.properties_map()} BODY: {r.body.decode('utf-8', 'replace')}"
+            )
+            printed += 1
+        offset = result.next_begin_offset
+    return printed
 
 
 if __name__ == "__main__":

@@ -7,31 +7,108 @@ answers, writes of KV config go to all of them, as mqadmin does.
 
 from __future__ import annotations
 
+import os
+import random
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
+from rocketq.broker.subscription_group import SubscriptionGroupConfig
 from rocketq.common.config import dump_properties, parse_properties
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
-from rocketq.remoting.body import ClusterInfo, KVTable, TopicList, TopicRouteData
+from rocketq.common.message import MessageConst, encode_properties
+from rocketq.common.topic import AUTO_CREATE_TOPIC_KEY_TOPIC, PERM_READ, PERM_WRITE, TopicConfig
+from rocketq.remoting import fastjson
+from rocketq.remoting.body import (
+    ClusterInfo,
+    KVTable,
+    TopicConfigSerializeWrapper,
+    TopicList,
+    TopicRouteData,
+)
 from rocketq.remoting.client import RemotingClient
-from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.codes import LanguageCode, RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.fastjson import ObjectKey
 from rocketq.remoting.headers import (
     AddWritePermOfBrokerRequestHeader,
     AddWritePermOfBrokerResponseHeader,
+    CreateTopicRequestHeader,
     DeleteKVConfigRequestHeader,
+    DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicRequestHeader,
+    GetConsumerConnectionListRequestHeader,
+    GetConsumeStatsRequestHeader,
+    GetEarliestMsgStoretimeRequestHeader,
+    GetEarliestMsgStoretimeResponseHeader,
     GetKVConfigRequestHeader,
     GetKVConfigResponseHeader,
     GetKVListByNamespaceRequestHeader,
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader,
+    GetProducerConnectionListRequestHeader,
     GetRouteInfoRequestHeader,
+    GetTopicStatsInfoRequestHeader,
+    PullMessageRequestHeader,
+    PullMessageResponseHeader,
     PutKVConfigRequestHeader,
+    QueryMessageRequestHeader,
+    ResetOffsetRequestHeader,
+    SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader,
+    SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+    ViewMessageRequestHeader,
     WipeWritePermOfBrokerRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
 )
+from rocketq.store.format import MessageRecord, decode_offset_msg_id, decode_record
 
-__all__ = ["AdminClient", "parse_namesrv_addrs"]
+__all__ = [
+    "AdminClient",
+    "ConsumeStats",
+    "MessageQueue",
+    "OffsetWrapper",
+    "PullResult",
+    "RollbackStats",
+    "SendResult",
+    "TopicOffset",
+    "decode_records",
+    "new_uniq_id",
+    "parse_namesrv_addrs",
+]
 
 # mqadmin's default RPC timeout.
 DEFAULT_ADMIN_TIMEOUT = 3.0
+# MixAll: the retry topic of a group, the group mqadmin pulls with, the UNIQ_KEY query flag.
+RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
+TOOLS_CONSUMER_GROUP = "TOOLS_CONSUMER"
+UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
+# Long.MAX_VALUE: "no end" for time ranges.
+_LONG_MAX = (1 << 63) - 1
+# PullSysFlag.SUBSCRIPTION: the expression travels in the request (no heartbeat needed).
+_PULL_SUBSCRIPTION_FLAG = 0x4
+_PULL_CODES = frozenset(
+    {
+        ResponseCode.SUCCESS,
+        ResponseCode.PULL_NOT_FOUND,
+        ResponseCode.PULL_RETRY_IMMEDIATELY,
+        ResponseCode.PULL_OFFSET_MOVED,
+    }
+)
+# Response codes of a stored message, as SendStatus names.
+_SEND_STATUS: dict[int, str] = {
+    ResponseCode.SUCCESS: "SEND_OK",
+    ResponseCode.FLUSH_DISK_TIMEOUT: "FLUSH_DISK_TIMEOUT",
+    ResponseCode.FLUSH_SLAVE_TIMEOUT: "FLUSH_SLAVE_TIMEOUT",
+    ResponseCode.SLAVE_NOT_AVAILABLE: "SLAVE_NOT_AVAILABLE",
+}
 
 
 def parse_namesrv_addrs(text: str) -> list[str]:
@@ -57,6 +134,7 @@ class AdminClient:
         self.namesrv_addrs = list(namesrv_addr)
         self.timeout = timeout
         self.remoting = RemotingClient()
+        self._uniq_seq = random.randrange(1 << 16)
 
     async def __aenter__(self) -> AdminClient:
         return self
@@ -183,3 +261,616 @@ class AdminClient:
         cmd = RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO)
         resp = _ok(await self.remoting.invoke(broker_addr, cmd, self.timeout))
         return KVTable.decode(resp.body).table
+
+    # -- broker admin ----------------------------------------------------------------------
+
+    async def _broker(self, addr: str, cmd: RemotingCommand) -> RemotingCommand:
+        return _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+
+    async def broker_addrs(self, cluster: str, masters_only: bool = True) -> dict[str, str]:
+        """broker address -> broker name of a cluster (``fetchMasterAddrByClusterName``)."""
+        info = await self.cluster_info()
+        names = info.cluster_addr_table.get(cluster)
+        if names is None:
+            raise ClientError(
+                f"cluster {cluster!r} not found; known: {sorted(info.cluster_addr_table)}"
+            )
+        out = {}
+        for name in sorted(names):
+            data = info.broker_addr_table.get(name)
+            for bid, addr in sorted((data.broker_addrs if data else {}).items()):
+                if bid == 0 or not masters_only:
+                    out[addr] = name
+        return out
+
+    async def create_topic(self, broker_addr: str, config: TopicConfig) -> None:
+        """UPDATE_AND_CREATE_TOPIC on one broker."""
+        ext = CreateTopicRequestHeader(
+            topic=config.topic_name,
+            read_queue_nums=config.read_queue_nums,
+            write_queue_nums=config.write_queue_nums,
+            perm=config.perm,
+            topic_filter_type=config.topic_filter_type,
+            topic_sys_flag=config.topic_sys_flag,
+            order=config.order,
+        ).to_ext()
+        await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, ext)
+        )
+
+    async def delete_topic_in_broker(self, broker_addr: str, topic: str) -> None:
+        """DELETE_TOPIC_IN_BROKER on one broker."""
+        ext = DeleteTopicRequestHeader(topic=topic).to_ext()
+        await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.DELETE_TOPIC_IN_BROKER, ext)
+        )
+
+    async def delete_topic_in_namesrv(self, topic: str, cluster: str | None = None) -> None:
+        """DELETE_TOPIC_IN_NAMESRV on every NameServer."""
+        ext = {"topic": topic} if cluster is None else {"topic": topic, "clusterName": cluster}
+        for addr in self.namesrv_addrs:
+            cmd = RemotingCommand.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, dict(ext))
+            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+
+    async def all_topic_config(self, broker_addr: str) -> TopicConfigSerializeWrapper:
+        """GET_ALL_TOPIC_CONFIG of one broker."""
+        cmd = RemotingCommand.request(RequestCode.GET_ALL_TOPIC_CONFIG)
+        return TopicConfigSerializeWrapper.decode((await self._broker(broker_addr, cmd)).body)
+
+    async def _route_brokers(self, topic: str) -> list[tuple[str, str]]:
+        """(broker name, address) of each broker group of a route (master, else any)."""
+        route = await self.topic_route(topic)
+        out = []
+        for data in route.broker_datas:
+            addr = data.master_addr() or next(iter(data.broker_addrs.values()), None)
+            if addr is not None:
+                out.append((data.broker_name, addr))
+        return out
+
+    async def topic_stats(self, topic: str) -> dict[MessageQueue, TopicOffset]:
+        """GET_TOPIC_STATS_INFO from every broker of the topic (``examineTopicStats``)."""
+        out: dict[MessageQueue, TopicOffset] = {}
+        for _name, addr in await self._route_brokers(topic):
+            out.update(await self.broker_topic_stats(addr, topic))
+        if not out:
+            raise ClientError(f"Not found the topic stats info of {topic}")
+        return dict(sorted(out.items()))
+
+    async def broker_topic_stats(
+        self, broker_addr: str, topic: str
+    ) -> dict[MessageQueue, TopicOffset]:
+        """GET_TOPIC_STATS_INFO of one broker."""
+        ext = GetTopicStatsInfoRequestHeader(topic=topic).to_ext()
+        resp = await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.GET_TOPIC_STATS_INFO, ext)
+        )
+        table = _object_keyed(resp.body, "offsetTable")
+        return {
+            mq: TopicOffset(int(v["minOffset"]), int(v["maxOffset"]), int(v["lastUpdateTimestamp"]))
+            for mq, v in table.items()
+        }
+
+    async def consume_stats(self, group: str, topic: str | None = None) -> ConsumeStats:
+        """GET_CONSUME_STATS from every broker of ``%RETRY%group`` (``examineConsumeStats``);
+        BrokerError(CONSUMER_NOT_ONLINE) when no broker knows an offset of the group."""
+        stats = ConsumeStats()
+        for _name, addr in await self._route_brokers(RETRY_GROUP_TOPIC_PREFIX + group):
+            one = await self.broker_consume_stats(addr, group, topic)
+            stats.offset_table.update(one.offset_table)
+            stats.consume_tps += one.consume_tps
+        if not stats.offset_table:
+            raise BrokerError(
+                ResponseCode.CONSUMER_NOT_ONLINE,
+                "Not found the consumer group consume stats, because return offset table is "
+                "empty, maybe the consumer not consume any message",
+            )
+        stats.offset_table = dict(sorted(stats.offset_table.items()))
+        return stats
+
+    async def broker_consume_stats(
+        self, broker_addr: str, group: str, topic: str | None = None
+    ) -> ConsumeStats:
+        """GET_CONSUME_STATS of one broker."""
+        ext = GetConsumeStatsRequestHeader(consumer_group=group, topic=topic).to_ext()
+        resp = await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.GET_CONSUME_STATS, ext)
+        )
+        obj = fastjson.loads(resp.body or b"{}")
+        table = {
+            mq: OffsetWrapper(
+                int(v["brokerOffset"]), int(v["consumerOffset"]), int(v.get("lastTimestamp", 0))
+            )
+            for mq, v in _object_keyed(resp.body, "offsetTable").items()
+        }
+        return ConsumeStats(table, float(obj.get("consumeTps", 0.0)))
+
+    async def consumer_connection(
+        self, group: str, broker_addr: str | None = None
+    ) -> dict[str, Any]:
+        """GET_CONSUMER_CONNECTION_LIST (raw ConsumerConnection JSON) from the first broker
+        of ``%RETRY%group``, or from ``broker_addr``."""
+        addrs = (
+            [broker_addr]
+            if broker_addr
+            else [a for _n, a in await self._route_brokers(RETRY_GROUP_TOPIC_PREFIX + group)]
+        )
+        ext = GetConsumerConnectionListRequestHeader(consumer_group=group).to_ext()
+        last: BrokerError | None = None
+        for addr in addrs:
+            cmd = RemotingCommand.request(RequestCode.GET_CONSUMER_CONNECTION_LIST, dict(ext))
+            try:
+                result: dict[str, Any] = fastjson.loads(
+                    (await self._broker(addr, cmd)).body or b"{}"
+                )
+                return result
+            except BrokerError as exc:
+                last = exc
+        raise last or BrokerError(
+            ResponseCode.CONSUMER_NOT_ONLINE, f"the consumer group[{group}] not online"
+        )
+
+    async def producer_connection(self, broker_addr: str, group: str) -> list[dict[str, Any]]:
+        """GET_PRODUCER_CONNECTION_LIST of one broker: the group's connections."""
+        ext = GetProducerConnectionListRequestHeader(producer_group=group).to_ext()
+        cmd = RemotingCommand.request(RequestCode.GET_PRODUCER_CONNECTION_LIST, ext)
+        obj = fastjson.loads((await self._broker(broker_addr, cmd)).body or b"{}")
+        return list(obj.get("connectionSet") or [])
+
+    # -- subscription groups and offsets ---------------------------------------------------
+
+    async def create_subscription_group(
+        self, broker_addr: str, config: SubscriptionGroupConfig
+    ) -> None:
+        """UPDATE_AND_CREATE_SUBSCRIPTIONGROUP on one broker."""
+        body = fastjson.dumps(config.to_obj())
+        cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body=body)
+        await self._broker(broker_addr, cmd)
+
+    async def all_subscription_groups(self, broker_addr: str) -> dict[str, SubscriptionGroupConfig]:
+        """GET_ALL_SUBSCRIPTIONGROUP_CONFIG of one broker."""
+        cmd = RemotingCommand.request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
+        obj = fastjson.loads((await self._broker(broker_addr, cmd)).body or b"{}")
+        table = obj.get("subscriptionGroupTable") or {}
+        return {str(k): SubscriptionGroupConfig.from_obj(v, str(k)) for k, v in table.items()}
+
+    async def delete_subscription_group(
+        self, broker_addr: str, group: str, clean_offset: bool = False
+    ) -> None:
+        """DELETE_SUBSCRIPTIONGROUP on one broker (4.9 and 5.x spellings of the flag)."""
+        ext = DeleteSubscriptionGroupRequestHeader(
+            group_name=group, clean_offset=clean_offset
+        ).to_ext()
+        ext["removeOffset"] = ext["cleanOffset"]
+        await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.DELETE_SUBSCRIPTIONGROUP, ext)
+        )
+
+    async def all_consumer_offsets(self, broker_addr: str) -> dict[str, dict[int, int]]:
+        """GET_ALL_CONSUMER_OFFSET of one broker: ``topic@group`` -> {queue: offset}."""
+        cmd = RemotingCommand.request(RequestCode.GET_ALL_CONSUMER_OFFSET)
+        obj = fastjson.loads((await self._broker(broker_addr, cmd)).body or b"{}")
+        return {
+            str(k): {int(q): int(o) for q, o in v.items()}
+            for k, v in (obj.get("offsetTable") or {}).items()
+        }
+
+    async def update_consumer_offset(
+        self, broker_addr: str, group: str, mq: MessageQueue, offset: int
+    ) -> None:
+        """UPDATE_CONSUMER_OFFSET (request/response) on one broker."""
+        ext = UpdateConsumerOffsetRequestHeader(
+            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, commit_offset=offset
+        ).to_ext()
+        await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.UPDATE_CONSUMER_OFFSET, ext)
+        )
+
+    async def reset_offset_by_time(
+        self, topic: str, group: str, timestamp: int, force: bool = True, cpp: bool = False
+    ) -> dict[MessageQueue, int]:
+        """INVOKE_BROKER_TO_RESET_OFFSET on every broker of the topic (``-1`` = the end);
+        BrokerError(CONSUMER_NOT_ONLINE) when the group has no live consumer."""
+        out: dict[MessageQueue, int] = {}
+        for _name, addr in await self._route_brokers(topic):
+            ext = ResetOffsetRequestHeader(
+                topic=topic, group=group, timestamp=timestamp, is_force=force
+            ).to_ext()
+            cmd = RemotingCommand.request(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, ext)
+            if cpp:
+                cmd.language = LanguageCode.CPP.name
+            resp = await self._broker(addr, cmd)
+            out.update({mq: int(v) for mq, v in _object_keyed(resp.body, "offsetTable").items()})
+        return dict(sorted(out.items()))
+
+    async def reset_offset_by_time_old(
+        self, topic: str, group: str, timestamp: int, force: bool = True
+    ) -> list[RollbackStats]:
+        """``resetOffsetByTimestampOld``: compute each queue's offset and commit it with
+        UPDATE_CONSUMER_OFFSET (works with no consumer online)."""
+        out = []
+        for _name, addr in await self._route_brokers(topic):
+            try:
+                stats = (await self.broker_consume_stats(addr, group, topic)).offset_table
+            except BrokerError:
+                stats = {}
+            if not stats:
+                stats = {
+                    mq: OffsetWrapper(t.max_offset, t.min_offset, 0)
+                    for mq, t in (await self.broker_topic_stats(addr, topic)).items()
+                }
+            for mq, wrapper in sorted(stats.items()):
+                out.append(await self._rollback(addr, group, mq, wrapper, timestamp, force))
+        return out
+
+    async def _rollback(
+        self, addr: str, group: str, mq: MessageQueue, w: OffsetWrapper, timestamp: int, force: bool
+    ) -> RollbackStats:
+        if timestamp == -1:
+            target = await self.max_offset(addr, mq.topic, mq.queue_id)
+        else:
+            target = await self.search_offset(addr, mq.topic, mq.queue_id, timestamp)
+        reset = target if force or target < w.consumer_offset else w.consumer_offset
+        await self.update_consumer_offset(addr, group, mq, reset)
+        return RollbackStats(mq, w.broker_offset, w.consumer_offset, target, reset)
+
+    # -- queue offsets ---------------------------------------------------------------------
+
+    async def max_offset(self, broker_addr: str, topic: str, queue_id: int) -> int:
+        """GET_MAX_OFFSET."""
+        ext = GetMaxOffsetRequestHeader(topic=topic, queue_id=queue_id).to_ext()
+        resp = await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.GET_MAX_OFFSET, ext)
+        )
+        return GetMaxOffsetResponseHeader.from_ext(resp.ext_fields).offset
+
+    async def min_offset(self, broker_addr: str, topic: str, queue_id: int) -> int:
+        """GET_MIN_OFFSET."""
+        ext = GetMinOffsetRequestHeader(topic=topic, queue_id=queue_id).to_ext()
+        resp = await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.GET_MIN_OFFSET, ext)
+        )
+        return GetMinOffsetResponseHeader.from_ext(resp.ext_fields).offset
+
+    async def search_offset(
+        self, broker_addr: str, topic: str, queue_id: int, timestamp: int
+    ) -> int:
+        """SEARCH_OFFSET_BY_TIMESTAMP."""
+        ext = SearchOffsetRequestHeader(
+            topic=topic, queue_id=queue_id, timestamp=timestamp
+        ).to_ext()
+        cmd = RemotingCommand.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, ext)
+        return SearchOffsetResponseHeader.from_ext(
+            (await self._broker(broker_addr, cmd)).ext_fields
+        ).offset
+
+    async def earliest_msg_store_time(self, broker_addr: str, topic: str, queue_id: int) -> int:
+        """GET_EARLIEST_MSG_STORETIME."""
+        ext = GetEarliestMsgStoretimeRequestHeader(topic=topic, queue_id=queue_id).to_ext()
+        cmd = RemotingCommand.request(RequestCode.GET_EARLIEST_MSG_STORETIME, ext)
+        resp = await self._broker(broker_addr, cmd)
+        return GetEarliestMsgStoretimeResponseHeader.from_ext(resp.ext_fields).timestamp
+
+    # -- broker config ---------------------------------------------------------------------
+
+    async def broker_config(self, broker_addr: str) -> dict[str, str]:
+        """GET_BROKER_CONFIG: every broker and store setting."""
+        cmd = RemotingCommand.request(RequestCode.GET_BROKER_CONFIG)
+        return parse_properties(((await self._broker(broker_addr, cmd)).body or b"").decode())
+
+    async def update_broker_config(self, broker_addr: str, values: dict[str, str]) -> None:
+        """UPDATE_BROKER_CONFIG with a properties body."""
+        body = dump_properties(values).encode()
+        await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.UPDATE_BROKER_CONFIG, body=body)
+        )
+
+    # -- orderly locks ---------------------------------------------------------------------
+
+    async def lock_batch_mq(
+        self, broker_addr: str, group: str, client_id: str, mqs: list[MessageQueue]
+    ) -> list[MessageQueue]:
+        """LOCK_BATCH_MQ: the queues now locked by ``client_id``."""
+        body = fastjson.dumps(
+            {"clientId": client_id, "consumerGroup": group, "mqSet": [mq.to_obj() for mq in mqs]}
+        )
+        resp = await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.LOCK_BATCH_MQ, body=body)
+        )
+        obj = fastjson.loads(resp.body or b"{}")
+        return sorted(MessageQueue.from_obj(m) for m in obj.get("lockOKMQSet") or [])
+
+    async def unlock_batch_mq(
+        self, broker_addr: str, group: str, client_id: str, mqs: list[MessageQueue]
+    ) -> None:
+        """UNLOCK_BATCH_MQ."""
+        body = fastjson.dumps(
+            {"clientId": client_id, "consumerGroup": group, "mqSet": [mq.to_obj() for mq in mqs]}
+        )
+        await self._broker(
+            broker_addr, RemotingCommand.request(RequestCode.UNLOCK_BATCH_MQ, body=body)
+        )
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def view_message(self, msg_id: str) -> MessageRecord:
+        """VIEW_MESSAGE_BY_ID at the broker and offset encoded in an offset msgId."""
+        try:
+            (host, port), offset = decode_offset_msg_id(msg_id)
+        except ValueError as exc:
+            raise ClientError(f"not an offset msgId: {msg_id!r}") from exc
+        ext = ViewMessageRequestHeader(offset=offset).to_ext()
+        resp = await self._broker(
+            f"{host}:{port}", RemotingCommand.request(RequestCode.VIEW_MESSAGE_BY_ID, ext)
+        )
+        return decode_record(resp.body or b"")
+
+    async def query_message(
+        self,
+        topic: str,
+        key: str,
+        max_num: int = 64,
+        begin: int = 0,
+        end: int = _LONG_MAX,
+        unique: bool = False,
+    ) -> list[MessageRecord]:
+        """QUERY_MESSAGE on every broker of the topic; ``unique``: key is a UNIQ_KEY."""
+        out: list[MessageRecord] = []
+        for _name, addr in await self._route_brokers(topic):
+            ext = QueryMessageRequestHeader(
+                topic=topic, key=key, max_num=max_num, begin_timestamp=begin, end_timestamp=end
+            ).to_ext()
+            if unique:
+                ext[UNIQUE_MSG_QUERY_FLAG] = "true"
+            resp = await self.remoting.invoke(
+                addr, RemotingCommand.request(RequestCode.QUERY_MESSAGE, ext), self.timeout
+            )
+            if resp.code == ResponseCode.QUERY_NOT_FOUND:
+                continue
+            out.extend(decode_records(_ok(resp).body or b""))
+        keep = [
+            r
+            for r in out
+            if not unique
+            or r.properties_map().get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) == key
+        ]
+        return sorted(keep, key=lambda r: (r.store_timestamp, r.physical_offset))
+
+    async def pull(
+        self,
+        broker_addr: str,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_nums: int = 32,
+        group: str = TOOLS_CONSUMER_GROUP,
+    ) -> PullResult:
+        """One PULL_MESSAGE without suspending or committing, subscription ``*``."""
+        ext = PullMessageRequestHeader(
+            consumer_group=group,
+            topic=topic,
+            queue_id=queue_id,
+            queue_offset=offset,
+            max_msg_nums=max_nums,
+            sys_flag=_PULL_SUBSCRIPTION_FLAG,
+            commit_offset=0,
+            suspend_timeout_millis=0,
+            subscription="*",
+            sub_version=0,
+            expression_type="TAG",
+        ).to_ext()
+        resp = await self.remoting.invoke(
+            broker_addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, ext), self.timeout
+        )
+        if resp.code not in _PULL_CODES:
+            raise BrokerError(resp.code, resp.remark)
+        h = PullMessageResponseHeader.from_ext(resp.ext_fields)
+        records = decode_records(resp.body or b"") if resp.code == ResponseCode.SUCCESS else []
+        return PullResult(resp.code, h.next_begin_offset, h.min_offset, h.max_offset, records)
+
+    async def send_message(
+        self,
+        topic: str,
+        body: bytes,
+        tags: str | None = None,
+        keys: str | None = None,
+        broker_name: str | None = None,
+        queue_id: int | None = None,
+        group: str | None = None,
+    ) -> SendResult:
+        """SEND_MESSAGE_V2 to one queue of the topic (a chosen one, or the next of the route;
+        TBW102's route for a topic the NameServer does not know, as Java's producer does)."""
+        mqs = await self._publish_queues(topic)
+        if broker_name is not None:
+            mqs = [
+                m
+                for m in mqs
+                if m[0].broker_name == broker_name
+                and (queue_id is None or m[0].queue_id == queue_id)
+            ]
+        if not mqs:
+            raise ClientError(
+                f"no writable queue of topic {topic} (broker {broker_name}, queue {queue_id})"
+            )
+        mq, addr = mqs[random.randrange(len(mqs))]
+        self._uniq_seq += 1
+        uniq = new_uniq_id(self._uniq_seq)
+        props = {
+            MessageConst.TAGS: tags,
+            MessageConst.KEYS: keys,
+            MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX: uniq,
+            MessageConst.WAIT_STORE_MSG_OK: "true",
+        }
+        ext = SendMessageRequestHeaderV2(
+            producer_group=group or str(int(time.time() * 1000)),
+            topic=topic,
+            default_topic=AUTO_CREATE_TOPIC_KEY_TOPIC,
+            default_topic_queue_nums=4,
+            queue_id=mq.queue_id,
+            sys_flag=0,
+            born_timestamp=int(time.time() * 1000),
+            flag=0,
+            properties=encode_properties(props, trailing_separator=False),
+            reconsume_times=0,
+        ).to_ext()
+        resp = await self.remoting.invoke(
+            addr, RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, ext, body), self.timeout
+        )
+        status = _SEND_STATUS.get(resp.code)
+        if status is None:
+            raise BrokerError(resp.code, resp.remark)
+        h = SendMessageResponseHeader.from_ext(resp.ext_fields)
+        return SendResult(
+            status, uniq, h.msg_id, MessageQueue(topic, mq.broker_name, h.queue_id), h.queue_offset
+        )
+
+    async def _publish_queues(self, topic: str) -> list[tuple[MessageQueue, str]]:
+        try:
+            route, cap = await self.topic_route(topic), None
+        except BrokerError as exc:
+            if exc.code != ResponseCode.TOPIC_NOT_EXIST:
+                raise
+            route, cap = await self.topic_route(AUTO_CREATE_TOPIC_KEY_TOPIC), 4
+        masters = {b.broker_name: b.master_addr() for b in route.broker_datas}
+        out: list[tuple[MessageQueue, str]] = []
+        for q in route.queue_datas:
+            addr = masters.get(q.broker_name)
+            if addr is None or not q.perm & PERM_WRITE:
+                continue
+            count = q.write_queue_nums if cap is None else min(cap, q.read_queue_nums)
+            out.extend((MessageQueue(topic, q.broker_name, i), addr) for i in range(count))
+        return sorted(out)
+
+    async def subscribe_queues(self, topic: str) -> list[tuple[MessageQueue, str]]:
+        """Readable queues of a topic with the address to pull each from."""
+        route = await self.topic_route(topic)
+        masters = {
+            b.broker_name: b.master_addr() or next(iter(b.broker_addrs.values()), None)
+            for b in route.broker_datas
+        }
+        out: list[tuple[MessageQueue, str]] = []
+        for q in route.queue_datas:
+            addr = masters.get(q.broker_name)
+            if addr is not None and q.perm & PERM_READ:
+                out.extend(
+                    (MessageQueue(topic, q.broker_name, i), addr) for i in range(q.read_queue_nums)
+                )
+        return sorted(out)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class MessageQueue:
+    """A queue of a topic on a broker group; sorts like Java's (topic, broker, queue)."""
+
+    topic: str
+    broker_name: str
+    queue_id: int
+
+    def to_obj(self) -> dict[str, Any]:
+        """The JSON object of ``MessageQueue``."""
+        return {"brokerName": self.broker_name, "queueId": self.queue_id, "topic": self.topic}
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> MessageQueue:
+        """Read a MessageQueue JSON object (or an object key)."""
+        return cls(str(obj["topic"]), str(obj["brokerName"]), int(obj["queueId"]))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicOffset:
+    """One queue of TopicStatsTable."""
+
+    min_offset: int
+    max_offset: int
+    last_update_timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetWrapper:
+    """One queue of ConsumeStats."""
+
+    broker_offset: int
+    consumer_offset: int
+    last_timestamp: int = 0
+
+
+@dataclass(slots=True)
+class ConsumeStats:
+    """A group's progress per queue, and its consume TPS."""
+
+    offset_table: dict[MessageQueue, OffsetWrapper] = field(default_factory=dict)
+    consume_tps: float = 0.0
+
+    def diff_total(self) -> int:
+        """Messages not consumed yet, over every queue (``computeTotalDiff``)."""
+        return sum(w.broker_offset - w.consumer_offset for w in self.offset_table.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackStats:
+    """One queue of a reset done with UPDATE_CONSUMER_OFFSET (``RollbackStats``)."""
+
+    mq: MessageQueue
+    broker_offset: int
+    consumer_offset: int
+    timestamp_offset: int
+    rollback_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """A pull's response code, next offset, queue bounds and the messages found."""
+
+    code: int
+    next_begin_offset: int
+    min_offset: int
+    max_offset: int
+    messages: list[MessageRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """Where a sent message went (``SendResult``)."""
+
+    status: str
+    msg_id: str
+    offset_msg_id: str
+    message_queue: MessageQueue
+    queue_offset: int
+
+
+def _object_keyed(body: bytes | None, name: str) -> dict[MessageQueue, Any]:
+    """A MessageQueue-keyed map of a fastjson body (object keys, or quoted JSON keys)."""
+    obj = fastjson.loads(body or b"{}")
+    out = {}
+    for key, value in (obj.get(name) or {}).items():
+        mq_obj = key.as_dict() if isinstance(key, ObjectKey) else fastjson.loads(key)
+        out[MessageQueue.from_obj(mq_obj)] = value
+    return out
+
+
+def decode_records(data: bytes) -> list[MessageRecord]:
+    """Concatenated stored records (a pull or query body) -> decoded messages."""
+    out, pos = [], 0
+    while pos < len(data):
+        record = decode_record(data, pos)
+        out.append(record)
+        pos += record.total_size
+    return out
+
+
+def new_uniq_id(seq: int) -> str:
+    """A UNIQ_KEY like ``MessageClientIDSetter``'s: ip, pid, random, ms time, ``seq`` (hex)."""
+    head = socket.inet_aton(_local_ipv4())
+    head += struct.pack(">HI", os.getpid() & 0xFFFF, random.getrandbits(32))
+    tail = struct.pack(">IH", int(time.time() * 1000) & 0xFFFFFFFF, seq & 0xFFFF)
+    return (head + tail).hex().upper()
+
+
+def _local_ipv4() -> str:
+    """This host's outbound IPv4 address (a UDP connect sends nothing), else loopback."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"

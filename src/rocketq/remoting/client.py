@@ -22,9 +22,7 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 # The usual RPC timeout of RocketMQ's clients (3 s for sends and admin calls).
 DEFAULT_TIMEOUT = 3.0
 
-InvokeCallback = Callable[
-    [RemotingCommand | None, BaseException | None], Awaitable[None] | None
-]
+InvokeCallback = Callable[[RemotingCommand | None, BaseException | None], Awaitable[None] | None]
 
 
 def split_addr(addr: str) -> tuple[str, int]:

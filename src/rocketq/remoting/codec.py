@@ -96,9 +96,7 @@ def _encode_json_header(cmd: RemotingCommand) -> bytes:
 
 def _encode_rocketmq_header(cmd: RemotingCommand) -> bytes:
     language = _BYTE_BY_LANGUAGE.get(cmd.language, LanguageCode.OTHER)
-    out = bytearray(
-        _RMQ_FIXED.pack(cmd.code, language, cmd.version, cmd.opaque, cmd.flag)
-    )
+    out = bytearray(_RMQ_FIXED.pack(cmd.code, language, cmd.version, cmd.opaque, cmd.flag))
     remark = cmd.remark.encode() if cmd.remark else b""
     out += _INT.pack(len(remark))
     out += remark
@@ -260,9 +258,7 @@ def decode_frame(frame: bytes | memoryview) -> RemotingCommand:
     stype = word >> 24
     header_len = word & _HEADER_LEN_MASK
     if header_len > len(view) - 4:
-        raise ProtocolError(
-            f"header length {header_len} exceeds frame length {len(view) - 4}"
-        )
+        raise ProtocolError(f"header length {header_len} exceeds frame length {len(view) - 4}")
     header = view[4 : 4 + header_len]
     if stype == SerializeType.JSON:
         cmd = _decode_json_header(header)

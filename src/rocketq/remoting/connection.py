@@ -240,8 +240,7 @@ class Connection(asyncio.Protocol):
             if not future.done():
                 future.set_exception(
                     RemotingSendRequestError(
-                        f"connection to {self.peer} closed before the response: "
-                        f"{self.close_reason}"
+                        f"connection to {self.peer} closed before the response: {self.close_reason}"
                     )
                 )
 

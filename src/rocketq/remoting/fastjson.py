@@ -22,7 +22,7 @@ import orjson
 
 from rocketq.common.errors import ProtocolError
 
-__all__ = ["ObjectKey", "dumps", "loads"]
+__all__ = ["ObjectKey", "dumps", "dumps_java", "loads"]
 
 
 class ObjectKey(tuple[tuple[str, Any], ...]):
@@ -168,3 +168,36 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def dumps_java(obj: Any) -> bytes:
+    """JSON as Java's fastjson writes it, for bodies that Java tools read back.
+
+    Map keys are written by type: ``str`` quoted, ``int`` bare (``{0:12}``), and an
+    ``ObjectKey`` (or any tuple of ``(name, value)`` pairs, e.g. a ``MessageQueue``) as
+    a JSON object: ``{{"brokerName":"b","queueId":0,"topic":"T"}:42}`` (remoting.md §6).
+    Values are written as standard JSON; tuples that are not keys become arrays.
+    """
+    return _java_value(obj).encode()
+
+
+def _java_value(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{_java_key(k)}:{_java_value(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, ObjectKey):
+        return _java_value(obj.as_dict())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return "[" + ",".join(_java_value(v) for v in obj) + "]"
+    text: str = orjson.dumps(obj).decode()
+    return text
+
+
+def _java_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, tuple):
+        return _java_value(dict(key))
+    text: str = orjson.dumps(str(key)).decode()
+    return text

@@ -1,16 +1,665 @@
-"""Admin and query processors (filled in by the admin module)."""
+"""The admin requests of ``mqadmin`` and the console, the offset lookups of clients and the
+orderly-consume locks (RocketMQ ``AdminBrokerProcessor``, ``Broker2Client#resetOffset``,
+``RebalanceLockManager``), plus ``register_admin_processors`` for them and for
+``QueryMessageProcessor``.
+
+MessageQueue-keyed bodies (TopicStatsTable, ConsumeStats, ResetOffsetBody) are written with
+``fastjson.dumps_java``, the object-key form Java's tools read (remoting.md §6).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import copy
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from rocketq.remoting.connection import ProcessorTable
+from rocketq.broker.processor.query import QueryMessageProcessor
+from rocketq.broker.subscription_group import SubscriptionGroupConfig
+from rocketq.broker.topic_config import SYSTEM_TOPICS, topic_name_problem
+from rocketq.common.config import dump_properties, parse_properties
+from rocketq.common.errors import BrokerError, ProtocolError
+from rocketq.common.topic import TopicConfig
+from rocketq.remoting import fastjson
+from rocketq.remoting.body import DataVersion, KVTable
+from rocketq.remoting.codes import LanguageCode, RequestCode, ResponseCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection, ProcessorTable
+from rocketq.remoting.fastjson import ObjectKey
+from rocketq.remoting.headers import (
+    CreateTopicRequestHeader,
+    DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicRequestHeader,
+    GetConsumerConnectionListRequestHeader,
+    GetConsumeStatsRequestHeader,
+    GetEarliestMsgStoretimeRequestHeader,
+    GetEarliestMsgStoretimeResponseHeader,
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader,
+    GetProducerConnectionListRequestHeader,
+    GetTopicStatsInfoRequestHeader,
+    ResetOffsetRequestHeader,
+    SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader,
+    parse_bool,
+)
+from rocketq.store.config import SLAVE
 
 if TYPE_CHECKING:
+    from rocketq.broker.client_manager import ClientChannelInfo
     from rocketq.broker.controller import BrokerController
 
-__all__ = ["register_admin_processors"]
+__all__ = ["AdminBrokerProcessor", "RebalanceLockManager", "register_admin_processors"]
+
+log = logging.getLogger("rocketq.broker")
+
+# RebalanceLockManager.REBALANCE_LOCK_MAX_LIVE_TIME (rocketmq.broker.rebalance.lockMaxLiveTime):
+# a queue lock not renewed for 60 s is free again (clients renew every 20 s).
+DEFAULT_LOCK_MAX_LIVE_MS = 60_000
+# MQVersion: the version this broker reports, and its name.
+BROKER_VERSION = 401
+BROKER_VERSION_DESC = "V4_9_4"
+# MQVersion.Version.V3_0_7_SNAPSHOT: older clients cannot take RESET_CONSUMER_CLIENT_OFFSET.
+_VERSION_RESET_OFFSET = 39
+# StoreStatsService keeps 10 min of samples; putTps reports the 10 s, 60 s and 600 s rates.
+_TPS_WINDOWS_S = (10, 60, 600)
+# TopicValidator.SYSTEM_TOPIC_PREFIX: topics named like this belong to the broker.
+_SYSTEM_TOPIC_PREFIX = "rmq_sys_"
+_SLAVE_REMARK = (
+    "Can't modify topic or subscription group from slave broker, "
+    "please execute it from master broker."
+)
+
+
+def mq_key(topic: str, broker_name: str, queue_id: int) -> ObjectKey:
+    """A ``MessageQueue`` as a fastjson object key."""
+    return ObjectKey((("brokerName", broker_name), ("queueId", queue_id), ("topic", topic)))
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _LockEntry:
+    client_id: str
+    last_update: int
+
+
+class RebalanceLockManager:
+    """group -> queue -> (owner client id, last renewal); a lock is free once expired."""
+
+    def __init__(
+        self,
+        max_live_ms: int = DEFAULT_LOCK_MAX_LIVE_MS,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.max_live_ms = max_live_ms
+        self.clock = clock
+        self.table: dict[str, dict[tuple[str, str, int], _LockEntry]] = {}
+
+    def try_lock_batch(
+        self, group: str, mqs: list[tuple[str, str, int]], client_id: str
+    ) -> list[tuple[str, str, int]]:
+        """Lock what is free, expired or already ours; return the queues now held."""
+        now = self.clock()
+        locks = self.table.setdefault(group, {})
+        held = []
+        for mq in mqs:
+            entry = locks.get(mq)
+            if entry is None or entry.client_id == client_id:
+                locks[mq] = _LockEntry(client_id, now)
+            elif now - entry.last_update > self.max_live_ms:
+                log.warning(
+                    "lock of %s in %s expired: %s -> %s", mq, group, entry.client_id, client_id
+                )
+                locks[mq] = _LockEntry(client_id, now)
+            else:
+                continue
+            held.append(mq)
+        return held
+
+    def unlock_batch(self, group: str, mqs: list[tuple[str, str, int]], client_id: str) -> None:
+        """Release the queues this client holds."""
+        locks = self.table.get(group, {})
+        for mq in mqs:
+            entry = locks.get(mq)
+            if entry is not None and entry.client_id == client_id:
+                del locks[mq]
+
+
+def _mq_of(obj: Any) -> tuple[str, str, int]:
+    """A MessageQueue JSON object (C++ sends queueId as a number, Java as a number too)."""
+    return (str(obj["topic"]), str(obj["brokerName"]), int(obj["queueId"]))
+
+
+def _mq_obj(mq: tuple[str, str, int]) -> dict[str, Any]:
+    return {"brokerName": mq[1], "queueId": mq[2], "topic": mq[0]}
+
+
+def _json_body(req: RemotingCommand) -> dict[str, Any]:
+    try:
+        obj = fastjson.loads(req.body or b"")
+    except ProtocolError as exc:
+        raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad request body: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise BrokerError(ResponseCode.SYSTEM_ERROR, "the request body is not a JSON object")
+    return obj
+
+
+class _TpsSampler:
+    """Rough put TPS from the store's put counter, sampled whenever someone asks."""
+
+    def __init__(self, boot_ms: int) -> None:
+        self.samples: list[tuple[float, int]] = [(boot_ms / 1000, 0)]
+
+    def rates(self, count: int) -> str:
+        now = time.time()
+        self.samples.append((now, count))
+        self.samples = [s for s in self.samples if now - s[0] <= max(_TPS_WINDOWS_S)] or [
+            self.samples[-1]
+        ]
+        out = []
+        for window in _TPS_WINDOWS_S:
+            since, base = next((s for s in self.samples if now - s[0] <= window), (now, count))
+            out.append(f"{(count - base) / max(now - since, 1.0):.1f}")
+        return " ".join(out)
+
+
+class AdminBrokerProcessor:
+    """One method per admin request code."""
+
+    def __init__(self, controller: BrokerController) -> None:
+        self.ctl = controller
+        self.lock_manager = RebalanceLockManager()
+        self.config_version = DataVersion(timestamp=_now_ms())
+        self._tps = _TpsSampler(controller.boot_timestamp)
+
+    # -- topics -----------------------------------------------------------------------------
+
+    def _check_slave(self) -> None:
+        if self.ctl.store_config.broker_role == SLAVE:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, _SLAVE_REMARK)
+
+    @staticmethod
+    def _check_topic(topic: str) -> None:
+        """``TopicValidator.validateTopic`` and ``isSystemTopic``."""
+        problem = topic_name_problem(topic)
+        if problem is not None:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, problem)
+        if topic in SYSTEM_TOPICS or topic.startswith(_SYSTEM_TOPIC_PREFIX):
+            raise BrokerError(
+                ResponseCode.SYSTEM_ERROR, f"The topic[{topic}] is conflict with system topic."
+            )
+
+    def update_and_create_topic(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Create or replace a topic, then register with the NameServers at once."""
+        self._check_slave()
+        h = CreateTopicRequestHeader.from_ext(req.ext_fields)
+        self._check_topic(h.topic)
+        if h.read_queue_nums < 0 or h.write_queue_nums < 0:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, "queue numbers may not be negative")
+        config = TopicConfig(
+            h.topic,
+            h.read_queue_nums,
+            h.write_queue_nums,
+            h.perm,
+            h.topic_filter_type,
+            h.topic_sys_flag or 0,
+            h.order,
+        )
+        log.info("updateAndCreateTopic %s called by %s", config, conn.peer)
+        self.ctl.topic_config_manager.update(config)
+        self.ctl.request_register()
+        return req.make_response()
+
+    def delete_topic(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Forget a topic and every group's offsets on it (its queue files stay until
+        retention removes them)."""
+        self._check_slave()
+        h = DeleteTopicRequestHeader.from_ext(req.ext_fields)
+        self._check_topic(h.topic)
+        log.info("deleteTopic %s called by %s", h.topic, conn.peer)
+        self.ctl.topic_config_manager.delete(h.topic)
+        self.ctl.consumer_offset_manager.remove_topic(h.topic)
+        self.ctl.request_register()
+        return req.make_response()
+
+    def get_all_topic_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """TopicConfigSerializeWrapper of every topic."""
+        return req.make_response(body=self.ctl.topic_config_manager.wrapper().encode())
+
+    def get_topic_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """5.x GET_TOPIC_CONFIG: one topic's config (TopicConfigAndQueueMapping)."""
+        topic = req.ext("topic") or ""
+        config = self.ctl.topic_config_manager.select(topic)
+        if config is None:
+            raise BrokerError(
+                ResponseCode.TOPIC_NOT_EXIST, f"No topic in this broker. topic: {topic}"
+            )
+        return req.make_response(body=fastjson.dumps(config.to_obj()))
+
+    def get_topic_stats_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """TopicStatsTable: min/max offset and last store time of each write queue."""
+        h = GetTopicStatsInfoRequestHeader.from_ext(req.ext_fields)
+        config = self.ctl.topic_config_manager.select(h.topic)
+        if config is None:
+            raise BrokerError(ResponseCode.TOPIC_NOT_EXIST, f"topic[{h.topic}] not exist")
+        store, name = self.ctl.store, self.ctl.config.broker_name
+        table = {}
+        for qid in range(config.write_queue_nums):
+            low = max(store.get_min_offset_in_queue(h.topic, qid), 0)
+            high = max(store.get_max_offset_in_queue(h.topic, qid), 0)
+            stamp = store.get_message_store_timestamp(h.topic, qid, high - 1) if high else 0
+            table[mq_key(h.topic, name, qid)] = {
+                "lastUpdateTimestamp": stamp,
+                "maxOffset": high,
+                "minOffset": low,
+            }
+        return req.make_response(body=fastjson.dumps_java({"offsetTable": table}))
+
+    # -- consumers and producers --------------------------------------------------------------
+
+    def get_consume_stats(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """ConsumeStats: broker offset, committed offset and its store time per queue."""
+        h = GetConsumeStatsRequestHeader.from_ext(req.ext_fields)
+        group = h.consumer_group
+        topics = (
+            {h.topic}
+            if h.topic and h.topic.strip()
+            else self.ctl.consumer_offset_manager.topics_of_group(group)
+        )
+        info = self.ctl.consumer_manager.groups.get(group)
+        table: dict[ObjectKey, dict[str, int]] = {}
+        for topic in sorted(topics):
+            config = self.ctl.topic_config_manager.select(topic)
+            if config is None:
+                continue
+            if info is not None and info.subscriptions and topic not in info.subscriptions:
+                continue  # online, but no longer subscribed to this topic
+            for qid in range(config.read_queue_nums):
+                table[mq_key(topic, self.ctl.config.broker_name, qid)] = self._offsets(
+                    group, topic, qid
+                )
+        body = {"consumeTps": 0.0, "offsetTable": table}
+        return req.make_response(body=fastjson.dumps_java(body))
+
+    def _offsets(self, group: str, topic: str, qid: int) -> dict[str, int]:
+        store = self.ctl.store
+        broker_offset = max(store.get_max_offset_in_queue(topic, qid), 0)
+        consumer_offset = max(self.ctl.consumer_offset_manager.query(group, topic, qid), 0)
+        last = 0
+        if consumer_offset > 0:
+            last = max(store.get_message_store_timestamp(topic, qid, consumer_offset - 1), 0)
+        return {
+            "brokerOffset": broker_offset,
+            "consumerOffset": consumer_offset,
+            "lastTimestamp": last,
+        }
+
+    @staticmethod
+    def _connection(info: ClientChannelInfo) -> dict[str, Any]:
+        return {
+            "clientAddr": info.client_addr,
+            "clientId": info.client_id,
+            "language": info.language,
+            "version": info.version,
+        }
+
+    def get_consumer_connection_list(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand:
+        """ConsumerConnection: the group's members and subscriptions."""
+        h = GetConsumerConnectionListRequestHeader.from_ext(req.ext_fields)
+        info = self.ctl.consumer_manager.groups.get(h.consumer_group)
+        if info is None or not info.channels:
+            raise BrokerError(
+                ResponseCode.CONSUMER_NOT_ONLINE,
+                f"the consumer group[{h.consumer_group}] not online",
+            )
+        body = {
+            "connectionSet": [self._connection(c) for c in info.channels.values()],
+            "consumeFromWhere": info.consume_from_where,
+            "consumeType": info.consume_type,
+            "messageModel": info.message_model,
+            "subscriptionTable": {t: s.to_obj() for t, s in info.subscriptions.items()},
+        }
+        return req.make_response(body=fastjson.dumps(body))
+
+    def get_producer_connection_list(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand:
+        """ProducerConnection: the group's live channels."""
+        h = GetProducerConnectionListRequestHeader.from_ext(req.ext_fields)
+        channels = self.ctl.producer_manager.groups.get(h.producer_group)
+        if channels is None:
+            raise BrokerError(
+                ResponseCode.SYSTEM_ERROR, f"the producer group[{h.producer_group}] not exist"
+            )
+        body = {"connectionSet": [self._connection(c) for c in channels.values()]}
+        return req.make_response(body=fastjson.dumps(body))
+
+    # -- subscription groups and offsets ------------------------------------------------------
+
+    def update_and_create_subscription_group(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand:
+        """Create or replace a consumer group's settings (body SubscriptionGroupConfig)."""
+        self._check_slave()
+        obj = _json_body(req)
+        try:
+            config = SubscriptionGroupConfig.from_obj(obj)
+        except (TypeError, ValueError) as exc:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad group config: {exc}") from exc
+        if not config.group_name:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, "the group name is blank")
+        log.info("updateAndCreateSubscriptionGroup %s called by %s", config, conn.peer)
+        self.ctl.subscription_group_manager.update(config)
+        return req.make_response()
+
+    def get_all_subscription_group(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """SubscriptionGroupWrapper of every group."""
+        body = fastjson.dumps(self.ctl.subscription_group_manager.encode())
+        return req.make_response(body=body)
+
+    def delete_subscription_group(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Forget a group; with ``cleanOffset`` (4.9: ``removeOffset``) its offsets too."""
+        self._check_slave()
+        h = DeleteSubscriptionGroupRequestHeader.from_ext(req.ext_fields)
+        log.info("deleteSubscriptionGroup %s called by %s", h.group_name, conn.peer)
+        self.ctl.subscription_group_manager.delete(h.group_name)
+        if h.clean_offset or parse_bool(req.ext("removeOffset") or "false"):
+            self.ctl.consumer_offset_manager.remove_group(h.group_name)
+        return req.make_response()
+
+    def get_all_consumer_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """ConsumerOffsetSerializeWrapper, bare integer keys as Java writes it."""
+        body = fastjson.dumps_java(self.ctl.consumer_offset_manager.encode())
+        return req.make_response(body=body)
+
+    def reset_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """INVOKE_BROKER_TO_RESET_OFFSET (``Broker2Client#resetOffset``): offsets by store
+        time, RESET_CONSUMER_CLIENT_OFFSET to every member, committed offsets updated."""
+        h = ResetOffsetRequestHeader.from_ext(req.ext_fields)
+        offsets = self._reset_offsets(h)
+        info = self.ctl.consumer_manager.groups.get(h.group)
+        if info is None or not info.channels:
+            raise BrokerError(
+                ResponseCode.CONSUMER_NOT_ONLINE,
+                "Consumer not online, so can not reset offset, "
+                f"Group: {h.group} Topic: {h.topic} Timestamp: {h.timestamp}",
+            )
+        for member in info.channels.values():
+            if member.version < _VERSION_RESET_OFFSET:
+                raise BrokerError(
+                    ResponseCode.SYSTEM_ERROR,
+                    f"the client does not support this feature. version={member.version}",
+                )
+        request_is_cpp = req.language == LanguageCode.CPP.name
+        for member in info.channels.values():
+            self._send_reset(member, h, offsets, request_is_cpp)
+        for qid, offset in offsets.items():
+            self.ctl.consumer_offset_manager.commit(h.group, h.topic, qid, offset)
+        name = self.ctl.config.broker_name
+        table = {mq_key(h.topic, name, q): o for q, o in offsets.items()}
+        return req.make_response(body=fastjson.dumps_java({"offsetTable": table}))
+
+    def _reset_offsets(self, h: ResetOffsetRequestHeader) -> dict[int, int]:
+        config = self.ctl.topic_config_manager.select(h.topic)
+        if config is None:
+            raise BrokerError(
+                ResponseCode.TOPIC_NOT_EXIST,
+                f"[reset-offset] reset offset failed, no topic in this broker. topic={h.topic}",
+            )
+        store, com = self.ctl.store, self.ctl.consumer_offset_manager
+        out = {}
+        for qid in range(config.write_queue_nums):
+            current = com.query(h.group, h.topic, qid)
+            if current == -1:
+                raise BrokerError(
+                    ResponseCode.SYSTEM_ERROR, f"THe consumer group <{h.group}> not exist"
+                )
+            if h.queue_id is not None and h.queue_id >= 0 and h.offset is not None:
+                if qid == h.queue_id:  # 5.x: one queue to an explicit offset
+                    out[qid] = h.offset
+                continue
+            if h.timestamp == -1:
+                target = store.get_max_offset_in_queue(h.topic, qid)
+            else:
+                target = store.get_offset_in_queue_by_time(h.topic, qid, h.timestamp)
+            target = max(target, 0)
+            out[qid] = target if h.is_force or target < current else current
+        return out
+
+    def _send_reset(
+        self,
+        member: ClientChannelInfo,
+        h: ResetOffsetRequestHeader,
+        offsets: dict[int, int],
+        request_is_cpp: bool,
+    ) -> None:
+        name = self.ctl.config.broker_name
+        if request_is_cpp or member.language == LanguageCode.CPP.name:
+            # ResetOffsetBodyForC: the C++ client parses a list, not object keys
+            entries = [
+                {"brokerName": name, "offset": o, "queueId": q, "topic": h.topic}
+                for q, o in offsets.items()
+            ]
+            body = fastjson.dumps({"offsetTable": entries})
+        else:
+            table = {mq_key(h.topic, name, q): o for q, o in offsets.items()}
+            body = fastjson.dumps_java({"offsetTable": table})
+        ext = {"topic": h.topic, "group": h.group, "timestamp": str(h.timestamp)}
+        ext["isForce"] = "true" if h.is_force else "false"
+        cmd = RemotingCommand.request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, ext, body)
+        conn = member.connection
+        if isinstance(conn, Connection) and conn.is_open:
+            try:
+                conn.send_oneway(cmd)
+            except Exception as exc:  # the consumer is going away; it re-reads offsets
+                log.warning("reset offset to %s failed: %s", member.client_id, exc)
+
+    # -- broker config and runtime ------------------------------------------------------------
+
+    def update_broker_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Apply the known broker and store keys of a properties body."""
+        values = parse_properties((req.body or b"").decode("utf-8", "replace"))
+        log.info("updateBrokerConfig %s called by %s", values, conn.peer)
+        broker, store = self.ctl.config, self.ctl.store_config
+        known = {**broker.keys(), **store.keys()}
+        try:  # check every value first so that a bad one changes nothing
+            copy.copy(broker).update(values)
+            copy.copy(store).update(values)
+        except ValueError as exc:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, str(exc)) from exc
+        broker.update(values)
+        store.update(values)
+        self.ctl.store.commit_log.max_message_size = store.max_message_size
+        ignored = sorted(set(values) - set(known))
+        if ignored:
+            log.warning("updateBrokerConfig ignores unknown keys %s", ignored)
+        self.config_version = DataVersion(
+            timestamp=_now_ms(), counter=self.config_version.counter + 1
+        )
+        if "brokerPermission" in values:
+            self.ctl.topic_config_manager.next_version()
+            self.ctl.request_register()
+        return req.make_response()
+
+    def get_broker_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Every broker and store setting as properties text; header ``version``."""
+        props = {**self.ctl.config.to_properties(), **self.ctl.store_config.to_properties()}
+        ext = {"version": self.config_version.encode().decode()}
+        return req.make_response(ext_fields=ext, body=dump_properties(props).encode())
+
+    def get_broker_runtime_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """KVTable of figures, with the key names of Java's ``prepareRuntimeInfo``."""
+        return req.make_response(body=KVTable(self.runtime_info()).encode())
+
+    def runtime_info(self) -> dict[str, str]:
+        """The runtime figures (all values text, as Java sends them)."""
+        stats = self.ctl.store.stats()
+        root = self.ctl.store_config.store_path_root_dir
+        info = {
+            "brokerVersionDesc": BROKER_VERSION_DESC,
+            "brokerVersion": str(BROKER_VERSION),
+            "bootTimestamp": str(self.ctl.boot_timestamp),
+            "runtime": _format_runtime(_now_ms() - self.ctl.boot_timestamp),
+            "commitLogMinOffset": str(stats.commit_log_min_offset),
+            "commitLogMaxOffset": str(stats.commit_log_max_offset),
+            "putMessageTimesTotal": str(max(stats.put_count, 1)),
+            "putTps": self._tps.rates(stats.put_count),
+            "getFoundTps": "0.0 0.0 0.0",
+            "getMissTps": "0.0 0.0 0.0",
+            "getTotalTps": "0.0 0.0 0.0",
+            "getTransferedTps": "0.0 0.0 0.0",
+            "dispatchBehindBytes": "0",
+            "pageCacheLockTimeMills": "0",
+            "earliestMessageTimeStamp": str(self._earliest_message_time()),
+            "startAcceptSendRequestTimeStamp": "0",
+            "remainHowManyDataToFlush": _human_bytes(
+                stats.commit_log_max_offset - stats.commit_log_flushed_offset
+            ),
+            "msgPutTotalTodayNow": str(stats.put_count),
+            "msgGetTotalTodayNow": "0",
+        }
+        info.update(_disk_info(root, self.ctl.store_config.commit_log_dir()))
+        for key in ("send", "pull", "query"):
+            info[f"{key}ThreadPoolQueueSize"] = "0"
+            info[f"{key}ThreadPoolQueueHeadWaitTimeMills"] = "0"
+        return info
+
+    def _earliest_message_time(self) -> int:
+        """Store time of the oldest CommitLog record (``getEarliestMessageTime``)."""
+        record = self.ctl.store.look_message_by_offset(self.ctl.store.min_phy_offset())
+        return record.store_timestamp if record is not None else -1
+
+    # -- offsets by queue ----------------------------------------------------------------------
+
+    def search_offset_by_timestamp(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Queue offset of the first message stored at/after the time (5.x ``upper``: last
+        at/before)."""
+        h = SearchOffsetRequestHeader.from_ext(req.ext_fields)
+        upper = (h.boundary_type or "").lower() == "upper"
+        offset = self.ctl.store.get_offset_in_queue_by_time(h.topic, h.queue_id, h.timestamp, upper)
+        return req.make_response(ext_fields=SearchOffsetResponseHeader(offset=offset).to_ext())
+
+    def get_max_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """The queue's next write offset."""
+        h = GetMaxOffsetRequestHeader.from_ext(req.ext_fields)
+        offset = self.ctl.store.get_max_offset_in_queue(h.topic, h.queue_id)
+        return req.make_response(ext_fields=GetMaxOffsetResponseHeader(offset=offset).to_ext())
+
+    def get_min_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """The queue's smallest readable offset."""
+        h = GetMinOffsetRequestHeader.from_ext(req.ext_fields)
+        offset = self.ctl.store.get_min_offset_in_queue(h.topic, h.queue_id)
+        return req.make_response(ext_fields=GetMinOffsetResponseHeader(offset=offset).to_ext())
+
+    def get_earliest_msg_storetime(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Store time of the queue's oldest readable message (-1 when none)."""
+        h = GetEarliestMsgStoretimeRequestHeader.from_ext(req.ext_fields)
+        stamp = self.ctl.store.get_earliest_message_time(h.topic, h.queue_id)
+        ext = GetEarliestMsgStoretimeResponseHeader(timestamp=stamp).to_ext()
+        return req.make_response(ext_fields=ext)
+
+    # -- orderly consume locks ------------------------------------------------------------------
+
+    @staticmethod
+    def _lock_body(req: RemotingCommand) -> tuple[str, str, list[tuple[str, str, int]]]:
+        obj = _json_body(req)
+        try:
+            mqs = [_mq_of(m) for m in obj.get("mqSet") or []]
+            return str(obj["consumerGroup"]), str(obj["clientId"]), mqs
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad lock body: {exc!r}") from exc
+
+    def lock_batch_mq(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Lock queues for an orderly consumer; answer the ones it now holds."""
+        group, client_id, mqs = self._lock_body(req)
+        held = self.lock_manager.try_lock_batch(group, mqs, client_id)
+        body = fastjson.dumps({"lockOKMQSet": [_mq_obj(mq) for mq in held]})
+        return req.make_response(body=body)
+
+    def unlock_batch_mq(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Release an orderly consumer's queue locks."""
+        group, client_id, mqs = self._lock_body(req)
+        self.lock_manager.unlock_batch(group, mqs, client_id)
+        return req.make_response()
+
+
+def _format_runtime(ms: int) -> str:
+    """``StoreStatsService#getFormatRuntime``."""
+    seconds = ms // 1000
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"[ {days} days, {hours} hours, {minutes} minutes, {seconds} seconds ]"
+
+
+def _human_bytes(n: int) -> str:
+    """``MixAll.humanReadableByteCount(n, false)``."""
+    if n < 1024:
+        return f"{n} B"
+    exp, value = 0, float(n)
+    while value >= 1024 and exp < 6:
+        value /= 1024
+        exp += 1
+    return f"{value:.1f} {'KMGTPE'[exp - 1]}iB"
+
+
+def _disk_info(root: str, commit_log_dir: str) -> dict[str, str]:
+    """Disk used ratios and capacity of the store's partition."""
+    try:
+        usage = shutil.disk_usage(root)
+    except OSError:
+        return {"commitLogDiskRatio": "-1.0", "consumeQueueDiskRatio": "-1.0"}
+    ratio = str((usage.total - usage.free) / usage.total if usage.total else -1.0)
+    return {
+        "commitLogDiskRatio": ratio,
+        f"commitLogDiskRatio_{commit_log_dir}": ratio,
+        "consumeQueueDiskRatio": ratio,
+        "commitLogDirCapacity": (
+            f"Total : {_human_bytes(usage.total)}, Free : {_human_bytes(usage.free)}."
+        ),
+    }
 
 
 def register_admin_processors(table: ProcessorTable, ctl: BrokerController) -> None:
-    """Register the admin request codes."""
+    """Register the admin request codes (and QUERY_MESSAGE / VIEW_MESSAGE_BY_ID)."""
+    rc = RequestCode
+    admin = AdminBrokerProcessor(ctl)
+    query = QueryMessageProcessor(ctl)
+    handlers = {
+        rc.UPDATE_AND_CREATE_TOPIC: admin.update_and_create_topic,
+        rc.DELETE_TOPIC_IN_BROKER: admin.delete_topic,
+        rc.GET_ALL_TOPIC_CONFIG: admin.get_all_topic_config,
+        rc.GET_TOPIC_CONFIG: admin.get_topic_config,
+        rc.GET_TOPIC_STATS_INFO: admin.get_topic_stats_info,
+        rc.GET_CONSUME_STATS: admin.get_consume_stats,
+        rc.GET_CONSUMER_CONNECTION_LIST: admin.get_consumer_connection_list,
+        rc.GET_PRODUCER_CONNECTION_LIST: admin.get_producer_connection_list,
+        rc.GET_BROKER_RUNTIME_INFO: admin.get_broker_runtime_info,
+        rc.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: admin.update_and_create_subscription_group,
+        rc.GET_ALL_SUBSCRIPTIONGROUP_CONFIG: admin.get_all_subscription_group,
+        rc.DELETE_SUBSCRIPTIONGROUP: admin.delete_subscription_group,
+        rc.INVOKE_BROKER_TO_RESET_OFFSET: admin.reset_offset,
+        rc.UPDATE_BROKER_CONFIG: admin.update_broker_config,
+        rc.GET_BROKER_CONFIG: admin.get_broker_config,
+        rc.GET_MAX_OFFSET: admin.get_max_offset,
+        rc.GET_MIN_OFFSET: admin.get_min_offset,
+        rc.SEARCH_OFFSET_BY_TIMESTAMP: admin.search_offset_by_timestamp,
+        rc.GET_EARLIEST_MSG_STORETIME: admin.get_earliest_msg_storetime,
+        rc.LOCK_BATCH_MQ: admin.lock_batch_mq,
+        rc.UNLOCK_BATCH_MQ: admin.unlock_batch_mq,
+        rc.GET_ALL_CONSUMER_OFFSET: admin.get_all_consumer_offset,
+        rc.QUERY_MESSAGE: query.query_message,
+        rc.VIEW_MESSAGE_BY_ID: query.view_message_by_id,
+    }
+    for code, handler in handlers.items():
+        table.register(code, handler)
