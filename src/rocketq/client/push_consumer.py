@@ -1,0 +1,461 @@
+"""``AsyncPushConsumer``: subscribe, rebalance, long-poll pull loops, listeners, offsets
+(RocketMQ ``DefaultMQPushConsumer``, ``RebalancePushImpl``, ``PullAPIWrapper``).
+
+Every queue assigned to this consumer gets one pull loop: pull up to 32 messages
+(the broker holds the pull until a message arrives), filter by tag, hand them to the
+consume service, repeat; flow control pauses the loop while too many messages wait.
+Offsets are committed at the lowest unconsumed message of each queue, so a crash
+re-delivers but never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+
+from rocketq.client.config import ClientConfig, ConsumerConfig
+from rocketq.client.consume_service import ConsumeService, Listener
+from rocketq.client.instance import MQClientInstance
+from rocketq.client.message import MessageExt, MessageQueue, PullStatus
+from rocketq.client.offset_store import (
+    LocalFileOffsetStore,
+    OffsetStore,
+    ReadOffsetType,
+    RemoteBrokerOffsetStore,
+)
+from rocketq.client.process_queue import ProcessQueue
+from rocketq.client.rebalance import ALLOCATE_STRATEGIES
+from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.message import MessageConst
+from rocketq.remoting.headers import PullMessageRequestHeader
+from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
+
+__all__ = ["AsyncPushConsumer"]
+
+log = logging.getLogger("rocketq.client")
+
+RETRY_PREFIX = "%RETRY%"
+# PullSysFlag.
+_FLAG_COMMIT_OFFSET, _FLAG_SUSPEND, _FLAG_SUBSCRIPTION = 0x1, 0x2, 0x4
+# DefaultMQPushConsumerImpl: flow-control and retry pauses.
+_FLOW_CONTROL_PAUSE_S = 0.05
+_ORDERLY_LOCK_RETRY_S = 3.0
+
+
+class AsyncPushConsumer:
+    """A consumer group that receives messages through a listener."""
+
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        config: ConsumerConfig | None = None,
+        client_config: ClientConfig | None = None,
+        instance: MQClientInstance | None = None,
+    ) -> None:
+        self.group = group
+        self.config = config or ConsumerConfig()
+        cc = client_config or ClientConfig()
+        if namesrv_addr:
+            cc.namesrv_addr = namesrv_addr
+        self._own_instance = instance is None
+        self.instance = instance or MQClientInstance(cc)
+        self.subscriptions: dict[str, SubscriptionData] = {}
+        self.subscribe_info: dict[str, set[MessageQueue]] = {}
+        self.process_queues: dict[MessageQueue, ProcessQueue] = {}
+        self._pull_tasks: dict[MessageQueue, asyncio.Task[None]] = {}
+        self.offset_store: OffsetStore
+        factory = ALLOCATE_STRATEGIES.get(self.config.allocate_strategy)
+        if factory is None:
+            raise ClientError(
+                f"unknown allocate strategy {self.config.allocate_strategy!r}; "
+                f"use one of {', '.join(ALLOCATE_STRATEGIES)}"
+            )
+        self.strategy = factory()
+        self._service: ConsumeService | None = None
+        self._rebalance_lock = asyncio.Lock()
+        self._background: set[asyncio.Future[None]] = set()
+        self._started = False
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def subscribe(self, topic: str, expression: str = "*", expression_type: str = "TAG") -> None:
+        """Subscribe to ``topic`` with a tag expression (``"TagA || TagB"``, ``"*"``) or SQL92."""
+        self.subscriptions[topic] = build_subscription(topic, expression, expression_type)
+        if self._started:
+            task = asyncio.ensure_future(self._after_subscribe(topic))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _after_subscribe(self, topic: str) -> None:
+        await self.instance.update_topic_route(topic)
+        await self.instance.send_heartbeat_to_all_brokers()
+        self.instance.rebalance_immediately()
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic``."""
+        self.subscriptions.pop(topic, None)
+
+    def register_listener(self, listener: Listener, *, orderly: bool = False) -> None:
+        """The function that consumes: ``(msgs, context) -> status``; ``async def`` or plain."""
+        if self._started:
+            raise ClientError("register the listener before start()")
+        self._service = ConsumeService(self, listener, orderly)
+
+    @property
+    def orderly(self) -> bool:
+        """True with an orderly listener."""
+        return self._service is not None and self._service.orderly
+
+    def max_reconsume_times(self) -> int:
+        """Deliveries before a message goes to the DLQ (16 when unset)."""
+        return 16 if self.config.max_reconsume_times < 0 else self.config.max_reconsume_times
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the group: routes, heartbeat, first rebalance."""
+        if self._service is None:
+            raise ClientError("register a listener before start()")
+        if self.config.message_model == "CLUSTERING":
+            retry = RETRY_PREFIX + self.group
+            self.subscriptions.setdefault(retry, build_subscription(retry, "*"))
+            self.offset_store = RemoteBrokerOffsetStore(self._fetch_offset, self._commit_offset)
+        else:
+            self.offset_store = LocalFileOffsetStore(
+                self.instance.client_id, self.group, Path(self.config.offset_store_dir)
+            )
+        await self.offset_store.load()
+        self.instance.register_consumer(self)
+        await self.instance.start()
+        self._started = True
+        for topic in list(self.subscriptions):
+            await self.instance.update_topic_route(topic)
+        await self.instance.send_heartbeat_to_all_brokers()
+        await self.do_rebalance()
+        self.instance.rebalance_immediately()
+
+    async def aclose(self) -> None:
+        """Leave the group: stop pulls, finish listeners, persist offsets, unregister."""
+        if not self._started:
+            return
+        self._started = False
+        for pq in self.process_queues.values():
+            pq.dropped = True
+        for task in self._pull_tasks.values():
+            task.cancel()
+        for task in self._pull_tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._pull_tasks.clear()
+        if self._service is not None:
+            await self._service.aclose()
+        await self.persist_offsets()
+        if self.orderly:
+            await self._unlock_all(list(self.process_queues))
+        self.process_queues.clear()
+        await self.instance.unregister(consumer_group=self.group)
+        if self._own_instance:
+            await self.instance.aclose()
+
+    async def __aenter__(self) -> AsyncPushConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- instance member --------------------------------------------------------------------
+
+    def subscribed_topics(self) -> set[str]:
+        """Topics whose routes the instance keeps fresh."""
+        return set(self.subscriptions)
+
+    def consumer_data(self) -> ConsumerData:
+        """This group in a heartbeat."""
+        return ConsumerData(
+            group_name=self.group, consume_type="CONSUME_PASSIVELY",
+            message_model=self.config.message_model,
+            consume_from_where=self.config.consume_from_where,
+            subscription_data_set=list(self.subscriptions.values()),
+        )  # fmt: skip
+
+    def update_subscribe_info(self, topic: str, mqs: set[MessageQueue]) -> None:
+        """A fresh route: the queues this topic has now."""
+        if topic in self.subscriptions:
+            self.subscribe_info[topic] = mqs
+
+    async def persist_offsets(self) -> None:
+        """Commit every owned queue's offset to the broker (or the local file)."""
+        if hasattr(self, "offset_store"):
+            await self.offset_store.persist_all(set(self.process_queues))
+
+    async def reset_offset(self, topic: str, offsets: dict[MessageQueue, int]) -> None:
+        """The broker asked to move this group's offsets (admin resetOffsetByTime)."""
+        for mq, offset in offsets.items():
+            if mq.topic != topic:
+                continue
+            self.offset_store.update_offset(mq, offset, False)
+            await self.offset_store.persist(mq)
+            await self._drop(mq)
+        await self.do_rebalance()
+
+    # -- rebalance --------------------------------------------------------------------------
+
+    async def do_rebalance(self) -> None:
+        """Work out this consumer's queues for every topic and start/stop pull loops."""
+        if not self._started:
+            return
+        async with self._rebalance_lock:
+            for topic in list(self.subscriptions):
+                try:
+                    await self._rebalance_topic(topic)
+                except (RemotingError, BrokerError) as exc:
+                    log.warning("rebalance of %s/%s: %s", self.group, topic, exc)
+
+    async def _rebalance_topic(self, topic: str) -> None:
+        mqs = sorted(self.subscribe_info.get(topic, set()))
+        if not mqs:
+            return
+        if self.config.message_model == "BROADCASTING":
+            await self._update_queues(topic, mqs)
+            return
+        addr = self.instance.any_broker_addr_of_topic(topic)
+        if addr is None:
+            return
+        cids = sorted(await self.instance.api.get_consumer_id_list(addr, self.group))
+        if self.instance.client_id not in cids:
+            return
+        mine = self.strategy.allocate(self.group, self.instance.client_id, mqs, cids)
+        await self._update_queues(topic, sorted(mine))
+
+    async def _update_queues(self, topic: str, mine: list[MessageQueue]) -> None:
+        """``updateProcessQueueTableInRebalance``."""
+        wanted = set(mine)
+        for mq in [m for m in self.process_queues if m.topic == topic and m not in wanted]:
+            await self.offset_store.persist(mq)
+            self.offset_store.remove_offset(mq)
+            await self._drop(mq)
+            if self.orderly:
+                await self._unlock_all([mq])
+        for mq in mine:
+            if mq in self.process_queues:
+                continue
+            if (
+                self.orderly
+                and self.config.message_model == "CLUSTERING"
+                and not await self._lock(mq)
+            ):
+                continue
+            offset = await self._compute_pull_from_where(mq)
+            if offset < 0:
+                continue
+            pq = ProcessQueue()
+            pq.locked = self.orderly
+            self.process_queues[mq] = pq
+            self._pull_tasks[mq] = asyncio.create_task(
+                self._pull_loop(mq, pq, offset), name=f"pull-{mq}"
+            )
+            log.info("%s: consuming %s from offset %d", self.group, mq, offset)
+
+    async def _drop(self, mq: MessageQueue) -> None:
+        pq = self.process_queues.pop(mq, None)
+        if pq is not None:
+            pq.dropped = True
+        task = self._pull_tasks.pop(mq, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
+        """``computePullFromWhere``: the committed offset, else per consumeFromWhere."""
+        last = await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_STORE)
+        if last >= 0:
+            return last
+        if last != -1:
+            return -1
+        where = self.config.consume_from_where
+        if mq.topic.startswith(RETRY_PREFIX) or where == "CONSUME_FROM_FIRST_OFFSET":
+            return 0 if where != "CONSUME_FROM_TIMESTAMP" else await self._max_offset(mq)
+        if where == "CONSUME_FROM_TIMESTAMP":
+            return await self._search_offset(mq)
+        return await self._max_offset(mq)
+
+    async def _max_offset(self, mq: MessageQueue) -> int:
+        addr = self.instance.find_broker_addr_master(mq.broker_name)
+        return await self.instance.api.get_max_offset(addr, mq) if addr else -1
+
+    async def _search_offset(self, mq: MessageQueue) -> int:
+        stamp = self.config.consume_timestamp
+        if stamp:
+            when = time.mktime(time.strptime(stamp, "%Y%m%d%H%M%S")) * 1000
+        else:
+            when = (time.time() - 1800) * 1000  # half an hour ago, as Java defaults
+        addr = self.instance.find_broker_addr_master(mq.broker_name)
+        return await self.instance.api.search_offset(addr, mq, int(when)) if addr else -1
+
+    # -- orderly locks ----------------------------------------------------------------------
+
+    async def _lock(self, mq: MessageQueue) -> bool:
+        addr = self.instance.find_broker_addr_master(mq.broker_name)
+        if addr is None:
+            return False
+        try:
+            locked = await self.instance.api.lock_batch_mq(
+                addr, self.group, self.instance.client_id, [mq]
+            )
+        except (RemotingError, BrokerError) as exc:
+            log.warning("lock %s failed: %s", mq, exc)
+            return False
+        pq = self.process_queues.get(mq)
+        if pq is not None and mq in locked:
+            pq.locked = True
+            pq.last_lock_timestamp = int(time.time() * 1000)
+        return mq in locked
+
+    async def try_lock_later(self, mq: MessageQueue) -> None:
+        """Orderly consume found the queue unlocked: lock it again shortly."""
+        await asyncio.sleep(_ORDERLY_LOCK_RETRY_S / 30)
+        pq = self.process_queues.get(mq)
+        if pq is not None and not pq.dropped and await self._lock(mq) and self._service is not None:
+            self._service.submit([], pq, mq, True)
+
+    async def _unlock_all(self, mqs: list[MessageQueue]) -> None:
+        by_broker: dict[str, list[MessageQueue]] = {}
+        for mq in mqs:
+            by_broker.setdefault(mq.broker_name, []).append(mq)
+        for broker, group_mqs in by_broker.items():
+            addr = self.instance.find_broker_addr_master(broker)
+            if addr is None:
+                continue
+            with contextlib.suppress(RemotingError, BrokerError):
+                await self.instance.api.unlock_batch_mq(
+                    addr, self.group, self.instance.client_id, group_mqs
+                )
+
+    # -- pulling ----------------------------------------------------------------------------
+
+    async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
+        while not pq.dropped:
+            if self._flow_controlled(pq):
+                await asyncio.sleep(_FLOW_CONTROL_PAUSE_S)
+                continue
+            try:
+                offset = await self._pull_once(mq, pq, offset)
+            except (RemotingError, BrokerError) as exc:
+                log.debug("pull %s failed: %s", mq, exc)
+                await asyncio.sleep(self.config.pull_time_delay_mills_when_exception / 1000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pull loop of %s failed", mq)
+                await asyncio.sleep(self.config.pull_time_delay_mills_when_exception / 1000)
+            if self.config.pull_interval > 0:
+                await asyncio.sleep(self.config.pull_interval / 1000)
+
+    def _flow_controlled(self, pq: ProcessQueue) -> bool:
+        c = self.config
+        if pq.msg_count > c.pull_threshold_for_queue:
+            return True
+        if pq.msg_size > c.pull_threshold_size_for_queue * 1024 * 1024:
+            return True
+        return not self.orderly and pq.max_span > c.consume_concurrently_max_span
+
+    async def _pull_once(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> int:
+        sub = self.subscriptions.get(mq.topic)
+        addr = self.instance.find_broker_addr_subscribe(mq.broker_name)
+        if sub is None or addr is None:
+            await self.instance.update_topic_route(mq.topic)
+            await asyncio.sleep(self.config.pull_time_delay_mills_when_exception / 1000)
+            return offset
+        commit = await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY)
+        flags = _FLAG_SUSPEND | _FLAG_SUBSCRIPTION | (_FLAG_COMMIT_OFFSET if commit > 0 else 0)
+        header = PullMessageRequestHeader(
+            consumer_group=self.group, topic=mq.topic, queue_id=mq.queue_id, queue_offset=offset,
+            max_msg_nums=self.config.pull_batch_size, sys_flag=flags, commit_offset=max(commit, 0),
+            suspend_timeout_millis=self.config.broker_suspend_max_time_millis,
+            subscription=sub.sub_string, sub_version=sub.sub_version,
+            expression_type=sub.expression_type,
+        )  # fmt: skip
+        timeout = self.config.consumer_pull_timeout_millis / 1000
+        result = await self.instance.api.pull_message(addr, header, timeout, mq.broker_name)
+        pq.last_pull_timestamp = int(time.time() * 1000)
+        if result.status is PullStatus.FOUND:
+            msgs = self._filter(result.messages, sub)
+            if msgs and not pq.dropped and self._service is not None:
+                dispatch = pq.put_messages(msgs)
+                self._service.submit(msgs, pq, mq, dispatch)
+            elif not msgs and pq.msg_count == 0:
+                self.offset_store.update_offset(mq, result.next_begin_offset, True)
+            return result.next_begin_offset
+        if result.status is PullStatus.OFFSET_ILLEGAL:
+            log.warning(
+                "%s: offset %d of %s is illegal, moving to %d",
+                self.group,
+                offset,
+                mq,
+                result.next_begin_offset,
+            )
+            self.offset_store.update_offset(mq, result.next_begin_offset, False)
+            await self.offset_store.persist(mq)
+        elif pq.msg_count == 0:  # nothing new: keep the committed offset moving
+            self.offset_store.update_offset(mq, result.next_begin_offset, True)
+        return result.next_begin_offset
+
+    @staticmethod
+    def _filter(msgs: list[MessageExt], sub: SubscriptionData) -> list[MessageExt]:
+        """The broker filters by tag hash; a hash collision is caught here by the tag text."""
+        if sub.expression_type != "TAG" or not sub.tags_set or sub.sub_string == "*":
+            return msgs
+        tags = set(sub.tags_set)
+        return [m for m in msgs if m.tags in tags]
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def reset_retry_topic(self, msgs: list[MessageExt]) -> None:
+        """Messages from ``%RETRY%group`` show their original topic (``resetRetryAndNamespace``)."""
+        retry = RETRY_PREFIX + self.group
+        for msg in msgs:
+            original = msg.properties.get(MessageConst.RETRY_TOPIC)
+            if original and msg.topic == retry:
+                msg.topic = original
+
+    async def send_message_back(self, msg: MessageExt, delay_level: int, mq: MessageQueue) -> bool:
+        """CONSUMER_SEND_MSG_BACK to the message's broker; False when it failed."""
+        addr = self.instance.find_broker_addr_master(mq.broker_name) or _store_addr(msg)
+        try:
+            await self.instance.api.send_message_back(
+                addr, msg, self.group, delay_level, self.max_reconsume_times()
+            )
+            return True
+        except (RemotingError, BrokerError) as exc:
+            log.warning("send back of %s failed: %s", msg.msg_id, exc)
+            return False
+
+    # -- offsets ----------------------------------------------------------------------------
+
+    async def _fetch_offset(self, mq: MessageQueue) -> int:
+        addr = self.instance.find_broker_addr_master(mq.broker_name)
+        if addr is None:
+            await self.instance.update_topic_route(mq.topic)
+            addr = self.instance.find_broker_addr_master(mq.broker_name)
+        if addr is None:
+            raise BrokerError(1, f"the broker[{mq.broker_name}] not exist")
+        return await self.instance.api.query_consumer_offset(addr, self.group, mq)
+
+    async def _commit_offset(self, mq: MessageQueue, offset: int) -> None:
+        addr = self.instance.find_broker_addr_master(mq.broker_name)
+        if addr is not None:
+            await self.instance.api.update_consumer_offset(addr, self.group, mq, offset)
+
+
+def _store_addr(msg: MessageExt) -> str:
+    return f"{msg.store_host[0]}:{msg.store_host[1]}"
