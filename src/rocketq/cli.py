@@ -221,9 +221,22 @@ def broker(
 )
 @click.option("--store", default="./store", show_default=True, help="Store directory.")
 @click.option(
+    "-c",
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Optional broker.conf for the broker (ports and store path come from the flags).",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
 )
-def dev(namesrv_port: int, broker_port: int, host: str, store: str, log_level: str) -> None:
+def dev(
+    namesrv_port: int,
+    broker_port: int,
+    host: str,
+    store: str,
+    config_file: str | None,
+    log_level: str,
+) -> None:
     """Run a NameServer and a broker in one process: a whole cluster for development.
 
     Topics are created on first use (autoCreateTopicEnable). Point any RocketMQ client
@@ -233,8 +246,9 @@ def dev(namesrv_port: int, broker_port: int, host: str, store: str, log_level: s
     ns_config = NamesrvConfig(listen_port=namesrv_port, bind_address=host)
     ns_config.kv_config_path = os.path.join(store, "namesrv", "kvConfig.json")
     namesrv_ctl = NamesrvController(ns_config)
-    broker_config, store_config = _broker_configs(None, None, broker_port, host, store)
-    broker_config.broker_name = "broker-a"  # RocketMQ's sample broker.conf name
+    broker_config, store_config = _broker_configs(config_file, None, broker_port, host, store)
+    if not config_file:
+        broker_config.broker_name = "broker-a"  # RocketMQ's sample broker.conf name
 
     async def start() -> str:
         await namesrv_ctl.start()

@@ -23,6 +23,7 @@ from rocketq.broker.long_polling import PullRequestHoldService
 from rocketq.broker.outer_api import BrokerOuterAPI
 from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
+from rocketq.broker.schedule import ScheduleMessageService
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.remoting.codes import RequestCode
@@ -30,7 +31,7 @@ from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import NotifyConsumerIdsChangedRequestHeader
 from rocketq.remoting.server import RemotingServer
-from rocketq.store.config import StoreConfig
+from rocketq.store.config import SLAVE, StoreConfig
 from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["BrokerController", "BrokerStats"]
@@ -81,6 +82,7 @@ class BrokerController:
             self.pull_processor.rerun, self.store.get_max_offset_in_queue
         )
         self.store.message_arriving_listener = self.pull_hold_service.notify_message_arriving
+        self.schedule_service = ScheduleMessageService(self)
         self.server = RemotingServer(
             build_processor_table(self),
             config.bind_address,
@@ -115,6 +117,8 @@ class BrokerController:
                 self.server.port,
             )
         self.topic_config_manager.persist()
+        if self.store_config.broker_role != SLAVE:
+            self.schedule_service.start()
         self._running = True
         await self.register_broker_all()
         for name, coro in (
@@ -144,6 +148,7 @@ class BrokerController:
         await self.outer_api.unregister_broker_all()
         self.pull_hold_service.wake_all()
         await self.server.aclose()
+        await self.schedule_service.aclose()
         self.consumer_offset_manager.persist()
         await self.store.aclose()
         await self.outer_api.aclose()

@@ -138,18 +138,28 @@ class MQClientAPI:
         messages: list[MessageExt] = []
         if status is PullStatus.FOUND and resp.body:
             messages = [MessageExt.from_record(r, broker_name) for r in decode_records(resp.body)]
-        return PullResult(status, h.next_begin_offset, h.min_offset, h.max_offset, messages,
-                          h.suggest_which_broker_id)  # fmt: skip
+        return PullResult(
+            status,
+            h.next_begin_offset,
+            h.min_offset,
+            h.max_offset,
+            messages,
+            h.suggest_which_broker_id,
+        )
 
     async def send_message_back(
         self, addr: str, msg: MessageExt, group: str, delay_level: int, max_reconsume: int
     ) -> None:
         """CONSUMER_SEND_MSG_BACK: hand a failed message to the retry topic."""
         ext = ConsumerSendMsgBackRequestHeader(
-            offset=msg.commit_log_offset, group=group, delay_level=delay_level,
-            origin_msg_id=msg.msg_id, origin_topic=msg.topic, unit_mode=False,
+            offset=msg.commit_log_offset,
+            group=group,
+            delay_level=delay_level,
+            origin_msg_id=msg.msg_id,
+            origin_topic=msg.topic,
+            unit_mode=False,
             max_reconsume_times=max_reconsume,
-        ).to_ext()  # fmt: skip
+        ).to_ext()
         cmd = RemotingCommand.request(RequestCode.CONSUMER_SEND_MSG_BACK, ext)
         _ok(await self.remoting.invoke(addr, cmd, self.timeout))
 

@@ -141,9 +141,13 @@ class ConsumeService:
         await self._ack_concurrently(msgs, pq, mq, status, context)
 
     async def _ack_concurrently(
-        self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue,
-        status: object, context: ConsumeConcurrentlyContext,
-    ) -> None:  # fmt: skip
+        self,
+        msgs: list[MessageExt],
+        pq: ProcessQueue,
+        mq: MessageQueue,
+        status: object,
+        context: ConsumeConcurrentlyContext,
+    ) -> None:
         ok = status == ConsumeConcurrentlyStatus.CONSUME_SUCCESS
         ack = min(context.ack_index, len(msgs) - 1) if ok else -1
         failed = msgs[ack + 1 :]

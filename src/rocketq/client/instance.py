@@ -356,6 +356,7 @@ class MQClientInstance:
         from rocketq.remoting import fastjson
 
         props = {"PROP_CLIENT_VERSION": "V4_9_4", "PROP_CONSUMEORDERLY": "false"}
-        body = fastjson.dumps({"properties": props, "mqTable": {}, "statusTable": {},
-                               "subscriptionSet": []})  # fmt: skip
+        body = fastjson.dumps(
+            {"properties": props, "mqTable": {}, "statusTable": {}, "subscriptionSet": []}
+        )
         return req.make_response(body=body)

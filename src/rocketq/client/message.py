@@ -46,8 +46,11 @@ class MessageQueue:
     @classmethod
     def from_obj(cls, obj: dict[str, object]) -> MessageQueue:
         """Read leniently (the C++ client sends queueId as a number)."""
-        return cls(str(obj.get("topic", "")), str(obj.get("brokerName", "")),
-                   int(str(obj.get("queueId", 0))))  # fmt: skip
+        return cls(
+            str(obj.get("topic", "")),
+            str(obj.get("brokerName", "")),
+            int(str(obj.get("queueId", 0))),
+        )
 
 
 @dataclass(slots=True)
@@ -133,16 +136,25 @@ class MessageExt:
             body = zlib.decompress(body)
         offset_id = create_offset_msg_id(record.store_host, record.physical_offset)
         return cls(
-            topic=record.topic, body=body, properties=props,
+            topic=record.topic,
+            body=body,
+            properties=props,
             msg_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX, offset_id),
-            offset_msg_id=offset_id, queue_id=record.queue_id, queue_offset=record.queue_offset,
-            commit_log_offset=record.physical_offset, born_timestamp=record.born_timestamp,
-            born_host=record.born_host, store_timestamp=record.store_timestamp,
-            store_host=record.store_host, reconsume_times=record.reconsume_times,
-            sys_flag=record.sys_flag, flag=record.flag, body_crc=record.body_crc,
+            offset_msg_id=offset_id,
+            queue_id=record.queue_id,
+            queue_offset=record.queue_offset,
+            commit_log_offset=record.physical_offset,
+            born_timestamp=record.born_timestamp,
+            born_host=record.born_host,
+            store_timestamp=record.store_timestamp,
+            store_host=record.store_host,
+            reconsume_times=record.reconsume_times,
+            sys_flag=record.sys_flag,
+            flag=record.flag,
+            body_crc=record.body_crc,
             prepared_transaction_offset=record.prepared_transaction_offset,
             broker_name=broker_name,
-        )  # fmt: skip
+        )
 
 
 _SYSTEM_KEYS = frozenset(

@@ -19,7 +19,7 @@ import asyncio
 import enum
 import logging
 import os
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -99,11 +99,20 @@ class OffsetStore(Protocol):
         ...
 
 
-FetchOffset = Callable[[MessageQueue], Awaitable[int]]
-"""QUERY_CONSUMER_OFFSET for the group; raises ``OffsetNotFoundError`` when none is stored."""
+class FetchOffset(Protocol):
+    """QUERY_CONSUMER_OFFSET for the group; raises ``OffsetNotFoundError`` when none is stored."""
 
-CommitOffset = Callable[[MessageQueue, int], Awaitable[None]]
-"""UPDATE_CONSUMER_OFFSET for the group (Java sends it oneway)."""
+    def __call__(self, mq: MessageQueue, /) -> Awaitable[int]:
+        """The broker's offset of ``mq``."""
+        ...
+
+
+class CommitOffset(Protocol):
+    """UPDATE_CONSUMER_OFFSET for the group (Java sends it oneway)."""
+
+    def __call__(self, mq: MessageQueue, offset: int, /) -> Awaitable[None]:
+        """Store ``offset`` for ``mq`` on the broker."""
+        ...
 
 
 def _is_not_found(exc: Exception) -> bool:

@@ -139,9 +139,11 @@ class AsyncProducer:
             )
             info = self.publish_info[topic]
         if not info.ok:
-            raise BrokerError(ResponseCode.TOPIC_NOT_EXIST,
-                              f"No route info of this topic: {topic}; create it, or enable "
-                              "autoCreateTopicEnable on a broker")  # fmt: skip
+            raise BrokerError(
+                ResponseCode.TOPIC_NOT_EXIST,
+                f"No route info of this topic: {topic}; create it, or enable "
+                "autoCreateTopicEnable on a broker",
+            )
         return info
 
     # -- sending ----------------------------------------------------------------------------
@@ -255,11 +257,19 @@ class AsyncProducer:
         if mq.topic.startswith("%RETRY%"):
             reconsume = 0
         return SendMessageRequestHeaderV2(
-            producer_group=self.group, topic=mq.topic, default_topic=self.config.create_topic_key,
-            default_topic_queue_nums=self.config.default_topic_queue_nums, queue_id=mq.queue_id,
-            sys_flag=sys_flag, born_timestamp=int(time.time() * 1000), flag=flag,
-            properties=properties, reconsume_times=reconsume, unit_mode=False, batch=False,
-        )  # fmt: skip
+            producer_group=self.group,
+            topic=mq.topic,
+            default_topic=self.config.create_topic_key,
+            default_topic_queue_nums=self.config.default_topic_queue_nums,
+            queue_id=mq.queue_id,
+            sys_flag=sys_flag,
+            born_timestamp=int(time.time() * 1000),
+            flag=flag,
+            properties=properties,
+            reconsume_times=reconsume,
+            unit_mode=False,
+            batch=False,
+        )
 
     @staticmethod
     def _result(resp: RemotingCommand, mq: MessageQueue, uniq: str) -> SendResult:
@@ -268,11 +278,14 @@ class AsyncProducer:
             raise BrokerError(resp.code, resp.remark)
         h = SendMessageResponseHeader.from_ext(resp.ext_fields)
         return SendResult(
-            status=status, msg_id=uniq, offset_msg_id=h.msg_id,
+            status=status,
+            msg_id=uniq,
+            offset_msg_id=h.msg_id,
             message_queue=MessageQueue(mq.topic, mq.broker_name, h.queue_id),
-            queue_offset=h.queue_offset, transaction_id=h.transaction_id,
+            queue_offset=h.queue_offset,
+            transaction_id=h.transaction_id,
             region_id=(resp.ext_fields or {}).get(MessageConst.MSG_REGION, "DefaultRegion"),
-        )  # fmt: skip
+        )
 
     def send_async(
         self, msg: Message, callback: SendCallback | None = None, *, timeout: float | None = None

@@ -137,6 +137,9 @@ class AsyncPushConsumer:
         for topic in list(self.subscriptions):
             await self.instance.update_topic_route(topic)
         await self.instance.send_heartbeat_to_all_brokers()
+        for topic in list(self.subscriptions):  # e.g. %RETRY%group, created by that heartbeat
+            if not self.subscribe_info.get(topic):
+                await self.instance.update_topic_route(topic)
         await self.do_rebalance()
         self.instance.rebalance_immediately()
 
@@ -181,11 +184,12 @@ class AsyncPushConsumer:
     def consumer_data(self) -> ConsumerData:
         """This group in a heartbeat."""
         return ConsumerData(
-            group_name=self.group, consume_type="CONSUME_PASSIVELY",
+            group_name=self.group,
+            consume_type="CONSUME_PASSIVELY",
             message_model=self.config.message_model,
             consume_from_where=self.config.consume_from_where,
             subscription_data_set=list(self.subscriptions.values()),
-        )  # fmt: skip
+        )
 
     def update_subscribe_info(self, topic: str, mqs: set[MessageQueue]) -> None:
         """A fresh route: the queues this topic has now."""
@@ -222,6 +226,9 @@ class AsyncPushConsumer:
 
     async def _rebalance_topic(self, topic: str) -> None:
         mqs = sorted(self.subscribe_info.get(topic, set()))
+        if not mqs:
+            await self.instance.update_topic_route(topic)  # maybe created since the last poll
+            mqs = sorted(self.subscribe_info.get(topic, set()))
         if not mqs:
             return
         if self.config.message_model == "BROADCASTING":
@@ -379,12 +386,18 @@ class AsyncPushConsumer:
         commit = await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY)
         flags = _FLAG_SUSPEND | _FLAG_SUBSCRIPTION | (_FLAG_COMMIT_OFFSET if commit > 0 else 0)
         header = PullMessageRequestHeader(
-            consumer_group=self.group, topic=mq.topic, queue_id=mq.queue_id, queue_offset=offset,
-            max_msg_nums=self.config.pull_batch_size, sys_flag=flags, commit_offset=max(commit, 0),
+            consumer_group=self.group,
+            topic=mq.topic,
+            queue_id=mq.queue_id,
+            queue_offset=offset,
+            max_msg_nums=self.config.pull_batch_size,
+            sys_flag=flags,
+            commit_offset=max(commit, 0),
             suspend_timeout_millis=self.config.broker_suspend_max_time_millis,
-            subscription=sub.sub_string, sub_version=sub.sub_version,
+            subscription=sub.sub_string,
+            sub_version=sub.sub_version,
             expression_type=sub.expression_type,
-        )  # fmt: skip
+        )
         timeout = self.config.consumer_pull_timeout_millis / 1000
         result = await self.instance.api.pull_message(addr, header, timeout, mq.broker_name)
         pq.last_pull_timestamp = int(time.time() * 1000)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rocketq.broker.processor.admin import register_admin_processors
 from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
+from rocketq.broker.processor.send_back import SendBackProcessor
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.connection import ProcessorTable
 
@@ -23,6 +24,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     send = SendMessageProcessor(ctl)
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
         table.register(code, send.process)
+    table.register(rc.CONSUMER_SEND_MSG_BACK, SendBackProcessor(ctl).process)
     table.register(rc.PULL_MESSAGE, ctl.pull_processor.process)
     client = ClientManageProcessor(ctl)
     table.register(rc.HEART_BEAT, client.heartbeat)

@@ -34,13 +34,14 @@ class ClientManageProcessor:
     def __init__(self, controller: BrokerController) -> None:
         self.ctl = controller
 
-    def heartbeat(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+    async def heartbeat(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Record the client's producer and consumer groups."""
         try:
             data = HeartbeatData.decode(req.body)
         except ProtocolError as exc:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad heartbeat body: {exc}") from exc
         info = ClientChannelInfo(conn, data.client_id, req.language, req.version)
+        created = False
         for consumer in data.consumer_data_set:
             group = self.ctl.subscription_group_manager.find(consumer.group_name)
             notify = True
@@ -51,12 +52,16 @@ class ClientManageProcessor:
                     self.ctl.topic_config_manager.create_in_send_back(
                         retry, group.retry_queue_nums, PERM_READ | PERM_WRITE
                     )
-                    self.ctl.request_register()
+                    created = True
             self.ctl.consumer_manager.register(
                 info, consumer, notify and self.ctl.config.notify_consumer_ids_changed_enable
             )
         for producer in data.producer_data_set:
             self.ctl.producer_manager.register(producer.group_name, info)
+        if created:
+            # Like createTopicInSendMessageBackMethod: register before answering, so the
+            # consumer's next route lookup already finds %RETRY%group.
+            await self.ctl.register_broker_all()
         return req.make_response()
 
     def unregister_client(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:

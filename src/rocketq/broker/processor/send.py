@@ -7,6 +7,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
+from rocketq.broker.schedule import delay_level_of, to_schedule
 from rocketq.broker.topic_config import NOT_ALLOWED_SEND_TOPICS, topic_name_problem
 from rocketq.common.errors import BrokerError
 from rocketq.common.message import (
@@ -162,8 +163,15 @@ class SendMessageProcessor:
         retry = self._retry_or_dlq(req, header, response)
         if retry is None:
             return [], wait
-        if retry:
+        if retry:  # diverted to the DLQ: no delay any more
             topic, queue_id = retry, 0
+            props.pop(MessageConst.DELAY_TIME_LEVEL, None)
+        tx = header.sys_flag & SysFlag.TRANSACTION_MASK
+        if delay_level_of(props) > 0 and tx in (
+            SysFlag.TRANSACTION_NOT_TYPE,
+            SysFlag.TRANSACTION_COMMIT_TYPE,
+        ):
+            topic, queue_id = to_schedule(props, topic, queue_id, len(self.ctl.store.delay_levels))
         sys_flag = header.sys_flag | (
             SysFlag.MULTI_TAGS if config.topic_filter_type == "MULTI_TAG" else 0
         )

@@ -1,0 +1,174 @@
+"""Delay levels (RocketMQ ``ScheduleMessageService``).
+
+A message with property DELAY=n (n in 1..18 by default: "1s 5s 10s 30s 1m 2m 3m 4m
+5m 6m 7m 8m 9m 10m 20m 30m 1h 2h") is stored in ``SCHEDULE_TOPIC_XXXX`` queue n-1 with
+its real topic and queue in REAL_TOPIC/REAL_QID; the ConsumeQueue entry holds its
+delivery time where other queues hold the tag hash. One task per level reads that
+queue in order and, when an entry is due, writes the message to its real queue. The
+progress per level is ``config/delayOffset.json``, so a restart neither loses nor
+repeats a delivery (a delivery and the offset after it are never both lost: the
+offset is persisted after the put).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rocketq.broker.config_file import ConfigFile
+from rocketq.common.message import MessageConst, decode_properties, encode_properties
+from rocketq.common.record import StoredMessage
+
+if TYPE_CHECKING:
+    from rocketq.broker.controller import BrokerController
+
+__all__ = ["SCHEDULE_TOPIC", "DelayOffsetFile", "ScheduleMessageService", "to_schedule"]
+
+log = logging.getLogger("rocketq.broker")
+
+SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
+# ScheduleMessageService: first check 1 s after start, then every 100 ms when idle.
+FIRST_DELAY_S = 1.0
+DELAY_FOR_A_WHILE_S = 0.1
+# Entries handled per wake-up before yielding the loop to other work.
+_BATCH = 64
+
+
+def to_schedule(
+    props: MutableMapping[str, str], topic: str, queue_id: int, max_level: int
+) -> tuple[str, int]:
+    """Park a delayed message: REAL_TOPIC/REAL_QID added, the schedule topic/queue returned
+    (``CommitLog#putMessage`` 4.9, ``HookUtils#handleScheduleMessage`` 5.x)."""
+    level = min(int(props[MessageConst.DELAY_TIME_LEVEL]), max_level)
+    props[MessageConst.DELAY_TIME_LEVEL] = str(level)
+    props[MessageConst.REAL_TOPIC] = topic
+    props[MessageConst.REAL_QUEUE_ID] = str(queue_id)
+    return SCHEDULE_TOPIC, level - 1
+
+
+def delay_level_of(props: MutableMapping[str, str]) -> int:
+    """The DELAY property as an int (0 when absent or not a number)."""
+    try:
+        return int(props.get(MessageConst.DELAY_TIME_LEVEL, "0"))
+    except ValueError:
+        return 0
+
+
+class DelayOffsetFile(ConfigFile):
+    """``{"offsetTable": {level: next queue offset}}``."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self.table: dict[int, int] = {}
+
+    def encode(self) -> dict[str, Any]:
+        return {"offsetTable": dict(sorted(self.table.items()))}
+
+    def decode(self, obj: dict[str, Any]) -> None:
+        self.table = {int(k): int(v) for k, v in (obj.get("offsetTable") or {}).items()}
+
+
+class ScheduleMessageService:
+    """One delivery task per delay level; ``start()``/``aclose()``."""
+
+    def __init__(self, controller: BrokerController) -> None:
+        self.ctl = controller
+        root = Path(controller.store_config.store_path_root_dir)
+        self.offsets = DelayOffsetFile(root / "config" / "delayOffset.json")
+        self.levels = controller.store.delay_levels
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def start(self) -> None:
+        """Load progress and start the level tasks."""
+        self.offsets.load()
+        for level in range(1, len(self.levels) + 1):
+            self._tasks.append(
+                asyncio.create_task(self._level_loop(level), name=f"schedule-{level}")
+            )
+        self._tasks.append(asyncio.create_task(self._persist_loop(), name="schedule-persist"))
+
+    async def aclose(self) -> None:
+        """Stop and persist the progress."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.offsets.persist()
+
+    def wakeup(self) -> None:
+        """A delayed message was stored: re-check soon (levels sleep at most 100 ms anyway)."""
+        self._wake.set()
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.ctl.store_config.flush_delay_offset_interval, 100) / 1000)
+            await asyncio.to_thread(self.offsets.persist)
+
+    async def _level_loop(self, level: int) -> None:
+        await asyncio.sleep(FIRST_DELAY_S)
+        while not self._stopping:
+            try:
+                wait = await self._deliver_due(level)
+            except Exception:
+                log.exception("delivering delay level %d failed", level)
+                wait = DELAY_FOR_A_WHILE_S * 10
+            if wait > 0:
+                await asyncio.sleep(min(wait, DELAY_FOR_A_WHILE_S))
+
+    async def _deliver_due(self, level: int) -> float:
+        """Deliver what is due on ``level``; return seconds until the next check."""
+        store = self.ctl.store
+        cq = store.find_consume_queue(SCHEDULE_TOPIC, level - 1)
+        if cq is None:
+            return DELAY_FOR_A_WHILE_S
+        offset = max(self.offsets.table.get(level, 0), cq.min_offset_in_queue())
+        entries = cq.get_entries(offset, _BATCH)
+        now = int(time.time() * 1000)
+        for entry in entries:
+            deliver_at = min(entry.tags_code, now + self.levels[level - 1])  # clock went back
+            if deliver_at > now:
+                return (deliver_at - now) / 1000
+            if entry.physical_offset >= store.min_phy_offset() and not await self._deliver(
+                entry.physical_offset
+            ):
+                return DELAY_FOR_A_WHILE_S  # the store refused: try again shortly
+            offset += 1
+            self.offsets.table[level] = offset
+        return 0.0 if len(entries) == _BATCH else DELAY_FOR_A_WHILE_S
+
+    async def _deliver(self, physical_offset: int) -> bool:
+        record = self.ctl.store.look_message_by_offset(physical_offset)
+        if record is None:
+            return True  # gone (cleaned): nothing to deliver
+        props = decode_properties(record.properties)
+        topic = props.get(MessageConst.REAL_TOPIC, record.topic)
+        queue_id = int(props.get(MessageConst.REAL_QUEUE_ID, "0"))
+        props.pop(MessageConst.DELAY_TIME_LEVEL, None)
+        msg = StoredMessage(
+            topic=topic,
+            queue_id=queue_id,
+            body=record.body,
+            properties=encode_properties(props),
+            props=props,
+            flag=record.flag,
+            sys_flag=record.sys_flag,
+            born_timestamp=record.born_timestamp,
+            born_host=record.born_host,
+            reconsume_times=record.reconsume_times,
+            prepared_transaction_offset=record.prepared_transaction_offset,
+        )
+        result = await self.ctl.store.put_messages([msg], wait_store=False)
+        if not result.status.stored:
+            log.warning("delayed message to %s not delivered: %s", topic, result.status)
+            return False
+        return True
