@@ -1,13 +1,19 @@
-"""Real NameServer processes on 127.0.0.1 for the integration tests."""
+"""Real NameServer and broker processes on 127.0.0.1 for the integration tests."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rocketq.testing import NamesrvProcess
+
+DRIVER = Path(__file__).with_name("client_driver.py")
 
 
 @pytest.fixture
@@ -23,3 +29,53 @@ def fast_expiry_namesrv(tmp_path: Path) -> Iterator[NamesrvProcess]:
     config = {"scanNotActiveBrokerInterval": "100", "brokerChannelExpiredTime": "1500"}
     with NamesrvProcess(tmp_path / "ns-fast", config) as ns:
         yield ns
+
+
+class ConsumerProcess:
+    """``client_driver.py`` in a child process; collects the messages it prints."""
+
+    def __init__(self, namesrv: str, group: str, topic: str, *args: str, name: str = "c") -> None:
+        cmd = [sys.executable, str(DRIVER), namesrv, group, topic, "--name", name, *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.messages: list[dict[str, object]] = []
+        self.ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self.ready.wait(30):
+            self.kill()
+            raise RuntimeError("consumer did not start")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.messages.append(json.loads(line))
+            elif line.strip() == "ready":
+                self.ready.set()
+
+    def stop(self) -> None:
+        """SIGTERM: a clean shutdown (offsets persisted, group left)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5)
+
+
+@pytest.fixture
+def consumers() -> Iterator[list[ConsumerProcess]]:
+    """Consumers started by a test; all stopped afterwards."""
+    started: list[ConsumerProcess] = []
+    yield started
+    for c in started:
+        c.kill()
