@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean interop-clients
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 
-test: lint
+# The real RocketMQ clients the interop tests drive: the C++ client (PyPI rocketmq==0.4.4)
+# in its own venv under .cache/interop, and ali-ons from tests/interop/js/package-lock.json.
+interop-clients: $(STAMP)
+	$(BIN)/python tests/interop/setup_clients.py
+
+test: lint interop-clients
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -27,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/server_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache/interop tests/interop/js/node_modules

@@ -1,0 +1,170 @@
+"""Install the third-party RocketMQ clients the interop tests drive (idempotent).
+
+Run with the project's python (``make test`` does this)::
+
+    .venv/bin/python tests/interop/setup_clients.py [--check] [--force] [--cpp-only | --js-only]
+
+* C++ client: PyPI ``rocketmq==0.4.4`` (bundles librocketmq 1.2.3).  Its import name
+  ``rocketmq`` would shadow nothing of ours, but it is kept out of the project venv anyway:
+  it goes into ``<repo>/.cache/interop/cpp-venv`` and the drivers run as subprocesses of
+  that venv's python.
+* JavaScript client: npm ``ali-ons`` 3.12.0, pinned by ``tests/interop/js/package-lock.json``;
+  installed with ``npm ci`` (fallback ``npm install``) into ``tests/interop/js/node_modules``.
+
+Stamp files record what was installed, so a second run only hashes two small files and
+returns in well under a second.  Exit status 0 = ready, 1 = install failed or (``--check``)
+something is missing, 2 = usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CACHE = REPO / ".cache" / "interop"
+CPP_VENV = CACHE / "cpp-venv"
+CPP_STAMP = CPP_VENV / ".rocketq-installed"
+CPP_REQUIREMENT = "rocketmq==0.4.4"
+JS_DIR = HERE / "js"
+JS_MODULES = JS_DIR / "node_modules"
+JS_STAMP = JS_MODULES / ".rocketq-installed"
+
+
+def say(msg: str) -> None:
+    print(f"[setup_clients] {msg}", flush=True)
+
+
+def fail(msg: str) -> int:
+    print(f"[setup_clients] ERROR: {msg}", file=sys.stderr, flush=True)
+    return 1
+
+
+def cpp_python() -> Path:
+    return CPP_VENV / "bin" / "python"
+
+
+def cpp_stamp_text() -> str:
+    return f"{CPP_REQUIREMENT}\n"
+
+
+def js_stamp_text() -> str:
+    h = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        h.update(name.encode())
+        h.update((JS_DIR / name).read_bytes())
+    return h.hexdigest() + "\n"
+
+
+def read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def cpp_ready() -> bool:
+    return cpp_python().exists() and read(CPP_STAMP) == cpp_stamp_text()
+
+
+def js_ready() -> bool:
+    return (JS_MODULES / "ali-ons" / "package.json").exists() and read(JS_STAMP) == js_stamp_text()
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> bool:
+    say("$ " + " ".join(cmd))
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, check=False)
+    except OSError as exc:
+        print(f"[setup_clients] cannot run {cmd[0]}: {exc}", file=sys.stderr, flush=True)
+        return False
+    return proc.returncode == 0
+
+
+def install_cpp() -> int:
+    t0 = time.monotonic()
+    say(f"installing the C++ client ({CPP_REQUIREMENT}) into {CPP_VENV}")
+    if CPP_VENV.exists():
+        shutil.rmtree(CPP_VENV)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # The project's interpreter is itself a venv python; `-m venv` bases the new venv on
+    # the same base interpreter, which is what we want (any CPython 3 works for 0.4.4).
+    if not run([sys.executable, "-m", "venv", str(CPP_VENV)]):
+        return fail(f"could not create the virtual environment {CPP_VENV}")
+    py = str(cpp_python())
+    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if not run([*pip, CPP_REQUIREMENT]):
+        return fail(
+            f"pip could not install {CPP_REQUIREMENT} (needs network access to PyPI and a "
+            "manylinux x86_64 host)"
+        )
+    check = "import rocketmq.client as c; print(c.__file__)"
+    if not run([py, "-c", check]):
+        return fail("rocketmq installed but `import rocketmq.client` fails (librocketmq.so)")
+    CPP_STAMP.write_text(cpp_stamp_text())
+    say(f"C++ client ready ({time.monotonic() - t0:.1f} s): {py}")
+    return 0
+
+
+def install_js() -> int:
+    t0 = time.monotonic()
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        return fail("node and npm are required for the ali-ons interop client (Node >= 14)")
+    say(f"installing ali-ons into {JS_MODULES}")
+    flags = ["--no-audit", "--no-fund", "--loglevel=error"]
+    ok = run([npm, "ci", *flags], cwd=JS_DIR)
+    if not ok:
+        say("npm ci failed; falling back to npm install")
+        ok = run([npm, "install", *flags], cwd=JS_DIR)
+    if not ok:
+        return fail(f"npm could not install the packages of {JS_DIR / 'package.json'}")
+    if not (JS_MODULES / "ali-ons" / "package.json").exists():
+        return fail("npm finished but node_modules/ali-ons is missing")
+    JS_STAMP.write_text(js_stamp_text())
+    say(f"ali-ons ready ({time.monotonic() - t0:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--cpp-only", action="store_true", help="only the C++ client venv")
+    only.add_argument("--js-only", action="store_true", help="only the ali-ons node_modules")
+    ap.add_argument("--force", action="store_true", help="reinstall even if stamps match")
+    ap.add_argument("--check", action="store_true", help="install nothing; exit 1 if not ready")
+    args = ap.parse_args(argv)
+
+    want_cpp = not args.js_only
+    want_js = not args.cpp_only
+    todo = []
+    if want_cpp and (args.force or not cpp_ready()):
+        todo.append(("cpp", install_cpp))
+    if want_js and (args.force or not js_ready()):
+        todo.append(("js", install_js))
+
+    if args.check:
+        if todo:
+            return fail("not installed: " + ", ".join(name for name, _ in todo))
+        say("interop clients installed")
+        return 0
+    if not todo:
+        say("interop clients up to date")
+        return 0
+    for _, step in todo:
+        rc = step()
+        if rc:
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    sys.exit(main())
