@@ -152,8 +152,8 @@ def test_limits() -> None:
 
 def test_properties_encoding() -> None:
     props = {"UNIQ_KEY": "ABC", "TAGS": "tagA", "SKIP": None}
-    assert fmt.encode_properties(props) == "UNIQ_KEY\x01ABC\x02TAGS\x01tagA\x02"
-    assert fmt.encode_properties(props, trailing_separator=False) == EXAMPLE_MSG.properties
+    assert fmt.encode_properties(props, True) == "UNIQ_KEY\x01ABC\x02TAGS\x01tagA\x02"
+    assert fmt.encode_properties(props) == EXAMPLE_MSG.properties  # 4.9 form by default
     assert fmt.encode_properties({}) == "" and fmt.encode_properties({}, False) == ""
     with pytest.raises(ValueError):
         fmt.encode_properties({"a\x01": "b"})

@@ -68,10 +68,11 @@ class SysFlag:
     STOREHOST_V6 = 0x20
 
 
-def encode_properties(props: Mapping[str, str | None], trailing_separator: bool = True) -> str:
+def encode_properties(props: Mapping[str, str | None], trailing_separator: bool = False) -> str:
     """``MessageDecoder#messageProperties2String``; ``None`` values are skipped like Java.
 
-    4.9 Java drops the last 0x02 (``trailing_separator=False``); C++, ali-ons and 5.3 keep it.
+    Java 4.9 drops the last 0x02, and so do we by default: ali-ons reads a trailing 0x02 as
+    an extra empty property. C++, ali-ons and 5.3 write it (``trailing_separator=True``).
     """
     parts = []
     for name, value in props.items():

@@ -65,7 +65,7 @@ const dummyHttpclient = {
 
 const SPECS = {
   common: { namesrv: '127.0.0.1:9876', topic: null, group: null },
-  produce: { count: '10', tag: null, 'keys-prefix': 'k', prop: [], 'send-timeout': '3000' },
+  produce: { count: '10', start: '0', tag: null, 'keys-prefix': 'k', prop: [], 'send-timeout': '3000' },
   consume: {
     expression: '*', expect: '0', timeout: '60', idle: '0', linger: '1', 'fail-times': '0',
     broadcast: false, from: 'last', 'queue-events': false,
@@ -147,7 +147,8 @@ async function produce(opts) {
   const t0 = Date.now();
   let sent = 0;
   let failed = 0;
-  for (let i = 0; i < count; i++) {
+  const start = num(opts, 'start');
+  for (let i = start; i < start + count; i++) {
     const body = { i, src: 'ons' };
     if (Object.keys(props).length) body.props = props;
     const tag = tags.length ? tags[i % tags.length] : null;
@@ -231,6 +232,9 @@ async function consume(opts) {
   let deliveries = 0;
   let lastMessage = 0;
   let reached = false;
+  // SIGTERM: stop like a service would, closing the consumer (offsets committed, group left).
+  let stopRequested = false;
+  process.on('SIGTERM', () => { stopRequested = true; });
 
   consumer.subscribe(opts.topic, opts.expression, async msg => {
     const rec = record(msg);
@@ -275,7 +279,7 @@ async function consume(opts) {
         emit({ event: 'queues', topic: opts.topic, queues });
       }
     }
-    if (reached) break;
+    if (reached || stopRequested) break;
     const now = Date.now();
     if (now - t0 >= timeout) {
       timedOut = expect > 0;
