@@ -47,6 +47,8 @@ __all__ = ["build_processor_table"]
 
 # MQVersion.Version.V3_0_11: brokers from this version on send a RegisterBrokerBody.
 _VERSION_REGISTER_BODY = 37
+# MQVersion.Version.V4_9_4: from here on routes come as standard JSON (quoted keys).
+_VERSION_STANDARD_JSON = 401
 
 
 class NamesrvProcessor:
@@ -141,11 +143,16 @@ class NamesrvProcessor:
             )
         if self.ctl.config.order_message_enable:
             route.order_topic_conf = self.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, h.topic)
-        # Always standard JSON with quoted broker-id keys: Java, C++ and ali-ons all read it.
-        return req.make_response(body=route.encode())
+        # Java's NameServer (ClientRequestProcessor): standard JSON with quoted broker-id keys
+        # for clients >= 4.9.4 (or that ask for it), fastjson's bare keys for older ones
+        # (the C++ client, ali-ons, Go): some of them split the raw key text themselves.
+        if req.version >= _VERSION_STANDARD_JSON or h.accept_standard_json_only:
+            return req.make_response(body=route.encode())
+        return req.make_response(body=route.encode_java())
 
     def get_cluster_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        return req.make_response(body=self.routes.cluster_info().encode())
+        # Java writes this body with bare broker-id keys for every client version.
+        return req.make_response(body=self.routes.cluster_info().encode_java())
 
     def get_all_topic_list(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         if not self.ctl.config.enable_all_topic_list:

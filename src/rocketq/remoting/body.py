@@ -160,6 +160,12 @@ class TopicRouteData(_JsonBody):
         out["queueDatas"] = [q.to_obj() for q in self.queue_datas]
         return out
 
+    def encode_java(self) -> bytes:
+        """As Java's NameServer answers clients older than 4.9.4: bare broker-id keys."""
+        obj = self.to_obj()
+        obj["brokerDatas"] = [_bare_broker_ids(b) for b in obj["brokerDatas"]]
+        return fastjson.dumps_java(obj)
+
     @classmethod
     def from_obj(cls, obj: dict[str, Any]) -> TopicRouteData:
         conf = obj.get("orderTopicConf")
@@ -171,6 +177,11 @@ class TopicRouteData(_JsonBody):
             },
             order_topic_conf=None if conf is None else str(conf),
         )
+
+
+def _bare_broker_ids(broker: dict[str, Any]) -> dict[str, Any]:
+    """A BrokerData object with int broker-id keys, which ``dumps_java`` writes bare."""
+    return {**broker, "brokerAddrs": {int(k): v for k, v in broker["brokerAddrs"].items()}}
 
 
 @dataclass(slots=True)
@@ -185,6 +196,14 @@ class ClusterInfo(_JsonBody):
             "brokerAddrTable": {k: v.to_obj() for k, v in self.broker_addr_table.items()},
             "clusterAddrTable": {k: sorted(v) for k, v in self.cluster_addr_table.items()},
         }
+
+    def encode_java(self) -> bytes:
+        """As Java's NameServer writes it: bare broker-id keys (``{0:"host:port"}``)."""
+        obj = self.to_obj()
+        obj["brokerAddrTable"] = {
+            name: _bare_broker_ids(b) for name, b in obj["brokerAddrTable"].items()
+        }
+        return fastjson.dumps_java(obj)
 
     @classmethod
     def from_obj(cls, obj: dict[str, Any]) -> ClusterInfo:
