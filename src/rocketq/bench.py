@@ -63,6 +63,7 @@ async def _report(title: str, current: list[BenchStats], total: BenchStats, seco
             rows.append((str(len(rows) + 1), *done.line(1.0)))
             live.update(_table(title, rows))
     tps, failed, avg, p99, top = total.line(time.monotonic() - start)
+    console.print()
     console.print(
         f"[bold]{title} summary[/]: {total.ok:,} ok, {failed} failed, {tps} msgs/s, "
         f"RT avg {avg} ms, p99 {p99} ms, max {top} ms"
