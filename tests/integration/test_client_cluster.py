@@ -89,11 +89,11 @@ async def test_orderly_keeps_per_key_order_across_restarts(
 ) -> None:
     ns, broker = cluster
     await create_topic(ns, broker, "Ordered", 4)
-    keys, per_key = 10, 100
+    keys, per_key = 10, 1000
     first = ConsumerProcess(ns.addr, "gord", "Ordered", "--orderly", name="o1")
     consumers.append(first)
     producing = asyncio.create_task(produce(ns.addr, "Ordered", keys * per_key, keys=keys))
-    await wait_for(lambda: len(first.messages) > 200)
+    await wait_for(lambda: len(first.messages) > 2000)
     first.stop()  # restart in the middle of the stream
     second = ConsumerProcess(ns.addr, "gord", "Ordered", "--orderly", name="o2")
     consumers.append(second)
