@@ -195,3 +195,28 @@ async def test_illegal_messages(tmp_path: Path, topic: str) -> None:
         assert (await store.put_message(huge)).status is PutMessageStatus.MESSAGE_ILLEGAL
     finally:
         await store.aclose()
+
+
+async def test_slave_appends_master_bytes_and_dispatches(tmp_path: Path) -> None:
+    master = DefaultMessageStore(make_config(tmp_path / "m"))
+    slave = DefaultMessageStore(make_config(tmp_path / "s"))
+    await master.start()
+    await slave.start()
+    try:
+        for i in range(30):  # several 4 KiB files, with end-of-file fillers
+            await master.put_message(msg(queue_id=i % 2, body=bytes(300), keys=f"key{i}"))
+        end = master.commit_log.max_offset()
+        pos = 0
+        while pos < end:  # ship it in odd-sized chunks, as HA transfer would
+            chunk = min(1000, end - pos, 4096 - pos % 4096)  # within one file
+            with master.commit_log.get_data(pos, chunk) as view:
+                assert slave.append_to_commit_log(pos, bytes(view))
+            pos += chunk
+        assert not slave.append_to_commit_log(0, b"x")  # out of step
+        assert slave.commit_log.max_offset() == end
+        for qid in (0, 1):
+            assert slave.get_max_offset_in_queue("T", qid) == 15
+        assert len(slave.query_message("T", "key7", 32, 0, 2**62).buffers) == 1
+    finally:
+        await master.aclose()
+        await slave.aclose()

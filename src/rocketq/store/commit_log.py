@@ -206,6 +206,26 @@ class CommitLog:
             raise StoreError("could not create a commitlog file")
         return mapped
 
+    def append_raw(self, offset: int, data: bytes | memoryview) -> bool:
+        """Append bytes copied from a master's CommitLog at ``offset`` (a slave's HA path).
+
+        The bytes already hold whole records and end-of-file fillers laid out for the same
+        file size, so they are written as they are, possibly across a file boundary.
+        False when ``offset`` is not this log's end (the slave is out of step).
+        """
+        if offset != self.max_offset():
+            return False
+        view = memoryview(data)
+        while len(view):
+            mapped = self.queue.get_last_file(offset)
+            if mapped is None:  # pragma: no cover - get_last_file creates one
+                raise StoreError("could not create a commitlog file")
+            chunk = min(len(view), mapped.remaining)
+            mapped.append(view[:chunk])
+            view = view[chunk:]
+            offset += chunk
+        return True
+
     # -----------------------------------------------------------------------------------------
     # read
 

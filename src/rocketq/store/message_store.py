@@ -31,6 +31,7 @@ from rocketq.store.consume_queue import ConsumeQueue
 from rocketq.store.flush import CommitLogFlushService
 from rocketq.store.format import (
     BLANK_MAGIC_CODE,
+    END_FILE_MIN_BLANK_LENGTH,
     MAX_PROPERTIES_LENGTH,
     Address,
     MessageRecord,
@@ -120,6 +121,7 @@ class DefaultMessageStore:
         # reaches a ConsumeQueue: the broker wakes long-polling pulls with it.
         self.message_arriving_listener: Callable[[str, int, int, int], None] | None = None
         self._last_dispatched_timestamp = 0
+        self._reput_offset: int | None = None  # a slave's dispatch position
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
         self._cq_flush_task: asyncio.Task[None] | None = None
@@ -370,6 +372,34 @@ class DefaultMessageStore:
             return PutMessageStatus.PUT_OK
         ok = await self.flush_service.wait_flushed(end, self.config.sync_flush_timeout / 1000)
         return PutMessageStatus.PUT_OK if ok else PutMessageStatus.FLUSH_DISK_TIMEOUT
+
+    def append_to_commit_log(self, offset: int, data: bytes | memoryview) -> bool:
+        """A slave stores bytes of its master's CommitLog and dispatches the records that are
+        now complete (a chunk may end inside a record; the rest comes with the next one)."""
+        if self._reput_offset is None:
+            self._reput_offset = self.commit_log.max_offset()
+        if not self.commit_log.append_raw(offset, data):
+            return False
+        self._reput_offset = self._dispatch_complete(self._reput_offset)
+        return True
+
+    def _dispatch_complete(self, pos: int) -> int:
+        """Dispatch whole records from ``pos`` up to the log's end; return where it stopped."""
+        log_end = self.commit_log.max_offset()
+        queue = self.commit_log.queue
+        while log_end - pos >= END_FILE_MIN_BLANK_LENGTH:
+            mapped = queue.find_file(pos)
+            if mapped is None:
+                break
+            size, magic = peek_record(mapped.buffer(), pos - mapped.file_from_offset)
+            if magic == BLANK_MAGIC_CODE:
+                pos = queue.roll_next_file(pos)
+                continue
+            if size <= 0 or pos + size > log_end:
+                break
+            self._dispatch_record(self.commit_log.read_record(pos))
+            pos += size
+        return pos
 
     # -- get --------------------------------------------------------------------------------
 
