@@ -30,6 +30,7 @@ async def main(args: argparse.Namespace) -> None:
         consume_from_where="CONSUME_FROM_FIRST_OFFSET",
         message_model="BROADCASTING" if args.broadcast else "CLUSTERING",
         suspend_current_queue_time_millis=100,
+        max_reconsume_times=args.max_reconsume,
         offset_store_dir=tempfile.mkdtemp(prefix="rocketq-offsets-"),
     )
     failures: dict[str, int] = {}
@@ -73,6 +74,7 @@ if __name__ == "__main__":
     parser.add_argument("--orderly", action="store_true")
     parser.add_argument("--broadcast", action="store_true")
     parser.add_argument("--fail-times", type=int, default=0)
+    parser.add_argument("--max-reconsume", type=int, default=-1)
     parser.add_argument("--name", default="c")
     asyncio.run(main(parser.parse_args()))
     sys.exit(0)

@@ -44,6 +44,8 @@ _FLAG_COMMIT_OFFSET, _FLAG_SUSPEND, _FLAG_SUBSCRIPTION = 0x1, 0x2, 0x4
 # DefaultMQPushConsumerImpl: flow-control and retry pauses.
 _FLOW_CONTROL_PAUSE_S = 0.05
 _ORDERLY_LOCK_RETRY_S = 3.0
+# ConsumeMessageOrderlyService.lockMQPeriodically: every 20 s.
+_LOCK_RENEW_INTERVAL_S = 20.0
 
 
 class AsyncPushConsumer:
@@ -80,6 +82,7 @@ class AsyncPushConsumer:
         self._service: ConsumeService | None = None
         self._rebalance_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
+        self._lock_task: asyncio.Task[None] | None = None
         self._started = False
 
     # -- configuration ----------------------------------------------------------------------
@@ -142,12 +145,45 @@ class AsyncPushConsumer:
                 await self.instance.update_topic_route(topic)
         await self.do_rebalance()
         self.instance.rebalance_immediately()
+        if self.orderly and self.config.message_model == "CLUSTERING":
+            self._lock_task = asyncio.create_task(self._renew_locks(), name=f"locks-{self.group}")
+
+    async def _renew_locks(self) -> None:
+        """``lockMQPeriodically``: renew the broker locks of every owned queue every 20 s
+        (the broker's lease is 60 s, the client trusts a lock for 30 s)."""
+        while True:
+            await asyncio.sleep(_LOCK_RENEW_INTERVAL_S)
+            by_broker: dict[str, list[MessageQueue]] = {}
+            for mq in self.process_queues:
+                by_broker.setdefault(mq.broker_name, []).append(mq)
+            for broker, mqs in by_broker.items():
+                addr = self.instance.find_broker_addr_master(broker)
+                if addr is None:
+                    continue
+                try:
+                    locked = await self.instance.api.lock_batch_mq(
+                        addr, self.group, self.instance.client_id, mqs
+                    )
+                except (RemotingError, BrokerError) as exc:
+                    log.warning("renewing locks on %s failed: %s", broker, exc)
+                    continue
+                now = int(time.time() * 1000)
+                for mq in mqs:
+                    pq = self.process_queues.get(mq)
+                    if pq is not None:
+                        pq.locked = mq in locked
+                        if pq.locked:
+                            pq.last_lock_timestamp = now
 
     async def aclose(self) -> None:
         """Leave the group: stop pulls, finish listeners, persist offsets, unregister."""
         if not self._started:
             return
         self._started = False
+        if self._lock_task is not None:
+            self._lock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lock_task
         for pq in self.process_queues.values():
             pq.dropped = True
         for task in self._pull_tasks.values():
