@@ -147,3 +147,53 @@ async def test_queue_scale_down_loses_nothing(
         await wait_for(lambda: len(set(got)) == 560)
         await consumer.aclose()
     assert len(got) == len(set(got)) == 560
+
+
+async def test_ten_thousand_delayed_messages_survive_sigkill_once(tmp_path: Path) -> None:
+    import signal
+
+    config = {"messageDelayLevel": LEVELS}
+    with NamesrvProcess(tmp_path / "ns") as ns:
+        broker = BrokerProcess(tmp_path / "b", ns.addr, config).start()
+        try:
+            async with AsyncProducer("many-delay-pg", client_config=client(ns)) as producer:
+                await producer.send(Message("ManyDelayed", b"warm-up"))
+                sem = asyncio.Semaphore(64)
+
+                async def one(i: int) -> None:
+                    async with sem:
+                        await producer.send(
+                            Message("ManyDelayed", f"d{i}".encode(), delay_time_level=2)
+                        )
+
+                await asyncio.gather(*(one(i) for i in range(10_000)))
+            await asyncio.sleep(2.5)  # some are delivered, many are not yet
+        finally:
+            broker.stop(signal.SIGKILL)
+        restarted = BrokerProcess(tmp_path / "b", ns.addr, config).start()
+        try:
+            async with AdminClient(ns.addr) as admin:
+
+                async def delivered() -> list[bytes]:
+                    out = []
+                    for qid in range(4):
+                        offset = 0
+                        while True:
+                            result = await admin.pull(restarted.addr, "ManyDelayed", qid, offset)
+                            if not result.messages:
+                                break
+                            out += [m.body for m in result.messages]
+                            offset = result.next_begin_offset
+                    return out
+
+                deadline = time.monotonic() + 60
+                bodies = await delivered()
+                while len(bodies) < 10_001 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                    bodies = await delivered()
+                await asyncio.sleep(1.5)  # nothing more may come: no repeats
+                bodies = await delivered()
+        finally:
+            restarted.stop()
+    delayed = [b for b in bodies if b != b"warm-up"]
+    assert len(delayed) == len(set(delayed)) == 10_000

@@ -5,9 +5,11 @@ A message with property DELAY=n (n in 1..18 by default: "1s 5s 10s 30s 1m 2m 3m 
 its real topic and queue in REAL_TOPIC/REAL_QID; the ConsumeQueue entry holds its
 delivery time where other queues hold the tag hash. One task per level reads that
 queue in order and, when an entry is due, writes the message to its real queue. The
-progress per level is ``config/delayOffset.json``, so a restart neither loses nor
-repeats a delivery (a delivery and the offset after it are never both lost: the
-offset is persisted after the put).
+progress per level is ``config/delayOffset.json``, written every
+``flushDelayOffsetInterval``. So that a crash between two writes neither loses nor
+repeats a delivery, each delivered copy carries its source (property ``DELAY_SRC`` =
+``level:offset``) and the file records how far the CommitLog reached when it was
+written; at start the copies written after that point move the progress forward.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ FIRST_DELAY_S = 1.0
 DELAY_FOR_A_WHILE_S = 0.1
 # Entries handled per wake-up before yielding the loop to other work.
 _BATCH = 64
+# On a delivered copy: which level and schedule-queue offset it came from.
+PROPERTY_DELAY_SOURCE = MessageConst.DELAY_SOURCE
 
 
 def to_schedule(
@@ -60,17 +64,24 @@ def delay_level_of(props: MutableMapping[str, str]) -> int:
 
 
 class DelayOffsetFile(ConfigFile):
-    """``{"offsetTable": {level: next queue offset}}``."""
+    """``{"offsetTable": {level: next queue offset}, "commitLogOffset": n}`` (the second
+    key is rocketq's: where the CommitLog ended when the table was taken)."""
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         self.table: dict[int, int] = {}
+        self.commit_log_offset: int | None = None
 
     def encode(self) -> dict[str, Any]:
-        return {"offsetTable": dict(sorted(self.table.items()))}
+        out: dict[str, Any] = {"offsetTable": dict(sorted(self.table.items()))}
+        if self.commit_log_offset is not None:
+            out["commitLogOffset"] = self.commit_log_offset
+        return out
 
     def decode(self, obj: dict[str, Any]) -> None:
         self.table = {int(k): int(v) for k, v in (obj.get("offsetTable") or {}).items()}
+        offset = obj.get("commitLogOffset")
+        self.commit_log_offset = None if offset is None else int(offset)
 
 
 class ScheduleMessageService:
@@ -86,13 +97,35 @@ class ScheduleMessageService:
         self._stopping = False
 
     def start(self) -> None:
-        """Load progress and start the level tasks."""
+        """Load progress (and catch up with copies written after it) and start the tasks."""
         self.offsets.load()
+        self._catch_up()
         for level in range(1, len(self.levels) + 1):
             self._tasks.append(
                 asyncio.create_task(self._level_loop(level), name=f"schedule-{level}")
             )
         self._tasks.append(asyncio.create_task(self._persist_loop(), name="schedule-persist"))
+
+    def _catch_up(self) -> None:
+        """Advance the progress past deliveries the last write of the file did not see."""
+        store = self.ctl.store
+        start = self.offsets.commit_log_offset
+        if start is None or start < store.min_phy_offset():
+            start = store.min_phy_offset()
+        for record in store.commit_log.iter_records(start):
+            if PROPERTY_DELAY_SOURCE not in record.properties:
+                continue
+            source = decode_properties(record.properties).get(PROPERTY_DELAY_SOURCE, "")
+            level, _, offset = source.partition(":")
+            if level.isdigit() and offset.isdigit():
+                nxt = int(offset) + 1
+                if nxt > self.offsets.table.get(int(level), 0):
+                    self.offsets.table[int(level)] = nxt
+
+    def persist(self) -> None:
+        """Write the progress with the CommitLog position it is consistent with."""
+        self.offsets.commit_log_offset = self.ctl.store.max_phy_offset()
+        self.offsets.persist()
 
     async def aclose(self) -> None:
         """Stop and persist the progress."""
@@ -103,7 +136,7 @@ class ScheduleMessageService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        self.offsets.persist()
+        self.persist()
 
     def wakeup(self) -> None:
         """A delayed message was stored: re-check soon (levels sleep at most 100 ms anyway)."""
@@ -112,7 +145,11 @@ class ScheduleMessageService:
     async def _persist_loop(self) -> None:
         while True:
             await asyncio.sleep(max(self.ctl.store_config.flush_delay_offset_interval, 100) / 1000)
-            await asyncio.to_thread(self.offsets.persist)
+            # Take the table and the log position together on the loop, write in a thread.
+            snapshot = DelayOffsetFile(self.offsets.path)
+            snapshot.table = dict(self.offsets.table)
+            snapshot.commit_log_offset = self.ctl.store.max_phy_offset()
+            await asyncio.to_thread(snapshot.persist)
 
     async def _level_loop(self, level: int) -> None:
         await asyncio.sleep(FIRST_DELAY_S)
@@ -138,15 +175,14 @@ class ScheduleMessageService:
             deliver_at = min(entry.tags_code, now + self.levels[level - 1])  # clock went back
             if deliver_at > now:
                 return (deliver_at - now) / 1000
-            if entry.physical_offset >= store.min_phy_offset() and not await self._deliver(
-                entry.physical_offset
-            ):
+            present = entry.physical_offset >= store.min_phy_offset()
+            if present and not await self._deliver(entry.physical_offset, level, offset):
                 return DELAY_FOR_A_WHILE_S  # the store refused: try again shortly
             offset += 1
             self.offsets.table[level] = offset
         return 0.0 if len(entries) == _BATCH else DELAY_FOR_A_WHILE_S
 
-    async def _deliver(self, physical_offset: int) -> bool:
+    async def _deliver(self, physical_offset: int, level: int, offset: int) -> bool:
         record = self.ctl.store.look_message_by_offset(physical_offset)
         if record is None:
             return True  # gone (cleaned): nothing to deliver
@@ -154,6 +190,7 @@ class ScheduleMessageService:
         topic = props.get(MessageConst.REAL_TOPIC, record.topic)
         queue_id = int(props.get(MessageConst.REAL_QUEUE_ID, "0"))
         props.pop(MessageConst.DELAY_TIME_LEVEL, None)
+        props[PROPERTY_DELAY_SOURCE] = f"{level}:{offset}"
         msg = StoredMessage(
             topic=topic,
             queue_id=queue_id,

@@ -51,6 +51,8 @@ class MessageConst:
     TIMER_DELIVER_MS = "TIMER_DELIVER_MS"
     TIMER_DELAY_SEC = "TIMER_DELAY_SEC"
     TIMER_DELAY_MS = "TIMER_DELAY_MS"
+    # rocketq: on a delayed message's delivered copy, "level:offset" of its schedule entry.
+    DELAY_SOURCE = "DELAY_SRC"
     KEY_SEPARATOR = " "
 
 
