@@ -197,8 +197,11 @@ class AdminBrokerProcessor:
                 ResponseCode.SYSTEM_ERROR, f"The topic[{topic}] is conflict with system topic."
             )
 
-    def update_and_create_topic(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        """Create or replace a topic, then register with the NameServers at once."""
+    async def update_and_create_topic(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand:
+        """Create or replace a topic, then register with the NameServers before answering
+        (as Java does), so the topic is routable when the admin tool returns."""
         self._check_slave()
         h = CreateTopicRequestHeader.from_ext(req.ext_fields)
         self._check_topic(h.topic)
@@ -215,7 +218,7 @@ class AdminBrokerProcessor:
         )
         log.info("updateAndCreateTopic %s called by %s", config, conn.peer)
         self.ctl.topic_config_manager.update(config)
-        self.ctl.request_register()
+        await self.ctl.register_broker_all()
         return req.make_response()
 
     def delete_topic(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
@@ -635,8 +638,8 @@ def register_admin_processors(table: ProcessorTable, ctl: BrokerController) -> N
     rc = RequestCode
     admin = AdminBrokerProcessor(ctl)
     query = QueryMessageProcessor(ctl)
+    table.register(rc.UPDATE_AND_CREATE_TOPIC, admin.update_and_create_topic)
     handlers = {
-        rc.UPDATE_AND_CREATE_TOPIC: admin.update_and_create_topic,
         rc.DELETE_TOPIC_IN_BROKER: admin.delete_topic,
         rc.GET_ALL_TOPIC_CONFIG: admin.get_all_topic_config,
         rc.GET_TOPIC_CONFIG: admin.get_topic_config,

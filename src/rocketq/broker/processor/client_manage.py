@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rocketq.broker.client_manager import ClientChannelInfo
+from rocketq.broker.filter import Sql92ParseError
 from rocketq.broker.processor.send import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.common.errors import BrokerError, ProtocolError
 from rocketq.common.topic import PERM_READ, PERM_WRITE
@@ -82,11 +83,17 @@ class ClientManageProcessor:
             sub = SubscriptionData.from_obj(body.get("subscriptionData") or {})
         except (ProtocolError, AttributeError, ValueError) as exc:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad check body: {exc}") from exc
-        if sub.expression_type != EXPRESSION_TAG and not self.ctl.config.enable_property_filter:
+        if sub.expression_type == EXPRESSION_TAG:
+            return req.make_response()
+        if not self.ctl.config.enable_property_filter:
             raise BrokerError(
                 ResponseCode.SYSTEM_ERROR,
                 f"The broker does not support consumer to filter message by {sub.expression_type}",
             )
+        try:
+            self.ctl.pull_processor.sql92_filters.compile(sub.expression_type, sub.sub_string)
+        except Sql92ParseError as exc:
+            raise BrokerError(ResponseCode.SUBSCRIPTION_PARSE_FAILED, exc.message) from exc
         return req.make_response()
 
     def consumer_list(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:

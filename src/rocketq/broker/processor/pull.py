@@ -5,6 +5,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from rocketq.broker.filter import (
+    ExpressionMessageFilter,
+    Sql92Filter,
+    Sql92FilterCache,
+    Sql92ParseError,
+)
+from rocketq.broker.filter.message_filter import RETRY_GROUP_TOPIC_PREFIX, retry_filter_lookup
 from rocketq.broker.long_polling import HeldPull
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import PERM_READ
@@ -39,25 +46,8 @@ _STATUS_CODES = {
 }
 
 
-class TagFilter:
-    """``ExpressionMessageFilter`` for TAG subscriptions: the tag hash in the ConsumeQueue."""
-
-    def __init__(self, subscription: SubscriptionData | None) -> None:
-        self.codes: frozenset[int] | None = None
-        if (
-            subscription is not None
-            and not subscription.matches_all
-            and subscription.expression_type == EXPRESSION_TAG
-        ):
-            self.codes = frozenset(subscription.code_set)
-
-    def is_matched_by_consume_queue(self, tags_code: int | None) -> bool:
-        """True unless the subscription names tags and this hash is none of them."""
-        return self.codes is None or tags_code is None or tags_code in self.codes
-
-    def is_matched_by_commit_log(self, record: memoryview) -> bool:
-        """Tag filtering needs no second look at the record."""
-        return True
+# The tag-only filter this module had before SQL92; ExpressionMessageFilter does both.
+TagFilter = ExpressionMessageFilter
 
 
 class PullMessageProcessor:
@@ -65,6 +55,7 @@ class PullMessageProcessor:
 
     def __init__(self, controller: BrokerController) -> None:
         self.ctl = controller
+        self.sql92_filters = Sql92FilterCache()
 
     def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand | None:
         """Entry point for code 11; None means the pull is held (answered later)."""
@@ -82,16 +73,12 @@ class PullMessageProcessor:
         h = PullMessageRequestHeader.from_ext(req.ext_fields)
         try:
             subscription = self._check(h)
+            message_filter = self._message_filter(h, subscription)
         except BrokerError as exc:
             return self._respond(req, exc.code, exc.remark, h.queue_offset, 0, 0)
         store = self.ctl.store
         result = store.get_message(
-            h.consumer_group,
-            h.topic,
-            h.queue_id,
-            h.queue_offset,
-            h.max_msg_nums,
-            TagFilter(subscription),
+            h.consumer_group, h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, message_filter
         )
         if (
             allow_suspend
@@ -106,7 +93,7 @@ class PullMessageProcessor:
             code = ResponseCode.PULL_OFFSET_MOVED if h.queue_offset else ResponseCode.PULL_NOT_FOUND
         if code == ResponseCode.PULL_NOT_FOUND and allow_suspend and h.sys_flag & FLAG_SUSPEND:
             result.release()
-            self._suspend(conn, req, h, subscription)
+            self._suspend(conn, req, h, message_filter)
             return None
         body = b"".join(result.buffers) if code == ResponseCode.SUCCESS else None
         result.release()
@@ -186,18 +173,52 @@ class PullMessageProcessor:
             )
         return sub
 
+    def _message_filter(
+        self, h: PullMessageRequestHeader, subscription: SubscriptionData | None
+    ) -> ExpressionMessageFilter:
+        """Tag codes or the compiled SQL92 selector, plus the retry rule when enabled."""
+        sql_filter = self._compile(h, subscription)
+        retry = None
+        if (
+            self.ctl.config.filter_support_retry
+            and subscription is not None
+            and subscription.topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
+        ):
+            group = subscription.topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
+            find = self.ctl.consumer_manager.find_subscription
+            retry = retry_filter_lookup(group, find, self.sql92_filters)
+        return ExpressionMessageFilter(subscription, sql_filter, retry)
+
+    def _compile(
+        self, h: PullMessageRequestHeader, subscription: SubscriptionData | None
+    ) -> Sql92Filter | None:
+        """The SQL92 selector (cached); one that does not parse is refused as RocketMQ does."""
+        if subscription is None or subscription.expression_type == EXPRESSION_TAG:
+            return None
+        try:
+            return self.sql92_filters.compile(subscription.expression_type, subscription.sub_string)
+        except Sql92ParseError as exc:
+            if not h.sys_flag & FLAG_SUBSCRIPTION:  # the heartbeat's selector: no filter data
+                raise BrokerError(
+                    ResponseCode.FILTER_DATA_NOT_EXIST,
+                    "The broker's consumer filter data is not exist!"
+                    f"Your expression may be wrong! {exc.message}",
+                ) from exc
+            raise BrokerError(
+                ResponseCode.SUBSCRIPTION_PARSE_FAILED,
+                f"parse the consumer's subscription failed: {exc.message}",
+            ) from exc
+
     def _suspend(
         self,
         conn: Connection,
         req: RemotingCommand,
         h: PullMessageRequestHeader,
-        subscription: SubscriptionData | None,
+        message_filter: ExpressionMessageFilter,
     ) -> None:
         b = self.ctl.config
         timeout = h.suspend_timeout_millis if b.long_polling_enable else b.short_polling_time_mills
-        pull = HeldPull(
-            conn, req, h.queue_offset, TagFilter(subscription).is_matched_by_consume_queue
-        )
+        pull = HeldPull(conn, req, h.queue_offset, message_filter.is_matched_by_consume_queue)
         self.ctl.pull_hold_service.suspend(h.topic, h.queue_id, pull, timeout)
 
     @staticmethod
