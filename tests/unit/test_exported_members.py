@@ -12,6 +12,7 @@ PUBLIC_MODULES = [
     "rocketq.remoting.headers",
     "rocketq.namesrv",
     "rocketq.admin",
+    "rocketq.client",
     "rocketq.testing",
 ]
 
@@ -41,6 +42,31 @@ def test_top_level_api() -> None:
         "RemotingSendRequestError",
         "RemotingTimeoutError",
         "RocketQError",
+        # the client: blocking facades, asyncio cores, messages, statuses, settings
+        "Producer",
+        "PushConsumer",
+        "LitePullConsumer",
+        "PullConsumer",
+        "AsyncProducer",
+        "AsyncPushConsumer",
+        "AsyncLitePullConsumer",
+        "AsyncPullConsumer",
+        "Message",
+        "MessageExt",
+        "MessageQueue",
+        "SendResult",
+        "SendStatus",
+        "PullResult",
+        "PullStatus",
+        "ConsumeConcurrentlyStatus",
+        "ConsumeConcurrentlyContext",
+        "ConsumeOrderlyStatus",
+        "ConsumeOrderlyContext",
+        "ClientConfig",
+        "ProducerConfig",
+        "ConsumerConfig",
+        "LitePullConsumerConfig",
+        "PullConsumerConfig",
     }
     public = {n for n in dir(rocketq) if not n.startswith("_")}
     # subpackages are importable attributes; nothing else leaks

@@ -26,6 +26,7 @@ from rocketq.broker.processor.pull import PullMessageProcessor
 from rocketq.broker.schedule import ScheduleMessageService
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
+from rocketq.broker.transaction import TransactionalMessageService
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -83,6 +84,7 @@ class BrokerController:
         )
         self.store.message_arriving_listener = self.pull_hold_service.notify_message_arriving
         self.schedule_service = ScheduleMessageService(self)
+        self.transaction_service = TransactionalMessageService(self)
         self.server = RemotingServer(
             build_processor_table(self),
             config.bind_address,
@@ -119,6 +121,7 @@ class BrokerController:
         self.topic_config_manager.persist()
         if self.store_config.broker_role != SLAVE:
             self.schedule_service.start()
+            self.transaction_service.start()
         self._running = True
         await self.register_broker_all()
         for name, coro in (
@@ -149,6 +152,7 @@ class BrokerController:
         self.pull_hold_service.wake_all()
         await self.server.aclose()
         await self.schedule_service.aclose()
+        await self.transaction_service.aclose()
         self.consumer_offset_manager.persist()
         await self.store.aclose()
         await self.outer_api.aclose()

@@ -19,14 +19,17 @@ from typing import Protocol
 
 from rocketq.client.api import MQClientAPI
 from rocketq.client.config import ClientConfig
-from rocketq.client.message import MessageQueue, UniqIdGenerator, _local_ipv4
+from rocketq.client.message import MessageExt, MessageQueue, UniqIdGenerator, _local_ipv4
 from rocketq.common.errors import BrokerError, RemotingError
+from rocketq.common.message import MessageConst
+from rocketq.common.record import decode_records
 from rocketq.common.topic import PERM_READ, PERM_WRITE
 from rocketq.remoting.body import TopicRouteData
 from rocketq.remoting.client import RemotingClient
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection, ProcessorTable
+from rocketq.remoting.headers import CheckTransactionStateRequestHeader
 from rocketq.remoting.heartbeat import ConsumerData, HeartbeatData, ProducerData
 
 __all__ = ["MQClientInstance", "TopicPublishInfo"]
@@ -122,6 +125,7 @@ class MQClientInstance:
         processors.register(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, self._on_ids_changed)
         processors.register(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, self._on_reset_offset)
         processors.register(RequestCode.GET_CONSUMER_RUNNING_INFO, self._on_running_info)
+        processors.register(RequestCode.CHECK_TRANSACTION_STATE, self._on_check_transaction)
         self.processors = processors
         self.remoting = RemotingClient(processors)
         self.api = MQClientAPI(
@@ -351,6 +355,22 @@ class MQClientInstance:
         if consumer is not None:
             await consumer.reset_offset(topic, offsets)
         return None
+
+    def _on_check_transaction(self, conn: Connection, req: RemotingCommand) -> None:
+        """CHECK_TRANSACTION_STATE (one-way): hand the half message to the producer of its
+        group, if it is a transaction producer (``ClientRemotingProcessor``)."""
+        header = CheckTransactionStateRequestHeader.from_ext(req.ext_fields)
+        records = decode_records(req.body or b"")
+        if not records:
+            log.warning("CHECK_TRANSACTION_STATE from %s without a message", conn.peer)
+            return
+        msg = MessageExt.from_record(records[0])
+        group = msg.properties.get(MessageConst.PRODUCER_GROUP, "")
+        check = getattr(self.producers.get(group), "check_transaction_state", None)
+        if check is None:
+            log.warning("check-back for group %r from %s: no such producer", group, conn.peer)
+            return
+        check(conn, msg, header)
 
     def _on_running_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         from rocketq.remoting import fastjson

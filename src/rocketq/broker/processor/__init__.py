@@ -25,6 +25,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
         table.register(code, send.process)
     table.register(rc.CONSUMER_SEND_MSG_BACK, SendBackProcessor(ctl).process)
+    table.register(rc.END_TRANSACTION, ctl.transaction_service.end_transaction.process)
     table.register(rc.PULL_MESSAGE, ctl.pull_processor.process)
     client = ClientManageProcessor(ctl)
     table.register(rc.HEART_BEAT, client.heartbeat)

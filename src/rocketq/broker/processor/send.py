@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
 from rocketq.broker.topic_config import NOT_ALLOWED_SEND_TOPICS, topic_name_problem
+from rocketq.broker.transaction.bridge import is_transaction_prepared
 from rocketq.common.errors import BrokerError
 from rocketq.common.message import (
     MessageConst,
@@ -87,7 +88,17 @@ class SendMessageProcessor:
             return _fail(response, ResponseCode.MESSAGE_ILLEGAL, f"bad batch body: {exc}")
         if not msgs:
             return response
-        result = await self.ctl.store.put_messages(msgs, wait_store=wait)
+        if not batch and is_transaction_prepared(msgs[0]):  # a half message (§7.1)
+            if self.ctl.config.reject_transaction_message:
+                return _fail(
+                    response,
+                    ResponseCode.NO_PERMISSION,
+                    f"the broker[{self.ctl.config.broker_ip1}] sending transaction message "
+                    "is forbidden",
+                )
+            result = await self.ctl.transaction_service.prepare_message(msgs[0], wait)
+        else:
+            result = await self.ctl.store.put_messages(msgs, wait_store=wait)
         return self._answer(response, result, msgs[0].queue_id)
 
     # -- checks -----------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rocketq.remoting.headers.base import CommandHeader
+from rocketq.remoting.headers.base import CommandHeader, wire
 
 __all__ = [
+    "CheckTransactionStateRequestHeader",
     "ConsumerSendMsgBackRequestHeader",
     "CreateTopicRequestHeader",
     "DeleteSubscriptionGroupRequestHeader",
@@ -142,6 +143,20 @@ class EndTransactionRequestHeader(CommandHeader):
     from_transaction_check: bool = False
     msg_id: str = ""
     transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTransactionStateRequestHeader(CommandHeader):
+    """CHECK_TRANSACTION_STATE (39), broker -> producer, one-way. ``topic`` and ``bname``
+    are 5.x additions (``RpcRequestHeader``); 4.9 clients ignore them."""
+
+    tran_state_table_offset: int
+    commit_log_offset: int
+    msg_id: str | None = None
+    transaction_id: str | None = None
+    offset_msg_id: str | None = None
+    topic: str | None = None
+    broker_name: str | None = wire("bname", None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,69 @@
+"""The Python client: producers and consumers, asyncio cores and blocking facades.
+
+asyncio: ``AsyncProducer``, ``AsyncPushConsumer``, ``AsyncLitePullConsumer``,
+``AsyncPullConsumer``. Blocking (they run the same cores on one background loop thread):
+``Producer``, ``PushConsumer``, ``LitePullConsumer``, ``PullConsumer``.
+"""
+
+from rocketq.client.config import ClientConfig, ConsumerConfig, ProducerConfig
+from rocketq.client.consume_service import (
+    ConsumeConcurrentlyContext,
+    ConsumeConcurrentlyStatus,
+    ConsumeOrderlyContext,
+    ConsumeOrderlyStatus,
+)
+from rocketq.client.instance import MQClientInstance
+from rocketq.client.message import (
+    Message,
+    MessageExt,
+    MessageQueue,
+    PullResult,
+    PullStatus,
+    SendResult,
+    SendStatus,
+)
+from rocketq.client.producer import AsyncProducer, SelectMessageQueueByHash
+from rocketq.client.pull_consumer import (
+    AsyncLitePullConsumer,
+    AsyncPullConsumer,
+    LitePullConsumerConfig,
+    PullConsumerConfig,
+)
+from rocketq.client.push_consumer import AsyncPushConsumer
+from rocketq.client.sync import (
+    BackgroundLoop,
+    LitePullConsumer,
+    Producer,
+    PullConsumer,
+    PushConsumer,
+)
+
+__all__ = [
+    "AsyncLitePullConsumer",
+    "AsyncProducer",
+    "AsyncPullConsumer",
+    "AsyncPushConsumer",
+    "BackgroundLoop",
+    "ClientConfig",
+    "ConsumeConcurrentlyContext",
+    "ConsumeConcurrentlyStatus",
+    "ConsumeOrderlyContext",
+    "ConsumeOrderlyStatus",
+    "ConsumerConfig",
+    "LitePullConsumer",
+    "LitePullConsumerConfig",
+    "MQClientInstance",
+    "Message",
+    "MessageExt",
+    "MessageQueue",
+    "Producer",
+    "ProducerConfig",
+    "PullConsumer",
+    "PullConsumerConfig",
+    "PullResult",
+    "PullStatus",
+    "PushConsumer",
+    "SelectMessageQueueByHash",
+    "SendResult",
+    "SendStatus",
+]

@@ -1,0 +1,269 @@
+"""``TransactionProducer``: transactional messages (RocketMQ ``TransactionMQProducer``;
+``DefaultMQProducerImpl#sendMessageInTransaction``/``endTransaction``/
+``checkTransactionState``; client-behaviour.md §8).
+
+1. ``send_message_in_transaction(msg, arg)`` sends a half message (``TRAN_MSG=true``,
+   ``PGROUP``) that no consumer sees yet;
+2. runs the local transaction (``execute_local_transaction(msg, arg)``);
+3. tells the broker the outcome with a one-way END_TRANSACTION.
+
+When that outcome is UNKNOW, or the producer died before telling it, the broker later
+asks some live producer of the same group CHECK_TRANSACTION_STATE, which calls
+``check_local_transaction(msg)`` and answers with END_TRANSACTION
+(``fromTransactionCheck=true``). The local state maps to the wire value by one table::
+
+    LocalTransactionState   commitOrRollback   broker does
+    COMMIT_MESSAGE          8 (COMMIT)         writes the real message, marks the half done
+    ROLLBACK_MESSAGE        12 (ROLLBACK)      marks the half done
+    UNKNOW                  0 (NOT)            nothing: it will check back later
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol, TypeAlias
+
+from rocketq.client.config import ClientConfig, ProducerConfig
+from rocketq.client.instance import MQClientInstance
+from rocketq.client.message import Message, MessageExt, MessageQueue, SendResult, SendStatus
+from rocketq.client.producer import AsyncProducer
+from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.message import MessageConst, SysFlag
+from rocketq.common.record import RecordFormatError, decode_offset_msg_id
+from rocketq.remoting.codes import RequestCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection
+from rocketq.remoting.headers import (
+    CheckTransactionStateRequestHeader,
+    EndTransactionRequestHeader,
+)
+
+__all__ = [
+    "LocalTransactionState",
+    "TransactionListener",
+    "TransactionProducer",
+    "TransactionSendResult",
+]
+
+log = logging.getLogger("rocketq.client")
+
+
+class LocalTransactionState(Enum):
+    """Outcome of a local transaction (Java's spelling, UNKNOW included)."""
+
+    COMMIT_MESSAGE = "COMMIT_MESSAGE"
+    ROLLBACK_MESSAGE = "ROLLBACK_MESSAGE"
+    UNKNOW = "UNKNOW"
+
+
+# LocalTransactionState -> END_TRANSACTION commitOrRollback (MessageSysFlag values).
+COMMIT_OR_ROLLBACK: dict[LocalTransactionState, int] = {
+    LocalTransactionState.COMMIT_MESSAGE: SysFlag.TRANSACTION_COMMIT_TYPE,
+    LocalTransactionState.ROLLBACK_MESSAGE: SysFlag.TRANSACTION_ROLLBACK_TYPE,
+    LocalTransactionState.UNKNOW: SysFlag.TRANSACTION_NOT_TYPE,
+}
+
+StateResult: TypeAlias = LocalTransactionState | Awaitable[LocalTransactionState | None] | None
+LocalExecutor: TypeAlias = Callable[[Message, object], StateResult]
+LocalChecker: TypeAlias = Callable[[MessageExt], StateResult]
+
+
+class TransactionListener(Protocol):
+    """Java's ``TransactionListener``: both methods may be plain or ``async``; returning
+    None (or raising) counts as UNKNOW."""
+
+    def execute_local_transaction(self, msg: Message, arg: object) -> StateResult:
+        """Run the local transaction of a half message just sent."""
+        ...
+
+    def check_local_transaction(self, msg: MessageExt) -> StateResult:
+        """Tell the broker how the local transaction of ``msg`` ended."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionSendResult:
+    """``TransactionSendResult``: where the half message went and the local outcome."""
+
+    status: SendStatus
+    msg_id: str
+    offset_msg_id: str
+    message_queue: MessageQueue
+    queue_offset: int
+    transaction_id: str | None
+    local_transaction_state: LocalTransactionState
+
+
+async def _run_state(fn: Callable[[], StateResult]) -> tuple[LocalTransactionState, str | None]:
+    """Call a user hook; (state, remark) where errors and None become UNKNOW."""
+    try:
+        result = fn()
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:
+        log.info("local transaction hook raised: %r", exc)
+        return LocalTransactionState.UNKNOW, f"{type(exc).__name__}: {exc}"
+    if isinstance(result, LocalTransactionState):
+        return result, None
+    # None, or something else from an untyped hook.
+    return LocalTransactionState.UNKNOW, None if result is None else f"returned {result!r}"
+
+
+class TransactionProducer(AsyncProducer):
+    """A producer group that sends transactional messages and answers check-backs.
+
+    Give either ``listener`` (an object with ``execute_local_transaction`` and
+    ``check_local_transaction``) or the two callables; a hook may be ``async``.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        listener: TransactionListener | None = None,
+        execute_local_transaction: LocalExecutor | None = None,
+        check_local_transaction: LocalChecker | None = None,
+        config: ProducerConfig | None = None,
+        client_config: ClientConfig | None = None,
+        instance: MQClientInstance | None = None,
+    ) -> None:
+        super().__init__(
+            group, namesrv_addr, config=config, client_config=client_config, instance=instance
+        )
+        self.execute_local_transaction = execute_local_transaction or (
+            listener.execute_local_transaction if listener is not None else None
+        )
+        self.check_local_transaction = check_local_transaction or (
+            listener.check_local_transaction if listener is not None else None
+        )
+        self._checks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Start, then register with the brokers at once (Java waits for the 30 s
+        heartbeat), so that check-backs can reach this producer soon."""
+        await super().start()
+        try:
+            await self.instance.update_topic_route(self.config.create_topic_key)
+            await self.instance.send_heartbeat_to_all_brokers()
+        except (RemotingError, BrokerError) as exc:
+            log.info("first heartbeat of %s failed (the periodic one will retry): %s", self, exc)
+
+    async def aclose(self) -> None:
+        """Drop unanswered check-backs (the broker asks again), then close."""
+        for task in self._checks:
+            task.cancel()
+        if self._checks:
+            await asyncio.gather(*self._checks, return_exceptions=True)
+        await super().aclose()
+
+    def __repr__(self) -> str:
+        return f"TransactionProducer({self.group!r})"
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send_message_in_transaction(
+        self, msg: Message, arg: object = None, *, timeout: float | None = None
+    ) -> TransactionSendResult:
+        """Send ``msg`` as a half message, run the local transaction, end it on the broker.
+
+        A delay level is ignored (as Java does). Raises when the half message could not be
+        sent; an error while ending the transaction is only logged (the check-back heals).
+        """
+        execute = self.execute_local_transaction
+        if execute is None:
+            raise ClientError("TransactionProducer needs execute_local_transaction")
+        props = {k: v for k, v in msg.properties.items() if k != MessageConst.DELAY_TIME_LEVEL}
+        props[MessageConst.TRANSACTION_PREPARED] = "true"
+        props[MessageConst.PRODUCER_GROUP] = self.group
+        props.setdefault(
+            MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self.instance.uniq_ids.next_id()
+        )
+        half = dataclasses.replace(msg, properties=props, delay_time_level=0)
+        result = await self.send(half, timeout=timeout)
+        state, remark = LocalTransactionState.UNKNOW, None
+        if result.status is SendStatus.SEND_OK:
+            if result.transaction_id:
+                props[MessageConst.TRANSACTION_ID] = result.transaction_id
+            state, remark = await _run_state(lambda: execute(half, arg))
+        else:  # stored, but not safely (flush/slave timeout): Java rolls back
+            state = LocalTransactionState.ROLLBACK_MESSAGE
+        try:
+            await self.end_transaction(result, state, remark)
+        except (RemotingError, BrokerError, RecordFormatError) as exc:
+            log.warning("local transaction %s, but ending it failed: %s", state.value, exc)
+        return TransactionSendResult(
+            result.status,
+            result.msg_id,
+            result.offset_msg_id,
+            result.message_queue,
+            result.queue_offset,
+            result.transaction_id or result.msg_id,
+            state,
+        )
+
+    async def end_transaction(
+        self, result: SendResult, state: LocalTransactionState, remark: str | None = None
+    ) -> None:
+        """END_TRANSACTION (one-way) for a half message sent with ``result``."""
+        _, commit_log_offset = decode_offset_msg_id(result.offset_msg_id or result.msg_id)
+        broker = result.message_queue.broker_name
+        addr = self.instance.find_broker_addr_master(broker)
+        if addr is None:
+            raise BrokerError(1, f"The broker[{broker}] not exist")
+        header = EndTransactionRequestHeader(
+            producer_group=self.group,
+            tran_state_table_offset=result.queue_offset,
+            commit_log_offset=commit_log_offset,
+            commit_or_rollback=COMMIT_OR_ROLLBACK[state],
+            from_transaction_check=False,
+            msg_id=result.msg_id,
+            transaction_id=result.transaction_id or result.msg_id,
+        )
+        cmd = RemotingCommand.request(RequestCode.END_TRANSACTION, header.to_ext())
+        cmd.remark = remark
+        await self.instance.remoting.invoke_oneway(addr, cmd)
+
+    # -- check-back -------------------------------------------------------------------------
+
+    def check_transaction_state(
+        self, conn: Connection, msg: MessageExt, header: CheckTransactionStateRequestHeader
+    ) -> None:
+        """A broker asks about ``msg`` (called by the client instance): run the checker in
+        a task this producer owns and answer on the same connection."""
+        task = asyncio.get_running_loop().create_task(
+            self._answer_check(conn, msg, header), name=f"tx-check-{header.msg_id}"
+        )
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _answer_check(
+        self, conn: Connection, msg: MessageExt, header: CheckTransactionStateRequestHeader
+    ) -> None:
+        check = self.check_local_transaction
+        if check is None:
+            log.warning("check-back for %s but no check_local_transaction is set", msg.msg_id)
+            return
+        state, remark = await _run_state(lambda: check(msg))
+        unique = msg.properties.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or msg.msg_id
+        end = EndTransactionRequestHeader(
+            producer_group=self.group,
+            tran_state_table_offset=header.tran_state_table_offset,
+            commit_log_offset=header.commit_log_offset,
+            commit_or_rollback=COMMIT_OR_ROLLBACK[state],
+            from_transaction_check=True,
+            msg_id=unique,
+            transaction_id=header.transaction_id,
+        )
+        cmd = RemotingCommand.request(RequestCode.END_TRANSACTION, end.to_ext())
+        cmd.remark = remark
+        try:
+            conn.send_oneway(cmd)
+        except RemotingError as exc:
+            log.warning("answering the check-back of %s failed: %s", unique, exc)
