@@ -4,6 +4,7 @@ turning a non-success response into ``BrokerError`` with RocketMQ's code and rem
 from __future__ import annotations
 
 from rocketq.client.message import MessageExt, MessageQueue, PullResult, PullStatus
+from rocketq.client.offset_store import OffsetNotFoundError
 from rocketq.common.errors import BrokerError, RemotingError
 from rocketq.common.record import decode_records
 from rocketq.remoting import fastjson
@@ -37,10 +38,6 @@ _PULL_STATUS: dict[int, PullStatus] = {
     ResponseCode.PULL_RETRY_IMMEDIATELY: PullStatus.NO_MATCHED_MSG,
     ResponseCode.PULL_OFFSET_MOVED: PullStatus.OFFSET_ILLEGAL,
 }
-
-
-class OffsetNotFoundError(BrokerError):
-    """QUERY_CONSUMER_OFFSET found no committed offset (code 22)."""
 
 
 def _ok(resp: RemotingCommand, *codes: int) -> RemotingCommand:
@@ -111,7 +108,7 @@ class MQClientAPI:
             addr, RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext), self.timeout
         )
         if resp.code == ResponseCode.QUERY_NOT_FOUND:
-            raise OffsetNotFoundError(resp.code, resp.remark)
+            raise OffsetNotFoundError(resp.remark)
         return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
 
     async def update_consumer_offset(

@@ -184,14 +184,15 @@ class AsyncPushConsumer:
             self._lock_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lock_task
-        for pq in self.process_queues.values():
-            pq.dropped = True
-        for task in self._pull_tasks.values():
-            task.cancel()
-        for task in self._pull_tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._pull_tasks.clear()
+        async with self._rebalance_lock:  # a rebalance in flight must not start new pulls
+            for pq in self.process_queues.values():
+                pq.dropped = True
+            for task in self._pull_tasks.values():
+                task.cancel()
+            for task in self._pull_tasks.values():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self._pull_tasks.clear()
         if self._service is not None:
             await self._service.aclose()
         await self.persist_offsets()

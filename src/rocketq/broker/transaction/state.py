@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from rocketq.common.message import SysFlag
+from rocketq.common.message import MessageConst, SysFlag
 
 __all__ = [
     "CHECK_IMMUNITY_TIME_IN_SECONDS",
@@ -47,9 +47,9 @@ TRANS_SYS_GROUP = "CID_RMQ_SYS_TRANS"
 REMOVE_TAG = "d"
 
 # MessageConst keys the broker reads or writes on half messages (not in common.MessageConst).
-TRANSACTION_CHECK_TIMES = "TRANSACTION_CHECK_TIMES"
-CHECK_IMMUNITY_TIME_IN_SECONDS = "CHECK_IMMUNITY_TIME_IN_SECONDS"
-TRANSACTION_PREPARED_QUEUE_OFFSET = "TRAN_PREPARED_QUEUE_OFFSET"
+TRANSACTION_CHECK_TIMES = MessageConst.TRANSACTION_CHECK_TIMES
+CHECK_IMMUNITY_TIME_IN_SECONDS = MessageConst.CHECK_IMMUNITY_TIME_IN_SECONDS
+TRANSACTION_PREPARED_QUEUE_OFFSET = MessageConst.TRANSACTION_PREPARED_QUEUE_OFFSET
 
 
 class EndAction(Enum):
