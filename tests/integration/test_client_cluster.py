@@ -37,7 +37,7 @@ async def create_topic(ns: NamesrvProcess, broker: BrokerProcess, topic: str, qu
         await admin.create_topic(broker.addr, TopicConfig(topic, queues, queues))
 
 
-async def produce(ns: str, topic: str, count: int, keys: int = 0) -> None:
+async def produce(ns: str, topic: str, count: int, keys: int = 0, prefix: str = "m") -> None:
     config = ClientConfig(namesrv_addr=ns)
     async with AsyncProducer("test-producer", client_config=config) as producer:
         for i in range(count):
@@ -46,7 +46,7 @@ async def produce(ns: str, topic: str, count: int, keys: int = 0) -> None:
                 msg = Message(topic, f"{key}:{i // keys}".encode(), keys=key)
                 await producer.send(msg, selector=SelectMessageQueueByHash, arg=key)
             else:
-                await producer.send(Message(topic, f"m{i}".encode(), keys=f"k{i}"))
+                await producer.send(Message(topic, f"{prefix}{i}".encode(), keys=f"k{i}"))
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
@@ -78,9 +78,9 @@ async def test_three_consumers_exactly_once_and_takeover_after_sigkill(
 
     consumers[0].kill()  # its queues must move to the two others
     before = sum(len(c.messages) for c in consumers[1:])
-    await produce(ns.addr, "Orders8", 300)
+    await produce(ns.addr, "Orders8", 300, prefix="n")
     survivors = consumers[1:]
-    await wait_for(lambda: {f"m{i}" for i in range(300)} <= set(bodies(survivors)))
+    await wait_for(lambda: {f"n{i}" for i in range(300)} <= set(bodies(survivors)))
     assert sum(len(c.messages) for c in survivors) - before >= 300
 
 
