@@ -14,6 +14,8 @@ Mirrors ``ConsumeQueue`` (4.9). Entry *i* (the logical "queue offset") lives at 
 from __future__ import annotations
 
 import logging
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 from rocketq.store.format import (
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 # ConsumeQueue#fillPreBlank: slots before a queue's first real entry.
 PLACEHOLDER_ENTRY = pack_cq_entry(0, 0x7FFFFFFF, 0)
 _PLACEHOLDER = unpack_cq_entry(PLACEHOLDER_ENTRY)
+# iter_entries reads 64 entries first (a pull asks for 32), more when a filter skips them.
+_ITER_CHUNK = 64
+_ITER_CHUNK_MAX = 4096
+_CQ_ENTRY_STRUCT = struct.Struct(">qiq")
 # ConsumeQueue#recover starts three files from the end, as the CommitLog does.
 _RECOVER_FILES = 3
 
@@ -131,6 +137,28 @@ class ConsumeQueue:
                 out.extend(unpack_cq_entry(view, i * CQ_STORE_UNIT_SIZE) for i in range(n))
             pos += n * CQ_STORE_UNIT_SIZE
         return out
+
+    def iter_entries(self, queue_offset: int, max_count: int) -> Iterator[tuple[int, int, int]]:
+        """(physical offset, size, tags code) of up to ``max_count`` entries from
+        ``queue_offset``, read lazily in small chunks (a pull usually needs only a few)."""
+        if queue_offset < self.min_offset_in_queue():
+            return
+        pos = queue_offset * CQ_STORE_UNIT_SIZE
+        left = max_count
+        chunk = _ITER_CHUNK
+        while left > 0 and pos < self.queue.max_offset():
+            mapped = self.queue.find_file(pos)
+            if mapped is None:
+                return
+            start = pos - mapped.file_from_offset
+            n = min(left, chunk, (mapped.wrote_position - start) // CQ_STORE_UNIT_SIZE)
+            if n <= 0:
+                return
+            data = mapped.read_bytes(start, n * CQ_STORE_UNIT_SIZE)
+            yield from _CQ_ENTRY_STRUCT.iter_unpack(data)
+            pos += n * CQ_STORE_UNIT_SIZE
+            left -= n
+            chunk = min(chunk * 4, _ITER_CHUNK_MAX)  # a filter skipping many: read more at once
 
     def truncate_dirty_logic_files(self, phy_offset: int) -> None:
         """Drop entries pointing at commitlog bytes >= ``phy_offset`` (a truncated log)."""

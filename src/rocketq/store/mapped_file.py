@@ -68,6 +68,7 @@ class MappedFile:
             elif size != file_size:
                 raise StoreError(f"{self.path} has {size} bytes, expected {file_size}")
             self._mm = mmap.mmap(fd, file_size)
+            self._view: memoryview | None = None
         except BaseException:
             os.close(fd)
             raise
@@ -146,7 +147,10 @@ class MappedFile:
             raise StoreError(
                 f"read {position}+{size} beyond write position {self._wrote} of {self.path.name}"
             )
-        return memoryview(self._mm)[position : position + size]
+        view = self._view
+        if view is None:  # one view of the whole mapping, sliced per read
+            view = self._view = memoryview(self._mm)
+        return view[position : position + size]
 
     def read_bytes(self, position: int, size: int) -> bytes:
         """A copy of ``size`` bytes at ``position`` (below the write position)."""
@@ -189,6 +193,9 @@ class MappedFile:
         if self._closed:
             return
         self._closed = True
+        if self._view is not None:
+            self._view.release()
+            self._view = None
         try:
             self._mm.close()
         except BufferError:

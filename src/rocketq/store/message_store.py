@@ -445,62 +445,53 @@ class DefaultMessageStore:
         self, cq: ConsumeQueue, offset: int, max_msg_nums: int, message_filter: MessageFilter | None
     ) -> GetMessageResult:
         max_scan = max(_MAX_FILTER_BYTES, max_msg_nums * _CQ_UNIT) // _CQ_UNIT
-        entries = cq.get_entries(offset, max_scan)
         result = GetMessageResult(GetMessageStatus.NO_MATCHED_MESSAGE, offset, 0, 0)
-        if not entries:
-            result.status = GetMessageStatus.OFFSET_FOUND_NULL
-            result.next_begin_offset = offset + 1
-            return result
         max_phys = self.commit_log.max_offset()
         min_phys = self.commit_log.min_offset()
-        scanned = 0
-        for entry in entries:
-            in_disk = max_phys - entry.physical_offset > self._memory_limit
-            if self._batch_full(entry.size, max_msg_nums, result, in_disk):
-                break
+        c = self.config
+        scanned = count = total = 0
+        last_phys = -1
+        buffers, queue_offsets = result.buffers, result.queue_offsets
+        get_data = self.commit_log.get_data
+        for phys, size, tags in cq.iter_entries(offset, max_scan):
+            if count:  # isTheBatchFull, inlined: this loop is the pull path
+                if count >= max_msg_nums:
+                    break
+                if max_phys - phys > self._memory_limit:
+                    max_bytes = c.max_transfer_bytes_on_message_in_disk
+                    max_count = c.max_transfer_count_on_message_in_disk
+                else:
+                    max_bytes = c.max_transfer_bytes_on_message_in_memory
+                    max_count = c.max_transfer_count_on_message_in_memory
+                if total + size > max_bytes or count > max_count - 1:
+                    break
             scanned += 1
-            if message_filter is not None and not message_filter.is_matched_by_consume_queue(
-                entry.tags_code
-            ):
+            last_phys = phys
+            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags):
                 continue
-            if entry.physical_offset < min_phys:
-                if not result.buffers:
+            if phys < min_phys:
+                if not buffers:
                     result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
                 continue
-            view = self.commit_log.get_data(entry.physical_offset, entry.size)
+            view = get_data(phys, size)
             if message_filter is not None and not message_filter.is_matched_by_commit_log(view):
                 view.release()
                 continue
-            result.buffers.append(view)
-            result.queue_offsets.append(offset + scanned - 1)
-            result.buffer_total_size += entry.size
+            buffers.append(view)
+            queue_offsets.append(offset + scanned - 1)
+            count += 1
+            total += size
+        result.buffer_total_size = total
+        if count:
             result.status = GetMessageStatus.FOUND
+        if not scanned:
+            result.status = GetMessageStatus.OFFSET_FOUND_NULL
+            result.next_begin_offset = offset + 1
+            return result
         result.next_begin_offset = offset + scanned
-        if scanned:  # the consumer fell so far behind that reads come from disk
-            last = entries[scanned - 1].physical_offset
-            result.suggest_pulling_from_slave = max_phys - last > self._memory_limit
+        # the consumer fell so far behind that reads come from disk
+        result.suggest_pulling_from_slave = max_phys - last_phys > self._memory_limit
         return result
-
-    def _batch_full(
-        self, size: int, max_nums: int, result: GetMessageResult, in_disk: bool
-    ) -> bool:
-        count, total = result.message_count, result.buffer_total_size
-        if count == 0 or total == 0:
-            return False
-        if count >= max_nums:
-            return True
-        c = self.config
-        max_bytes = (
-            c.max_transfer_bytes_on_message_in_disk
-            if in_disk
-            else c.max_transfer_bytes_on_message_in_memory
-        )
-        max_count = (
-            c.max_transfer_count_on_message_in_disk
-            if in_disk
-            else c.max_transfer_count_on_message_in_memory
-        )
-        return total + size > max_bytes or count > max_count - 1
 
     # -- offsets and lookups ----------------------------------------------------------------
 
