@@ -27,6 +27,8 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     table.register(rc.CONSUMER_SEND_MSG_BACK, SendBackProcessor(ctl).process)
     table.register(rc.END_TRANSACTION, ctl.transaction_service.end_transaction.process)
     table.register(rc.PULL_MESSAGE, ctl.pull_processor.process)
+    # Java 5 lite pull consumers send the same request under its own code.
+    table.register(rc.LITE_PULL_MESSAGE, ctl.pull_processor.process)
     client = ClientManageProcessor(ctl)
     table.register(rc.HEART_BEAT, client.heartbeat)
     table.register(rc.UNREGISTER_CLIENT, client.unregister_client)
