@@ -12,6 +12,8 @@ import random
 import socket
 import struct
 import time
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from rocketq.broker.subscription_group import SubscriptionGroupConfig
 from rocketq.common.config import dump_properties, parse_properties
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
-from rocketq.common.message import MessageConst, encode_properties
+from rocketq.common.message import MessageConst, SysFlag, encode_properties
 from rocketq.common.topic import AUTO_CREATE_TOPIC_KEY_TOPIC, PERM_READ, PERM_WRITE, TopicConfig
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import (
@@ -57,6 +59,8 @@ from rocketq.remoting.headers import (
     PullMessageRequestHeader,
     PullMessageResponseHeader,
     PutKVConfigRequestHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
     QueryMessageRequestHeader,
     ResetOffsetRequestHeader,
     SearchOffsetRequestHeader,
@@ -68,11 +72,17 @@ from rocketq.remoting.headers import (
     WipeWritePermOfBrokerRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
 )
-from rocketq.store.format import MessageRecord, decode_offset_msg_id, decode_record
+from rocketq.store.format import (
+    MessageRecord,
+    create_offset_msg_id,
+    decode_offset_msg_id,
+    decode_record,
+)
 
 __all__ = [
     "AdminClient",
     "ConsumeStats",
+    "DlqMessage",
     "MessageQueue",
     "OffsetWrapper",
     "PullResult",
@@ -90,6 +100,53 @@ DEFAULT_ADMIN_TIMEOUT = 3.0
 RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 TOOLS_CONSUMER_GROUP = "TOOLS_CONSUMER"
 UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
+# MixAll.DLQ_GROUP_TOPIC_PREFIX: the dead-letter topic of a group.
+DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
+# The group whose committed offsets on ``%DLQ%group`` mark what was already re-sent
+# ("drained"): dlq_messages starts after them, so a drained message is not listed again.
+DLQ_TOOLS_GROUP = "TOOLS_DLQ_CONSUMER"
+# Messages listed (and so re-sent) per call by default: a console page, as the dashboard's.
+DEFAULT_DLQ_MAX = 64
+# Characters of a body shown by a listing; the rest is elided.
+DLQ_BODY_PREVIEW_CHARS = 48
+# Properties a re-sent DLQ message keeps although MessageConst names them: what the user set.
+_RESEND_KEPT_SYSTEM_PROPERTIES = frozenset(
+    {MessageConst.TAGS, MessageConst.KEYS, MessageConst.SHARDING_KEY, MessageConst.TRACE_SWITCH}
+)
+# RocketMQ's bookkeeping, dropped on re-send (RETRY_TOPIC, ORIGIN_MESSAGE_ID, REAL_TOPIC, REAL_QID,
+# DELAY, WAIT, CLUSTER, UNIQ_KEY, MIN/MAX_OFFSET, CONSUME_START_TIME, DELAY_SRC, TRAN_*, TIMER_*
+# ...): every MessageConst value but the kept ones, plus 5.x names rocketq does not define
+# (MessageConst.STRING_HASH_SET).
+_RESEND_DROPPED_PROPERTIES = frozenset(
+    v
+    for k, v in vars(MessageConst).items()
+    if k.isupper() and isinstance(v, str) and v != MessageConst.KEY_SEPARATOR
+) - _RESEND_KEPT_SYSTEM_PROPERTIES | frozenset(
+    {
+        "__STARTDELIVERTIME",
+        "INNER_MULTI_DISPATCH",
+        "INNER_MULTI_QUEUE_OFFSET",
+        "INNER_NUM",
+        "INNER_BASE",
+        "POP_CK",
+        "POP_CK_OFFSET",
+        "1ST_POP_TIME",
+        "bname",
+        "TIMER_OUT_MS",
+        "TIMER_ENQUEUE_MS",
+        "TIMER_DEQUEUE_MS",
+        "TIMER_ROLL_TIMES",
+        "TIMER_DEL_UNIQKEY",
+        "MSG_TYPE",
+        "TRANSFER_FLAG",
+        "CORRECTION_FLAG",
+        "MQ2_FLAG",
+        "CORRELATION_ID",
+        "REPLY_TO_CLIENT",
+        "TTL",
+        "ARRIVE_TIME",
+    }
+)
 # Long.MAX_VALUE: "no end" for time ranges.
 _LONG_MAX = (1 << 63) - 1
 # PullSysFlag.SUBSCRIPTION: the expression travels in the request (no heartbeat needed).
@@ -676,9 +733,13 @@ class AdminClient:
         broker_name: str | None = None,
         queue_id: int | None = None,
         group: str | None = None,
+        *,
+        properties: Mapping[str, str] | None = None,
+        flag: int = 0,
     ) -> SendResult:
         """SEND_MESSAGE_V2 to one queue of the topic (a chosen one, or the next of the route;
-        TBW102's route for a topic the NameServer does not know, as Java's producer does)."""
+        TBW102's route for a topic the NameServer does not know, as Java's producer does);
+        ``properties``: user properties sent along (``tags``/``keys`` win over theirs)."""
         mqs = await self._publish_queues(topic)
         if broker_name is not None:
             mqs = [
@@ -694,12 +755,15 @@ class AdminClient:
         mq, addr = mqs[random.randrange(len(mqs))]
         self._uniq_seq += 1
         uniq = new_uniq_id(self._uniq_seq)
-        props = {
-            MessageConst.TAGS: tags,
-            MessageConst.KEYS: keys,
+        props: dict[str, str | None] = {
+            **(properties or {}),
             MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX: uniq,
             MessageConst.WAIT_STORE_MSG_OK: "true",
         }
+        if tags is not None:
+            props[MessageConst.TAGS] = tags
+        if keys is not None:
+            props[MessageConst.KEYS] = keys
         ext = SendMessageRequestHeaderV2(
             producer_group=group or str(int(time.time() * 1000)),
             topic=topic,
@@ -708,7 +772,7 @@ class AdminClient:
             queue_id=mq.queue_id,
             sys_flag=0,
             born_timestamp=int(time.time() * 1000),
-            flag=0,
+            flag=flag,
             properties=encode_properties(props, trailing_separator=False),
             reconsume_times=0,
         ).to_ext()
@@ -755,6 +819,127 @@ class AdminClient:
                     (MessageQueue(topic, q.broker_name, i), addr) for i in range(q.read_queue_nums)
                 )
         return sorted(out)
+
+    # -- dead-letter queues ----------------------------------------------------------------
+
+    async def dlq_messages(
+        self, group: str, max_num: int = DEFAULT_DLQ_MAX, tool_group: str | None = DLQ_TOOLS_GROUP
+    ) -> list[DlqMessage]:
+        """Up to ``max_num`` messages of ``%DLQ%group``, from every queue on every broker of
+        its route, oldest first per queue; each queue is read from ``tool_group``'s committed
+        offset (what :meth:`resend_dlq` marked drained), or from its start when ``tool_group``
+        is None or has committed nothing. Empty when the group has no DLQ."""
+        topic = DLQ_GROUP_TOPIC_PREFIX + group
+        try:
+            queues = await self.subscribe_queues(topic)
+        except BrokerError as exc:
+            if exc.code == ResponseCode.TOPIC_NOT_EXIST:
+                return []
+            raise
+        out: list[DlqMessage] = []
+        for mq, addr in queues:
+            if len(out) >= max_num:
+                break
+            start = await self._dlq_start(addr, mq, tool_group)
+            out.extend(await self._pull_dlq(addr, mq, start, max_num - len(out)))
+        return out
+
+    async def _dlq_start(self, addr: str, mq: MessageQueue, tool_group: str | None) -> int:
+        """Where listing starts: the group's committed offset, never below the queue's min."""
+        low = await self.min_offset(addr, mq.topic, mq.queue_id)
+        if tool_group is None:
+            return low
+        committed = await self.query_consumer_offset(addr, tool_group, mq)
+        return low if committed is None else max(low, committed)
+
+    async def _pull_dlq(
+        self, addr: str, mq: MessageQueue, offset: int, limit: int
+    ) -> list[DlqMessage]:
+        out: list[DlqMessage] = []
+        while len(out) < limit:
+            result = await self.pull(addr, mq.topic, mq.queue_id, offset, min(32, limit - len(out)))
+            out.extend(DlqMessage.from_record(r, mq.broker_name) for r in result.messages)
+            if result.code != ResponseCode.SUCCESS or result.next_begin_offset <= offset:
+                break  # found nothing more (or an offset problem): this queue is done
+            offset = result.next_begin_offset
+        return out[:limit]
+
+    async def query_consumer_offset(
+        self, broker_addr: str, group: str, mq: MessageQueue
+    ) -> int | None:
+        """QUERY_CONSUMER_OFFSET on one broker; None when the group committed nothing."""
+        ext = QueryConsumerOffsetRequestHeader(
+            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, set_zero_if_not_found=False
+        ).to_ext()
+        cmd = RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext)
+        resp = await self.remoting.invoke(broker_addr, cmd, self.timeout)
+        if resp.code == ResponseCode.QUERY_NOT_FOUND:
+            return None
+        return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
+
+    async def resend_dlq(
+        self,
+        group: str,
+        msg_ids: list[str] | None = None,
+        *,
+        drain: bool = False,
+        tool_group: str = DLQ_TOOLS_GROUP,
+        max_num: int = DEFAULT_DLQ_MAX,
+    ) -> list[tuple[DlqMessage, SendResult]]:
+        """Send messages of ``%DLQ%group`` (those :meth:`dlq_messages` lists: all of them, or
+        the ``msg_ids`` UNIQ_KEYs) to their original topic as new messages: same body, flag,
+        tags, keys and user properties, a new UNIQ_KEY, none of RocketMQ's bookkeeping
+        properties. Each UNIQ_KEY is sent once. ``drain``: then commit ``tool_group``'s offset
+        on each DLQ queue past the leading messages that were re-sent, so they are not listed
+        again. ClientError, before anything is sent, for an id not listed or a message that
+        does not say its original topic."""
+        listed = await self.dlq_messages(group, max_num, tool_group)
+        chosen = _choose_dlq(listed, msg_ids)
+        results = []
+        for m in chosen:
+            assert m.origin_topic is not None  # checked by _choose_dlq
+            props = m.user_properties()
+            result = await self.send_message(
+                m.origin_topic, m.body, m.tags, m.keys, properties=props, flag=m.flag
+            )
+            results.append((m, result))
+        if drain:
+            await self._commit_drained(listed, {m.msg_id for m in chosen}, tool_group)
+        return results
+
+    async def _commit_drained(
+        self, listed: list[DlqMessage], sent: set[str], tool_group: str
+    ) -> None:
+        """Per queue, commit the offset of the first listed message not re-sent (or past the
+        last listed one): a message skipped by ``msg_ids`` stays listable."""
+        commits: dict[MessageQueue, int] = {}
+        stopped: set[MessageQueue] = set()
+        for m in listed:  # in queue offset order within each queue
+            if m.mq in stopped:
+                continue
+            if m.msg_id in sent:
+                commits[m.mq] = m.queue_offset + 1
+            else:
+                stopped.add(m.mq)
+        addrs = dict(await self.subscribe_queues(next(iter(commits)).topic)) if commits else {}
+        for mq, offset in commits.items():
+            await self.update_consumer_offset(addrs[mq], tool_group, mq, offset)
+
+
+def _choose_dlq(listed: list[DlqMessage], msg_ids: list[str] | None) -> list[DlqMessage]:
+    """The listed messages to re-send: each UNIQ_KEY once, all or the wanted ones."""
+    wanted = None if msg_ids is None else set(msg_ids)
+    missing = set() if wanted is None else wanted - {m.msg_id for m in listed}
+    if missing:
+        raise ClientError(f"not in the dead-letter queue (or beyond max): {sorted(missing)}")
+    chosen: dict[str, DlqMessage] = {}
+    for m in listed:
+        if wanted is None or m.msg_id in wanted:
+            chosen.setdefault(m.msg_id, m)
+    orphans = [m.msg_id for m in chosen.values() if not m.origin_topic]
+    if orphans:
+        raise ClientError(f"no RETRY_TOPIC property (original topic unknown): {orphans}")
+    return list(chosen.values())
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -836,6 +1021,60 @@ class SendResult:
     offset_msg_id: str
     message_queue: MessageQueue
     queue_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class DlqMessage:
+    """A message of a dead-letter queue ``%DLQ%group``, as ``dlqList`` shows it."""
+
+    msg_id: str  # UNIQ_KEY, else the offset msgId
+    origin_topic: str | None  # RETRY_TOPIC: the topic the message was first sent to
+    mq: MessageQueue  # where it is in the DLQ
+    queue_offset: int
+    tags: str | None
+    keys: str | None
+    reconsume_times: int
+    store_timestamp: int
+    flag: int
+    body: bytes  # inflated when stored compressed
+    properties: dict[str, str] = field(hash=False)
+
+    @classmethod
+    def from_record(cls, record: MessageRecord, broker_name: str) -> DlqMessage:
+        """Read a pulled DLQ record."""
+        props = record.properties_map()
+        body = record.body
+        if record.sys_flag & SysFlag.COMPRESSED:
+            body = zlib.decompress(body)
+        return cls(
+            msg_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+            or create_offset_msg_id(record.store_host, record.physical_offset),
+            origin_topic=props.get(MessageConst.RETRY_TOPIC),
+            mq=MessageQueue(record.topic, broker_name, record.queue_id),
+            queue_offset=record.queue_offset,
+            tags=props.get(MessageConst.TAGS),
+            keys=props.get(MessageConst.KEYS),
+            reconsume_times=record.reconsume_times,
+            store_timestamp=record.store_timestamp,
+            flag=record.flag,
+            body=body,
+            properties=props,
+        )
+
+    def user_properties(self) -> dict[str, str]:
+        """The properties a re-send keeps, without TAGS and KEYS (sent as fields)."""
+        return {
+            k: v
+            for k, v in self.properties.items()
+            if k not in _RESEND_DROPPED_PROPERTIES
+            and k not in (MessageConst.TAGS, MessageConst.KEYS)
+        }
+
+    def body_preview(self, chars: int = DLQ_BODY_PREVIEW_CHARS) -> str:
+        """The body as text on one line, cut to ``chars`` characters."""
+        text = self.body.decode("utf-8", "replace")
+        shown = "".join(c if c.isprintable() else "." for c in text[:chars])
+        return shown + ("..." if len(text) > chars else "")
 
 
 def _object_keyed(body: bytes | None, name: str) -> dict[MessageQueue, Any]:
