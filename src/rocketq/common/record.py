@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import mmap
+import socket
 import struct
 import zlib
 from collections.abc import Mapping
@@ -197,7 +198,11 @@ def _pack_ip(ip: str) -> bytes:
         raise RecordFormatError(f"not an IP address: {ip!r}") from exc
 
 
+@functools.lru_cache(maxsize=1024)
 def _unpack_ip(raw: bytes) -> str:
+    # A few distinct hosts appear again and again (producers, this broker): cache them.
+    if len(raw) == 4:
+        return socket.inet_ntoa(raw)
     return str(ipaddress.ip_address(raw))
 
 
