@@ -54,14 +54,6 @@ def _parser_for(tp: Any) -> Callable[[str], Any]:
     raise TypeError(f"unsupported header field type {tp!r}")
 
 
-def _to_text(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return str(value)
-
-
 class CommandHeader:
     """Base of every typed header. Subclasses are ``@dataclass(frozen=True, slots=True)``."""
 
@@ -90,31 +82,80 @@ class CommandHeader:
 
         A missing required field or an unparsable value is answered the way Java's
         ``RemotingCommand#decodeCommandCustomHeader`` is: SYSTEM_ERROR with the reason.
+        The conversion is compiled once per class (every request pays for it).
         """
-        ext = ext or {}
-        kwargs: dict[str, Any] = {}
-        for attr, key, parse, required in cls._field_specs():
-            text = ext.get(key)
-            if text is None:
-                if required:
-                    raise BrokerError(
-                        ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> is null"
-                    )
-                continue
-            try:
-                kwargs[attr] = parse(text)
-            except ValueError as exc:
-                raise BrokerError(
-                    ResponseCode.SYSTEM_ERROR,
-                    f"the custom field <{key}> has a bad value {text!r}",
-                ) from exc
-        return cls(**kwargs)
+        fn = cls.__dict__.get("_from_ext_fn")
+        if fn is None:
+            fn = _compile(cls)[0]
+        result: Self = fn(cls, ext)
+        return result
 
     def to_ext(self) -> dict[str, str]:
         """The extFields map: every non-null field as text (what C++ clients require)."""
-        out: dict[str, str] = {}
-        for attr, key, _parse, _required in self._field_specs():
-            value = getattr(self, attr)
-            if value is not None:
-                out[key] = _to_text(value)
+        fn = type(self).__dict__.get("_to_ext_fn")
+        if fn is None:
+            fn = _compile(type(self))[1]
+        out: dict[str, str] = fn(self)
         return out
+
+
+def _missing(key: str) -> BrokerError:
+    return BrokerError(ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> is null")
+
+
+def _bad(key: str, text: str) -> BrokerError:
+    return BrokerError(
+        ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> has a bad value {text!r}"
+    )
+
+
+_PARSE_EXPR = {parse_bool: "v.lower() in ('true', '1')", int: "int(v)", str: "v"}
+_TEXT_EXPR = {parse_bool: "'true' if v else 'false'", int: "str(v)", str: "str(v)"}
+
+
+def _compile(cls: type[CommandHeader]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Generate ``from_ext``/``to_ext`` for one header class (as ``dataclasses`` generates
+    ``__init__``): straight-line code, no per-field loop or getattr on the request path."""
+    specs = cls._field_specs()
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names: dict[str, Any] = {"_missing": _missing, "_bad": _bad}
+    body = ["def from_ext(cls, ext):", "    get = (ext or {}).get"]
+    for i, (attr, key, parse, required) in enumerate(specs):
+        body.append(f"    v = get({key!r})")
+        if required:
+            body.append(f"    if v is None: raise _missing({key!r})")
+        else:
+            names[f"_d{i}"] = defaults[attr]
+            body.append(f"    if v is None: f{i} = _d{i}")
+            body.append("    else:")
+        indent = "    " if required else "        "
+        if parse is str:
+            body.append(f"{indent}f{i} = v")
+        else:
+            body.append(f"{indent}try: f{i} = {_PARSE_EXPR[parse]}")
+            body.append(f"{indent}except ValueError as exc: raise _bad({key!r}, v) from exc")
+    # Fill the slots through their descriptors: a frozen dataclass's __init__ pays an
+    # object.__setattr__ per field, several microseconds for a send header.
+    slotted = all(
+        isinstance(cls.__dict__.get(attr), types.MemberDescriptorType) for attr, *_ in specs
+    )
+    if slotted:
+        names["_new"] = object.__new__
+        body.append("    o = _new(cls)")
+        for i, (attr, *_rest) in enumerate(specs):
+            names[f"_s{i}"] = cls.__dict__[attr].__set__
+            body.append(f"    _s{i}(o, f{i})")
+        body.append("    return o")
+    else:
+        args = ", ".join(f"f{i}" for i in range(len(specs)))
+        body.append(f"    return cls({args})")
+    out = ["def to_ext(self):", "    out = {}"]
+    for attr, key, parse, _required in specs:
+        out.append(f"    v = self.{attr}")
+        out.append(f"    if v is not None: out[{key!r}] = {_TEXT_EXPR[parse]}")
+    out.append("    return out")
+    exec("\n".join(body) + "\n\n" + "\n".join(out), names)
+    from_ext, to_ext = names["from_ext"], names["to_ext"]
+    type.__setattr__(cls, "_from_ext_fn", from_ext)
+    type.__setattr__(cls, "_to_ext_fn", to_ext)
+    return from_ext, to_ext
