@@ -7,26 +7,33 @@ answers, writes of KV config go to all of them, as mqadmin does.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import struct
-import time
-import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from rocketq.broker.subscription_group import SubscriptionGroupConfig
+from rocketq.admin.dlq import DEFAULT_DLQ_MAX as DEFAULT_DLQ_MAX
+from rocketq.admin.dlq import DLQ_TOOLS_GROUP as DLQ_TOOLS_GROUP
+from rocketq.admin.dlq import DlqMixin
+from rocketq.admin.messages import check_response as _ok
+from rocketq.admin.messages import decode_records, new_uniq_id
+from rocketq.admin.types import (
+    ConsumeStats,
+    DlqMessage,
+    MessageQueue,
+    OffsetWrapper,
+    PullResult,
+    RollbackStats,
+    SendResult,
+    TopicOffset,
+)
 from rocketq.common.config import dump_properties, parse_properties
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
-from rocketq.common.message import MessageConst, SysFlag, encode_properties
-from rocketq.common.topic import AUTO_CREATE_TOPIC_KEY_TOPIC, PERM_READ, PERM_WRITE, TopicConfig
+from rocketq.common.topic import TopicConfig
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import (
     ClusterInfo,
     KVTable,
+    SubscriptionGroupConfig,
     TopicConfigSerializeWrapper,
     TopicList,
     TopicRouteData,
@@ -56,27 +63,15 @@ from rocketq.remoting.headers import (
     GetProducerConnectionListRequestHeader,
     GetRouteInfoRequestHeader,
     GetTopicStatsInfoRequestHeader,
-    PullMessageRequestHeader,
-    PullMessageResponseHeader,
     PutKVConfigRequestHeader,
     QueryConsumerOffsetRequestHeader,
     QueryConsumerOffsetResponseHeader,
-    QueryMessageRequestHeader,
     ResetOffsetRequestHeader,
     SearchOffsetRequestHeader,
     SearchOffsetResponseHeader,
-    SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
     UpdateConsumerOffsetRequestHeader,
-    ViewMessageRequestHeader,
     WipeWritePermOfBrokerRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
-)
-from rocketq.store.format import (
-    MessageRecord,
-    create_offset_msg_id,
-    decode_offset_msg_id,
-    decode_record,
 )
 
 __all__ = [
@@ -96,76 +91,8 @@ __all__ = [
 
 # mqadmin's default RPC timeout.
 DEFAULT_ADMIN_TIMEOUT = 3.0
-# MixAll: the retry topic of a group, the group mqadmin pulls with, the UNIQ_KEY query flag.
+# MixAll: the retry topic of a group.
 RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
-TOOLS_CONSUMER_GROUP = "TOOLS_CONSUMER"
-UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
-# MixAll.DLQ_GROUP_TOPIC_PREFIX: the dead-letter topic of a group.
-DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
-# The group whose committed offsets on ``%DLQ%group`` mark what was already re-sent
-# ("drained"): dlq_messages starts after them, so a drained message is not listed again.
-DLQ_TOOLS_GROUP = "TOOLS_DLQ_CONSUMER"
-# Messages listed (and so re-sent) per call by default: a console page, as the dashboard's.
-DEFAULT_DLQ_MAX = 64
-# Characters of a body shown by a listing; the rest is elided.
-DLQ_BODY_PREVIEW_CHARS = 48
-# Properties a re-sent DLQ message keeps although MessageConst names them: what the user set.
-_RESEND_KEPT_SYSTEM_PROPERTIES = frozenset(
-    {MessageConst.TAGS, MessageConst.KEYS, MessageConst.SHARDING_KEY, MessageConst.TRACE_SWITCH}
-)
-# RocketMQ's bookkeeping, dropped on re-send (RETRY_TOPIC, ORIGIN_MESSAGE_ID, REAL_TOPIC, REAL_QID,
-# DELAY, WAIT, CLUSTER, UNIQ_KEY, MIN/MAX_OFFSET, CONSUME_START_TIME, DELAY_SRC, TRAN_*, TIMER_*
-# ...): every MessageConst value but the kept ones, plus 5.x names rocketq does not define
-# (MessageConst.STRING_HASH_SET).
-_RESEND_DROPPED_PROPERTIES = frozenset(
-    v
-    for k, v in vars(MessageConst).items()
-    if k.isupper() and isinstance(v, str) and v != MessageConst.KEY_SEPARATOR
-) - _RESEND_KEPT_SYSTEM_PROPERTIES | frozenset(
-    {
-        "__STARTDELIVERTIME",
-        "INNER_MULTI_DISPATCH",
-        "INNER_MULTI_QUEUE_OFFSET",
-        "INNER_NUM",
-        "INNER_BASE",
-        "POP_CK",
-        "POP_CK_OFFSET",
-        "1ST_POP_TIME",
-        "bname",
-        "TIMER_OUT_MS",
-        "TIMER_ENQUEUE_MS",
-        "TIMER_DEQUEUE_MS",
-        "TIMER_ROLL_TIMES",
-        "TIMER_DEL_UNIQKEY",
-        "MSG_TYPE",
-        "TRANSFER_FLAG",
-        "CORRECTION_FLAG",
-        "MQ2_FLAG",
-        "CORRELATION_ID",
-        "REPLY_TO_CLIENT",
-        "TTL",
-        "ARRIVE_TIME",
-    }
-)
-# Long.MAX_VALUE: "no end" for time ranges.
-_LONG_MAX = (1 << 63) - 1
-# PullSysFlag.SUBSCRIPTION: the expression travels in the request (no heartbeat needed).
-_PULL_SUBSCRIPTION_FLAG = 0x4
-_PULL_CODES = frozenset(
-    {
-        ResponseCode.SUCCESS,
-        ResponseCode.PULL_NOT_FOUND,
-        ResponseCode.PULL_RETRY_IMMEDIATELY,
-        ResponseCode.PULL_OFFSET_MOVED,
-    }
-)
-# Response codes of a stored message, as SendStatus names.
-_SEND_STATUS: dict[int, str] = {
-    ResponseCode.SUCCESS: "SEND_OK",
-    ResponseCode.FLUSH_DISK_TIMEOUT: "FLUSH_DISK_TIMEOUT",
-    ResponseCode.FLUSH_SLAVE_TIMEOUT: "FLUSH_SLAVE_TIMEOUT",
-    ResponseCode.SLAVE_NOT_AVAILABLE: "SLAVE_NOT_AVAILABLE",
-}
 
 
 def parse_namesrv_addrs(text: str) -> list[str]:
@@ -176,14 +103,12 @@ def parse_namesrv_addrs(text: str) -> list[str]:
     return addrs
 
 
-def _ok(response: RemotingCommand) -> RemotingCommand:
-    if response.code != ResponseCode.SUCCESS:
-        raise BrokerError(response.code, response.remark)
-    return response
+class AdminClient(DlqMixin):
+    """Async admin operations; use as ``async with AdminClient("127.0.0.1:9876") as admin``.
 
-
-class AdminClient:
-    """Async admin operations; use as ``async with AdminClient("127.0.0.1:9876") as admin``."""
+    Message operations (view, query, pull, send) come from
+    :class:`~rocketq.admin.messages.MessagesMixin`, dead-letter queues from
+    :class:`~rocketq.admin.dlq.DlqMixin`."""
 
     def __init__(self, namesrv_addr: str | list[str], timeout: float = DEFAULT_ADMIN_TIMEOUT):
         if isinstance(namesrv_addr, str):
@@ -511,6 +436,19 @@ class AdminClient:
             for k, v in (obj.get("offsetTable") or {}).items()
         }
 
+    async def query_consumer_offset(
+        self, broker_addr: str, group: str, mq: MessageQueue
+    ) -> int | None:
+        """QUERY_CONSUMER_OFFSET on one broker; None when the group committed nothing."""
+        ext = QueryConsumerOffsetRequestHeader(
+            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, set_zero_if_not_found=False
+        ).to_ext()
+        cmd = RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext)
+        resp = await self.remoting.invoke(broker_addr, cmd, self.timeout)
+        if resp.code == ResponseCode.QUERY_NOT_FOUND:
+            return None
+        return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
+
     async def update_consumer_offset(
         self, broker_addr: str, group: str, mq: MessageQueue, offset: int
     ) -> None:
@@ -647,435 +585,6 @@ class AdminClient:
             broker_addr, RemotingCommand.request(RequestCode.UNLOCK_BATCH_MQ, body=body)
         )
 
-    # -- messages --------------------------------------------------------------------------
-
-    async def view_message(self, msg_id: str) -> MessageRecord:
-        """VIEW_MESSAGE_BY_ID at the broker and offset encoded in an offset msgId."""
-        try:
-            (host, port), offset = decode_offset_msg_id(msg_id)
-        except ValueError as exc:
-            raise ClientError(f"not an offset msgId: {msg_id!r}") from exc
-        ext = ViewMessageRequestHeader(offset=offset).to_ext()
-        resp = await self._broker(
-            f"{host}:{port}", RemotingCommand.request(RequestCode.VIEW_MESSAGE_BY_ID, ext)
-        )
-        return decode_record(resp.body or b"")
-
-    async def query_message(
-        self,
-        topic: str,
-        key: str,
-        max_num: int = 64,
-        begin: int = 0,
-        end: int = _LONG_MAX,
-        unique: bool = False,
-    ) -> list[MessageRecord]:
-        """QUERY_MESSAGE on every broker of the topic; ``unique``: key is a UNIQ_KEY."""
-        out: list[MessageRecord] = []
-        for _name, addr in await self._route_brokers(topic):
-            ext = QueryMessageRequestHeader(
-                topic=topic, key=key, max_num=max_num, begin_timestamp=begin, end_timestamp=end
-            ).to_ext()
-            if unique:
-                ext[UNIQUE_MSG_QUERY_FLAG] = "true"
-            resp = await self.remoting.invoke(
-                addr, RemotingCommand.request(RequestCode.QUERY_MESSAGE, ext), self.timeout
-            )
-            if resp.code == ResponseCode.QUERY_NOT_FOUND:
-                continue
-            out.extend(decode_records(_ok(resp).body or b""))
-        keep = [
-            r
-            for r in out
-            if not unique
-            or r.properties_map().get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) == key
-        ]
-        return sorted(keep, key=lambda r: (r.store_timestamp, r.physical_offset))
-
-    async def pull(
-        self,
-        broker_addr: str,
-        topic: str,
-        queue_id: int,
-        offset: int,
-        max_nums: int = 32,
-        group: str = TOOLS_CONSUMER_GROUP,
-    ) -> PullResult:
-        """One PULL_MESSAGE without suspending or committing, subscription ``*``."""
-        ext = PullMessageRequestHeader(
-            consumer_group=group,
-            topic=topic,
-            queue_id=queue_id,
-            queue_offset=offset,
-            max_msg_nums=max_nums,
-            sys_flag=_PULL_SUBSCRIPTION_FLAG,
-            commit_offset=0,
-            suspend_timeout_millis=0,
-            subscription="*",
-            sub_version=0,
-            expression_type="TAG",
-        ).to_ext()
-        resp = await self.remoting.invoke(
-            broker_addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, ext), self.timeout
-        )
-        if resp.code not in _PULL_CODES:
-            raise BrokerError(resp.code, resp.remark)
-        h = PullMessageResponseHeader.from_ext(resp.ext_fields)
-        records = decode_records(resp.body or b"") if resp.code == ResponseCode.SUCCESS else []
-        return PullResult(resp.code, h.next_begin_offset, h.min_offset, h.max_offset, records)
-
-    async def send_message(
-        self,
-        topic: str,
-        body: bytes,
-        tags: str | None = None,
-        keys: str | None = None,
-        broker_name: str | None = None,
-        queue_id: int | None = None,
-        group: str | None = None,
-        *,
-        properties: Mapping[str, str] | None = None,
-        flag: int = 0,
-    ) -> SendResult:
-        """SEND_MESSAGE_V2 to one queue of the topic (a chosen one, or the next of the route;
-        TBW102's route for a topic the NameServer does not know, as Java's producer does);
-        ``properties``: user properties sent along (``tags``/``keys`` win over theirs)."""
-        mqs = await self._publish_queues(topic)
-        if broker_name is not None:
-            mqs = [
-                m
-                for m in mqs
-                if m[0].broker_name == broker_name
-                and (queue_id is None or m[0].queue_id == queue_id)
-            ]
-        if not mqs:
-            raise ClientError(
-                f"no writable queue of topic {topic} (broker {broker_name}, queue {queue_id})"
-            )
-        mq, addr = mqs[random.randrange(len(mqs))]
-        self._uniq_seq += 1
-        uniq = new_uniq_id(self._uniq_seq)
-        props: dict[str, str | None] = {
-            **(properties or {}),
-            MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX: uniq,
-            MessageConst.WAIT_STORE_MSG_OK: "true",
-        }
-        if tags is not None:
-            props[MessageConst.TAGS] = tags
-        if keys is not None:
-            props[MessageConst.KEYS] = keys
-        ext = SendMessageRequestHeaderV2(
-            producer_group=group or str(int(time.time() * 1000)),
-            topic=topic,
-            default_topic=AUTO_CREATE_TOPIC_KEY_TOPIC,
-            default_topic_queue_nums=4,
-            queue_id=mq.queue_id,
-            sys_flag=0,
-            born_timestamp=int(time.time() * 1000),
-            flag=flag,
-            properties=encode_properties(props, trailing_separator=False),
-            reconsume_times=0,
-        ).to_ext()
-        resp = await self.remoting.invoke(
-            addr, RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, ext, body), self.timeout
-        )
-        status = _SEND_STATUS.get(resp.code)
-        if status is None:
-            raise BrokerError(resp.code, resp.remark)
-        h = SendMessageResponseHeader.from_ext(resp.ext_fields)
-        return SendResult(
-            status, uniq, h.msg_id, MessageQueue(topic, mq.broker_name, h.queue_id), h.queue_offset
-        )
-
-    async def _publish_queues(self, topic: str) -> list[tuple[MessageQueue, str]]:
-        try:
-            route, cap = await self.topic_route(topic), None
-        except BrokerError as exc:
-            if exc.code != ResponseCode.TOPIC_NOT_EXIST:
-                raise
-            route, cap = await self.topic_route(AUTO_CREATE_TOPIC_KEY_TOPIC), 4
-        masters = {b.broker_name: b.master_addr() for b in route.broker_datas}
-        out: list[tuple[MessageQueue, str]] = []
-        for q in route.queue_datas:
-            addr = masters.get(q.broker_name)
-            if addr is None or not q.perm & PERM_WRITE:
-                continue
-            count = q.write_queue_nums if cap is None else min(cap, q.read_queue_nums)
-            out.extend((MessageQueue(topic, q.broker_name, i), addr) for i in range(count))
-        return sorted(out)
-
-    async def subscribe_queues(self, topic: str) -> list[tuple[MessageQueue, str]]:
-        """Readable queues of a topic with the address to pull each from."""
-        route = await self.topic_route(topic)
-        masters = {
-            b.broker_name: b.master_addr() or next(iter(b.broker_addrs.values()), None)
-            for b in route.broker_datas
-        }
-        out: list[tuple[MessageQueue, str]] = []
-        for q in route.queue_datas:
-            addr = masters.get(q.broker_name)
-            if addr is not None and q.perm & PERM_READ:
-                out.extend(
-                    (MessageQueue(topic, q.broker_name, i), addr) for i in range(q.read_queue_nums)
-                )
-        return sorted(out)
-
-    # -- dead-letter queues ----------------------------------------------------------------
-
-    async def dlq_messages(
-        self, group: str, max_num: int = DEFAULT_DLQ_MAX, tool_group: str | None = DLQ_TOOLS_GROUP
-    ) -> list[DlqMessage]:
-        """Up to ``max_num`` messages of ``%DLQ%group``, from every queue on every broker of
-        its route, oldest first per queue; each queue is read from ``tool_group``'s committed
-        offset (what :meth:`resend_dlq` marked drained), or from its start when ``tool_group``
-        is None or has committed nothing. Empty when the group has no DLQ."""
-        topic = DLQ_GROUP_TOPIC_PREFIX + group
-        try:
-            queues = await self.subscribe_queues(topic)
-        except BrokerError as exc:
-            if exc.code == ResponseCode.TOPIC_NOT_EXIST:
-                return []
-            raise
-        out: list[DlqMessage] = []
-        for mq, addr in queues:
-            if len(out) >= max_num:
-                break
-            start = await self._dlq_start(addr, mq, tool_group)
-            out.extend(await self._pull_dlq(addr, mq, start, max_num - len(out)))
-        return out
-
-    async def _dlq_start(self, addr: str, mq: MessageQueue, tool_group: str | None) -> int:
-        """Where listing starts: the group's committed offset, never below the queue's min."""
-        low = await self.min_offset(addr, mq.topic, mq.queue_id)
-        if tool_group is None:
-            return low
-        committed = await self.query_consumer_offset(addr, tool_group, mq)
-        return low if committed is None else max(low, committed)
-
-    async def _pull_dlq(
-        self, addr: str, mq: MessageQueue, offset: int, limit: int
-    ) -> list[DlqMessage]:
-        out: list[DlqMessage] = []
-        while len(out) < limit:
-            result = await self.pull(addr, mq.topic, mq.queue_id, offset, min(32, limit - len(out)))
-            out.extend(DlqMessage.from_record(r, mq.broker_name) for r in result.messages)
-            if result.code != ResponseCode.SUCCESS or result.next_begin_offset <= offset:
-                break  # found nothing more (or an offset problem): this queue is done
-            offset = result.next_begin_offset
-        return out[:limit]
-
-    async def query_consumer_offset(
-        self, broker_addr: str, group: str, mq: MessageQueue
-    ) -> int | None:
-        """QUERY_CONSUMER_OFFSET on one broker; None when the group committed nothing."""
-        ext = QueryConsumerOffsetRequestHeader(
-            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, set_zero_if_not_found=False
-        ).to_ext()
-        cmd = RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext)
-        resp = await self.remoting.invoke(broker_addr, cmd, self.timeout)
-        if resp.code == ResponseCode.QUERY_NOT_FOUND:
-            return None
-        return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
-
-    async def resend_dlq(
-        self,
-        group: str,
-        msg_ids: list[str] | None = None,
-        *,
-        drain: bool = False,
-        tool_group: str = DLQ_TOOLS_GROUP,
-        max_num: int = DEFAULT_DLQ_MAX,
-    ) -> list[tuple[DlqMessage, SendResult]]:
-        """Send messages of ``%DLQ%group`` (those :meth:`dlq_messages` lists: all of them, or
-        the ``msg_ids`` UNIQ_KEYs) to their original topic as new messages: same body, flag,
-        tags, keys and user properties, a new UNIQ_KEY, none of RocketMQ's bookkeeping
-        properties. Each UNIQ_KEY is sent once. ``drain``: then commit ``tool_group``'s offset
-        on each DLQ queue past the leading messages that were re-sent, so they are not listed
-        again. ClientError, before anything is sent, for an id not listed or a message that
-        does not say its original topic."""
-        listed = await self.dlq_messages(group, max_num, tool_group)
-        chosen = _choose_dlq(listed, msg_ids)
-        results = []
-        for m in chosen:
-            assert m.origin_topic is not None  # checked by _choose_dlq
-            props = m.user_properties()
-            result = await self.send_message(
-                m.origin_topic, m.body, m.tags, m.keys, properties=props, flag=m.flag
-            )
-            results.append((m, result))
-        if drain:
-            await self._commit_drained(listed, {m.msg_id for m in chosen}, tool_group)
-        return results
-
-    async def _commit_drained(
-        self, listed: list[DlqMessage], sent: set[str], tool_group: str
-    ) -> None:
-        """Per queue, commit the offset of the first listed message not re-sent (or past the
-        last listed one): a message skipped by ``msg_ids`` stays listable."""
-        commits: dict[MessageQueue, int] = {}
-        stopped: set[MessageQueue] = set()
-        for m in listed:  # in queue offset order within each queue
-            if m.mq in stopped:
-                continue
-            if m.msg_id in sent:
-                commits[m.mq] = m.queue_offset + 1
-            else:
-                stopped.add(m.mq)
-        addrs = dict(await self.subscribe_queues(next(iter(commits)).topic)) if commits else {}
-        for mq, offset in commits.items():
-            await self.update_consumer_offset(addrs[mq], tool_group, mq, offset)
-
-
-def _choose_dlq(listed: list[DlqMessage], msg_ids: list[str] | None) -> list[DlqMessage]:
-    """The listed messages to re-send: each UNIQ_KEY once, all or the wanted ones."""
-    wanted = None if msg_ids is None else set(msg_ids)
-    missing = set() if wanted is None else wanted - {m.msg_id for m in listed}
-    if missing:
-        raise ClientError(f"not in the dead-letter queue (or beyond max): {sorted(missing)}")
-    chosen: dict[str, DlqMessage] = {}
-    for m in listed:
-        if wanted is None or m.msg_id in wanted:
-            chosen.setdefault(m.msg_id, m)
-    orphans = [m.msg_id for m in chosen.values() if not m.origin_topic]
-    if orphans:
-        raise ClientError(f"no RETRY_TOPIC property (original topic unknown): {orphans}")
-    return list(chosen.values())
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class MessageQueue:
-    """A queue of a topic on a broker group; sorts like Java's (topic, broker, queue)."""
-
-    topic: str
-    broker_name: str
-    queue_id: int
-
-    def to_obj(self) -> dict[str, Any]:
-        """The JSON object of ``MessageQueue``."""
-        return {"brokerName": self.broker_name, "queueId": self.queue_id, "topic": self.topic}
-
-    @classmethod
-    def from_obj(cls, obj: dict[str, Any]) -> MessageQueue:
-        """Read a MessageQueue JSON object (or an object key)."""
-        return cls(str(obj["topic"]), str(obj["brokerName"]), int(obj["queueId"]))
-
-
-@dataclass(frozen=True, slots=True)
-class TopicOffset:
-    """One queue of TopicStatsTable."""
-
-    min_offset: int
-    max_offset: int
-    last_update_timestamp: int
-
-
-@dataclass(frozen=True, slots=True)
-class OffsetWrapper:
-    """One queue of ConsumeStats."""
-
-    broker_offset: int
-    consumer_offset: int
-    last_timestamp: int = 0
-
-
-@dataclass(slots=True)
-class ConsumeStats:
-    """A group's progress per queue, and its consume TPS."""
-
-    offset_table: dict[MessageQueue, OffsetWrapper] = field(default_factory=dict)
-    consume_tps: float = 0.0
-
-    def diff_total(self) -> int:
-        """Messages not consumed yet, over every queue (``computeTotalDiff``)."""
-        return sum(w.broker_offset - w.consumer_offset for w in self.offset_table.values())
-
-
-@dataclass(frozen=True, slots=True)
-class RollbackStats:
-    """One queue of a reset done with UPDATE_CONSUMER_OFFSET (``RollbackStats``)."""
-
-    mq: MessageQueue
-    broker_offset: int
-    consumer_offset: int
-    timestamp_offset: int
-    rollback_offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class PullResult:
-    """A pull's response code, next offset, queue bounds and the messages found."""
-
-    code: int
-    next_begin_offset: int
-    min_offset: int
-    max_offset: int
-    messages: list[MessageRecord]
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """Where a sent message went (``SendResult``)."""
-
-    status: str
-    msg_id: str
-    offset_msg_id: str
-    message_queue: MessageQueue
-    queue_offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class DlqMessage:
-    """A message of a dead-letter queue ``%DLQ%group``, as ``dlqList`` shows it."""
-
-    msg_id: str  # UNIQ_KEY, else the offset msgId
-    origin_topic: str | None  # RETRY_TOPIC: the topic the message was first sent to
-    mq: MessageQueue  # where it is in the DLQ
-    queue_offset: int
-    tags: str | None
-    keys: str | None
-    reconsume_times: int
-    store_timestamp: int
-    flag: int
-    body: bytes  # inflated when stored compressed
-    properties: dict[str, str] = field(hash=False)
-
-    @classmethod
-    def from_record(cls, record: MessageRecord, broker_name: str) -> DlqMessage:
-        """Read a pulled DLQ record."""
-        props = record.properties_map()
-        body = record.body
-        if record.sys_flag & SysFlag.COMPRESSED:
-            body = zlib.decompress(body)
-        return cls(
-            msg_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-            or create_offset_msg_id(record.store_host, record.physical_offset),
-            origin_topic=props.get(MessageConst.RETRY_TOPIC),
-            mq=MessageQueue(record.topic, broker_name, record.queue_id),
-            queue_offset=record.queue_offset,
-            tags=props.get(MessageConst.TAGS),
-            keys=props.get(MessageConst.KEYS),
-            reconsume_times=record.reconsume_times,
-            store_timestamp=record.store_timestamp,
-            flag=record.flag,
-            body=body,
-            properties=props,
-        )
-
-    def user_properties(self) -> dict[str, str]:
-        """The properties a re-send keeps, without TAGS and KEYS (sent as fields)."""
-        return {
-            k: v
-            for k, v in self.properties.items()
-            if k not in _RESEND_DROPPED_PROPERTIES
-            and k not in (MessageConst.TAGS, MessageConst.KEYS)
-        }
-
-    def body_preview(self, chars: int = DLQ_BODY_PREVIEW_CHARS) -> str:
-        """The body as text on one line, cut to ``chars`` characters."""
-        text = self.body.decode("utf-8", "replace")
-        shown = "".join(c if c.isprintable() else "." for c in text[:chars])
-        return shown + ("..." if len(text) > chars else "")
-
 
 def _object_keyed(body: bytes | None, name: str) -> dict[MessageQueue, Any]:
     """A MessageQueue-keyed map of a fastjson body (object keys, or quoted JSON keys)."""
@@ -1085,31 +594,3 @@ def _object_keyed(body: bytes | None, name: str) -> dict[MessageQueue, Any]:
         mq_obj = key.as_dict() if isinstance(key, ObjectKey) else fastjson.loads(key)
         out[MessageQueue.from_obj(mq_obj)] = value
     return out
-
-
-def decode_records(data: bytes) -> list[MessageRecord]:
-    """Concatenated stored records (a pull or query body) -> decoded messages."""
-    out, pos = [], 0
-    while pos < len(data):
-        record = decode_record(data, pos)
-        out.append(record)
-        pos += record.total_size
-    return out
-
-
-def new_uniq_id(seq: int) -> str:
-    """A UNIQ_KEY like ``MessageClientIDSetter``'s: ip, pid, random, ms time, ``seq`` (hex)."""
-    head = socket.inet_aton(_local_ipv4())
-    head += struct.pack(">HI", os.getpid() & 0xFFFF, random.getrandbits(32))
-    tail = struct.pack(">IH", int(time.time() * 1000) & 0xFFFFFFFF, seq & 0xFFFF)
-    return (head + tail).hex().upper()
-
-
-def _local_ipv4() -> str:
-    """This host's outbound IPv4 address (a UDP connect sends nothing), else loopback."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))
-            return str(s.getsockname()[0])
-    except OSError:
-        return "127.0.0.1"

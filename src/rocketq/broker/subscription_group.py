@@ -5,12 +5,12 @@ defaults when ``autoCreateSubscriptionGroup`` is on."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rocketq.broker.config_file import ConfigFile
-from rocketq.remoting.body import DataVersion
+from rocketq.remoting.body import DEFAULT_RETRY_MAX_TIMES as DEFAULT_RETRY_MAX_TIMES
+from rocketq.remoting.body import DataVersion, SubscriptionGroupConfig
 
 __all__ = ["SubscriptionGroupConfig", "SubscriptionGroupManager"]
 
@@ -25,57 +25,6 @@ SYSTEM_GROUPS = (
     "CID_ONSAPI_OWNER",
     "CID_RMQ_SYS_TRACE",
 )
-# SubscriptionGroupConfig.retryMaxTimes: a message goes to %DLQ% after 16 failed deliveries.
-DEFAULT_RETRY_MAX_TIMES = 16
-
-
-@dataclass(slots=True)
-class SubscriptionGroupConfig:
-    """One consumer group's settings (RocketMQ ``SubscriptionGroupConfig``)."""
-
-    group_name: str
-    consume_enable: bool = True
-    consume_from_min_enable: bool = True
-    consume_broadcast_enable: bool = True
-    retry_queue_nums: int = 1
-    retry_max_times: int = DEFAULT_RETRY_MAX_TIMES
-    broker_id: int = 0
-    which_broker_when_consume_slowly: int = 1
-    notify_consumer_ids_changed_enable: bool = True
-
-    def to_obj(self) -> dict[str, Any]:
-        """fastjson's shape (alphabetical keys)."""
-        return {
-            "brokerId": self.broker_id,
-            "consumeBroadcastEnable": self.consume_broadcast_enable,
-            "consumeEnable": self.consume_enable,
-            "consumeFromMinEnable": self.consume_from_min_enable,
-            "groupName": self.group_name,
-            "notifyConsumerIdsChangedEnable": self.notify_consumer_ids_changed_enable,
-            "retryMaxTimes": self.retry_max_times,
-            "retryQueueNums": self.retry_queue_nums,
-            "whichBrokerWhenConsumeSlowly": self.which_broker_when_consume_slowly,
-        }
-
-    @classmethod
-    def from_obj(cls, obj: dict[str, Any], name: str | None = None) -> SubscriptionGroupConfig:
-        """Read leniently (strings or numbers, as fastjson does)."""
-
-        def flag(key: str, default: bool) -> bool:
-            value = obj.get(key, default)
-            return value.lower() == "true" if isinstance(value, str) else bool(value)
-
-        return cls(
-            group_name=str(obj.get("groupName") or name or ""),
-            consume_enable=flag("consumeEnable", True),
-            consume_from_min_enable=flag("consumeFromMinEnable", True),
-            consume_broadcast_enable=flag("consumeBroadcastEnable", True),
-            retry_queue_nums=int(obj.get("retryQueueNums", 1)),
-            retry_max_times=int(obj.get("retryMaxTimes", DEFAULT_RETRY_MAX_TIMES)),
-            broker_id=int(obj.get("brokerId", 0)),
-            which_broker_when_consume_slowly=int(obj.get("whichBrokerWhenConsumeSlowly", 1)),
-            notify_consumer_ids_changed_enable=flag("notifyConsumerIdsChangedEnable", True),
-        )
 
 
 class SubscriptionGroupManager(ConfigFile):

@@ -1,12 +1,21 @@
 """Client settings with RocketMQ's names and defaults (``ClientConfig``,
-``DefaultMQProducer``, ``DefaultMQPushConsumer``)."""
+``DefaultMQProducer``, ``DefaultMQPushConsumer``, ``DefaultLitePullConsumer``,
+``DefaultMQPullConsumer``)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["ClientConfig", "ConsumerConfig", "ProducerConfig"]
+from rocketq.client.offset_store import default_local_offset_store_dir
+
+__all__ = [
+    "ClientConfig",
+    "ConsumerConfig",
+    "LitePullConsumerConfig",
+    "ProducerConfig",
+    "PullConsumerConfig",
+]
 
 # DefaultMQProducer.compressMsgBodyOverHowmuch: bodies above 4 KiB are zlib-compressed.
 DEFAULT_COMPRESS_OVER = 4096
@@ -80,3 +89,44 @@ class ConsumerConfig:
     offset_store_dir: str = field(
         default_factory=lambda: os.path.join(os.path.expanduser("~"), ".rocketmq_offsets")
     )
+
+
+def _default_store_dir() -> str:
+    return str(default_local_offset_store_dir())
+
+
+@dataclass
+class LitePullConsumerConfig:
+    """``DefaultLitePullConsumer`` settings, with its defaults."""
+
+    message_model: str = "CLUSTERING"
+    consume_from_where: str = "CONSUME_FROM_LAST_OFFSET"
+    # yyyyMMddHHmmss, used with CONSUME_FROM_TIMESTAMP (default: half an hour ago).
+    consume_timestamp: str | None = None
+    allocate_strategy: str = "AVG"
+    auto_commit: bool = True
+    auto_commit_interval_millis: int = 5_000
+    # Messages per pull (and so at most per poll()).
+    pull_batch_size: int = 10
+    # Flow control: stop pulling while this many messages wait in the buffer overall,
+    # per queue, or per queue in MiB, or while a queue's offsets span more than this.
+    pull_threshold_for_all: int = 10_000
+    pull_threshold_for_queue: int = 1_000
+    pull_threshold_size_for_queue: int = 100
+    consume_max_span: int = 2_000
+    poll_timeout_millis: int = 5_000
+    broker_suspend_max_time_millis: int = 20_000
+    consumer_timeout_millis_when_suspend: int = 30_000
+    pull_time_delay_mills_when_exception: int = 1_000
+    offset_store_dir: str = field(default_factory=_default_store_dir)
+
+
+@dataclass
+class PullConsumerConfig:
+    """``DefaultMQPullConsumer`` settings, with its defaults."""
+
+    message_model: str = "CLUSTERING"
+    broker_suspend_max_time_millis: int = 20_000
+    consumer_timeout_millis_when_suspend: int = 30_000
+    consumer_pull_timeout_millis: int = 10_000
+    offset_store_dir: str = field(default_factory=_default_store_dir)

@@ -1,4 +1,5 @@
-"""JSON bodies of the routing requests: route data, cluster info, registrations.
+"""JSON bodies of the routing requests: route data, cluster info, registrations;
+and of the admin ones: KV tables, topic lists, subscription groups.
 
 Each class mirrors the RocketMQ class of the same name (``protocol/route`` and
 ``protocol/body``) and converts to and from the JSON object fastjson writes
@@ -25,6 +26,7 @@ __all__ = [
     "KVTable",
     "QueueData",
     "RegisterBrokerBody",
+    "SubscriptionGroupConfig",
     "TopicConfigSerializeWrapper",
     "TopicList",
     "TopicRouteData",
@@ -345,3 +347,56 @@ class TopicList(_JsonBody):
         addr = obj.get("brokerAddr")
         topics = [str(t) for t in obj.get("topicList") or []]
         return cls(topics, None if addr is None else str(addr))
+
+
+# SubscriptionGroupConfig.retryMaxTimes: a message goes to %DLQ% after 16 failed deliveries.
+DEFAULT_RETRY_MAX_TIMES = 16
+
+
+@dataclass(slots=True)
+class SubscriptionGroupConfig:
+    """One consumer group's settings (RocketMQ ``SubscriptionGroupConfig``)."""
+
+    group_name: str
+    consume_enable: bool = True
+    consume_from_min_enable: bool = True
+    consume_broadcast_enable: bool = True
+    retry_queue_nums: int = 1
+    retry_max_times: int = DEFAULT_RETRY_MAX_TIMES
+    broker_id: int = 0
+    which_broker_when_consume_slowly: int = 1
+    notify_consumer_ids_changed_enable: bool = True
+
+    def to_obj(self) -> dict[str, Any]:
+        """fastjson's shape (alphabetical keys)."""
+        return {
+            "brokerId": self.broker_id,
+            "consumeBroadcastEnable": self.consume_broadcast_enable,
+            "consumeEnable": self.consume_enable,
+            "consumeFromMinEnable": self.consume_from_min_enable,
+            "groupName": self.group_name,
+            "notifyConsumerIdsChangedEnable": self.notify_consumer_ids_changed_enable,
+            "retryMaxTimes": self.retry_max_times,
+            "retryQueueNums": self.retry_queue_nums,
+            "whichBrokerWhenConsumeSlowly": self.which_broker_when_consume_slowly,
+        }
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any], name: str | None = None) -> SubscriptionGroupConfig:
+        """Read leniently (strings or numbers, as fastjson does)."""
+
+        def flag(key: str, default: bool) -> bool:
+            value = obj.get(key, default)
+            return value.lower() == "true" if isinstance(value, str) else bool(value)
+
+        return cls(
+            group_name=str(obj.get("groupName") or name or ""),
+            consume_enable=flag("consumeEnable", True),
+            consume_from_min_enable=flag("consumeFromMinEnable", True),
+            consume_broadcast_enable=flag("consumeBroadcastEnable", True),
+            retry_queue_nums=int(obj.get("retryQueueNums", 1)),
+            retry_max_times=int(obj.get("retryMaxTimes", DEFAULT_RETRY_MAX_TIMES)),
+            broker_id=int(obj.get("brokerId", 0)),
+            which_broker_when_consume_slowly=int(obj.get("whichBrokerWhenConsumeSlowly", 1)),
+            notify_consumer_ids_changed_enable=flag("notifyConsumerIdsChangedEnable", True),
+        )

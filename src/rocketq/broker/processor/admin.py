@@ -1,7 +1,7 @@
-"""The admin requests of ``mqadmin`` and the console, the offset lookups of clients and the
-orderly-consume locks (RocketMQ ``AdminBrokerProcessor``, ``Broker2Client#resetOffset``,
-``RebalanceLockManager``), plus ``register_admin_processors`` for them and for
-``QueryMessageProcessor``.
+"""The admin requests of ``mqadmin`` and the console and the offset lookups of clients
+(RocketMQ ``AdminBrokerProcessor``, ``Broker2Client#resetOffset``), plus
+``register_admin_processors`` for them, for the orderly-consume locks
+(:mod:`rocketq.broker.processor.locks`) and for ``QueryMessageProcessor``.
 
 MessageQueue-keyed bodies (TopicStatsTable, ConsumeStats, ResetOffsetBody) are written with
 ``fastjson.dumps_java``, the object-key form Java's tools read (remoting.md §6).
@@ -13,15 +13,14 @@ import copy
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rocketq.broker.processor.locks import RebalanceLockManager, RebalanceLockProcessor, json_body
 from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.subscription_group import SubscriptionGroupConfig
 from rocketq.broker.topic_config import SYSTEM_TOPICS, topic_name_problem
 from rocketq.common.config import dump_properties, parse_properties
-from rocketq.common.errors import BrokerError, ProtocolError
+from rocketq.common.errors import BrokerError
 from rocketq.common.topic import TopicConfig
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import DataVersion, KVTable
@@ -58,9 +57,6 @@ __all__ = ["AdminBrokerProcessor", "RebalanceLockManager", "register_admin_proce
 
 log = logging.getLogger("rocketq.broker")
 
-# RebalanceLockManager.REBALANCE_LOCK_MAX_LIVE_TIME (rocketmq.broker.rebalance.lockMaxLiveTime):
-# a queue lock not renewed for 60 s is free again (clients renew every 20 s).
-DEFAULT_LOCK_MAX_LIVE_MS = 60_000
 # MQVersion: the version this broker reports, and its name.
 BROKER_VERSION = 401
 BROKER_VERSION_DESC = "V4_9_4"
@@ -83,73 +79,6 @@ def mq_key(topic: str, broker_name: str, queue_id: int) -> ObjectKey:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(slots=True)
-class _LockEntry:
-    client_id: str
-    last_update: int
-
-
-class RebalanceLockManager:
-    """group -> queue -> (owner client id, last renewal); a lock is free once expired."""
-
-    def __init__(
-        self,
-        max_live_ms: int = DEFAULT_LOCK_MAX_LIVE_MS,
-        clock: Callable[[], int] = _now_ms,
-    ) -> None:
-        self.max_live_ms = max_live_ms
-        self.clock = clock
-        self.table: dict[str, dict[tuple[str, str, int], _LockEntry]] = {}
-
-    def try_lock_batch(
-        self, group: str, mqs: list[tuple[str, str, int]], client_id: str
-    ) -> list[tuple[str, str, int]]:
-        """Lock what is free, expired or already ours; return the queues now held."""
-        now = self.clock()
-        locks = self.table.setdefault(group, {})
-        held = []
-        for mq in mqs:
-            entry = locks.get(mq)
-            if entry is None or entry.client_id == client_id:
-                locks[mq] = _LockEntry(client_id, now)
-            elif now - entry.last_update > self.max_live_ms:
-                log.warning(
-                    "lock of %s in %s expired: %s -> %s", mq, group, entry.client_id, client_id
-                )
-                locks[mq] = _LockEntry(client_id, now)
-            else:
-                continue
-            held.append(mq)
-        return held
-
-    def unlock_batch(self, group: str, mqs: list[tuple[str, str, int]], client_id: str) -> None:
-        """Release the queues this client holds."""
-        locks = self.table.get(group, {})
-        for mq in mqs:
-            entry = locks.get(mq)
-            if entry is not None and entry.client_id == client_id:
-                del locks[mq]
-
-
-def _mq_of(obj: Any) -> tuple[str, str, int]:
-    """A MessageQueue JSON object (C++ sends queueId as a number, Java as a number too)."""
-    return (str(obj["topic"]), str(obj["brokerName"]), int(obj["queueId"]))
-
-
-def _mq_obj(mq: tuple[str, str, int]) -> dict[str, Any]:
-    return {"brokerName": mq[1], "queueId": mq[2], "topic": mq[0]}
-
-
-def _json_body(req: RemotingCommand) -> dict[str, Any]:
-    try:
-        obj = fastjson.loads(req.body or b"")
-    except ProtocolError as exc:
-        raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad request body: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise BrokerError(ResponseCode.SYSTEM_ERROR, "the request body is not a JSON object")
-    return obj
 
 
 class _TpsSampler:
@@ -176,7 +105,6 @@ class AdminBrokerProcessor:
 
     def __init__(self, controller: BrokerController) -> None:
         self.ctl = controller
-        self.lock_manager = RebalanceLockManager()
         self.config_version = DataVersion(timestamp=_now_ms())
         self._tps = _TpsSampler(controller.boot_timestamp)
 
@@ -354,7 +282,7 @@ class AdminBrokerProcessor:
     ) -> RemotingCommand:
         """Create or replace a consumer group's settings (body SubscriptionGroupConfig)."""
         self._check_slave()
-        obj = _json_body(req)
+        obj = json_body(req)
         try:
             config = SubscriptionGroupConfig.from_obj(obj)
         except (TypeError, ValueError) as exc:
@@ -571,30 +499,6 @@ class AdminBrokerProcessor:
         ext = GetEarliestMsgStoretimeResponseHeader(timestamp=stamp).to_ext()
         return req.make_response(ext_fields=ext)
 
-    # -- orderly consume locks ------------------------------------------------------------------
-
-    @staticmethod
-    def _lock_body(req: RemotingCommand) -> tuple[str, str, list[tuple[str, str, int]]]:
-        obj = _json_body(req)
-        try:
-            mqs = [_mq_of(m) for m in obj.get("mqSet") or []]
-            return str(obj["consumerGroup"]), str(obj["clientId"]), mqs
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BrokerError(ResponseCode.SYSTEM_ERROR, f"bad lock body: {exc!r}") from exc
-
-    def lock_batch_mq(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        """Lock queues for an orderly consumer; answer the ones it now holds."""
-        group, client_id, mqs = self._lock_body(req)
-        held = self.lock_manager.try_lock_batch(group, mqs, client_id)
-        body = fastjson.dumps({"lockOKMQSet": [_mq_obj(mq) for mq in held]})
-        return req.make_response(body=body)
-
-    def unlock_batch_mq(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        """Release an orderly consumer's queue locks."""
-        group, client_id, mqs = self._lock_body(req)
-        self.lock_manager.unlock_batch(group, mqs, client_id)
-        return req.make_response()
-
 
 def _format_runtime(ms: int) -> str:
     """``StoreStatsService#getFormatRuntime``."""
@@ -638,6 +542,7 @@ def register_admin_processors(table: ProcessorTable, ctl: BrokerController) -> N
     rc = RequestCode
     admin = AdminBrokerProcessor(ctl)
     query = QueryMessageProcessor(ctl)
+    locks = RebalanceLockProcessor()
     table.register(rc.UPDATE_AND_CREATE_TOPIC, admin.update_and_create_topic)
     handlers = {
         rc.DELETE_TOPIC_IN_BROKER: admin.delete_topic,
@@ -658,8 +563,8 @@ def register_admin_processors(table: ProcessorTable, ctl: BrokerController) -> N
         rc.GET_MIN_OFFSET: admin.get_min_offset,
         rc.SEARCH_OFFSET_BY_TIMESTAMP: admin.search_offset_by_timestamp,
         rc.GET_EARLIEST_MSG_STORETIME: admin.get_earliest_msg_storetime,
-        rc.LOCK_BATCH_MQ: admin.lock_batch_mq,
-        rc.UNLOCK_BATCH_MQ: admin.unlock_batch_mq,
+        rc.LOCK_BATCH_MQ: locks.lock_batch_mq,
+        rc.UNLOCK_BATCH_MQ: locks.unlock_batch_mq,
         rc.GET_ALL_CONSUMER_OFFSET: admin.get_all_consumer_offset,
         rc.QUERY_MESSAGE: query.query_message,
         rc.VIEW_MESSAGE_BY_ID: query.view_message_by_id,
