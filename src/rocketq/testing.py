@@ -36,18 +36,15 @@ _READY = re.compile(r"ready: listening on ([\d.]+):(\d+)")
 _BROKER_READY = re.compile(r"rocketq broker ready: (\S+) listening on ([\d.]+):(\d+)")
 
 
-class NamesrvProcess:
-    """A ``rocketq namesrv`` child process bound to 127.0.0.1 on a free port."""
+class _ServerProcess:
+    """A ``python -m rocketq ...`` child process that prints a ready line; the base of
+    ``NamesrvProcess`` and ``BrokerProcess``."""
 
-    def __init__(
-        self,
-        workdir: str | os.PathLike[str],
-        config: dict[str, str] | None = None,
-        *,
-        start_timeout: float = DEFAULT_START_TIMEOUT,
-    ) -> None:
+    kind = "server"
+    ready_pattern: re.Pattern[str] = _READY
+
+    def __init__(self, workdir: str | os.PathLike[str], start_timeout: float) -> None:
         self.workdir = Path(workdir)
-        self.config = {"kvConfigPath": str(self.workdir / "kvConfig.json"), **(config or {})}
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
@@ -59,18 +56,26 @@ class NamesrvProcess:
         """``127.0.0.1:port`` for clients."""
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> NamesrvProcess:
-        """Start the process and wait for its ready line."""
+    @property
+    def log_path(self) -> Path:
+        """Where the process's stderr (its log) goes."""
+        return self.workdir / f"{self.kind}.log"
+
+    def command(self) -> list[str]:
+        """The ``rocketq`` arguments (after ``python -m rocketq``)."""
+        raise NotImplementedError
+
+    def on_ready(self, match: re.Match[str]) -> None:
+        """Take what the ready line says (at least the port)."""
+        raise NotImplementedError
+
+    def _launch(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "namesrv.conf"
-        conf.write_text("".join(f"{k}={v}\n" for k, v in self.config.items()))
-        cmd = [sys.executable, "-m", "rocketq", "namesrv", "-p", "0", "--host", "127.0.0.1"]
-        self.proc = subprocess.Popen(
-            [*cmd, "-c", str(conf)],
-            stdout=subprocess.PIPE,
-            stderr=open(self.workdir / "namesrv.log", "a"),  # noqa: SIM115 - lives with proc
-            text=True,
-        )
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "rocketq", *self.command()],
+                stdout=subprocess.PIPE, stderr=log, text=True,
+            )  # fmt: skip
         assert self.proc.stdout is not None
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -78,15 +83,15 @@ class NamesrvProcess:
             if not line:
                 break
             self.output.append(line)
-            m = _READY.search(line)
+            m = self.ready_pattern.search(line)
             if m:
-                self.port = int(m.group(2))
+                self.on_ready(m)
                 self._reader = threading.Thread(target=self._drain, daemon=True)
                 self._reader.start()
-                return self
+                return
         self.stop()
-        log = (self.workdir / "namesrv.log").read_text()
-        raise RuntimeError(f"namesrv did not become ready:\n{''.join(self.output)}\n{log}")
+        log = self.log_path.read_text()
+        raise RuntimeError(f"{self.kind} did not become ready:\n{''.join(self.output)}\n{log}")
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -106,22 +111,55 @@ class NamesrvProcess:
                 self.proc.wait()
         return self.proc.returncode
 
-    def __enter__(self) -> NamesrvProcess:
-        return self.start()
-
     def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
 
 
-class BrokerProcess:
+class NamesrvProcess(_ServerProcess):
+    """A ``rocketq namesrv`` child process bound to 127.0.0.1 on a free port."""
+
+    kind = "namesrv"
+    ready_pattern = _READY
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike[str],
+        config: dict[str, str] | None = None,
+        *,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+    ) -> None:
+        super().__init__(workdir, start_timeout)
+        self.config = {"kvConfigPath": str(self.workdir / "kvConfig.json"), **(config or {})}
+
+    def command(self) -> list[str]:
+        conf = self.workdir / "namesrv.conf"
+        conf.write_text("".join(f"{k}={v}\n" for k, v in self.config.items()))
+        return ["namesrv", "-p", "0", "--host", "127.0.0.1", "-c", str(conf)]
+
+    def on_ready(self, match: re.Match[str]) -> None:
+        self.port = int(match.group(2))
+
+    def start(self) -> NamesrvProcess:
+        """Start the process and wait for its ready line."""
+        self._launch()
+        return self
+
+    def __enter__(self) -> NamesrvProcess:
+        return self.start()
+
+
+class BrokerProcess(_ServerProcess):
     """A ``rocketq broker`` child process on 127.0.0.1 and a free port, registered with
     ``namesrv_addr``; its store is ``workdir/store`` and ``config`` goes to a broker.conf::
 
         with NamesrvProcess(tmp_path / "ns") as ns, BrokerProcess(tmp_path / "b", ns.addr) as b:
             ...  # b.addr, b.broker_name
     """
+
+    kind = "broker"
+    ready_pattern = _BROKER_READY
 
     def __init__(
         self,
@@ -131,83 +169,32 @@ class BrokerProcess:
         *,
         start_timeout: float = DEFAULT_START_TIMEOUT,
     ) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, start_timeout)
         self.namesrv_addr = namesrv_addr
         self.config = {"brokerName": "broker-a", **(config or {})}
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[str] | None = None
-        self.port = 0
         self.broker_name = self.config["brokerName"]
-        self.output: list[str] = []
-        self._reader: threading.Thread | None = None
-
-    @property
-    def addr(self) -> str:
-        """``127.0.0.1:port`` for clients."""
-        return f"127.0.0.1:{self.port}"
 
     @property
     def store_dir(self) -> Path:
         """The broker's storePathRootDir."""
         return self.workdir / "store"
 
-    def start(self) -> BrokerProcess:
-        """Start the process and wait for its ready line."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def command(self) -> list[str]:
         conf = self.workdir / "broker.conf"
         conf.write_text("".join(f"{k}={v}\n" for k, v in self.config.items()))
-        cmd = [sys.executable, "-m", "rocketq", "broker", "-n", self.namesrv_addr, "-p", "0"]
-        cmd += ["--host", "127.0.0.1", "--store", str(self.store_dir), "-c", str(conf)]
-        log_path = self.workdir / "broker.log"
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=open(log_path, "a"),  # noqa: SIM115 - lives with proc
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            m = _BROKER_READY.search(line)
-            if m:
-                self.broker_name, self.port = m.group(1), int(m.group(3))
-                self._reader = threading.Thread(target=self._drain, daemon=True)
-                self._reader.start()
-                return self
-        self.stop()
-        raise RuntimeError(
-            f"broker did not become ready:\n{''.join(self.output)}\n{log_path.read_text()}"
-        )
+        return ["broker", "-n", self.namesrv_addr, "-p", "0", "--host", "127.0.0.1",
+                "--store", str(self.store_dir), "-c", str(conf)]  # fmt: skip
 
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
+    def on_ready(self, match: re.Match[str]) -> None:
+        self.broker_name, self.port = match.group(1), int(match.group(3))
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
-        """Stop the process (SIGTERM, then SIGKILL after ``timeout``); return its exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+    def start(self) -> BrokerProcess:
+        """Start the process and wait for its ready line."""
+        self._launch()
+        return self
 
     def __enter__(self) -> BrokerProcess:
         return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 @contextlib.asynccontextmanager
