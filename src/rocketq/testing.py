@@ -90,8 +90,8 @@ class _ServerProcess:
                 self._reader.start()
                 return
         self.stop()
-        log = self.log_path.read_text()
-        raise RuntimeError(f"{self.kind} did not become ready:\n{''.join(self.output)}\n{log}")
+        logged = self.log_path.read_text()
+        raise RuntimeError(f"{self.kind} did not become ready:\n{''.join(self.output)}\n{logged}")
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
