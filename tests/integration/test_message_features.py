@@ -197,3 +197,37 @@ async def test_ten_thousand_delayed_messages_survive_sigkill_once(tmp_path: Path
             restarted.stop()
     delayed = [b for b in bodies if b != b"warm-up"]
     assert len(delayed) == len(set(delayed)) == 10_000
+
+
+async def test_consume_timeout_sends_a_stuck_message_back(
+    cluster: tuple[NamesrvProcess, BrokerProcess], tmp_path: Path
+) -> None:
+    ns, broker = cluster
+    deliveries: list[int] = []
+    release = asyncio.Event()
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        deliveries.append(msgs[0].reconsume_times)
+        if msgs[0].reconsume_times == 0:
+            await release.wait()  # stuck far longer than the consume timeout
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    async with AdminClient(ns.addr) as admin:
+        await admin.create_topic(broker.addr, TopicConfig("Stuck", 1, 1))
+    config = ConsumerConfig(
+        consume_from_where="CONSUME_FROM_FIRST_OFFSET",
+        offset_store_dir=str(tmp_path),
+        consume_timeout=0.01,  # 0.6 s
+    )
+    consumer = AsyncPushConsumer("stuck-cg", config=config, client_config=client(ns))
+    consumer.subscribe("Stuck", "*")
+    consumer.register_listener(listener)
+    await consumer.start()
+    try:
+        async with AsyncProducer("stuck-pg", client_config=client(ns)) as producer:
+            await producer.send(Message("Stuck", b"slow"))
+        await wait_for(lambda: deliveries[-1:] == [1], timeout=20)  # sent back, came again
+    finally:
+        release.set()
+        await consumer.aclose()
+    assert deliveries == [0, 1]

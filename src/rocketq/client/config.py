@@ -82,7 +82,9 @@ class ConsumerConfig:
     pull_batch_size: int = 32
     max_reconsume_times: int = -1  # -1 = the broker's group setting (16)
     suspend_current_queue_time_millis: int = 1000
-    consume_timeout: int = 15  # minutes
+    # Minutes a message may stay in a concurrent listener before it is sent back to the broker
+    # (retried later) so its queue's offset can move on (consumeTimeout, default 15).
+    consume_timeout: float = 15
     broker_suspend_max_time_millis: int = 15_000
     consumer_pull_timeout_millis: int = 30_000
     pull_time_delay_mills_when_exception: int = 1_000

@@ -44,6 +44,8 @@ _FLAG_COMMIT_OFFSET, _FLAG_SUSPEND, _FLAG_SUBSCRIPTION = 0x1, 0x2, 0x4
 # DefaultMQPushConsumerImpl: flow-control and retry pauses.
 _FLOW_CONTROL_PAUSE_S = 0.05
 _ORDERLY_LOCK_RETRY_S = 3.0
+# cleanExpiredMsg handles at most 16 messages of a queue per round.
+_CLEAN_EXPIRED_MAX = 16
 # ConsumeMessageOrderlyService.lockMQPeriodically: every 20 s.
 _LOCK_RENEW_INTERVAL_S = 20.0
 
@@ -83,6 +85,7 @@ class AsyncPushConsumer:
         self._rebalance_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
         self._lock_task: asyncio.Task[None] | None = None
+        self._clean_task: asyncio.Task[None] | None = None
         self._started = False
 
     # -- configuration ----------------------------------------------------------------------
@@ -147,6 +150,34 @@ class AsyncPushConsumer:
         self.instance.rebalance_immediately()
         if self.orderly and self.config.message_model == "CLUSTERING":
             self._lock_task = asyncio.create_task(self._renew_locks(), name=f"locks-{self.group}")
+        elif not self.orderly:
+            self._clean_task = asyncio.create_task(
+                self._clean_expired(), name=f"clean-{self.group}"
+            )
+
+    async def _clean_expired(self) -> None:
+        """``cleanExpiredMsg``: a message whose listener has run for longer than
+        ``consume_timeout`` is sent back (delay level 3) and dropped from its queue, so the
+        queue's committed offset moves on; the listener's late result is then ignored."""
+        timeout_ms = int(self.config.consume_timeout * 60_000)
+        while True:
+            await asyncio.sleep(max(timeout_ms / 1000, 0.05))
+            for mq, pq in list(self.process_queues.items()):
+                for _ in range(_CLEAN_EXPIRED_MAX):
+                    msg = pq.head_if_consume_expired(timeout_ms)
+                    if msg is None or pq.dropped:
+                        break
+                    log.warning(
+                        "%s: message %s consumed for over %s min; sending it back",
+                        self.group,
+                        msg.msg_id,
+                        self.config.consume_timeout,
+                    )
+                    if not await self.send_message_back(msg, 3, mq):
+                        break
+                    offset = pq.remove_messages([msg])
+                    if offset >= 0:
+                        self.offset_store.update_offset(mq, offset, True)
 
     async def _renew_locks(self) -> None:
         """``lockMQPeriodically``: renew the broker locks of every owned queue every 20 s
@@ -180,10 +211,11 @@ class AsyncPushConsumer:
         if not self._started:
             return
         self._started = False
-        if self._lock_task is not None:
-            self._lock_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lock_task
+        for task in (self._lock_task, self._clean_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         async with self._rebalance_lock:  # a rebalance in flight must not start new pulls
             for pq in self.process_queues.values():
                 pq.dropped = True
