@@ -6,6 +6,7 @@ from __future__ import annotations
 from rocketq.client.message import MessageExt, MessageQueue, PullResult, PullStatus
 from rocketq.client.offset_store import OffsetNotFoundError
 from rocketq.common.errors import BrokerError, RemotingError
+from rocketq.common.message import MessageConst
 from rocketq.common.record import decode_records
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import TopicRouteData
@@ -135,6 +136,10 @@ class MQClientAPI:
         messages: list[MessageExt] = []
         if status is PullStatus.FOUND and resp.body:
             messages = [MessageExt.from_record(r, broker_name) for r in decode_records(resp.body)]
+            low, high = str(h.min_offset), str(h.max_offset)
+            for m in messages:  # as PullAPIWrapper#processPullResult does
+                m.properties[MessageConst.MIN_OFFSET] = low
+                m.properties[MessageConst.MAX_OFFSET] = high
         return PullResult(
             status,
             h.next_begin_offset,
