@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ class ConfigFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # persist() runs from worker threads (periodic) and the loop (shutdown): one at a time.
+        self._write_lock = threading.Lock()
 
     def encode(self) -> dict[str, Any]:
         """The document to write."""
@@ -57,6 +60,10 @@ class ConfigFile:
     def persist(self) -> None:
         """Write the document (temp file, keep the old one as ``.bak``, rename)."""
         data = fastjson.dumps(self.encode())
+        with self._write_lock:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:

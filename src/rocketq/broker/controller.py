@@ -25,6 +25,7 @@ from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
 from rocketq.broker.schedule import ScheduleMessageService
 from rocketq.broker.subscription_group import SubscriptionGroupManager
+from rocketq.broker.timer import TimerMessageService
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.broker.transaction import TransactionalMessageService
 from rocketq.remoting.codes import RequestCode
@@ -84,6 +85,7 @@ class BrokerController:
         )
         self.store.message_arriving_listener = self.pull_hold_service.notify_message_arriving
         self.schedule_service = ScheduleMessageService(self)
+        self.timer_service = TimerMessageService(self)
         self.transaction_service = TransactionalMessageService(self)
         self.server = RemotingServer(
             build_processor_table(self),
@@ -122,6 +124,8 @@ class BrokerController:
         if self.store_config.broker_role != SLAVE:
             self.schedule_service.start()
             self.transaction_service.start()
+            if self.store_config.timer_wheel_enable:
+                self.timer_service.start()
         self._running = True
         await self.register_broker_all()
         for name, coro in (
@@ -152,6 +156,7 @@ class BrokerController:
         self.pull_hold_service.wake_all()
         await self.server.aclose()
         await self.schedule_service.aclose()
+        await self.timer_service.aclose()
         await self.transaction_service.aclose()
         self.consumer_offset_manager.persist()
         await self.store.aclose()

@@ -124,8 +124,15 @@ class ScheduleMessageService:
 
     def persist(self) -> None:
         """Write the progress with the CommitLog position it is consistent with."""
-        self.offsets.commit_log_offset = self.ctl.store.max_phy_offset()
-        self.offsets.persist()
+        self._persist_snapshot(dict(self.offsets.table), self.ctl.store.max_phy_offset())
+
+    def _persist_snapshot(self, table: dict[int, int], position: int) -> None:
+        # One writer at a time (the file's lock): the periodic write in a worker thread may
+        # still be running when shutdown writes the final table.
+        snapshot = DelayOffsetFile(self.offsets.path)
+        snapshot.table, snapshot.commit_log_offset = table, position
+        snapshot._write_lock = self.offsets._write_lock
+        snapshot.persist()
 
     async def aclose(self) -> None:
         """Stop and persist the progress."""
@@ -146,10 +153,8 @@ class ScheduleMessageService:
         while True:
             await asyncio.sleep(max(self.ctl.store_config.flush_delay_offset_interval, 100) / 1000)
             # Take the table and the log position together on the loop, write in a thread.
-            snapshot = DelayOffsetFile(self.offsets.path)
-            snapshot.table = dict(self.offsets.table)
-            snapshot.commit_log_offset = self.ctl.store.max_phy_offset()
-            await asyncio.to_thread(snapshot.persist)
+            table, position = dict(self.offsets.table), self.ctl.store.max_phy_offset()
+            await asyncio.to_thread(self._persist_snapshot, table, position)
 
     async def _level_loop(self, level: int) -> None:
         await asyncio.sleep(FIRST_DELAY_S)

@@ -54,6 +54,15 @@ class MessageConst:
     TIMER_DELIVER_MS = "TIMER_DELIVER_MS"
     TIMER_DELAY_SEC = "TIMER_DELAY_SEC"
     TIMER_DELAY_MS = "TIMER_DELAY_MS"
+    TIMER_OUT_MS = "TIMER_OUT_MS"
+    TIMER_ENQUEUE_MS = "TIMER_ENQUEUE_MS"
+    TIMER_DEQUEUE_MS = "TIMER_DEQUEUE_MS"
+    TIMER_ROLL_TIMES = "TIMER_ROLL_TIMES"
+    TIMER_DEL_UNIQKEY = "TIMER_DEL_UNIQKEY"
+    TIMER_DELAY_LEVEL = "TIMER_DELAY_LEVEL"
+    # rocketq: on a timer message's delivered (or rolled) copy, the timer-log position of
+    # the unit it came from.
+    TIMER_SOURCE = "TIMER_SRC"
     # rocketq: on a delayed message's delivered copy, "level:offset" of its schedule entry.
     DELAY_SOURCE = "DELAY_SRC"
     KEY_SEPARATOR = " "

@@ -54,6 +54,18 @@ DEFAULT_FILE_RESERVED_TIME_HOURS = 72
 DEFAULT_DELETE_WHEN = "04"
 DEFAULT_DISK_MAX_USED_SPACE_RATIO = 75
 DEFAULT_MESSAGE_DELAY_LEVEL = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+# RocketMQ 5 timer wheel. Java ticks every 1000 ms and rounds delivery times down to that;
+# rocketq ticks every 100 ms and fires each message at its own millisecond inside the tick.
+DEFAULT_TIMER_PRECISION_MS = 100
+# The longest delay a producer may ask for: 3 days (timerMaxDelaySec).
+DEFAULT_TIMER_MAX_DELAY_SEC = 3 * 24 * 3600
+# Delays of 2 days or more are parked ("rolled") and re-enqueued when they come nearer;
+# in slots of timerPrecisionMs (Java: 172,800 slots of 1 s, the same 2 days).
+DEFAULT_TIMER_ROLL_WINDOW_SLOT = 2 * 24 * 3600 * 1000 // DEFAULT_TIMER_PRECISION_MS
+# Timer log segment: 100 MiB (mappedFileSizeTimerLog), rounded down to whole 52-byte units.
+DEFAULT_MAPPED_FILE_SIZE_TIMER_LOG = 100 * 1024 * 1024
+# Timer progress (config/timercheck) and the wheel/log are flushed this often (ms).
+DEFAULT_TIMER_FLUSH_INTERVAL_MS = 1000
 
 
 # Fields whose Java setter does not follow the snake_case -> camelCase rule
@@ -118,6 +130,12 @@ class StoreConfig(ConfigBase):
     clean_file_forcibly_enable: bool = True
     os_page_cache_busy_time_out_mills: int = 1_000
     default_query_max_num: int = 32
+    timer_wheel_enable: bool = True
+    timer_precision_ms: int = DEFAULT_TIMER_PRECISION_MS
+    timer_max_delay_sec: int = DEFAULT_TIMER_MAX_DELAY_SEC
+    timer_roll_window_slot: int = DEFAULT_TIMER_ROLL_WINDOW_SLOT
+    mapped_file_size_timer_log: int = DEFAULT_MAPPED_FILE_SIZE_TIMER_LOG
+    timer_flush_interval_ms: int = DEFAULT_TIMER_FLUSH_INTERVAL_MS
 
     @classmethod
     def keys(cls) -> dict[str, str]:
@@ -159,3 +177,5 @@ class StoreConfig(ConfigBase):
             raise ValueError("mapped file sizes must be positive")
         if self.max_message_size <= 0:
             raise ValueError("maxMessageSize must be positive")
+        if self.timer_precision_ms <= 0 or self.timer_roll_window_slot < 2:
+            raise ValueError("timerPrecisionMs must be positive and timerRollWindowSlot >= 2")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
+from rocketq.broker.timer.transform import strip_timer_properties, to_timer
 from rocketq.broker.topic_config import NOT_ALLOWED_SEND_TOPICS, topic_name_problem
 from rocketq.broker.transaction.bridge import is_transaction_prepared
 from rocketq.common.errors import BrokerError
@@ -86,6 +88,8 @@ class SendMessageProcessor:
             msgs, wait = self._build(conn, req, header, topic_config, batch, response)
         except ValueError as exc:
             return _fail(response, ResponseCode.MESSAGE_ILLEGAL, f"bad batch body: {exc}")
+        except BrokerError as exc:  # a timer message refused (HookUtils#handleScheduleMessage)
+            return _fail(response, exc.code, exc.remark)
         if not msgs:
             return response
         if not batch and is_transaction_prepared(msgs[0]):  # a half message (§7.1)
@@ -178,11 +182,14 @@ class SendMessageProcessor:
             topic, queue_id = retry, 0
             props.pop(MessageConst.DELAY_TIME_LEVEL, None)
         tx = header.sys_flag & SysFlag.TRANSACTION_MASK
-        if delay_level_of(props) > 0 and tx in (
-            SysFlag.TRANSACTION_NOT_TYPE,
-            SysFlag.TRANSACTION_COMMIT_TYPE,
-        ):
-            topic, queue_id = to_schedule(props, topic, queue_id, len(self.ctl.store.delay_levels))
+        if tx in (SysFlag.TRANSACTION_NOT_TYPE, SysFlag.TRANSACTION_COMMIT_TYPE):
+            if delay_level_of(props) > 0:  # a level wins over a timer (checkIfTimerMessage)
+                strip_timer_properties(props)
+                levels = len(self.ctl.store.delay_levels)
+                topic, queue_id = to_schedule(props, topic, queue_id, levels)
+            elif not batch:  # 5.x timer: park in rmq_sys_wheel_timer until due
+                now = int(time.time() * 1000)
+                topic, queue_id = to_timer(props, topic, queue_id, self.ctl.store_config, now)
         sys_flag = header.sys_flag | (
             SysFlag.MULTI_TAGS if config.topic_filter_type == "MULTI_TAG" else 0
         )
