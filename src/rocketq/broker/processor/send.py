@@ -39,6 +39,8 @@ __all__ = ["SendMessageProcessor", "parse_host"]
 
 log = logging.getLogger("rocketq.broker")
 
+SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
+
 RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
 # MQVersion.Version.V3_4_9: clients from here on may carry maxReconsumeTimes in the header.
@@ -73,10 +75,12 @@ class SendMessageProcessor:
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Entry point for codes 10, 310 and 320."""
+        header: SendHeader
         if req.code == RequestCode.SEND_MESSAGE:
             header = SendMessageRequestHeader.from_ext(req.ext_fields)
         else:
-            header = SendMessageRequestHeaderV2.from_ext(req.ext_fields).to_v1()
+            # Same field names as V1: used as it is (converting would cost a few µs a send).
+            header = SendMessageRequestHeaderV2.from_ext(req.ext_fields)
         # extFields always present: the C++ client dereferences the header even on errors.
         response = req.make_response(ext_fields={})
         try:
@@ -107,7 +111,7 @@ class SendMessageProcessor:
 
     # -- checks -----------------------------------------------------------------------------
 
-    def _check(self, conn: Connection, header: SendMessageRequestHeader) -> TopicConfig:
+    def _check(self, conn: Connection, header: SendHeader) -> TopicConfig:
         """``msgCheck``: broker and topic permission, name, existence (auto-create), queue."""
         b = self.ctl.config
         if not b.broker_permission & PERM_WRITE:
@@ -143,7 +147,7 @@ class SendMessageProcessor:
             )
         return config
 
-    def _topic_config(self, header: SendMessageRequestHeader) -> TopicConfig | None:
+    def _topic_config(self, header: SendHeader) -> TopicConfig | None:
         tcm = self.ctl.topic_config_manager
         config = tcm.select(header.topic)
         if config is not None:
@@ -164,7 +168,7 @@ class SendMessageProcessor:
         self,
         conn: Connection,
         req: RemotingCommand,
-        header: SendMessageRequestHeader,
+        header: SendHeader,
         config: TopicConfig,
         batch: bool,
         response: RemotingCommand,
@@ -219,7 +223,7 @@ class SendMessageProcessor:
         return out, wait
 
     def _retry_or_dlq(
-        self, req: RemotingCommand, header: SendMessageRequestHeader, response: RemotingCommand
+        self, req: RemotingCommand, header: SendHeader, response: RemotingCommand
     ) -> str | None:
         """``handleRetryAndDLQ``: "" to keep the topic, a DLQ topic to divert, None = refused."""
         if not header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
