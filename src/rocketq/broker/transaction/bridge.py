@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
+from rocketq.broker.timer.transform import to_timer
 from rocketq.broker.transaction.state import (
     REMOVE_TAG,
     TRANS_CHECK_MAX_TIME_TOPIC,
@@ -25,6 +26,7 @@ from rocketq.broker.transaction.state import (
     TRANS_SYS_GROUP,
     TRANSACTION_PREPARED_QUEUE_OFFSET,
 )
+from rocketq.common.errors import BrokerError
 from rocketq.common.message import MessageConst, SysFlag, decode_properties, encode_properties
 from rocketq.common.record import (
     Address,
@@ -36,6 +38,7 @@ from rocketq.common.record import (
 )
 from rocketq.common.topic import PERM_READ, PERM_WRITE
 from rocketq.store.commit_log import AppendResult
+from rocketq.store.config import StoreConfig
 from rocketq.store.result import GetMessageStatus, PutMessageResult
 
 if TYPE_CHECKING:
@@ -114,7 +117,9 @@ def to_half_message(msg: StoredMessage) -> StoredMessage:
     return _copy(msg, TRANS_HALF_TOPIC, HALF_QUEUE_ID, props, sys_flag=not_type)
 
 
-def real_message(half: MessageRecord, delay_levels: int) -> StoredMessage:
+def real_message(
+    half: MessageRecord, delay_levels: int, timer_config: StoreConfig | None = None
+) -> StoredMessage:
     """``EndTransactionProcessor#endMessageTransaction``: the committed message.
 
     REAL_TOPIC/REAL_QID restored and removed, TRAN_MSG removed, transaction bits COMMIT,
@@ -127,6 +132,13 @@ def real_message(half: MessageRecord, delay_levels: int) -> StoredMessage:
     props.pop(MessageConst.TRANSACTION_PREPARED, None)
     if delay_level_of(props) > 0:
         topic, queue_id = to_schedule(props, topic, queue_id, delay_levels)
+    elif timer_config is not None:  # a 5.x timer message waits for its time after the commit
+        try:
+            topic, queue_id = to_timer(
+                props, topic, queue_id, timer_config, int(time.time() * 1000)
+            )
+        except BrokerError as exc:  # refused timers were caught at send; deliver now
+            log.warning("committed timer message delivered now: %s", exc.remark)
     commit = (half.sys_flag & ~_TX_BITS) | SysFlag.TRANSACTION_COMMIT_TYPE
     return _copy(half, topic, queue_id, props, commit, half.physical_offset)
 

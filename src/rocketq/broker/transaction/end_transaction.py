@@ -114,7 +114,7 @@ class EndTransactionProcessor:
 
     async def _commit(self, half: MessageRecord) -> tuple[int, str] | None:
         """Write the real message (``endMessageTransaction`` + ``sendFinalMessage``)."""
-        msg = real_message(half, len(self.ctl.store.delay_levels))
+        msg = real_message(half, len(self.ctl.store.delay_levels), self.ctl.store_config)
         result = await self.bridge.put(msg)
         if result.status.stored:
             if msg.topic != half.properties_map().get(MessageConst.REAL_TOPIC):
