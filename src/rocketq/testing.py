@@ -6,9 +6,10 @@ loopback port and stops it again::
     with NamesrvProcess(tmp_path) as ns:
         admin = AdminClient(ns.addr)
 
-``running_namesrv`` runs one in the current event loop instead (no process)::
+``running_namesrv`` runs one in the current event loop instead (no process), and
+``running_cluster`` a NameServer and a broker::
 
-    async with running_namesrv() as ns:
+    async with running_cluster(tmp_path) as (namesrv, broker):
         ...
 """
 
@@ -25,10 +26,14 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rocketq.namesrv import NamesrvConfig, NamesrvController
 
-__all__ = ["BrokerProcess", "NamesrvProcess", "running_namesrv"]
+if TYPE_CHECKING:
+    from rocketq.broker.controller import BrokerController
+
+__all__ = ["BrokerProcess", "NamesrvProcess", "running_cluster", "running_namesrv"]
 
 # A NameServer starts in well under a second; allow for a loaded 2-core CI machine.
 DEFAULT_START_TIMEOUT = 30.0
@@ -74,8 +79,10 @@ class _ServerProcess:
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "rocketq", *self.command()],
-                stdout=subprocess.PIPE, stderr=log, text=True,
-            )  # fmt: skip
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -182,8 +189,19 @@ class BrokerProcess(_ServerProcess):
     def command(self) -> list[str]:
         conf = self.workdir / "broker.conf"
         conf.write_text("".join(f"{k}={v}\n" for k, v in self.config.items()))
-        return ["broker", "-n", self.namesrv_addr, "-p", "0", "--host", "127.0.0.1",
-                "--store", str(self.store_dir), "-c", str(conf)]  # fmt: skip
+        return [
+            "broker",
+            "-n",
+            self.namesrv_addr,
+            "-p",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--store",
+            str(self.store_dir),
+            "-c",
+            str(conf),
+        ]
 
     def on_ready(self, match: re.Match[str]) -> None:
         self.broker_name, self.port = match.group(1), int(match.group(3))
@@ -209,3 +227,34 @@ async def running_namesrv(config: NamesrvConfig | None = None) -> AsyncIterator[
         yield controller
     finally:
         await controller.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(
+    store_dir: str | os.PathLike[str], broker_config: dict[str, str] | None = None
+) -> AsyncIterator[tuple[NamesrvController, BrokerController]]:
+    """A NameServer and a broker (broker-a) in this event loop, on 127.0.0.1 and free ports,
+    storing under ``store_dir``; ``broker_config`` takes broker.conf keys::
+
+        async with running_cluster(tmp_path) as (namesrv, broker):
+            producer = AsyncProducer("group", namesrv.address)
+    """
+    from rocketq.broker.config import load_broker_conf
+    from rocketq.broker.controller import BrokerController
+
+    async with running_namesrv() as namesrv:
+        overrides = {"brokerName": "broker-a", **(broker_config or {})}
+        overrides |= {
+            "namesrvAddr": namesrv.address,
+            "listenPort": "0",
+            "bindAddress": "127.0.0.1",
+            "storePathRootDir": str(store_dir),
+        }
+        broker_cfg, store_cfg, _unknown = load_broker_conf(None, overrides)
+        broker_cfg.broker_ip1 = "127.0.0.1"
+        broker = BrokerController(broker_cfg, store_cfg)
+        await broker.start()
+        try:
+            yield namesrv, broker
+        finally:
+            await broker.aclose()
