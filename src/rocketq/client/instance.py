@@ -20,6 +20,7 @@ from typing import Protocol
 from rocketq.client.api import MQClientAPI
 from rocketq.client.config import ClientConfig
 from rocketq.client.message import MessageExt, MessageQueue, UniqIdGenerator, _local_ipv4
+from rocketq.client.rebalance import AllocateMessageQueueStrategy
 from rocketq.common.errors import BrokerError, RemotingError
 from rocketq.common.message import MessageConst
 from rocketq.common.record import decode_records
@@ -303,6 +304,32 @@ class MQClientInstance:
             if addr:
                 return addr
         return None
+
+    async def allocate_queues(
+        self,
+        group: str,
+        topic: str,
+        strategy: AllocateMessageQueueStrategy,
+        message_model: str,
+        known: dict[str, set[MessageQueue]],
+    ) -> list[MessageQueue] | None:
+        """``RebalanceImpl#rebalanceByTopic``: this client's queues of ``topic`` (all of them
+        when broadcasting), sorted; None when it cannot tell yet (no route, not a member)."""
+        mqs = sorted(known.get(topic, set()))
+        if not mqs:
+            await self.update_topic_route(topic)  # maybe created since the last poll
+            mqs = sorted(known.get(topic, set()))
+        if not mqs:
+            return None
+        if message_model == "BROADCASTING":
+            return mqs
+        addr = self.any_broker_addr_of_topic(topic)
+        if addr is None:
+            return None
+        cids = sorted(await self.api.get_consumer_id_list(addr, group))
+        if self.client_id not in cids:
+            return None
+        return sorted(strategy.allocate(group, self.client_id, mqs, cids))
 
     # -- heartbeats -------------------------------------------------------------------------
 

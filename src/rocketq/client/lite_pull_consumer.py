@@ -373,21 +373,11 @@ class AsyncLitePullConsumer(OffsetQueries):
                 await self._retire(mq, self._detach(mq))
 
     async def _rebalance_topic(self, topic: str) -> None:
-        mqs = sorted(self.subscribe_info.get(topic, set()))
-        if not mqs:
-            await self.instance.update_topic_route(topic)  # maybe created since the last poll
-            mqs = sorted(self.subscribe_info.get(topic, set()))
-        if not mqs:
+        mine = await self.instance.allocate_queues(
+            self.group, topic, self.strategy, self.config.message_model, self.subscribe_info
+        )
+        if mine is None:
             return
-        mine = mqs
-        if self.config.message_model != "BROADCASTING":
-            addr = self.instance.any_broker_addr_of_topic(topic)
-            if addr is None:
-                return
-            cids = sorted(await self.instance.api.get_consumer_id_list(addr, self.group))
-            if self.instance.client_id not in cids:
-                return
-            mine = self.strategy.allocate(self.group, self.instance.client_id, mqs, cids)
         wanted = set(mine) if self._started else set()
         for mq in [m for m in self._queues if m.topic == topic and m not in wanted]:
             await self._retire(mq, self._detach(mq))

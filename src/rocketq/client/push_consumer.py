@@ -294,23 +294,11 @@ class AsyncPushConsumer:
                     log.warning("rebalance of %s/%s: %s", self.group, topic, exc)
 
     async def _rebalance_topic(self, topic: str) -> None:
-        mqs = sorted(self.subscribe_info.get(topic, set()))
-        if not mqs:
-            await self.instance.update_topic_route(topic)  # maybe created since the last poll
-            mqs = sorted(self.subscribe_info.get(topic, set()))
-        if not mqs:
-            return
-        if self.config.message_model == "BROADCASTING":
-            await self._update_queues(topic, mqs)
-            return
-        addr = self.instance.any_broker_addr_of_topic(topic)
-        if addr is None:
-            return
-        cids = sorted(await self.instance.api.get_consumer_id_list(addr, self.group))
-        if self.instance.client_id not in cids:
-            return
-        mine = self.strategy.allocate(self.group, self.instance.client_id, mqs, cids)
-        await self._update_queues(topic, sorted(mine))
+        mine = await self.instance.allocate_queues(
+            self.group, topic, self.strategy, self.config.message_model, self.subscribe_info
+        )
+        if mine is not None:
+            await self._update_queues(topic, mine)
 
     async def _update_queues(self, topic: str, mine: list[MessageQueue]) -> None:
         """``updateProcessQueueTableInRebalance``."""
