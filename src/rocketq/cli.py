@@ -75,8 +75,10 @@ def main() -> None:
     """rocketq: Apache RocketMQ rebuilt in Python.
 
     Speaks RocketMQ's wire protocol, so RocketMQ's own clients (Java, C++, Go,
-    Node) and tools work against it. Start a NameServer with `rocketq namesrv`,
-    then inspect it with `rocketq admin clusterList -n 127.0.0.1:9876`.
+    Node) and tools work against it. `rocketq dev` starts a NameServer and a
+    broker in one process (127.0.0.1:9876 / :10911); `rocketq namesrv` and
+    `rocketq broker -c broker.conf` run them apart; `rocketq admin clusterList
+    -n 127.0.0.1:9876` shows the cluster.
     """
 
 
