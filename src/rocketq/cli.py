@@ -534,12 +534,14 @@ def _human_ms(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) + f",{ms % 1000:03d}"
 
 
-def _target_addrs(a: AdminClient, broker: str | None, cluster: str | None) -> Awaitable[list[str]]:
+def _target_addrs(
+    a: AdminClient, broker: str | None, cluster: str | None, masters_only: bool = True
+) -> Awaitable[list[str]]:
     async def go() -> list[str]:
         if broker:
             return [broker]
         if cluster:
-            return list(await a.broker_addrs(cluster))
+            return list(await a.broker_addrs(cluster, masters_only=masters_only))
         raise click.UsageError("give -b brokerAddr or -c clusterName")
 
     return go()
@@ -620,11 +622,7 @@ def broker_status(namesrv_addr: str, broker_addr: str | None, cluster: str | Non
     """Runtime figures of a broker (GET_BROKER_RUNTIME_INFO), sorted by name."""
 
     async def go(a: AdminClient) -> dict[str, dict[str, str]]:
-        addrs = [broker_addr] if broker_addr else []
-        if not addrs and cluster:
-            addrs = list(await a.broker_addrs(cluster, masters_only=False))
-        if not addrs:
-            raise click.UsageError("give -b brokerAddr or -c clusterName")
+        addrs = await _target_addrs(a, broker_addr, cluster, masters_only=False)
         return {addr: await a.broker_runtime_info(addr) for addr in addrs}
 
     results = _admin_call(namesrv_addr, go)
@@ -812,11 +810,7 @@ def get_broker_config(namesrv_addr: str, broker_addr: str | None, cluster: str |
     """Print every setting of a broker (or of each broker of a cluster)."""
 
     async def go(a: AdminClient) -> dict[str, dict[str, str]]:
-        addrs = [broker_addr] if broker_addr else []
-        if not addrs and cluster:
-            addrs = list(await a.broker_addrs(cluster, masters_only=False))
-        if not addrs:
-            raise click.UsageError("give -b brokerAddr or -c clusterName")
+        addrs = await _target_addrs(a, broker_addr, cluster, masters_only=False)
         return {addr: await a.broker_config(addr) for addr in addrs}
 
     for addr, values in _admin_call(namesrv_addr, go).items():

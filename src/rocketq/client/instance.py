@@ -33,7 +33,7 @@ from rocketq.remoting.connection import Connection, ProcessorTable
 from rocketq.remoting.headers import CheckTransactionStateRequestHeader
 from rocketq.remoting.heartbeat import ConsumerData, HeartbeatData, ProducerData
 
-__all__ = ["MQClientInstance", "TopicPublishInfo"]
+__all__ = ["MQClientInstance", "TopicPublishInfo", "member_instance"]
 
 log = logging.getLogger("rocketq.client")
 
@@ -407,3 +407,16 @@ class MQClientInstance:
             {"properties": props, "mqTable": {}, "statusTable": {}, "subscriptionSet": []}
         )
         return req.make_response(body=body)
+
+
+def member_instance(
+    namesrv_addr: str | None, client_config: ClientConfig | None, instance: MQClientInstance | None
+) -> tuple[MQClientInstance, bool]:
+    """The client instance a producer or consumer uses: the one given (shared), or a new
+    one of its own; the flag says whether the member owns (and so closes) it."""
+    if instance is not None:
+        return instance, False
+    config = client_config or ClientConfig()
+    if namesrv_addr:
+        config.namesrv_addr = namesrv_addr
+    return MQClientInstance(config), True

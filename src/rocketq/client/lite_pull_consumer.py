@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from rocketq.client.config import ClientConfig, LitePullConsumerConfig
-from rocketq.client.instance import MQClientInstance
+from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue, PullStatus
 from rocketq.client.offset_store import ReadOffsetType
 from rocketq.client.process_queue import ProcessQueue
@@ -87,11 +87,7 @@ class AsyncLitePullConsumer(OffsetQueries):
     ) -> None:
         self.group = group
         self.config = config or LitePullConsumerConfig()
-        cc = client_config or ClientConfig()
-        if namesrv_addr:
-            cc.namesrv_addr = namesrv_addr
-        self._own_instance = instance is None
-        self.instance = instance or MQClientInstance(cc)
+        self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
         factory = ALLOCATE_STRATEGIES.get(self.config.allocate_strategy)
         if factory is None:
             raise ClientError(

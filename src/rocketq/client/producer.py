@@ -13,7 +13,7 @@ from types import TracebackType
 
 from rocketq.client.config import ClientConfig, ProducerConfig
 from rocketq.client.fault import LatencyFaultTolerance
-from rocketq.client.instance import MQClientInstance, TopicPublishInfo
+from rocketq.client.instance import MQClientInstance, TopicPublishInfo, member_instance
 from rocketq.client.message import Message, MessageQueue, SendResult, SendStatus
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import (
@@ -75,11 +75,7 @@ class AsyncProducer:
     ) -> None:
         self.group = group
         self.config = config or ProducerConfig()
-        cc = client_config or ClientConfig()
-        if namesrv_addr:
-            cc.namesrv_addr = namesrv_addr
-        self._own_instance = instance is None
-        self.instance = instance or MQClientInstance(cc)
+        self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
         self.publish_info: dict[str, TopicPublishInfo] = {}
         self.fault = LatencyFaultTolerance()
         self._callbacks: set[asyncio.Task[None]] = set()

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from types import TracebackType
 
 from rocketq.client.config import ClientConfig, LitePullConsumerConfig, PullConsumerConfig
-from rocketq.client.instance import MQClientInstance
+from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.lite_pull_consumer import (
     MIN_AUTOCOMMIT_INTERVAL_MILLIS as MIN_AUTOCOMMIT_INTERVAL_MILLIS,
 )
@@ -50,11 +50,7 @@ class AsyncPullConsumer(OffsetQueries):
     ) -> None:
         self.group = group
         self.config = config or PullConsumerConfig()
-        cc = client_config or ClientConfig()
-        if namesrv_addr:
-            cc.namesrv_addr = namesrv_addr
-        self._own_instance = instance is None
-        self.instance = instance or MQClientInstance(cc)
+        self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
         self.offset_store = make_offset_store(
             self.config.message_model, self.instance, group, self.config.offset_store_dir
         )

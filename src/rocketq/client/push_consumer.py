@@ -19,7 +19,7 @@ from types import TracebackType
 
 from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeService, Listener
-from rocketq.client.instance import MQClientInstance
+from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue, PullStatus
 from rocketq.client.offset_store import (
     LocalFileOffsetStore,
@@ -64,11 +64,7 @@ class AsyncPushConsumer:
     ) -> None:
         self.group = group
         self.config = config or ConsumerConfig()
-        cc = client_config or ClientConfig()
-        if namesrv_addr:
-            cc.namesrv_addr = namesrv_addr
-        self._own_instance = instance is None
-        self.instance = instance or MQClientInstance(cc)
+        self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
         self.subscriptions: dict[str, SubscriptionData] = {}
         self.subscribe_info: dict[str, set[MessageQueue]] = {}
         self.process_queues: dict[MessageQueue, ProcessQueue] = {}
@@ -227,7 +223,7 @@ class AsyncPushConsumer:
             self._pull_tasks.clear()
         if self._service is not None:
             await self._service.aclose()
-        await self.persist_offsets()
+        await self.offset_store.persist_all(set(self.process_queues))
         if self.orderly:
             await self._unlock_all(list(self.process_queues))
         self.process_queues.clear()
@@ -267,7 +263,7 @@ class AsyncPushConsumer:
 
     async def persist_offsets(self) -> None:
         """Commit every owned queue's offset to the broker (or the local file)."""
-        if hasattr(self, "offset_store"):
+        if self._started:
             await self.offset_store.persist_all(set(self.process_queues))
 
     async def reset_offset(self, topic: str, offsets: dict[MessageQueue, int]) -> None:
