@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rocketq.common.config import ConfigBase, load_properties
+from rocketq.common.ids import local_ipv4
 from rocketq.common.topic import PERM_READ, PERM_WRITE
 from rocketq.store.config import SLAVE, StoreConfig
 
@@ -28,19 +29,6 @@ DEFAULT_TOPIC_QUEUE_NUMS = 8
 DEFAULT_REGISTER_PERIOD_MS = 30_000
 
 
-def _local_ip() -> str:
-    """RocketMQ's ``RemotingUtil.getLocalAddress``: a non-loopback IPv4 address if any."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET: no packet is sent by a UDP connect
-            ip = str(s.getsockname()[0])
-            if not ip.startswith("127."):
-                return ip
-    except OSError:
-        pass
-    return "127.0.0.1"
-
-
 @dataclass
 class BrokerConfig(ConfigBase):
     """Broker settings; key names are RocketMQ's (``brokerClusterName``, ``namesrvAddr``, ...)."""
@@ -52,7 +40,7 @@ class BrokerConfig(ConfigBase):
     listen_port: int = DEFAULT_BROKER_PORT
     # rocketq: the address to bind (Java binds every interface).
     bind_address: str = "0.0.0.0"
-    broker_ip1: str = field(default_factory=_local_ip)
+    broker_ip1: str = field(default_factory=local_ipv4)
     broker_ip2: str = ""
     ha_listen_port: int = 0  # 0 = listenPort + 1
     broker_permission: int = PERM_READ | PERM_WRITE

@@ -19,9 +19,10 @@ from typing import Protocol
 
 from rocketq.client.api import MQClientAPI
 from rocketq.client.config import ClientConfig
-from rocketq.client.message import MessageExt, MessageQueue, UniqIdGenerator, _local_ipv4
+from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.client.rebalance import AllocateMessageQueueStrategy
 from rocketq.common.errors import BrokerError, RemotingError
+from rocketq.common.ids import UniqIdGenerator, local_ipv4
 from rocketq.common.message import MessageConst
 from rocketq.common.record import decode_records
 from rocketq.common.topic import PERM_READ, PERM_WRITE
@@ -116,7 +117,7 @@ class MQClientInstance:
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        ip = config.client_ip or _local_ipv4()
+        ip = config.client_ip or local_ipv4()
         name = config.instance_name
         if name == "DEFAULT":  # Java replaces it so two processes never share an id
             name = f"{os.getpid()}#{time.monotonic_ns()}"

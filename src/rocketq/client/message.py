@@ -7,15 +7,11 @@ UNIQ_KEY when the producer set one, else the offset id, as the Java and C++ clie
 
 from __future__ import annotations
 
-import os
-import socket
-import struct
-import threading
-import time
 import zlib
 from dataclasses import dataclass, field
 from enum import Enum
 
+from rocketq.common.ids import UniqIdGenerator
 from rocketq.common.message import MessageConst, SysFlag, decode_properties
 from rocketq.common.record import MessageRecord, create_offset_msg_id
 
@@ -203,47 +199,3 @@ class PullResult:
     max_offset: int
     messages: list[MessageExt] = field(default_factory=list)
     suggest_which_broker_id: int = 0
-
-
-class UniqIdGenerator:
-    """UNIQ_KEY ids as ``MessageClientIDSetter`` makes them: 32 hex chars of IPv4 (4) +
-    pid (2) + a per-generator hash (4) + ms since the start of the month (4) + counter (2)."""
-
-    def __init__(self, ip: str | None = None) -> None:
-        try:
-            raw_ip = socket.inet_aton(ip or _local_ipv4())
-        except OSError:
-            raw_ip = b"\x7f\x00\x00\x01"
-        prefix = raw_ip + struct.pack(">hi", os.getpid() & 0x7FFF, id(self) & 0x7FFFFFFF)
-        self._prefix = prefix.hex().upper()
-        self._counter = 0
-        self._lock = threading.Lock()
-        self._month_start, self._next_month = _month_bounds(time.time())
-
-    def next_id(self) -> str:
-        """A new id (thread-safe)."""
-        now = time.time()
-        with self._lock:
-            if now * 1000 >= self._next_month:
-                self._month_start, self._next_month = _month_bounds(now)
-            self._counter = (self._counter + 1) & 0xFFFF
-            counter = self._counter
-            diff = max(int(now * 1000) - self._month_start, 0) & 0xFFFFFFFF
-        return f"{self._prefix}{diff:08X}{counter:04X}"
-
-
-def _month_bounds(now: float) -> tuple[int, int]:
-    t = time.localtime(now)
-    start = time.mktime((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, -1))
-    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
-    nxt = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
-    return int(start * 1000), int(nxt * 1000)
-
-
-def _local_ipv4() -> str:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # no packet is sent by a UDP connect
-            return str(s.getsockname()[0])
-    except OSError:
-        return "127.0.0.1"

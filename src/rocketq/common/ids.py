@@ -1,0 +1,65 @@
+"""Identity of this host and process: its outbound IPv4 address and UNIQ_KEY message ids.
+
+One place for what the client, the admin tool and the broker each need
+(RocketMQ's ``RemotingUtil.getLocalAddress`` and ``MessageClientIDSetter``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+
+__all__ = ["UniqIdGenerator", "local_ipv4"]
+
+# An address of TEST-NET-1 (RFC 5737): connecting a UDP socket to it picks the outbound
+# interface without sending a packet.
+_PROBE_ADDR = ("192.0.2.1", 9)
+
+
+def local_ipv4() -> str:
+    """This host's outbound IPv4 address if it is not loopback, else ``127.0.0.1``."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(_PROBE_ADDR)
+            ip = str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    return ip if not ip.startswith("127.") else "127.0.0.1"
+
+
+class UniqIdGenerator:
+    """UNIQ_KEY ids as ``MessageClientIDSetter`` makes them: 32 hex chars of IPv4 (4) +
+    pid (2) + a per-generator hash (4) + ms since the start of the month (4) + counter (2)."""
+
+    def __init__(self, ip: str | None = None) -> None:
+        try:
+            raw_ip = socket.inet_aton(ip or local_ipv4())
+        except OSError:
+            raw_ip = b"\x7f\x00\x00\x01"
+        prefix = raw_ip + struct.pack(">hi", os.getpid() & 0x7FFF, id(self) & 0x7FFFFFFF)
+        self._prefix = prefix.hex().upper()
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._month_start, self._next_month = _month_bounds(time.time())
+
+    def next_id(self) -> str:
+        """A new id (thread-safe)."""
+        now = time.time()
+        with self._lock:
+            if now * 1000 >= self._next_month:
+                self._month_start, self._next_month = _month_bounds(now)
+            self._counter = (self._counter + 1) & 0xFFFF
+            counter = self._counter
+            diff = max(int(now * 1000) - self._month_start, 0) & 0xFFFFFFFF
+        return f"{self._prefix}{diff:08X}{counter:04X}"
+
+
+def _month_bounds(now: float) -> tuple[int, int]:
+    t = time.localtime(now)
+    start = time.mktime((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, -1))
+    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    nxt = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
+    return int(start * 1000), int(nxt * 1000)
