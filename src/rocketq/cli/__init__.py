@@ -1,0 +1,12 @@
+"""The ``rocketq`` command: run a NameServer, a broker or both, administer a cluster
+(mqadmin's commands and flags) and benchmark it.
+
+One module per area; each registers its commands on the groups of
+:mod:`rocketq.cli.base` when imported, so this package imports them all.
+"""
+
+# Each area registers its commands when imported.
+from rocketq.cli import bench, config, dlq, group, message, servers, topic  # noqa: F401
+from rocketq.cli.base import main, run_async
+
+__all__ = ["main", "run_async"]

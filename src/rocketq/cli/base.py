@@ -1,0 +1,155 @@
+"""What every ``rocketq`` command shares: the ``rocketq`` and ``rocketq admin`` groups, the event
+loop runner, the ``-n`` option, the admin call wrapper and table helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rocketq.admin import AdminClient
+from rocketq.common.errors import BrokerError, RocketQError
+
+__all__ = [
+    "DEFAULT_NAMESRV",
+    "admin",
+    "admin_call",
+    "console",
+    "human_ms",
+    "main",
+    "namesrv_option",
+    "new_table",
+    "parse_bool",
+    "run_async",
+    "serve_until_signal",
+    "setup_logging",
+    "target_addrs",
+]
+
+T = TypeVar("T")
+
+# RocketMQ tools read the NameServer list from NAMESRV_ADDR when -n is not given.
+DEFAULT_NAMESRV = "127.0.0.1:9876"
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop when it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr at ``level`` (DEBUG, INFO, WARNING or ERROR)."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def serve_until_signal(
+    start: Callable[[], Awaitable[str]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Start a server, print its ready line, and stop it on SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    ready = await start()
+    click.echo(ready)
+    sys.stdout.flush()
+    await stopping.wait()
+    click.echo("shutting down...", err=True)
+    await stop()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rocketq")
+def main() -> None:
+    """rocketq: Apache RocketMQ rebuilt in Python.
+
+    Speaks RocketMQ's wire protocol, so RocketMQ's own clients (Java, C++, Go,
+    Node) and tools work against it. `rocketq dev` starts a NameServer and a
+    broker in one process (127.0.0.1:9876 / :10911); `rocketq namesrv` and
+    `rocketq broker -c broker.conf` run them apart; `rocketq admin clusterList
+    -n 127.0.0.1:9876` shows the cluster.
+    """
+
+
+def console() -> Console:
+    """A rich console for tables."""
+    # Off a terminal (pipes, tests) rich would wrap at 80 columns; tables need more.
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=True)
+
+
+namesrv_option = click.option(
+    "-n",
+    "--namesrvAddr",
+    "namesrv_addr",
+    envvar="NAMESRV_ADDR",
+    default=DEFAULT_NAMESRV,
+    show_default=True,
+    help="NameServer address(es), 'host:port;host:port' (env NAMESRV_ADDR).",
+)
+
+
+def admin_call(namesrv_addr: str, fn: Callable[[AdminClient], Awaitable[T]]) -> T:
+    """Run ``fn`` with an AdminClient; errors become one-line ClickExceptions."""
+
+    async def go() -> T:
+        async with AdminClient(namesrv_addr) as admin:
+            return await fn(admin)
+
+    try:
+        return run_async(go())
+    except BrokerError as exc:
+        raise click.ClickException(f"the server answered code {exc.code}: {exc.remark}") from exc
+    except RocketQError as exc:
+        raise click.ClickException(f"{exc} (is the NameServer at {namesrv_addr} running?)") from exc
+
+
+@main.group()
+def admin() -> None:
+    """Administer a cluster: mqadmin's commands and flags (-n NAMESRV)."""
+
+
+def new_table(*columns: str) -> Table:
+    """A borderless table as mqadmin prints them."""
+    return Table(*columns, box=None, header_style="bold")
+
+
+def human_ms(ms: int) -> str:
+    """``UtilAll.timeMillisToHumanString2``: yyyy-MM-dd HH:mm:ss,SSS (local time)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) + f",{ms % 1000:03d}"
+
+
+def target_addrs(
+    a: AdminClient, broker: str | None, cluster: str | None, masters_only: bool = True
+) -> Awaitable[list[str]]:
+    """The brokers a command acts on: ``-b`` itself, else the masters (or all) of ``-c``."""
+
+    async def go() -> list[str]:
+        if broker:
+            return [broker]
+        if cluster:
+            return list(await a.broker_addrs(cluster, masters_only=masters_only))
+        raise click.UsageError("give -b brokerAddr or -c clusterName")
+
+    return go()
+
+
+def parse_bool(text: str) -> bool:
+    """mqadmin's flags: ``true`` (any case) is True, anything else False."""
+    return text.strip().lower() == "true"

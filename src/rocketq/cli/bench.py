@@ -1,0 +1,64 @@
+"""``rocketq bench producer|consumer``: load generators with RocketMQ's benchmark options."""
+
+from __future__ import annotations
+
+import click
+
+from rocketq.cli.base import (
+    DEFAULT_NAMESRV,
+    main,
+    run_async,
+)
+
+__all__ = ["bench", "bench_consumer", "bench_producer"]
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks with RocketMQ's options: a producer and a consumer with live TPS and RT."""
+
+
+@bench.command("producer")
+@click.option(
+    "-n",
+    "--namesrvAddr",
+    "namesrv",
+    envvar="NAMESRV_ADDR",
+    default=DEFAULT_NAMESRV,
+    show_default=True,
+    help="NameServer address.",
+)
+@click.option("-t", "--topic", default="BenchmarkTest", show_default=True, help="Topic.")
+@click.option(
+    "-w", "--threadCount", "concurrency", default=64, show_default=True, help="Concurrent senders."
+)
+@click.option("-s", "--messageSize", "size", default=128, show_default=True, help="Body bytes.")
+@click.option("-k", "--keyEnable", "keys", is_flag=True, help="Give every message a key.")
+@click.option("--seconds", default=30.0, show_default=True, help="How long to run.")
+def bench_producer(
+    namesrv: str, topic: str, concurrency: int, size: int, keys: bool, seconds: float
+) -> None:
+    """Send as fast as ``-w`` concurrent senders can, printing TPS and RT every second."""
+    from rocketq.bench import run_producer
+
+    run_async(run_producer(namesrv, topic, concurrency, size, seconds, keys))
+
+
+@bench.command("consumer")
+@click.option(
+    "-n",
+    "--namesrvAddr",
+    "namesrv",
+    envvar="NAMESRV_ADDR",
+    default=DEFAULT_NAMESRV,
+    show_default=True,
+    help="NameServer address.",
+)
+@click.option("-t", "--topic", default="BenchmarkTest", show_default=True, help="Topic.")
+@click.option("-g", "--group", default="benchmark_consumer", show_default=True, help="Group.")
+@click.option("--seconds", default=30.0, show_default=True, help="How long to run.")
+def bench_consumer(namesrv: str, topic: str, group: str, seconds: float) -> None:
+    """Consume the topic from its first message, printing TPS and end-to-end RT every second."""
+    from rocketq.bench import run_consumer
+
+    run_async(run_consumer(namesrv, topic, group, seconds))

@@ -1,0 +1,216 @@
+"""``rocketq namesrv``, ``rocketq broker``, ``rocketq dev``: run the servers in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from rocketq.broker.config import BrokerConfig, load_broker_conf
+from rocketq.broker.controller import BrokerController
+from rocketq.cli.base import (
+    main,
+    run_async,
+    serve_until_signal,
+    setup_logging,
+)
+from rocketq.common.config import load_properties
+from rocketq.namesrv import NamesrvConfig, NamesrvController
+from rocketq.store.config import StoreConfig
+
+__all__ = ["broker", "dev", "namesrv"]
+
+
+@main.command()
+@click.option(
+    "-p",
+    "--port",
+    type=int,
+    help="Port to listen on (listenPort, default 9876; 0 = any free port).",
+)
+@click.option(
+    "-c",
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="NameServer properties file with RocketMQ's keys (listenPort, kvConfigPath, ...).",
+)
+@click.option("--host", help="Address to bind (default 0.0.0.0, every interface).")
+@click.option(
+    "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
+)
+def namesrv(port: int | None, config_file: str | None, host: str | None, log_level: str) -> None:
+    """Run a NameServer in the foreground until Ctrl-C or SIGTERM.
+
+    Brokers register with it every 30 s; clients ask it where each topic lives.
+    Prints one line when ready. Routes live in memory only; KV config is kept in
+    kvConfigPath (default ~/namesrv/kvConfig.json).
+    """
+    setup_logging(log_level)
+    config = NamesrvConfig()
+    if config_file:
+        try:
+            unknown = config.update(load_properties(config_file))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--config-file") from exc
+        if unknown:
+            logging.getLogger("rocketq").warning("ignoring unknown keys: %s", ", ".join(unknown))
+    if port is not None:
+        config.listen_port = port
+    if host is not None:
+        config.bind_address = host
+    controller = NamesrvController(config)
+
+    async def start() -> str:
+        try:
+            await controller.start()
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {config.bind_address}:{config.listen_port}: {exc.strerror}. "
+                "Is another NameServer running? Pick another port with -p."
+            ) from exc
+        return (
+            f"rocketq NameServer ready: listening on {config.bind_address}:{controller.port} "
+            f"(pid {os.getpid()}); Ctrl-C to stop"
+        )
+
+    run_async(serve_until_signal(start, controller.aclose))
+
+
+def _broker_configs(
+    config_file: str | None,
+    namesrv: str | None,
+    port: int | None,
+    host: str | None,
+    store: str | None,
+) -> tuple[BrokerConfig, StoreConfig]:
+    overrides: dict[str, str] = {}
+    if namesrv:
+        overrides["namesrvAddr"] = namesrv
+    if port is not None:
+        overrides["listenPort"] = str(port)
+    if host:
+        overrides["bindAddress"] = host
+    if store:
+        overrides["storePathRootDir"] = store
+    try:
+        broker, store_config, unknown = load_broker_conf(config_file, overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config-file") from exc
+    if unknown:
+        logging.getLogger("rocketq").warning("ignoring unknown keys: %s", ", ".join(unknown))
+    if host and host not in ("0.0.0.0", "::"):
+        broker.broker_ip1 = host  # advertise the address we bind
+    return broker, store_config
+
+
+@main.command()
+@click.option(
+    "-c",
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="broker.conf with RocketMQ's keys (brokerName, namesrvAddr, storePathRootDir, ...).",
+)
+@click.option(
+    "-n", "--namesrvAddr", "namesrv", help="NameServer address(es), 'host:port;host:port'."
+)
+@click.option("-p", "--port", type=int, help="Port to listen on (listenPort, default 10911).")
+@click.option("--host", help="Address to bind and advertise (default: bind 0.0.0.0).")
+@click.option("--store", help="Store directory (storePathRootDir, default ~/store).")
+@click.option(
+    "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
+)
+def broker(
+    config_file: str | None,
+    namesrv: str | None,
+    port: int | None,
+    host: str | None,
+    store: str | None,
+    log_level: str,
+) -> None:
+    """Run a broker in the foreground until Ctrl-C or SIGTERM.
+
+    It stores messages under storePathRootDir, registers with every NameServer in
+    namesrvAddr every 30 s, and serves RocketMQ clients on listenPort. A clean stop
+    flushes everything; after a crash it recovers every acknowledged message.
+    """
+    setup_logging(log_level)
+    broker_config, store_config = _broker_configs(config_file, namesrv, port, host, store)
+    controller = BrokerController(broker_config, store_config)
+
+    async def start() -> str:
+        try:
+            await controller.start()
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot start the broker on port {broker_config.listen_port}: {exc}. "
+                "Is another broker running? Pick another port with -p."
+            ) from exc
+        return (
+            f"rocketq broker ready: {broker_config.broker_name} listening on "
+            f"{broker_config.bind_address}:{controller.port}, store "
+            f"{store_config.store_path_root_dir} (pid {os.getpid()}); Ctrl-C to stop"
+        )
+
+    run_async(serve_until_signal(start, controller.aclose))
+
+
+@main.command()
+@click.option("--namesrv-port", default=9876, show_default=True, help="NameServer port.")
+@click.option("--broker-port", default=10911, show_default=True, help="Broker port.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind and advertise."
+)
+@click.option("--store", default="./store", show_default=True, help="Store directory.")
+@click.option(
+    "-c",
+    "--config-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Optional broker.conf for the broker (ports and store path come from the flags).",
+)
+@click.option(
+    "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
+)
+def dev(
+    namesrv_port: int,
+    broker_port: int,
+    host: str,
+    store: str,
+    config_file: str | None,
+    log_level: str,
+) -> None:
+    """Run a NameServer and a broker in one process: a whole cluster for development.
+
+    Topics are created on first use (autoCreateTopicEnable). Point any RocketMQ client
+    at the printed NameServer address.
+    """
+    setup_logging(log_level)
+    ns_config = NamesrvConfig(listen_port=namesrv_port, bind_address=host)
+    ns_config.kv_config_path = os.path.join(store, "namesrv", "kvConfig.json")
+    namesrv_ctl = NamesrvController(ns_config)
+    broker_config, store_config = _broker_configs(config_file, None, broker_port, host, store)
+    if not config_file:
+        broker_config.broker_name = "broker-a"  # RocketMQ's sample broker.conf name
+
+    async def start() -> str:
+        await namesrv_ctl.start()
+        broker_config.namesrv_addr = namesrv_ctl.address
+        broker_ctl = BrokerController(broker_config, store_config)
+        stop_list.append(broker_ctl)
+        await broker_ctl.start()
+        addr = namesrv_ctl.address
+        return (
+            f"rocketq dev ready: NameServer {addr}, broker {broker_config.broker_addr}, "
+            f"store {os.path.abspath(store)}\n"
+            f"  try: rocketq admin sendMessage -n {addr} -t TestTopic -p 'hello'\n"
+            f"       rocketq admin consumeMessage -n {addr} -t TestTopic"
+        )
+
+    stop_list: list[BrokerController] = []
+
+    async def stop() -> None:
+        for broker_ctl in stop_list:
+            await broker_ctl.aclose()
+        await namesrv_ctl.aclose()
+
+    run_async(serve_until_signal(start, stop))
