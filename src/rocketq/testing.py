@@ -11,11 +11,18 @@ loopback port and stops it again::
 
     async with running_cluster(tmp_path) as (namesrv, broker):
         ...
+
+``async_wait_until`` (in a coroutine) and ``wait_until`` (in plain code) poll a condition
+until it holds; a test waits for what it expects, never for a fixed time::
+
+    received = await async_wait_until(lambda: len(got) >= 10)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import os
 import re
 import signal
@@ -23,22 +30,86 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from rocketq.namesrv import NamesrvConfig, NamesrvController
 
 if TYPE_CHECKING:
     from rocketq.broker.controller import BrokerController
 
-__all__ = ["BrokerProcess", "NamesrvProcess", "running_cluster", "running_namesrv"]
+__all__ = [
+    "BrokerProcess",
+    "NamesrvProcess",
+    "async_wait_until",
+    "running_cluster",
+    "running_namesrv",
+    "wait_until",
+]
 
 # A NameServer starts in well under a second; allow for a loaded 2-core CI machine.
 DEFAULT_START_TIMEOUT = 30.0
+# How long a condition may take to hold: things that normally take well under a second
+# (a rebalance, a long-poll wake-up, a shortened expiry) on a loaded 2-core CI machine.
+DEFAULT_WAIT_TIMEOUT = 30.0
+# How often it is checked: often enough that a test ends soon after it holds, seldom
+# enough that the checks do not compete with the servers for the CPU.
+DEFAULT_WAIT_INTERVAL = 0.05
 _READY = re.compile(r"ready: listening on ([\d.]+):(\d+)")
 _BROKER_READY = re.compile(r"rocketq broker ready: (\S+) listening on ([\d.]+):(\d+)")
+_T = TypeVar("_T")
+
+
+def _timed_out(predicate: object, timeout: float, message: str) -> AssertionError:
+    what = message or getattr(predicate, "__qualname__", repr(predicate))
+    return AssertionError(f"not true within {timeout} s: {what}")
+
+
+def wait_until(
+    predicate: Callable[[], _T],
+    timeout: float = DEFAULT_WAIT_TIMEOUT,
+    interval: float = DEFAULT_WAIT_INTERVAL,
+    message: str = "",
+) -> _T:
+    """Call ``predicate`` every ``interval`` seconds until it returns a true value and return
+    that value; raise ``AssertionError`` (naming ``message`` or the predicate) after
+    ``timeout`` seconds. Blocking: in a coroutine use ``async_wait_until`` (a blocking wait
+    there would stop the very loop that has to make the condition true, so it raises
+    ``RuntimeError``)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("wait_until blocks the running event loop; use async_wait_until")
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise _timed_out(predicate, timeout, message)
+        time.sleep(interval)
+    return value
+
+
+async def async_wait_until(
+    predicate: Callable[[], _T | Awaitable[_T]],
+    timeout: float = DEFAULT_WAIT_TIMEOUT,
+    interval: float = DEFAULT_WAIT_INTERVAL,
+    message: str = "",
+) -> _T:
+    """``wait_until`` for coroutines: ``predicate`` may be a plain function or return an
+    awaitable (``async def``); the loop keeps running between checks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise _timed_out(predicate, timeout, message)
+        await asyncio.sleep(interval)
 
 
 class _ServerProcess:
