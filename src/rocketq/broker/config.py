@@ -8,23 +8,34 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from rocketq.common.config import ConfigBase, load_properties
+from rocketq.common.config import ConfigBase, load_properties, setting, split_keys
+from rocketq.common.config_keys import BROKER_CONFIG_KEYS, NETTY_CONFIG_KEYS, STORE_CONFIG_KEYS
+from rocketq.common.errors import ConfigError
 from rocketq.common.ids import local_ipv4
-from rocketq.common.topic import PERM_READ, PERM_WRITE
-from rocketq.store.config import SLAVE, StoreConfig
+from rocketq.common.topic import PERM_INHERIT, PERM_READ, PERM_WRITE
+from rocketq.store.config import BROKER_ROLES, FLUSH_DISK_TYPES, SLAVE, StoreConfig
 
 __all__ = ["BrokerConfig", "load_broker_conf"]
+
+log = logging.getLogger("rocketq.broker")
 
 # NettyServerConfig.listenPort of a broker (BrokerStartup forces 10911 before the file).
 DEFAULT_BROKER_PORT = 10911
 # BrokerConfig.defaultTopicQueueNums: queues of TBW102 and of auto-created topics (capped
 # by what the producer asks, 4 for every RocketMQ client).
 DEFAULT_TOPIC_QUEUE_NUMS = 8
+# Every key a RocketMQ broker.conf may hold (broker, store and Netty settings).
+ROCKETMQ_BROKER_KEYS = BROKER_CONFIG_KEYS | STORE_CONFIG_KEYS | NETTY_CONFIG_KEYS
+# TCP port numbers.
+MAX_PORT = 65535
+# brokerPermission: PermName bits (read 4, write 2, inherit 1).
+PERM_MASK = PERM_READ | PERM_WRITE | PERM_INHERIT
 # registerNameServerPeriod, clamped by RocketMQ to [10 s, 60 s].
 DEFAULT_REGISTER_PERIOD_MS = 30_000
 
@@ -34,58 +45,56 @@ class BrokerConfig(ConfigBase):
     """Broker settings; key names are RocketMQ's (``brokerClusterName``, ``namesrvAddr``, ...)."""
 
     broker_cluster_name: str = "DefaultCluster"
-    broker_name: str = field(default_factory=lambda: socket.gethostname() or "broker-a")
-    broker_id: int = 0
-    namesrv_addr: str = field(default_factory=lambda: os.environ.get("NAMESRV_ADDR", ""))
-    listen_port: int = DEFAULT_BROKER_PORT
+    broker_name: str = setting(factory=lambda: socket.gethostname() or "broker-a")
+    broker_id: int = setting(0, minimum=0)
+    namesrv_addr: str = setting(factory=lambda: os.environ.get("NAMESRV_ADDR", ""))
+    listen_port: int = setting(DEFAULT_BROKER_PORT, minimum=0, maximum=MAX_PORT)  # 0: free port
     # rocketq: the address to bind (Java binds every interface).
     bind_address: str = "0.0.0.0"
-    broker_ip1: str = field(default_factory=local_ipv4)
-    broker_ip2: str = ""
-    ha_listen_port: int = 0  # 0 = listenPort + 1
-    broker_permission: int = PERM_READ | PERM_WRITE
-    default_topic_queue_nums: int = DEFAULT_TOPIC_QUEUE_NUMS
+    # What the NameServer tells clients (brokerIP1) and slaves (brokerIP2, for HA).
+    broker_ip1: str = setting(factory=local_ipv4, key="brokerIP1")
+    broker_ip2: str = setting("", key="brokerIP2")
+    broker_permission: int = setting(PERM_READ | PERM_WRITE, minimum=0, maximum=PERM_MASK)
+    default_topic_queue_nums: int = setting(DEFAULT_TOPIC_QUEUE_NUMS, minimum=1)
     auto_create_topic_enable: bool = True
     cluster_topic_enable: bool = True
     broker_topic_enable: bool = True
     auto_create_subscription_group: bool = True
     reject_transaction_message: bool = False
     long_polling_enable: bool = True
-    short_polling_time_mills: int = 1000
+    short_polling_time_mills: int = setting(1000, minimum=0)
     notify_consumer_ids_changed_enable: bool = True
-    flush_consumer_offset_interval: int = 5000
-    flush_consumer_offset_history_interval: int = 60_000
-    register_name_server_period: int = DEFAULT_REGISTER_PERIOD_MS
-    register_broker_timeout_mills: int = 6000
-    force_register: bool = True
-    channel_expired_timeout: int = 120_000
-    slave_read_enable: bool = False
-    transfer_msg_by_heap: bool = True
-    max_delay_time: int = 40
+    flush_consumer_offset_interval: int = setting(5000, minimum=1)
+    flush_consumer_offset_history_interval: int = setting(60_000, implemented=False)
+    register_name_server_period: int = setting(DEFAULT_REGISTER_PERIOD_MS, minimum=1)
+    register_broker_timeout_mills: int = setting(6000, minimum=1)
+    force_register: bool = True  # rocketq always sends the whole topic table
+    channel_expired_timeout: int = setting(120_000, minimum=1)
+    slave_read_enable: bool = setting(False, implemented=False)
+    transfer_msg_by_heap: bool = True  # a JVM memory choice; nothing to do in rocketq
+    max_delay_time: int = setting(40, implemented=False)
     region_id: str = "DefaultRegion"
-    trace_topic_enable: bool = False
+    trace_topic_enable: bool = setting(False, implemented=False)
     msg_trace_topic_name: str = "RMQ_SYS_TRACE_TOPIC"
-    transaction_time_out: int = 6000
-    transaction_check_max: int = 15
-    transaction_check_interval: int = 60_000
+    transaction_time_out: int = setting(6000, minimum=0)
+    transaction_check_max: int = setting(15, minimum=0)
+    transaction_check_interval: int = setting(60_000, minimum=1)
     enable_property_filter: bool = False
     filter_support_retry: bool = False
-    enable_calc_filter_bit_map: bool = False
-    use_tls: bool = False
-    acl_enable: bool = False
-    store_reply_message_enable: bool = True
-    rocketmq_home: str = field(default_factory=lambda: os.environ.get("ROCKETMQ_HOME", ""))
+    enable_calc_filter_bit_map: bool = setting(False, implemented=False)
+    use_tls: bool = setting(False, key="useTLS", implemented=False)
+    acl_enable: bool = setting(False, implemented=False)
+    store_reply_message_enable: bool = setting(True, implemented=False)
+    rocketmq_home: str = setting(factory=lambda: os.environ.get("ROCKETMQ_HOME", ""))
 
     @property
     def broker_addr(self) -> str:
         """``brokerIP1:listenPort``: what the NameServer tells clients."""
         return f"{self.broker_ip1}:{self.listen_port}"
 
-    @property
-    def ha_server_addr(self) -> str:
-        """``brokerIP2:haListenPort``."""
-        port = self.ha_listen_port or self.listen_port + 1
-        return f"{self.broker_ip2 or self.broker_ip1}:{port}"
+    def ha_server_addr(self, ha_listen_port: int) -> str:
+        """``brokerIP2:haListenPort`` (brokerIP2 defaults to brokerIP1): where slaves connect."""
+        return f"{self.broker_ip2 or self.broker_ip1}:{ha_listen_port}"
 
     def namesrv_addrs(self) -> list[str]:
         """The NameServer list (``;``-separated in RocketMQ)."""
@@ -95,17 +104,47 @@ class BrokerConfig(ConfigBase):
 def load_broker_conf(
     path: str | Path | None, overrides: dict[str, str] | None = None
 ) -> tuple[BrokerConfig, StoreConfig, list[str]]:
-    """Read ``broker.conf`` (plus overrides) into both settings objects.
+    """Read ``broker.conf`` (plus overrides) into both settings objects, as
+    ``BrokerStartup`` does with ``MixAll.properties2Object`` on each.
 
-    Returns the keys neither object knows, so the caller can warn about typos.
+    Raises :class:`ConfigError` (naming the key, the value and what is allowed) for a value
+    RocketMQ would refuse or rocketq cannot run with; logs RocketMQ's keys that rocketq
+    accepts but does not implement yet; returns the keys no RocketMQ has (likely typos).
     """
     values = load_properties(path) if path else {}
     values.update(overrides or {})
     broker, store = BrokerConfig(), StoreConfig()
-    unknown_broker = set(broker.update(values))
-    unknown_store = set(store.update(values))
-    if store.broker_role == SLAVE and broker.broker_id == 0:
-        broker.broker_id = 1  # BrokerStartup: a slave must have an id > 0
-    elif store.broker_role != SLAVE:
-        broker.broker_id = 0  # masters are always id 0
-    return broker, store, sorted(unknown_broker & unknown_store)
+    left = set(broker.update(values)) & set(store.update(values))
+    accepted, unknown = split_keys(left, ROCKETMQ_BROKER_KEYS)
+    accepted += sorted(k for k in values if k in _NOT_IMPLEMENTED)
+    if accepted:
+        log.warning("accepted, not implemented yet: %s", ", ".join(accepted))
+    _check_role(broker, store, values)
+    store.validate()
+    if store.ha_listen_port <= 0 or "haListenPort" not in values:
+        # BrokerStartup (5.x: unless set > 0); a broker on a free port takes a free one too.
+        store.ha_listen_port = broker.listen_port + 1 if broker.listen_port else 0
+    return broker, store, unknown
+
+
+def _check_role(broker: BrokerConfig, store: StoreConfig, values: dict[str, str]) -> None:
+    """``BrokerStartup``: masters are id 0; a slave needs an id > 0."""
+    if store.broker_role not in BROKER_ROLES:
+        raise ConfigError(
+            f"bad value for brokerRole: {store.broker_role!r} "
+            f"(allowed: {', '.join(sorted(BROKER_ROLES))})"
+        )
+    if store.flush_disk_type not in FLUSH_DISK_TYPES:
+        raise ConfigError(
+            f"bad value for flushDiskType: {store.flush_disk_type!r} "
+            f"(allowed: {', '.join(sorted(FLUSH_DISK_TYPES))})"
+        )
+    if store.broker_role != SLAVE:
+        broker.broker_id = 0
+    elif broker.broker_id <= 0:
+        given = values.get("brokerId", "0")
+        raise ConfigError(f"bad value for brokerId: {given!r} (a SLAVE's brokerId must be > 0)")
+
+
+# Keys rocketq's config objects take but whose setting changes nothing yet.
+_NOT_IMPLEMENTED = BrokerConfig.not_implemented_keys() | StoreConfig.not_implemented_keys()

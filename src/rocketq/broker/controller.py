@@ -78,7 +78,7 @@ class BrokerController:
             self._notify_consumer_ids_changed, config.channel_expired_timeout
         )
         self.producer_manager = ProducerManager(config.channel_expired_timeout)
-        self.outer_api = BrokerOuterAPI(config)
+        self.outer_api = BrokerOuterAPI(config, store_config.ha_listen_port)
         self.pull_processor = PullMessageProcessor(self)
         self.pull_hold_service = PullRequestHoldService(
             self.pull_processor.rerun, self.store.get_max_offset_in_queue

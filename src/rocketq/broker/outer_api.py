@@ -29,8 +29,11 @@ log = logging.getLogger("rocketq.broker")
 class BrokerOuterAPI:
     """Registration with every configured NameServer."""
 
-    def __init__(self, config: BrokerConfig, client: RemotingClient | None = None) -> None:
+    def __init__(
+        self, config: BrokerConfig, ha_listen_port: int, client: RemotingClient | None = None
+    ) -> None:
         self.config = config
+        self.ha_listen_port = ha_listen_port
         self.client = client or RemotingClient()
         self.master_addr: str | None = None
         self.ha_master_addr: str | None = None
@@ -52,7 +55,7 @@ class BrokerOuterAPI:
             broker_addr=c.broker_addr,
             cluster_name=c.broker_cluster_name,
             broker_id=c.broker_id,
-            ha_server_addr=c.ha_server_addr,
+            ha_server_addr=c.ha_server_addr(self.ha_listen_port),
             compressed=False,
             body_crc32=zlib.crc32(body) & 0x7FFFFFFF,
         )

@@ -15,7 +15,12 @@ from rocketq.cli.base import (
     serve_until_signal,
     setup_logging,
 )
-from rocketq.common.config import load_properties
+from rocketq.common.config import load_properties, split_keys
+from rocketq.common.config_keys import (
+    CONTROLLER_CONFIG_KEYS,
+    NAMESRV_CONFIG_KEYS,
+    NETTY_CONFIG_KEYS,
+)
 from rocketq.namesrv import NamesrvConfig, NamesrvController
 from rocketq.store.config import StoreConfig
 
@@ -53,8 +58,7 @@ def namesrv(port: int | None, config_file: str | None, host: str | None, log_lev
             unknown = config.update(load_properties(config_file))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--config-file") from exc
-        if unknown:
-            logging.getLogger("rocketq").warning("ignoring unknown keys: %s", ", ".join(unknown))
+        _report_keys(unknown, NAMESRV_CONFIG_KEYS | NETTY_CONFIG_KEYS | CONTROLLER_CONFIG_KEYS)
     if port is not None:
         config.listen_port = port
     if host is not None:
@@ -93,15 +97,26 @@ def _broker_configs(
         overrides["bindAddress"] = host
     if store:
         overrides["storePathRootDir"] = store
+    file_values = load_properties(config_file) if config_file else {}
+    if host and host not in ("0.0.0.0", "::") and "brokerIP1" not in file_values:
+        overrides["brokerIP1"] = host  # advertise the address we bind, unless told otherwise
     try:
         broker, store_config, unknown = load_broker_conf(config_file, overrides)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--config-file") from exc
-    if unknown:
-        logging.getLogger("rocketq").warning("ignoring unknown keys: %s", ", ".join(unknown))
-    if host and host not in ("0.0.0.0", "::"):
-        broker.broker_ip1 = host  # advertise the address we bind
+    _report_keys(unknown, frozenset())
     return broker, store_config
+
+
+def _report_keys(keys: list[str], rocketmq_keys: frozenset[str]) -> None:
+    """Say which keys change nothing: RocketMQ's keys rocketq does not implement yet, and
+    keys no RocketMQ has (likely typos)."""
+    accepted, unknown = split_keys(keys, rocketmq_keys)
+    log = logging.getLogger("rocketq")
+    if accepted:
+        log.warning("accepted, not implemented yet: %s", ", ".join(accepted))
+    if unknown:
+        log.warning("unknown keys ignored (no RocketMQ has them): %s", ", ".join(unknown))
 
 
 @main.command()

@@ -4,6 +4,7 @@
 
     RocketQError
     ├── ClientError                 misuse of the API (bad argument, wrong state)
+    │   └── ConfigError             a setting's value is not allowed (also a ValueError)
     ├── RemotingError               the wire failed us
     │   ├── RemotingConnectError    could not connect to the address
     │   ├── RemotingTimeoutError    no response within the timeout
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "BrokerError",
     "ClientError",
+    "ConfigError",
     "ProtocolError",
     "RemotingConnectError",
     "RemotingError",
@@ -38,6 +40,11 @@ class RocketQError(Exception):
 
 class ClientError(RocketQError):
     """The API was used in a way it does not support."""
+
+
+class ConfigError(ClientError, ValueError):
+    """A configuration value is not allowed; the message names the key, the value and
+    what is allowed."""
 
 
 class RemotingError(RocketQError):
