@@ -18,8 +18,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rocketq.admin.api import AdminClient, MessageQueue
+from rocketq.admin.api import AdminClient
 from rocketq.broker.subscription_group import SubscriptionGroupConfig
+from rocketq.client.message import MessageQueue, PullStatus
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import TopicConfig
 from rocketq.remoting import RemotingClient, RemotingCommand, RequestCode
@@ -161,11 +162,12 @@ async def test_send_errors_and_pull_offset_moved(
         for i in range(2):
             await admin.send_message("Pulled", b"p%d" % i)
         result = await admin.pull(broker.addr, "Pulled", 0, 0)
-        assert result.code == 0 and [m.body for m in result.messages] == [b"p0", b"p1"]
+        assert result.status is PullStatus.FOUND
+        assert [m.body for m in result.messages] == [b"p0", b"p1"]
         assert result.next_begin_offset == 2
-        assert (await admin.pull(broker.addr, "Pulled", 0, 2)).code == 19
+        assert (await admin.pull(broker.addr, "Pulled", 0, 2)).status is PullStatus.NO_NEW_MSG
         moved = await admin.pull(broker.addr, "Pulled", 0, 50)
-        assert (moved.code, moved.next_begin_offset) == (21, 2)
+        assert (moved.status, moved.next_begin_offset) == (PullStatus.OFFSET_ILLEGAL, 2)
         # offset lookups
         assert await admin.max_offset(broker.addr, "Pulled", 0) == 2
         assert await admin.min_offset(broker.addr, "Pulled", 0) == 0

@@ -20,7 +20,7 @@ import pytest
 from rocketq.admin.api import AdminClient, DlqMessage
 from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeConcurrentlyStatus
-from rocketq.client.message import Message, MessageExt
+from rocketq.client.message import Message, MessageExt, SendStatus
 from rocketq.client.producer import AsyncProducer
 from rocketq.client.push_consumer import AsyncPushConsumer
 from rocketq.common.topic import TopicConfig
@@ -127,7 +127,7 @@ async def test_dlq_list_resend_and_drain_through_admin_client(
         async with AdminClient(ns.addr) as admin:
             [(old, result)] = await admin.resend_dlq("gdlq", [m.msg_id], drain=True)
             assert old.msg_id == m.msg_id
-            assert result.status == "SEND_OK" and result.message_queue.topic == "DlqOrig"
+            assert result.status is SendStatus.SEND_OK and result.message_queue.topic == "DlqOrig"
             assert result.msg_id != m.msg_id
             assert await admin.dlq_messages("gdlq") == []  # drained: not listed again
             assert [x.msg_id for x in await admin.dlq_messages("gdlq", tool_group=None)] == [

@@ -1,33 +1,32 @@
 """The admin API behind ``rocketq admin`` and the console (RocketMQ ``DefaultMQAdminExt``).
 
-Talks to NameServers (and, for runtime figures, brokers) over the remoting protocol.
-Several NameServers may be given (``"a:9876;b:9876"``): reads go to the first that
-answers, writes of KV config go to all of them, as mqadmin does.
+Built on the client's :class:`~rocketq.client.api.MQClientAPI`, as ``MQAdminExt`` sits on
+``MQClientAPIImpl``: every request goes through it, with its NameServer fail-over. Several
+NameServers may be given (``"a:9876;b:9876"``): reads go to the one that answered last (the
+next on a transport error), writes of KV config, permissions and settings go to all of them,
+as mqadmin does. Queues, messages, send and pull results are the client's types.
 """
 
 from __future__ import annotations
 
-import random
 from types import TracebackType
 from typing import Any
 
 from rocketq.admin.dlq import DEFAULT_DLQ_MAX as DEFAULT_DLQ_MAX
 from rocketq.admin.dlq import DLQ_TOOLS_GROUP as DLQ_TOOLS_GROUP
 from rocketq.admin.dlq import DlqMixin
-from rocketq.admin.messages import check_response as _ok
-from rocketq.admin.messages import decode_records, new_uniq_id
 from rocketq.admin.types import (
     ConsumeStats,
     DlqMessage,
-    MessageQueue,
     OffsetWrapper,
-    PullResult,
     RollbackStats,
-    SendResult,
     TopicOffset,
 )
+from rocketq.client.api import MQClientAPI, OffsetNotFoundError
+from rocketq.client.message import MessageQueue, PullResult, SendResult
 from rocketq.common.config import dump_properties, parse_properties
-from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.errors import BrokerError, ClientError
+from rocketq.common.ids import UniqIdGenerator
 from rocketq.common.topic import TopicConfig
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import (
@@ -51,25 +50,13 @@ from rocketq.remoting.headers import (
     DeleteTopicRequestHeader,
     GetConsumerConnectionListRequestHeader,
     GetConsumeStatsRequestHeader,
-    GetEarliestMsgStoretimeRequestHeader,
-    GetEarliestMsgStoretimeResponseHeader,
     GetKVConfigRequestHeader,
     GetKVConfigResponseHeader,
     GetKVListByNamespaceRequestHeader,
-    GetMaxOffsetRequestHeader,
-    GetMaxOffsetResponseHeader,
-    GetMinOffsetRequestHeader,
-    GetMinOffsetResponseHeader,
     GetProducerConnectionListRequestHeader,
-    GetRouteInfoRequestHeader,
     GetTopicStatsInfoRequestHeader,
     PutKVConfigRequestHeader,
-    QueryConsumerOffsetRequestHeader,
-    QueryConsumerOffsetResponseHeader,
     ResetOffsetRequestHeader,
-    SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader,
-    UpdateConsumerOffsetRequestHeader,
     WipeWritePermOfBrokerRequestHeader,
     WipeWritePermOfBrokerResponseHeader,
 )
@@ -84,8 +71,6 @@ __all__ = [
     "RollbackStats",
     "SendResult",
     "TopicOffset",
-    "decode_records",
-    "new_uniq_id",
     "parse_namesrv_addrs",
 ]
 
@@ -116,7 +101,8 @@ class AdminClient(DlqMixin):
         self.namesrv_addrs = list(namesrv_addr)
         self.timeout = timeout
         self.remoting = RemotingClient()
-        self._uniq_seq = random.randrange(1 << 16)
+        self.api = MQClientAPI(self.remoting, self.namesrv_addrs, timeout)
+        self.uniq_ids = UniqIdGenerator()
 
     async def __aenter__(self) -> AdminClient:
         return self
@@ -130,124 +116,94 @@ class AdminClient(DlqMixin):
         """Close every connection."""
         await self.remoting.aclose()
 
-    async def _namesrv(self, cmd: RemotingCommand) -> RemotingCommand:
-        """Ask the first NameServer that answers."""
-        last: RemotingError | None = None
-        for addr in self.namesrv_addrs:
-            try:
-                return await self.remoting.invoke(addr, cmd, self.timeout)
-            except RemotingError as exc:
-                last = exc
-        assert last is not None
-        raise last
-
     # -- routes ----------------------------------------------------------------------------
 
     async def cluster_info(self) -> ClusterInfo:
         """Clusters, broker groups and addresses."""
-        resp = _ok(
-            await self._namesrv(RemotingCommand.request(RequestCode.GET_BROKER_CLUSTER_INFO))
-        )
-        return ClusterInfo.decode(resp.body)
+        cmd = RemotingCommand.request(RequestCode.GET_BROKER_CLUSTER_INFO)
+        return ClusterInfo.decode((await self.api.request_namesrv(cmd)).body)
 
     async def topic_list(self) -> list[str]:
         """Every topic the NameServer knows."""
         cmd = RemotingCommand.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER)
-        return TopicList.decode(_ok(await self._namesrv(cmd)).body).topic_list
+        return TopicList.decode((await self.api.request_namesrv(cmd)).body).topic_list
 
     async def topic_route(self, topic: str) -> TopicRouteData:
         """The route of a topic; BrokerError(TOPIC_NOT_EXIST) when there is none."""
-        ext = GetRouteInfoRequestHeader(topic=topic).to_ext()
-        cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, ext)
-        return TopicRouteData.decode(_ok(await self._namesrv(cmd)).body)
+        return await self.api.get_topic_route(topic)
 
     async def set_write_perm(self, broker_name: str, writable: bool) -> dict[str, int]:
         """Wipe or add write permission of a broker on every NameServer: addr -> topics."""
-        out: dict[str, int] = {}
-        for addr in self.namesrv_addrs:
-            if writable:
-                code = RequestCode.ADD_WRITE_PERM_OF_BROKER
-                ext = AddWritePermOfBrokerRequestHeader(broker_name=broker_name).to_ext()
-            else:
-                code = RequestCode.WIPE_WRITE_PERM_OF_BROKER
-                ext = WipeWritePermOfBrokerRequestHeader(broker_name=broker_name).to_ext()
-            resp = _ok(
-                await self.remoting.invoke(addr, RemotingCommand.request(code, ext), self.timeout)
-            )
-            if writable:
-                out[addr] = AddWritePermOfBrokerResponseHeader.from_ext(
-                    resp.ext_fields
-                ).add_topic_count
-            else:
-                out[addr] = WipeWritePermOfBrokerResponseHeader.from_ext(
-                    resp.ext_fields
-                ).wipe_topic_count
-        return out
+        if writable:
+            ext = AddWritePermOfBrokerRequestHeader(broker_name=broker_name).to_ext()
+            resps = await self.api.request_each_namesrv(RequestCode.ADD_WRITE_PERM_OF_BROKER, ext)
+            return {
+                addr: AddWritePermOfBrokerResponseHeader.from_ext(r.ext_fields).add_topic_count
+                for addr, r in resps.items()
+            }
+        ext = WipeWritePermOfBrokerRequestHeader(broker_name=broker_name).to_ext()
+        resps = await self.api.request_each_namesrv(RequestCode.WIPE_WRITE_PERM_OF_BROKER, ext)
+        return {
+            addr: WipeWritePermOfBrokerResponseHeader.from_ext(r.ext_fields).wipe_topic_count
+            for addr, r in resps.items()
+        }
 
     # -- NameServer config -----------------------------------------------------------------
 
     async def namesrv_config(self) -> dict[str, dict[str, str]]:
         """Each NameServer's settings: addr -> {key: value}."""
-        out = {}
-        for addr in self.namesrv_addrs:
-            cmd = RemotingCommand.request(RequestCode.GET_NAMESRV_CONFIG)
-            resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
-            out[addr] = parse_properties((resp.body or b"").decode())
-        return out
+        resps = await self.api.request_each_namesrv(RequestCode.GET_NAMESRV_CONFIG)
+        return {addr: parse_properties((r.body or b"").decode()) for addr, r in resps.items()}
 
     async def update_namesrv_config(self, values: dict[str, str]) -> None:
         """Change settings on every NameServer."""
         body = dump_properties(values).encode()
-        for addr in self.namesrv_addrs:
-            cmd = RemotingCommand.request(RequestCode.UPDATE_NAMESRV_CONFIG, body=body)
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        await self.api.request_each_namesrv(RequestCode.UPDATE_NAMESRV_CONFIG, body=body)
 
     # -- KV config -------------------------------------------------------------------------
 
     async def put_kv_config(self, namespace: str, key: str, value: str) -> None:
         """Create or update a KV item on every NameServer."""
         ext = PutKVConfigRequestHeader(namespace=namespace, key=key, value=value).to_ext()
-        for addr in self.namesrv_addrs:
-            cmd = RemotingCommand.request(RequestCode.PUT_KV_CONFIG, dict(ext))
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        await self.api.request_each_namesrv(RequestCode.PUT_KV_CONFIG, ext)
 
     async def get_kv_config(self, namespace: str, key: str) -> str | None:
         """One KV item, or None when absent."""
         ext = GetKVConfigRequestHeader(namespace=namespace, key=key).to_ext()
-        resp = await self._namesrv(RemotingCommand.request(RequestCode.GET_KV_CONFIG, ext))
+        resp = await self.api.request_namesrv(
+            RemotingCommand.request(RequestCode.GET_KV_CONFIG, ext),
+            ResponseCode.SUCCESS,
+            ResponseCode.QUERY_NOT_FOUND,
+        )
         if resp.code == ResponseCode.QUERY_NOT_FOUND:
             return None
-        return GetKVConfigResponseHeader.from_ext(_ok(resp).ext_fields).value
+        return GetKVConfigResponseHeader.from_ext(resp.ext_fields).value
 
     async def delete_kv_config(self, namespace: str, key: str) -> None:
         """Delete a KV item on every NameServer."""
         ext = DeleteKVConfigRequestHeader(namespace=namespace, key=key).to_ext()
-        for addr in self.namesrv_addrs:
-            cmd = RemotingCommand.request(RequestCode.DELETE_KV_CONFIG, dict(ext))
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        await self.api.request_each_namesrv(RequestCode.DELETE_KV_CONFIG, ext)
 
     async def kv_list(self, namespace: str) -> dict[str, str]:
         """Every item of a namespace (empty when none)."""
         ext = GetKVListByNamespaceRequestHeader(namespace=namespace).to_ext()
-        resp = await self._namesrv(
-            RemotingCommand.request(RequestCode.GET_KVLIST_BY_NAMESPACE, ext)
+        resp = await self.api.request_namesrv(
+            RemotingCommand.request(RequestCode.GET_KVLIST_BY_NAMESPACE, ext),
+            ResponseCode.SUCCESS,
+            ResponseCode.QUERY_NOT_FOUND,
         )
         if resp.code == ResponseCode.QUERY_NOT_FOUND:
             return {}
-        return KVTable.decode(_ok(resp).body).table
+        return KVTable.decode(resp.body).table
 
     # -- brokers ---------------------------------------------------------------------------
 
     async def broker_runtime_info(self, broker_addr: str) -> dict[str, str]:
         """GET_BROKER_RUNTIME_INFO of one broker (version, TPS, disk...)."""
         cmd = RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO)
-        resp = _ok(await self.remoting.invoke(broker_addr, cmd, self.timeout))
-        return KVTable.decode(resp.body).table
+        return KVTable.decode((await self.api.request(broker_addr, cmd)).body).table
 
     # -- broker admin ----------------------------------------------------------------------
-
-    async def _broker(self, addr: str, cmd: RemotingCommand) -> RemotingCommand:
-        return _ok(await self.remoting.invoke(addr, cmd, self.timeout))
 
     async def broker_addrs(self, cluster: str, masters_only: bool = True) -> dict[str, str]:
         """broker address -> broker name of a cluster (``fetchMasterAddrByClusterName``)."""
@@ -276,28 +232,26 @@ class AdminClient(DlqMixin):
             topic_sys_flag=config.topic_sys_flag,
             order=config.order,
         ).to_ext()
-        await self._broker(
+        await self.api.request(
             broker_addr, RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, ext)
         )
 
     async def delete_topic_in_broker(self, broker_addr: str, topic: str) -> None:
         """DELETE_TOPIC_IN_BROKER on one broker."""
         ext = DeleteTopicRequestHeader(topic=topic).to_ext()
-        await self._broker(
+        await self.api.request(
             broker_addr, RemotingCommand.request(RequestCode.DELETE_TOPIC_IN_BROKER, ext)
         )
 
     async def delete_topic_in_namesrv(self, topic: str, cluster: str | None = None) -> None:
         """DELETE_TOPIC_IN_NAMESRV on every NameServer."""
         ext = {"topic": topic} if cluster is None else {"topic": topic, "clusterName": cluster}
-        for addr in self.namesrv_addrs:
-            cmd = RemotingCommand.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, dict(ext))
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        await self.api.request_each_namesrv(RequestCode.DELETE_TOPIC_IN_NAMESRV, ext)
 
     async def all_topic_config(self, broker_addr: str) -> TopicConfigSerializeWrapper:
         """GET_ALL_TOPIC_CONFIG of one broker."""
         cmd = RemotingCommand.request(RequestCode.GET_ALL_TOPIC_CONFIG)
-        return TopicConfigSerializeWrapper.decode((await self._broker(broker_addr, cmd)).body)
+        return TopicConfigSerializeWrapper.decode((await self.api.request(broker_addr, cmd)).body)
 
     async def _route_brokers(self, topic: str) -> list[tuple[str, str]]:
         """(broker name, address) of each broker group of a route (master, else any)."""
@@ -323,7 +277,7 @@ class AdminClient(DlqMixin):
     ) -> dict[MessageQueue, TopicOffset]:
         """GET_TOPIC_STATS_INFO of one broker."""
         ext = GetTopicStatsInfoRequestHeader(topic=topic).to_ext()
-        resp = await self._broker(
+        resp = await self.api.request(
             broker_addr, RemotingCommand.request(RequestCode.GET_TOPIC_STATS_INFO, ext)
         )
         table = _object_keyed(resp.body, "offsetTable")
@@ -354,7 +308,7 @@ class AdminClient(DlqMixin):
     ) -> ConsumeStats:
         """GET_CONSUME_STATS of one broker."""
         ext = GetConsumeStatsRequestHeader(consumer_group=group, topic=topic).to_ext()
-        resp = await self._broker(
+        resp = await self.api.request(
             broker_addr, RemotingCommand.request(RequestCode.GET_CONSUME_STATS, ext)
         )
         obj = fastjson.loads(resp.body or b"{}")
@@ -382,7 +336,7 @@ class AdminClient(DlqMixin):
             cmd = RemotingCommand.request(RequestCode.GET_CONSUMER_CONNECTION_LIST, dict(ext))
             try:
                 result: dict[str, Any] = fastjson.loads(
-                    (await self._broker(addr, cmd)).body or b"{}"
+                    (await self.api.request(addr, cmd)).body or b"{}"
                 )
                 return result
             except BrokerError as exc:
@@ -395,7 +349,7 @@ class AdminClient(DlqMixin):
         """GET_PRODUCER_CONNECTION_LIST of one broker: the group's connections."""
         ext = GetProducerConnectionListRequestHeader(producer_group=group).to_ext()
         cmd = RemotingCommand.request(RequestCode.GET_PRODUCER_CONNECTION_LIST, ext)
-        obj = fastjson.loads((await self._broker(broker_addr, cmd)).body or b"{}")
+        obj = fastjson.loads((await self.api.request(broker_addr, cmd)).body or b"{}")
         return list(obj.get("connectionSet") or [])
 
     # -- subscription groups and offsets ---------------------------------------------------
@@ -406,12 +360,12 @@ class AdminClient(DlqMixin):
         """UPDATE_AND_CREATE_SUBSCRIPTIONGROUP on one broker."""
         body = fastjson.dumps(config.to_obj())
         cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body=body)
-        await self._broker(broker_addr, cmd)
+        await self.api.request(broker_addr, cmd)
 
     async def all_subscription_groups(self, broker_addr: str) -> dict[str, SubscriptionGroupConfig]:
         """GET_ALL_SUBSCRIPTIONGROUP_CONFIG of one broker."""
         cmd = RemotingCommand.request(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
-        obj = fastjson.loads((await self._broker(broker_addr, cmd)).body or b"{}")
+        obj = fastjson.loads((await self.api.request(broker_addr, cmd)).body or b"{}")
         table = obj.get("subscriptionGroupTable") or {}
         return {str(k): SubscriptionGroupConfig.from_obj(v, str(k)) for k, v in table.items()}
 
@@ -423,14 +377,14 @@ class AdminClient(DlqMixin):
             group_name=group, clean_offset=clean_offset
         ).to_ext()
         ext["removeOffset"] = ext["cleanOffset"]
-        await self._broker(
+        await self.api.request(
             broker_addr, RemotingCommand.request(RequestCode.DELETE_SUBSCRIPTIONGROUP, ext)
         )
 
     async def all_consumer_offsets(self, broker_addr: str) -> dict[str, dict[int, int]]:
         """GET_ALL_CONSUMER_OFFSET of one broker: ``topic@group`` -> {queue: offset}."""
         cmd = RemotingCommand.request(RequestCode.GET_ALL_CONSUMER_OFFSET)
-        obj = fastjson.loads((await self._broker(broker_addr, cmd)).body or b"{}")
+        obj = fastjson.loads((await self.api.request(broker_addr, cmd)).body or b"{}")
         return {
             str(k): {int(q): int(o) for q, o in v.items()}
             for k, v in (obj.get("offsetTable") or {}).items()
@@ -440,25 +394,18 @@ class AdminClient(DlqMixin):
         self, broker_addr: str, group: str, mq: MessageQueue
     ) -> int | None:
         """QUERY_CONSUMER_OFFSET on one broker; None when the group committed nothing."""
-        ext = QueryConsumerOffsetRequestHeader(
-            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, set_zero_if_not_found=False
-        ).to_ext()
-        cmd = RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext)
-        resp = await self.remoting.invoke(broker_addr, cmd, self.timeout)
-        if resp.code == ResponseCode.QUERY_NOT_FOUND:
+        try:
+            return await self.api.query_consumer_offset(
+                broker_addr, group, mq, set_zero_if_not_found=False
+            )
+        except OffsetNotFoundError:
             return None
-        return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
 
     async def update_consumer_offset(
         self, broker_addr: str, group: str, mq: MessageQueue, offset: int
     ) -> None:
         """UPDATE_CONSUMER_OFFSET (request/response) on one broker."""
-        ext = UpdateConsumerOffsetRequestHeader(
-            consumer_group=group, topic=mq.topic, queue_id=mq.queue_id, commit_offset=offset
-        ).to_ext()
-        await self._broker(
-            broker_addr, RemotingCommand.request(RequestCode.UPDATE_CONSUMER_OFFSET, ext)
-        )
+        await self.api.update_consumer_offset(broker_addr, group, mq, offset, oneway=False)
 
     async def reset_offset_by_time(
         self, topic: str, group: str, timestamp: int, force: bool = True, cpp: bool = False
@@ -473,7 +420,7 @@ class AdminClient(DlqMixin):
             cmd = RemotingCommand.request(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, ext)
             if cpp:
                 cmd.language = LanguageCode.CPP.name
-            resp = await self._broker(addr, cmd)
+            resp = await self.api.request(addr, cmd)
             out.update({mq: int(v) for mq, v in _object_keyed(resp.body, "offsetTable").items()})
         return dict(sorted(out.items()))
 
@@ -512,50 +459,33 @@ class AdminClient(DlqMixin):
 
     async def max_offset(self, broker_addr: str, topic: str, queue_id: int) -> int:
         """GET_MAX_OFFSET."""
-        ext = GetMaxOffsetRequestHeader(topic=topic, queue_id=queue_id).to_ext()
-        resp = await self._broker(
-            broker_addr, RemotingCommand.request(RequestCode.GET_MAX_OFFSET, ext)
-        )
-        return GetMaxOffsetResponseHeader.from_ext(resp.ext_fields).offset
+        return await self.api.get_max_offset(broker_addr, _queue(topic, queue_id))
 
     async def min_offset(self, broker_addr: str, topic: str, queue_id: int) -> int:
         """GET_MIN_OFFSET."""
-        ext = GetMinOffsetRequestHeader(topic=topic, queue_id=queue_id).to_ext()
-        resp = await self._broker(
-            broker_addr, RemotingCommand.request(RequestCode.GET_MIN_OFFSET, ext)
-        )
-        return GetMinOffsetResponseHeader.from_ext(resp.ext_fields).offset
+        return await self.api.get_min_offset(broker_addr, _queue(topic, queue_id))
 
     async def search_offset(
         self, broker_addr: str, topic: str, queue_id: int, timestamp: int
     ) -> int:
         """SEARCH_OFFSET_BY_TIMESTAMP."""
-        ext = SearchOffsetRequestHeader(
-            topic=topic, queue_id=queue_id, timestamp=timestamp
-        ).to_ext()
-        cmd = RemotingCommand.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, ext)
-        return SearchOffsetResponseHeader.from_ext(
-            (await self._broker(broker_addr, cmd)).ext_fields
-        ).offset
+        return await self.api.search_offset(broker_addr, _queue(topic, queue_id), timestamp)
 
     async def earliest_msg_store_time(self, broker_addr: str, topic: str, queue_id: int) -> int:
         """GET_EARLIEST_MSG_STORETIME."""
-        ext = GetEarliestMsgStoretimeRequestHeader(topic=topic, queue_id=queue_id).to_ext()
-        cmd = RemotingCommand.request(RequestCode.GET_EARLIEST_MSG_STORETIME, ext)
-        resp = await self._broker(broker_addr, cmd)
-        return GetEarliestMsgStoretimeResponseHeader.from_ext(resp.ext_fields).timestamp
+        return await self.api.get_earliest_msg_storetime(broker_addr, _queue(topic, queue_id))
 
     # -- broker config ---------------------------------------------------------------------
 
     async def broker_config(self, broker_addr: str) -> dict[str, str]:
         """GET_BROKER_CONFIG: every broker and store setting."""
         cmd = RemotingCommand.request(RequestCode.GET_BROKER_CONFIG)
-        return parse_properties(((await self._broker(broker_addr, cmd)).body or b"").decode())
+        return parse_properties(((await self.api.request(broker_addr, cmd)).body or b"").decode())
 
     async def update_broker_config(self, broker_addr: str, values: dict[str, str]) -> None:
         """UPDATE_BROKER_CONFIG with a properties body."""
         body = dump_properties(values).encode()
-        await self._broker(
+        await self.api.request(
             broker_addr, RemotingCommand.request(RequestCode.UPDATE_BROKER_CONFIG, body=body)
         )
 
@@ -564,26 +494,19 @@ class AdminClient(DlqMixin):
     async def lock_batch_mq(
         self, broker_addr: str, group: str, client_id: str, mqs: list[MessageQueue]
     ) -> list[MessageQueue]:
-        """LOCK_BATCH_MQ: the queues now locked by ``client_id``."""
-        body = fastjson.dumps(
-            {"clientId": client_id, "consumerGroup": group, "mqSet": [mq.to_obj() for mq in mqs]}
-        )
-        resp = await self._broker(
-            broker_addr, RemotingCommand.request(RequestCode.LOCK_BATCH_MQ, body=body)
-        )
-        obj = fastjson.loads(resp.body or b"{}")
-        return sorted(MessageQueue.from_obj(m) for m in obj.get("lockOKMQSet") or [])
+        """LOCK_BATCH_MQ: the queues now locked by ``client_id``, sorted."""
+        return sorted(await self.api.lock_batch_mq(broker_addr, group, client_id, mqs))
 
     async def unlock_batch_mq(
         self, broker_addr: str, group: str, client_id: str, mqs: list[MessageQueue]
     ) -> None:
         """UNLOCK_BATCH_MQ."""
-        body = fastjson.dumps(
-            {"clientId": client_id, "consumerGroup": group, "mqSet": [mq.to_obj() for mq in mqs]}
-        )
-        await self._broker(
-            broker_addr, RemotingCommand.request(RequestCode.UNLOCK_BATCH_MQ, body=body)
-        )
+        await self.api.unlock_batch_mq(broker_addr, group, client_id, mqs)
+
+
+def _queue(topic: str, queue_id: int) -> MessageQueue:
+    """A queue for requests that name only topic and queue id (the broker is the address)."""
+    return MessageQueue(topic, "", queue_id)
 
 
 def _object_keyed(body: bytes | None, name: str) -> dict[MessageQueue, Any]:

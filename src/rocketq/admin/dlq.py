@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rocketq.admin.messages import MessagesMixin
-from rocketq.admin.types import DlqMessage, MessageQueue, SendResult
+from rocketq.admin.types import DlqMessage
+from rocketq.client.message import MessageQueue, PullStatus, SendResult
 from rocketq.common.errors import BrokerError, ClientError
 from rocketq.remoting.codes import ResponseCode
 
@@ -72,9 +73,12 @@ class DlqMixin(MessagesMixin):
     ) -> list[DlqMessage]:
         out: list[DlqMessage] = []
         while len(out) < limit:
-            result = await self.pull(addr, mq.topic, mq.queue_id, offset, min(32, limit - len(out)))
-            out.extend(DlqMessage.from_record(r, mq.broker_name) for r in result.messages)
-            if result.code != ResponseCode.SUCCESS or result.next_begin_offset <= offset:
+            count = min(32, limit - len(out))
+            result = await self.pull(
+                addr, mq.topic, mq.queue_id, offset, count, broker_name=mq.broker_name
+            )
+            out.extend(DlqMessage(m, mq) for m in result.messages)
+            if result.status is not PullStatus.FOUND or result.next_begin_offset <= offset:
                 break  # found nothing more (or an offset problem): this queue is done
             offset = result.next_begin_offset
         return out[:limit]

@@ -1,76 +1,51 @@
 """Message operations of the admin API: view, query, pull and send (``mqadmin``'s
 ``queryMsgById``, ``queryMsgByKey``, ``consumeMessage``, ``sendMessage``), as a mixin of
-:class:`~rocketq.admin.api.AdminClient`."""
+:class:`~rocketq.admin.api.AdminClient`. The requests go through the client's
+:class:`~rocketq.client.api.MQClientAPI`; what comes back is the client's ``MessageExt``,
+``PullResult`` and ``SendResult``."""
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import struct
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from rocketq.admin.types import MessageQueue, PullResult, SendResult
+from rocketq.client.api import MQClientAPI
+from rocketq.client.message import MessageExt, MessageQueue, PullResult, SendResult
 from rocketq.common.errors import BrokerError, ClientError
+from rocketq.common.ids import UniqIdGenerator
 from rocketq.common.message import MessageConst, encode_properties
+from rocketq.common.record import decode_offset_msg_id
 from rocketq.common.topic import AUTO_CREATE_TOPIC_KEY_TOPIC, PERM_READ, PERM_WRITE
-from rocketq.remoting.client import RemotingClient
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import (
     PullMessageRequestHeader,
-    PullMessageResponseHeader,
     QueryMessageRequestHeader,
     SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
-    ViewMessageRequestHeader,
 )
-from rocketq.store.format import MessageRecord, decode_offset_msg_id, decode_record
 
 if TYPE_CHECKING:
     from rocketq.remoting.body import TopicRouteData
 
-__all__ = ["MessagesMixin", "check_response", "decode_records", "new_uniq_id"]
+__all__ = ["TOOLS_CONSUMER_GROUP", "MessagesMixin"]
 
-# MixAll: the group mqadmin pulls with, the UNIQ_KEY query flag.
+# MixAll.TOOLS_CONSUMER_GROUP: the group mqadmin pulls with.
 TOOLS_CONSUMER_GROUP = "TOOLS_CONSUMER"
-UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
 # Long.MAX_VALUE: "no end" for time ranges.
 _LONG_MAX = (1 << 63) - 1
 # PullSysFlag.SUBSCRIPTION: the expression travels in the request (no heartbeat needed).
 _PULL_SUBSCRIPTION_FLAG = 0x4
-_PULL_CODES = frozenset(
-    {
-        ResponseCode.SUCCESS,
-        ResponseCode.PULL_NOT_FOUND,
-        ResponseCode.PULL_RETRY_IMMEDIATELY,
-        ResponseCode.PULL_OFFSET_MOVED,
-    }
-)
-# Response codes of a stored message, as SendStatus names.
-_SEND_STATUS: dict[int, str] = {
-    ResponseCode.SUCCESS: "SEND_OK",
-    ResponseCode.FLUSH_DISK_TIMEOUT: "FLUSH_DISK_TIMEOUT",
-    ResponseCode.FLUSH_SLAVE_TIMEOUT: "FLUSH_SLAVE_TIMEOUT",
-    ResponseCode.SLAVE_NOT_AVAILABLE: "SLAVE_NOT_AVAILABLE",
-}
-
-
-def check_response(response: RemotingCommand) -> RemotingCommand:
-    """The response itself when it succeeded, else BrokerError(code, remark)."""
-    if response.code != ResponseCode.SUCCESS:
-        raise BrokerError(response.code, response.remark)
-    return response
+# DefaultMQProducer.defaultTopicQueueNums: queues of a topic the broker auto-creates.
+_DEFAULT_TOPIC_QUEUE_NUMS = 4
 
 
 class MessagesMixin:
     """View, query, pull and send; the queues a topic is sent to and read from."""
 
-    remoting: RemotingClient
-    timeout: float
-    _uniq_seq: int
+    api: MQClientAPI
+    uniq_ids: UniqIdGenerator
 
     if TYPE_CHECKING:  # provided by AdminClient
 
@@ -78,19 +53,13 @@ class MessagesMixin:
 
         async def _route_brokers(self, topic: str) -> list[tuple[str, str]]: ...
 
-        async def _broker(self, addr: str, cmd: RemotingCommand) -> RemotingCommand: ...
-
-    async def view_message(self, msg_id: str) -> MessageRecord:
+    async def view_message(self, msg_id: str) -> MessageExt:
         """VIEW_MESSAGE_BY_ID at the broker and offset encoded in an offset msgId."""
         try:
             (host, port), offset = decode_offset_msg_id(msg_id)
         except ValueError as exc:
             raise ClientError(f"not an offset msgId: {msg_id!r}") from exc
-        ext = ViewMessageRequestHeader(offset=offset).to_ext()
-        resp = await self._broker(
-            f"{host}:{port}", RemotingCommand.request(RequestCode.VIEW_MESSAGE_BY_ID, ext)
-        )
-        return decode_record(resp.body or b"")
+        return await self.api.view_message(f"{host}:{port}", offset)
 
     async def query_message(
         self,
@@ -100,28 +69,20 @@ class MessagesMixin:
         begin: int = 0,
         end: int = _LONG_MAX,
         unique: bool = False,
-    ) -> list[MessageRecord]:
+    ) -> list[MessageExt]:
         """QUERY_MESSAGE on every broker of the topic; ``unique``: key is a UNIQ_KEY."""
-        out: list[MessageRecord] = []
-        for _name, addr in await self._route_brokers(topic):
-            ext = QueryMessageRequestHeader(
-                topic=topic, key=key, max_num=max_num, begin_timestamp=begin, end_timestamp=end
-            ).to_ext()
-            if unique:
-                ext[UNIQUE_MSG_QUERY_FLAG] = "true"
-            resp = await self.remoting.invoke(
-                addr, RemotingCommand.request(RequestCode.QUERY_MESSAGE, ext), self.timeout
-            )
-            if resp.code == ResponseCode.QUERY_NOT_FOUND:
-                continue
-            out.extend(decode_records(check_response(resp).body or b""))
+        header = QueryMessageRequestHeader(
+            topic=topic, key=key, max_num=max_num, begin_timestamp=begin, end_timestamp=end
+        )
+        out: list[MessageExt] = []
+        for name, addr in await self._route_brokers(topic):
+            out.extend(await self.api.query_message(addr, header, unique, name))
         keep = [
-            r
-            for r in out
-            if not unique
-            or r.properties_map().get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) == key
+            m
+            for m in out
+            if not unique or m.properties.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) == key
         ]
-        return sorted(keep, key=lambda r: (r.store_timestamp, r.physical_offset))
+        return sorted(keep, key=lambda m: (m.store_timestamp, m.commit_log_offset))
 
     async def pull(
         self,
@@ -131,9 +92,10 @@ class MessagesMixin:
         offset: int,
         max_nums: int = 32,
         group: str = TOOLS_CONSUMER_GROUP,
+        broker_name: str = "",
     ) -> PullResult:
         """One PULL_MESSAGE without suspending or committing, subscription ``*``."""
-        ext = PullMessageRequestHeader(
+        header = PullMessageRequestHeader(
             consumer_group=group,
             topic=topic,
             queue_id=queue_id,
@@ -145,15 +107,8 @@ class MessagesMixin:
             subscription="*",
             sub_version=0,
             expression_type="TAG",
-        ).to_ext()
-        resp = await self.remoting.invoke(
-            broker_addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, ext), self.timeout
         )
-        if resp.code not in _PULL_CODES:
-            raise BrokerError(resp.code, resp.remark)
-        h = PullMessageResponseHeader.from_ext(resp.ext_fields)
-        records = decode_records(resp.body or b"") if resp.code == ResponseCode.SUCCESS else []
-        return PullResult(resp.code, h.next_begin_offset, h.min_offset, h.max_offset, records)
+        return await self.api.pull_message(broker_addr, header, self.api.timeout, broker_name)
 
     async def send_message(
         self,
@@ -184,8 +139,7 @@ class MessagesMixin:
                 f"no writable queue of topic {topic} (broker {broker_name}, queue {queue_id})"
             )
         mq, addr = mqs[random.randrange(len(mqs))]
-        self._uniq_seq += 1
-        uniq = new_uniq_id(self._uniq_seq)
+        uniq = self.uniq_ids.next_id()
         props: dict[str, str | None] = {
             **(properties or {}),
             MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX: uniq,
@@ -199,7 +153,7 @@ class MessagesMixin:
             producer_group=group or str(int(time.time() * 1000)),
             topic=topic,
             default_topic=AUTO_CREATE_TOPIC_KEY_TOPIC,
-            default_topic_queue_nums=4,
+            default_topic_queue_nums=_DEFAULT_TOPIC_QUEUE_NUMS,
             queue_id=mq.queue_id,
             sys_flag=0,
             born_timestamp=int(time.time() * 1000),
@@ -207,16 +161,8 @@ class MessagesMixin:
             properties=encode_properties(props, trailing_separator=False),
             reconsume_times=0,
         ).to_ext()
-        resp = await self.remoting.invoke(
-            addr, RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, ext, body), self.timeout
-        )
-        status = _SEND_STATUS.get(resp.code)
-        if status is None:
-            raise BrokerError(resp.code, resp.remark)
-        h = SendMessageResponseHeader.from_ext(resp.ext_fields)
-        return SendResult(
-            status, uniq, h.msg_id, MessageQueue(topic, mq.broker_name, h.queue_id), h.queue_offset
-        )
+        cmd = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, ext, body)
+        return await self.api.send_message(addr, cmd, mq, uniq, self.api.timeout)
 
     async def _publish_queues(self, topic: str) -> list[tuple[MessageQueue, str]]:
         try:
@@ -224,7 +170,8 @@ class MessagesMixin:
         except BrokerError as exc:
             if exc.code != ResponseCode.TOPIC_NOT_EXIST:
                 raise
-            route, cap = await self.topic_route(AUTO_CREATE_TOPIC_KEY_TOPIC), 4
+            route = await self.topic_route(AUTO_CREATE_TOPIC_KEY_TOPIC)
+            cap = _DEFAULT_TOPIC_QUEUE_NUMS
         masters = {b.broker_name: b.master_addr() for b in route.broker_datas}
         out: list[tuple[MessageQueue, str]] = []
         for q in route.queue_datas:
@@ -250,31 +197,3 @@ class MessagesMixin:
                     (MessageQueue(topic, q.broker_name, i), addr) for i in range(q.read_queue_nums)
                 )
         return sorted(out)
-
-
-def decode_records(data: bytes) -> list[MessageRecord]:
-    """Concatenated stored records (a pull or query body) -> decoded messages."""
-    out, pos = [], 0
-    while pos < len(data):
-        record = decode_record(data, pos)
-        out.append(record)
-        pos += record.total_size
-    return out
-
-
-def new_uniq_id(seq: int) -> str:
-    """A UNIQ_KEY like ``MessageClientIDSetter``'s: ip, pid, random, ms time, ``seq`` (hex)."""
-    head = socket.inet_aton(_local_ipv4())
-    head += struct.pack(">HI", os.getpid() & 0xFFFF, random.getrandbits(32))
-    tail = struct.pack(">IH", int(time.time() * 1000) & 0xFFFFFFFF, seq & 0xFFFF)
-    return (head + tail).hex().upper()
-
-
-def _local_ipv4() -> str:
-    """This host's outbound IPv4 address (a UDP connect sends nothing), else loopback."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))
-            return str(s.getsockname()[0])
-    except OSError:
-        return "127.0.0.1"

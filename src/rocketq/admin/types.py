@@ -1,23 +1,19 @@
-"""Result and record types of the admin API (``MessageQueue``, ``TopicOffset``,
-``ConsumeStats``, ``SendResult``, ``DlqMessage``...), as RocketMQ's admin tools return them."""
+"""Result types of the admin API (``TopicOffset``, ``ConsumeStats``, ``RollbackStats``,
+``DlqMessage``), as RocketMQ's admin tools return them. Queues, messages, send and pull
+results are the client's (:mod:`rocketq.client.message`), as ``MQAdminExt`` uses the client's."""
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
-from typing import Any
 
-from rocketq.common.message import MessageConst, SysFlag
-from rocketq.store.format import MessageRecord, create_offset_msg_id
+from rocketq.client.message import MessageExt, MessageQueue
+from rocketq.common.message import MessageConst
 
 __all__ = [
     "ConsumeStats",
     "DlqMessage",
-    "MessageQueue",
     "OffsetWrapper",
-    "PullResult",
     "RollbackStats",
-    "SendResult",
     "TopicOffset",
 ]
 
@@ -63,24 +59,6 @@ _RESEND_DROPPED_PROPERTIES = frozenset(
 )
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class MessageQueue:
-    """A queue of a topic on a broker group; sorts like Java's (topic, broker, queue)."""
-
-    topic: str
-    broker_name: str
-    queue_id: int
-
-    def to_obj(self) -> dict[str, Any]:
-        """The JSON object of ``MessageQueue``."""
-        return {"brokerName": self.broker_name, "queueId": self.queue_id, "topic": self.topic}
-
-    @classmethod
-    def from_obj(cls, obj: dict[str, Any]) -> MessageQueue:
-        """Read a MessageQueue JSON object (or an object key)."""
-        return cls(str(obj["topic"]), str(obj["brokerName"]), int(obj["queueId"]))
-
-
 @dataclass(frozen=True, slots=True)
 class TopicOffset:
     """One queue of TopicStatsTable."""
@@ -123,64 +101,62 @@ class RollbackStats:
 
 
 @dataclass(frozen=True, slots=True)
-class PullResult:
-    """A pull's response code, next offset, queue bounds and the messages found."""
-
-    code: int
-    next_begin_offset: int
-    min_offset: int
-    max_offset: int
-    messages: list[MessageRecord]
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """Where a sent message went (``SendResult``)."""
-
-    status: str
-    msg_id: str
-    offset_msg_id: str
-    message_queue: MessageQueue
-    queue_offset: int
-
-
-@dataclass(frozen=True, slots=True)
 class DlqMessage:
-    """A message of a dead-letter queue ``%DLQ%group``, as ``dlqList`` shows it."""
+    """A message of a dead-letter queue ``%DLQ%group``, as ``dlqList`` shows it: the pulled
+    client ``MessageExt`` (body inflated) and the DLQ queue it is in."""
 
-    msg_id: str  # UNIQ_KEY, else the offset msgId
-    origin_topic: str | None  # RETRY_TOPIC: the topic the message was first sent to
+    message: MessageExt = field(hash=False)
     mq: MessageQueue  # where it is in the DLQ
-    queue_offset: int
-    tags: str | None
-    keys: str | None
-    reconsume_times: int
-    store_timestamp: int
-    flag: int
-    body: bytes  # inflated when stored compressed
-    properties: dict[str, str] = field(hash=False)
 
-    @classmethod
-    def from_record(cls, record: MessageRecord, broker_name: str) -> DlqMessage:
-        """Read a pulled DLQ record."""
-        props = record.properties_map()
-        body = record.body
-        if record.sys_flag & SysFlag.COMPRESSED:
-            body = zlib.decompress(body)
-        return cls(
-            msg_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-            or create_offset_msg_id(record.store_host, record.physical_offset),
-            origin_topic=props.get(MessageConst.RETRY_TOPIC),
-            mq=MessageQueue(record.topic, broker_name, record.queue_id),
-            queue_offset=record.queue_offset,
-            tags=props.get(MessageConst.TAGS),
-            keys=props.get(MessageConst.KEYS),
-            reconsume_times=record.reconsume_times,
-            store_timestamp=record.store_timestamp,
-            flag=record.flag,
-            body=body,
-            properties=props,
-        )
+    @property
+    def msg_id(self) -> str:
+        """UNIQ_KEY, else the offset msgId."""
+        return self.message.msg_id
+
+    @property
+    def origin_topic(self) -> str | None:
+        """RETRY_TOPIC: the topic the message was first sent to."""
+        return self.message.properties.get(MessageConst.RETRY_TOPIC)
+
+    @property
+    def queue_offset(self) -> int:
+        """Its offset in the DLQ queue."""
+        return self.message.queue_offset
+
+    @property
+    def tags(self) -> str | None:
+        """The TAGS property."""
+        return self.message.tags
+
+    @property
+    def keys(self) -> str | None:
+        """The KEYS property."""
+        return self.message.keys
+
+    @property
+    def reconsume_times(self) -> int:
+        """Deliveries that failed before it went to the DLQ."""
+        return self.message.reconsume_times
+
+    @property
+    def store_timestamp(self) -> int:
+        """When the DLQ stored it (ms)."""
+        return self.message.store_timestamp
+
+    @property
+    def flag(self) -> int:
+        """The message's flag."""
+        return self.message.flag
+
+    @property
+    def body(self) -> bytes:
+        """The body (inflated when it was stored compressed)."""
+        return self.message.body
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """Every property, RocketMQ's bookkeeping included."""
+        return self.message.properties
 
     def user_properties(self) -> dict[str, str]:
         """The properties a re-send keeps, without TAGS and KEYS (sent as fields)."""

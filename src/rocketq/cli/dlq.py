@@ -83,7 +83,7 @@ def dlq_resend(
     for m, r in results:
         mq = r.message_queue
         click.echo(
-            f"{m.msg_id} -> SendResult [sendStatus={r.status}, msgId={r.msg_id}, "
+            f"{m.msg_id} -> SendResult [sendStatus={r.status.value}, msgId={r.msg_id}, "
             f"offsetMsgId={r.offset_msg_id}, messageQueue=MessageQueue [topic={mq.topic}, "
             f"brokerName={mq.broker_name}, queueId={mq.queue_id}], queueOffset={r.queue_offset}]"
         )

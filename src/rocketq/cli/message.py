@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from rocketq.admin import AdminClient
-from rocketq.admin.api import MessageQueue
 from rocketq.cli.base import (
     admin,
     admin_call,
@@ -17,7 +16,7 @@ from rocketq.cli.base import (
     namesrv_option,
     new_table,
 )
-from rocketq.store.format import MessageRecord, create_offset_msg_id
+from rocketq.client.message import MessageExt, MessageQueue, PullStatus
 
 __all__ = [
     "consume_message",
@@ -27,11 +26,14 @@ __all__ = [
     "send_message",
 ]
 
+# Pull outcomes after which consumeMessage keeps reading a queue (ConsumeMessageCommand).
+_READ_ON = frozenset({PullStatus.FOUND, PullStatus.NO_MATCHED_MSG})
 
-def _print_message(record: MessageRecord, msg_id: str | None = None) -> None:
+
+def _print_message(record: MessageExt, msg_id: str | None = None) -> None:
     """``QueryMsgByIdSubCommand#printMsg`` (the body is printed, not written to a file)."""
-    props = record.properties_map()
-    offset_id = msg_id or create_offset_msg_id(record.store_host, record.physical_offset)
+    props = record.properties
+    offset_id = msg_id or record.offset_msg_id
     rows = [
         ("OffsetID:", offset_id),
         ("Topic:", record.topic),
@@ -39,7 +41,7 @@ def _print_message(record: MessageRecord, msg_id: str | None = None) -> None:
         ("Keys:", f"[{props.get('KEYS')}]"),
         ("Queue ID:", record.queue_id),
         ("Queue Offset:", record.queue_offset),
-        ("CommitLog Offset:", record.physical_offset),
+        ("CommitLog Offset:", record.commit_log_offset),
         ("Reconsume Times:", record.reconsume_times),
         ("Born Timestamp:", human_ms(record.born_timestamp)),
         ("Store Timestamp:", human_ms(record.store_timestamp)),
@@ -60,7 +62,7 @@ def query_msg_by_id(namesrv_addr: str, msg_id: str) -> None:
     """Show a message by its offset msgId (the broker address and offset are in the id)."""
     ids = [one.strip() for one in msg_id.split(",") if one.strip()]
 
-    async def go(a: AdminClient) -> list[MessageRecord]:
+    async def go(a: AdminClient) -> list[MessageExt]:
         return [await a.view_message(one) for one in ids]
 
     for one, record in zip(ids, admin_call(namesrv_addr, go), strict=True):
@@ -76,9 +78,7 @@ def query_msg_by_key(namesrv_addr: str, topic: str, key: str) -> None:
     records = admin_call(namesrv_addr, lambda a: a.query_message(topic, key, 64))
     table = new_table("#Message ID", "#QID", "#Offset")
     for r in records:
-        uniq = r.properties_map().get("UNIQ_KEY")
-        msg_id = uniq or create_offset_msg_id(r.store_host, r.physical_offset)
-        table.add_row(msg_id, str(r.queue_id), str(r.queue_offset))
+        table.add_row(r.msg_id, str(r.queue_id), str(r.queue_offset))
     console().print(table)
 
 
@@ -131,7 +131,7 @@ def send_message(
     )
     table = new_table("#Broker Name", "#QID", "#Send Result", "#MsgId")
     mq = result.message_queue
-    table.add_row(mq.broker_name, str(mq.queue_id), result.status, result.msg_id)
+    table.add_row(mq.broker_name, str(mq.queue_id), result.status.value, result.msg_id)
     console().print(table)
 
 
@@ -181,16 +181,13 @@ async def _pull_queue(
     printed = 0
     while printed < left:
         result = await a.pull(addr, mq.topic, mq.queue_id, offset, min(32, left - printed), group)
-        if result.code != 0 and result.code != 20:  # not found / moved: this queue is done
-            click.echo(f"{mq} print msg finished. status={result.code}, offset={offset}")
+        if result.status not in _READ_ON:  # no new message / offset moved: this queue is done
+            click.echo(f"{mq} print msg finished. status={result.status.value}, offset={offset}")
             break
         for r in result.messages:
-            msg_id = r.properties_map().get("UNIQ_KEY") or create_offset_msg_id(
-                r.store_host, r.physical_offset
-            )
             click.echo(
-                f"MSGID: {msg_id} queueId={r.queue_id}, queueOffset={r.queue_offset}, "
-                f"properties={r.properties_map()} BODY: {r.body.decode('utf-8', 'replace')}"
+                f"MSGID: {r.msg_id} queueId={r.queue_id}, queueOffset={r.queue_offset}, "
+                f"properties={r.properties} BODY: {r.body.decode('utf-8', 'replace')}"
             )
             printed += 1
         offset = result.next_begin_offset

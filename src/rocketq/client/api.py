@@ -1,9 +1,22 @@
 """The client's remote calls (RocketMQ ``MQClientAPIImpl``): one method per request, each
-turning a non-success response into ``BrokerError`` with RocketMQ's code and remark."""
+turning a non-success response into ``BrokerError`` with RocketMQ's code and remark.
+
+The producers, the consumers and the admin API (``rocketq.admin``, as ``MQAdminExt`` sits on
+``MQClientAPIImpl``) all send their requests through here, so NameServer fail-over, offset
+look-ups, locks, pulls and sends exist once. ``request``/``request_namesrv``/
+``request_each_namesrv`` carry the admin's own requests with the same checks.
+"""
 
 from __future__ import annotations
 
-from rocketq.client.message import MessageExt, MessageQueue, PullResult, PullStatus
+from rocketq.client.message import (
+    MessageExt,
+    MessageQueue,
+    PullResult,
+    PullStatus,
+    SendResult,
+    SendStatus,
+)
 from rocketq.client.offset_store import OffsetNotFoundError
 from rocketq.common.errors import BrokerError, RemotingError
 from rocketq.common.message import MessageConst
@@ -16,6 +29,8 @@ from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import (
     ConsumerSendMsgBackRequestHeader,
     GetConsumerListByGroupRequestHeader,
+    GetEarliestMsgStoretimeRequestHeader,
+    GetEarliestMsgStoretimeResponseHeader,
     GetMaxOffsetRequestHeader,
     GetMaxOffsetResponseHeader,
     GetMinOffsetRequestHeader,
@@ -24,14 +39,20 @@ from rocketq.remoting.headers import (
     PullMessageResponseHeader,
     QueryConsumerOffsetRequestHeader,
     QueryConsumerOffsetResponseHeader,
+    QueryMessageRequestHeader,
     SearchOffsetRequestHeader,
     SearchOffsetResponseHeader,
+    SendMessageResponseHeader,
     UnregisterClientRequestHeader,
     UpdateConsumerOffsetRequestHeader,
+    ViewMessageRequestHeader,
 )
 from rocketq.remoting.heartbeat import HeartbeatData
 
-__all__ = ["MQClientAPI", "OffsetNotFoundError"]
+__all__ = ["MQClientAPI", "OffsetNotFoundError", "check_response", "process_send_response"]
+
+# MixAll.UNIQUE_MSG_QUERY_FLAG: a QUERY_MESSAGE ext field saying the key is a UNIQ_KEY.
+UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
 
 _PULL_STATUS: dict[int, PullStatus] = {
     ResponseCode.SUCCESS: PullStatus.FOUND,
@@ -41,10 +62,37 @@ _PULL_STATUS: dict[int, PullStatus] = {
 }
 
 
-def _ok(resp: RemotingCommand, *codes: int) -> RemotingCommand:
+# Response codes of a stored message (MQClientAPIImpl#processSendResponse).
+_SEND_STATUS: dict[int, SendStatus] = {
+    ResponseCode.SUCCESS: SendStatus.SEND_OK,
+    ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
+    ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
+    ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
+}
+
+
+def check_response(resp: RemotingCommand, *codes: int) -> RemotingCommand:
+    """``resp`` when its code is one of ``codes`` (default SUCCESS), else BrokerError."""
     if resp.code not in (codes or (ResponseCode.SUCCESS,)):
         raise BrokerError(resp.code, resp.remark)
     return resp
+
+
+def process_send_response(resp: RemotingCommand, mq: MessageQueue, uniq: str) -> SendResult:
+    """``processSendResponse``: a send's response as a SendResult (``uniq``: its UNIQ_KEY)."""
+    status = _SEND_STATUS.get(resp.code)
+    if status is None:
+        raise BrokerError(resp.code, resp.remark)
+    h = SendMessageResponseHeader.from_ext(resp.ext_fields)
+    return SendResult(
+        status=status,
+        msg_id=uniq,
+        offset_msg_id=h.msg_id,
+        message_queue=MessageQueue(mq.topic, mq.broker_name, h.queue_id),
+        queue_offset=h.queue_offset,
+        transaction_id=h.transaction_id,
+        region_id=(resp.ext_fields or {}).get(MessageConst.MSG_REGION, "DefaultRegion"),
+    )
 
 
 class MQClientAPI:
@@ -55,6 +103,28 @@ class MQClientAPI:
         self.namesrv_addrs = namesrv_addrs
         self.timeout = timeout
         self._namesrv_index = 0
+
+    # -- generic requests (the admin's own request codes use these) ---------------------------
+
+    async def request(self, addr: str, cmd: RemotingCommand, *codes: int) -> RemotingCommand:
+        """Send ``cmd`` to ``addr``; the response when its code is one of ``codes`` (default
+        SUCCESS), else BrokerError."""
+        return check_response(await self.remoting.invoke(addr, cmd, self.timeout), *codes)
+
+    async def request_namesrv(self, cmd: RemotingCommand, *codes: int) -> RemotingCommand:
+        """As :meth:`request`, to a NameServer, with fail-over."""
+        return check_response(await self._namesrv(cmd), *codes)
+
+    async def request_each_namesrv(
+        self, code: int, ext: dict[str, str] | None = None, body: bytes | None = None
+    ) -> dict[str, RemotingCommand]:
+        """A write every NameServer must see (KV config, permissions, settings), in order;
+        the first error stops it. NameServer address -> response."""
+        out = {}
+        for addr in self.namesrv_addrs:
+            cmd = RemotingCommand.request(code, dict(ext) if ext else None, body)
+            out[addr] = await self.request(addr, cmd)
+        return out
 
     async def _namesrv(self, cmd: RemotingCommand, timeout: float | None = None) -> RemotingCommand:
         """Ask the NameServer that answered last; on a transport error try the next one."""
@@ -78,12 +148,12 @@ class MQClientAPI:
     async def get_topic_route(self, topic: str) -> TopicRouteData:
         """The route of a topic; BrokerError(TOPIC_NOT_EXIST) when there is none."""
         cmd = RemotingCommand.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
-        return TopicRouteData.decode(_ok(await self._namesrv(cmd)).body)
+        return TopicRouteData.decode(check_response(await self._namesrv(cmd)).body)
 
     async def send_heartbeat(self, addr: str, data: HeartbeatData) -> int:
         """HEART_BEAT; returns the broker's version."""
         cmd = RemotingCommand.request(RequestCode.HEART_BEAT, body=data.encode())
-        return _ok(await self.remoting.invoke(addr, cmd, self.timeout)).version
+        return check_response(await self.remoting.invoke(addr, cmd, self.timeout)).version
 
     async def unregister_client(
         self, addr: str, client_id: str, producer_group: str | None, consumer_group: str | None
@@ -91,26 +161,31 @@ class MQClientAPI:
         """UNREGISTER_CLIENT."""
         ext = UnregisterClientRequestHeader(client_id, producer_group, consumer_group).to_ext()
         cmd = RemotingCommand.request(RequestCode.UNREGISTER_CLIENT, ext)
-        _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        check_response(await self.remoting.invoke(addr, cmd, self.timeout))
 
     async def get_consumer_id_list(self, addr: str, group: str) -> list[str]:
         """The client ids of a consumer group."""
         ext = GetConsumerListByGroupRequestHeader(consumer_group=group).to_ext()
         cmd = RemotingCommand.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, ext)
         body = fastjson.loads(
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout)).body or b"{}"
+            check_response(await self.remoting.invoke(addr, cmd, self.timeout)).body or b"{}"
         )
         return [str(c) for c in body.get("consumerIdList") or []]
 
-    async def query_consumer_offset(self, addr: str, group: str, mq: MessageQueue) -> int:
-        """The committed offset; OffsetNotFoundError when the broker has none."""
-        ext = QueryConsumerOffsetRequestHeader(group, mq.topic, mq.queue_id).to_ext()
+    async def query_consumer_offset(
+        self, addr: str, group: str, mq: MessageQueue, set_zero_if_not_found: bool | None = None
+    ) -> int:
+        """The committed offset; OffsetNotFoundError when the broker has none (with
+        ``set_zero_if_not_found=False`` the broker never answers 0 in its place)."""
+        ext = QueryConsumerOffsetRequestHeader(
+            group, mq.topic, mq.queue_id, set_zero_if_not_found
+        ).to_ext()
         resp = await self.remoting.invoke(
             addr, RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, ext), self.timeout
         )
         if resp.code == ResponseCode.QUERY_NOT_FOUND:
             raise OffsetNotFoundError(resp.remark)
-        return QueryConsumerOffsetResponseHeader.from_ext(_ok(resp).ext_fields).offset
+        return QueryConsumerOffsetResponseHeader.from_ext(check_response(resp).ext_fields).offset
 
     async def update_consumer_offset(
         self, addr: str, group: str, mq: MessageQueue, offset: int, oneway: bool = True
@@ -121,7 +196,7 @@ class MQClientAPI:
         if oneway:
             await self.remoting.invoke_oneway(addr, cmd)
         else:
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+            check_response(await self.remoting.invoke(addr, cmd, self.timeout))
 
     async def pull_message(
         self, addr: str, header: PullMessageRequestHeader, timeout: float, broker_name: str
@@ -163,7 +238,7 @@ class MQClientAPI:
             max_reconsume_times=max_reconsume,
         ).to_ext()
         cmd = RemotingCommand.request(RequestCode.CONSUMER_SEND_MSG_BACK, ext)
-        _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        check_response(await self.remoting.invoke(addr, cmd, self.timeout))
 
     async def lock_batch_mq(
         self, addr: str, group: str, client_id: str, mqs: list[MessageQueue]
@@ -171,7 +246,7 @@ class MQClientAPI:
         """LOCK_BATCH_MQ: the queues now locked by this client."""
         body = {"clientId": client_id, "consumerGroup": group, "mqSet": [m.to_obj() for m in mqs]}
         cmd = RemotingCommand.request(RequestCode.LOCK_BATCH_MQ, body=fastjson.dumps(body))
-        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        resp = check_response(await self.remoting.invoke(addr, cmd, self.timeout))
         locked = fastjson.loads(resp.body or b"{}").get("lockOKMQSet") or []
         return {MessageQueue.from_obj(m) for m in locked}
 
@@ -184,25 +259,68 @@ class MQClientAPI:
         if oneway:
             await self.remoting.invoke_oneway(addr, cmd)
         else:
-            _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+            check_response(await self.remoting.invoke(addr, cmd, self.timeout))
 
     async def get_max_offset(self, addr: str, mq: MessageQueue) -> int:
         """The queue's max offset (next to be written)."""
         ext = GetMaxOffsetRequestHeader(mq.topic, mq.queue_id).to_ext()
         cmd = RemotingCommand.request(RequestCode.GET_MAX_OFFSET, ext)
-        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        resp = check_response(await self.remoting.invoke(addr, cmd, self.timeout))
         return GetMaxOffsetResponseHeader.from_ext(resp.ext_fields).offset
 
     async def get_min_offset(self, addr: str, mq: MessageQueue) -> int:
         """The queue's min offset."""
         ext = GetMinOffsetRequestHeader(mq.topic, mq.queue_id).to_ext()
         cmd = RemotingCommand.request(RequestCode.GET_MIN_OFFSET, ext)
-        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        resp = check_response(await self.remoting.invoke(addr, cmd, self.timeout))
         return GetMinOffsetResponseHeader.from_ext(resp.ext_fields).offset
 
     async def search_offset(self, addr: str, mq: MessageQueue, timestamp: int) -> int:
         """The first offset stored at/after ``timestamp`` ms."""
         ext = SearchOffsetRequestHeader(mq.topic, mq.queue_id, timestamp).to_ext()
         cmd = RemotingCommand.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, ext)
-        resp = _ok(await self.remoting.invoke(addr, cmd, self.timeout))
+        resp = check_response(await self.remoting.invoke(addr, cmd, self.timeout))
         return SearchOffsetResponseHeader.from_ext(resp.ext_fields).offset
+
+    async def get_earliest_msg_storetime(self, addr: str, mq: MessageQueue) -> int:
+        """The store time (ms) of the queue's first message."""
+        ext = GetEarliestMsgStoretimeRequestHeader(mq.topic, mq.queue_id).to_ext()
+        cmd = RemotingCommand.request(RequestCode.GET_EARLIEST_MSG_STORETIME, ext)
+        resp = check_response(await self.remoting.invoke(addr, cmd, self.timeout))
+        return GetEarliestMsgStoretimeResponseHeader.from_ext(resp.ext_fields).timestamp
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def send_message(
+        self, addr: str, cmd: RemotingCommand, mq: MessageQueue, uniq: str, timeout: float
+    ) -> SendResult:
+        """SEND_MESSAGE(_V2)/SEND_BATCH_MESSAGE ``cmd`` to ``mq``'s broker at ``addr``;
+        ``uniq`` is the UNIQ_KEY the request carries (comma-joined for a batch)."""
+        return process_send_response(await self.remoting.invoke(addr, cmd, timeout), mq, uniq)
+
+    async def view_message(self, addr: str, commit_log_offset: int) -> MessageExt:
+        """VIEW_MESSAGE_BY_ID: the message stored at a commit-log offset."""
+        ext = ViewMessageRequestHeader(offset=commit_log_offset).to_ext()
+        cmd = RemotingCommand.request(RequestCode.VIEW_MESSAGE_BY_ID, ext)
+        resp = check_response(await self.remoting.invoke(addr, cmd, self.timeout))
+        records = decode_records(resp.body or b"")
+        if not records:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, "the broker answered no message")
+        return MessageExt.from_record(records[0])
+
+    async def query_message(
+        self, addr: str, header: QueryMessageRequestHeader, unique: bool, broker_name: str = ""
+    ) -> list[MessageExt]:
+        """QUERY_MESSAGE on one broker (``unique``: the key is a UNIQ_KEY); [] when none."""
+        ext = header.to_ext()
+        if unique:
+            ext[UNIQUE_MSG_QUERY_FLAG] = "true"
+        cmd = RemotingCommand.request(RequestCode.QUERY_MESSAGE, ext)
+        resp = check_response(
+            await self.remoting.invoke(addr, cmd, self.timeout),
+            ResponseCode.SUCCESS,
+            ResponseCode.QUERY_NOT_FOUND,
+        )
+        if resp.code == ResponseCode.QUERY_NOT_FOUND:
+            return []
+        return [MessageExt.from_record(r, broker_name) for r in decode_records(resp.body or b"")]

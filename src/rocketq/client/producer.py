@@ -25,18 +25,12 @@ from rocketq.common.message import (
 )
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
-from rocketq.remoting.headers import SendMessageRequestHeaderV2, SendMessageResponseHeader
+from rocketq.remoting.headers import SendMessageRequestHeaderV2
 
 __all__ = ["AsyncProducer", "MessageQueueSelector", "SelectMessageQueueByHash"]
 
 log = logging.getLogger("rocketq.client")
 
-_SEND_STATUS: dict[int, SendStatus] = {
-    ResponseCode.SUCCESS: SendStatus.SEND_OK,
-    ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
-    ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
-    ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
-}
 MessageQueueSelector = Callable[[list[MessageQueue], Message, object], MessageQueue]
 SendCallback = Callable[[SendResult | None, BaseException | None], object]
 
@@ -230,8 +224,7 @@ class AsyncProducer:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, f"The broker[{mq.broker_name}] not exist")
         cmd, uniq = self._request(mq, msg)
         remaining = max(deadline - time.monotonic(), 0.001)
-        resp = await self.instance.remoting.invoke(addr, cmd, remaining)
-        return self._result(resp, mq, uniq)
+        return await self.instance.api.send_message(addr, cmd, mq, uniq, remaining)
 
     def _request(self, mq: MessageQueue, msg: Message) -> tuple[RemotingCommand, str]:
         props = msg.all_properties()
@@ -265,22 +258,6 @@ class AsyncProducer:
             reconsume_times=reconsume,
             unit_mode=False,
             batch=False,
-        )
-
-    @staticmethod
-    def _result(resp: RemotingCommand, mq: MessageQueue, uniq: str) -> SendResult:
-        status = _SEND_STATUS.get(resp.code)
-        if status is None:
-            raise BrokerError(resp.code, resp.remark)
-        h = SendMessageResponseHeader.from_ext(resp.ext_fields)
-        return SendResult(
-            status=status,
-            msg_id=uniq,
-            offset_msg_id=h.msg_id,
-            message_queue=MessageQueue(mq.topic, mq.broker_name, h.queue_id),
-            queue_offset=h.queue_offset,
-            transaction_id=h.transaction_id,
-            region_id=(resp.ext_fields or {}).get(MessageConst.MSG_REGION, "DefaultRegion"),
         )
 
     def send_async(
@@ -349,8 +326,7 @@ class AsyncProducer:
         ext["m"] = "true"
         cmd = RemotingCommand.request(RequestCode.SEND_BATCH_MESSAGE, ext, body)
         t = timeout if timeout is not None else self.config.send_msg_timeout / 1000
-        resp = await self.instance.remoting.invoke(addr, cmd, t)
-        return self._result(resp, mq, ",".join(ids))
+        return await self.instance.api.send_message(addr, cmd, mq, ",".join(ids), t)
 
     def _check_started(self) -> None:
         if not self._started:
