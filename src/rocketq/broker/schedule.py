@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rocketq.broker.config_file import ConfigFile
-from rocketq.common.message import MessageConst, decode_properties, encode_properties
-from rocketq.common.record import StoredMessage
+from rocketq.common.message import MessageConst, decode_properties
+from rocketq.common.record import copy_message
+from rocketq.common.topic import SCHEDULE_TOPIC
 
 if TYPE_CHECKING:
     from rocketq.broker.controller import BrokerController
 
-__all__ = ["SCHEDULE_TOPIC", "DelayOffsetFile", "ScheduleMessageService", "to_schedule"]
+__all__ = ["DelayOffsetFile", "ScheduleMessageService", "to_schedule"]
 
 log = logging.getLogger("rocketq.broker")
 
-SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 # ScheduleMessageService: first check 1 s after start, then every 100 ms when idle.
 FIRST_DELAY_S = 1.0
 DELAY_FOR_A_WHILE_S = 0.1
@@ -196,19 +196,7 @@ class ScheduleMessageService:
         queue_id = int(props.get(MessageConst.REAL_QUEUE_ID, "0"))
         props.pop(MessageConst.DELAY_TIME_LEVEL, None)
         props[PROPERTY_DELAY_SOURCE] = f"{level}:{offset}"
-        msg = StoredMessage(
-            topic=topic,
-            queue_id=queue_id,
-            body=record.body,
-            properties=encode_properties(props),
-            props=props,
-            flag=record.flag,
-            sys_flag=record.sys_flag,
-            born_timestamp=record.born_timestamp,
-            born_host=record.born_host,
-            reconsume_times=record.reconsume_times,
-            prepared_transaction_offset=record.prepared_transaction_offset,
-        )
+        msg = copy_message(record, topic, queue_id, props)
         result = await self.ctl.store.put_messages([msg], wait_store=False)
         if not result.status.stored:
             log.warning("delayed message to %s not delivered: %s", topic, result.status)

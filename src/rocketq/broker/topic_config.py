@@ -17,60 +17,21 @@ from rocketq.broker.config import BrokerConfig
 from rocketq.broker.config_file import ConfigFile
 from rocketq.common.topic import (
     AUTO_CREATE_TOPIC_KEY_TOPIC,
+    BENCHMARK_TOPIC,
+    OFFSET_MOVED_EVENT,
     PERM_INHERIT,
     PERM_READ,
     PERM_WRITE,
+    SCHEDULE_TOPIC,
+    SELF_TEST_TOPIC,
     TopicConfig,
+    reply_topic,
 )
 from rocketq.remoting.body import DataVersion, TopicConfigSerializeWrapper
 
-__all__ = ["SCHEDULE_TOPIC", "SYSTEM_TOPICS", "TopicConfigManager"]
+__all__ = ["TopicConfigManager"]
 
 log = logging.getLogger("rocketq.broker")
-
-SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
-SELF_TEST_TOPIC = "SELF_TEST_TOPIC"
-BENCHMARK_TOPIC = "BenchmarkTest"
-OFFSET_MOVED_EVENT = "OFFSET_MOVED_EVENT"
-TRANS_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC"
-TRANS_OP_HALF_TOPIC = "RMQ_SYS_TRANS_OP_HALF_TOPIC"
-# Topics producers may not write to directly (TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET).
-NOT_ALLOWED_SEND_TOPICS = frozenset(
-    {
-        SCHEDULE_TOPIC,
-        TRANS_HALF_TOPIC,
-        TRANS_OP_HALF_TOPIC,
-        "RMQ_SYS_TRACE_TOPIC",
-        "rmq_sys_wheel_timer",
-        "TRANS_CHECK_MAX_TIME_TOPIC",
-    }
-)
-SYSTEM_TOPICS = frozenset(
-    {
-        AUTO_CREATE_TOPIC_KEY_TOPIC,
-        SCHEDULE_TOPIC,
-        SELF_TEST_TOPIC,
-        BENCHMARK_TOPIC,
-        OFFSET_MOVED_EVENT,
-        TRANS_HALF_TOPIC,
-        TRANS_OP_HALF_TOPIC,
-    }
-)
-# TopicValidator: at most 127 chars; [%|a-zA-Z0-9_-]; retry/DLQ names up to 255.
-TOPIC_MAX_LENGTH = 127
-_TOPIC_CHARS = frozenset("%|-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-
-
-def topic_name_problem(topic: str) -> str | None:
-    """Why ``topic`` is not a valid topic name, or None (``TopicValidator``)."""
-    if not topic.strip():
-        return "the topic name is blank"
-    limit = 255 if topic.startswith(("%RETRY%", "%DLQ%")) else TOPIC_MAX_LENGTH
-    if len(topic) > limit:
-        return f"the topic name is longer than {limit} characters"
-    if not set(topic) <= _TOPIC_CHARS:
-        return f"the topic name {topic!r} may only contain characters in [%|a-zA-Z0-9_-]"
-    return None
 
 
 class TopicConfigManager(ConfigFile):
@@ -102,7 +63,7 @@ class TopicConfigManager(ConfigFile):
         self._put(TopicConfig(SCHEDULE_TOPIC, 18, 18))
         if b.trace_topic_enable:
             self._put(TopicConfig(b.msg_trace_topic_name, 1, 1))
-        self._put(TopicConfig(f"{b.broker_cluster_name}_REPLY_TOPIC", 1, 1))
+        self._put(TopicConfig(reply_topic(b.broker_cluster_name), 1, 1))
 
     def _put(self, config: TopicConfig) -> None:
         self.table[config.topic_name] = config

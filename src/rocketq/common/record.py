@@ -44,7 +44,7 @@ from typing import TypeAlias
 
 from rocketq.common.errors import ProtocolError
 from rocketq.common.hashing import java_string_hash
-from rocketq.common.message import decode_properties
+from rocketq.common.message import decode_properties, encode_properties
 
 __all__ = [
     "BLANK_MAGIC_CODE",
@@ -60,6 +60,7 @@ __all__ = [
     "StoredMessage",
     "body_crc",
     "checked_record_length",
+    "copy_message",
     "create_offset_msg_id",
     "decode_offset_msg_id",
     "decode_record",
@@ -173,6 +174,39 @@ class MessageRecord:
     def properties_map(self) -> dict[str, str]:
         """The properties text parsed as Java does."""
         return decode_properties(self.properties)
+
+
+def copy_message(
+    src: StoredMessage | MessageRecord,
+    topic: str,
+    queue_id: int,
+    props: dict[str, str],
+    *,
+    sys_flag: int | None = None,
+    reconsume_times: int | None = None,
+    prepared_transaction_offset: int | None = None,
+) -> StoredMessage:
+    """``src``'s body, flag and born fields stored anew at ``topic``/``queue_id`` with
+    ``props``: what the retry, delay, timer and transaction paths write (Java builds a
+    ``MessageExtBrokerInner`` from the ``MessageExt`` each time). ``sys_flag``,
+    ``reconsume_times`` and ``prepared_transaction_offset`` default to ``src``'s."""
+    return StoredMessage(
+        topic=topic,
+        queue_id=queue_id,
+        body=src.body,
+        properties=encode_properties(props),
+        props=props,
+        flag=src.flag,
+        sys_flag=src.sys_flag if sys_flag is None else sys_flag,
+        born_timestamp=src.born_timestamp,
+        born_host=src.born_host,
+        reconsume_times=src.reconsume_times if reconsume_times is None else reconsume_times,
+        prepared_transaction_offset=(
+            src.prepared_transaction_offset
+            if prepared_transaction_offset is None
+            else prepared_transaction_offset
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Topic configuration, permissions and RocketMQ's system topic names."""
+"""Topic configuration, permissions and the one table of RocketMQ's system topics.
+
+The names and sets are those of Java's ``TopicValidator`` and ``MixAll`` (4.9.4, 5.x):
+every role (broker, client, admin) takes them from here.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,33 @@ import orjson
 
 __all__ = [
     "AUTO_CREATE_TOPIC_KEY_TOPIC",
+    "BENCHMARK_TOPIC",
+    "DLQ_GROUP_TOPIC_PREFIX",
+    "NOT_ALLOWED_SEND_TOPICS",
+    "OFFSET_MOVED_EVENT",
     "PERM_INHERIT",
     "PERM_PRIORITY",
     "PERM_READ",
     "PERM_WRITE",
+    "REPLY_TOPIC_POSTFIX",
+    "RETRY_GROUP_TOPIC_PREFIX",
+    "SCHEDULE_TOPIC",
+    "SELF_TEST_TOPIC",
+    "SYSTEM_TOPICS",
+    "SYSTEM_TOPIC_PREFIX",
+    "TIMER_TOPIC",
+    "TOPIC_MAX_LENGTH",
+    "TRACE_TOPIC",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+    "TRANS_HALF_TOPIC",
+    "TRANS_OP_HALF_TOPIC",
     "TopicConfig",
+    "dlq_topic",
+    "is_system_topic",
     "perm_to_string",
+    "reply_topic",
+    "retry_topic",
+    "topic_name_problem",
 ]
 
 # PermName: bit flags of a topic or broker.
@@ -25,6 +50,88 @@ PERM_INHERIT = 1
 
 # TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC: the template for auto-created topics.
 AUTO_CREATE_TOPIC_KEY_TOPIC = "TBW102"
+# TopicValidator's other system topics.
+SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"  # delay levels park messages here
+BENCHMARK_TOPIC = "BenchmarkTest"
+TRANS_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC"  # prepared transactional messages
+TRACE_TOPIC = "RMQ_SYS_TRACE_TOPIC"  # message trace records (clients write here)
+TRANS_OP_HALF_TOPIC = "RMQ_SYS_TRANS_OP_HALF_TOPIC"  # commit/rollback op records
+TRANS_CHECK_MAX_TIME_TOPIC = "TRANS_CHECK_MAX_TIME_TOPIC"  # half messages checked too often
+SELF_TEST_TOPIC = "SELF_TEST_TOPIC"
+OFFSET_MOVED_EVENT = "OFFSET_MOVED_EVENT"
+# 5.x TimerMessageStore.TIMER_TOPIC: messages with a delivery time wait here.
+TIMER_TOPIC = "rmq_sys_wheel_timer"
+# TopicValidator.SYSTEM_TOPIC_PREFIX: every topic named rmq_sys_... is a system topic.
+SYSTEM_TOPIC_PREFIX = "rmq_sys_"
+# MixAll: per-group retry and dead-letter topics, per-cluster reply topic.
+RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
+DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
+REPLY_TOPIC_POSTFIX = "REPLY_TOPIC"
+
+# TopicValidator.SYSTEM_TOPIC_SET.
+SYSTEM_TOPICS = frozenset(
+    {
+        AUTO_CREATE_TOPIC_KEY_TOPIC,
+        SCHEDULE_TOPIC,
+        BENCHMARK_TOPIC,
+        TRANS_HALF_TOPIC,
+        TRACE_TOPIC,
+        TRANS_OP_HALF_TOPIC,
+        TRANS_CHECK_MAX_TIME_TOPIC,
+        SELF_TEST_TOPIC,
+        OFFSET_MOVED_EVENT,
+    }
+)
+# TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET (the same in 4.9.4 and 5.x). The trace topic
+# is NOT in it: clients with message trace enabled write there.
+NOT_ALLOWED_SEND_TOPICS = frozenset(
+    {
+        SCHEDULE_TOPIC,
+        TRANS_HALF_TOPIC,
+        TRANS_OP_HALF_TOPIC,
+        TRANS_CHECK_MAX_TIME_TOPIC,
+        SELF_TEST_TOPIC,
+        OFFSET_MOVED_EVENT,
+    }
+)
+# TopicValidator: at most 127 chars of [%|a-zA-Z0-9_-] (retry/DLQ names up to 255).
+TOPIC_MAX_LENGTH = 127
+_GROUP_TOPIC_MAX_LENGTH = 255
+_TOPIC_CHARS = frozenset("%|-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def retry_topic(group: str) -> str:
+    """``MixAll.getRetryTopic``: ``%RETRY%group``."""
+    return RETRY_GROUP_TOPIC_PREFIX + group
+
+
+def dlq_topic(group: str) -> str:
+    """``MixAll.getDLQTopic``: ``%DLQ%group``."""
+    return DLQ_GROUP_TOPIC_PREFIX + group
+
+
+def reply_topic(cluster: str) -> str:
+    """``MixAll.getReplyTopic``: ``<cluster>_REPLY_TOPIC``."""
+    return f"{cluster}_{REPLY_TOPIC_POSTFIX}"
+
+
+def is_system_topic(topic: str) -> bool:
+    """``TopicValidator.isSystemTopic``: in the set or named ``rmq_sys_...``."""
+    return topic in SYSTEM_TOPICS or topic.startswith(SYSTEM_TOPIC_PREFIX)
+
+
+def topic_name_problem(topic: str) -> str | None:
+    """Why ``topic`` is not a valid topic name, or None (``TopicValidator``)."""
+    if not topic.strip():
+        return "the topic name is blank"
+    group_topic = topic.startswith((RETRY_GROUP_TOPIC_PREFIX, DLQ_GROUP_TOPIC_PREFIX))
+    limit = _GROUP_TOPIC_MAX_LENGTH if group_topic else TOPIC_MAX_LENGTH
+    if len(topic) > limit:
+        return f"the topic name is longer than {limit} characters"
+    if not set(topic) <= _TOPIC_CHARS:
+        return f"the topic name {topic!r} may only contain characters in [%|a-zA-Z0-9_-]"
+    return None
+
 
 # TopicConfig defaults (common/TopicConfig.java).
 DEFAULT_READ_QUEUE_NUMS = 16

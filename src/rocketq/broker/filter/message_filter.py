@@ -20,11 +20,11 @@ from collections.abc import Callable
 from rocketq.broker.filter.sql92 import Sql92Filter, Sql92ParseError, compile_sql92
 from rocketq.common.message import MessageConst, decode_properties
 from rocketq.common.record import RecordFormatError, decode_record
+from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.heartbeat import EXPRESSION_SQL92, EXPRESSION_TAG, SubscriptionData
 
 __all__ = [
     "DEFAULT_FILTER_CACHE_SIZE",
-    "RETRY_GROUP_TOPIC_PREFIX",
     "ExpressionMessageFilter",
     "RetryFilterLookup",
     "Sql92FilterCache",
@@ -36,7 +36,6 @@ log = logging.getLogger("rocketq.broker")
 # SelectorParser keeps this many parsed selectors (Guava cache maximumSize(100)); a
 # consumer group has one selector per topic, so this covers many groups.
 DEFAULT_FILTER_CACHE_SIZE = 100
-RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 
 # Original topic of a retried message -> the SQL92 filter its group uses there, if any.
 RetryFilterLookup = Callable[[str], Sql92Filter | None]

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 from rocketq.broker.processor.locks import RebalanceLockManager, RebalanceLockProcessor, json_body
 from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.subscription_group import SubscriptionGroupConfig
-from rocketq.broker.topic_config import SYSTEM_TOPICS, topic_name_problem
 from rocketq.common.config import dump_properties, parse_properties
 from rocketq.common.errors import BrokerError
-from rocketq.common.topic import TopicConfig
+from rocketq.common.topic import TopicConfig, is_system_topic, topic_name_problem
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import DataVersion, KVTable
 from rocketq.remoting.codes import LanguageCode, RequestCode, ResponseCode
@@ -65,7 +64,6 @@ _VERSION_RESET_OFFSET = 39
 # StoreStatsService keeps 10 min of samples; putTps reports the 10 s, 60 s and 600 s rates.
 _TPS_WINDOWS_S = (10, 60, 600)
 # TopicValidator.SYSTEM_TOPIC_PREFIX: topics named like this belong to the broker.
-_SYSTEM_TOPIC_PREFIX = "rmq_sys_"
 _SLAVE_REMARK = (
     "Can't modify topic or subscription group from slave broker, "
     "please execute it from master broker."
@@ -120,7 +118,7 @@ class AdminBrokerProcessor:
         problem = topic_name_problem(topic)
         if problem is not None:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, problem)
-        if topic in SYSTEM_TOPICS or topic.startswith(_SYSTEM_TOPIC_PREFIX):
+        if is_system_topic(topic):
             raise BrokerError(
                 ResponseCode.SYSTEM_ERROR, f"The topic[{topic}] is conflict with system topic."
             )

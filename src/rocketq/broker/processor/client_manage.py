@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.client_manager import ClientChannelInfo
 from rocketq.broker.filter import Sql92ParseError
-from rocketq.broker.processor.send import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.common.errors import BrokerError, ProtocolError
-from rocketq.common.topic import PERM_READ, PERM_WRITE
+from rocketq.common.topic import PERM_READ, PERM_WRITE, retry_topic
 from rocketq.remoting import fastjson
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import RemotingCommand
@@ -48,7 +47,7 @@ class ClientManageProcessor:
             notify = True
             if group is not None:
                 notify = group.notify_consumer_ids_changed_enable
-                retry = RETRY_GROUP_TOPIC_PREFIX + consumer.group_name
+                retry = retry_topic(consumer.group_name)
                 if self.ctl.topic_config_manager.select(retry) is None:
                     self.ctl.topic_config_manager.create_in_send_back(
                         retry, group.retry_queue_nums, PERM_READ | PERM_WRITE

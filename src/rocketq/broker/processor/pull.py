@@ -11,10 +11,10 @@ from rocketq.broker.filter import (
     Sql92FilterCache,
     Sql92ParseError,
 )
-from rocketq.broker.filter.message_filter import RETRY_GROUP_TOPIC_PREFIX, retry_filter_lookup
+from rocketq.broker.filter.message_filter import retry_filter_lookup
 from rocketq.broker.long_polling import HeldPull
 from rocketq.common.errors import BrokerError
-from rocketq.common.topic import PERM_READ
+from rocketq.common.topic import PERM_READ, RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection

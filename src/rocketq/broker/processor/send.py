@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
 from rocketq.broker.timer.transform import strip_timer_properties, to_timer
-from rocketq.broker.topic_config import NOT_ALLOWED_SEND_TOPICS, topic_name_problem
 from rocketq.broker.transaction.bridge import is_transaction_prepared
 from rocketq.common.errors import BrokerError
 from rocketq.common.message import (
@@ -20,7 +19,15 @@ from rocketq.common.message import (
     decode_properties,
     encode_properties,
 )
-from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
+from rocketq.common.topic import (
+    NOT_ALLOWED_SEND_TOPICS,
+    PERM_READ,
+    PERM_WRITE,
+    RETRY_GROUP_TOPIC_PREFIX,
+    TopicConfig,
+    dlq_topic,
+    topic_name_problem,
+)
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -41,8 +48,6 @@ log = logging.getLogger("rocketq.broker")
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 
-RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
-DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
 # MQVersion.Version.V3_4_9: clients from here on may carry maxReconsumeTimes in the header.
 _VERSION_MAX_RECONSUME = 121
 # SendMessageProcessor.DLQ_NUMS_PER_GROUP.
@@ -242,7 +247,7 @@ class SendMessageProcessor:
             max_times = header.max_reconsume_times
         if (header.reconsume_times or 0) < max_times:
             return ""
-        dlq = DLQ_GROUP_TOPIC_PREFIX + group
+        dlq = dlq_topic(group)
         self.ctl.topic_config_manager.create_in_send_back(
             dlq, DLQ_NUMS_PER_GROUP, PERM_READ | PERM_WRITE
         )

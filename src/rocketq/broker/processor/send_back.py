@@ -7,16 +7,12 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from rocketq.broker.processor.send import (
-    DLQ_GROUP_TOPIC_PREFIX,
-    DLQ_NUMS_PER_GROUP,
-    RETRY_GROUP_TOPIC_PREFIX,
-)
+from rocketq.broker.processor.send import DLQ_NUMS_PER_GROUP
 from rocketq.broker.schedule import to_schedule
 from rocketq.common.errors import BrokerError
-from rocketq.common.message import MessageConst, decode_properties, encode_properties
-from rocketq.common.record import StoredMessage, create_offset_msg_id
-from rocketq.common.topic import PERM_READ, PERM_WRITE
+from rocketq.common.message import MessageConst, decode_properties
+from rocketq.common.record import copy_message, create_offset_msg_id
+from rocketq.common.topic import PERM_READ, PERM_WRITE, dlq_topic, retry_topic
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -72,13 +68,13 @@ class SendBackProcessor:
         props[MessageConst.WAIT_STORE_MSG_OK] = "false"
         props.pop(MessageConst.DELAY_TIME_LEVEL, None)
         if record.reconsume_times >= max_times or h.delay_level < 0:
-            topic = DLQ_GROUP_TOPIC_PREFIX + h.group
+            topic = dlq_topic(h.group)
             queue_id = random.randrange(DLQ_NUMS_PER_GROUP)
             ctl.topic_config_manager.create_in_send_back(
                 topic, DLQ_NUMS_PER_GROUP, PERM_READ | PERM_WRITE
             )
         else:
-            topic = RETRY_GROUP_TOPIC_PREFIX + h.group
+            topic = retry_topic(h.group)
             queue_id = random.randrange(group.retry_queue_nums)
             ctl.topic_config_manager.create_in_send_back(
                 topic, group.retry_queue_nums, PERM_READ | PERM_WRITE
@@ -87,17 +83,13 @@ class SendBackProcessor:
             props[MessageConst.DELAY_TIME_LEVEL] = str(level)
             topic, queue_id = to_schedule(props, topic, queue_id, len(ctl.store.delay_levels))
         ctl.request_register()
-        msg = StoredMessage(
-            topic=topic,
-            queue_id=queue_id,
-            body=record.body,
-            properties=encode_properties(props),
-            props=props,
-            flag=record.flag,
-            sys_flag=record.sys_flag,
-            born_timestamp=record.born_timestamp,
-            born_host=record.born_host,
+        msg = copy_message(
+            record,
+            topic,
+            queue_id,
+            props,
             reconsume_times=record.reconsume_times + 1,
+            prepared_transaction_offset=0,
         )
         result = await ctl.store.put_messages([msg], wait_store=False)
         if result.status.stored:

@@ -44,6 +44,8 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from rocketq.common.topic import TIMER_TOPIC
+
 __all__ = [
     "CHECKPOINT_STRUCT",
     "MAGIC_DEFAULT",
@@ -58,7 +60,6 @@ __all__ = [
 ]
 
 # TimerMessageStore.TIMER_TOPIC: where timer messages wait (queue 0).
-TIMER_TOPIC = "rmq_sys_wheel_timer"
 
 SLOT_STRUCT = struct.Struct(">qqqii")
 SLOT_SIZE = SLOT_STRUCT.size  # 32

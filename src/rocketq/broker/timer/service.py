@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.timer.format import TIMER_TOPIC, TimerUnit
 from rocketq.broker.timer.store import TimerStore
-from rocketq.common.message import MessageConst, decode_properties, encode_properties
+from rocketq.common.message import MessageConst, decode_properties
 from rocketq.common.record import (
     MESSAGE_MAGIC_CODE_V2,
     MessageRecord,
     RecordFormatError,
     StoredMessage,
+    copy_message,
 )
 from rocketq.store.format import StoreError
 
@@ -320,16 +321,4 @@ class TimerMessageService:
             queue_id = int(props.pop(MessageConst.REAL_QUEUE_ID, "0"))
             props[MessageConst.TIMER_ENQUEUE_MS] = str(unit.write_time_ms)
             props[MessageConst.TIMER_DEQUEUE_MS] = str(_now_ms())
-        return StoredMessage(
-            topic=topic,
-            queue_id=queue_id,
-            body=record.body,
-            properties=encode_properties(props),
-            props=props,
-            flag=record.flag,
-            sys_flag=record.sys_flag,
-            born_timestamp=record.born_timestamp,
-            born_host=record.born_host,
-            reconsume_times=record.reconsume_times,
-            prepared_transaction_offset=record.prepared_transaction_offset,
-        )
+        return copy_message(record, topic, queue_id, props)

@@ -33,6 +33,7 @@ from rocketq.common.record import (
     MessageRecord,
     RecordFormatError,
     StoredMessage,
+    copy_message,
     decode_record,
     encode_record,
 )
@@ -79,30 +80,6 @@ def is_transaction_prepared(msg: StoredMessage) -> bool:
     return props.get(MessageConst.TRANSACTION_PREPARED, "").lower() == "true"
 
 
-def _copy(
-    src: StoredMessage | MessageRecord,
-    topic: str,
-    queue_id: int,
-    props: dict[str, str],
-    sys_flag: int | None = None,
-    prepared_transaction_offset: int = 0,
-) -> StoredMessage:
-    """A message with ``src``'s body, flag and born fields at a new place."""
-    return StoredMessage(
-        topic=topic,
-        queue_id=queue_id,
-        body=src.body,
-        properties=encode_properties(props),
-        props=props,
-        flag=src.flag,
-        sys_flag=src.sys_flag if sys_flag is None else sys_flag,
-        born_timestamp=src.born_timestamp,
-        born_host=src.born_host,
-        reconsume_times=src.reconsume_times,
-        prepared_transaction_offset=prepared_transaction_offset,
-    )
-
-
 def to_half_message(msg: StoredMessage) -> StoredMessage:
     """``parseHalfMessageInner``: park a prepared message in the half topic, queue 0, with
     REAL_TOPIC/REAL_QID and ``__transactionId__`` (= UNIQ_KEY, 5.x); transaction bits NOT,
@@ -114,7 +91,14 @@ def to_half_message(msg: StoredMessage) -> StoredMessage:
     if uniq:
         props[MessageConst.TRANSACTION_ID] = uniq
     not_type = (msg.sys_flag & ~_TX_BITS) | SysFlag.TRANSACTION_NOT_TYPE
-    return _copy(msg, TRANS_HALF_TOPIC, HALF_QUEUE_ID, props, sys_flag=not_type)
+    return copy_message(
+        msg,
+        TRANS_HALF_TOPIC,
+        HALF_QUEUE_ID,
+        props,
+        sys_flag=not_type,
+        prepared_transaction_offset=0,
+    )
 
 
 def real_message(
@@ -140,14 +124,21 @@ def real_message(
         except BrokerError as exc:  # refused timers were caught at send; deliver now
             log.warning("committed timer message delivered now: %s", exc.remark)
     commit = (half.sys_flag & ~_TX_BITS) | SysFlag.TRANSACTION_COMMIT_TYPE
-    return _copy(half, topic, queue_id, props, commit, half.physical_offset)
+    return copy_message(
+        half,
+        topic,
+        queue_id,
+        props,
+        sys_flag=commit,
+        prepared_transaction_offset=half.physical_offset,
+    )
 
 
 def renewed_half_message(half: MessageRecord, props: Mapping[str, str]) -> StoredMessage:
     """``renewHalfMessageInner``: a copy of a half message (same topic, queue, body and born
     fields) with ``props`` (the caller bumped TRANSACTION_CHECK_TIMES or added
     TRAN_PREPARED_QUEUE_OFFSET). It gets a new queue offset and commit-log offset."""
-    return _copy(half, half.topic, half.queue_id, dict(props))
+    return copy_message(half, half.topic, half.queue_id, dict(props), prepared_transaction_offset=0)
 
 
 def immunity_half_message(half: MessageRecord, props: Mapping[str, str]) -> StoredMessage:
@@ -161,7 +152,9 @@ def immunity_half_message(half: MessageRecord, props: Mapping[str, str]) -> Stor
 def discarded_message(half: MessageRecord, props: Mapping[str, str]) -> StoredMessage:
     """``DefaultTransactionalMessageCheckListener#toMessageExtBrokerInner``: a half message
     checked too often, parked in TRANS_CHECK_MAX_TIME_TOPIC (admin tools can still see it)."""
-    return _copy(half, TRANS_CHECK_MAX_TIME_TOPIC, 0, dict(props))
+    return copy_message(
+        half, TRANS_CHECK_MAX_TIME_TOPIC, 0, dict(props), prepared_transaction_offset=0
+    )
 
 
 def op_message(half_queue_offset: int, queue_id: int, host: Address) -> StoredMessage:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from enum import Enum
 
 from rocketq.common.message import MessageConst, SysFlag
+from rocketq.common.topic import TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC
 
 __all__ = [
     "CHECK_IMMUNITY_TIME_IN_SECONDS",
@@ -38,9 +39,6 @@ __all__ = [
 ]
 
 # TopicValidator / TransactionalMessageUtil names.
-TRANS_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC"
-TRANS_OP_HALF_TOPIC = "RMQ_SYS_TRANS_OP_HALF_TOPIC"
-TRANS_CHECK_MAX_TIME_TOPIC = "TRANS_CHECK_MAX_TIME_TOPIC"
 # The consumer group under which the check service keeps its half/op progress.
 TRANS_SYS_GROUP = "CID_RMQ_SYS_TRANS"
 # TransactionalMessageUtil.REMOVETAG: the tag of an op record ("delete prepare").
