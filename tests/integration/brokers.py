@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from rocketq.remoting import RemotingClient, RemotingCommand, RequestCode
+from rocketq.testing import async_wait_until as wait_until
+
+# ``wait_until`` is the shared ``rocketq.testing.async_wait_until``, kept under this name for
+# the modules that import it from here.
+__all__ = ["call", "java_register_body", "register_request", "route_json", "wait_until"]
 
 
 def java_register_body(
@@ -68,16 +70,3 @@ async def route_json(client: RemotingClient, addr: str, topic: str) -> dict[str,
     assert resp.code == 0, resp
     result: dict[str, Any] = orjson.loads(resp.body or b"")
     return result
-
-
-async def wait_until(
-    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05
-) -> float:
-    """Poll until ``predicate()`` is true; return the seconds it took; fail on timeout."""
-    start = time.monotonic()
-    while True:
-        if await predicate():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)

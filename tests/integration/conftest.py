@@ -6,28 +6,37 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from rocketq.testing import NamesrvProcess
+from rocketq.admin import AdminClient
+from rocketq.common.errors import BrokerError
+from rocketq.common.record import MessageRecord
+from rocketq.namesrv import NamesrvConfig, NamesrvController
+from rocketq.testing import running_namesrv
 
 DRIVER = Path(__file__).with_name("client_driver.py")
 
 
 @pytest.fixture
-def namesrv(tmp_path: Path) -> Iterator[NamesrvProcess]:
-    """A NameServer whose brokers never expire during a test."""
-    with NamesrvProcess(tmp_path / "ns", {"brokerChannelExpiredTime": "600000"}) as ns:
+async def namesrv(tmp_path: Path) -> AsyncIterator[NamesrvController]:
+    """A NameServer in the test's event loop whose brokers never expire during a test."""
+    config = NamesrvConfig(
+        kv_config_path=str(tmp_path / "kvConfig.json"), broker_channel_expired_time=600_000
+    )
+    async with running_namesrv(config) as ns:
         yield ns
 
 
 @pytest.fixture
-def fast_expiry_namesrv(tmp_path: Path) -> Iterator[NamesrvProcess]:
+async def fast_expiry_namesrv() -> AsyncIterator[NamesrvController]:
     """A NameServer that scans every 100 ms and expires silent brokers after 1.5 s."""
-    config = {"scanNotActiveBrokerInterval": "100", "brokerChannelExpiredTime": "1500"}
-    with NamesrvProcess(tmp_path / "ns-fast", config) as ns:
+    config = NamesrvConfig(
+        kv_config_path="", scan_not_active_broker_interval=100, broker_channel_expired_time=1500
+    )
+    async with running_namesrv(config) as ns:
         yield ns
 
 
@@ -79,3 +88,21 @@ def consumers() -> Iterator[list[ConsumerProcess]]:
     yield started
     for c in started:
         c.kill()
+
+
+async def pull_all(admin: AdminClient, addr: str, topic: str, queues: int) -> list[MessageRecord]:
+    """Every message in queues ``0..queues-1`` of ``topic`` at ``addr``, queue by queue in
+    queue order (none for a topic the broker does not have yet)."""
+    out: list[MessageRecord] = []
+    for qid in range(queues):
+        offset = 0
+        while True:
+            try:
+                result = await admin.pull(addr, topic, qid, offset)
+            except BrokerError:
+                break
+            if not result.messages:
+                break
+            out += result.messages
+            offset = result.next_begin_offset
+    return out

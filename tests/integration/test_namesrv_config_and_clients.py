@@ -1,17 +1,21 @@
-"""KV config, NameServer config, real-client wire quirks and the admin CLI, against a real
-NameServer process."""
+"""KV config, NameServer config, real-client wire quirks and the admin CLI, against a
+NameServer in the test's event loop (``running_namesrv``) or, where it must restart or read
+its config file, a NameServer process."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
+from rocketq.namesrv import NamesrvController
 from rocketq.remoting import RemotingClient, RemotingCommand, RequestCode, SerializeType, fastjson
 from rocketq.testing import NamesrvProcess
 from tests.integration.brokers import call, java_register_body, register_request, route_json
@@ -78,25 +82,25 @@ async def test_order_topic_config_in_route_and_register_response(tmp_path: Path)
             await client.aclose()
 
 
-async def test_namesrv_config_get_and_update(namesrv: NamesrvProcess) -> None:
+async def test_namesrv_config_get_and_update(namesrv: NamesrvController) -> None:
     client = RemotingClient()
     try:
-        resp = await call(client, namesrv.addr, RequestCode.GET_NAMESRV_CONFIG)
+        resp = await call(client, namesrv.address, RequestCode.GET_NAMESRV_CONFIG)
         text = (resp.body or b"").decode()
         assert "orderMessageEnable=false\n" in text
         assert f"listenPort={namesrv.port}\n" in text
         resp = await call(
             client,
-            namesrv.addr,
+            namesrv.address,
             RequestCode.UPDATE_NAMESRV_CONFIG,
             body=b"orderMessageEnable=true\n",
         )
         assert resp.code == 0
-        resp = await call(client, namesrv.addr, RequestCode.GET_NAMESRV_CONFIG)
+        resp = await call(client, namesrv.address, RequestCode.GET_NAMESRV_CONFIG)
         assert "orderMessageEnable=true\n" in (resp.body or b"").decode()
         resp = await call(
             client,
-            namesrv.addr,
+            namesrv.address,
             RequestCode.UPDATE_NAMESRV_CONFIG,
             body=b"kvConfigPath=/etc/passwd\n",
         )
@@ -118,11 +122,11 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
     return word >> 24, rest[:hlen], rest[hlen:]
 
 
-async def test_cpp_client_style_request(namesrv: NamesrvProcess) -> None:
+async def test_cpp_client_style_request(namesrv: NamesrvController) -> None:
     """Written by hand as librocketmq 1.2.3 sends it: trailing newline, remark "", credentials."""
     client = RemotingClient()
     await client.invoke(
-        namesrv.addr,
+        namesrv.address,
         register_request("broker-cpp", BROKER_A, body=java_register_body({"CppTopic": (4, 4, 6)})),
     )
     header = (
@@ -146,7 +150,7 @@ async def test_cpp_client_style_request(namesrv: NamesrvProcess) -> None:
         await client.aclose()  # the broker's connection: closing it drops the route
 
 
-async def test_ali_ons_style_numbers_and_booleans(namesrv: NamesrvProcess) -> None:
+async def test_ali_ons_style_numbers_and_booleans(namesrv: NamesrvController) -> None:
     """ali-ons keeps JS types in extFields: numbers and true/false must be accepted."""
     reader, writer = await asyncio.open_connection("127.0.0.1", namesrv.port)
     try:
@@ -169,7 +173,7 @@ async def test_ali_ons_style_numbers_and_booleans(namesrv: NamesrvProcess) -> No
         writer.close()
 
 
-async def test_rocketmq_binary_header_answered_in_kind(namesrv: NamesrvProcess) -> None:
+async def test_rocketmq_binary_header_answered_in_kind(namesrv: NamesrvController) -> None:
     """The ROCKETMQ header example of remoting.md §3 (GET_ROUTEINFO_BY_TOPIC, topic "T")."""
     frame = bytes.fromhex(
         "00000027010000230069000191000000070000000000000002726b0000000c0005746f7069630000000154"
@@ -185,10 +189,13 @@ async def test_rocketmq_binary_header_answered_in_kind(namesrv: NamesrvProcess) 
         writer.close()
 
 
-async def test_garbage_closes_only_that_connection(namesrv: NamesrvProcess) -> None:
+async def test_garbage_closes_only_that_connection(
+    namesrv: NamesrvController, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="rocketq.remoting")
     good = RemotingClient()
     try:
-        assert (await call(good, namesrv.addr, RequestCode.GET_BROKER_CLUSTER_INFO)).code == 0
+        assert (await call(good, namesrv.address, RequestCode.GET_BROKER_CLUSTER_INFO)).code == 0
         for junk in (
             b"\x7f\xff\xff\xff garbage",
             b"GET / HTTP/1.1\r\n\r\n" * 3,
@@ -198,13 +205,12 @@ async def test_garbage_closes_only_that_connection(namesrv: NamesrvProcess) -> N
             writer.write(junk)
             assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
             writer.close()
-        assert (await call(good, namesrv.addr, RequestCode.GET_BROKER_CLUSTER_INFO)).code == 0
-        unknown = await good.invoke(namesrv.addr, RemotingCommand.request(9999), 5)
+        assert (await call(good, namesrv.address, RequestCode.GET_BROKER_CLUSTER_INFO)).code == 0
+        unknown = await good.invoke(namesrv.address, RemotingCommand.request(9999), 5)
         assert unknown.code == 3 and "9999" in (unknown.remark or "")
     finally:
         await good.aclose()
-    log = (Path(namesrv.workdir) / "namesrv.log").read_text()
-    assert "closing connection" in log and "frame length" in log
+    assert "closing connection" in caplog.text and "frame length" in caplog.text
 
 
 def _admin(*args: str) -> str:
@@ -218,12 +224,12 @@ def _admin(*args: str) -> str:
     return result.stdout
 
 
-async def test_admin_cli_prints_routes(namesrv: NamesrvProcess) -> None:
+async def test_admin_cli_prints_routes(namesrv: NamesrvController) -> None:
     client = RemotingClient()
     try:
         body = java_register_body({"CliTopic": (4, 4, 6)})
-        await client.invoke(namesrv.addr, register_request("broker-cli", BROKER_A, body=body))
-        n = namesrv.addr
+        await client.invoke(namesrv.address, register_request("broker-cli", BROKER_A, body=body))
+        n = namesrv.address
         out = await asyncio.to_thread(_admin, "clusterList", "-n", n)
         assert "DefaultCluster" in out and "broker-cli" in out and BROKER_A in out
         out = await asyncio.to_thread(_admin, "topicList", "-n", n)
