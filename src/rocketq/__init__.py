@@ -1,7 +1,8 @@
 """rocketq: Apache RocketMQ rebuilt in Python, speaking RocketMQ's wire protocol.
 
-Clients: ``Producer``/``PushConsumer``/``LitePullConsumer``/``PullConsumer`` block (they
-run on a background event loop); ``AsyncProducer``/``AsyncPushConsumer``/… are asyncio.
+Clients: ``Producer``/``TransactionProducer``/``PushConsumer``/``LitePullConsumer``/
+``PullConsumer`` block (they run on a background event loop); ``AsyncProducer``/
+``AsyncTransactionProducer``/``AsyncPushConsumer``/… are asyncio.
 """
 
 from rocketq.admin.api import AdminClient
@@ -10,6 +11,7 @@ from rocketq.client import (
     AsyncProducer,
     AsyncPullConsumer,
     AsyncPushConsumer,
+    AsyncTransactionProducer,
     ClientConfig,
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,
@@ -18,6 +20,7 @@ from rocketq.client import (
     ConsumerConfig,
     LitePullConsumer,
     LitePullConsumerConfig,
+    LocalTransactionState,
     Message,
     MessageExt,
     MessageQueue,
@@ -30,6 +33,7 @@ from rocketq.client import (
     PushConsumer,
     SendResult,
     SendStatus,
+    TransactionProducer,
 )
 from rocketq.common.errors import (
     BrokerError,
@@ -50,6 +54,7 @@ __all__ = [
     "AsyncProducer",
     "AsyncPullConsumer",
     "AsyncPushConsumer",
+    "AsyncTransactionProducer",
     "BrokerError",
     "ClientConfig",
     "ClientError",
@@ -60,6 +65,7 @@ __all__ = [
     "ConsumerConfig",
     "LitePullConsumer",
     "LitePullConsumerConfig",
+    "LocalTransactionState",
     "Message",
     "MessageExt",
     "MessageQueue",
@@ -80,4 +86,5 @@ __all__ = [
     "RocketQError",
     "SendResult",
     "SendStatus",
+    "TransactionProducer",
 ]

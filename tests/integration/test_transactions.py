@@ -1,6 +1,7 @@
 """Transactional messages against real NameServer and broker processes: commit, rollback,
-check-back answered by another producer after a SIGKILL, and give-up after
-``transactionCheckMax`` checks (broker-features.md §7, client-behaviour.md §8)."""
+check-back answered by another producer after a SIGKILL, give-up after
+``transactionCheckMax`` checks (broker-features.md §7, client-behaviour.md §8), and the
+blocking ``TransactionProducer`` with plain-function hooks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,7 +22,8 @@ from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeConcurrentlyStatus
 from rocketq.client.message import Message, MessageExt
 from rocketq.client.push_consumer import AsyncPushConsumer
-from rocketq.client.transaction import LocalTransactionState, TransactionProducer
+from rocketq.client.sync import TransactionProducer
+from rocketq.client.transaction import AsyncTransactionProducer, LocalTransactionState
 from rocketq.common.message import MessageConst, SysFlag
 from rocketq.common.topic import TopicConfig
 from rocketq.testing import BrokerProcess, NamesrvProcess
@@ -121,7 +124,7 @@ async def test_commit_is_delivered_exactly_once(
     ns, broker = cluster
     await create_topic(ns, broker, "TxCommit")
     checks: list[str] = []
-    producer = TransactionProducer(
+    producer = AsyncTransactionProducer(
         "tx-commit",
         client_config=client_config(ns, "p-commit"),
         execute_local_transaction=lambda msg, arg: COMMIT,
@@ -160,7 +163,7 @@ async def test_rollback_is_never_delivered(
         await asyncio.sleep(0)
         return COMMIT if arg == "keep" else ROLLBACK
 
-    producer = TransactionProducer(
+    producer = AsyncTransactionProducer(
         "tx-rollback",
         client_config=client_config(ns, "p-rollback"),
         execute_local_transaction=execute,
@@ -206,7 +209,7 @@ async def test_check_back_answered_by_another_producer_after_sigkill(
         assert msg.topic == "TxCheck"  # the body carries the real topic back
         return COMMIT if (msg.keys or "").startswith("commit") else ROLLBACK
 
-    survivor = TransactionProducer(
+    survivor = AsyncTransactionProducer(
         "tx-check",
         client_config=client_config(ns, "p-survivor"),
         execute_local_transaction=lambda msg, arg: UNKNOW,
@@ -233,7 +236,7 @@ async def test_unknown_forever_is_discarded_after_check_max(
         asked.append(int(msg.properties.get("TRANSACTION_CHECK_TIMES", "0")))
         return UNKNOW
 
-    producer = TransactionProducer(
+    producer = AsyncTransactionProducer(
         "tx-unknown",
         client_config=client_config(ns, "p-unknown"),
         execute_local_transaction=lambda msg, arg: UNKNOW,
@@ -248,3 +251,45 @@ async def test_unknown_forever_is_discarded_after_check_max(
         await asyncio.sleep(SETTLE_S)
     assert asked == [1, 2, 3]  # transactionCheckMax checks, then given up
     assert received.messages == []
+
+
+async def test_blocking_producer_runs_plain_hooks_off_the_loop(
+    cluster: tuple[NamesrvProcess, BrokerProcess], consume: Callable[[str, str], Received]
+) -> None:
+    ns, broker = cluster
+    await create_topic(ns, broker, "TxBlocking")
+    executed_on: list[str] = []
+    checked_on: list[str] = []
+
+    def execute(msg: Message, arg: object) -> LocalTransactionState:
+        executed_on.append(threading.current_thread().name)
+        return {"commit": COMMIT, "drop": ROLLBACK}.get(str(arg), UNKNOW)
+
+    def check(msg: MessageExt) -> LocalTransactionState:
+        checked_on.append(threading.current_thread().name)
+        return COMMIT  # the UNKNOW one is committed by the check-back
+
+    def run() -> list[LocalTransactionState]:
+        with TransactionProducer(
+            "tx-blocking",
+            client_config=client_config(ns, "p-blocking"),
+            execute_local_transaction=execute,
+            check_local_transaction=check,
+        ) as producer:
+            states = [
+                producer.send_message_in_transaction(
+                    Message("TxBlocking", arg.encode()), arg
+                ).local_transaction_state
+                for arg in ("commit", "drop", "later")
+            ]
+            assert executed_on == [threading.current_thread().name] * 3  # the caller's thread
+            deadline = time.monotonic() + 30
+            while not checked_on and time.monotonic() < deadline:
+                time.sleep(0.1)
+            return states
+
+    received = consume("g-blocking", "TxBlocking")
+    assert await asyncio.to_thread(run) == [COMMIT, ROLLBACK, UNKNOW]
+    assert checked_on and all(name.startswith("rocketq-tx-check") for name in checked_on)
+    await wait_for(lambda: set(received.bodies()) == {"commit", "later"})
+    assert "drop" not in received.bodies()

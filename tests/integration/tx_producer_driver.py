@@ -14,7 +14,7 @@ import sys
 
 from rocketq.client.config import ClientConfig
 from rocketq.client.message import Message, MessageExt
-from rocketq.client.transaction import LocalTransactionState, TransactionProducer
+from rocketq.client.transaction import AsyncTransactionProducer, LocalTransactionState
 
 
 def unknown(msg: Message, arg: object) -> LocalTransactionState:
@@ -30,7 +30,7 @@ async def main(namesrv: str, group: str, topic: str, count: int) -> None:
     config = ClientConfig(
         namesrv_addr=namesrv, heartbeat_broker_interval=1000, poll_name_server_interval=1000
     )
-    producer = TransactionProducer(
+    producer = AsyncTransactionProducer(
         group,
         client_config=config,
         execute_local_transaction=unknown,

@@ -1,8 +1,9 @@
 """The Python client: producers and consumers, asyncio cores and blocking facades.
 
-asyncio: ``AsyncProducer``, ``AsyncPushConsumer``, ``AsyncLitePullConsumer``,
-``AsyncPullConsumer``. Blocking (they run the same cores on one background loop thread):
-``Producer``, ``PushConsumer``, ``LitePullConsumer``, ``PullConsumer``.
+asyncio: ``AsyncProducer``, ``AsyncTransactionProducer``, ``AsyncPushConsumer``,
+``AsyncLitePullConsumer``, ``AsyncPullConsumer``. Blocking (they run the same cores on one
+background loop thread): ``Producer``, ``TransactionProducer``, ``PushConsumer``,
+``LitePullConsumer``, ``PullConsumer``.
 """
 
 from rocketq.client.config import ClientConfig, ConsumerConfig, ProducerConfig
@@ -36,6 +37,12 @@ from rocketq.client.sync import (
     Producer,
     PullConsumer,
     PushConsumer,
+    TransactionProducer,
+)
+from rocketq.client.transaction import (
+    AsyncTransactionProducer,
+    LocalTransactionState,
+    TransactionSendResult,
 )
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "AsyncProducer",
     "AsyncPullConsumer",
     "AsyncPushConsumer",
+    "AsyncTransactionProducer",
     "BackgroundLoop",
     "ClientConfig",
     "ConsumeConcurrentlyContext",
@@ -52,6 +60,7 @@ __all__ = [
     "ConsumerConfig",
     "LitePullConsumer",
     "LitePullConsumerConfig",
+    "LocalTransactionState",
     "MQClientInstance",
     "Message",
     "MessageExt",
@@ -66,4 +75,6 @@ __all__ = [
     "SelectMessageQueueByHash",
     "SendResult",
     "SendStatus",
+    "TransactionProducer",
+    "TransactionSendResult",
 ]

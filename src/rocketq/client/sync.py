@@ -1,4 +1,5 @@
-"""The blocking client: ``Producer``, ``PushConsumer``, ``LitePullConsumer``, ``PullConsumer``.
+"""The blocking client: ``Producer``, ``TransactionProducer``, ``PushConsumer``,
+``LitePullConsumer``, ``PullConsumer``.
 
 Each is a thin facade over its asyncio core (``AsyncProducer`` …) with the same method
 names, but blocking. All of them run their cores on one background event-loop thread
@@ -11,10 +12,9 @@ stopped at interpreter exit), so they can be used from plain threads and scripts
 Callbacks (``send_async``) and ``async def`` listeners run on that loop thread and must
 not block it; plain-function listeners run on the consumer's thread pool and may call
 the blocking API (e.g. send with a ``Producer``). A blocking call made *on* the loop
-thread would wait for itself, so it raises ``ClientError`` instead.
-
-Not here yet: ``TransactionProducer`` (it will wrap the async transaction producer the
-same way, running ``execute_local_transaction``/``check_local_transaction`` on a pool).
+thread would wait for itself, so it raises ``ClientError`` instead. ``TransactionProducer``
+runs a plain local transaction on the thread that sends (as Java does) and a plain checker
+on its own check thread.
 """
 
 from __future__ import annotations
@@ -22,15 +22,24 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from rocketq.client.config import ClientConfig, ConsumerConfig, ProducerConfig
 from rocketq.client.consume_service import Listener
-from rocketq.client.message import Message, MessageExt, MessageQueue, PullResult, SendResult
+from rocketq.client.message import (
+    Message,
+    MessageExt,
+    MessageQueue,
+    PullResult,
+    SendResult,
+    SendStatus,
+)
 from rocketq.client.producer import AsyncProducer, MessageQueueSelector, SendCallback
 from rocketq.client.pull_consumer import (
     AsyncLitePullConsumer,
@@ -39,15 +48,34 @@ from rocketq.client.pull_consumer import (
     PullConsumerConfig,
 )
 from rocketq.client.push_consumer import AsyncPushConsumer
+from rocketq.client.transaction import (
+    AsyncTransactionProducer,
+    LocalChecker,
+    LocalExecutor,
+    LocalTransactionState,
+    TransactionListener,
+    TransactionSendResult,
+    local_state,
+)
 from rocketq.common.errors import ClientError
 
-__all__ = ["BackgroundLoop", "LitePullConsumer", "Producer", "PullConsumer", "PushConsumer"]
+__all__ = [
+    "BackgroundLoop",
+    "LitePullConsumer",
+    "Producer",
+    "PullConsumer",
+    "PushConsumer",
+    "TransactionProducer",
+]
 
 log = logging.getLogger("rocketq.client")
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 # How long interpreter exit waits for the loop thread to finish its last callbacks.
 _STOP_JOIN_TIMEOUT_S = 5.0
+# TransactionMQProducer's checkThreadPoolMaxSize: check-backs are answered one at a time.
+_CHECK_THREADS = 1
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
@@ -225,6 +253,93 @@ class Producer(_Facade):
     def send_batch(self, msgs: list[Message], *, timeout: float | None = None) -> SendResult:
         """Send messages of one topic as one batch."""
         return self._runner.run(self._core.send_batch(msgs, timeout=timeout))
+
+
+class TransactionProducer(Producer):
+    """Blocking ``AsyncTransactionProducer``: ``send_message_in_transaction`` besides the
+    sends of ``Producer``.
+
+    Give ``listener`` or the two hooks; each may be a plain function or ``async def``. A
+    plain ``execute_local_transaction`` runs on the thread that called
+    ``send_message_in_transaction`` (as in Java); a plain ``check_local_transaction`` runs on
+    the producer's check thread. Both may block and use the blocking API.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        listener: TransactionListener | None = None,
+        execute_local_transaction: LocalExecutor | None = None,
+        check_local_transaction: LocalChecker | None = None,
+        config: ProducerConfig | None = None,
+        client_config: ClientConfig | None = None,
+        loop: BackgroundLoop | None = None,
+    ) -> None:
+        self._runner = loop or BackgroundLoop.default()
+        self._execute = execute_local_transaction or (
+            listener.execute_local_transaction if listener is not None else None
+        )
+        check = check_local_transaction or (
+            listener.check_local_transaction if listener is not None else None
+        )
+        self._check_pool = concurrent.futures.ThreadPoolExecutor(
+            _CHECK_THREADS, thread_name_prefix=f"rocketq-tx-check-{group}"
+        )
+        self._tx: AsyncTransactionProducer = self._runner.call(
+            lambda: AsyncTransactionProducer(
+                group,
+                namesrv_addr,
+                execute_local_transaction=self._execute,
+                check_local_transaction=_on_pool(check, self._check_pool),
+                config=config,
+                client_config=client_config,
+            )
+        )
+        self._core = self._tx
+
+    @property
+    def core(self) -> AsyncTransactionProducer:
+        """The asyncio transaction producer underneath."""
+        return self._tx
+
+    def shutdown(self) -> None:
+        """Stop the producer, then its check thread."""
+        try:
+            super().shutdown()
+        finally:
+            self._check_pool.shutdown(wait=False, cancel_futures=True)
+
+    def send_message_in_transaction(
+        self, msg: Message, arg: object = None, *, timeout: float | None = None
+    ) -> TransactionSendResult:
+        """Send a half message, run the local transaction, end it on the broker (see
+        ``AsyncTransactionProducer.send_message_in_transaction``)."""
+        execute = self._execute
+        if execute is None or inspect.iscoroutinefunction(execute):
+            return self._runner.run(self._tx.send_message_in_transaction(msg, arg, timeout=timeout))
+        half, result = self._runner.run(self._tx.send_half_message(msg, timeout=timeout))
+        state, remark = LocalTransactionState.ROLLBACK_MESSAGE, None
+        if result.status is SendStatus.SEND_OK:
+            state, remark = local_state(lambda: execute(half, arg))
+        return self._runner.run(self._tx.finish_transaction(result, state, remark))
+
+
+def _on_pool(
+    fn: Callable[_P, object] | None, pool: concurrent.futures.Executor
+) -> Callable[_P, Any] | None:
+    """A plain hook as a coroutine function that runs it on ``pool`` (off the loop);
+    ``async def`` hooks and None as they are."""
+    if fn is None or inspect.iscoroutinefunction(fn):
+        return fn
+    hook = fn
+
+    async def on_pool(*args: _P.args, **kwargs: _P.kwargs) -> object:
+        call = functools.partial(hook, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    return on_pool
 
 
 class PushConsumer(_Facade):

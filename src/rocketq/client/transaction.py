@@ -1,4 +1,4 @@
-"""``TransactionProducer``: transactional messages (RocketMQ ``TransactionMQProducer``;
+"""``AsyncTransactionProducer``: transactional messages (RocketMQ ``TransactionMQProducer``;
 ``DefaultMQProducerImpl#sendMessageInTransaction``/``endTransaction``/
 ``checkTransactionState``; client-behaviour.md §8).
 
@@ -16,6 +16,9 @@ asks some live producer of the same group CHECK_TRANSACTION_STATE, which calls
     COMMIT_MESSAGE          8 (COMMIT)         writes the real message, marks the half done
     ROLLBACK_MESSAGE        12 (ROLLBACK)      marks the half done
     UNKNOW                  0 (NOT)            nothing: it will check back later
+
+The blocking ``TransactionProducer`` (:mod:`rocketq.client.sync`) runs the same core and
+calls the two hooks off the event loop.
 """
 
 from __future__ import annotations
@@ -45,10 +48,11 @@ from rocketq.remoting.headers import (
 )
 
 __all__ = [
+    "AsyncTransactionProducer",
     "LocalTransactionState",
     "TransactionListener",
-    "TransactionProducer",
     "TransactionSendResult",
+    "local_state",
 ]
 
 log = logging.getLogger("rocketq.client")
@@ -100,6 +104,18 @@ class TransactionSendResult:
     local_transaction_state: LocalTransactionState
 
 
+def _raised(exc: Exception) -> tuple[LocalTransactionState, str | None]:
+    log.info("local transaction hook raised: %r", exc)
+    return LocalTransactionState.UNKNOW, f"{type(exc).__name__}: {exc}"
+
+
+def _returned(result: object) -> tuple[LocalTransactionState, str | None]:
+    if isinstance(result, LocalTransactionState):
+        return result, None
+    # None, or something else from an untyped hook.
+    return LocalTransactionState.UNKNOW, None if result is None else f"returned {result!r}"
+
+
 async def _run_state(fn: Callable[[], StateResult]) -> tuple[LocalTransactionState, str | None]:
     """Call a user hook; (state, remark) where errors and None become UNKNOW."""
     try:
@@ -107,15 +123,21 @@ async def _run_state(fn: Callable[[], StateResult]) -> tuple[LocalTransactionSta
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
-        log.info("local transaction hook raised: %r", exc)
-        return LocalTransactionState.UNKNOW, f"{type(exc).__name__}: {exc}"
-    if isinstance(result, LocalTransactionState):
-        return result, None
-    # None, or something else from an untyped hook.
-    return LocalTransactionState.UNKNOW, None if result is None else f"returned {result!r}"
+        return _raised(exc)
+    return _returned(result)
 
 
-class TransactionProducer(AsyncProducer):
+def local_state(fn: Callable[[], object]) -> tuple[LocalTransactionState, str | None]:
+    """:func:`_run_state` for a plain hook called on the current thread (the blocking
+    producer runs the local transaction on its caller's thread, as Java does)."""
+    try:
+        result = fn()
+    except Exception as exc:
+        return _raised(exc)
+    return _returned(result)
+
+
+class AsyncTransactionProducer(AsyncProducer):
     """A producer group that sends transactional messages and answers check-backs.
 
     Give either ``listener`` (an object with ``execute_local_transaction`` and
@@ -164,7 +186,7 @@ class TransactionProducer(AsyncProducer):
         await super().aclose()
 
     def __repr__(self) -> str:
-        return f"TransactionProducer({self.group!r})"
+        return f"AsyncTransactionProducer({self.group!r})"
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -178,7 +200,18 @@ class TransactionProducer(AsyncProducer):
         """
         execute = self.execute_local_transaction
         if execute is None:
-            raise ClientError("TransactionProducer needs execute_local_transaction")
+            raise ClientError("a transaction producer needs execute_local_transaction")
+        half, result = await self.send_half_message(msg, timeout=timeout)
+        state, remark = LocalTransactionState.ROLLBACK_MESSAGE, None
+        if result.status is SendStatus.SEND_OK:
+            state, remark = await _run_state(lambda: execute(half, arg))
+        return await self.finish_transaction(result, state, remark)
+
+    async def send_half_message(
+        self, msg: Message, *, timeout: float | None = None
+    ) -> tuple[Message, SendResult]:
+        """Step 1: send ``msg`` as a half message; the message as sent (with TRANSACTION_ID
+        when the broker gave one) and where it went."""
         props = {k: v for k, v in msg.properties.items() if k != MessageConst.DELAY_TIME_LEVEL}
         props[MessageConst.TRANSACTION_PREPARED] = "true"
         props[MessageConst.PRODUCER_GROUP] = self.group
@@ -187,12 +220,16 @@ class TransactionProducer(AsyncProducer):
         )
         half = dataclasses.replace(msg, properties=props, delay_time_level=0)
         result = await self.send(half, timeout=timeout)
-        state, remark = LocalTransactionState.UNKNOW, None
-        if result.status is SendStatus.SEND_OK:
-            if result.transaction_id:
-                props[MessageConst.TRANSACTION_ID] = result.transaction_id
-            state, remark = await _run_state(lambda: execute(half, arg))
-        else:  # stored, but not safely (flush/slave timeout): Java rolls back
+        if result.status is SendStatus.SEND_OK and result.transaction_id:
+            props[MessageConst.TRANSACTION_ID] = result.transaction_id
+        return half, result
+
+    async def finish_transaction(
+        self, result: SendResult, state: LocalTransactionState, remark: str | None = None
+    ) -> TransactionSendResult:
+        """Step 3: tell the broker the local outcome (a half not stored safely, e.g. after a
+        flush/slave timeout, is rolled back as Java does); errors are only logged."""
+        if result.status is not SendStatus.SEND_OK:
             state = LocalTransactionState.ROLLBACK_MESSAGE
         try:
             await self.end_transaction(result, state, remark)
