@@ -12,14 +12,8 @@ from rocketq.cli.base import (
 
 __all__ = ["bench", "bench_consumer", "bench_producer"]
 
-
-@main.group()
-def bench() -> None:
-    """Benchmarks with RocketMQ's options: a producer and a consumer with live TPS and RT."""
-
-
-@bench.command("producer")
-@click.option(
+# The options both benchmarks take, as RocketMQ's benchmark scripts spell them.
+_namesrv_option = click.option(
     "-n",
     "--namesrvAddr",
     "namesrv",
@@ -28,7 +22,19 @@ def bench() -> None:
     show_default=True,
     help="NameServer address.",
 )
-@click.option("-t", "--topic", default="BenchmarkTest", show_default=True, help="Topic.")
+_topic_option = click.option(
+    "-t", "--topic", default="BenchmarkTest", show_default=True, help="Topic."
+)
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks with RocketMQ's options: a producer and a consumer with live TPS and RT."""
+
+
+@bench.command("producer")
+@_namesrv_option
+@_topic_option
 @click.option(
     "-w", "--threadCount", "concurrency", default=64, show_default=True, help="Concurrent senders."
 )
@@ -45,16 +51,8 @@ def bench_producer(
 
 
 @bench.command("consumer")
-@click.option(
-    "-n",
-    "--namesrvAddr",
-    "namesrv",
-    envvar="NAMESRV_ADDR",
-    default=DEFAULT_NAMESRV,
-    show_default=True,
-    help="NameServer address.",
-)
-@click.option("-t", "--topic", default="BenchmarkTest", show_default=True, help="Topic.")
+@_namesrv_option
+@_topic_option
 @click.option("-g", "--group", default="benchmark_consumer", show_default=True, help="Group.")
 @click.option("--seconds", default=30.0, show_default=True, help="How long to run.")
 def bench_consumer(namesrv: str, topic: str, group: str, seconds: float) -> None:
