@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rocketq.admin import AdminClient
+from rocketq.client.message import MessageExt
 from rocketq.common.errors import BrokerError
-from rocketq.common.record import MessageRecord
 from rocketq.namesrv import NamesrvConfig, NamesrvController
 from rocketq.testing import running_namesrv
 
@@ -90,10 +90,10 @@ def consumers() -> Iterator[list[ConsumerProcess]]:
         c.kill()
 
 
-async def pull_all(admin: AdminClient, addr: str, topic: str, queues: int) -> list[MessageRecord]:
+async def pull_all(admin: AdminClient, addr: str, topic: str, queues: int) -> list[MessageExt]:
     """Every message in queues ``0..queues-1`` of ``topic`` at ``addr``, queue by queue in
     queue order (none for a topic the broker does not have yet)."""
-    out: list[MessageRecord] = []
+    out: list[MessageExt] = []
     for qid in range(queues):
         offset = 0
         while True:
