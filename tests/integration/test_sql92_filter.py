@@ -1,29 +1,29 @@
-"""SQL92 filtering against a real broker process with ``enablePropertyFilter=true``: a push
+"""SQL92 filtering in the in-process cluster with ``enablePropertyFilter=true``: a push
 consumer receives exactly the matching messages; a selector that does not parse is refused
 with SUBSCRIPTION_PARSE_FAILED by PULL_MESSAGE and CHECK_CLIENT_CONFIG."""
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
 
 from rocketq.admin import AdminClient
+from rocketq.broker.controller import BrokerController
 from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeConcurrentlyStatus
 from rocketq.client.message import Message, MessageExt, MessageQueue
 from rocketq.client.producer import AsyncProducer
 from rocketq.client.push_consumer import AsyncPushConsumer
 from rocketq.common.topic import TopicConfig
+from rocketq.namesrv import NamesrvController
 from rocketq.remoting import RemotingCommand, RequestCode
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.headers import PullMessageRequestHeader
-from rocketq.testing import BrokerProcess, NamesrvProcess
+from rocketq.testing import async_wait_until, running_cluster
 
 SELECTOR = "n >= 10 AND color = 'red' OR vip IS NOT NULL"
 
@@ -39,32 +39,24 @@ def _message(topic: str, i: int) -> Message:
     return Message(topic, f"m{i}".encode(), tags="T", properties=props)
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.1)
+Cluster = tuple[NamesrvController, BrokerController]
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[NamesrvProcess, BrokerProcess]]:
-    with (
-        NamesrvProcess(tmp_path / "ns") as ns,
-        BrokerProcess(tmp_path / "b", ns.addr, {"enablePropertyFilter": "true"}) as broker,
-    ):
-        yield ns, broker
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_cluster(tmp_path / "store", {"enablePropertyFilter": "true"}) as c:
+        yield c
 
 
 async def test_push_consumer_receives_exactly_the_matching_messages(
-    cluster: tuple[NamesrvProcess, BrokerProcess],
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     ns, broker = cluster
-    async with AdminClient(ns.addr) as admin:
+    async with AdminClient(ns.address) as admin:
         # 4 queues: a producer that looks the route up before the broker re-registered
         # uses the default topic's 4 queues.
-        await admin.create_topic(broker.addr, TopicConfig("Sql", 4, 4))
-    client = ClientConfig(namesrv_addr=ns.addr, rebalance_interval=1000)
+        await admin.create_topic(broker.config.broker_addr, TopicConfig("Sql", 4, 4))
+    client = ClientConfig(namesrv_addr=ns.address, rebalance_interval=1000)
     received: list[str] = []
 
     async def listener(msgs: list[MessageExt], context: object) -> object:
@@ -73,7 +65,7 @@ async def test_push_consumer_receives_exactly_the_matching_messages(
 
     config = ConsumerConfig(
         consume_from_where="CONSUME_FROM_FIRST_OFFSET",
-        offset_store_dir=tempfile.mkdtemp(prefix="rocketq-sql92-"),
+        offset_store_dir=str(tmp_path / "offsets"),
     )
     async with AsyncProducer("sql-producer", client_config=client) as producer:
         for i in range(30):  # before the consumer starts: read from the store
@@ -85,8 +77,8 @@ async def test_push_consumer_receives_exactly_the_matching_messages(
             for i in range(30, 60):  # while it waits: long polling wakes it
                 await producer.send(_message("Sql", i))
             expected = {f"m{i}" for i in range(60) if _expected(i)}
-            await wait_for(lambda: set(received) >= expected, timeout=60)
-            await asyncio.sleep(1)
+            await async_wait_until(lambda: set(received) >= expected)
+            await asyncio.sleep(1)  # nothing else may come
     assert sorted(received) == sorted(expected)
 
 
@@ -106,14 +98,13 @@ def _pull_header(topic: str, expression: str) -> dict[str, str]:
     ).to_ext()
 
 
-async def test_bad_selector_is_refused_with_subscription_parse_failed(
-    cluster: tuple[NamesrvProcess, BrokerProcess],
-) -> None:
+async def test_bad_selector_is_refused_with_subscription_parse_failed(cluster: Cluster) -> None:
     ns, broker = cluster
-    async with AdminClient(ns.addr) as admin:
-        await admin.create_topic(broker.addr, TopicConfig("SqlBad", 4, 4))
-        client = ClientConfig(namesrv_addr=ns.addr)
-        queue = MessageQueue("SqlBad", broker.broker_name, 0)
+    addr = broker.config.broker_addr
+    async with AdminClient(ns.address) as admin:
+        await admin.create_topic(addr, TopicConfig("SqlBad", 4, 4))
+        client = ClientConfig(namesrv_addr=ns.address)
+        queue = MessageQueue("SqlBad", broker.config.broker_name, 0)
         async with AsyncProducer("sql-producer", client_config=client) as producer:
             await producer.send(Message("SqlBad", b"x", properties={"b": "1"}), queue=queue)
         remoting = admin.remoting
@@ -122,7 +113,7 @@ async def test_bad_selector_is_refused_with_subscription_parse_failed(
             req = RemotingCommand.request(
                 RequestCode.PULL_MESSAGE, _pull_header("SqlBad", expression)
             )
-            return await remoting.invoke(broker.addr, req, 5.0)
+            return await remoting.invoke(addr, req, 5.0)
 
         bad = await pull("a > 'x'")
         assert bad.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
@@ -136,7 +127,7 @@ async def test_bad_selector_is_refused_with_subscription_parse_failed(
             sub = {"topic": "SqlBad", "subString": expression, "expressionType": "SQL92"}
             body = orjson.dumps({"clientId": "c", "group": "gbad", "subscriptionData": sub})
             req = RemotingCommand.request(RequestCode.CHECK_CLIENT_CONFIG, {}, body)
-            return await remoting.invoke(broker.addr, req, 5.0)
+            return await remoting.invoke(addr, req, 5.0)
 
         refused = await check("a = ")
         assert refused.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
