@@ -70,7 +70,10 @@ class BrokerConfig(ConfigBase):
     register_broker_timeout_mills: int = setting(6000, minimum=1)
     force_register: bool = True  # rocketq always sends the whole topic table
     channel_expired_timeout: int = setting(120_000, minimum=1)
-    slave_read_enable: bool = setting(False, implemented=False)
+    slave_read_enable: bool = False
+    # How often a slave copies its master's topics, offsets, delay progress and groups
+    # (RocketMQ 5's key; 4.9 hard-codes 10 s).
+    sync_broker_metadata_period: int = setting(5000, minimum=100)
     transfer_msg_by_heap: bool = True  # a JVM memory choice; nothing to do in rocketq
     max_delay_time: int = setting(40, implemented=False)
     region_id: str = "DefaultRegion"

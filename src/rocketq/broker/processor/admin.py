@@ -311,6 +311,12 @@ class AdminBrokerProcessor:
         body = fastjson.dumps_java(self.ctl.consumer_offset_manager.encode())
         return req.make_response(body=body)
 
+    def get_all_delay_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """The delay levels' progress as ``delayOffset.json`` holds it (a slave keeps a copy,
+        ``SlaveSynchronize#syncDelayOffset``); bare integer keys as Java writes them."""
+        body = fastjson.dumps_java(self.ctl.schedule_service.offsets.encode())
+        return req.make_response(body=body)
+
     def reset_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """INVOKE_BROKER_TO_RESET_OFFSET (``Broker2Client#resetOffset``): offsets by store
         time, RESET_CONSUMER_CLIENT_OFFSET to every member, committed offsets updated."""
@@ -564,6 +570,7 @@ def register_admin_processors(table: ProcessorTable, ctl: BrokerController) -> N
         rc.LOCK_BATCH_MQ: locks.lock_batch_mq,
         rc.UNLOCK_BATCH_MQ: locks.unlock_batch_mq,
         rc.GET_ALL_CONSUMER_OFFSET: admin.get_all_consumer_offset,
+        rc.GET_ALL_DELAY_OFFSET: admin.get_all_delay_offset,
         rc.QUERY_MESSAGE: query.query_message,
         rc.VIEW_MESSAGE_BY_ID: query.view_message_by_id,
     }

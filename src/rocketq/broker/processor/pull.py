@@ -105,10 +105,23 @@ class PullMessageProcessor:
             result.min_offset,
             result.max_offset,
             body,
+            self._suggest_broker(h.consumer_group, result.suggest_pulling_from_slave),
         )
 
-    def _may_commit(self) -> bool:
-        return self.ctl.store_config.broker_role != SLAVE
+    def _suggest_broker(self, group_name: str, pulling_from_slave_suggested: bool) -> int:
+        """``suggestWhichBrokerId`` as 4.9's PullMessageProcessor sets it: the master (0)
+        unless ``slaveReadEnable``; then the group's ``whichBrokerWhenConsumeSlowly`` when the
+        read fell out of memory, else its ``brokerId``. A slave serves what it has either way
+        (Java sets PULL_RETRY_IMMEDIATELY for it, then the FOUND status overwrites that), so
+        consumers go on reading a slave while its master is down."""
+        if not self.ctl.config.slave_read_enable:
+            return 0
+        group = self.ctl.subscription_group_manager.find(group_name)
+        if group is None:
+            return 0
+        if pulling_from_slave_suggested:
+            return group.which_broker_when_consume_slowly
+        return group.broker_id
 
     def _check(self, h: PullMessageRequestHeader) -> SubscriptionData | None:
         """Permissions, group, topic, queue id and the subscription to filter with."""
@@ -230,8 +243,12 @@ class PullMessageProcessor:
         low: int,
         high: int,
         body: bytes | None = None,
+        suggest_which_broker_id: int = 0,
     ) -> RemotingCommand:
         ext = PullMessageResponseHeader(
-            suggest_which_broker_id=0, next_begin_offset=next_begin, min_offset=low, max_offset=high
+            suggest_which_broker_id=suggest_which_broker_id,
+            next_begin_offset=next_begin,
+            min_offset=low,
+            max_offset=high,
         ).to_ext()
         return req.make_response(code, remark, ext, body)
