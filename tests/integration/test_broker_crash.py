@@ -7,6 +7,8 @@ import asyncio
 import signal
 from pathlib import Path
 
+import pytest
+
 from rocketq.admin import AdminClient
 from rocketq.admin.api import MessageQueue
 from rocketq.client.config import ClientConfig
@@ -14,6 +16,8 @@ from rocketq.client.message import Message
 from rocketq.client.producer import AsyncProducer
 from rocketq.common.topic import TopicConfig
 from rocketq.testing import BrokerProcess, NamesrvProcess
+
+pytestmark = pytest.mark.slow  # a broker process is killed and restarted
 
 
 async def test_sigkill_restart_keeps_acknowledged_messages_and_offsets(tmp_path: Path) -> None:

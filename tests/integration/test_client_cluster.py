@@ -4,9 +4,8 @@ after a SIGKILL, orderly per-key order across restarts, broadcasting, retries.""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from rocketq.client.config import ClientConfig
 from rocketq.client.message import Message
 from rocketq.client.producer import AsyncProducer, SelectMessageQueueByHash
 from rocketq.common.topic import TopicConfig
-from rocketq.testing import BrokerProcess, NamesrvProcess
+from rocketq.testing import BrokerProcess, NamesrvProcess, async_wait_until
 from tests.integration.conftest import ConsumerProcess
 
 # Short delay levels so that retries come back within a second.
@@ -49,18 +48,11 @@ async def produce(ns: str, topic: str, count: int, keys: int = 0, prefix: str = 
                 await producer.send(Message(topic, f"{prefix}{i}".encode(), keys=f"k{i}"))
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.1)
-
-
 def bodies(consumers: list[ConsumerProcess]) -> Counter[str]:
     return Counter(str(m["body"]) for c in consumers for m in c.messages)
 
 
+@pytest.mark.slow
 async def test_three_consumers_exactly_once_and_takeover_after_sigkill(
     cluster: tuple[NamesrvProcess, BrokerProcess], consumers: list[ConsumerProcess]
 ) -> None:
@@ -68,7 +60,7 @@ async def test_three_consumers_exactly_once_and_takeover_after_sigkill(
     await create_topic(ns, broker, "Orders8", 8)
     consumers += [ConsumerProcess(ns.addr, "g3", "Orders8", name=f"c{i}") for i in range(3)]
     await produce(ns.addr, "Orders8", 300)
-    await wait_for(lambda: len(bodies(consumers)) == 300)
+    await async_wait_until(lambda: len(bodies(consumers)) == 300)
     await asyncio.sleep(1)
     counts = bodies(consumers)
     assert set(counts) == {f"m{i}" for i in range(300)}
@@ -80,10 +72,11 @@ async def test_three_consumers_exactly_once_and_takeover_after_sigkill(
     before = sum(len(c.messages) for c in consumers[1:])
     await produce(ns.addr, "Orders8", 300, prefix="n")
     survivors = consumers[1:]
-    await wait_for(lambda: {f"n{i}" for i in range(300)} <= set(bodies(survivors)))
+    await async_wait_until(lambda: {f"n{i}" for i in range(300)} <= set(bodies(survivors)))
     assert sum(len(c.messages) for c in survivors) - before >= 300
 
 
+@pytest.mark.slow
 async def test_orderly_keeps_per_key_order_across_restarts(
     cluster: tuple[NamesrvProcess, BrokerProcess], consumers: list[ConsumerProcess]
 ) -> None:
@@ -93,12 +86,12 @@ async def test_orderly_keeps_per_key_order_across_restarts(
     first = ConsumerProcess(ns.addr, "gord", "Ordered", "--orderly", name="o1")
     consumers.append(first)
     producing = asyncio.create_task(produce(ns.addr, "Ordered", keys * per_key, keys=keys))
-    await wait_for(lambda: len(first.messages) > 2000)
+    await async_wait_until(lambda: len(first.messages) > 2000)
     first.stop()  # restart in the middle of the stream
     second = ConsumerProcess(ns.addr, "gord", "Ordered", "--orderly", name="o2")
     consumers.append(second)
     await producing
-    await wait_for(
+    await async_wait_until(
         lambda: len({str(m["body"]) for m in first.messages + second.messages}) == keys * per_key
     )
     for run in (first.messages, second.messages):
@@ -119,9 +112,12 @@ async def test_broadcasting_delivers_to_every_consumer(
     ]
     await produce(ns.addr, "Bcast", 100)
     expected = {f"m{i}" for i in range(100)}
-    await wait_for(lambda: all({str(m["body"]) for m in c.messages} >= expected for c in consumers))
+    await async_wait_until(
+        lambda: all({str(m["body"]) for m in c.messages} >= expected for c in consumers)
+    )
 
 
+@pytest.mark.slow
 async def test_listener_failing_three_times_gets_four_deliveries(
     cluster: tuple[NamesrvProcess, BrokerProcess], consumers: list[ConsumerProcess]
 ) -> None:
@@ -130,7 +126,7 @@ async def test_listener_failing_three_times_gets_four_deliveries(
     consumer = ConsumerProcess(ns.addr, "gflaky", "Flaky", "--fail-times", "3", name="f")
     consumers.append(consumer)
     await produce(ns.addr, "Flaky", 1)
-    await wait_for(lambda: len(consumer.messages) >= 4, timeout=30)
+    await async_wait_until(lambda: len(consumer.messages) >= 4)
     await asyncio.sleep(1.5)
     assert [m["reconsume"] for m in consumer.messages] == [0, 1, 2, 3]
     assert {m["topic"] for m in consumer.messages} == {"Flaky"}  # retry topic hidden

@@ -52,6 +52,7 @@ def consumer_config(tmp_path: Path, **extra: object) -> ConsumerConfig:
     )
 
 
+@pytest.mark.slow  # the longest level is 4 s
 async def test_delay_levels_are_never_early_and_keep_their_order(tmp_path: Path) -> None:
     async with (
         running_cluster(tmp_path / "store", {"messageDelayLevel": LEVELS}) as (ns, broker),

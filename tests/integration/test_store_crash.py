@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rocketq.store.config import StoreConfig
 from rocketq.store.format import StoredMessage, encode_properties
 from rocketq.store.message_store import DefaultMessageStore, decode_records
@@ -91,6 +93,7 @@ async def check_store(root: Path, acked: list[Ack], rnd: random.Random) -> None:
         await store.aclose()
 
 
+@pytest.mark.slow
 async def test_kill_9_twenty_times_loses_no_acknowledged_message(tmp_path: Path) -> None:
     rnd = random.Random(20261121)
     root = tmp_path / "store"
