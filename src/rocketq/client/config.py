@@ -41,6 +41,11 @@ class ClientConfig:
     # RebalanceService waits 20 s between rounds (rocketmq.client.rebalance.waitInterval).
     rebalance_interval: int = 20_000
     mq_client_api_timeout: int = 3_000
+    # After a broker could not be reached, its topic's route is fetched again at most
+    # once per this many ms (Java waits for the next poll; rocketq asks sooner so that
+    # consumers find a dead master's slave within about a second, without flooding the
+    # NameServer while every queue of that broker fails).
+    route_refresh_after_failure_interval: int = 1_000
     unit_mode: bool = False
 
     def namesrv_addrs(self) -> list[str]:

@@ -1,19 +1,24 @@
 """One client instance per process and NameServer list (RocketMQ ``MQClientInstance``).
 
 It owns the connections, the route cache and the periodic work every producer and
-consumer of the process shares: routes refreshed every 30 s (and on demand), heartbeats
-to every broker every 30 s, consumer offsets persisted every 5 s, rebalance every 20 s
-and at once when a broker says NOTIFY_CONSUMER_IDS_CHANGED.
+consumer of the process shares: routes refreshed every 30 s (and on demand, and soon
+after a broker could not be reached), heartbeats to every broker every 30 s, consumer
+offsets persisted every 5 s, rebalance every 20 s and at once when a broker says
+NOTIFY_CONSUMER_IDS_CHANGED.
+
+Broker groups: ``broker_addrs[broker_name]`` maps broker id -> address as the last route
+listed it (0 = master, > 0 = slaves). Sends go to the master only
+(:meth:`MQClientInstance.find_broker_addr_master`); pulls and consumer offsets may go to a
+slave (:meth:`MQClientInstance.find_broker_address_in_subscribe`), so consumers go on
+while a group's master is down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,10 +26,16 @@ from rocketq.client.api import MQClientAPI
 from rocketq.client.config import ClientConfig
 from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.client.rebalance import AllocateMessageQueueStrategy
-from rocketq.common.errors import BrokerError, RemotingError
+from rocketq.common.errors import (
+    BrokerError,
+    RemotingConnectError,
+    RemotingError,
+    RemotingSendRequestError,
+)
 from rocketq.common.ids import UniqIdGenerator, local_ipv4
 from rocketq.common.message import MessageConst
 from rocketq.common.record import decode_records
+from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import PERM_READ, PERM_WRITE
 from rocketq.remoting.body import TopicRouteData
 from rocketq.remoting.client import RemotingClient
@@ -34,11 +45,51 @@ from rocketq.remoting.connection import Connection, ProcessorTable
 from rocketq.remoting.headers import CheckTransactionStateRequestHeader
 from rocketq.remoting.heartbeat import ConsumerData, HeartbeatData, ProducerData
 
-__all__ = ["MQClientInstance", "TopicPublishInfo", "member_instance"]
+__all__ = [
+    "MASTER_ID",
+    "FindBrokerResult",
+    "MQClientInstance",
+    "RefreshThrottle",
+    "TopicPublishInfo",
+    "member_instance",
+]
 
 log = logging.getLogger("rocketq.client")
 
+# MixAll.MASTER_ID: broker id 0 is a group's master; slaves have ids > 0.
 MASTER_ID = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FindBrokerResult:
+    """A broker chosen for a pull or an offset request (``FindBrokerResult``)."""
+
+    addr: str
+    slave: bool
+
+
+class RefreshThrottle:
+    """Lets a topic's route be refreshed after a broker failure at most once per
+    ``interval`` seconds, so a dead broker that every queue trips over costs the
+    NameServer one request per topic, not one per failed call."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def due(self, topic: str, now: float) -> bool:
+        """True (and remembered) when ``topic`` was not refreshed in the last interval."""
+        last = self._last.get(topic)
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[topic] = now
+        return True
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """True when the broker could not be reached or its connection closed (not a
+    timeout or an error answer): then the route may name a broker that is gone."""
+    return isinstance(exc, (RemotingConnectError, RemotingSendRequestError))
 
 
 @dataclass(slots=True)
@@ -137,55 +188,45 @@ class MQClientInstance:
         self.broker_addrs: dict[str, dict[int, str]] = {}
         self.producers: dict[str, ProducerMember] = {}
         self.consumers: dict[str, ConsumerMember] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: TaskOwner | None = None
         self._rebalance_now = asyncio.Event()
-        self._started = False
         self._route_lock = asyncio.Lock()
+        self._failure_refresh = RefreshThrottle(config.route_refresh_after_failure_interval / 1000)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the periodic services (idempotent)."""
-        if self._started:
+        if self._tasks is not None and not self._tasks.closed:
             return
-        self._started = True
+        tasks = self._tasks = TaskOwner(log)
         c = self.config
-        for name, period, fn in (
-            ("route", c.poll_name_server_interval, self.update_all_routes),
-            ("heartbeat", c.heartbeat_broker_interval, self.send_heartbeat_to_all_brokers),
-            ("persist-offsets", c.persist_consumer_offset_interval, self._persist_all_offsets),
-        ):
-            self._tasks.append(asyncio.create_task(self._every(period, fn), name=f"client-{name}"))
-        self._tasks.append(asyncio.create_task(self._rebalance_loop(), name="client-rebalance"))
+        # The intervals are read at every round, so a test may shorten them after start.
+        tasks.every(
+            lambda: _ms(c.poll_name_server_interval), self.update_all_routes, "client-route"
+        )
+        tasks.every(
+            lambda: _ms(c.heartbeat_broker_interval),
+            self.send_heartbeat_to_all_brokers,
+            "client-heartbeat",
+        )
+        tasks.every(
+            lambda: _ms(c.persist_consumer_offset_interval),
+            self._persist_all_offsets,
+            "client-persist-offsets",
+        )
+        tasks.every(
+            lambda: c.rebalance_interval / 1000,
+            self.rebalance_all,
+            "client-rebalance",
+            wake=self._rebalance_now,
+        )
 
     async def aclose(self) -> None:
         """Stop services, unregister from every broker, close connections."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        if self._tasks is not None:
+            await self._tasks.aclose()
         await self.remoting.aclose()
-        self._started = False
-
-    @staticmethod
-    async def _every(period_ms: int, fn: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            await asyncio.sleep(max(period_ms, 10) / 1000)
-            try:
-                await fn()
-            except Exception:
-                log.exception("periodic client task %s failed", getattr(fn, "__name__", fn))
-
-    async def _rebalance_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._rebalance_now.wait(), self.config.rebalance_interval / 1000
-                )
-            self._rebalance_now.clear()
-            await self.rebalance_all()
 
     def rebalance_immediately(self) -> None:
         """Wake the rebalance service."""
@@ -270,10 +311,23 @@ class MQClientInstance:
             if default_route_for is not None:
                 for qd in route.queue_datas:  # the producer's defaultTopicQueueNums cap
                     qd.read_queue_nums = qd.write_queue_nums = min(4, qd.read_queue_nums)
-            self._install_route(target, route)
+            self.install_route(target, route)
             return True
 
-    def _install_route(self, topic: str, route: TopicRouteData) -> None:
+    def note_broker_failure(self, topic: str, exc: BaseException) -> None:
+        """A call to a broker of ``topic`` failed with ``exc``. When the broker could not
+        be reached, refresh the topic's route soon (in the background, at most once per
+        ``route_refresh_after_failure_interval``) rather than at the next 30 s poll, so a
+        master that died drops out of the route and consumers move to its slave."""
+        if not is_connection_failure(exc) or self._tasks is None or self._tasks.closed:
+            return
+        if self._failure_refresh.due(topic, time.monotonic()):
+            log.info("broker of %s unreachable (%s): refreshing its route", topic, exc)
+            self._tasks.spawn(self.update_topic_route(topic), f"client-route-refresh-{topic}")
+
+    def install_route(self, topic: str, route: TopicRouteData) -> None:
+        """Take ``route`` as ``topic``'s route: broker addresses, publish and subscribe
+        queues for every member (what every NameServer answer goes through)."""
         self.route_table[topic] = route
         for bd in route.broker_datas:
             self.broker_addrs[bd.broker_name] = dict(bd.broker_addrs)
@@ -285,15 +339,29 @@ class MQClientInstance:
             consumer.update_subscribe_info(topic, mqs)
 
     def find_broker_addr_master(self, broker_name: str) -> str | None:
-        """The master address of a broker group, if known."""
+        """The master address of a broker group, if the route lists one
+        (``findBrokerAddressInPublish``: sends, locks, admin offset queries)."""
         return self.broker_addrs.get(broker_name, {}).get(MASTER_ID)
 
-    def find_broker_addr_subscribe(
-        self, broker_name: str, broker_id: int = MASTER_ID
-    ) -> str | None:
-        """The address to pull from: the suggested id, else any member (master first)."""
-        addrs = self.broker_addrs.get(broker_name, {})
-        return addrs.get(broker_id) or addrs.get(MASTER_ID) or next(iter(addrs.values()), None)
+    def find_broker_address_in_subscribe(
+        self, broker_name: str, broker_id: int = MASTER_ID, only_this_broker: bool = False
+    ) -> FindBrokerResult | None:
+        """``findBrokerAddressInSubscribe``: the member ``broker_id`` of the group; for a
+        slave id that is missing, the next slave id; then, unless ``only_this_broker``,
+        any member, the master first (Java takes its HashMap's first entry, which is the
+        lowest id). None when the route lists no member that fits."""
+        addrs = self.broker_addrs.get(broker_name)
+        if not addrs:
+            return None
+        addr = addrs.get(broker_id)
+        if addr is None and broker_id != MASTER_ID:
+            addr = addrs.get(broker_id + 1)
+        if addr is not None:
+            return FindBrokerResult(addr, broker_id != MASTER_ID)
+        if only_this_broker:
+            return None
+        first = min(addrs)
+        return FindBrokerResult(addrs[first], first != MASTER_ID)
 
     def any_broker_addr_of_topic(self, topic: str) -> str | None:
         """Some broker serving ``topic`` (consumer id lists can be asked of any of them)."""
@@ -408,6 +476,11 @@ class MQClientInstance:
             {"properties": props, "mqTable": {}, "statusTable": {}, "subscriptionSet": []}
         )
         return req.make_response(body=body)
+
+
+def _ms(millis: int) -> float:
+    """A periodic task's interval in seconds (at least 10 ms, as Java's timers allow)."""
+    return max(millis, 10) / 1000
 
 
 def member_instance(

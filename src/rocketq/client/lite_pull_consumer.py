@@ -34,7 +34,7 @@ from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue, PullStatus
 from rocketq.client.offset_store import ReadOffsetType
 from rocketq.client.process_queue import ProcessQueue
-from rocketq.client.pull_wrapper import OffsetQueries, make_offset_store, pull_kernel
+from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
@@ -98,6 +98,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         self.offset_store = make_offset_store(
             self.config.message_model, self.instance, group, self.config.offset_store_dir
         )
+        self.pull_api = PullAPIWrapper(self.instance, group)
         self.subscriptions: dict[str, SubscriptionData] = {}
         self.subscribe_info: dict[str, set[MessageQueue]] = {}
         self._mode: str | None = None
@@ -452,9 +453,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         if sub is None or offset < 0:
             return False
         c = self.config
-        result = await pull_kernel(
-            self.instance,
-            self.group,
+        result = await self.pull_api.pull_kernel(
             mq,
             sub,
             offset,

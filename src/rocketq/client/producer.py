@@ -175,6 +175,8 @@ class AsyncProducer:
                 result = await self._send_to(mq, msg, deadline)
             except RemotingError as exc:
                 self._record(mq, started, isolation=True)
+                # The route may still list a master that died: fetch it again soon.
+                self.instance.note_broker_failure(mq.topic, exc)
                 error = exc
                 continue
             except BrokerError as exc:

@@ -22,7 +22,7 @@ from rocketq.client.lite_pull_consumer import RETRY_PREFIX as RETRY_PREFIX
 from rocketq.client.lite_pull_consumer import AsyncLitePullConsumer
 from rocketq.client.message import MessageQueue, PullResult
 from rocketq.client.offset_store import ReadOffsetType
-from rocketq.client.pull_wrapper import OffsetQueries, make_offset_store, pull_kernel
+from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.common.errors import ClientError
 from rocketq.remoting.heartbeat import ConsumerData, build_subscription
 
@@ -54,6 +54,7 @@ class AsyncPullConsumer(OffsetQueries):
         self.offset_store = make_offset_store(
             self.config.message_model, self.instance, group, self.config.offset_store_dir
         )
+        self.pull_api = PullAPIWrapper(self.instance, group)
         #: Topics announced in heartbeats (Java ``registerTopics``) plus every topic pulled.
         self.topics: set[str] = set(register_topics)
         self._started = False
@@ -126,8 +127,8 @@ class AsyncPullConsumer(OffsetQueries):
         self.topics.add(mq.topic)
         sub = build_subscription(mq.topic, expression)
         t = timeout if timeout is not None else self.config.consumer_pull_timeout_millis / 1000
-        return await pull_kernel(
-            self.instance, self.group, mq, sub, offset, max_nums, suspend_ms=suspend_ms, timeout=t
+        return await self.pull_api.pull_kernel(
+            mq, sub, offset, max_nums, suspend_ms=suspend_ms, timeout=t
         )
 
     async def fetch_subscribe_message_queues(self, topic: str) -> list[MessageQueue]:

@@ -14,24 +14,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from pathlib import Path
 from types import TracebackType
 
 from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeService, Listener
 from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue, PullStatus
-from rocketq.client.offset_store import (
-    LocalFileOffsetStore,
-    OffsetStore,
-    ReadOffsetType,
-    RemoteBrokerOffsetStore,
-)
+from rocketq.client.offset_store import OffsetStore, ReadOffsetType
 from rocketq.client.process_queue import ProcessQueue
+from rocketq.client.pull_wrapper import PullAPIWrapper, make_offset_store
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import MessageConst
-from rocketq.remoting.headers import PullMessageRequestHeader
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
 
 __all__ = ["AsyncPushConsumer"]
@@ -39,8 +33,6 @@ __all__ = ["AsyncPushConsumer"]
 log = logging.getLogger("rocketq.client")
 
 RETRY_PREFIX = "%RETRY%"
-# PullSysFlag.
-_FLAG_COMMIT_OFFSET, _FLAG_SUSPEND, _FLAG_SUBSCRIPTION = 0x1, 0x2, 0x4
 # DefaultMQPushConsumerImpl: flow-control and retry pauses.
 _FLOW_CONTROL_PAUSE_S = 0.05
 _ORDERLY_LOCK_RETRY_S = 3.0
@@ -70,6 +62,7 @@ class AsyncPushConsumer:
         self.process_queues: dict[MessageQueue, ProcessQueue] = {}
         self._pull_tasks: dict[MessageQueue, asyncio.Task[None]] = {}
         self.offset_store: OffsetStore
+        self.pull_api = PullAPIWrapper(self.instance, group)
         factory = ALLOCATE_STRATEGIES.get(self.config.allocate_strategy)
         if factory is None:
             raise ClientError(
@@ -127,11 +120,14 @@ class AsyncPushConsumer:
         if self.config.message_model == "CLUSTERING":
             retry = RETRY_PREFIX + self.group
             self.subscriptions.setdefault(retry, build_subscription(retry, "*"))
-            self.offset_store = RemoteBrokerOffsetStore(self._fetch_offset, self._commit_offset)
-        else:
-            self.offset_store = LocalFileOffsetStore(
-                self.instance.client_id, self.group, Path(self.config.offset_store_dir)
-            )
+        # Commits are one-way, as Java's persistAll sends them.
+        self.offset_store = make_offset_store(
+            self.config.message_model,
+            self.instance,
+            self.group,
+            self.config.offset_store_dir,
+            oneway=True,
+        )
         await self.offset_store.load()
         self.instance.register_consumer(self)
         await self.instance.start()
@@ -431,31 +427,22 @@ class AsyncPushConsumer:
 
     async def _pull_once(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> int:
         sub = self.subscriptions.get(mq.topic)
-        addr = self.instance.find_broker_addr_subscribe(mq.broker_name)
-        if sub is None or addr is None:
-            await self.instance.update_topic_route(mq.topic)
+        if sub is None:
             await asyncio.sleep(self.config.pull_time_delay_mills_when_exception / 1000)
             return offset
         commit = await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY)
-        flags = _FLAG_SUSPEND | _FLAG_SUBSCRIPTION | (_FLAG_COMMIT_OFFSET if commit > 0 else 0)
-        header = PullMessageRequestHeader(
-            consumer_group=self.group,
-            topic=mq.topic,
-            queue_id=mq.queue_id,
-            queue_offset=offset,
-            max_msg_nums=self.config.pull_batch_size,
-            sys_flag=flags,
-            commit_offset=max(commit, 0),
-            suspend_timeout_millis=self.config.broker_suspend_max_time_millis,
-            subscription=sub.sub_string,
-            sub_version=sub.sub_version,
-            expression_type=sub.expression_type,
+        result = await self.pull_api.pull_kernel(
+            mq,
+            sub,
+            offset,
+            self.config.pull_batch_size,
+            suspend_ms=self.config.broker_suspend_max_time_millis,
+            timeout=self.config.consumer_pull_timeout_millis / 1000,
+            commit_offset=commit,
         )
-        timeout = self.config.consumer_pull_timeout_millis / 1000
-        result = await self.instance.api.pull_message(addr, header, timeout, mq.broker_name)
         pq.last_pull_timestamp = int(time.time() * 1000)
         if result.status is PullStatus.FOUND:
-            msgs = self._filter(result.messages, sub)
+            msgs = result.messages
             if msgs and not pq.dropped and self._service is not None:
                 dispatch = pq.put_messages(msgs)
                 self._service.submit(msgs, pq, mq, dispatch)
@@ -475,14 +462,6 @@ class AsyncPushConsumer:
         elif pq.msg_count == 0:  # nothing new: keep the committed offset moving
             self.offset_store.update_offset(mq, result.next_begin_offset, True)
         return result.next_begin_offset
-
-    @staticmethod
-    def _filter(msgs: list[MessageExt], sub: SubscriptionData) -> list[MessageExt]:
-        """The broker filters by tag hash; a hash collision is caught here by the tag text."""
-        if sub.expression_type != "TAG" or not sub.tags_set or sub.sub_string == "*":
-            return msgs
-        tags = set(sub.tags_set)
-        return [m for m in msgs if m.tags in tags]
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -505,22 +484,6 @@ class AsyncPushConsumer:
         except (RemotingError, BrokerError) as exc:
             log.warning("send back of %s failed: %s", msg.msg_id, exc)
             return False
-
-    # -- offsets ----------------------------------------------------------------------------
-
-    async def _fetch_offset(self, mq: MessageQueue) -> int:
-        addr = self.instance.find_broker_addr_master(mq.broker_name)
-        if addr is None:
-            await self.instance.update_topic_route(mq.topic)
-            addr = self.instance.find_broker_addr_master(mq.broker_name)
-        if addr is None:
-            raise BrokerError(1, f"the broker[{mq.broker_name}] not exist")
-        return await self.instance.api.query_consumer_offset(addr, self.group, mq)
-
-    async def _commit_offset(self, mq: MessageQueue, offset: int) -> None:
-        addr = self.instance.find_broker_addr_master(mq.broker_name)
-        if addr is not None:
-            await self.instance.api.update_consumer_offset(addr, self.group, mq, offset)
 
 
 def _store_addr(msg: MessageExt) -> str:
