@@ -15,14 +15,22 @@ from rocketq.admin import AdminClient
 from rocketq.client.message import MessageExt
 from rocketq.common.errors import BrokerError
 from rocketq.namesrv import NamesrvConfig, NamesrvController
-from rocketq.testing import running_namesrv
+from rocketq.testing import NamesrvProcess, running_namesrv
 
 DRIVER = Path(__file__).with_name("client_driver.py")
 
 
 @pytest.fixture
-async def namesrv(tmp_path: Path) -> AsyncIterator[NamesrvController]:
-    """A NameServer in the test's event loop whose brokers never expire during a test."""
+def namesrv(tmp_path: Path) -> Iterator[NamesrvProcess]:
+    """A NameServer process whose brokers never expire during a test."""
+    with NamesrvProcess(tmp_path / "ns", {"brokerChannelExpiredTime": "600000"}) as ns:
+        yield ns
+
+
+@pytest.fixture
+async def loop_namesrv(tmp_path: Path) -> AsyncIterator[NamesrvController]:
+    """``namesrv`` in the test's event loop (``running_namesrv``): for async tests that need
+    no process."""
     config = NamesrvConfig(
         kv_config_path=str(tmp_path / "kvConfig.json"), broker_channel_expired_time=600_000
     )

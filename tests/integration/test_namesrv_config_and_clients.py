@@ -82,25 +82,25 @@ async def test_order_topic_config_in_route_and_register_response(tmp_path: Path)
             await client.aclose()
 
 
-async def test_namesrv_config_get_and_update(namesrv: NamesrvController) -> None:
+async def test_namesrv_config_get_and_update(loop_namesrv: NamesrvController) -> None:
     client = RemotingClient()
     try:
-        resp = await call(client, namesrv.address, RequestCode.GET_NAMESRV_CONFIG)
+        resp = await call(client, loop_namesrv.address, RequestCode.GET_NAMESRV_CONFIG)
         text = (resp.body or b"").decode()
         assert "orderMessageEnable=false\n" in text
-        assert f"listenPort={namesrv.port}\n" in text
+        assert f"listenPort={loop_namesrv.port}\n" in text
         resp = await call(
             client,
-            namesrv.address,
+            loop_namesrv.address,
             RequestCode.UPDATE_NAMESRV_CONFIG,
             body=b"orderMessageEnable=true\n",
         )
         assert resp.code == 0
-        resp = await call(client, namesrv.address, RequestCode.GET_NAMESRV_CONFIG)
+        resp = await call(client, loop_namesrv.address, RequestCode.GET_NAMESRV_CONFIG)
         assert "orderMessageEnable=true\n" in (resp.body or b"").decode()
         resp = await call(
             client,
-            namesrv.address,
+            loop_namesrv.address,
             RequestCode.UPDATE_NAMESRV_CONFIG,
             body=b"kvConfigPath=/etc/passwd\n",
         )
@@ -122,18 +122,18 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
     return word >> 24, rest[:hlen], rest[hlen:]
 
 
-async def test_cpp_client_style_request(namesrv: NamesrvController) -> None:
+async def test_cpp_client_style_request(loop_namesrv: NamesrvController) -> None:
     """Written by hand as librocketmq 1.2.3 sends it: trailing newline, remark "", credentials."""
     client = RemotingClient()
     await client.invoke(
-        namesrv.address,
+        loop_namesrv.address,
         register_request("broker-cpp", BROKER_A, body=java_register_body({"CppTopic": (4, 4, 6)})),
     )
     header = (
         b'{"code":105,"extFields":{"AccessKey":"","OnsChannel":"ALIYUN","Signature":"abc=",'
         b'"topic":"CppTopic"},"flag":0,"language":"CPP","opaque":0,"remark":"","version":63}\n'
     )
-    reader, writer = await asyncio.open_connection("127.0.0.1", namesrv.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", loop_namesrv.port)
     try:
         writer.write(_frame(header))
         stype, head, body = await _read_frame(reader)
@@ -150,9 +150,9 @@ async def test_cpp_client_style_request(namesrv: NamesrvController) -> None:
         await client.aclose()  # the broker's connection: closing it drops the route
 
 
-async def test_ali_ons_style_numbers_and_booleans(namesrv: NamesrvController) -> None:
+async def test_ali_ons_style_numbers_and_booleans(loop_namesrv: NamesrvController) -> None:
     """ali-ons keeps JS types in extFields: numbers and true/false must be accepted."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", namesrv.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", loop_namesrv.port)
     try:
         put = (
             b'{"code":100,"language":"JAVA","version":121,"opaque":1,"flag":0,'
@@ -173,12 +173,12 @@ async def test_ali_ons_style_numbers_and_booleans(namesrv: NamesrvController) ->
         writer.close()
 
 
-async def test_rocketmq_binary_header_answered_in_kind(namesrv: NamesrvController) -> None:
+async def test_rocketmq_binary_header_answered_in_kind(loop_namesrv: NamesrvController) -> None:
     """The ROCKETMQ header example of remoting.md §3 (GET_ROUTEINFO_BY_TOPIC, topic "T")."""
     frame = bytes.fromhex(
         "00000027010000230069000191000000070000000000000002726b0000000c0005746f7069630000000154"
     )
-    reader, writer = await asyncio.open_connection("127.0.0.1", namesrv.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", loop_namesrv.port)
     try:
         writer.write(frame)
         stype, head, _ = await _read_frame(reader)
@@ -190,23 +190,27 @@ async def test_rocketmq_binary_header_answered_in_kind(namesrv: NamesrvControlle
 
 
 async def test_garbage_closes_only_that_connection(
-    namesrv: NamesrvController, caplog: pytest.LogCaptureFixture
+    loop_namesrv: NamesrvController, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="rocketq.remoting")
     good = RemotingClient()
     try:
-        assert (await call(good, namesrv.address, RequestCode.GET_BROKER_CLUSTER_INFO)).code == 0
+        assert (
+            await call(good, loop_namesrv.address, RequestCode.GET_BROKER_CLUSTER_INFO)
+        ).code == 0
         for junk in (
             b"\x7f\xff\xff\xff garbage",
             b"GET / HTTP/1.1\r\n\r\n" * 3,
             struct.pack(">II", 100, 0x05000004) + b"x" * 96,
         ):
-            reader, writer = await asyncio.open_connection("127.0.0.1", namesrv.port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", loop_namesrv.port)
             writer.write(junk)
             assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
             writer.close()
-        assert (await call(good, namesrv.address, RequestCode.GET_BROKER_CLUSTER_INFO)).code == 0
-        unknown = await good.invoke(namesrv.address, RemotingCommand.request(9999), 5)
+        assert (
+            await call(good, loop_namesrv.address, RequestCode.GET_BROKER_CLUSTER_INFO)
+        ).code == 0
+        unknown = await good.invoke(loop_namesrv.address, RemotingCommand.request(9999), 5)
         assert unknown.code == 3 and "9999" in (unknown.remark or "")
     finally:
         await good.aclose()
@@ -224,12 +228,14 @@ def _admin(*args: str) -> str:
     return result.stdout
 
 
-async def test_admin_cli_prints_routes(namesrv: NamesrvController) -> None:
+async def test_admin_cli_prints_routes(loop_namesrv: NamesrvController) -> None:
     client = RemotingClient()
     try:
         body = java_register_body({"CliTopic": (4, 4, 6)})
-        await client.invoke(namesrv.address, register_request("broker-cli", BROKER_A, body=body))
-        n = namesrv.address
+        await client.invoke(
+            loop_namesrv.address, register_request("broker-cli", BROKER_A, body=body)
+        )
+        n = loop_namesrv.address
         out = await asyncio.to_thread(_admin, "clusterList", "-n", n)
         assert "DefaultCluster" in out and "broker-cli" in out and BROKER_A in out
         out = await asyncio.to_thread(_admin, "topicList", "-n", n)
