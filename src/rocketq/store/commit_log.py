@@ -211,10 +211,14 @@ class CommitLog:
 
         The bytes already hold whole records and end-of-file fillers laid out for the same
         file size, so they are written as they are, possibly across a file boundary.
-        False when ``offset`` is not this log's end (the slave is out of step).
+        False when ``offset`` is not this log's end (the slave is out of step). An empty
+        log takes any file start: a master streams an empty slave its last file only
+        (``HAConnection``), and the first file is created there (``getLastMappedFile``).
         """
         if offset != self.max_offset():
-            return False
+            if self.max_offset() != 0 or offset % self.file_size:
+                return False
+            self.queue.destroy()  # at most an empty file at 0, left by an earlier start
         view = memoryview(data)
         while len(view):
             mapped = self.queue.get_last_file(offset)
@@ -235,6 +239,16 @@ class CommitLog:
         if mapped is None:
             raise StoreError(f"commitlog offset {offset} is not on disk")
         return mapped.read(offset - mapped.file_from_offset, size)
+
+    def get_data_from(self, offset: int, max_size: int) -> bytes | None:
+        """A copy of up to ``max_size`` written bytes from ``offset`` to the end of its file
+        (``getData(offset)`` as the HA master reads it); None when there are none."""
+        mapped = self.queue.find_file(offset)
+        if mapped is None:
+            return None
+        pos = offset - mapped.file_from_offset
+        size = min(mapped.wrote_position - pos, max_size)
+        return mapped.read_bytes(pos, size) if size > 0 else None
 
     def read_record(self, offset: int, check_crc: bool = False) -> MessageRecord:
         """Decode the record at global ``offset``."""

@@ -67,6 +67,20 @@ DEFAULT_MAPPED_FILE_SIZE_TIMER_LOG = 100 * 1024 * 1024
 # Timer progress (config/timercheck) and the wheel/log are flushed this often (ms).
 DEFAULT_TIMER_FLUSH_INTERVAL_MS = 1000
 
+# HA: the master listens on listenPort + 1 (the broker passes its own; 10912 for 10911).
+DEFAULT_HA_LISTEN_PORT = 10912
+# Either side reports/heartbeats after this much silence on its write side (ms).
+DEFAULT_HA_SEND_HEARTBEAT_INTERVAL = 5_000
+# A link with nothing read for this long (ms) is dropped: 4 missed heartbeats.
+DEFAULT_HA_HOUSEKEEPING_INTERVAL = 20_000
+# Largest body of one master -> slave chunk (bytes).
+DEFAULT_HA_TRANSFER_BATCH_SIZE = 32 * 1024
+# A SYNC_MASTER answers SLAVE_NOT_AVAILABLE when the best slave is this far behind (bytes).
+DEFAULT_HA_SLAVE_FALLBEHIND_MAX = 256 * 1024 * 1024
+DEFAULT_HA_CONNECT_RETRY_INTERVAL = 5_000
+DEFAULT_SLAVE_TIMEOUT = 3_000
+# A chunk must fit a Java slave's 4 MiB read buffer with its 12-byte header.
+_MAX_HA_TRANSFER_BATCH_SIZE = 4 * 1024 * 1024 - 12
 
 # Fields whose Java setter does not follow the snake_case -> camelCase rule
 # (MixAll#properties2Object derives the key from the setter name).
@@ -115,16 +129,24 @@ class StoreConfig(ConfigBase):
     max_index_num: int = DEFAULT_MAX_INDEX_NUM
     max_msgs_num_batch: int = 64
     message_index_safe: bool = False
-    ha_listen_port: int = 10912
-    ha_send_heartbeat_interval: int = 5_000
-    ha_housekeeping_interval: int = 20_000
-    ha_transfer_batch_size: int = 32 * 1024
+    # Classic master-slave replication (HAService, HAConnection, HAClient in 4.9.4).
+    ha_listen_port: int = DEFAULT_HA_LISTEN_PORT
+    ha_send_heartbeat_interval: int = DEFAULT_HA_SEND_HEARTBEAT_INTERVAL
+    ha_housekeeping_interval: int = DEFAULT_HA_HOUSEKEEPING_INTERVAL
+    ha_transfer_batch_size: int = DEFAULT_HA_TRANSFER_BATCH_SIZE
     ha_master_address: str = ""
-    ha_slave_fallbehind_max: int = 256 * 1024 * 1024
+    ha_slave_fallbehind_max: int = DEFAULT_HA_SLAVE_FALLBEHIND_MAX
+    # 5.x name of haSlaveFallbehindMax; 0 = not set (then haSlaveFallbehindMax applies).
+    ha_max_gap_not_in_sync: int = 0
+    # rocketq only: a slave retries a lost or refused master connection this often (ms).
+    # RocketMQ hard-codes 5 s (HAClient#run waitForRunning(1000 * 5)); tests shorten it.
+    ha_connect_retry_interval: int = DEFAULT_HA_CONNECT_RETRY_INTERVAL
     broker_role: str = ASYNC_MASTER
     flush_disk_type: str = ASYNC_FLUSH
     sync_flush_timeout: int = DEFAULT_SYNC_FLUSH_TIMEOUT
-    slave_timeout: int = 3_000
+    # A SYNC_MASTER put waits this long (ms) for a slave's ack before FLUSH_SLAVE_TIMEOUT
+    # (CommitLog#submitReplicaRequest uses slaveTimeout from 4.9.3; syncFlushTimeout before).
+    slave_timeout: int = DEFAULT_SLAVE_TIMEOUT
     message_delay_level: str = DEFAULT_MESSAGE_DELAY_LEVEL
     flush_delay_offset_interval: int = 10_000
     clean_file_forcibly_enable: bool = True
@@ -167,6 +189,11 @@ class StoreConfig(ConfigBase):
         units = -(-self.mapped_file_size_consume_queue // CQ_STORE_UNIT_SIZE)
         return units * CQ_STORE_UNIT_SIZE
 
+    def slave_fallbehind_max(self) -> int:
+        """The SYNC_MASTER gap limit: ``haMaxGapNotInSync`` (5.x) if set, else
+        ``haSlaveFallbehindMax`` (4.x)."""
+        return self.ha_max_gap_not_in_sync or self.ha_slave_fallbehind_max
+
     def validate(self) -> None:
         """Raise ``ValueError`` for settings the store cannot run with."""
         if self.flush_disk_type not in FLUSH_DISK_TYPES:
@@ -177,5 +204,9 @@ class StoreConfig(ConfigBase):
             raise ValueError("mapped file sizes must be positive")
         if self.max_message_size <= 0:
             raise ValueError("maxMessageSize must be positive")
+        if min(self.ha_send_heartbeat_interval, self.ha_housekeeping_interval) <= 0:
+            raise ValueError("haSendHeartbeatInterval and haHousekeepingInterval must be positive")
+        if not 0 < self.ha_transfer_batch_size <= _MAX_HA_TRANSFER_BATCH_SIZE:
+            raise ValueError(f"haTransferBatchSize must be in 1..{_MAX_HA_TRANSFER_BATCH_SIZE}")
         if self.timer_precision_ms <= 0 or self.timer_roll_window_slot < 2:
             raise ValueError("timerPrecisionMs must be positive and timerRollWindowSlot >= 2")

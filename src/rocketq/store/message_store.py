@@ -26,7 +26,7 @@ from rocketq.common.record import decode_records
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
 from rocketq.store.clean import CleanService
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
-from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
+from rocketq.store.config import SLAVE, SYNC_FLUSH, SYNC_MASTER, StoreConfig
 from rocketq.store.consume_queue import ConsumeQueue
 from rocketq.store.flush import CommitLogFlushService
 from rocketq.store.format import (
@@ -41,6 +41,8 @@ from rocketq.store.format import (
     peek_record,
     tags_code,
 )
+from rocketq.store.ha.client import HAClient, HAClientStats
+from rocketq.store.ha.service import HAService, HAServiceStats
 from rocketq.store.index_service import IndexService
 from rocketq.store.result import (
     GetMessageResult,
@@ -97,9 +99,20 @@ class MessageStoreStats:
 
 
 class DefaultMessageStore:
-    """RocketMQ's message store over the directory ``config.store_path_root_dir``."""
+    """RocketMQ's message store over the directory ``config.store_path_root_dir``.
 
-    def __init__(self, config: StoreConfig, store_host: Address = ("127.0.0.1", 10911)) -> None:
+    Replication (``store/ha``): a SLAVE gets an :class:`HAClient` (it follows the master
+    named by ``haMasterAddress`` or :meth:`update_master_address`); a master given
+    ``ha_listen`` (bind host, port: the broker passes ``haListenPort``) gets an
+    :class:`HAService` that slaves connect to. A SYNC_MASTER without one has no slave.
+    """
+
+    def __init__(
+        self,
+        config: StoreConfig,
+        store_host: Address = ("127.0.0.1", 10911),
+        ha_listen: tuple[str, int] | None = None,
+    ) -> None:
         self.config = config
         self.store_host = store_host
         self.root = Path(config.store_path_root_dir)
@@ -129,6 +142,14 @@ class DefaultMessageStore:
         self._running = False
         self._stopping = asyncio.Event()
         self._put_count = 0
+        self.ha_service: HAService | None = None
+        self.ha_client: HAClient | None = None
+        if config.broker_role == SLAVE:
+            self.ha_client = HAClient(self, config)
+        elif ha_listen is not None:
+            self.ha_service = HAService(self, config, *ha_listen)
+        # decided once: the put path of other roles must not pay for replication waits
+        self._sync_master = config.broker_role == SYNC_MASTER
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -156,6 +177,11 @@ class DefaultMessageStore:
             self._flush_consume_queues_loop(), name="consumequeue-flush"
         )
         self._running = True
+        try:
+            await self._start_ha()
+        except OSError:
+            await self.aclose()
+            raise
         log.info(
             "store started at %s: commitlog [%d, %d), %d queues, last exit %s",
             self.root,
@@ -165,11 +191,21 @@ class DefaultMessageStore:
             "clean" if last_exit_ok else "ABNORMAL",
         )
 
+    async def _start_ha(self) -> None:
+        if self.ha_service is not None:
+            await self.ha_service.start()
+        if self.ha_client is not None:
+            self.ha_client.start()
+
     async def aclose(self) -> None:
         """Stop services, flush everything and mark a clean exit."""
         if not self._running:
             return
         self._running = False
+        if self.ha_client is not None:
+            await self.ha_client.aclose()
+        if self.ha_service is not None:
+            await self.ha_service.aclose()
         await self.clean_service.aclose()
         self._stopping.set()  # the loops finish their current flush (a worker thread) first
         if self._cq_flush_task is not None:
@@ -337,7 +373,12 @@ class DefaultMessageStore:
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(exc))
         self._dispatch_appended(msgs, appended)
         self._put_count += len(msgs)
-        status = await self._wait_flush(appended[-1], wait_store)
+        if self.ha_service is not None:
+            self.ha_service.notify_append()
+        if self._sync_master and wait_store:
+            status = await self._wait_flush_and_replica(appended[-1])
+        else:
+            status = await self._wait_flush(appended[-1], wait_store)
         return PutMessageResult(status, tuple(appended))
 
     def _dispatch_appended(
@@ -373,20 +414,52 @@ class DefaultMessageStore:
         ok = await self.flush_service.wait_flushed(end, self.config.sync_flush_timeout / 1000)
         return PutMessageStatus.PUT_OK if ok else PutMessageStatus.FLUSH_DISK_TIMEOUT
 
+    async def _wait_flush_and_replica(self, last: AppendResult) -> PutMessageStatus:
+        """SYNC_MASTER with WAIT=true: flush and slave ack in parallel; a replication
+        failure wins over a flush failure (``CommitLog#asyncPutMessage`` thenCombine)."""
+        end = last.physical_offset + last.size
+        replica: PutMessageStatus | asyncio.Future[bool] = PutMessageStatus.SLAVE_NOT_AVAILABLE
+        if self.ha_service is not None:
+            replica = self.ha_service.submit_replica_request(end)
+        flushed = await self._wait_flush(last, True)
+        if not isinstance(replica, PutMessageStatus):
+            acked = await replica
+            replica = PutMessageStatus.PUT_OK if acked else PutMessageStatus.FLUSH_SLAVE_TIMEOUT
+        return replica if replica is not PutMessageStatus.PUT_OK else flushed
+
     def append_to_commit_log(self, offset: int, data: bytes | memoryview) -> bool:
         """A slave stores bytes of its master's CommitLog and dispatches the records that are
         now complete (a chunk may end inside a record; the rest comes with the next one)."""
-        if self._reput_offset is None:
-            self._reput_offset = self.commit_log.max_offset()
+        empty = self.commit_log.max_offset() == 0
         if not self.commit_log.append_raw(offset, data):
             return False
+        if self._reput_offset is None or empty:  # an empty slave starts where the master does
+            self._reput_offset = offset
         self._reput_offset = self._dispatch_complete(self._reput_offset)
         return True
+
+    def get_commit_log_data(self, offset: int, max_size: int) -> bytes | None:
+        """Up to ``max_size`` CommitLog bytes from ``offset`` to the end of its file (what
+        an HA master sends a slave); None when nothing is there yet."""
+        return self.commit_log.get_data_from(offset, max_size)
+
+    def update_master_address(self, addr: str) -> None:
+        """A slave follows the master whose HA address is ``addr`` (``host:port``, from the
+        NameServer's ``haServerAddr``); ignored by a master, as in RocketMQ."""
+        if self.ha_client is not None:
+            self.ha_client.update_master_address(addr)
+
+    def ha_stats(self) -> HAServiceStats | HAClientStats | None:
+        """Replication status: the master's slaves, the slave's link, or None."""
+        if self.ha_service is not None:
+            return self.ha_service.stats()
+        return self.ha_client.stats() if self.ha_client is not None else None
 
     def _dispatch_complete(self, pos: int) -> int:
         """Dispatch whole records from ``pos`` up to the log's end; return where it stopped."""
         log_end = self.commit_log.max_offset()
         queue = self.commit_log.queue
+        stamp = 0
         while log_end - pos >= END_FILE_MIN_BLANK_LENGTH:
             mapped = queue.find_file(pos)
             if mapped is None:
@@ -397,8 +470,12 @@ class DefaultMessageStore:
                 continue
             if size <= 0 or pos + size > log_end:
                 break
-            self._dispatch_record(self.commit_log.read_record(pos))
+            record = self.commit_log.read_record(pos)
+            self._dispatch_record(record)
+            stamp = record.store_timestamp
             pos += size
+        if stamp:  # the checkpoint learns store times from flushed marks, as on a master
+            self._append_marks.append((pos, stamp))
         return pos
 
     # -- get --------------------------------------------------------------------------------
