@@ -1,4 +1,5 @@
-"""Real NameServer and broker processes on 127.0.0.1 for the integration tests."""
+"""Fixtures for the integration tests: NameServers (a process, or in the test's event loop),
+consumer processes, and pull_all to read a topic back."""
 
 from __future__ import annotations
 
