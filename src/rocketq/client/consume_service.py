@@ -6,6 +6,9 @@ thread pool of ``consume_thread_max`` threads, so a slow listener never blocks p
 Concurrent: batches run in parallel; a failed batch goes back to the broker
 (CONSUMER_SEND_MSG_BACK) and comes again from the retry topic. Orderly: one batch at a
 time per queue, in queue order; a failed batch is retried locally after a pause.
+
+The service sees its push consumer only through :class:`ConsumerSide`, the few things it
+uses, so it can be built and tested alone.
 """
 
 from __future__ import annotations
@@ -14,18 +17,18 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from rocketq.client.config import ConsumerConfig
 from rocketq.client.message import MessageExt, MessageQueue
+from rocketq.client.offset_store import OffsetStore
 from rocketq.client.process_queue import ProcessQueue
+from rocketq.client.tasks import GracefulTaskOwner
 from rocketq.common.message import MessageConst
-
-if TYPE_CHECKING:
-    from rocketq.client.push_consumer import AsyncPushConsumer
 
 __all__ = [
     "ConsumeConcurrentlyContext",
@@ -33,12 +36,17 @@ __all__ = [
     "ConsumeOrderlyContext",
     "ConsumeOrderlyStatus",
     "ConsumeService",
+    "ConsumerSide",
 ]
 
 log = logging.getLogger("rocketq.client")
 
 # ConsumeMessageOrderlyService: a queue's turn lasts at most 60 s before others get theirs.
 MAX_TIME_CONSUME_CONTINUOUSLY_MS = 60_000
+# At close, running listeners get this long to finish before they are cancelled.
+CLOSE_GRACE_S = 10.0
+# submitConsumeRequestLater: a batch whose send-back failed is consumed again after 5 s.
+CONSUME_LATER_DELAY_S = 5.0
 
 
 class ConsumeConcurrentlyStatus(Enum):
@@ -77,24 +85,62 @@ class ConsumeOrderlyContext:
 Listener = Callable[[list[MessageExt], Any], Any]
 
 
+class ConsumerSide(Protocol):
+    """What :class:`ConsumeService` uses of its push consumer."""
+
+    @property
+    def config(self) -> ConsumerConfig:
+        """Batch size, thread count, message model, orderly pause."""
+        ...
+
+    @property
+    def offset_store(self) -> OffsetStore:
+        """Where consumed offsets are kept."""
+        ...
+
+    def reset_retry_topic(self, msgs: list[MessageExt]) -> None:
+        """Show retried messages under their original topic."""
+
+    async def send_message_back(self, msg: MessageExt, delay_level: int, mq: MessageQueue) -> bool:
+        """CONSUMER_SEND_MSG_BACK; False when it failed."""
+        ...
+
+    async def try_lock_later(self, mq: MessageQueue) -> None:
+        """Orderly: the queue's lock is gone; lock it again, then resume."""
+
+    def max_reconsume_times(self) -> int:
+        """Deliveries before a message goes to the DLQ."""
+        ...
+
+
 class ConsumeService:
     """Hands pulled messages to the listener and acknowledges them."""
 
-    def __init__(self, consumer: AsyncPushConsumer, listener: Listener, orderly: bool) -> None:
+    def __init__(self, consumer: ConsumerSide, listener: Listener, orderly: bool) -> None:
         self.consumer = consumer
         self.listener = listener
         self.orderly = orderly
         self.is_async = inspect.iscoroutinefunction(listener)
-        threads = max(consumer.config.consume_thread_max, 1)
-        self._pool = None if self.is_async else ThreadPoolExecutor(threads, "rocketq-consume")
-        self._slots = asyncio.Semaphore(threads)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._threads = max(consumer.config.consume_thread_max, 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._slots = asyncio.Semaphore(self._threads)
+        self._tasks = GracefulTaskOwner(log)
         self._orderly_running: set[MessageQueue] = set()
+        self.start()
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def start(self) -> None:
+        """Get ready to consume (again, after :meth:`aclose`): tasks and thread pool."""
+        if self._tasks.closed:
+            self._tasks = GracefulTaskOwner(log)
+        if not self.is_async and self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, "rocketq-consume")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        if self._tasks.closed:  # closing: the queue is dropped, nothing is left to do
+            coro.close()
+            log.debug("consume service closed: %s not started", name)
+            return
+        self._tasks.spawn(coro, name)
 
     async def _call(self, msgs: list[MessageExt], context: object) -> object:
         if self.is_async:
@@ -112,11 +158,11 @@ class ConsumeService:
         if self.orderly:
             if dispatch and mq not in self._orderly_running:
                 self._orderly_running.add(mq)
-                self._spawn(self._consume_orderly(pq, mq))
+                self._spawn(self._consume_orderly(pq, mq), f"consume-orderly-{mq}")
             return
         size = max(self.consumer.config.consume_message_batch_max_size, 1)
         for i in range(0, len(msgs), size):
-            self._spawn(self._consume_concurrently(msgs[i : i + size], pq, mq))
+            self._spawn(self._consume_concurrently(msgs[i : i + size], pq, mq), f"consume-{mq}")
 
     # -- concurrently -----------------------------------------------------------------------
 
@@ -166,10 +212,10 @@ class ConsumeService:
         if offset >= 0 and not pq.dropped:
             self.consumer.offset_store.update_offset(mq, offset, True)
         if retry_locally:
-            self._spawn(self._later(retry_locally, pq, mq))
+            self._spawn(self._later(retry_locally, pq, mq), f"consume-later-{mq}")
 
     async def _later(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
-        await asyncio.sleep(5)  # submitConsumeRequestLater: 5 s
+        await asyncio.sleep(CONSUME_LATER_DELAY_S)
         if not pq.dropped:
             await self._consume_concurrently(msgs, pq, mq)
 
@@ -189,7 +235,7 @@ class ConsumeService:
                 await self.consumer.try_lock_later(mq)
                 return
             if (time.monotonic() - started) * 1000 > MAX_TIME_CONSUME_CONTINUOUSLY_MS:
-                self._spawn(self._resume_orderly_soon(pq, mq, 10))
+                self._spawn(self._resume_orderly_soon(pq, mq, 10), f"consume-orderly-{mq}")
                 return
             msgs = pq.take_messages(max(self.consumer.config.consume_message_batch_max_size, 1))
             if not msgs:
@@ -237,7 +283,7 @@ class ConsumeService:
         pause = context.suspend_current_queue_time_millis
         if pause < 0:
             pause = self.consumer.config.suspend_current_queue_time_millis
-        self._spawn(self._resume_orderly_soon(pq, mq, pause / 1000))
+        self._spawn(self._resume_orderly_soon(pq, mq, pause / 1000), f"consume-orderly-{mq}")
         return False
 
     async def _resume_orderly_soon(self, pq: ProcessQueue, mq: MessageQueue, delay: float) -> None:
@@ -250,9 +296,7 @@ class ConsumeService:
 
     async def aclose(self) -> None:
         """Let running listeners finish (bounded), then stop the thread pool."""
-        if self._tasks:
-            _, pending = await asyncio.wait(list(self._tasks), timeout=10)
-            for task in pending:
-                task.cancel()
+        await self._tasks.aclose_gracefully(CLOSE_GRACE_S)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -37,6 +37,7 @@ from rocketq.client.process_queue import ProcessQueue
 from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
 
 __all__ = ["AsyncLitePullConsumer", "LitePullConsumerConfig"]
@@ -108,9 +109,14 @@ class AsyncLitePullConsumer(OffsetQueries):
         self._buffer: deque[_ConsumeRequest] = deque()
         self._arrived = asyncio.Event()
         self._rebalance_lock = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
+        # Pull tasks and work started by subscribe()/assign(); None before start(),
+        # closed by aclose().
+        self._tasks: TaskOwner | None = None
         self._next_auto_commit = 0.0
-        self._started = False
+
+    @property
+    def _started(self) -> bool:
+        return self._tasks is not None and not self._tasks.closed
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -121,7 +127,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         self._mode = _SUBSCRIBE
         self.subscriptions[topic] = build_subscription(topic, expression, expression_type)
         if self._started:
-            self._spawn(self._after_subscribe(topic))
+            self._spawn(self._after_subscribe(topic), f"subscribe-{self.group}-{topic}")
 
     async def _after_subscribe(self, topic: str) -> None:
         await self.instance.update_topic_route(topic)
@@ -179,7 +185,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         await self.offset_store.load()
         self.instance.register_consumer(self)
         await self.instance.start()
-        self._started = True
+        self._tasks = TaskOwner(log)
         self._next_auto_commit = time.monotonic() + self._auto_commit_interval()
         for topic in list(self.subscriptions):
             await self.instance.update_topic_route(topic)
@@ -192,12 +198,10 @@ class AsyncLitePullConsumer(OffsetQueries):
 
     async def aclose(self) -> None:
         """Stop pulling, commit (with auto-commit) and persist offsets, leave the group."""
-        if not self._started:
+        tasks = self._tasks
+        if tasks is None or tasks.closed:
             return
-        self._started = False
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await tasks.aclose()  # pull tasks and subscribe/assign work
         async with self._rebalance_lock:  # a rebalance in flight must not add queues back
             for mq in list(self._queues):
                 await self._retire(mq, self._detach(mq), persist=False)
@@ -216,10 +220,13 @@ class AsyncLitePullConsumer(OffsetQueries):
     ) -> None:
         await self.aclose()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
+        """Start ``coro`` as one of this consumer's tasks; None once it is closing."""
+        if self._tasks is None or self._tasks.closed:
+            coro.close()
+            log.debug("%s is not running: %s not started", self.group, name)
+            return None
+        return self._tasks.spawn(coro, name)
 
     def _check_started(self) -> None:
         if not self._started:
@@ -385,7 +392,7 @@ class AsyncLitePullConsumer(OffsetQueries):
 
     def _apply_assignment(self) -> None:
         for mq in [m for m in self._queues if m not in self._assigned]:
-            self._spawn(self._retire(mq, self._detach(mq)))
+            self._spawn(self._retire(mq, self._detach(mq)), f"lite-release-{mq}")
         for mq in sorted(self._assigned - set(self._queues)):
             self._add(mq)
 
@@ -395,8 +402,8 @@ class AsyncLitePullConsumer(OffsetQueries):
         state.task = self._start_pull(mq, state)
         log.info("%s: pulling %s", self.group, mq)
 
-    def _start_pull(self, mq: MessageQueue, state: _AssignedQueue) -> asyncio.Task[None]:
-        return asyncio.create_task(self._pull_loop(mq, state, state.pq), name=f"lite-pull-{mq}")
+    def _start_pull(self, mq: MessageQueue, state: _AssignedQueue) -> asyncio.Task[None] | None:
+        return self._spawn(self._pull_loop(mq, state, state.pq), f"lite-pull-{mq}")
 
     def _detach(self, mq: MessageQueue) -> _AssignedQueue:
         state = self._queues.pop(mq)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import zlib
@@ -15,6 +14,7 @@ from rocketq.client.config import ClientConfig, ProducerConfig
 from rocketq.client.fault import LatencyFaultTolerance
 from rocketq.client.instance import MQClientInstance, TopicPublishInfo, member_instance
 from rocketq.client.message import Message, MessageQueue, SendResult, SendStatus
+from rocketq.client.tasks import GracefulTaskOwner
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import (
     BatchEntry,
@@ -72,8 +72,12 @@ class AsyncProducer:
         self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
         self.publish_info: dict[str, TopicPublishInfo] = {}
         self.fault = LatencyFaultTolerance()
-        self._callbacks: set[asyncio.Task[None]] = set()
-        self._started = False
+        # The async sends in flight; None before start(), closed by aclose().
+        self._tasks: GracefulTaskOwner | None = None
+
+    @property
+    def _started(self) -> bool:
+        return self._tasks is not None and not self._tasks.closed
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -82,15 +86,14 @@ class AsyncProducer:
         self.instance.register_producer(self)
         self.publish_info.setdefault(self.config.create_topic_key, TopicPublishInfo())
         await self.instance.start()
-        self._started = True
+        self._tasks = GracefulTaskOwner(log)
 
     async def aclose(self) -> None:
         """Wait for async sends, unregister, stop the instance if it is ours."""
-        if not self._started:
+        tasks = self._tasks
+        if tasks is None or tasks.closed:
             return
-        self._started = False
-        if self._callbacks:
-            await asyncio.gather(*self._callbacks, return_exceptions=True)
+        await tasks.aclose_gracefully(None)  # every async send gets its answer
         await self.instance.unregister(producer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
@@ -266,21 +269,33 @@ class AsyncProducer:
         self, msg: Message, callback: SendCallback | None = None, *, timeout: float | None = None
     ) -> asyncio.Future[SendResult]:
         """Send without waiting: returns a future (await it, or pass ``callback``)."""
-        task: asyncio.Task[SendResult] = asyncio.ensure_future(self.send(msg, timeout=timeout))
-        if callback is not None:
+        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        send = self._send_async(msg, timeout, future, callback)
+        if self._tasks is None or self._tasks.closed:
+            send.close()  # settled on the next loop turn, as a started send's error would be
+            loop = asyncio.get_running_loop()
+            loop.call_soon(_complete, future, callback, None, ClientError(_NOT_STARTED))
+            return future
+        task = self._tasks.spawn(send, f"send-async-{msg.topic}")
+        future.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
+        return future
 
-            def done(t: asyncio.Task[SendResult]) -> None:
-                error = t.exception()
-                try:
-                    callback(None if error else t.result(), error)
-                except Exception:
-                    log.exception("send callback failed")
-
-            task.add_done_callback(done)
-        holder = asyncio.ensure_future(_swallow(task))
-        self._callbacks.add(holder)
-        holder.add_done_callback(self._callbacks.discard)
-        return task
+    async def _send_async(
+        self,
+        msg: Message,
+        timeout: float | None,
+        future: asyncio.Future[SendResult],
+        callback: SendCallback | None,
+    ) -> None:
+        try:
+            result = await self.send(msg, timeout=timeout)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            _complete(future, callback, None, exc)
+        else:
+            _complete(future, callback, result, None)
 
     async def send_oneway(self, msg: Message) -> None:
         """Send without any answer (fastest, no guarantee)."""
@@ -332,9 +347,27 @@ class AsyncProducer:
 
     def _check_started(self) -> None:
         if not self._started:
-            raise ClientError("the producer is not started: call start() or use 'async with'")
+            raise ClientError(_NOT_STARTED)
 
 
-async def _swallow(task: asyncio.Task[SendResult]) -> None:
-    with contextlib.suppress(Exception):
-        await task
+_NOT_STARTED = "the producer is not started: call start() or use 'async with'"
+
+
+def _complete(
+    future: asyncio.Future[SendResult],
+    callback: SendCallback | None,
+    result: SendResult | None,
+    error: Exception | None,
+) -> None:
+    """Settle an async send's future, then run its callback (its errors are logged)."""
+    if not future.done():
+        if error is None and result is not None:
+            future.set_result(result)
+        elif error is not None:
+            future.set_exception(error)
+            future.exception()  # seen: a caller with only a callback is not warned at GC
+    if callback is not None:
+        try:
+            callback(result, error)
+        except Exception:
+            log.exception("send callback failed (result %s, error %r)", result, error)

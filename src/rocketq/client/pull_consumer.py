@@ -10,6 +10,7 @@ arrives (up to 20 s).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from types import TracebackType
 
@@ -24,6 +25,7 @@ from rocketq.client.message import MessageQueue, PullResult
 from rocketq.client.offset_store import ReadOffsetType
 from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.common.errors import ClientError
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.heartbeat import ConsumerData, build_subscription
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "LitePullConsumerConfig",
     "PullConsumerConfig",
 ]
+
+log = logging.getLogger("rocketq.client")
 
 
 class AsyncPullConsumer(OffsetQueries):
@@ -57,7 +61,13 @@ class AsyncPullConsumer(OffsetQueries):
         self.pull_api = PullAPIWrapper(self.instance, group)
         #: Topics announced in heartbeats (Java ``registerTopics``) plus every topic pulled.
         self.topics: set[str] = set(register_topics)
-        self._started = False
+        # This consumer runs no task of its own; the owner marks it started (not None)
+        # and closed, as for the other members.
+        self._tasks: TaskOwner | None = None
+
+    @property
+    def _started(self) -> bool:
+        return self._tasks is not None and not self._tasks.closed
 
     async def start(self) -> None:
         """Register the group with the client instance and the brokers."""
@@ -66,16 +76,17 @@ class AsyncPullConsumer(OffsetQueries):
         await self.offset_store.load()
         self.instance.register_consumer(self)
         await self.instance.start()
-        self._started = True
+        self._tasks = TaskOwner(log)
         for topic in sorted(self.topics):
             await self.instance.update_topic_route(topic)
         await self.instance.send_heartbeat_to_all_brokers()
 
     async def aclose(self) -> None:
         """Persist the stored offsets and leave the group."""
-        if not self._started:
+        tasks = self._tasks
+        if tasks is None or tasks.closed:
             return
-        self._started = False
+        await tasks.aclose()
         await self.persist_offsets()
         await self.instance.unregister(consumer_group=self.group)
         if self._own_instance:

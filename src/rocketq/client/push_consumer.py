@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import Any
 
 from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeService, Listener
@@ -26,6 +28,7 @@ from rocketq.client.pull_wrapper import PullAPIWrapper, make_offset_store
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import MessageConst
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
 
 __all__ = ["AsyncPushConsumer"]
@@ -72,10 +75,19 @@ class AsyncPushConsumer:
         self.strategy = factory()
         self._service: ConsumeService | None = None
         self._rebalance_lock = asyncio.Lock()
-        self._background: set[asyncio.Future[None]] = set()
-        self._lock_task: asyncio.Task[None] | None = None
-        self._clean_task: asyncio.Task[None] | None = None
-        self._started = False
+        # Pull loops, lock renewal, expired-message clean-up, work after subscribe();
+        # None before start(), closed by aclose().
+        self._tasks: TaskOwner | None = None
+
+    @property
+    def _started(self) -> bool:
+        return self._tasks is not None and not self._tasks.closed
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        if self._tasks is None:
+            coro.close()
+            raise ClientError("the consumer is not started")
+        return self._tasks.spawn(coro, name)
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -83,9 +95,7 @@ class AsyncPushConsumer:
         """Subscribe to ``topic`` with a tag expression (``"TagA || TagB"``, ``"*"``) or SQL92."""
         self.subscriptions[topic] = build_subscription(topic, expression, expression_type)
         if self._started:
-            task = asyncio.ensure_future(self._after_subscribe(topic))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._after_subscribe(topic), f"subscribe-{self.group}-{topic}")
 
     async def _after_subscribe(self, topic: str) -> None:
         await self.instance.update_topic_route(topic)
@@ -129,9 +139,10 @@ class AsyncPushConsumer:
             oneway=True,
         )
         await self.offset_store.load()
+        self._service.start()
         self.instance.register_consumer(self)
         await self.instance.start()
-        self._started = True
+        tasks = self._tasks = TaskOwner(log)
         for topic in list(self.subscriptions):
             await self.instance.update_topic_route(topic)
         await self.instance.send_heartbeat_to_all_brokers()
@@ -141,10 +152,12 @@ class AsyncPushConsumer:
         await self.do_rebalance()
         self.instance.rebalance_immediately()
         if self.orderly and self.config.message_model == "CLUSTERING":
-            self._lock_task = asyncio.create_task(self._renew_locks(), name=f"locks-{self.group}")
+            tasks.every(_LOCK_RENEW_INTERVAL_S, self._renew_locks, f"locks-{self.group}")
         elif not self.orderly:
-            self._clean_task = asyncio.create_task(
-                self._clean_expired(), name=f"clean-{self.group}"
+            tasks.every(
+                lambda: max(self.config.consume_timeout * 60, 0.05),
+                self._clean_expired,
+                f"clean-{self.group}",
             )
 
     async def _clean_expired(self) -> None:
@@ -152,70 +165,57 @@ class AsyncPushConsumer:
         ``consume_timeout`` is sent back (delay level 3) and dropped from its queue, so the
         queue's committed offset moves on; the listener's late result is then ignored."""
         timeout_ms = int(self.config.consume_timeout * 60_000)
-        while True:
-            await asyncio.sleep(max(timeout_ms / 1000, 0.05))
-            for mq, pq in list(self.process_queues.items()):
-                for _ in range(_CLEAN_EXPIRED_MAX):
-                    msg = pq.head_if_consume_expired(timeout_ms)
-                    if msg is None or pq.dropped:
-                        break
-                    log.warning(
-                        "%s: message %s consumed for over %s min; sending it back",
-                        self.group,
-                        msg.msg_id,
-                        self.config.consume_timeout,
-                    )
-                    if not await self.send_message_back(msg, 3, mq):
-                        break
-                    offset = pq.remove_messages([msg])
-                    if offset >= 0:
-                        self.offset_store.update_offset(mq, offset, True)
+        for mq, pq in list(self.process_queues.items()):
+            for _ in range(_CLEAN_EXPIRED_MAX):
+                msg = pq.head_if_consume_expired(timeout_ms)
+                if msg is None or pq.dropped:
+                    break
+                log.warning(
+                    "%s: message %s consumed for over %s min; sending it back",
+                    self.group,
+                    msg.msg_id,
+                    self.config.consume_timeout,
+                )
+                if not await self.send_message_back(msg, 3, mq):
+                    break
+                offset = pq.remove_messages([msg])
+                if offset >= 0:
+                    self.offset_store.update_offset(mq, offset, True)
 
     async def _renew_locks(self) -> None:
         """``lockMQPeriodically``: renew the broker locks of every owned queue every 20 s
         (the broker's lease is 60 s, the client trusts a lock for 30 s)."""
-        while True:
-            await asyncio.sleep(_LOCK_RENEW_INTERVAL_S)
-            by_broker: dict[str, list[MessageQueue]] = {}
-            for mq in self.process_queues:
-                by_broker.setdefault(mq.broker_name, []).append(mq)
-            for broker, mqs in by_broker.items():
-                addr = self.instance.find_broker_addr_master(broker)
-                if addr is None:
-                    continue
-                try:
-                    locked = await self.instance.api.lock_batch_mq(
-                        addr, self.group, self.instance.client_id, mqs
-                    )
-                except (RemotingError, BrokerError) as exc:
-                    log.warning("renewing locks on %s failed: %s", broker, exc)
-                    continue
-                now = int(time.time() * 1000)
-                for mq in mqs:
-                    pq = self.process_queues.get(mq)
-                    if pq is not None:
-                        pq.locked = mq in locked
-                        if pq.locked:
-                            pq.last_lock_timestamp = now
+        by_broker: dict[str, list[MessageQueue]] = {}
+        for mq in self.process_queues:
+            by_broker.setdefault(mq.broker_name, []).append(mq)
+        for broker, mqs in by_broker.items():
+            addr = self.instance.find_broker_addr_master(broker)
+            if addr is None:
+                continue
+            try:
+                locked = await self.instance.api.lock_batch_mq(
+                    addr, self.group, self.instance.client_id, mqs
+                )
+            except (RemotingError, BrokerError) as exc:
+                log.warning("renewing locks on %s failed: %s", broker, exc)
+                continue
+            now = int(time.time() * 1000)
+            for mq in mqs:
+                pq = self.process_queues.get(mq)
+                if pq is not None:
+                    pq.locked = mq in locked
+                    if pq.locked:
+                        pq.last_lock_timestamp = now
 
     async def aclose(self) -> None:
         """Leave the group: stop pulls, finish listeners, persist offsets, unregister."""
-        if not self._started:
+        tasks = self._tasks
+        if tasks is None or tasks.closed:
             return
-        self._started = False
-        for task in (self._lock_task, self._clean_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
         async with self._rebalance_lock:  # a rebalance in flight must not start new pulls
             for pq in self.process_queues.values():
                 pq.dropped = True
-            for task in self._pull_tasks.values():
-                task.cancel()
-            for task in self._pull_tasks.values():
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await tasks.aclose()  # pull loops, lock renewal, clean-up, after-subscribe work
             self._pull_tasks.clear()
         if self._service is not None:
             await self._service.aclose()
@@ -276,9 +276,9 @@ class AsyncPushConsumer:
 
     async def do_rebalance(self) -> None:
         """Work out this consumer's queues for every topic and start/stop pull loops."""
-        if not self._started:
-            return
         async with self._rebalance_lock:
+            if not self._started:  # not yet, or closed while this waited for the lock
+                return
             for topic in list(self.subscriptions):
                 try:
                     await self._rebalance_topic(topic)
@@ -316,9 +316,7 @@ class AsyncPushConsumer:
             pq = ProcessQueue()
             pq.locked = self.orderly
             self.process_queues[mq] = pq
-            self._pull_tasks[mq] = asyncio.create_task(
-                self._pull_loop(mq, pq, offset), name=f"pull-{mq}"
-            )
+            self._pull_tasks[mq] = self._spawn(self._pull_loop(mq, pq, offset), f"pull-{mq}")
             log.info("%s: consuming %s from offset %d", self.group, mq, offset)
 
     async def _drop(self, mq: MessageQueue) -> None:

@@ -23,7 +23,6 @@ calls the two hooks off the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import logging
@@ -39,6 +38,7 @@ from rocketq.client.producer import AsyncProducer
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import MessageConst, SysFlag
 from rocketq.common.record import RecordFormatError, decode_offset_msg_id
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -165,12 +165,14 @@ class AsyncTransactionProducer(AsyncProducer):
         self.check_local_transaction = check_local_transaction or (
             listener.check_local_transaction if listener is not None else None
         )
-        self._checks: set[asyncio.Task[None]] = set()
+        # Check-backs being answered; None before start(), closed by aclose().
+        self._checks: TaskOwner | None = None
 
     async def start(self) -> None:
         """Start, then register with the brokers at once (Java waits for the 30 s
         heartbeat), so that check-backs can reach this producer soon."""
         await super().start()
+        self._checks = TaskOwner(log)
         try:
             await self.instance.update_topic_route(self.config.create_topic_key)
             await self.instance.send_heartbeat_to_all_brokers()
@@ -179,10 +181,8 @@ class AsyncTransactionProducer(AsyncProducer):
 
     async def aclose(self) -> None:
         """Drop unanswered check-backs (the broker asks again), then close."""
-        for task in self._checks:
-            task.cancel()
-        if self._checks:
-            await asyncio.gather(*self._checks, return_exceptions=True)
+        if self._checks is not None:
+            await self._checks.aclose()
         await super().aclose()
 
     def __repr__(self) -> str:
@@ -274,11 +274,10 @@ class AsyncTransactionProducer(AsyncProducer):
     ) -> None:
         """A broker asks about ``msg`` (called by the client instance): run the checker in
         a task this producer owns and answer on the same connection."""
-        task = asyncio.get_running_loop().create_task(
-            self._answer_check(conn, msg, header), name=f"tx-check-{header.msg_id}"
-        )
-        self._checks.add(task)
-        task.add_done_callback(self._checks.discard)
+        if self._checks is None or self._checks.closed:
+            log.info("check-back for %s dropped: %r is not running", msg.msg_id, self)
+            return
+        self._checks.spawn(self._answer_check(conn, msg, header), f"tx-check-{header.msg_id}")
 
     async def _answer_check(
         self, conn: Connection, msg: MessageExt, header: CheckTransactionStateRequestHeader
