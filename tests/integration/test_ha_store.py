@@ -16,6 +16,7 @@ from rocketq.store.format import StoredMessage, encode_properties
 from rocketq.store.ha.client import HAClient
 from rocketq.store.message_store import DefaultMessageStore
 from rocketq.store.result import PutMessageStatus
+from rocketq.testing import async_wait_until
 
 FILE_SIZE = 64 * 1024
 TOPICS = ("HaTopicA", "HaTopicB")
@@ -24,13 +25,8 @@ DEADLINE = 60.0  # generous: a loaded 2-core machine must never fail a test by b
 
 
 async def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    """The shared ``async_wait_until`` with this file's deadline and a short poll."""
+    await async_wait_until(predicate, timeout, 0.01, what)
 
 
 def config(root: Path, role: str, **overrides: object) -> StoreConfig:
@@ -488,3 +484,26 @@ async def test_the_slave_drops_a_master_out_of_step_and_reconnects(
         await slave.aclose()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_master_closing_releases_waiting_puts(tmp_path: Path) -> None:
+    master = await start_master(tmp_path / "master", SYNC_MASTER, slave_timeout=600_000)
+    slave = await start_slave(tmp_path / "slave", master)
+    try:
+        await linked(master)
+        assert (await master.put_message(message(1))).status is PutMessageStatus.PUT_OK
+        client(slave).pause()
+        put = asyncio.ensure_future(master.put_message(message(2)))
+        service = master.ha_service
+        assert service is not None
+        await wait_until(lambda: service.group_transfer.waiting == 1, "the put to wait")
+        stats = service.stats()
+        (behind,) = stats.slaves
+        assert behind.fall_behind == master.max_phy_offset() - behind.ack_offset > 0
+        assert stats.push2slave_max_offset == behind.ack_offset
+        await master.aclose()
+        result = await asyncio.wait_for(put, DEADLINE)
+        assert result.status is PutMessageStatus.FLUSH_SLAVE_TIMEOUT
+    finally:
+        await slave.aclose()
+        await master.aclose()

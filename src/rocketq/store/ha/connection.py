@@ -119,6 +119,8 @@ class HAConnection:
         log.info("HA slave %s connected", self.address)
         try:
             await run_both(self._read_loop(), self._write_loop())
+        except HALinkClosedError as exc:
+            log.info("HA slave %s gone: %s", self.address, exc)
         except (OSError, HAProtocolError) as exc:
             log.warning("HA slave %s dropped: %s", self.address, exc)
         finally:
