@@ -265,7 +265,7 @@ class BrokerProcess(_ServerProcess):
             "-n",
             self.namesrv_addr,
             "-p",
-            "0",
+            self.config.get("listenPort", "0"),  # a fixed port survives a restart
             "--host",
             "127.0.0.1",
             "--store",

@@ -3,16 +3,19 @@ periodic services (RocketMQ ``BrokerController``).
 
 Periodic work, each a task owned by the controller: register with the NameServers
 every ``registerNameServerPeriod``; persist consumer offsets every
-``flushConsumerOffsetInterval``; drop silent client channels every 10 s.
+``flushConsumerOffsetInterval``; drop silent client channels every 10 s; on a SLAVE, copy
+the master's metadata every ``syncBrokerMetadataPeriod`` (``SlaveSynchronize``).
+
+Replication lives in the store (``store/ha``): a master listens on ``haListenPort`` for
+slaves; a slave follows the master whose HA address the NameServer names in its answer to
+each registration (or ``haMasterAddress``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +27,12 @@ from rocketq.broker.outer_api import BrokerOuterAPI
 from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
 from rocketq.broker.schedule import ScheduleMessageService
+from rocketq.broker.slave_sync import SlaveSynchronize
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.timer import TimerMessageService
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.broker.transaction import TransactionalMessageService
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -44,6 +49,10 @@ log = logging.getLogger("rocketq.broker")
 CLIENT_SCAN_INTERVAL_S = 10.0
 # registerNameServerPeriod is clamped to [10 s, 60 s] by RocketMQ.
 _REGISTER_PERIOD_RANGE_MS = (10_000, 60_000)
+# SlaveSynchronize's first round waits 3 s after start (BrokerController, 4.9).
+SLAVE_SYNC_INITIAL_DELAY_S = 3.0
+# RocketMQ's minimum length of a configured haMasterAddress ("a:1" is not one).
+_MIN_HA_MASTER_ADDRESS_LEN = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +75,11 @@ class BrokerController:
         self.store_config = store_config
         root = Path(store_config.store_path_root_dir)
         self.boot_timestamp = int(time.time() * 1000)
-        self.store = DefaultMessageStore(store_config, (config.broker_ip1, config.listen_port))
+        self.is_slave = store_config.broker_role == SLAVE
+        ha_listen = None if self.is_slave else (config.bind_address, store_config.ha_listen_port)
+        self.store = DefaultMessageStore(
+            store_config, (config.broker_ip1, config.listen_port), ha_listen
+        )
         self.topic_config_manager = TopicConfigManager(root / "config" / "topics.json", config)
         self.subscription_group_manager = SubscriptionGroupManager(
             root / "config" / "subscriptionGroup.json", config.auto_create_subscription_group
@@ -93,7 +106,18 @@ class BrokerController:
             config.listen_port,
             on_connection_closed=self._connection_closed,
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self.slave_synchronize = SlaveSynchronize(
+            self.outer_api.client,
+            self.topic_config_manager,
+            self.consumer_offset_manager,
+            self.subscription_group_manager,
+            self.schedule_service.offsets,
+        )
+        # haMasterAddress, when configured, wins over what the NameServer says.
+        self._follow_registered_master = (
+            len(store_config.ha_master_address) < _MIN_HA_MASTER_ADDRESS_LEN
+        )
+        self._tasks = TaskOwner(log)
         self._register_now = asyncio.Event()
         self._running = False
 
@@ -120,20 +144,17 @@ class BrokerController:
                 self.config.broker_ip1,
                 self.server.port,
             )
+        if self.store.ha_service is not None:  # haListenPort 0: a free port, advertised
+            self.outer_api.ha_listen_port = self.store.ha_service.port
         self.topic_config_manager.persist()
-        if self.store_config.broker_role != SLAVE:
+        if not self.is_slave:
             self.schedule_service.start()
             self.transaction_service.start()
             if self.store_config.timer_wheel_enable:
                 self.timer_service.start()
         self._running = True
         await self.register_broker_all()
-        for name, coro in (
-            ("broker-register", self._register_loop),
-            ("broker-persist-offsets", self._persist_offsets_loop),
-            ("broker-scan-clients", self._scan_clients_loop),
-        ):
-            self._tasks.append(asyncio.get_running_loop().create_task(coro(), name=name))
+        self._start_loops()
         log.info(
             "broker %s (%s) serving on %s",
             self.config.broker_name,
@@ -141,17 +162,36 @@ class BrokerController:
             self.config.broker_addr,
         )
 
+    def _start_loops(self) -> None:
+        low, high = _REGISTER_PERIOD_RANGE_MS
+        tasks, c = self._tasks, self.config
+        tasks.every(
+            lambda: min(max(c.register_name_server_period, low), high) / 1000,
+            self.register_broker_all,
+            "broker-register",
+            wake=self._register_now,
+        )
+        tasks.every(
+            lambda: max(c.flush_consumer_offset_interval, 100) / 1000,
+            self._persist_offsets,
+            "broker-persist-offsets",
+        )
+        tasks.every(CLIENT_SCAN_INTERVAL_S, self._scan_clients, "broker-scan-clients")
+        if self.is_slave:
+            period = c.sync_broker_metadata_period / 1000
+            tasks.every(
+                period,
+                self.slave_synchronize.sync_all,
+                "broker-slave-sync",
+                initial_delay=min(SLAVE_SYNC_INITIAL_DELAY_S, period),
+            )
+
     async def aclose(self) -> None:
         """Unregister, answer held pulls, persist offsets, close the store (removes abort)."""
         if not self._running:
             return
         self._running = False
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._tasks.aclose()
         await self.outer_api.unregister_broker_all()
         self.pull_hold_service.wake_all()
         await self.server.aclose()
@@ -172,44 +212,32 @@ class BrokerController:
     # -- NameServer registration ------------------------------------------------------------
 
     async def register_broker_all(self) -> int:
-        """Send the topic table to every NameServer now."""
+        """Send the topic table to every NameServer now; a slave then follows the master
+        the answers name (``BrokerController#doRegisterBrokerAll``)."""
         if not self.config.namesrv_addrs():
             return 0
-        return await self.outer_api.register_broker_all(self.topic_config_manager.wrapper())
+        accepted = await self.outer_api.register_broker_all(self.topic_config_manager.wrapper())
+        if self.is_slave:
+            self._follow_master()
+        return accepted
+
+    def _follow_master(self) -> None:
+        if self.outer_api.master_addr:
+            self.slave_synchronize.master_addr = self.outer_api.master_addr
+        ha_addr = self.outer_api.ha_master_addr
+        if self._follow_registered_master and ha_addr:
+            self.store.update_master_address(ha_addr)
 
     def request_register(self) -> None:
         """Topics changed: register soon (the register loop wakes at once)."""
         self._register_now.set()
 
-    async def _register_loop(self) -> None:
-        low, high = _REGISTER_PERIOD_RANGE_MS
-        while True:
-            period = min(max(self.config.register_name_server_period, low), high) / 1000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._register_now.wait(), period)
-            self._register_now.clear()
-            await self._guard("register broker", self.register_broker_all)
-
-    async def _persist_offsets_loop(self) -> None:
-        while True:
-            await asyncio.sleep(max(self.config.flush_consumer_offset_interval, 100) / 1000)
-            await self._guard("persist consumer offsets", self._persist_offsets)
-
     async def _persist_offsets(self) -> None:
         await asyncio.to_thread(self.consumer_offset_manager.persist_if_dirty)
 
-    async def _scan_clients_loop(self) -> None:
-        while True:
-            await asyncio.sleep(CLIENT_SCAN_INTERVAL_S)
-            self.consumer_manager.scan_not_active()
-            self.producer_manager.scan_not_active()
-
-    @staticmethod
-    async def _guard(what: str, fn: Callable[[], Awaitable[object]]) -> None:
-        try:
-            await fn()
-        except Exception:
-            log.exception("%s failed", what)
+    async def _scan_clients(self) -> None:
+        self.consumer_manager.scan_not_active()
+        self.producer_manager.scan_not_active()
 
     # -- clients ----------------------------------------------------------------------------
 

@@ -78,7 +78,11 @@ class SlaveSynchronize:
         ):
             try:
                 await step(self.master_addr)
-            except (RemotingError, BrokerError, ValueError, TypeError, KeyError) as exc:
+            except RemotingError as exc:  # the master is unreachable: the rest would fail too
+                log.warning("slave sync from master %s failed: %s", self.master_addr, exc)
+                ok = False
+                break
+            except (BrokerError, ValueError, TypeError, KeyError) as exc:
                 log.warning("slave sync of %s from %s failed: %s", what, self.master_addr, exc)
                 ok = False
         self._rounds += 1
