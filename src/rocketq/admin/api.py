@@ -27,7 +27,7 @@ from rocketq.client.message import MessageQueue, PullResult, SendResult
 from rocketq.common.config import dump_properties, parse_properties
 from rocketq.common.errors import BrokerError, ClientError
 from rocketq.common.ids import UniqIdGenerator
-from rocketq.common.topic import TopicConfig
+from rocketq.common.topic import TopicConfig, retry_topic
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import (
     ClusterInfo,
@@ -77,7 +77,6 @@ __all__ = [
 # mqadmin's default RPC timeout.
 DEFAULT_ADMIN_TIMEOUT = 3.0
 # MixAll: the retry topic of a group.
-RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 
 
 def parse_namesrv_addrs(text: str) -> list[str]:
@@ -290,7 +289,7 @@ class AdminClient(DlqMixin):
         """GET_CONSUME_STATS from every broker of ``%RETRY%group`` (``examineConsumeStats``);
         BrokerError(CONSUMER_NOT_ONLINE) when no broker knows an offset of the group."""
         stats = ConsumeStats()
-        for _name, addr in await self._route_brokers(RETRY_GROUP_TOPIC_PREFIX + group):
+        for _name, addr in await self._route_brokers(retry_topic(group)):
             one = await self.broker_consume_stats(addr, group, topic)
             stats.offset_table.update(one.offset_table)
             stats.consume_tps += one.consume_tps
@@ -328,7 +327,7 @@ class AdminClient(DlqMixin):
         addrs = (
             [broker_addr]
             if broker_addr
-            else [a for _n, a in await self._route_brokers(RETRY_GROUP_TOPIC_PREFIX + group)]
+            else [a for _n, a in await self._route_brokers(retry_topic(group))]
         )
         ext = GetConsumerConnectionListRequestHeader(consumer_group=group).to_ext()
         last: BrokerError | None = None

@@ -10,12 +10,11 @@ from rocketq.admin.messages import MessagesMixin
 from rocketq.admin.types import DlqMessage
 from rocketq.client.message import MessageQueue, PullStatus, SendResult
 from rocketq.common.errors import BrokerError, ClientError
+from rocketq.common.topic import dlq_topic
 from rocketq.remoting.codes import ResponseCode
 
 __all__ = ["DEFAULT_DLQ_MAX", "DLQ_TOOLS_GROUP", "DlqMixin"]
 
-# MixAll.DLQ_GROUP_TOPIC_PREFIX: the dead-letter topic of a group.
-DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
 # The group whose committed offsets on ``%DLQ%group`` mark what was already re-sent
 # ("drained"): dlq_messages starts after them, so a drained message is not listed again.
 DLQ_TOOLS_GROUP = "TOOLS_DLQ_CONSUMER"
@@ -45,7 +44,7 @@ class DlqMixin(MessagesMixin):
         its route, oldest first per queue; each queue is read from ``tool_group``'s committed
         offset (what :meth:`resend_dlq` marked drained), or from its start when ``tool_group``
         is None or has committed nothing. Empty when the group has no DLQ."""
-        topic = DLQ_GROUP_TOPIC_PREFIX + group
+        topic = dlq_topic(group)
         try:
             queues = await self.subscribe_queues(topic)
         except BrokerError as exc:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 from rocketq.client.offset_store import default_local_offset_store_dir
+from rocketq.common.topic import AUTO_CREATE_TOPIC_KEY_TOPIC
 
 __all__ = [
     "ClientConfig",
@@ -57,7 +58,7 @@ class ClientConfig:
 class ProducerConfig:
     """``DefaultMQProducer`` settings."""
 
-    create_topic_key: str = "TBW102"
+    create_topic_key: str = AUTO_CREATE_TOPIC_KEY_TOPIC
     default_topic_queue_nums: int = 4
     send_msg_timeout: int = 3_000
     compress_msg_body_over_howmuch: int = DEFAULT_COMPRESS_OVER

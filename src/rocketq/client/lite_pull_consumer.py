@@ -38,13 +38,13 @@ from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offs
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.tasks import TaskOwner
+from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
 
 __all__ = ["AsyncLitePullConsumer", "LitePullConsumerConfig"]
 
 log = logging.getLogger("rocketq.client")
 
-RETRY_PREFIX = "%RETRY%"
 # DefaultLitePullConsumerImpl.PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL / _WHEN_PAUSE.
 _FLOW_CONTROL_PAUSE_S = 0.05
 _PAUSED_PAUSE_S = 0.2
@@ -510,7 +510,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         where = self.config.consume_from_where
         if where == "CONSUME_FROM_FIRST_OFFSET":
             return 0
-        if mq.topic.startswith(RETRY_PREFIX):
+        if mq.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             return 0 if where == "CONSUME_FROM_LAST_OFFSET" else await self.max_offset(mq)
         if where == "CONSUME_FROM_TIMESTAMP":
             stamp = self.config.consume_timestamp

@@ -23,6 +23,7 @@ from rocketq.common.message import (
     encode_batch,
     encode_properties,
 )
+from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeaderV2
@@ -248,7 +249,7 @@ class AsyncProducer:
         self, mq: MessageQueue, flag: int, sys_flag: int, properties: str
     ) -> SendMessageRequestHeaderV2:
         reconsume = None
-        if mq.topic.startswith("%RETRY%"):
+        if mq.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             reconsume = 0
         return SendMessageRequestHeaderV2(
             producer_group=self.group,
@@ -317,7 +318,7 @@ class AsyncProducer:
         topic = msgs[0].topic
         if any(m.topic != topic for m in msgs):
             raise ClientError("every message of a batch must have the same topic")
-        if any(m.delay_time_level > 0 for m in msgs) or topic.startswith("%RETRY%"):
+        if any(m.delay_time_level > 0 for m in msgs) or topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             raise ClientError("batches support neither delay levels nor retry topics")
         entries, ids = [], []
         for m in msgs:

@@ -19,7 +19,6 @@ from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.lite_pull_consumer import (
     MIN_AUTOCOMMIT_INTERVAL_MILLIS as MIN_AUTOCOMMIT_INTERVAL_MILLIS,
 )
-from rocketq.client.lite_pull_consumer import RETRY_PREFIX as RETRY_PREFIX
 from rocketq.client.lite_pull_consumer import AsyncLitePullConsumer
 from rocketq.client.message import MessageQueue, PullResult
 from rocketq.client.offset_store import ReadOffsetType

@@ -29,13 +29,13 @@ from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
+from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX, retry_topic
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
 
 __all__ = ["AsyncPushConsumer"]
 
 log = logging.getLogger("rocketq.client")
 
-RETRY_PREFIX = "%RETRY%"
 # DefaultMQPushConsumerImpl: flow-control and retry pauses.
 _FLOW_CONTROL_PAUSE_S = 0.05
 _ORDERLY_LOCK_RETRY_S = 3.0
@@ -128,7 +128,7 @@ class AsyncPushConsumer:
         if self._service is None:
             raise ClientError("register a listener before start()")
         if self.config.message_model == "CLUSTERING":
-            retry = RETRY_PREFIX + self.group
+            retry = retry_topic(self.group)
             self.subscriptions.setdefault(retry, build_subscription(retry, "*"))
         # Commits are one-way, as Java's persistAll sends them.
         self.offset_store = make_offset_store(
@@ -337,7 +337,7 @@ class AsyncPushConsumer:
         if last != -1:
             return -1
         where = self.config.consume_from_where
-        if mq.topic.startswith(RETRY_PREFIX) or where == "CONSUME_FROM_FIRST_OFFSET":
+        if mq.topic.startswith(RETRY_GROUP_TOPIC_PREFIX) or where == "CONSUME_FROM_FIRST_OFFSET":
             return 0 if where != "CONSUME_FROM_TIMESTAMP" else await self._max_offset(mq)
         if where == "CONSUME_FROM_TIMESTAMP":
             return await self._search_offset(mq)
@@ -465,7 +465,7 @@ class AsyncPushConsumer:
 
     def reset_retry_topic(self, msgs: list[MessageExt]) -> None:
         """Messages from ``%RETRY%group`` show their original topic (``resetRetryAndNamespace``)."""
-        retry = RETRY_PREFIX + self.group
+        retry = retry_topic(self.group)
         for msg in msgs:
             original = msg.properties.get(MessageConst.RETRY_TOPIC)
             if original and msg.topic == retry:
