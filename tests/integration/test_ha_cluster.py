@@ -256,3 +256,31 @@ async def test_consumers_read_a_slave_while_the_master_is_down(
                 return {str(m["keys"]) for m in consumer.messages} >= set(keys)
 
             await async_wait_until(all_received, 60, message="the consumer did not read the slave")
+
+
+async def test_async_master_loss_window_is_reported(
+    tmp_path: Path, namesrv_proc: NamesrvProcess, record_property: pytest.RecordProperty
+) -> None:
+    """ASYNC_MASTER answers before any slave has the message: a master killed mid-stream
+    may leave acknowledged messages only on its own disk. The test reports how many (the
+    loss window a failover to the slave would have), and checks the master kept them all."""
+    with ha_group(tmp_path, namesrv_proc.addr, "ASYNC_MASTER", slaves=1) as group:
+        async with AdminClient(namesrv_proc.addr) as admin:
+            await create_topic(admin, group)
+            stop = asyncio.Event()
+            stream = asyncio.create_task(send_stream(namesrv_proc.addr, "async", stop))
+            await asyncio.sleep(1.0)
+            group.master.stop(signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            stop.set()
+            acked = await stream
+            assert acked
+            on_slave = await read_all(admin, group.slaves[0].addr)
+            only_on_master = [k for k in acked if k not in on_slave]
+            record_property("acked", len(acked))
+            record_property("acked_not_on_slave", len(only_on_master))
+            print(f"ASYNC_MASTER loss window: {len(only_on_master)} of {len(acked)} acked")
+            assert all(acked.get(k, body) == body for k, body in on_slave.items())
+            group.restart_master()
+            on_master = await read_all(admin, group.master.addr)
+            assert {k: on_master.get(k) for k in acked} == acked
