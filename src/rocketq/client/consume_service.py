@@ -27,8 +27,8 @@ from rocketq.client.config import ConsumerConfig
 from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.client.offset_store import OffsetStore
 from rocketq.client.process_queue import ProcessQueue
-from rocketq.client.tasks import GracefulTaskOwner
 from rocketq.common.message import MessageConst
+from rocketq.common.tasks import TaskOwner
 
 __all__ = [
     "ConsumeConcurrentlyContext",
@@ -124,14 +124,14 @@ class ConsumeService:
         self._threads = max(consumer.config.consume_thread_max, 1)
         self._pool: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(self._threads)
-        self._tasks = GracefulTaskOwner(log)
+        self._tasks = TaskOwner(log)
         self._orderly_running: set[MessageQueue] = set()
         self.start()
 
     def start(self) -> None:
         """Get ready to consume (again, after :meth:`aclose`): tasks and thread pool."""
         if self._tasks.closed:
-            self._tasks = GracefulTaskOwner(log)
+            self._tasks = TaskOwner(log)
         if not self.is_async and self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, "rocketq-consume")
 
@@ -296,7 +296,7 @@ class ConsumeService:
 
     async def aclose(self) -> None:
         """Let running listeners finish (bounded), then stop the thread pool."""
-        await self._tasks.aclose_gracefully(CLOSE_GRACE_S)
+        await self._tasks.aclose(grace=CLOSE_GRACE_S)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

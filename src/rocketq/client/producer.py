@@ -14,7 +14,6 @@ from rocketq.client.config import ClientConfig, ProducerConfig
 from rocketq.client.fault import LatencyFaultTolerance
 from rocketq.client.instance import MQClientInstance, TopicPublishInfo, member_instance
 from rocketq.client.message import Message, MessageQueue, SendResult, SendStatus
-from rocketq.client.tasks import GracefulTaskOwner
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import (
     BatchEntry,
@@ -23,6 +22,7 @@ from rocketq.common.message import (
     encode_batch,
     encode_properties,
 )
+from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
@@ -74,7 +74,7 @@ class AsyncProducer:
         self.publish_info: dict[str, TopicPublishInfo] = {}
         self.fault = LatencyFaultTolerance()
         # The async sends in flight; None before start(), closed by aclose().
-        self._tasks: GracefulTaskOwner | None = None
+        self._tasks: TaskOwner | None = None
 
     @property
     def _started(self) -> bool:
@@ -87,14 +87,14 @@ class AsyncProducer:
         self.instance.register_producer(self)
         self.publish_info.setdefault(self.config.create_topic_key, TopicPublishInfo())
         await self.instance.start()
-        self._tasks = GracefulTaskOwner(log)
+        self._tasks = TaskOwner(log)
 
     async def aclose(self) -> None:
         """Wait for async sends, unregister, stop the instance if it is ours."""
         tasks = self._tasks
         if tasks is None or tasks.closed:
             return
-        await tasks.aclose_gracefully(None)  # every async send gets its answer
+        await tasks.aclose(grace=None)  # every async send gets its answer
         await self.instance.unregister(producer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
