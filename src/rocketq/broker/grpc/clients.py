@@ -1,0 +1,192 @@
+"""Routes, assignments, heartbeats and the Telemetry stream of the 5.x SDKs (the Java
+proxy's ``RouteActivity`` and ``ClientActivity``), answered from this broker's own topic
+table: every queue a route names is this broker's, reached at this gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+
+from rocketq.broker.config import BrokerConfig
+from rocketq.broker.grpc.convert import ok, status
+from rocketq.broker.grpc.v2 import definition_pb2 as pb
+from rocketq.broker.grpc.v2 import service_pb2 as svc
+from rocketq.broker.topic_config import TopicConfigManager
+from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
+
+__all__ = ["ClientActivity", "queue_permission"]
+
+log = logging.getLogger("rocketq.broker.grpc")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+# The id the SDKs send with every call (x-mq-client-id metadata).
+CLIENT_ID_HEADER = "x-mq-client-id"
+# The producer's retry policy the Java proxy hands out (ProxyConfig defaults): 3 attempts,
+# backing off 10 ms, doubling, at most 1 s.
+PRODUCER_MAX_ATTEMPTS = 3
+PRODUCER_BACKOFF_INITIAL = Duration(nanos=10_000_000)
+PRODUCER_BACKOFF_MAX = Duration(seconds=1)
+PRODUCER_BACKOFF_MULTIPLIER = 2.0
+# A consumer's redelivery schedule: RocketMQ's retry delays (delay levels 3.. = 10 s, 30 s,
+# 1 m, ... 2 h) and 16 retries (SubscriptionGroupConfig.retryMaxTimes) after the first try.
+CONSUMER_RETRY_DELAYS_S = (10, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600, 1200,
+                           1800, 3600, 7200)  # fmt: skip
+CONSUMER_MAX_ATTEMPTS = len(CONSUMER_RETRY_DELAYS_S) + 1
+# SimpleConsumer settings the Java proxy sends: at most 32 messages a receive, 20 s polls.
+RECEIVE_BATCH_SIZE = 32
+DEFAULT_LONG_POLLING_S = 20
+# A queue id meaning "every queue of the broker" (POP over the whole topic), as the proxy's
+# QueryAssignment answers it.
+ALL_QUEUES = -1
+
+
+def queue_permission(queue_id: int, config: TopicConfig, broker_perm: int) -> int:
+    """The v2 ``Permission`` of one queue: readable below readQueueNums, writable below
+    writeQueueNums, both limited by the topic's and the broker's permission."""
+    perm = config.perm & broker_perm
+    readable = queue_id < config.read_queue_nums and perm & PERM_READ
+    writable = queue_id < config.write_queue_nums and perm & PERM_WRITE
+    if readable and writable:
+        return pb.Permission.READ_WRITE
+    if readable:
+        return pb.Permission.READ
+    return pb.Permission.WRITE if writable else pb.Permission.NONE
+
+
+class ClientActivity:
+    """QueryRoute, QueryAssignment, Heartbeat, NotifyClientTermination and Telemetry."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        topic_config_manager: TopicConfigManager,
+        endpoints: Callable[[], pb.Endpoints],
+        max_body_size: int,
+    ) -> None:
+        self.config = config
+        self.topics = topic_config_manager
+        self.endpoints = endpoints
+        self.max_body_size = max_body_size
+        # client id -> the settings it last sent on its Telemetry stream
+        self.client_settings: dict[str, pb.Settings] = {}
+
+    def _broker(self) -> pb.Broker:
+        return pb.Broker(name=self.config.broker_name, id=0, endpoints=self.endpoints())
+
+    # -- routes -----------------------------------------------------------------------------
+
+    async def query_route(
+        self, request: svc.QueryRouteRequest, _context: Context
+    ) -> svc.QueryRouteResponse:
+        """Every queue of the topic on this broker, at this server's address."""
+        config = self.topics.select(request.topic.name)
+        if config is None:
+            return svc.QueryRouteResponse(
+                status=status(pb.Code.TOPIC_NOT_FOUND, f"topic {request.topic.name} not found")
+            )
+        broker = self._broker()
+        queues = [
+            pb.MessageQueue(
+                topic=request.topic,
+                id=queue_id,
+                permission=queue_permission(queue_id, config, self.config.broker_permission),  # type: ignore[arg-type]
+                broker=broker,
+                accept_message_types=[pb.MessageType.NORMAL],
+            )
+            for queue_id in range(max(config.read_queue_nums, config.write_queue_nums))
+        ]
+        return svc.QueryRouteResponse(status=ok(), message_queues=queues)
+
+    async def query_assignment(
+        self, request: svc.QueryAssignmentRequest, _context: Context
+    ) -> svc.QueryAssignmentResponse:
+        """One assignment: all queues of this broker (receives pop the whole topic)."""
+        config = self.topics.select(request.topic.name)
+        if config is None:
+            return svc.QueryAssignmentResponse(
+                status=status(pb.Code.TOPIC_NOT_FOUND, f"topic {request.topic.name} not found")
+            )
+        queue = pb.MessageQueue(
+            topic=request.topic,
+            id=ALL_QUEUES,
+            permission=pb.Permission.READ_WRITE,
+            broker=self._broker(),
+            accept_message_types=[pb.MessageType.NORMAL],
+        )
+        return svc.QueryAssignmentResponse(
+            status=ok(), assignments=[pb.Assignment(message_queue=queue)]
+        )
+
+    # -- clients ----------------------------------------------------------------------------
+
+    async def heartbeat(
+        self, _request: svc.HeartbeatRequest, _context: Context
+    ) -> svc.HeartbeatResponse:
+        """Accepted (client registration in the broker's client tables is a later stage)."""
+        return svc.HeartbeatResponse(status=ok())
+
+    async def notify_client_termination(
+        self, _request: svc.NotifyClientTerminationRequest, context: Context
+    ) -> svc.NotifyClientTerminationResponse:
+        """Forget the client's settings."""
+        self.client_settings.pop(_client_id(context), None)
+        return svc.NotifyClientTerminationResponse(status=ok())
+
+    async def telemetry(
+        self, requests: AsyncIterator[svc.TelemetryCommand], context: Context
+    ) -> AsyncIterator[svc.TelemetryCommand]:
+        """Answer each ``Settings`` a client sends with the server's view of them; the
+        stream stays open for the client's life."""
+        client_id = _client_id(context)
+        async for command in requests:
+            kind = command.WhichOneof("command")
+            if kind == "settings":
+                self.client_settings[client_id] = command.settings
+                yield svc.TelemetryCommand(status=ok(), settings=self.settings(command.settings))
+            else:
+                log.debug("telemetry %s from %s: %s", kind, client_id, command)
+
+    def settings(self, client: pb.Settings) -> pb.Settings:
+        """The settings a client of this type gets back (``GrpcClientSettingsManager``)."""
+        out = pb.Settings()
+        out.CopyFrom(client)
+        out.metric.CopyFrom(pb.Metric(on=False))
+        if client.client_type == pb.ClientType.PRODUCER:
+            out.backoff_policy.CopyFrom(
+                pb.RetryPolicy(
+                    max_attempts=PRODUCER_MAX_ATTEMPTS,
+                    exponential_backoff=pb.ExponentialBackoff(
+                        initial=PRODUCER_BACKOFF_INITIAL,
+                        max=PRODUCER_BACKOFF_MAX,
+                        multiplier=PRODUCER_BACKOFF_MULTIPLIER,
+                    ),
+                )
+            )
+            out.publishing.max_body_size = self.max_body_size
+            out.publishing.validate_message_type = True
+            return out
+        out.backoff_policy.CopyFrom(
+            pb.RetryPolicy(
+                max_attempts=CONSUMER_MAX_ATTEMPTS,
+                customized_backoff=pb.CustomizedBackoff(
+                    next=[Duration(seconds=s) for s in CONSUMER_RETRY_DELAYS_S]
+                ),
+            )
+        )
+        sub = out.subscription
+        sub.fifo = False
+        sub.receive_batch_size = RECEIVE_BATCH_SIZE
+        if not sub.HasField("long_polling_timeout"):
+            sub.long_polling_timeout.seconds = DEFAULT_LONG_POLLING_S
+        return out
+
+
+def _client_id(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_ID_HEADER:
+            return value if isinstance(value, str) else value.decode()
+    return ""

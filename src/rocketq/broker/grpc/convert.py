@@ -1,0 +1,222 @@
+"""Conversions between RocketMQ 5's gRPC messages (``apache.rocketmq.v2``) and rocketq's
+stored records: the gRPC ``Message`` a producer sends becomes a ``StoredMessage`` with
+RocketMQ's property names, and a stored record goes back out as a gRPC ``Message`` (what
+the Java proxy's ``GrpcConverter`` does). Pure functions; no I/O."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import zlib
+from collections.abc import Mapping
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from rocketq.broker.grpc.v2 import definition_pb2 as pb
+from rocketq.common.message import MessageConst, SysFlag, encode_properties
+from rocketq.common.record import Address, MessageRecord, StoredMessage, create_offset_msg_id
+
+__all__ = [
+    "SYSTEM_PROPERTY_NAMES",
+    "BadMessage",
+    "duration_ms",
+    "endpoints_of",
+    "message_to_pb",
+    "ok",
+    "parse_peer",
+    "status",
+    "stored_from_pb",
+]
+
+# Property names RocketMQ reserves (MessageConst.STRING_HASH_SET): never shown to a gRPC
+# consumer as user properties, and refused as user property keys from a producer.
+SYSTEM_PROPERTY_NAMES = frozenset(
+    value
+    for name, value in vars(MessageConst).items()
+    if name.isupper() and isinstance(value, str) and value != MessageConst.KEY_SEPARATOR
+) | {"POP_CK", "1ST_POP_TIME", "INNER_NUM", "INNER_BASE", "TRACE_CONTEXT", "BORNHOST"}
+_NANOS_PER_MS = 1_000_000
+_MS_PER_S = 1000
+
+
+class BadMessage(ValueError):
+    """A gRPC message rocketq cannot store; ``code`` is the v2 status code to answer."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def status(code: int, message: str) -> pb.Status:
+    """A v2 ``Status``."""
+    return pb.Status(code=code, message=message)  # type: ignore[arg-type]
+
+
+def ok() -> pb.Status:
+    """``Status(OK)``."""
+    return pb.Status(code=pb.Code.OK, message="OK")
+
+
+def duration_ms(duration: Duration) -> int:
+    """A protobuf ``Duration`` in milliseconds."""
+    return duration.seconds * _MS_PER_S + duration.nanos // _NANOS_PER_MS
+
+
+def _timestamp(ms: int) -> Timestamp:
+    return Timestamp(seconds=ms // _MS_PER_S, nanos=(ms % _MS_PER_S) * _NANOS_PER_MS)
+
+
+def _timestamp_ms(ts: Timestamp) -> int:
+    return ts.seconds * _MS_PER_S + ts.nanos // _NANOS_PER_MS
+
+
+def parse_peer(peer: str) -> Address:
+    """grpcio's ``context.peer()`` (``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``) -> (host, port);
+    loopback and v4-mapped IPv6 become IPv4, as the remoting side stores them."""
+    _scheme, _, rest = peer.partition(":")
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if host.startswith("::ffff:"):
+        host = host[7:]
+    elif host == "::1":
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        host = "127.0.0.1"  # a unix socket or something else without an IP
+    return host, int(port) if port.isdigit() else 0
+
+
+def endpoints_of(host: str, port: int) -> pb.Endpoints:
+    """``Endpoints`` for one address, with the scheme its host has."""
+    try:
+        version = ipaddress.ip_address(host).version
+        scheme = pb.AddressScheme.IPv4 if version == 4 else pb.AddressScheme.IPv6
+    except ValueError:
+        scheme = pb.AddressScheme.DOMAIN_NAME
+    return pb.Endpoints(scheme=scheme, addresses=[pb.Address(host=host, port=port)])
+
+
+# -- producer -> store -----------------------------------------------------------------------
+
+
+def _body(msg: pb.Message) -> bytes:
+    encoding = msg.system_properties.body_encoding
+    if encoding == pb.Encoding.GZIP:
+        try:
+            return gzip.decompress(msg.body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BadMessage(pb.Code.MESSAGE_CORRUPTED, f"bad GZIP body: {exc}") from exc
+    return msg.body
+
+
+def _properties(msg: pb.Message) -> dict[str, str]:
+    """User properties plus the system properties RocketMQ stores as named properties."""
+    sp = msg.system_properties
+    for key in msg.user_properties:
+        if key in SYSTEM_PROPERTY_NAMES:
+            raise BadMessage(
+                pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY, f"property key {key!r} is reserved"
+            )
+    props = dict(msg.user_properties)
+    if sp.HasField("tag"):
+        if not sp.tag.strip() or "|" in sp.tag:
+            raise BadMessage(pb.Code.ILLEGAL_MESSAGE_TAG, f"illegal tag {sp.tag!r}")
+        props[MessageConst.TAGS] = sp.tag
+    if sp.keys:
+        props[MessageConst.KEYS] = MessageConst.KEY_SEPARATOR.join(sp.keys)
+    if not sp.message_id:
+        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_ID, "message id is empty")
+    props[MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = sp.message_id
+    if sp.HasField("message_group"):
+        props[MessageConst.SHARDING_KEY] = sp.message_group
+    if sp.HasField("trace_context"):
+        props["TRACE_CONTEXT"] = sp.trace_context
+    return props
+
+
+def stored_from_pb(
+    msg: pb.Message, queue_id: int, born_host: Address, cluster: str, max_body_size: int
+) -> StoredMessage:
+    """The record to store for a producer's gRPC message (NORMAL messages)."""
+    body = _body(msg)
+    if not body:
+        raise BadMessage(pb.Code.MESSAGE_BODY_EMPTY, "message body is empty")
+    if len(body) > max_body_size:
+        raise BadMessage(
+            pb.Code.MESSAGE_BODY_TOO_LARGE,
+            f"message body is {len(body)} bytes, more than the {max_body_size} allowed",
+        )
+    props = _properties(msg)
+    props[MessageConst.CLUSTER] = cluster
+    born = msg.system_properties.born_timestamp
+    return StoredMessage(
+        topic=msg.topic.name,
+        queue_id=queue_id,
+        body=body,
+        properties=encode_properties(props),
+        props=props,
+        born_timestamp=_timestamp_ms(born) if born.seconds or born.nanos else 0,
+        born_host=born_host,
+    )
+
+
+# -- store -> consumer -------------------------------------------------------------------------
+
+
+def _user_properties(props: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in props.items() if k not in SYSTEM_PROPERTY_NAMES}
+
+
+def _plain_body(record: MessageRecord) -> bytes:
+    # A remoting producer deflates (zlib) large bodies and sets COMPRESSED; gRPC consumers
+    # get IDENTITY bodies.
+    if record.sys_flag & SysFlag.COMPRESSED:
+        try:
+            return zlib.decompress(record.body)
+        except zlib.error:
+            return record.body
+    return record.body
+
+
+def message_to_pb(
+    record: MessageRecord,
+    receipt_handle: str,
+    invisible_ms: int,
+    delivery_attempt: int,
+    topic: str | None = None,
+) -> pb.Message:
+    """A stored record as a received gRPC ``Message`` with its pop receipt handle."""
+    props = record.properties_map()
+    body = _plain_body(record)
+    sp = pb.SystemProperties(
+        message_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+        or create_offset_msg_id(record.store_host, record.physical_offset),
+        body_digest=pb.Digest(type=pb.DigestType.CRC32, checksum=f"{zlib.crc32(body):08X}"),
+        body_encoding=pb.Encoding.IDENTITY,
+        message_type=pb.MessageType.NORMAL,
+        born_timestamp=_timestamp(record.born_timestamp),
+        born_host=record.born_host[0],
+        store_timestamp=_timestamp(record.store_timestamp),
+        store_host=f"{record.store_host[0]}:{record.store_host[1]}",
+        receipt_handle=receipt_handle,
+        queue_id=record.queue_id,
+        queue_offset=record.queue_offset,
+        invisible_duration=Duration(
+            seconds=invisible_ms // _MS_PER_S, nanos=(invisible_ms % _MS_PER_S) * _NANOS_PER_MS
+        ),
+        delivery_attempt=delivery_attempt,
+    )
+    if MessageConst.TAGS in props:
+        sp.tag = props[MessageConst.TAGS]
+    keys = props.get(MessageConst.KEYS, "")
+    sp.keys.extend(k for k in keys.split(MessageConst.KEY_SEPARATOR) if k)
+    if MessageConst.SHARDING_KEY in props:
+        sp.message_group = props[MessageConst.SHARDING_KEY]
+    return pb.Message(
+        topic=pb.Resource(name=topic or record.topic),
+        user_properties=_user_properties(props),
+        system_properties=sp,
+        body=body,
+    )
