@@ -53,6 +53,10 @@ _REGISTER_PERIOD_RANGE_MS = (10_000, 60_000)
 SLAVE_SYNC_INITIAL_DELAY_S = 3.0
 # RocketMQ's minimum length of a configured haMasterAddress ("a:1" is not one).
 _MIN_HA_MASTER_ADDRESS_LEN = 6
+# Java brokers also serve on listenPort - 2 (BrokerController's fastRemotingServer, the "VIP
+# channel"); a 4.9 slave fetches its master's topic table there (BrokerOuterAPI
+# #getAllTopicConfig goes through MixAll.brokerVIPChannel), so a Java slave needs it.
+FAST_PORT_OFFSET = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,7 @@ class BrokerController:
             config.listen_port,
             on_connection_closed=self._connection_closed,
         )
+        self.fast_server: RemotingServer | None = None
         self.slave_synchronize = SlaveSynchronize(
             self.outer_api.client,
             self.topic_config_manager,
@@ -138,6 +143,7 @@ class BrokerController:
             manager.load()
         await self.store.start()
         await self.server.start()
+        await self._start_fast_server()
         if self.config.listen_port == 0:  # an ephemeral port: advertise the real one
             self.config.listen_port = self.server.port
             self.store.store_host = self.store.commit_log.store_host = (
@@ -161,6 +167,25 @@ class BrokerController:
             self.config.broker_cluster_name,
             self.config.broker_addr,
         )
+
+    async def _start_fast_server(self) -> None:
+        """Serve on ``listenPort - 2`` too, as Java does; not for an ephemeral listenPort,
+        and a busy port is logged, not fatal (rocketq's clients and slaves never use it)."""
+        port = self.config.listen_port - FAST_PORT_OFFSET
+        if self.config.listen_port == 0 or port <= 0:
+            return
+        server = RemotingServer(
+            self.server.processors,
+            self.config.bind_address,
+            port,
+            on_connection_closed=self._connection_closed,
+        )
+        try:
+            await server.start()
+        except OSError as exc:
+            log.warning("not serving listenPort - 2 = %d (Java's VIP channel): %s", port, exc)
+            return
+        self.fast_server = server
 
     def _start_loops(self) -> None:
         low, high = _REGISTER_PERIOD_RANGE_MS
@@ -195,6 +220,8 @@ class BrokerController:
         await self.outer_api.unregister_broker_all()
         self.pull_hold_service.wake_all()
         await self.server.aclose()
+        if self.fast_server is not None:
+            await self.fast_server.aclose()
         await self.schedule_service.aclose()
         await self.timer_service.aclose()
         await self.transaction_service.aclose()
