@@ -15,7 +15,6 @@ written; at start the copies written after that point move the progress forward.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import MutableMapping
@@ -25,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from rocketq.broker.config_file import ConfigFile
 from rocketq.common.message import MessageConst, decode_properties
 from rocketq.common.record import copy_message
+from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import SCHEDULE_TOPIC
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["DelayOffsetFile", "ScheduleMessageService", "to_schedule"]
 
@@ -87,28 +88,26 @@ class DelayOffsetFile(ConfigFile):
 class ScheduleMessageService:
     """One delivery task per delay level; ``start()``/``aclose()``."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
-        root = Path(controller.store_config.store_path_root_dir)
+    def __init__(self, store: DefaultMessageStore, store_config: StoreConfig) -> None:
+        self.store = store
+        self.store_config = store_config
+        root = Path(store_config.store_path_root_dir)
         self.offsets = DelayOffsetFile(root / "config" / "delayOffset.json")
-        self.levels = controller.store.delay_levels
-        self._tasks: list[asyncio.Task[None]] = []
+        self.levels = store.delay_levels
+        self._tasks = TaskOwner(log)
         self._wake = asyncio.Event()
-        self._stopping = False
 
     def start(self) -> None:
         """Load progress (and catch up with copies written after it) and start the tasks."""
         self.offsets.load()
         self._catch_up()
         for level in range(1, len(self.levels) + 1):
-            self._tasks.append(
-                asyncio.create_task(self._level_loop(level), name=f"schedule-{level}")
-            )
-        self._tasks.append(asyncio.create_task(self._persist_loop(), name="schedule-persist"))
+            self._tasks.spawn(self._level_loop(level), f"schedule-{level}")
+        self._tasks.spawn(self._persist_loop(), "schedule-persist")
 
     def _catch_up(self) -> None:
         """Advance the progress past deliveries the last write of the file did not see."""
-        store = self.ctl.store
+        store = self.store
         start = self.offsets.commit_log_offset
         if start is None or start < store.min_phy_offset():
             start = store.min_phy_offset()
@@ -124,7 +123,7 @@ class ScheduleMessageService:
 
     def persist(self) -> None:
         """Write the progress with the CommitLog position it is consistent with."""
-        self._persist_snapshot(dict(self.offsets.table), self.ctl.store.max_phy_offset())
+        self._persist_snapshot(dict(self.offsets.table), self.store.max_phy_offset())
 
     def _persist_snapshot(self, table: dict[int, int], position: int) -> None:
         # One writer at a time (the file's lock): the periodic write in a worker thread may
@@ -136,13 +135,7 @@ class ScheduleMessageService:
 
     async def aclose(self) -> None:
         """Stop and persist the progress."""
-        self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._tasks.aclose()
         self.persist()
 
     def wakeup(self) -> None:
@@ -150,15 +143,19 @@ class ScheduleMessageService:
         self._wake.set()
 
     async def _persist_loop(self) -> None:
-        while True:
-            await asyncio.sleep(max(self.ctl.store_config.flush_delay_offset_interval, 100) / 1000)
+        while await self._tasks.sleep(
+            max(self.store_config.flush_delay_offset_interval, 100) / 1000
+        ):
             # Take the table and the log position together on the loop, write in a thread.
-            table, position = dict(self.offsets.table), self.ctl.store.max_phy_offset()
-            await asyncio.to_thread(self._persist_snapshot, table, position)
+            table, position = dict(self.offsets.table), self.store.max_phy_offset()
+            try:
+                await asyncio.to_thread(self._persist_snapshot, table, position)
+            except OSError:
+                log.exception("writing %s failed; retried next round", self.offsets.path)
 
     async def _level_loop(self, level: int) -> None:
         await asyncio.sleep(FIRST_DELAY_S)
-        while not self._stopping:
+        while not self._tasks.closed:
             try:
                 wait = await self._deliver_due(level)
             except Exception:
@@ -169,7 +166,7 @@ class ScheduleMessageService:
 
     async def _deliver_due(self, level: int) -> float:
         """Deliver what is due on ``level``; return seconds until the next check."""
-        store = self.ctl.store
+        store = self.store
         cq = store.find_consume_queue(SCHEDULE_TOPIC, level - 1)
         if cq is None:
             return DELAY_FOR_A_WHILE_S
@@ -188,7 +185,7 @@ class ScheduleMessageService:
         return 0.0 if len(entries) == _BATCH else DELAY_FOR_A_WHILE_S
 
     async def _deliver(self, physical_offset: int, level: int, offset: int) -> bool:
-        record = self.ctl.store.look_message_by_offset(physical_offset)
+        record = self.store.look_message_by_offset(physical_offset)
         if record is None:
             return True  # gone (cleaned): nothing to deliver
         props = decode_properties(record.properties)
@@ -197,7 +194,7 @@ class ScheduleMessageService:
         props.pop(MessageConst.DELAY_TIME_LEVEL, None)
         props[PROPERTY_DELAY_SOURCE] = f"{level}:{offset}"
         msg = copy_message(record, topic, queue_id, props)
-        result = await self.ctl.store.put_messages([msg], wait_store=False)
+        result = await self.store.put_messages([msg], wait_store=False)
         if not result.status.stored:
             log.warning("delayed message to %s not delivered: %s", topic, result.status)
             return False

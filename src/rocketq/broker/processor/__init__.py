@@ -1,11 +1,18 @@
-"""The broker's request processors, one module per RocketMQ processor."""
+"""The broker's request processors, one module per RocketMQ processor.
+
+Each processor is given the parts it uses (store, managers, config, a narrow
+:class:`~rocketq.broker.registrar.Registrar`), never the controller (DESIGN house style
+17), so it can be built alone in a test; :func:`build_processor_table` is where the
+controller's parts are handed out.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rocketq.broker.processor.admin import register_admin_processors
+from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
 from rocketq.broker.processor.client_manage import ClientManageProcessor
+from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
 from rocketq.broker.processor.send_back import SendBackProcessor
 from rocketq.remoting.codes import RequestCode
@@ -18,23 +25,71 @@ __all__ = ["build_processor_table"]
 
 
 def build_processor_table(ctl: BrokerController) -> ProcessorTable:
-    """Every request code the broker answers."""
+    """Every request code the broker answers, each processor built from ``ctl``'s parts."""
     table = ProcessorTable()
     rc = RequestCode
-    send = SendMessageProcessor(ctl)
+    send = SendMessageProcessor(
+        config=ctl.config,
+        store_config=ctl.store_config,
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        transactions=ctl.transaction_service,
+        registrar=ctl,
+    )
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
         table.register(code, send.process)
-    table.register(rc.CONSUMER_SEND_MSG_BACK, SendBackProcessor(ctl).process)
+    send_back = SendBackProcessor(
+        config=ctl.config,
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        registrar=ctl,
+    )
+    table.register(rc.CONSUMER_SEND_MSG_BACK, send_back.process)
     table.register(rc.END_TRANSACTION, ctl.transaction_service.end_transaction.process)
     table.register(rc.PULL_MESSAGE, ctl.pull_processor.process)
     # Java 5 lite pull consumers send the same request under its own code.
     table.register(rc.LITE_PULL_MESSAGE, ctl.pull_processor.process)
-    client = ClientManageProcessor(ctl)
+    _register_client_manage(table, ctl)
+    register_admin_processors(
+        table, _admin(ctl), QueryMessageProcessor(ctl.store_config, ctl.store)
+    )
+    return table
+
+
+def _register_client_manage(table: ProcessorTable, ctl: BrokerController) -> None:
+    rc = RequestCode
+    client = ClientManageProcessor(
+        config=ctl.config,
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        consumer_manager=ctl.consumer_manager,
+        producer_manager=ctl.producer_manager,
+        consumer_offset_manager=ctl.consumer_offset_manager,
+        sql92_filters=ctl.pull_processor.sql92_filters,
+        registrar=ctl,
+    )
     table.register(rc.HEART_BEAT, client.heartbeat)
     table.register(rc.UNREGISTER_CLIENT, client.unregister_client)
     table.register(rc.CHECK_CLIENT_CONFIG, client.check_client_config)
     table.register(rc.GET_CONSUMER_LIST_BY_GROUP, client.consumer_list)
     table.register(rc.QUERY_CONSUMER_OFFSET, client.query_consumer_offset)
     table.register(rc.UPDATE_CONSUMER_OFFSET, client.update_consumer_offset)
-    register_admin_processors(table, ctl)
-    return table
+
+
+def _admin(ctl: BrokerController) -> AdminBrokerProcessor:
+    return AdminBrokerProcessor(
+        config=ctl.config,
+        store_config=ctl.store_config,
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        consumer_offset_manager=ctl.consumer_offset_manager,
+        consumer_manager=ctl.consumer_manager,
+        producer_manager=ctl.producer_manager,
+        delay_offsets=ctl.schedule_service.offsets,
+        registrar=ctl,
+        boot_timestamp=ctl.boot_timestamp,
+    )

@@ -49,8 +49,15 @@ from rocketq.remoting.headers import (
 from rocketq.store.config import SLAVE
 
 if TYPE_CHECKING:
-    from rocketq.broker.client_manager import ClientChannelInfo
-    from rocketq.broker.controller import BrokerController
+    from rocketq.broker.client_manager import ClientChannelInfo, ConsumerManager, ProducerManager
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.consumer_offset import ConsumerOffsetManager
+    from rocketq.broker.registrar import Registrar
+    from rocketq.broker.schedule import DelayOffsetFile
+    from rocketq.broker.subscription_group import SubscriptionGroupManager
+    from rocketq.broker.topic_config import TopicConfigManager
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["AdminBrokerProcessor", "RebalanceLockManager", "register_admin_processors"]
 
@@ -101,15 +108,39 @@ class _TpsSampler:
 class AdminBrokerProcessor:
     """One method per admin request code."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
+    def __init__(
+        self,
+        *,
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        store: DefaultMessageStore,
+        topic_config_manager: TopicConfigManager,
+        subscription_group_manager: SubscriptionGroupManager,
+        consumer_offset_manager: ConsumerOffsetManager,
+        consumer_manager: ConsumerManager,
+        producer_manager: ProducerManager,
+        delay_offsets: DelayOffsetFile,
+        registrar: Registrar,
+        boot_timestamp: int,
+    ) -> None:
+        self.config = config
+        self.store_config = store_config
+        self.store = store
+        self.topic_config_manager = topic_config_manager
+        self.subscription_group_manager = subscription_group_manager
+        self.consumer_offset_manager = consumer_offset_manager
+        self.consumer_manager = consumer_manager
+        self.producer_manager = producer_manager
+        self.delay_offsets = delay_offsets
+        self.registrar = registrar
+        self.boot_timestamp = boot_timestamp
         self.config_version = DataVersion(timestamp=_now_ms())
-        self._tps = _TpsSampler(controller.boot_timestamp)
+        self._tps = _TpsSampler(boot_timestamp)
 
     # -- topics -----------------------------------------------------------------------------
 
     def _check_slave(self) -> None:
-        if self.ctl.store_config.broker_role == SLAVE:
+        if self.store_config.broker_role == SLAVE:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, _SLAVE_REMARK)
 
     @staticmethod
@@ -143,8 +174,8 @@ class AdminBrokerProcessor:
             h.order,
         )
         log.info("updateAndCreateTopic %s called by %s", config, conn.peer)
-        self.ctl.topic_config_manager.update(config)
-        await self.ctl.register_broker_all()
+        self.topic_config_manager.update(config)
+        await self.registrar.register_broker_all()
         return req.make_response()
 
     def delete_topic(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
@@ -154,19 +185,19 @@ class AdminBrokerProcessor:
         h = DeleteTopicRequestHeader.from_ext(req.ext_fields)
         self._check_topic(h.topic)
         log.info("deleteTopic %s called by %s", h.topic, conn.peer)
-        self.ctl.topic_config_manager.delete(h.topic)
-        self.ctl.consumer_offset_manager.remove_topic(h.topic)
-        self.ctl.request_register()
+        self.topic_config_manager.delete(h.topic)
+        self.consumer_offset_manager.remove_topic(h.topic)
+        self.registrar.request_register()
         return req.make_response()
 
     def get_all_topic_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """TopicConfigSerializeWrapper of every topic."""
-        return req.make_response(body=self.ctl.topic_config_manager.wrapper().encode())
+        return req.make_response(body=self.topic_config_manager.wrapper().encode())
 
     def get_topic_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """5.x GET_TOPIC_CONFIG: one topic's config (TopicConfigAndQueueMapping)."""
         topic = req.ext("topic") or ""
-        config = self.ctl.topic_config_manager.select(topic)
+        config = self.topic_config_manager.select(topic)
         if config is None:
             raise BrokerError(
                 ResponseCode.TOPIC_NOT_EXIST, f"No topic in this broker. topic: {topic}"
@@ -176,10 +207,10 @@ class AdminBrokerProcessor:
     def get_topic_stats_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """TopicStatsTable: min/max offset and last store time of each write queue."""
         h = GetTopicStatsInfoRequestHeader.from_ext(req.ext_fields)
-        config = self.ctl.topic_config_manager.select(h.topic)
+        config = self.topic_config_manager.select(h.topic)
         if config is None:
             raise BrokerError(ResponseCode.TOPIC_NOT_EXIST, f"topic[{h.topic}] not exist")
-        store, name = self.ctl.store, self.ctl.config.broker_name
+        store, name = self.store, self.config.broker_name
         table = {}
         for qid in range(config.write_queue_nums):
             low = max(store.get_min_offset_in_queue(h.topic, qid), 0)
@@ -201,27 +232,27 @@ class AdminBrokerProcessor:
         topics = (
             {h.topic}
             if h.topic and h.topic.strip()
-            else self.ctl.consumer_offset_manager.topics_of_group(group)
+            else self.consumer_offset_manager.topics_of_group(group)
         )
-        info = self.ctl.consumer_manager.groups.get(group)
+        info = self.consumer_manager.groups.get(group)
         table: dict[ObjectKey, dict[str, int]] = {}
         for topic in sorted(topics):
-            config = self.ctl.topic_config_manager.select(topic)
+            config = self.topic_config_manager.select(topic)
             if config is None:
                 continue
             if info is not None and info.subscriptions and topic not in info.subscriptions:
                 continue  # online, but no longer subscribed to this topic
             for qid in range(config.read_queue_nums):
-                table[mq_key(topic, self.ctl.config.broker_name, qid)] = self._offsets(
+                table[mq_key(topic, self.config.broker_name, qid)] = self._offsets(
                     group, topic, qid
                 )
         body = {"consumeTps": 0.0, "offsetTable": table}
         return req.make_response(body=fastjson.dumps_java(body))
 
     def _offsets(self, group: str, topic: str, qid: int) -> dict[str, int]:
-        store = self.ctl.store
+        store = self.store
         broker_offset = max(store.get_max_offset_in_queue(topic, qid), 0)
-        consumer_offset = max(self.ctl.consumer_offset_manager.query(group, topic, qid), 0)
+        consumer_offset = max(self.consumer_offset_manager.query(group, topic, qid), 0)
         last = 0
         if consumer_offset > 0:
             last = max(store.get_message_store_timestamp(topic, qid, consumer_offset - 1), 0)
@@ -245,7 +276,7 @@ class AdminBrokerProcessor:
     ) -> RemotingCommand:
         """ConsumerConnection: the group's members and subscriptions."""
         h = GetConsumerConnectionListRequestHeader.from_ext(req.ext_fields)
-        info = self.ctl.consumer_manager.groups.get(h.consumer_group)
+        info = self.consumer_manager.groups.get(h.consumer_group)
         if info is None or not info.channels:
             raise BrokerError(
                 ResponseCode.CONSUMER_NOT_ONLINE,
@@ -265,7 +296,7 @@ class AdminBrokerProcessor:
     ) -> RemotingCommand:
         """ProducerConnection: the group's live channels."""
         h = GetProducerConnectionListRequestHeader.from_ext(req.ext_fields)
-        channels = self.ctl.producer_manager.groups.get(h.producer_group)
+        channels = self.producer_manager.groups.get(h.producer_group)
         if channels is None:
             raise BrokerError(
                 ResponseCode.SYSTEM_ERROR, f"the producer group[{h.producer_group}] not exist"
@@ -288,12 +319,12 @@ class AdminBrokerProcessor:
         if not config.group_name:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, "the group name is blank")
         log.info("updateAndCreateSubscriptionGroup %s called by %s", config, conn.peer)
-        self.ctl.subscription_group_manager.update(config)
+        self.subscription_group_manager.update(config)
         return req.make_response()
 
     def get_all_subscription_group(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """SubscriptionGroupWrapper of every group."""
-        body = fastjson.dumps(self.ctl.subscription_group_manager.encode())
+        body = fastjson.dumps(self.subscription_group_manager.encode())
         return req.make_response(body=body)
 
     def delete_subscription_group(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
@@ -301,20 +332,20 @@ class AdminBrokerProcessor:
         self._check_slave()
         h = DeleteSubscriptionGroupRequestHeader.from_ext(req.ext_fields)
         log.info("deleteSubscriptionGroup %s called by %s", h.group_name, conn.peer)
-        self.ctl.subscription_group_manager.delete(h.group_name)
+        self.subscription_group_manager.delete(h.group_name)
         if h.clean_offset or parse_bool(req.ext("removeOffset") or "false"):
-            self.ctl.consumer_offset_manager.remove_group(h.group_name)
+            self.consumer_offset_manager.remove_group(h.group_name)
         return req.make_response()
 
     def get_all_consumer_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """ConsumerOffsetSerializeWrapper, bare integer keys as Java writes it."""
-        body = fastjson.dumps_java(self.ctl.consumer_offset_manager.encode())
+        body = fastjson.dumps_java(self.consumer_offset_manager.encode())
         return req.make_response(body=body)
 
     def get_all_delay_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """The delay levels' progress as ``delayOffset.json`` holds it (a slave keeps a copy,
         ``SlaveSynchronize#syncDelayOffset``); bare integer keys as Java writes them."""
-        body = fastjson.dumps_java(self.ctl.schedule_service.offsets.encode())
+        body = fastjson.dumps_java(self.delay_offsets.encode())
         return req.make_response(body=body)
 
     def reset_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
@@ -322,7 +353,7 @@ class AdminBrokerProcessor:
         time, RESET_CONSUMER_CLIENT_OFFSET to every member, committed offsets updated."""
         h = ResetOffsetRequestHeader.from_ext(req.ext_fields)
         offsets = self._reset_offsets(h)
-        info = self.ctl.consumer_manager.groups.get(h.group)
+        info = self.consumer_manager.groups.get(h.group)
         if info is None or not info.channels:
             raise BrokerError(
                 ResponseCode.CONSUMER_NOT_ONLINE,
@@ -339,19 +370,19 @@ class AdminBrokerProcessor:
         for member in info.channels.values():
             self._send_reset(member, h, offsets, request_is_cpp)
         for qid, offset in offsets.items():
-            self.ctl.consumer_offset_manager.commit(h.group, h.topic, qid, offset)
-        name = self.ctl.config.broker_name
+            self.consumer_offset_manager.commit(h.group, h.topic, qid, offset)
+        name = self.config.broker_name
         table = {mq_key(h.topic, name, q): o for q, o in offsets.items()}
         return req.make_response(body=fastjson.dumps_java({"offsetTable": table}))
 
     def _reset_offsets(self, h: ResetOffsetRequestHeader) -> dict[int, int]:
-        config = self.ctl.topic_config_manager.select(h.topic)
+        config = self.topic_config_manager.select(h.topic)
         if config is None:
             raise BrokerError(
                 ResponseCode.TOPIC_NOT_EXIST,
                 f"[reset-offset] reset offset failed, no topic in this broker. topic={h.topic}",
             )
-        store, com = self.ctl.store, self.ctl.consumer_offset_manager
+        store, com = self.store, self.consumer_offset_manager
         out = {}
         for qid in range(config.write_queue_nums):
             current = com.query(h.group, h.topic, qid)
@@ -378,7 +409,7 @@ class AdminBrokerProcessor:
         offsets: dict[int, int],
         request_is_cpp: bool,
     ) -> None:
-        name = self.ctl.config.broker_name
+        name = self.config.broker_name
         if request_is_cpp or member.language == LanguageCode.CPP.name:
             # ResetOffsetBodyForC: the C++ client parses a list, not object keys
             entries = [
@@ -405,7 +436,7 @@ class AdminBrokerProcessor:
         """Apply the known broker and store keys of a properties body."""
         values = parse_properties((req.body or b"").decode("utf-8", "replace"))
         log.info("updateBrokerConfig %s called by %s", values, conn.peer)
-        broker, store = self.ctl.config, self.ctl.store_config
+        broker, store = self.config, self.store_config
         known = {**broker.keys(), **store.keys()}
         try:  # check every value first so that a bad one changes nothing
             copy.copy(broker).update(values)
@@ -414,7 +445,7 @@ class AdminBrokerProcessor:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, str(exc)) from exc
         broker.update(values)
         store.update(values)
-        self.ctl.store.commit_log.max_message_size = store.max_message_size
+        self.store.commit_log.max_message_size = store.max_message_size
         ignored = sorted(set(values) - set(known))
         if ignored:
             log.warning("updateBrokerConfig ignores unknown keys %s", ignored)
@@ -422,13 +453,13 @@ class AdminBrokerProcessor:
             timestamp=_now_ms(), counter=self.config_version.counter + 1
         )
         if "brokerPermission" in values:
-            self.ctl.topic_config_manager.next_version()
-            self.ctl.request_register()
+            self.topic_config_manager.next_version()
+            self.registrar.request_register()
         return req.make_response()
 
     def get_broker_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Every broker and store setting as properties text; header ``version``."""
-        props = {**self.ctl.config.to_properties(), **self.ctl.store_config.to_properties()}
+        props = {**self.config.to_properties(), **self.store_config.to_properties()}
         ext = {"version": self.config_version.encode().decode()}
         return req.make_response(ext_fields=ext, body=dump_properties(props).encode())
 
@@ -438,13 +469,13 @@ class AdminBrokerProcessor:
 
     def runtime_info(self) -> dict[str, str]:
         """The runtime figures (all values text, as Java sends them)."""
-        stats = self.ctl.store.stats()
-        root = self.ctl.store_config.store_path_root_dir
+        stats = self.store.stats()
+        root = self.store_config.store_path_root_dir
         info = {
             "brokerVersionDesc": BROKER_VERSION_DESC,
             "brokerVersion": str(BROKER_VERSION),
-            "bootTimestamp": str(self.ctl.boot_timestamp),
-            "runtime": _format_runtime(_now_ms() - self.ctl.boot_timestamp),
+            "bootTimestamp": str(self.boot_timestamp),
+            "runtime": _format_runtime(_now_ms() - self.boot_timestamp),
             "commitLogMinOffset": str(stats.commit_log_min_offset),
             "commitLogMaxOffset": str(stats.commit_log_max_offset),
             "putMessageTimesTotal": str(max(stats.put_count, 1)),
@@ -463,7 +494,7 @@ class AdminBrokerProcessor:
             "msgPutTotalTodayNow": str(stats.put_count),
             "msgGetTotalTodayNow": "0",
         }
-        info.update(_disk_info(root, self.ctl.store_config.commit_log_dir()))
+        info.update(_disk_info(root, self.store_config.commit_log_dir()))
         for key in ("send", "pull", "query"):
             info[f"{key}ThreadPoolQueueSize"] = "0"
             info[f"{key}ThreadPoolQueueHeadWaitTimeMills"] = "0"
@@ -471,7 +502,7 @@ class AdminBrokerProcessor:
 
     def _earliest_message_time(self) -> int:
         """Store time of the oldest CommitLog record (``getEarliestMessageTime``)."""
-        record = self.ctl.store.look_message_by_offset(self.ctl.store.min_phy_offset())
+        record = self.store.look_message_by_offset(self.store.min_phy_offset())
         return record.store_timestamp if record is not None else -1
 
     # -- offsets by queue ----------------------------------------------------------------------
@@ -481,25 +512,25 @@ class AdminBrokerProcessor:
         at/before)."""
         h = SearchOffsetRequestHeader.from_ext(req.ext_fields)
         upper = (h.boundary_type or "").lower() == "upper"
-        offset = self.ctl.store.get_offset_in_queue_by_time(h.topic, h.queue_id, h.timestamp, upper)
+        offset = self.store.get_offset_in_queue_by_time(h.topic, h.queue_id, h.timestamp, upper)
         return req.make_response(ext_fields=SearchOffsetResponseHeader(offset=offset).to_ext())
 
     def get_max_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """The queue's next write offset."""
         h = GetMaxOffsetRequestHeader.from_ext(req.ext_fields)
-        offset = self.ctl.store.get_max_offset_in_queue(h.topic, h.queue_id)
+        offset = self.store.get_max_offset_in_queue(h.topic, h.queue_id)
         return req.make_response(ext_fields=GetMaxOffsetResponseHeader(offset=offset).to_ext())
 
     def get_min_offset(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """The queue's smallest readable offset."""
         h = GetMinOffsetRequestHeader.from_ext(req.ext_fields)
-        offset = self.ctl.store.get_min_offset_in_queue(h.topic, h.queue_id)
+        offset = self.store.get_min_offset_in_queue(h.topic, h.queue_id)
         return req.make_response(ext_fields=GetMinOffsetResponseHeader(offset=offset).to_ext())
 
     def get_earliest_msg_storetime(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Store time of the queue's oldest readable message (-1 when none)."""
         h = GetEarliestMsgStoretimeRequestHeader.from_ext(req.ext_fields)
-        stamp = self.ctl.store.get_earliest_message_time(h.topic, h.queue_id)
+        stamp = self.store.get_earliest_message_time(h.topic, h.queue_id)
         ext = GetEarliestMsgStoretimeResponseHeader(timestamp=stamp).to_ext()
         return req.make_response(ext_fields=ext)
 
@@ -541,11 +572,11 @@ def _disk_info(root: str, commit_log_dir: str) -> dict[str, str]:
     }
 
 
-def register_admin_processors(table: ProcessorTable, ctl: BrokerController) -> None:
+def register_admin_processors(
+    table: ProcessorTable, admin: AdminBrokerProcessor, query: QueryMessageProcessor
+) -> None:
     """Register the admin request codes (and QUERY_MESSAGE / VIEW_MESSAGE_BY_ID)."""
     rc = RequestCode
-    admin = AdminBrokerProcessor(ctl)
-    query = QueryMessageProcessor(ctl)
     locks = RebalanceLockProcessor()
     table.register(rc.UPDATE_AND_CREATE_TOPIC, admin.update_and_create_topic)
     handlers = {

@@ -12,7 +12,7 @@ from rocketq.broker.filter import (
     Sql92ParseError,
 )
 from rocketq.broker.filter.message_filter import retry_filter_lookup
-from rocketq.broker.long_polling import HeldPull
+from rocketq.broker.long_polling import HeldPull, PullRequestHoldService
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import PERM_READ, RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.codes import ResponseCode
@@ -24,7 +24,13 @@ from rocketq.store.config import SLAVE
 from rocketq.store.result import GetMessageStatus
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.broker.client_manager import ConsumerManager
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.consumer_offset import ConsumerOffsetManager
+    from rocketq.broker.subscription_group import SubscriptionGroupManager
+    from rocketq.broker.topic_config import TopicConfigManager
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["PullMessageProcessor", "TagFilter"]
 
@@ -51,11 +57,33 @@ TagFilter = ExpressionMessageFilter
 
 
 class PullMessageProcessor:
-    """Reads a queue for a consumer; holds the pull when nothing is there yet."""
+    """Reads a queue for a consumer; holds the pull when nothing is there yet.
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
+    It owns the :class:`PullRequestHoldService` its held pulls wait in (``hold_service``;
+    the store's arrivals are to be sent to its ``notify_message_arriving``) and the cache of
+    compiled SQL92 selectors (``sql92_filters``, shared with CHECK_CLIENT_CONFIG).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        store: DefaultMessageStore,
+        topic_config_manager: TopicConfigManager,
+        subscription_group_manager: SubscriptionGroupManager,
+        consumer_manager: ConsumerManager,
+        consumer_offset_manager: ConsumerOffsetManager,
+    ) -> None:
+        self.config = config
+        self.store_config = store_config
+        self.store = store
+        self.topic_config_manager = topic_config_manager
+        self.subscription_group_manager = subscription_group_manager
+        self.consumer_manager = consumer_manager
+        self.consumer_offset_manager = consumer_offset_manager
         self.sql92_filters = Sql92FilterCache()
+        self.hold_service = PullRequestHoldService(self.rerun, store.get_max_offset_in_queue)
 
     def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand | None:
         """Entry point for code 11; None means the pull is held (answered later)."""
@@ -76,16 +104,16 @@ class PullMessageProcessor:
             message_filter = self._message_filter(h, subscription)
         except BrokerError as exc:
             return self._respond(req, exc.code, exc.remark, h.queue_offset, 0, 0)
-        store = self.ctl.store
+        store = self.store
         result = store.get_message(
             h.consumer_group, h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, message_filter
         )
         if (
             allow_suspend
             and h.sys_flag & FLAG_COMMIT_OFFSET
-            and self.ctl.store_config.broker_role != SLAVE
+            and self.store_config.broker_role != SLAVE
         ):
-            self.ctl.consumer_offset_manager.commit(
+            self.consumer_offset_manager.commit(
                 h.consumer_group, h.topic, h.queue_id, h.commit_offset
             )
         code = _STATUS_CODES.get(result.status)
@@ -114,9 +142,9 @@ class PullMessageProcessor:
         read fell out of memory, else its ``brokerId``. A slave serves what it has either way
         (Java sets PULL_RETRY_IMMEDIATELY for it, then the FOUND status overwrites that), so
         consumers go on reading a slave while its master is down."""
-        if not self.ctl.config.slave_read_enable:
+        if not self.config.slave_read_enable:
             return 0
-        group = self.ctl.subscription_group_manager.find(group_name)
+        group = self.subscription_group_manager.find(group_name)
         if group is None:
             return 0
         if pulling_from_slave_suggested:
@@ -125,13 +153,13 @@ class PullMessageProcessor:
 
     def _check(self, h: PullMessageRequestHeader) -> SubscriptionData | None:
         """Permissions, group, topic, queue id and the subscription to filter with."""
-        b = self.ctl.config
+        b = self.config
         if not b.broker_permission & PERM_READ:
             raise BrokerError(
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{b.broker_ip1}] pulling message is forbidden",
             )
-        group = self.ctl.subscription_group_manager.find(h.consumer_group)
+        group = self.subscription_group_manager.find(h.consumer_group)
         if group is None:
             raise BrokerError(
                 ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
@@ -141,7 +169,7 @@ class PullMessageProcessor:
             raise BrokerError(
                 ResponseCode.NO_PERMISSION, f"subscription group no permission, {h.consumer_group}"
             )
-        topic = self.ctl.topic_config_manager.select(h.topic)
+        topic = self.topic_config_manager.select(h.topic)
         if topic is None:
             raise BrokerError(
                 ResponseCode.TOPIC_NOT_EXIST, f"topic[{h.topic}] not exist, apply first please!"
@@ -160,7 +188,7 @@ class PullMessageProcessor:
 
     def _subscription(self, h: PullMessageRequestHeader) -> SubscriptionData | None:
         expression_type = h.expression_type or EXPRESSION_TAG
-        if expression_type != EXPRESSION_TAG and not self.ctl.config.enable_property_filter:
+        if expression_type != EXPRESSION_TAG and not self.config.enable_property_filter:
             raise BrokerError(
                 ResponseCode.SYSTEM_ERROR,
                 f"The broker does not support consumer to filter message by {expression_type}",
@@ -168,7 +196,7 @@ class PullMessageProcessor:
         if h.sys_flag & FLAG_SUBSCRIPTION:
             return build_subscription(h.topic, h.subscription, expression_type)
         # Java consumers send no expression: use what their heartbeats announced.
-        info = self.ctl.consumer_manager.groups.get(h.consumer_group)
+        info = self.consumer_manager.groups.get(h.consumer_group)
         if info is None:
             raise BrokerError(
                 ResponseCode.SUBSCRIPTION_NOT_EXIST,
@@ -193,12 +221,12 @@ class PullMessageProcessor:
         sql_filter = self._compile(h, subscription)
         retry = None
         if (
-            self.ctl.config.filter_support_retry
+            self.config.filter_support_retry
             and subscription is not None
             and subscription.topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
         ):
             group = subscription.topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
-            find = self.ctl.consumer_manager.find_subscription
+            find = self.consumer_manager.find_subscription
             retry = retry_filter_lookup(group, find, self.sql92_filters)
         return ExpressionMessageFilter(subscription, sql_filter, retry)
 
@@ -229,10 +257,10 @@ class PullMessageProcessor:
         h: PullMessageRequestHeader,
         message_filter: ExpressionMessageFilter,
     ) -> None:
-        b = self.ctl.config
+        b = self.config
         timeout = h.suspend_timeout_millis if b.long_polling_enable else b.short_polling_time_mills
         pull = HeldPull(conn, req, h.queue_offset, message_filter.is_matched_by_consume_queue)
-        self.ctl.pull_hold_service.suspend(h.topic, h.queue_id, pull, timeout)
+        self.hold_service.suspend(h.topic, h.queue_id, pull, timeout)
 
     @staticmethod
     def _respond(

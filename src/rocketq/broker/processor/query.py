@@ -14,7 +14,8 @@ from rocketq.remoting.headers import (
 )
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["UNIQUE_MSG_QUERY_FLAG", "QueryMessageProcessor"]
 
@@ -25,8 +26,9 @@ UNIQUE_MSG_QUERY_FLAG = "_UNIQUE_KEY_QUERY"
 class QueryMessageProcessor:
     """Look messages up by index key or by commit-log offset."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
+    def __init__(self, store_config: StoreConfig, store: DefaultMessageStore) -> None:
+        self.store_config = store_config
+        self.store = store
 
     def query_message(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Messages of a topic whose KEYS token or UNIQ_KEY is ``key``, within the times."""
@@ -34,8 +36,8 @@ class QueryMessageProcessor:
         max_num = h.max_num
         if req.ext(UNIQUE_MSG_QUERY_FLAG) == "true":
             # a msgId names one message, but retries and re-sends may store it again
-            max_num = self.ctl.store_config.default_query_max_num
-        result = self.ctl.store.query_message(
+            max_num = self.store_config.default_query_max_num
+        result = self.store.query_message(
             h.topic, h.key, max_num, h.begin_timestamp, h.end_timestamp
         )
         ext = QueryMessageResponseHeader(
@@ -53,7 +55,7 @@ class QueryMessageProcessor:
     def view_message_by_id(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """The one stored record at a commit-log offset (decoded from an offset msgId)."""
         h = ViewMessageRequestHeader.from_ext(req.ext_fields)
-        data = self.ctl.store.select_one_message_by_offset(h.offset)
+        data = self.store.select_one_message_by_offset(h.offset)
         if data is None:
             return req.make_response(
                 ResponseCode.SYSTEM_ERROR, f"can not find message by the offset, {h.offset}"

@@ -40,7 +40,13 @@ from rocketq.store.format import StoredMessage
 from rocketq.store.result import PutMessageResult, PutMessageStatus
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.registrar import Registrar
+    from rocketq.broker.subscription_group import SubscriptionGroupManager
+    from rocketq.broker.topic_config import TopicConfigManager
+    from rocketq.broker.transaction import TransactionalMessageService
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["SendMessageProcessor", "parse_host"]
 
@@ -75,8 +81,24 @@ def parse_host(addr: str) -> tuple[str, int]:
 class SendMessageProcessor:
     """Checks a send the way RocketMQ does, stores it, answers with the offset msgId."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
+    def __init__(
+        self,
+        *,
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        store: DefaultMessageStore,
+        topic_config_manager: TopicConfigManager,
+        subscription_group_manager: SubscriptionGroupManager,
+        transactions: TransactionalMessageService,
+        registrar: Registrar,
+    ) -> None:
+        self.config = config
+        self.store_config = store_config
+        self.store = store
+        self.topic_config_manager = topic_config_manager
+        self.subscription_group_manager = subscription_group_manager
+        self.transactions = transactions
+        self.registrar = registrar
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Entry point for codes 10, 310 and 320."""
@@ -102,23 +124,23 @@ class SendMessageProcessor:
         if not msgs:
             return response
         if not batch and is_transaction_prepared(msgs[0]):  # a half message (§7.1)
-            if self.ctl.config.reject_transaction_message:
+            if self.config.reject_transaction_message:
                 return _fail(
                     response,
                     ResponseCode.NO_PERMISSION,
-                    f"the broker[{self.ctl.config.broker_ip1}] sending transaction message "
+                    f"the broker[{self.config.broker_ip1}] sending transaction message "
                     "is forbidden",
                 )
-            result = await self.ctl.transaction_service.prepare_message(msgs[0], wait)
+            result = await self.transactions.prepare_message(msgs[0], wait)
         else:
-            result = await self.ctl.store.put_messages(msgs, wait_store=wait)
+            result = await self.store.put_messages(msgs, wait_store=wait)
         return self._answer(response, result, msgs[0].queue_id)
 
     # -- checks -----------------------------------------------------------------------------
 
     def _check(self, conn: Connection, header: SendHeader) -> TopicConfig:
         """``msgCheck``: broker and topic permission, name, existence (auto-create), queue."""
-        b = self.ctl.config
+        b = self.config
         if not b.broker_permission & PERM_WRITE:
             raise BrokerError(
                 ResponseCode.NO_PERMISSION,
@@ -153,7 +175,7 @@ class SendMessageProcessor:
         return config
 
     def _topic_config(self, header: SendHeader) -> TopicConfig | None:
-        tcm = self.ctl.topic_config_manager
+        tcm = self.topic_config_manager
         config = tcm.select(header.topic)
         if config is not None:
             return config
@@ -164,7 +186,7 @@ class SendMessageProcessor:
             config = tcm.create_in_send_back(header.topic, 1, PERM_READ | PERM_WRITE)
         if config is not None:
             log.info("auto-created topic %s", config)
-            self.ctl.request_register()
+            self.registrar.request_register()
         return config
 
     # -- building the stored messages -------------------------------------------------------
@@ -180,7 +202,7 @@ class SendMessageProcessor:
     ) -> tuple[list[StoredMessage], bool]:
         props = decode_properties(header.properties or "")
         wait = props.pop(MessageConst.WAIT_STORE_MSG_OK, "true").lower() != "false"
-        props[MessageConst.CLUSTER] = self.ctl.config.broker_cluster_name
+        props[MessageConst.CLUSTER] = self.config.broker_cluster_name
         topic, queue_id = header.topic, header.queue_id
         if queue_id < 0:
             queue_id = random.randrange(max(config.write_queue_nums, 1))
@@ -194,11 +216,11 @@ class SendMessageProcessor:
         if tx in (SysFlag.TRANSACTION_NOT_TYPE, SysFlag.TRANSACTION_COMMIT_TYPE):
             if delay_level_of(props) > 0:  # a level wins over a timer (checkIfTimerMessage)
                 strip_timer_properties(props)
-                levels = len(self.ctl.store.delay_levels)
+                levels = len(self.store.delay_levels)
                 topic, queue_id = to_schedule(props, topic, queue_id, levels)
             elif not batch:  # 5.x timer: park in rmq_sys_wheel_timer until due
                 now = int(time.time() * 1000)
-                topic, queue_id = to_timer(props, topic, queue_id, self.ctl.store_config, now)
+                topic, queue_id = to_timer(props, topic, queue_id, self.store_config, now)
         sys_flag = header.sys_flag | (
             SysFlag.MULTI_TAGS if config.topic_filter_type == "MULTI_TAG" else 0
         )
@@ -234,7 +256,7 @@ class SendMessageProcessor:
         if not header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             return ""
         group = header.topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
-        group_config = self.ctl.subscription_group_manager.find(group)
+        group_config = self.subscription_group_manager.find(group)
         if group_config is None:
             _fail(
                 response,
@@ -248,10 +270,10 @@ class SendMessageProcessor:
         if (header.reconsume_times or 0) < max_times:
             return ""
         dlq = dlq_topic(group)
-        self.ctl.topic_config_manager.create_in_send_back(
+        self.topic_config_manager.create_in_send_back(
             dlq, DLQ_NUMS_PER_GROUP, PERM_READ | PERM_WRITE
         )
-        self.ctl.request_register()
+        self.registrar.request_register()
         return dlq
 
     # -- answering --------------------------------------------------------------------------
@@ -261,7 +283,7 @@ class SendMessageProcessor:
     ) -> RemotingCommand:
         code = _STORED_CODES.get(result.status)
         if code is None:
-            return _fail(response, *_failure(result, self.ctl.store_config.max_message_size))
+            return _fail(response, *_failure(result, self.store_config.max_message_size))
         first = result.appended[0]
         header = SendMessageResponseHeader(
             msg_id=",".join(a.msg_id for a in result.appended),
@@ -270,7 +292,7 @@ class SendMessageProcessor:
         )
         response.code = code
         response.ext_fields = header.to_ext()
-        response.ext_fields[MessageConst.MSG_REGION] = self.ctl.config.region_id
+        response.ext_fields[MessageConst.MSG_REGION] = self.config.region_id
         response.ext_fields[MessageConst.TRACE_SWITCH] = "true"
         return response
 

@@ -19,7 +19,11 @@ from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import ConsumerSendMsgBackRequestHeader
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.registrar import Registrar
+    from rocketq.broker.subscription_group import SubscriptionGroupManager
+    from rocketq.broker.topic_config import TopicConfigManager
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["SendBackProcessor"]
 
@@ -30,27 +34,38 @@ _VERSION_MAX_RECONSUME = 121
 class SendBackProcessor:
     """Re-stores a consumed message for another try (or for the dead-letter queue)."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
+    def __init__(
+        self,
+        *,
+        config: BrokerConfig,
+        store: DefaultMessageStore,
+        topic_config_manager: TopicConfigManager,
+        subscription_group_manager: SubscriptionGroupManager,
+        registrar: Registrar,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.topic_config_manager = topic_config_manager
+        self.subscription_group_manager = subscription_group_manager
+        self.registrar = registrar
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Entry point for code 36."""
         h = ConsumerSendMsgBackRequestHeader.from_ext(req.ext_fields)
-        ctl = self.ctl
-        group = ctl.subscription_group_manager.find(h.group)
+        group = self.subscription_group_manager.find(h.group)
         if group is None:
             raise BrokerError(
                 ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
                 f"subscription group not exist, {h.group}",
             )
-        if not ctl.config.broker_permission & PERM_WRITE:
+        if not self.config.broker_permission & PERM_WRITE:
             raise BrokerError(
                 ResponseCode.NO_PERMISSION,
-                f"the broker[{ctl.config.broker_ip1}] sending message is forbidden",
+                f"the broker[{self.config.broker_ip1}] sending message is forbidden",
             )
         if group.retry_queue_nums <= 0:
             return req.make_response()
-        record = ctl.store.look_message_by_offset(h.offset)
+        record = self.store.look_message_by_offset(h.offset)
         if record is None:
             raise BrokerError(
                 ResponseCode.SYSTEM_ERROR, f"look message by offset failed, {h.offset}"
@@ -70,19 +85,19 @@ class SendBackProcessor:
         if record.reconsume_times >= max_times or h.delay_level < 0:
             topic = dlq_topic(h.group)
             queue_id = random.randrange(DLQ_NUMS_PER_GROUP)
-            ctl.topic_config_manager.create_in_send_back(
+            self.topic_config_manager.create_in_send_back(
                 topic, DLQ_NUMS_PER_GROUP, PERM_READ | PERM_WRITE
             )
         else:
             topic = retry_topic(h.group)
             queue_id = random.randrange(group.retry_queue_nums)
-            ctl.topic_config_manager.create_in_send_back(
+            self.topic_config_manager.create_in_send_back(
                 topic, group.retry_queue_nums, PERM_READ | PERM_WRITE
             )
             level = h.delay_level or 3 + record.reconsume_times
             props[MessageConst.DELAY_TIME_LEVEL] = str(level)
-            topic, queue_id = to_schedule(props, topic, queue_id, len(ctl.store.delay_levels))
-        ctl.request_register()
+            topic, queue_id = to_schedule(props, topic, queue_id, len(self.store.delay_levels))
+        self.registrar.request_register()
         msg = copy_message(
             record,
             topic,
@@ -91,7 +106,7 @@ class SendBackProcessor:
             reconsume_times=record.reconsume_times + 1,
             prepared_transaction_offset=0,
         )
-        result = await ctl.store.put_messages([msg], wait_store=False)
+        result = await self.store.put_messages([msg], wait_store=False)
         if result.status.stored:
             return req.make_response()
         return req.make_response(ResponseCode.SYSTEM_ERROR, result.status.value)

@@ -22,7 +22,6 @@ timer-queue offset, and recovery resumes after the newest one in the log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -39,10 +38,12 @@ from rocketq.common.record import (
     StoredMessage,
     copy_message,
 )
+from rocketq.common.tasks import TaskOwner
 from rocketq.store.format import StoreError
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["TimerMessageService", "TimerStats"]
 
@@ -102,20 +103,22 @@ class TimerStats:
 
 
 class TimerMessageService:
-    """Owns the timer files and the three tasks; ``start()``/``aclose()``."""
+    """Owns the timer files and the three tasks; ``start()``/``aclose()``.
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
-        cfg = controller.store_config
+    ``message_store`` is the broker's store (read for the timer queue, written with the
+    due messages); ``store`` is the wheel and log this service keeps.
+    """
+
+    def __init__(self, message_store: DefaultMessageStore, store_config: StoreConfig) -> None:
+        self.message_store = message_store
+        self.store_config = cfg = store_config
         self.store = TimerStore(
             Path(cfg.store_path_root_dir),
             cfg.timer_precision_ms,
             cfg.timer_roll_window_slot,
             cfg.mapped_file_size_timer_log,
         )
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
-        self._stop = asyncio.Event()
+        self._tasks = TaskOwner(log)
         self._opened = False
         # (done_ms, CommitLog end) at the last tick boundary: what a checkpoint may claim.
         self._boundary = (0, 0)
@@ -128,7 +131,7 @@ class TimerMessageService:
 
     def start(self) -> None:
         """Recover the files, catch up with copies written after the checkpoint, start."""
-        cp = self.store.open(_now_ms(), self.ctl.store.max_phy_offset())
+        cp = self.store.open(_now_ms(), self.message_store.max_phy_offset())
         self._opened = True
         self._boundary = (self.store.done_ms, max(cp.commit_log_offset, 0))
         if cp.commit_log_offset >= 0:
@@ -141,17 +144,13 @@ class TimerMessageService:
             self.store.relinked,
             len(self._skip),
         )
-        loop = asyncio.get_running_loop()
-        for name, coro in (
-            ("timer-enqueue", self._enqueue_loop),
-            ("timer-dequeue", self._dequeue_loop),
-            ("timer-persist", self._persist_loop),
-        ):
-            self._tasks.append(loop.create_task(coro(), name=name))
+        self._tasks.spawn(self._enqueue_loop(), "timer-enqueue")
+        self._tasks.spawn(self._dequeue_loop(), "timer-dequeue")
+        self._tasks.spawn(self._persist_loop(), "timer-persist")
 
     def _catch_up(self, start: int) -> None:
         """Collect the units whose copies the CommitLog holds after ``start``."""
-        store = self.ctl.store
+        store = self.message_store
         start = max(start, store.min_phy_offset())
         for record in store.commit_log.iter_records(start):
             if MessageConst.TIMER_SOURCE not in record.properties:
@@ -164,16 +163,7 @@ class TimerMessageService:
         """Stop, persist and unmap. The tasks are not cancelled but told to end: the
         dequeue task finishes its tick, the persist task its flush (a worker thread that
         a cancellation would leave writing the files while they are closed)."""
-        self._stopping = True
-        self._stop.set()
-        if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=_STOP_TIMEOUT_S)
-            for task in late:
-                log.warning("timer task %s did not stop in time; cancelled", task.get_name())
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._tasks.clear()
+        await self._tasks.aclose(grace=_STOP_TIMEOUT_S)
         if self._opened:
             self.store.flush(self.store.checkpoint(*self._boundary))
             self.store.close()
@@ -193,12 +183,8 @@ class TimerMessageService:
         )
 
     async def _persist_loop(self) -> None:
-        interval = max(self.ctl.store_config.timer_flush_interval_ms, 10) / 1000
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), interval)
-            if self._stop.is_set():
-                return  # aclose writes the last checkpoint
+        interval = max(self.store_config.timer_flush_interval_ms, 10) / 1000
+        while await self._tasks.sleep(interval):  # at close, aclose writes the last checkpoint
             cp = self.store.checkpoint(*self._boundary)  # taken on the loop, written off it
             try:
                 await asyncio.to_thread(self.store.flush, cp)
@@ -212,7 +198,7 @@ class TimerMessageService:
     # -- enqueue ----------------------------------------------------------------------------
 
     async def _enqueue_loop(self) -> None:
-        while not self._stopping:
+        while not self._tasks.closed:
             try:
                 busy = self._enqueue_batch()
             except Exception:
@@ -222,7 +208,7 @@ class TimerMessageService:
 
     def _enqueue_batch(self) -> bool:
         """Add the next entries of the timer queue; True when there may be more."""
-        cq = self.ctl.store.find_consume_queue(TIMER_TOPIC, 0)
+        cq = self.message_store.find_consume_queue(TIMER_TOPIC, 0)
         if cq is None:
             return False
         offset = max(self.store.next_queue_offset, cq.min_offset_in_queue())
@@ -236,7 +222,7 @@ class TimerMessageService:
         return count == _ENQUEUE_BATCH
 
     def _read_properties(self, phys: int, size: int) -> dict[str, str] | None:
-        store = self.ctl.store
+        store = self.message_store
         if phys < store.min_phy_offset():
             return None  # cleaned away
         try:
@@ -261,12 +247,12 @@ class TimerMessageService:
 
     async def _dequeue_loop(self) -> None:
         empty = 0
-        while not self._stopping:
+        while not self._tasks.closed:
             now = _now_ms()
             if self.store.read_ms > now:
                 await asyncio.sleep(min(self.store.read_ms - now, 50) / 1000)
                 continue
-            self._boundary = (self.store.done_ms, self.ctl.store.max_phy_offset())
+            self._boundary = (self.store.done_ms, self.message_store.max_phy_offset())
             tick, units = self.store.take_slot()
             if self._skip and tick > self._skip_until_ms:
                 self._skip.clear()  # every tick re-walked since the restart is behind us
@@ -296,15 +282,15 @@ class TimerMessageService:
 
     async def _reput(self, unit: TimerUnit) -> bool:
         """Write the unit's message to its real queue (or back to the wheel); False to retry."""
-        record = self.ctl.store.look_message_by_offset(unit.commit_log_offset)
+        record = self.message_store.look_message_by_offset(unit.commit_log_offset)
         if record is None:
             log.warning("timer message at %d is gone; dropped", unit.commit_log_offset)
             return True
         msg = self._convert(record, unit)
-        result = await self.ctl.store.put_messages([msg], wait_store=False)
+        result = await self.message_store.put_messages([msg], wait_store=False)
         if not result.status.stored:
             log.warning("timer message to %s not delivered: %s", msg.topic, result.status)
-            return self._stopping  # closing: the restart delivers it
+            return self._tasks.closed  # closing: the restart delivers it
         self._counts["rolled" if unit.roll else "delivered"] += 1
         return True
 

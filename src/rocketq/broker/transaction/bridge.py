@@ -43,7 +43,10 @@ from rocketq.store.config import StoreConfig
 from rocketq.store.result import GetMessageStatus, PutMessageResult
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.broker.consumer_offset import ConsumerOffsetManager
+    from rocketq.broker.registrar import Registrar
+    from rocketq.broker.topic_config import TopicConfigManager
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = [
     "HALF_QUEUE_ID",
@@ -250,39 +253,48 @@ class QueueRead:
 class TransactionalMessageBridge:
     """Reads and writes of the transaction code against the broker's store and offsets."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.ctl = controller
+    def __init__(
+        self,
+        store: DefaultMessageStore,
+        topic_config_manager: TopicConfigManager,
+        consumer_offset_manager: ConsumerOffsetManager,
+        registrar: Registrar,
+    ) -> None:
+        self.store = store
+        self.topic_config_manager = topic_config_manager
+        self.consumer_offset_manager = consumer_offset_manager
+        self.registrar = registrar
 
     @property
     def store_host(self) -> Address:
         """The broker's address as stored in records (born host of op records)."""
-        return self.ctl.store.store_host
+        return self.store.store_host
 
     def ensure_topics(self) -> None:
         """Create the half and op topics (1 queue, RW) if missing (``selectTopicConfig``)."""
-        tcm = self.ctl.topic_config_manager
+        tcm = self.topic_config_manager
         created = False
         for topic in (TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC):
             if tcm.select(topic) is None:
                 tcm.create_in_send_back(topic, 1, PERM_READ | PERM_WRITE)
                 created = True
         if created:
-            self.ctl.request_register()
+            self.registrar.request_register()
 
     def half_queue_ids(self) -> list[int]:
         """Queues of the half topic (``fetchMessageQueues``; normally just 0)."""
-        config = self.ctl.topic_config_manager.select(TRANS_HALF_TOPIC)
+        config = self.topic_config_manager.select(TRANS_HALF_TOPIC)
         return list(range(config.read_queue_nums)) if config is not None else [HALF_QUEUE_ID]
 
     # -- writes -----------------------------------------------------------------------------
 
     async def put_half_message(self, msg: StoredMessage, wait_store: bool) -> PutMessageResult:
         """``putHalfMessage``: store a prepared message as a half message."""
-        return await self.ctl.store.put_messages([to_half_message(msg)], wait_store=wait_store)
+        return await self.store.put_messages([to_half_message(msg)], wait_store=wait_store)
 
     async def put(self, msg: StoredMessage) -> PutMessageResult:
         """Store one message without waiting for flush (``WAIT=false`` in Java)."""
-        return await self.ctl.store.put_messages([msg], wait_store=False)
+        return await self.store.put_messages([msg], wait_store=False)
 
     async def put_op_message(self, half: MessageRecord) -> bool:
         """``deletePrepareMessage``: mark a half message finished."""
@@ -295,12 +307,12 @@ class TransactionalMessageBridge:
 
     async def put_discarded(self, half: MessageRecord, props: Mapping[str, str]) -> bool:
         """``resolveDiscardMsg``: copy a given-up half message to TRANS_CHECK_MAX_TIME_TOPIC."""
-        tcm = self.ctl.topic_config_manager
+        tcm = self.topic_config_manager
         if tcm.select(TRANS_CHECK_MAX_TIME_TOPIC) is None:
             tcm.create_in_send_back(
                 TRANS_CHECK_MAX_TIME_TOPIC, CHECK_MAX_TIME_QUEUE_NUMS, PERM_READ | PERM_WRITE
             )
-            self.ctl.request_register()
+            self.registrar.request_register()
         result = await self.put(discarded_message(half, props))
         return result.status.stored
 
@@ -308,11 +320,11 @@ class TransactionalMessageBridge:
 
     def look_message_by_offset(self, physical_offset: int) -> MessageRecord | None:
         """The record at a commit-log offset, if any."""
-        return self.ctl.store.look_message_by_offset(physical_offset)
+        return self.store.look_message_by_offset(physical_offset)
 
     def read(self, topic: str, queue_id: int, offset: int, max_nums: int) -> QueueRead:
         """Up to ``max_nums`` records of a half/op queue from ``offset`` (``getMessage``)."""
-        got = self.ctl.store.get_message(TRANS_SYS_GROUP, topic, queue_id, offset, max_nums)
+        got = self.store.get_message(TRANS_SYS_GROUP, topic, queue_id, offset, max_nums)
         status = _READ_STATUS.get(got.status, ReadStatus.OFFSET_ILLEGAL)
         records: list[MessageRecord] = []
         try:
@@ -332,13 +344,13 @@ class TransactionalMessageBridge:
     def fetch_offset(self, topic: str, queue_id: int) -> int:
         """``fetchConsumeOffset``: the committed progress, else the queue's min offset
         (which is then committed)."""
-        com = self.ctl.consumer_offset_manager
+        com = self.consumer_offset_manager
         offset = com.query(TRANS_SYS_GROUP, topic, queue_id)
         if offset < 0:
-            offset = self.ctl.store.get_min_offset_in_queue(topic, queue_id)
+            offset = self.store.get_min_offset_in_queue(topic, queue_id)
             com.commit(TRANS_SYS_GROUP, topic, queue_id, offset)
         return offset
 
     def update_offset(self, topic: str, queue_id: int, offset: int) -> None:
         """``updateConsumeOffset``: commit the progress (persisted with consumer offsets)."""
-        self.ctl.consumer_offset_manager.commit(TRANS_SYS_GROUP, topic, queue_id, offset)
+        self.consumer_offset_manager.commit(TRANS_SYS_GROUP, topic, queue_id, offset)

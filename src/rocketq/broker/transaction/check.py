@@ -14,7 +14,6 @@ progress offsets are committed as consumer offsets of ``CID_RMQ_SYS_TRANS``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from rocketq.broker.transaction.state import (
 )
 from rocketq.common.message import MessageConst
 from rocketq.common.record import MessageRecord
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -47,7 +47,9 @@ from rocketq.remoting.headers import CheckTransactionStateRequestHeader
 from rocketq.store.commit_log import AppendResult
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from rocketq.broker.client_manager import ProducerManager
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.store.config import StoreConfig
 
 __all__ = ["CheckStats", "TransactionalMessageCheckService"]
 
@@ -147,41 +149,40 @@ class _OpView:
 class TransactionalMessageCheckService:
     """The periodic check-back; ``start()``/``aclose()``; ``check()`` runs one pass."""
 
-    def __init__(self, controller: BrokerController, bridge: TransactionalMessageBridge) -> None:
-        self.ctl = controller
+    def __init__(
+        self,
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        producer_manager: ProducerManager,
+        bridge: TransactionalMessageBridge,
+    ) -> None:
+        self.config = config
+        self.store_config = store_config
+        self.producer_manager = producer_manager
         self.bridge = bridge
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskOwner(log)
         self._passes = self._checks = self._orphans = self._discarded = 0
 
     def start(self) -> None:
         """Start the periodic pass (masters only; the controller decides)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="transaction-check")
+        if not len(self._tasks):
+            self._tasks.every(self._interval, self.check, "transaction-check")
 
     async def aclose(self) -> None:
         """Stop; a pass in progress is cancelled (its progress is simply not committed)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.aclose()
 
     def stats(self) -> CheckStats:
         """Counters for tools and tests."""
         return CheckStats(self._passes, self._checks, self._orphans, self._discarded)
 
-    async def _run(self) -> None:
-        while True:
-            interval = max(self.ctl.config.transaction_check_interval, MIN_CHECK_INTERVAL_MS)
-            await asyncio.sleep(interval / 1000)
-            try:
-                await self.check()
-            except Exception:
-                log.exception("transaction check pass failed")
+    def _interval(self) -> float:
+        """``transactionCheckInterval`` in seconds, read each round (it may be updated)."""
+        return max(self.config.transaction_check_interval, MIN_CHECK_INTERVAL_MS) / 1000
 
     async def check(self) -> None:
         """One pass over every half queue."""
-        cfg = self.ctl.config
+        cfg = self.config
         for queue_id in self.bridge.half_queue_ids():
             await self._check_queue(queue_id, cfg.transaction_time_out, cfg.transaction_check_max)
         self._passes += 1
@@ -283,7 +284,7 @@ class TransactionalMessageCheckService:
 
     def _too_old(self, half: MessageRecord) -> bool:
         """``needSkip``: born longer ago than the commit log keeps files."""
-        reserved = self.ctl.store_config.file_reserved_time * _HOUR_MS
+        reserved = self.store_config.file_reserved_time * _HOUR_MS
         return _now_ms() - half.born_timestamp > reserved
 
     async def _settle_immune(
@@ -330,7 +331,7 @@ class TransactionalMessageCheckService:
         group (``Broker2Client#checkProducerTransactionState``)."""
         group = props.get(MessageConst.PRODUCER_GROUP, "")
         uniq = props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-        info = self.ctl.producer_manager.available_channel(group) if group else None
+        info = self.producer_manager.available_channel(group) if group else None
         conn = info.connection if info is not None else None
         if not isinstance(conn, Connection):
             self._orphans += 1
@@ -343,7 +344,7 @@ class TransactionalMessageCheckService:
             transaction_id=uniq,
             offset_msg_id=appended.msg_id,
             topic=props.get(MessageConst.REAL_TOPIC),
-            broker_name=self.ctl.config.broker_name,
+            broker_name=self.config.broker_name,
         )
         body = check_request_body(half, props, appended, self.bridge.store_host)
         cmd = RemotingCommand.request(RequestCode.CHECK_TRANSACTION_STATE, header.to_ext(), body)

@@ -23,7 +23,9 @@ from rocketq.store.config import SLAVE
 from rocketq.store.result import PutMessageStatus
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from collections.abc import Callable
+
+    from rocketq.store.config import StoreConfig
 
 __all__ = ["EndTransactionProcessor", "check_prepare_message"]
 
@@ -77,14 +79,20 @@ def check_prepare_message(
 class EndTransactionProcessor:
     """Applies a producer's commit or rollback to a half message."""
 
-    def __init__(self, controller: BrokerController, bridge: TransactionalMessageBridge) -> None:
-        self.ctl = controller
+    def __init__(
+        self,
+        store_config: StoreConfig,
+        bridge: TransactionalMessageBridge,
+        wake_schedule: Callable[[], None],
+    ) -> None:
+        self.store_config = store_config
         self.bridge = bridge
+        self.wake_schedule = wake_schedule  # a commit with a delay level parks it there
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand | None:
         """Entry point for code 37."""
         header = EndTransactionRequestHeader.from_ext(req.ext_fields)
-        if self.ctl.store_config.broker_role == SLAVE:
+        if self.store_config.broker_role == SLAVE:
             log.warning("END_TRANSACTION from %s refused: this broker is a slave", conn.peer)
             return req.make_response(
                 ResponseCode.SLAVE_NOT_AVAILABLE,
@@ -114,11 +122,11 @@ class EndTransactionProcessor:
 
     async def _commit(self, half: MessageRecord) -> tuple[int, str] | None:
         """Write the real message (``endMessageTransaction`` + ``sendFinalMessage``)."""
-        msg = real_message(half, len(self.ctl.store.delay_levels), self.ctl.store_config)
+        msg = real_message(half, len(self.bridge.store.delay_levels), self.store_config)
         result = await self.bridge.put(msg)
         if result.status.stored:
             if msg.topic != half.properties_map().get(MessageConst.REAL_TOPIC):
-                self.ctl.schedule_service.wakeup()  # committed with a delay level
+                self.wake_schedule()  # committed with a delay level
             return None
         log.error("committed message for %s not stored: %s", msg.topic, result.status)
         return _PUT_FAILURES.get(result.status, (ResponseCode.SYSTEM_ERROR, "UNKNOWN_ERROR"))

@@ -13,7 +13,15 @@ from rocketq.common.record import StoredMessage
 from rocketq.store.result import PutMessageResult
 
 if TYPE_CHECKING:
-    from rocketq.broker.controller import BrokerController
+    from collections.abc import Callable
+
+    from rocketq.broker.client_manager import ProducerManager
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.consumer_offset import ConsumerOffsetManager
+    from rocketq.broker.registrar import Registrar
+    from rocketq.broker.topic_config import TopicConfigManager
+    from rocketq.store.config import StoreConfig
+    from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["TransactionalMessageService"]
 
@@ -21,10 +29,25 @@ __all__ = ["TransactionalMessageService"]
 class TransactionalMessageService:
     """Owns the bridge, the END_TRANSACTION processor and the check service."""
 
-    def __init__(self, controller: BrokerController) -> None:
-        self.bridge = TransactionalMessageBridge(controller)
-        self.end_transaction = EndTransactionProcessor(controller, self.bridge)
-        self.check_service = TransactionalMessageCheckService(controller, self.bridge)
+    def __init__(
+        self,
+        *,
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        store: DefaultMessageStore,
+        topic_config_manager: TopicConfigManager,
+        consumer_offset_manager: ConsumerOffsetManager,
+        producer_manager: ProducerManager,
+        registrar: Registrar,
+        wake_schedule: Callable[[], None],
+    ) -> None:
+        self.bridge = TransactionalMessageBridge(
+            store, topic_config_manager, consumer_offset_manager, registrar
+        )
+        self.end_transaction = EndTransactionProcessor(store_config, self.bridge, wake_schedule)
+        self.check_service = TransactionalMessageCheckService(
+            config, store_config, producer_manager, self.bridge
+        )
 
     async def prepare_message(self, msg: StoredMessage, wait_store: bool) -> PutMessageResult:
         """Store a prepared (``TRAN_MSG=true``) message as a half message."""
