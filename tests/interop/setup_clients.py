@@ -2,12 +2,15 @@
 
 Run with the project's python (``make test`` does this)::
 
-    .venv/bin/python tests/interop/setup_clients.py [--check] [--force] [--cpp-only | --js-only]
+    .venv/bin/python tests/interop/setup_clients.py [--check] [--force]
+        [--cpp-only | --js-only | --grpc-only]
 
 * C++ client: PyPI ``rocketmq==0.4.4`` (bundles librocketmq 1.2.3).  Its import name
   ``rocketmq`` would shadow nothing of ours, but it is kept out of the project venv anyway:
   it goes into ``<repo>/.cache/interop/cpp-venv`` and the drivers run as subprocesses of
   that venv's python.
+* RocketMQ 5.x Python client: PyPI ``rocketmq-python-client==5.1.2`` (gRPC). Its import
+  name is also ``rocketmq``, so it gets its own venv, ``<repo>/.cache/interop/grpc-venv``.
 * JavaScript client: npm ``ali-ons`` 3.12.0, pinned by ``tests/interop/js/package-lock.json``;
   installed with ``npm ci`` (fallback ``npm install``) into ``tests/interop/js/node_modules``.
 
@@ -33,6 +36,9 @@ CACHE = REPO / ".cache" / "interop"
 CPP_VENV = CACHE / "cpp-venv"
 CPP_STAMP = CPP_VENV / ".rocketq-installed"
 CPP_REQUIREMENT = "rocketmq==0.4.4"
+GRPC_VENV = CACHE / "grpc-venv"
+GRPC_STAMP = GRPC_VENV / ".rocketq-installed"
+GRPC_REQUIREMENT = "rocketmq-python-client==5.1.2"
 JS_DIR = HERE / "js"
 JS_MODULES = JS_DIR / "node_modules"
 JS_STAMP = JS_MODULES / ".rocketq-installed"
@@ -53,6 +59,14 @@ def cpp_python() -> Path:
 
 def cpp_stamp_text() -> str:
     return f"{CPP_REQUIREMENT}\n"
+
+
+def grpc_python() -> Path:
+    return GRPC_VENV / "bin" / "python"
+
+
+def grpc_ready() -> bool:
+    return grpc_python().exists() and read(GRPC_STAMP) == f"{GRPC_REQUIREMENT}\n"
 
 
 def js_stamp_text() -> str:
@@ -113,6 +127,25 @@ def install_cpp() -> int:
     return 0
 
 
+def install_grpc() -> int:
+    t0 = time.monotonic()
+    say(f"installing the 5.x Python client ({GRPC_REQUIREMENT}) into {GRPC_VENV}")
+    if GRPC_VENV.exists():
+        shutil.rmtree(GRPC_VENV)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if not run([sys.executable, "-m", "venv", str(GRPC_VENV)]):
+        return fail(f"could not create the virtual environment {GRPC_VENV}")
+    py = str(grpc_python())
+    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if not run([*pip, GRPC_REQUIREMENT]):
+        return fail(f"pip could not install {GRPC_REQUIREMENT} (needs network access to PyPI)")
+    if not run([py, "-c", "import rocketmq.v5, rocketmq.grpc_protocol"]):
+        return fail(f"{GRPC_REQUIREMENT} installed but `import rocketmq.v5` fails")
+    GRPC_STAMP.write_text(f"{GRPC_REQUIREMENT}\n")
+    say(f"5.x Python client ready ({time.monotonic() - t0:.1f} s): {py}")
+    return 0
+
+
 def install_js() -> int:
     t0 = time.monotonic()
     npm = shutil.which("npm")
@@ -138,17 +171,22 @@ def main(argv: list[str] | None = None) -> int:
     only = ap.add_mutually_exclusive_group()
     only.add_argument("--cpp-only", action="store_true", help="only the C++ client venv")
     only.add_argument("--js-only", action="store_true", help="only the ali-ons node_modules")
+    only.add_argument("--grpc-only", action="store_true", help="only the 5.x Python client venv")
     ap.add_argument("--force", action="store_true", help="reinstall even if stamps match")
     ap.add_argument("--check", action="store_true", help="install nothing; exit 1 if not ready")
     args = ap.parse_args(argv)
 
-    want_cpp = not args.js_only
-    want_js = not args.cpp_only
+    only = args.cpp_only or args.js_only or args.grpc_only
+    want_cpp = args.cpp_only or not only
+    want_js = args.js_only or not only
+    want_grpc = args.grpc_only or not only
     todo = []
     if want_cpp and (args.force or not cpp_ready()):
         todo.append(("cpp", install_cpp))
     if want_js and (args.force or not js_ready()):
         todo.append(("js", install_js))
+    if want_grpc and (args.force or not grpc_ready()):
+        todo.append(("grpc", install_grpc))
 
     if args.check:
         if todo:

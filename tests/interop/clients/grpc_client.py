@@ -1,0 +1,247 @@
+"""Interop driver for the official RocketMQ 5.x Python client (PyPI
+``rocketmq-python-client`` 5.1.2, import name ``rocketmq``), which speaks gRPC.
+
+Run ONLY with the interpreter of ``.cache/interop/grpc-venv`` (setup_clients.py makes it);
+the project's interpreter never imports this client. Output: one JSON object per line on
+stdout (same conventions as cpp_client.py, see ../README.md); logs go to stderr and to
+``$HOME/logs/rocketmq_python`` (pass ``--home``).
+
+    produce   --endpoints H:P --topic T --count N [--tag A,B] [--keys-prefix k] [--prop k=v]
+    consume   --endpoints H:P --topic T --group G --expect N [--invisible S] [--no-ack-first K]
+              [--expression E] [--timeout S] [--await S]
+    bench-produce --endpoints H:P --topic T --seconds S [--size B] [--threads N]
+    schema    print the client's protobuf schema facts (names, numbers, types) as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+
+def out(obj: dict[str, Any]) -> None:
+    """One JSON line on stdout."""
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from rocketmq import ClientConfiguration, Credentials
+
+    return ClientConfiguration(args.endpoints, Credentials(), request_timeout=args.request_timeout)
+
+
+def produce(args: argparse.Namespace) -> int:
+    """Send --count messages; message i: tag list[i % len], keys <prefix><i>, --prop props."""
+    from rocketmq import Message, Producer
+
+    producer = Producer(_config(args), (args.topic,))
+    producer.startup()
+    out({"event": "started"})
+    tags = [t for t in args.tag.split(",") if t]
+    props = dict(p.split("=", 1) for p in args.prop)
+    sent = failed = 0
+    try:
+        for i in range(args.count):
+            msg = Message()
+            msg.topic = args.topic
+            msg.body = json.dumps({"i": i, "src": "grpc", "props": props}).encode()
+            if tags:
+                msg.tag = tags[i % len(tags)]
+            if args.keys_prefix:
+                msg.keys = f"{args.keys_prefix}{i}"
+            for k, v in props.items():
+                msg.add_property(k, v)
+            try:
+                receipt = producer.send(msg)
+            except Exception as exc:
+                failed += 1
+                out({"i": i, "error": str(exc)})
+                continue
+            sent += 1
+            out({"i": i, "status": "OK", "msg_id": receipt.message_id, "offset": receipt.offset})
+    finally:
+        producer.shutdown()
+    out({"done": failed == 0, "sent": sent, "failed": failed})
+    return 0 if failed == 0 else 1
+
+
+def _line(msg: Any, attempt_seen: int, acked: bool) -> dict[str, Any]:
+    body = bytes(msg.body).decode(errors="replace")
+    return {
+        "msg_id": msg.message_id,
+        "topic": msg.topic,
+        "tags": msg.tag,
+        "keys": sorted(msg.keys or ()),
+        "body": body,
+        "properties": dict(msg.properties or {}),
+        "delivery_attempt": msg.delivery_attempt,
+        "attempt": attempt_seen,
+        "acked": acked,
+        "corrupted": bool(getattr(msg, "corrupted", False)),
+    }
+
+
+def consume(args: argparse.Namespace) -> int:
+    """Receive until --expect distinct messages are acked. The first --no-ack-first
+    deliveries are not acked (they must come back after --invisible seconds)."""
+    from rocketmq import FilterExpression, SimpleConsumer
+
+    consumer = SimpleConsumer(
+        _config(args), args.group, {args.topic: FilterExpression(args.expression)},
+        await_duration=args.await_s,
+    )  # fmt: skip
+    consumer.startup()
+    out({"event": "started"})
+    seen: dict[str, int] = {}
+    acked: set[str] = set()
+    skipped = deliveries = 0
+    start = time.monotonic()
+    try:
+        while len(acked) < args.expect and time.monotonic() - start < args.timeout:
+            for msg in consumer.receive(args.batch, args.invisible) or []:
+                deliveries += 1
+                seen[msg.message_id] = seen.get(msg.message_id, 0) + 1
+                if skipped < args.no_ack_first and seen[msg.message_id] == 1:
+                    skipped += 1
+                    out(_line(msg, seen[msg.message_id], False))
+                    continue
+                consumer.ack(msg)
+                acked.add(msg.message_id)
+                out(_line(msg, seen[msg.message_id], True))
+    finally:
+        consumer.shutdown()
+    timed_out = len(acked) < args.expect
+    out({"done": not timed_out, "received": len(acked), "deliveries": deliveries,
+         "expected": args.expect, "timed_out": timed_out,
+         "seconds": round(time.monotonic() - start, 3)})  # fmt: skip
+    return 3 if timed_out else 0
+
+
+def bench_produce(args: argparse.Namespace) -> int:
+    """Send --size byte messages from --threads threads for --seconds; report the rate."""
+    from rocketmq import Message, Producer
+
+    producer = Producer(_config(args), (args.topic,))
+    producer.startup()
+    body = b"x" * args.size
+    counts = [0] * args.threads
+    failures = [0] * args.threads
+    rts: list[float] = []
+    stop = time.monotonic() + args.warmup + args.seconds
+    measure_from = time.monotonic() + args.warmup
+
+    def run(n: int) -> None:
+        while (now := time.monotonic()) < stop:
+            msg = Message()
+            msg.topic, msg.body = args.topic, body
+            try:
+                producer.send(msg)
+            except Exception:
+                failures[n] += 1
+                continue
+            if now >= measure_from:
+                counts[n] += 1
+                rts.append(time.monotonic() - now)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(args.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    producer.shutdown()
+    sent = sum(counts)
+    out({"bench": "produce", "client": "rocketmq-python-client 5.1.2 (gRPC)", "sent": sent,
+         "failed": sum(failures), "tps": round(sent / args.seconds, 1), "threads": args.threads,
+         "size": args.size, "avg_rt_ms": round(1000 * sum(rts) / max(len(rts), 1), 3),
+         "max_rt_ms": round(1000 * max(rts, default=0), 3), "done": True})  # fmt: skip
+    return 0
+
+
+def schema(_args: argparse.Namespace) -> int:
+    """The client's wire schema as facts: every message's fields, enums, service methods."""
+    from rocketmq.grpc_protocol import definition_pb2, service_pb2
+
+    facts: dict[str, Any] = {}
+    for fd in (definition_pb2.DESCRIPTOR, service_pb2.DESCRIPTOR):
+        _schema_facts(fd, facts)
+    out({"schema": facts, "done": True})
+    return 0
+
+
+def _schema_facts(fd: Any, facts: dict[str, Any]) -> None:
+    def message(d: Any) -> None:
+        facts["message " + d.full_name] = sorted(
+            [f.name, f.number, f.type, bool(f.is_repeated) if hasattr(f, "is_repeated")
+             else f.label == 3, (f.message_type or f.enum_type).full_name
+             if (f.message_type or f.enum_type) else "",
+             f.containing_oneof.name if f.containing_oneof else "", f.has_presence]
+            for f in d.fields
+        )  # fmt: skip
+        for nested in d.nested_types:
+            message(nested)
+        for e in d.enum_types:
+            enum(e)
+
+    def enum(e: Any) -> None:
+        facts["enum " + e.full_name] = sorted([v.name, v.number] for v in e.values)
+
+    for d in fd.message_types_by_name.values():
+        message(d)
+    for e in fd.enum_types_by_name.values():
+        enum(e)
+    for s in fd.services_by_name.values():
+        facts["service " + s.full_name] = sorted(
+            [m.name, m.input_type.full_name, m.output_type.full_name, m.client_streaming,
+             m.server_streaming] for m in s.methods
+        )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home", default=os.environ.get("ROCKETQ_INTEROP_GRPC_HOME", ""))
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("produce", "consume", "bench-produce"):
+        p = sub.add_parser(name)
+        p.add_argument("--endpoints", required=True)
+        p.add_argument("--topic", required=True)
+        p.add_argument("--request-timeout", type=int, default=10)
+    p = sub.choices["produce"]
+    p.add_argument("--count", type=int, default=10)
+    p.add_argument("--tag", default="")
+    p.add_argument("--keys-prefix", default="")
+    p.add_argument("--prop", action="append", default=[])
+    p = sub.choices["consume"]
+    p.add_argument("--group", required=True)
+    p.add_argument("--expect", type=int, required=True)
+    p.add_argument("--expression", default="*")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--invisible", type=int, default=30)
+    p.add_argument("--no-ack-first", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--await", dest="await_s", type=int, default=5)
+    p = sub.choices["bench-produce"]
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--warmup", type=float, default=2)
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--threads", type=int, default=4)
+    sub.add_parser("schema")
+    args = ap.parse_args(argv)
+    if args.home:  # the client logs under ~/logs/rocketmq_python
+        os.environ["HOME"] = args.home
+    handlers = {"produce": produce, "consume": consume, "bench-produce": bench_produce,
+                "schema": schema}  # fmt: skip
+    try:
+        return handlers[args.cmd](args)
+    except Exception as exc:
+        out({"done": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The official RocketMQ 5.x Python client (``rocketmq-python-client`` 5.1.2, gRPC) against
+rocketq's gRPC front end, served from an in-process broker (``running_cluster``) by
+``GrpcMessagingServer`` built from the broker's parts.
+
+The client runs as a subprocess of its own venv (``.cache/interop/grpc-venv``; its import
+name ``rocketmq`` must not meet the project's interpreter); see clients/grpc_client.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rocketq import AsyncProducer, Message
+from rocketq.broker.controller import BrokerController
+from rocketq.broker.grpc import GrpcMessagingServer
+from rocketq.broker.grpc.v2 import definition_pb2, service_pb2
+from rocketq.common.topic import TopicConfig
+from rocketq.namesrv import NamesrvController
+from rocketq.testing import running_cluster
+
+pytestmark = pytest.mark.interop
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+GRPC_PYTHON = ROOT / ".cache" / "interop" / "grpc-venv" / "bin" / "python"
+GRPC_DRIVER = HERE / "clients" / "grpc_client.py"
+# A driver that has not finished by then is stuck (each does a few seconds of work).
+DRIVER_TIMEOUT_S = 120
+
+sys.path.insert(0, str(HERE / "clients"))
+from grpc_client import _schema_facts  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def grpc_python() -> Path:
+    """The 5.x client's venv python (``make test`` installs it)."""
+    if not GRPC_PYTHON.exists():
+        setup = [sys.executable, str(HERE / "setup_clients.py"), "--grpc-only"]
+        subprocess.run(setup, check=True)
+    return GRPC_PYTHON
+
+
+Served = tuple[NamesrvController, BrokerController, GrpcMessagingServer]
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    """A NameServer, a broker and its gRPC front end on a free port."""
+    async with running_cluster(tmp_path / "store") as (namesrv, broker):
+        server = GrpcMessagingServer(
+            broker.config,
+            broker.store,
+            broker.topic_config_manager,
+            broker.subscription_group_manager,
+            broker.consumer_offset_manager,
+            port=0,
+        )
+        await server.start()
+        try:
+            yield namesrv, broker, server
+        finally:
+            await server.aclose()
+
+
+async def drive(python: Path, home: Path, *args: str) -> tuple[list[dict[str, Any]], str]:
+    """Run the driver; its JSON lines and stderr. Fails when it does not end well."""
+    proc = await asyncio.create_subprocess_exec(
+        str(python), str(GRPC_DRIVER), "--home", str(home), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    done = [line for line in lines if "done" in line]
+    assert done and done[-1]["done"], f"driver failed: {lines[-3:]} {err.decode()[-2000:]}"
+    return lines, err.decode()
+
+
+def create_topic(broker: BrokerController, topic: str, queues: int = 4) -> None:
+    """Create a topic on the broker (as UPDATE_AND_CREATE_TOPIC does)."""
+    broker.topic_config_manager.update(TopicConfig(topic, queues, queues))
+
+
+async def test_schema_is_the_clients(grpc_python: Path, tmp_path: Path) -> None:
+    """rocketq's own .proto states the same wire facts as the client's generated code."""
+    lines, _ = await drive(grpc_python, tmp_path, "schema")
+    ours: dict[str, Any] = {}
+    for fd in (definition_pb2.DESCRIPTOR, service_pb2.DESCRIPTOR):
+        _schema_facts(fd, ours)
+    theirs = lines[-1]["schema"]
+    assert json.loads(json.dumps(ours)) == theirs
+
+
+async def test_produce_and_simple_consume(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """20 messages with tags, keys and properties go through gRPC both ways; remoting's
+    store has them too."""
+    _ns, broker, server = served
+    create_topic(broker, "GrpcT")
+    produce = ["produce", "--endpoints", server.address, "--topic", "GrpcT", "--count", "20",
+               "--tag", "TagA,TagB", "--keys-prefix", "key-", "--prop", "color=red",
+               "--prop", "size=9"]  # fmt: skip
+    sent, _ = await drive(grpc_python, tmp_path, *produce)
+    ids = {line["msg_id"] for line in sent if "msg_id" in line}
+    assert len(ids) == 20
+    stored = sum(broker.store.get_max_offset_in_queue("GrpcT", q) for q in range(4))
+    assert stored == 20
+    consume = ["consume", "--endpoints", server.address, "--topic", "GrpcT", "--group",
+               "grpc-g1", "--expect", "20"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    messages = {m["msg_id"]: m for m in got if "body" in m}
+    assert set(messages) == ids
+    for m in messages.values():
+        i = json.loads(m["body"])["i"]
+        assert m["tags"] == ("TagA" if i % 2 == 0 else "TagB")
+        assert m["keys"] == [f"key-{i}"]
+        assert m["properties"] == {"color": "red", "size": "9"}
+        assert m["delivery_attempt"] == 1 and not m["corrupted"]
+    # progress is the group's consumer offset, as remoting consumers keep it
+    offsets = broker.consumer_offset_manager.query_all("grpc-g1", "GrpcT")
+    assert sum(offsets.values()) == 20
+
+
+async def test_unacked_message_comes_back_with_attempt_2(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """A received, not acked message is received again after its invisible time."""
+    _ns, broker, server = served
+    create_topic(broker, "GrpcRetry", 1)
+    produce = ["produce", "--endpoints", server.address, "--topic", "GrpcRetry", "--count", "3"]
+    await drive(grpc_python, tmp_path, *produce)
+    consume = ["consume", "--endpoints", server.address, "--topic", "GrpcRetry",
+               "--group", "grpc-retry", "--expect", "3", "--invisible", "1",
+               "--no-ack-first", "1"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    deliveries = [m for m in got if "body" in m]
+    first = deliveries[0]
+    assert not first["acked"] and first["delivery_attempt"] == 1
+    again = [m for m in deliveries if m["msg_id"] == first["msg_id"] and m["acked"]]
+    assert [m["delivery_attempt"] for m in again] == [2]
+    assert sorted(m["delivery_attempt"] for m in deliveries if m["acked"]) == [1, 1, 2]
+
+
+async def test_remoting_producer_to_grpc_consumer(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """A message sent with rocketq's remoting producer reaches the gRPC SimpleConsumer."""
+    namesrv, broker, server = served
+    create_topic(broker, "CrossT")
+    await broker.register_broker_all()
+    async with AsyncProducer("cross-producer", namesrv.address) as producer:
+        for i in range(5):
+            msg = Message("CrossT", f"remoting-{i}".encode(), tags="TagR", keys=[f"rk{i}"],
+                          properties={"origin": "remoting"})  # fmt: skip
+            await producer.send(msg)
+    consume = ["consume", "--endpoints", server.address, "--topic", "CrossT", "--group",
+               "grpc-cross", "--expect", "5", "--expression", "TagR"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    messages = sorted((m for m in got if "body" in m), key=lambda m: m["body"])
+    assert [m["body"] for m in messages] == [f"remoting-{i}" for i in range(5)]
+    for i, m in enumerate(messages):
+        assert m["tags"] == "TagR" and m["keys"] == [f"rk{i}"]
+        assert m["properties"] == {"origin": "remoting"}
