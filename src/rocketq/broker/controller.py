@@ -115,9 +115,10 @@ class BrokerController:
         self._follow_registered_master = (
             len(store_config.ha_master_address) < _MIN_HA_MASTER_ADDRESS_LEN
         )
-        self._tasks = TaskOwner(log)
+        # The broker's loops; None until start() has started the services (then aclose
+        # has something to stop), closed once aclose began.
+        self._tasks: TaskOwner | None = None
         self._register_now = asyncio.Event()
-        self._running = False
 
     def _build_services(self) -> None:
         """The pull processor (with its held pulls) and the delay, timer and transaction
@@ -178,9 +179,9 @@ class BrokerController:
             self.transaction_service.start()
             if self.store_config.timer_wheel_enable:
                 self.timer_service.start()
-        self._running = True
+        self._tasks = TaskOwner(log)
         await self.register_broker_all()
-        self._start_loops()
+        self._start_loops(self._tasks)
         log.info(
             "broker %s (%s) serving on %s",
             self.config.broker_name,
@@ -207,9 +208,9 @@ class BrokerController:
             return
         self.fast_server = server
 
-    def _start_loops(self) -> None:
+    def _start_loops(self, tasks: TaskOwner) -> None:
         low, high = _REGISTER_PERIOD_RANGE_MS
-        tasks, c = self._tasks, self.config
+        c = self.config
         tasks.every(
             lambda: min(max(c.register_name_server_period, low), high) / 1000,
             self.register_broker_all,
@@ -233,10 +234,10 @@ class BrokerController:
 
     async def aclose(self) -> None:
         """Unregister, answer held pulls, persist offsets, close the store (removes abort)."""
-        if not self._running:
+        tasks = self._tasks
+        if tasks is None or tasks.closed:
             return
-        self._running = False
-        await self._tasks.aclose()
+        await tasks.aclose()
         await self.outer_api.unregister_broker_all()
         self.pull_hold_service.wake_all()
         await self.server.aclose()
