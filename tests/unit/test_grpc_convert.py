@@ -1,0 +1,131 @@
+"""gRPC front end, pure parts: receipt handles, queue permissions, message conversions."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from rocketq.broker.grpc.clients import queue_permission
+from rocketq.broker.grpc.convert import (
+    BadMessage,
+    endpoints_of,
+    message_to_pb,
+    parse_peer,
+    stored_from_pb,
+)
+from rocketq.broker.grpc.pop import ReceiptHandle
+from rocketq.broker.grpc.v2 import definition_pb2 as pb
+from rocketq.broker.grpc.v2 import service_pb2
+from rocketq.common.record import decode_record, encode_record
+from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def test_receipt_handle_round_trip() -> None:
+    handle = ReceiptHandle(7, 1_700_000_000_123, 30_000, 0, "0", "broker-a", 3, 7, 4096)
+    text = handle.encode()
+    assert text == "7 1700000000123 30000 0 0 broker-a 3 7 4096"
+    assert ReceiptHandle.decode(text) == handle
+
+
+@pytest.mark.parametrize("text", ["", "1 2 3", "a b c d 0 broker 1 2 3", "1 2 3 4 0 b 1 2 3 4"])
+def test_receipt_handle_rejects_foreign_text(text: str) -> None:
+    with pytest.raises(ValueError):
+        ReceiptHandle.decode(text)
+
+
+@pytest.mark.parametrize(
+    ("queue_id", "read", "write", "perm", "expected"),
+    [
+        (0, 4, 4, PERM_READ | PERM_WRITE, pb.Permission.READ_WRITE),
+        (3, 4, 2, PERM_READ | PERM_WRITE, pb.Permission.READ),
+        (3, 2, 4, PERM_READ | PERM_WRITE, pb.Permission.WRITE),
+        (0, 4, 4, PERM_READ, pb.Permission.READ),
+        (0, 4, 4, 0, pb.Permission.NONE),
+    ],
+)
+def test_queue_permission(queue_id: int, read: int, write: int, perm: int, expected: int) -> None:
+    config = TopicConfig("T", read, write, perm)
+    assert queue_permission(queue_id, config, PERM_READ | PERM_WRITE) == expected
+
+
+def test_peer_and_endpoints() -> None:
+    assert parse_peer("ipv4:10.0.0.5:5555") == ("10.0.0.5", 5555)
+    assert parse_peer("ipv6:[::1]:6000") == ("127.0.0.1", 6000)
+    assert parse_peer("ipv6:[::ffff:10.1.2.3]:7") == ("10.1.2.3", 7)
+    assert endpoints_of("10.0.0.1", 8081).scheme == pb.AddressScheme.IPv4
+    assert endpoints_of("::1", 8081).scheme == pb.AddressScheme.IPv6
+    assert endpoints_of("broker.example", 8081).addresses[0].port == 8081
+
+
+def _producer_message(**system: object) -> pb.Message:
+    msg = pb.Message(topic=pb.Resource(name="T"), body=b"hello")
+    msg.user_properties["color"] = "red"
+    msg.system_properties.message_id = "01ABCDEF"
+    msg.system_properties.tag = "TagA"
+    msg.system_properties.keys.extend(["k1", "k2"])
+    msg.system_properties.born_timestamp.seconds = 1_700_000_000
+    for key, value in system.items():
+        setattr(msg.system_properties, key, value)
+    return msg
+
+
+def test_producer_message_stored_and_received_back() -> None:
+    stored = stored_from_pb(_producer_message(), 2, ("10.0.0.9", 4000), "C", MAX_BODY)
+    assert stored.props == {
+        "color": "red", "TAGS": "TagA", "KEYS": "k1 k2", "UNIQ_KEY": "01ABCDEF", "CLUSTER": "C"
+    }  # fmt: skip
+    assert stored.born_timestamp == 1_700_000_000_000
+    record = decode_record(encode_record(stored))
+    out = message_to_pb(record, "h", 30_000, 2, "T")
+    sp = out.system_properties
+    assert (out.body, out.topic.name) == (b"hello", "T")
+    assert dict(out.user_properties) == {"color": "red"}
+    assert (sp.message_id, sp.tag, list(sp.keys)) == ("01ABCDEF", "TagA", ["k1", "k2"])
+    assert (sp.receipt_handle, sp.delivery_attempt, sp.invisible_duration.seconds) == ("h", 2, 30)
+    assert sp.body_encoding == pb.Encoding.IDENTITY
+    assert sp.body_digest.checksum == "3610A686"  # CRC32 of b"hello", as the SDKs check it
+
+
+def test_gzip_body_is_stored_plain() -> None:
+    msg = _producer_message(body_encoding=pb.Encoding.GZIP)
+    msg.body = gzip.compress(b"zipped")
+    assert stored_from_pb(msg, 0, ("1.2.3.4", 1), "C", MAX_BODY).body == b"zipped"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ("reserved_key", pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY),
+        ("empty_body", pb.Code.MESSAGE_BODY_EMPTY),
+        ("big_body", pb.Code.MESSAGE_BODY_TOO_LARGE),
+        ("no_id", pb.Code.ILLEGAL_MESSAGE_ID),
+        ("bad_tag", pb.Code.ILLEGAL_MESSAGE_TAG),
+    ],
+)
+def test_bad_producer_messages(change: str, code: int) -> None:
+    msg = _producer_message()
+    if change == "reserved_key":
+        msg.user_properties["UNIQ_KEY"] = "x"
+    elif change == "empty_body":
+        msg.body = b""
+    elif change == "big_body":
+        msg.body = b"x" * 11
+    elif change == "no_id":
+        msg.system_properties.message_id = ""
+    else:
+        msg.system_properties.tag = "A||B"
+    with pytest.raises(BadMessage) as info:
+        stored_from_pb(msg, 0, ("1.2.3.4", 1), "C", 10)
+    assert info.value.code == code
+
+
+def test_service_has_every_rpc_of_the_5x_protocol() -> None:
+    service = service_pb2.DESCRIPTOR.services_by_name["MessagingService"]
+    assert service.full_name == "apache.rocketmq.v2.MessagingService"
+    streaming = {m.name: (m.client_streaming, m.server_streaming) for m in service.methods}
+    assert streaming["Telemetry"] == (True, True)
+    assert streaming["ReceiveMessage"] == (False, True)
+    assert len(streaming) == 17
