@@ -46,9 +46,8 @@ def msg(
 
 async def crash(store: DefaultMessageStore) -> None:
     """Stop the store's tasks and unmap its files without any of the clean-exit steps."""
-    for task in (store.flush_service._task, store._cq_flush_task, store.clean_service._task):
-        assert task is not None
-        task.cancel()
+    for tasks in (store.flush_service._tasks, store._tasks, store.clean_service._tasks):
+        await tasks.aclose()  # cancelled at once, as a kill stops them
     store.commit_log.close()
     for cq in store.consume_queues.values():
         cq.close()

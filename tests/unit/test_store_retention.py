@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,13 @@ def msg(key: str, queue_id: int = 0) -> StoredMessage:
         properties=encode_properties({"TAGS": "A", "KEYS": key}),
         born_timestamp=1,
         born_host=("127.0.0.1", 5000),
+    )
+
+
+def clean_of(store: DefaultMessageStore, **seams: Any) -> CleanService:
+    """A CleanService over the parts of ``store`` (not the store: house style 17)."""
+    return CleanService(
+        store.config, store.commit_log, store.consume_queues, store.index_service, **seams
     )
 
 
@@ -102,7 +110,7 @@ async def test_delete_when_hour_deletes_expired_files(store: DefaultMessageStore
     assert len(files) >= 4
     last_start = files[-1].file_from_offset
     cq_before, index_before = len(cq_names(store)), len(store.index_service.files)  # type: ignore[union-attr]
-    clean = CleanService(store, clock=at_hour(4), disk_usage=usage(0.1))
+    clean = clean_of(store, clock=at_hour(4), disk_usage=usage(0.1))
 
     result = await clean.run_once()
 
@@ -145,7 +153,7 @@ async def test_several_delete_hours(tmp_path: Path, delete_when: str) -> None:
     await store.start()
     try:
         await fill(store, 40)
-        result = await CleanService(store, clock=at_hour(16), disk_usage=usage(0.1)).run_once()
+        result = await clean_of(store, clock=at_hour(16), disk_usage=usage(0.1)).run_once()
         assert result.time_up and result.commit_log_files > 0
     finally:
         await store.aclose()
@@ -154,7 +162,7 @@ async def test_several_delete_hours(tmp_path: Path, delete_when: str) -> None:
 async def test_other_hour_and_disk_fine_deletes_nothing(store: DefaultMessageStore) -> None:
     await fill(store, 40)
     names = commit_log_names(store)
-    result = await CleanService(store, clock=at_hour(5), disk_usage=usage(0.5)).run_once()
+    result = await clean_of(store, clock=at_hour(5), disk_usage=usage(0.5)).run_once()
     assert not (result.time_up or result.space_full or result.manual)
     assert (result.commit_log_files, result.consume_queue_files, result.index_files) == (0, 0, 0)
     assert commit_log_names(store) == names and store.commit_log.min_offset() == 0
@@ -165,10 +173,10 @@ async def test_disk_over_max_ratio_deletes_expired_files_at_any_hour(
     store: DefaultMessageStore,
 ) -> None:
     await fill(store, 40)
-    young = await CleanService(store, clock=at_hour(5, 0), disk_usage=usage(0.8)).run_once()
+    young = await clean_of(store, clock=at_hour(5, 0), disk_usage=usage(0.8)).run_once()
     assert young.space_full and not young.clean_immediately
     assert young.commit_log_files == 0  # over 75 % but under 85 %: only expired files go
-    old = await CleanService(store, clock=at_hour(5), disk_usage=usage(0.8)).run_once()
+    old = await clean_of(store, clock=at_hour(5), disk_usage=usage(0.8)).run_once()
     assert old.space_full and old.commit_log_files > 0
     assert len(commit_log_names(store)) == 1
     assert store.get_min_offset_in_queue("T", 0) > 0
@@ -177,7 +185,7 @@ async def test_disk_over_max_ratio_deletes_expired_files_at_any_hour(
 async def test_disk_over_forcibly_ratio_deletes_unexpired_files(store: DefaultMessageStore) -> None:
     await fill(store, 40)
     nearly_full = DISK_SPACE_CLEAN_FORCIBLY_RATIO + 0.03
-    clean = CleanService(store, disk_usage=usage(nearly_full))  # the real clock: files are young
+    clean = clean_of(store, disk_usage=usage(nearly_full))  # the real clock: files are young
     result = await clean.run_once()
     assert result.clean_immediately and result.commit_log_files > 0
     assert len(commit_log_names(store)) == 1 and not clean.disk_full
@@ -188,7 +196,7 @@ async def test_forcible_clean_can_be_disabled(tmp_path: Path) -> None:
     await store.start()
     try:
         await fill(store, 40)
-        result = await CleanService(store, disk_usage=usage(0.88)).run_once()
+        result = await clean_of(store, disk_usage=usage(0.88)).run_once()
         assert result.clean_immediately and result.commit_log_files == 0
     finally:
         await store.aclose()
@@ -196,7 +204,7 @@ async def test_forcible_clean_can_be_disabled(tmp_path: Path) -> None:
 
 async def test_disk_full_flag_follows_usage(store: DefaultMessageStore) -> None:
     ratio = [0.95]
-    clean = CleanService(store, disk_usage=lambda path: ratio[0])
+    clean = clean_of(store, disk_usage=lambda path: ratio[0])
     await clean.run_once()
     assert clean.disk_full
     ratio[0] = 0.5
@@ -208,7 +216,7 @@ async def test_at_most_a_batch_per_run(store: DefaultMessageStore) -> None:
     await fill(store, 12 * (DELETE_FILES_BATCH_MAX + 3))
     total = len(store.commit_log.queue.files)
     assert total > DELETE_FILES_BATCH_MAX + 1
-    clean = CleanService(store, clock=at_hour(4), disk_usage=usage(0.1))
+    clean = clean_of(store, clock=at_hour(4), disk_usage=usage(0.1))
     first = await clean.run_once()
     assert first.commit_log_files == DELETE_FILES_BATCH_MAX
     second = await clean.run_once()
@@ -219,7 +227,7 @@ async def test_at_most_a_batch_per_run(store: DefaultMessageStore) -> None:
 
 async def test_manual_trigger_ignores_the_hour(store: DefaultMessageStore) -> None:
     await fill(store, 40)
-    clean = CleanService(store, clock=at_hour(5), disk_usage=usage(0.1))
+    clean = clean_of(store, clock=at_hour(5), disk_usage=usage(0.1))
     assert (await clean.run_once()).commit_log_files == 0
     clean.execute_delete_files_manually()
     result = await clean.run_once()
@@ -230,7 +238,7 @@ async def test_readers_holding_views_keep_their_bytes(store: DefaultMessageStore
     await fill(store, 40)
     held = store.get_message("g", "T", 0, 0, 4)
     expected = [bytes(view) for view in held.buffers]
-    result = await CleanService(store, clock=at_hour(4), disk_usage=usage(0.1)).run_once()
+    result = await clean_of(store, clock=at_hour(4), disk_usage=usage(0.1)).run_once()
     assert result.commit_log_files > 0
     assert [bytes(view) for view in held.buffers] == expected  # still mapped, no crash
     held.release()
@@ -253,7 +261,7 @@ async def test_failed_destroy_is_retried(
 
     monkeypatch.setattr(first, "destroy", destroy_failing_once)
     now = [at_hour(4)()]
-    clean = CleanService(store, clock=lambda: now[0], disk_usage=usage(0.1))
+    clean = clean_of(store, clock=lambda: now[0], disk_usage=usage(0.1))
     await clean.run_once()
     assert first.path.exists()  # out of the queue, but still on disk
     assert store.commit_log.min_offset() > first.file_from_offset
@@ -265,7 +273,7 @@ async def test_failed_destroy_is_retried(
 async def test_loop_runs_and_stops(tmp_path: Path) -> None:
     store = DefaultMessageStore(make_config(tmp_path, clean_resource_interval=10))
     await store.start()
-    clean = CleanService(store, clock=at_hour(4), disk_usage=usage(0.1), initial_delay_ms=0)
+    clean = clean_of(store, clock=at_hour(4), disk_usage=usage(0.1), initial_delay_ms=0)
     try:
         await fill(store, 40)
         clean.start()
@@ -283,7 +291,7 @@ async def test_restart_after_clean_keeps_offsets(tmp_path: Path) -> None:
     store = DefaultMessageStore(config)
     await store.start()
     await fill(store, 60)
-    clean = CleanService(store, clock=at_hour(4), disk_usage=usage(0.1))
+    clean = clean_of(store, clock=at_hour(4), disk_usage=usage(0.1))
     await clean.run_once()
     commit_min = store.commit_log.min_offset()
     low = store.get_min_offset_in_queue("T", 0)
@@ -291,7 +299,7 @@ async def test_restart_after_clean_keeps_offsets(tmp_path: Path) -> None:
 
     again = DefaultMessageStore(config)
     await again.start()
-    restarted = CleanService(again, clock=at_hour(4), disk_usage=usage(0.1))
+    restarted = clean_of(again, clock=at_hour(4), disk_usage=usage(0.1))
     restarted.start()  # corrects the queues' min offsets, as recoverTopicQueueTable does
     try:
         assert again.commit_log.min_offset() == commit_min

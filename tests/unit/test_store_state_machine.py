@@ -100,10 +100,8 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def crash_restart(self) -> None:
         store = self.store
-        for task in (store.flush_service._task, store._cq_flush_task, store.clean_service._task):
-            assert task is not None
-            task.cancel()
-        self.loop.run_until_complete(asyncio.sleep(0))
+        for tasks in (store.flush_service._tasks, store._tasks, store.clean_service._tasks):
+            self.loop.run_until_complete(tasks.aclose())  # cancelled at once, as by a kill
         store.commit_log.close()
         for cq in store.consume_queues.values():
             cq.close()

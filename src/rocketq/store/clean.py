@@ -27,21 +27,23 @@ to the garbage collector when views are alive. A file whose destroy raised anywa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from rocketq.common.tasks import TaskOwner
 from rocketq.store.format import CQ_STORE_UNIT_SIZE
 from rocketq.store.mapped_file import DELETE_FILES_BATCH_MAX, MappedFile, MappedFileQueue
 
 if TYPE_CHECKING:
+    from rocketq.store.commit_log import CommitLog
+    from rocketq.store.config import StoreConfig
     from rocketq.store.consume_queue import ConsumeQueue
-    from rocketq.store.message_store import DefaultMessageStore
+    from rocketq.store.index_service import IndexService
 
 __all__ = [
     "CLEAN_INITIAL_DELAY_MS",
@@ -126,19 +128,28 @@ class CleanResult:
 class CleanService:
     """Deletes expired store files every ``cleanResourceInterval`` ms; ``start``/``aclose``.
 
-    ``clock`` returns ms since the epoch (file ages and the ``deleteWhen`` hour, local time);
-    ``disk_usage`` maps a directory to its disk's used ratio 0..1. Both are seams for tests.
+    It is given the store's parts it cleans: the CommitLog, the ConsumeQueues (the store's
+    own mapping, which grows as queues appear) and the IndexService (``index_service``, set
+    by the store once it has loaded one; None: no index). ``clock`` returns ms since the
+    epoch (file ages and the ``deleteWhen`` hour, local time); ``disk_usage`` maps a
+    directory to its disk's used ratio 0..1. Both are seams for tests.
     """
 
     def __init__(
         self,
-        store: DefaultMessageStore,
+        config: StoreConfig,
+        commit_log: CommitLog,
+        consume_queues: Mapping[tuple[str, int], ConsumeQueue],
+        index_service: IndexService | None = None,
         *,
         clock: Callable[[], int] = _now_ms,
         disk_usage: Callable[[str], float] = disk_used_ratio,
         initial_delay_ms: int = CLEAN_INITIAL_DELAY_MS,
     ) -> None:
-        self._store = store
+        self._config = config
+        self._commit_log = commit_log
+        self._consume_queues = consume_queues
+        self.index_service = index_service
         self._clock = clock
         self._disk_usage = disk_usage
         self._initial_delay_ms = initial_delay_ms
@@ -148,8 +159,7 @@ class CleanService:
         self._hanged: list[_Destroyable] = []
         self._disk_full = False
         self._run_lock = asyncio.Lock()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskOwner(log)
 
     @property
     def disk_full(self) -> bool:
@@ -160,31 +170,21 @@ class CleanService:
 
     def start(self) -> None:
         """Start the periodic loop (the store corrects queue min offsets at recovery)."""
-        if self._task is not None:
-            return
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="store-clean")
+        if len(self._tasks) == 0:
+            self._tasks.spawn(self._loop(), "store-clean")
 
     async def aclose(self) -> None:
         """Stop the loop; a deletion running in a worker thread finishes first."""
-        if self._task is None:
-            return
-        self._stopping.set()
-        await self._task
-        self._task = None
+        await self._tasks.aclose(grace=None)
 
     async def _loop(self) -> None:
         delay_ms = self._initial_delay_ms
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay_ms / 1000)
-            if self._stopping.is_set():
-                return
+        while await self._tasks.sleep(delay_ms / 1000):
             try:
                 await self.run_once()
             except Exception:
                 log.exception("store clean-up failed; retrying in the next round")
-            delay_ms = max(self._store.config.clean_resource_interval, 1)
+            delay_ms = max(self._config.clean_resource_interval, 1)
 
     def execute_delete_files_manually(self) -> None:
         """Delete expired files in the next 20 runs, whatever the hour or disk usage.
@@ -207,7 +207,7 @@ class CleanService:
             if time_up or space_full or manual:
                 if manual:
                     self._manual_runs_left -= 1
-                at_once = self._store.config.clean_file_forcibly_enable and clean_immediately
+                at_once = self._config.clean_file_forcibly_enable and clean_immediately
                 deleted = await self._delete_commit_log_files(now, at_once)
                 if deleted == 0 and space_full:
                     log.warning("disk space will be full soon, but no file could be deleted")
@@ -221,20 +221,20 @@ class CleanService:
                 deleted,
                 cq_files,
                 index_files,
-                self._store.commit_log.min_offset(),
+                self._commit_log.min_offset(),
             )
 
     def _is_time_to_delete(self, now_ms: int) -> bool:
         """``UtilAll#isItTimeToDo(deleteWhen)``, on the local hour of ``now_ms``."""
         hour = time.localtime(now_ms / 1000).tm_hour
-        return hour in parse_delete_when(self._store.config.delete_when)
+        return hour in parse_delete_when(self._config.delete_when)
 
     def _check_space(self) -> tuple[bool, bool]:
         """``isSpaceToDelete``: (usage over diskMaxUsedSpaceRatio, clean immediately).
 
         Blocking (statvfs): runs in a worker thread. Updates :attr:`disk_full`.
         """
-        config = self._store.config
+        config = self._config
         percent = config.disk_max_used_space_ratio
         limit = min(max(percent, _MIN_USED_SPACE_PERCENT), _MAX_USED_SPACE_PERCENT) / 100
         ratios = [
@@ -253,11 +253,11 @@ class CleanService:
 
     async def _delete_commit_log_files(self, now_ms: int, clean_at_once: bool) -> int:
         """``deleteExpiredFileByTime``: oldest first, never the newest, stop at a live file."""
-        config = self._store.config
-        queue = self._store.commit_log.queue
+        config = self._config
+        queue = self._commit_log.queue
         expired_ms = config.file_reserved_time * _HOUR_MS
         count = 0
-        while count < DELETE_FILES_BATCH_MAX and not self._stopping.is_set():
+        while count < DELETE_FILES_BATCH_MAX and not self._tasks.closed:
             if len(queue.files) < 2:
                 break
             first = queue.files[0]
@@ -286,7 +286,7 @@ class CleanService:
         """``redeleteHangedFile``: retry files whose destroy failed, at most every interval."""
         if not self._hanged:
             return
-        if now_ms - self._last_redelete <= self._store.config.redelete_hanged_file_interval:
+        if now_ms - self._last_redelete <= self._config.redelete_hanged_file_interval:
             return
         self._last_redelete = now_ms
         hanged, self._hanged = self._hanged, []
@@ -295,26 +295,25 @@ class CleanService:
     async def _pause(self, interval_ms: int) -> None:
         """Sleep between deletions (spreads the unlink I/O); cut short by :meth:`aclose`."""
         if interval_ms > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval_ms / 1000)
+            await self._tasks.sleep(interval_ms / 1000)
 
     # -- consume queues and index -------------------------------------------------------------
 
     async def _clean_consume_queues(self) -> tuple[int, int]:
         """``CleanConsumeQueueService``: once the commitlog min offset grew, drop what is
         wholly below it from every ConsumeQueue (then ``correctMinOffset``) and the index."""
-        min_phy = self._store.commit_log.min_offset()
+        min_phy = self._commit_log.min_offset()
         if min_phy <= self._last_physical_min_offset:
             return 0, 0
         self._last_physical_min_offset = min_phy
-        interval = self._store.config.delete_consume_queue_files_interval
+        interval = self._config.delete_consume_queue_files_interval
         cq_files = 0
-        for cq in list(self._store.consume_queues.values()):
+        for cq in list(self._consume_queues.values()):
             deleted = await self._delete_consume_queue_files(cq, min_phy)
             # A linear scan of the first file (up to 300,000 entries): off the loop.
             await asyncio.to_thread(cq.correct_min_offset, min_phy)
             cq_files += deleted
-            if deleted and not self._stopping.is_set():
+            if deleted and not self._tasks.closed:
                 await self._pause(interval)
         return cq_files, await self._delete_index_files(min_phy)
 
@@ -335,7 +334,7 @@ class CleanService:
 
     async def _delete_index_files(self, min_phy: int) -> int:
         """``IndexService#deleteExpiredFile``: files (not the newest) ending below min_phy."""
-        index_service = self._store.index_service
+        index_service = self.index_service
         if index_service is None:
             return 0
         files = index_service.files

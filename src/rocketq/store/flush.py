@@ -11,11 +11,11 @@ and report back to the event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
+from rocketq.common.tasks import TaskOwner
 from rocketq.store.commit_log import CommitLog
 from rocketq.store.config import SYNC_FLUSH, StoreConfig
 
@@ -42,8 +42,7 @@ class CommitLogFlushService:
         self._on_flushed = on_flushed
         self._requests: list[tuple[int, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskOwner(log)
         self._last_thorough = time.monotonic()
 
     @property
@@ -54,7 +53,7 @@ class CommitLogFlushService:
     def start(self) -> None:
         """Start the flush loop of the configured kind."""
         loop = self._group_commit_loop() if self.sync else self._realtime_loop()
-        self._task = asyncio.get_running_loop().create_task(loop, name="commitlog-flush")
+        self._tasks.spawn(loop, "commitlog-flush")
 
     async def wait_flushed(self, offset: int, timeout: float) -> bool:
         """Wait until the log is on disk up to ``offset``; False after ``timeout`` seconds."""
@@ -85,9 +84,7 @@ class CommitLogFlushService:
         return flushed
 
     async def _group_commit_loop(self) -> None:
-        while not self._stopping.is_set():
-            await self._wakeup.wait()
-            self._wakeup.clear()
+        while await self._tasks.sleep(None, self._wakeup):
             batch, self._requests = self._requests, []
             if not batch:
                 continue
@@ -107,13 +104,7 @@ class CommitLogFlushService:
                     future.set_result(flushed >= offset)
 
     async def _realtime_loop(self) -> None:
-        while not self._stopping.is_set():
-            interval = max(self.config.flush_interval_commit_log, 1) / 1000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), interval)
-            self._wakeup.clear()
-            if self._stopping.is_set():
-                return
+        while await self._tasks.sleep(self._interval(), self._wakeup):
             least_pages = self.config.flush_commit_log_least_pages
             now = time.monotonic()
             if (now - self._last_thorough) * 1000 >= self.config.flush_commit_log_thorough_interval:
@@ -127,14 +118,14 @@ class CommitLogFlushService:
             if self._on_flushed is not None:
                 self._on_flushed(self.commit_log.queue.flushed_where)
 
+    def _interval(self) -> float:
+        """``flushIntervalCommitLog`` in seconds, read each round."""
+        return max(self.config.flush_interval_commit_log, 1) / 1000
+
     async def aclose(self) -> None:
         """Stop the loop and flush what is left; waiting appends are released."""
-        if self._task is not None:
-            # Let a sync that is running in a worker thread finish: the files stay mapped.
-            self._stopping.set()
-            self._wakeup.set()
-            await self._task
-            self._task = None
+        # Let a sync that is running in a worker thread finish: the files stay mapped.
+        await self._tasks.aclose(grace=None)
         flushed = await self.flush_all()
         batch, self._requests = self._requests, []
         for offset, future in batch:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rocketq.common.record import decode_records
+from rocketq.common.tasks import TaskOwner
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
 from rocketq.store.clean import CleanService
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
@@ -137,10 +138,12 @@ class DefaultMessageStore:
         self._reput_offset: int | None = None  # a slave's dispatch position
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
-        self._cq_flush_task: asyncio.Task[None] | None = None
-        self.clean_service = CleanService(self)
+        # Retention over the parts it cleans (the IndexService is handed over at start).
+        self.clean_service = CleanService(config, self.commit_log, self.consume_queues)
+        self._tasks = TaskOwner(log)  # the ConsumeQueue flush loop
+        # Puts are taken between start and aclose (RocketMQ's ``shutdown`` flag); a plain
+        # attribute because every put reads it.
         self._running = False
-        self._stopping = asyncio.Event()
         self._put_count = 0
         self.ha_service: HAService | None = None
         self.ha_client: HAClient | None = None
@@ -167,15 +170,14 @@ class DefaultMessageStore:
         if self.config.message_index_enable:
             self.index_service = IndexService.from_config(self.config, self.checkpoint)
             self.index_service.load(last_exit_ok)
+            self.clean_service.index_service = self.index_service
         self.commit_log.load()
         self._load_consume_queues()
         self._recover(last_exit_ok)
         self.abort_file.write_bytes(b"")
         self.flush_service.start()
         self.clean_service.start()
-        self._cq_flush_task = asyncio.get_running_loop().create_task(
-            self._flush_consume_queues_loop(), name="consumequeue-flush"
-        )
+        self._tasks.spawn(self._flush_consume_queues_loop(), "consumequeue-flush")
         self._running = True
         try:
             await self._start_ha()
@@ -207,9 +209,7 @@ class DefaultMessageStore:
         if self.ha_service is not None:
             await self.ha_service.aclose()
         await self.clean_service.aclose()
-        self._stopping.set()  # the loops finish their current flush (a worker thread) first
-        if self._cq_flush_task is not None:
-            await self._cq_flush_task
+        await self._tasks.aclose(grace=None)  # a flush in a worker thread finishes first
         await self.flush_service.aclose()
         await asyncio.to_thread(self._flush_consume_queues, 0)
         self.commit_log.close()
@@ -723,11 +723,7 @@ class DefaultMessageStore:
     async def _flush_consume_queues_loop(self) -> None:
         ticks = 0
         interval = max(self.config.flush_interval_consume_queue, 1)
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval / 1000)
-            if self._stopping.is_set():
-                return
+        while await self._tasks.sleep(interval / 1000):
             ticks += 1
             thorough = ticks * interval >= self.config.flush_consume_queue_thorough_interval
             least_pages = 0 if thorough else self.config.flush_consume_queue_least_pages
