@@ -127,3 +127,17 @@ async def test_a_dying_task_is_logged_with_its_name(caplog: pytest.LogCaptureFix
     await asyncio.sleep(0)
     assert "task boomer died" in caplog.text
     await owner.aclose()
+
+
+async def test_close_refuses_new_work_before_aclose_waits() -> None:
+    owner = TaskOwner(log)
+    release = asyncio.Event()
+    task = owner.spawn(release.wait(), "running")
+    owner.close()
+    assert owner.closed and not task.done()  # close() does not wait or cancel
+    coro = asyncio.sleep(0)
+    with pytest.raises(RuntimeError):
+        owner.spawn(coro, "late")
+    release.set()
+    await owner.aclose(grace=None)
+    assert task.done() and not task.cancelled()

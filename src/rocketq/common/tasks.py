@@ -112,14 +112,20 @@ class TaskOwner:
         if not task.cancelled() and task.exception() is not None:
             self._log.error("task %s died", task.get_name(), exc_info=task.exception())
 
-    async def aclose(self, grace: float | None = 0) -> None:
-        """Refuse new tasks and wake every :meth:`sleep`; give the running tasks up to
-        ``grace`` seconds (None: as long as they take) to end by themselves; then cancel
-        and await what is left. The task calling this is neither waited for nor cancelled."""
+    def close(self) -> None:
+        """Begin closing without waiting: refuse new tasks, wake every :meth:`sleep` (so
+        loops end). :meth:`aclose` then waits; this alone lets a service stop taking work
+        before it shuts what the running tasks wait on (``asyncio.Server.close``'s idea)."""
         self._closed = True
         self._stop.set()
         for wake in self._wakes:
             wake.set()
+
+    async def aclose(self, grace: float | None = 0) -> None:
+        """:meth:`close`, then give the running tasks up to ``grace`` seconds (None: as long
+        as they take) to end by themselves; then cancel and await what is left. The task
+        calling this is neither waited for nor cancelled."""
+        self.close()
         current = asyncio.current_task()
         pending = [task for task in self._tasks if task is not current]
         if pending and grace != 0:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
+from rocketq.common.tasks import TaskOwner
 from rocketq.namesrv.config import NamesrvConfig
 from rocketq.namesrv.kv_config import KVConfigManager
 from rocketq.namesrv.processor import build_processor_table
@@ -41,7 +40,7 @@ class NamesrvController:
             self.config.listen_port,
             on_connection_closed=self.route_info.on_connection_closed,
         )
-        self._scan_task: asyncio.Task[None] | None = None
+        self._tasks: TaskOwner | None = None  # the liveness scan, from start() on
 
     @property
     def port(self) -> int:
@@ -61,18 +60,15 @@ class NamesrvController:
         self.kv_config.load()
         await self.server.start()
         self.config.listen_port = self.server.port  # report the real port when 0 was asked
-        self._scan_task = asyncio.get_running_loop().create_task(
-            self._scan_loop(), name="namesrv-scan-not-active-broker"
-        )
+        self._tasks = TaskOwner(log)
+        self._tasks.every(self._scan_interval, self._scan, "namesrv-scan-not-active-broker")
 
-    async def _scan_loop(self) -> None:
-        while True:
-            # Read the interval each round: UPDATE_NAMESRV_CONFIG may change it.
-            await asyncio.sleep(max(self.config.scan_not_active_broker_interval, 10) / 1000)
-            try:
-                self.route_info.scan_not_active_broker()
-            except Exception:
-                log.exception("scan for not active brokers failed")
+    def _scan_interval(self) -> float:
+        # Read each round: UPDATE_NAMESRV_CONFIG may change it.
+        return max(self.config.scan_not_active_broker_interval, 10) / 1000
+
+    async def _scan(self) -> None:
+        self.route_info.scan_not_active_broker()
 
     def stats(self) -> NamesrvStats:
         """Counts of brokers, clusters, topics and open connections."""
@@ -86,11 +82,9 @@ class NamesrvController:
 
     async def aclose(self) -> None:
         """Stop the scan and the server."""
-        if self._scan_task is not None:
-            self._scan_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scan_task
-            self._scan_task = None
+        if self._tasks is not None:
+            await self._tasks.aclose()
+            self._tasks = None
         await self.server.aclose()
 
     async def __aenter__(self) -> NamesrvController:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from rocketq.common.errors import RemotingConnectError, RemotingError
+from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection, ProcessorTable
@@ -48,15 +49,15 @@ class RemotingClient:
         self._max_frame_length = max_frame_length
         self._connections: dict[str, Connection] = {}
         self._connecting: dict[str, asyncio.Future[Connection]] = {}
-        self._callbacks: set[asyncio.Task[None]] = set()
-        self._closed = False
+        # The invoke_async callbacks; closed (no new connections or requests) by aclose.
+        self._tasks = TaskOwner(log)
 
     async def connection(self, addr: str) -> Connection:
         """The open connection to ``addr``, connecting once if needed."""
         conn = self._connections.get(addr)
         if conn is not None and conn.is_open:
             return conn
-        if self._closed:
+        if self._tasks.closed:
             raise RemotingConnectError("the remoting client is closed")
         pending = self._connecting.get(addr)
         if pending is None:
@@ -108,23 +109,24 @@ class RemotingClient:
         timeout: float,
         callback: InvokeCallback,
     ) -> None:
-        """Send now and return; ``callback(response, error)`` runs when the answer comes."""
+        """Send now and return; ``callback(response, error)`` runs when the answer comes
+        (or the failure: a timeout, the connection closing); :meth:`aclose` waits for it."""
         conn = await self.connection(addr)
         future = conn.send_request(cmd, timeout)
+        self._tasks.spawn(self._answer(future, callback), f"invoke-async-{cmd.code}-{addr}")
 
-        def done(f: asyncio.Future[RemotingCommand]) -> None:
-            error = f.exception()
-            result = callback(None if error else f.result(), error)
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(self._run_callback(result))
-                self._callbacks.add(task)
-                task.add_done_callback(self._callbacks.discard)
-
-        future.add_done_callback(done)
-
-    async def _run_callback(self, pending: Awaitable[None]) -> None:
+    @staticmethod
+    async def _answer(future: asyncio.Future[RemotingCommand], callback: InvokeCallback) -> None:
+        response: RemotingCommand | None = None
+        error: BaseException | None = None
         try:
-            await pending
+            response = await future
+        except Exception as exc:
+            error = exc
+        try:
+            result = callback(response, error)
+            if inspect.isawaitable(result):
+                await result
         except Exception:
             log.exception("invoke callback failed")
 
@@ -136,7 +138,7 @@ class RemotingClient:
 
     async def aclose(self) -> None:
         """Close every connection and wait for pending callbacks."""
-        self._closed = True
+        self._tasks.close()  # no new connections or requests from here on
         conns = list(self._connections.values())
         self._connections.clear()
         for conn in conns:
@@ -144,5 +146,4 @@ class RemotingClient:
         for conn in conns:
             with contextlib.suppress(TimeoutError, RemotingError):
                 await asyncio.wait_for(conn.wait_closed(), 1.0)
-        if self._callbacks:
-            await asyncio.gather(*self._callbacks, return_exceptions=True)
+        await self._tasks.aclose(grace=None)  # each callback gets its answer or its error
