@@ -9,6 +9,9 @@ Start-up (``start``): take the lock, load every file, recover the CommitLog (fro
 last three files after a clean stop; from the checkpoint with CRC checks when the
 ``abort`` file says the last run died), cut ConsumeQueue entries that point past the
 recovered end, rebuild the per-queue offsets and re-dispatch records the queues miss.
+
+The read side (``get_message`` and the lookups) is the base class
+:class:`~rocketq.store.read.MessageStoreReads`, in its own module.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from rocketq.store.format import (
     Address,
     MessageRecord,
     StoredMessage,
-    StoreError,
     decode_properties,
     peek_record,
     tags_code,
@@ -45,13 +47,10 @@ from rocketq.store.format import (
 from rocketq.store.ha.client import HAClient, HAClientStats
 from rocketq.store.ha.service import HAService, HAServiceStats
 from rocketq.store.index_service import IndexService
+from rocketq.store.read import MessageStoreReads
 from rocketq.store.result import (
-    GetMessageResult,
-    GetMessageStatus,
-    MessageFilter,
     PutMessageResult,
     PutMessageStatus,
-    QueryMessageResult,
 )
 
 __all__ = ["DefaultMessageStore", "MessageStoreStats", "decode_records"]
@@ -60,9 +59,6 @@ log = logging.getLogger("rocketq.store")
 
 # Topic length is one signed byte in the V1 record (MessageVersion.MESSAGE_VERSION_V1).
 MAX_TOPIC_LENGTH = 127
-# getMessage scans at most this many ConsumeQueue bytes per call (maxFilterMessageCount).
-_MAX_FILTER_BYTES = 16_000
-_CQ_UNIT = 20
 # Transaction type bits of sysFlag: PREPARED and ROLLBACK records get no queue entry.
 _TX_MASK = 0xC
 _TX_NO_QUEUE = frozenset({0x4, 0xC})
@@ -99,7 +95,7 @@ class MessageStoreStats:
     put_count: int
 
 
-class DefaultMessageStore:
+class DefaultMessageStore(MessageStoreReads):
     """RocketMQ's message store over the directory ``config.store_path_root_dir``.
 
     Replication (``store/ha``): a SLAVE gets an :class:`HAClient` (it follows the master
@@ -478,181 +474,6 @@ class DefaultMessageStore:
             self._append_marks.append((pos, stamp))
         return pos
 
-    # -- get --------------------------------------------------------------------------------
-
-    def find_consume_queue(self, topic: str, queue_id: int) -> ConsumeQueue | None:
-        """The queue, if it has ever had a message."""
-        return self.consume_queues.get((topic, queue_id))
-
-    def get_message(
-        self,
-        group: str,
-        topic: str,
-        queue_id: int,
-        offset: int,
-        max_msg_nums: int,
-        message_filter: MessageFilter | None = None,
-    ) -> GetMessageResult:
-        """Read up to ``max_msg_nums`` records from a queue (``DefaultMessageStore#getMessage``)."""
-        cq = self.find_consume_queue(topic, queue_id)
-        if cq is None:
-            return GetMessageResult(
-                GetMessageStatus.NO_MATCHED_LOGIC_QUEUE, self._correct(offset, 0), 0, 0
-            )
-        low, high = cq.min_offset_in_queue(), cq.max_offset_in_queue()
-        if high == 0:
-            status, nxt = GetMessageStatus.NO_MESSAGE_IN_QUEUE, self._correct(offset, 0)
-        elif offset < low:
-            status, nxt = GetMessageStatus.OFFSET_TOO_SMALL, self._correct(offset, low)
-        elif offset == high:
-            status, nxt = GetMessageStatus.OFFSET_OVERFLOW_ONE, offset
-        elif offset > high:
-            status, nxt = GetMessageStatus.OFFSET_OVERFLOW_BADLY, self._correct(offset, high)
-        else:
-            result = self._read_queue(cq, offset, max_msg_nums, message_filter)
-            result.min_offset, result.max_offset = low, high
-            return result
-        return GetMessageResult(status, nxt, low, high)
-
-    def _correct(self, old: int, new: int) -> int:
-        # nextOffsetCorrection: a slave never moves a consumer's offset.
-        return old if self.config.broker_role == SLAVE else new
-
-    def _read_queue(
-        self, cq: ConsumeQueue, offset: int, max_msg_nums: int, message_filter: MessageFilter | None
-    ) -> GetMessageResult:
-        max_scan = max(_MAX_FILTER_BYTES, max_msg_nums * _CQ_UNIT) // _CQ_UNIT
-        result = GetMessageResult(GetMessageStatus.NO_MATCHED_MESSAGE, offset, 0, 0)
-        max_phys = self.commit_log.max_offset()
-        min_phys = self.commit_log.min_offset()
-        c = self.config
-        scanned = count = total = 0
-        last_phys = -1
-        buffers, queue_offsets = result.buffers, result.queue_offsets
-        get_data = self.commit_log.get_data
-        for phys, size, tags in cq.iter_entries(offset, max_scan):
-            if count:  # isTheBatchFull, inlined: this loop is the pull path
-                if count >= max_msg_nums:
-                    break
-                if max_phys - phys > self._memory_limit:
-                    max_bytes = c.max_transfer_bytes_on_message_in_disk
-                    max_count = c.max_transfer_count_on_message_in_disk
-                else:
-                    max_bytes = c.max_transfer_bytes_on_message_in_memory
-                    max_count = c.max_transfer_count_on_message_in_memory
-                if total + size > max_bytes or count > max_count - 1:
-                    break
-            scanned += 1
-            last_phys = phys
-            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags):
-                continue
-            if phys < min_phys:
-                if not buffers:
-                    result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
-                continue
-            view = get_data(phys, size)
-            if message_filter is not None and not message_filter.is_matched_by_commit_log(view):
-                view.release()
-                continue
-            buffers.append(view)
-            queue_offsets.append(offset + scanned - 1)
-            count += 1
-            total += size
-        result.buffer_total_size = total
-        if count:
-            result.status = GetMessageStatus.FOUND
-        if not scanned:
-            result.status = GetMessageStatus.OFFSET_FOUND_NULL
-            result.next_begin_offset = offset + 1
-            return result
-        result.next_begin_offset = offset + scanned
-        # the consumer fell so far behind that reads come from disk
-        result.suggest_pulling_from_slave = max_phys - last_phys > self._memory_limit
-        return result
-
-    # -- offsets and lookups ----------------------------------------------------------------
-
-    def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
-        """Next logical offset of the queue (0 when it never had a message)."""
-        cq = self.find_consume_queue(topic, queue_id)
-        return cq.max_offset_in_queue() if cq is not None else 0
-
-    def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
-        """Smallest logical offset still readable."""
-        cq = self.find_consume_queue(topic, queue_id)
-        return cq.min_offset_in_queue() if cq is not None else 0
-
-    def get_commit_log_offset_in_queue(self, topic: str, queue_id: int, offset: int) -> int:
-        """Physical offset of the record at a logical offset, or 0."""
-        cq = self.find_consume_queue(topic, queue_id)
-        entries = cq.get_entries(offset, 1) if cq is not None else []
-        return entries[0].physical_offset if entries else 0
-
-    def get_message_store_timestamp(self, topic: str, queue_id: int, offset: int) -> int:
-        """Store time of the record at a logical offset, or -1."""
-        cq = self.find_consume_queue(topic, queue_id)
-        entries = cq.get_entries(offset, 1) if cq is not None else []
-        if not entries or entries[0].physical_offset < self.commit_log.min_offset():
-            return -1
-        return self.commit_log.read_record(entries[0].physical_offset).store_timestamp
-
-    def get_earliest_message_time(self, topic: str, queue_id: int) -> int:
-        """Store time of the oldest readable record of the queue, or -1."""
-        return self.get_message_store_timestamp(
-            topic, queue_id, self.get_min_offset_in_queue(topic, queue_id)
-        )
-
-    def get_offset_in_queue_by_time(
-        self, topic: str, queue_id: int, timestamp: int, upper: bool = False
-    ) -> int:
-        """Logical offset by store time: the first record at/after ``timestamp`` (5.x LOWER
-        boundary; the max offset when none), or with ``upper`` the last at/before it."""
-        cq = self.find_consume_queue(topic, queue_id)
-        if cq is None:
-            return 0
-        low, high = cq.min_offset_in_queue(), cq.max_offset_in_queue()
-        min_phys = self.commit_log.min_offset()
-        while low < high and cq.get_entries(low, 1)[0].physical_offset < min_phys:
-            low += 1  # skip entries whose records were deleted
-
-        def stamp(i: int) -> int:
-            return self.get_message_store_timestamp(topic, queue_id, i)
-
-        if upper:  # last record stored at or before the timestamp
-            lo, hi = low, high
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if stamp(mid) <= timestamp:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            return max(lo - 1, low)
-        lo, hi = low, high  # first record stored at or after the timestamp
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if stamp(mid) < timestamp:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    def look_message_by_offset(self, physical_offset: int) -> MessageRecord | None:
-        """Decode the record at a physical offset, or None when there is none."""
-        if not self.commit_log.min_offset() <= physical_offset < self.commit_log.max_offset():
-            return None
-        try:
-            return self.commit_log.read_record(physical_offset)
-        except (StoreError, ValueError):
-            return None
-
-    def select_one_message_by_offset(self, physical_offset: int) -> bytes | None:
-        """The stored bytes of one record (VIEW_MESSAGE_BY_ID), or None."""
-        record = self.look_message_by_offset(physical_offset)
-        if record is None:
-            return None
-        with self.commit_log.get_data(physical_offset, record.total_size) as view:
-            return bytes(view)
-
     def min_phy_offset(self) -> int:
         """First CommitLog byte still on disk."""
         return self.commit_log.min_offset()
@@ -670,33 +491,6 @@ class DefaultMessageStore:
             len(self.consume_queues),
             self._put_count,
         )
-
-    def query_message(
-        self, topic: str, key: str, max_num: int, begin: int, end: int
-    ) -> QueryMessageResult:
-        """Messages whose KEYS token or UNIQ_KEY is ``key``, stored within [begin, end] ms
-        (``DefaultMessageStore#queryMessage``: up to three passes over the IndexFiles)."""
-        result = QueryMessageResult()
-        if self.index_service is None:
-            return result
-        last_time = end
-        for _ in range(3):
-            found = self.index_service.query_offsets(topic, key, max_num, begin, last_time)
-            if not found.phy_offsets:
-                break
-            result.index_last_update_timestamp = found.index_last_update_timestamp
-            result.index_last_update_phyoffset = found.index_last_update_phyoffset
-            for i, offset in enumerate(sorted(found.phy_offsets)):
-                record = self.look_message_by_offset(offset)
-                if record is None:
-                    continue
-                if i == 0:
-                    last_time = record.store_timestamp
-                with self.commit_log.get_data(offset, record.total_size) as view:
-                    result.buffers.append(bytes(view))
-            if result.buffers or last_time < begin:
-                break
-        return result
 
     # -- services ---------------------------------------------------------------------------
 
