@@ -426,6 +426,24 @@ async def test_the_master_drops_a_slave_that_acks_bytes_it_never_had(tmp_path: P
         await master.aclose()
 
 
+async def test_a_slave_ahead_of_the_master_releases_no_sync_put(tmp_path: Path) -> None:
+    """A slave whose log is longer than the master's (the master lost an unflushed tail in
+    an OS crash) holds other bytes at those offsets: its first report must not count as an
+    acknowledgement (4.9.4 would take it and answer SYNC_MASTER puts it never replicated)."""
+    master = await start_master(tmp_path / "master", SYNC_MASTER, slave_timeout=600_000)
+    reader, writer = await asyncio.open_connection("127.0.0.1", ha_port(master))
+    try:
+        writer.write(struct.pack(">q", 1 << 30))  # first report: far beyond the master's end
+        assert await asyncio.wait_for(reader.read(), DEADLINE) == b""  # dropped
+        await linked(master, 0)
+        result = await asyncio.wait_for(master.put_message(message(1)), DEADLINE)
+        assert result.status is PutMessageStatus.SLAVE_NOT_AVAILABLE
+        assert master.ha_service is not None and master.ha_service.push2slave_max_offset == 0
+    finally:
+        writer.close()
+        await master.aclose()
+
+
 async def test_the_master_drops_a_silent_slave(tmp_path: Path) -> None:
     master = await start_master(tmp_path / "master", ha_housekeeping_interval=100)
     reader, writer = await asyncio.open_connection("127.0.0.1", ha_port(master))

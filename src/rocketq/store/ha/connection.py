@@ -5,7 +5,7 @@ Two loops per slave, run together so that either one failing ends both:
 * read: the slave's 8-byte offset reports. The first says where to start streaming; every
   one is the slave's acknowledgement (``slaveAckOffset``) and may release SYNC_MASTER puts.
   A slave silent for ``haHousekeepingInterval`` is dropped, as is one that claims more than
-  the master has.
+  the master has (in its first report too, unlike 4.9.4).
 * write: CommitLog bytes from ``nextTransferFromWhere``, a 12-byte header in front of at
   most ``haTransferBatchSize`` bytes of one file; a heartbeat header when nothing was sent
   for ``haSendHeartbeatInterval``. Woken by the store's append path, never by polling.
@@ -146,13 +146,15 @@ class HAConnection:
                 self._on_report(offset)
 
     def _on_report(self, offset: int) -> None:
+        # A report beyond the master's end is never an ack, not even the first one: such a
+        # slave holds other bytes at those offsets (the master lost its tail in an OS crash).
+        # 4.9.4 takes it and so releases SYNC_MASTER puts the slave never got; drop the link.
+        end = self._source.max_phy_offset()
+        if offset > end:
+            raise HAProtocolError(f"slave reported {offset}, beyond the master's end {end}")
         if self.link.state is HALinkState.HANDSHAKE:
             self.slave_request_offset = offset
             log.info("HA slave %s requests offset %d", self.address, offset)
-        elif offset > self._source.max_phy_offset():
-            raise HAProtocolError(
-                f"slave acked {offset}, beyond the master's end {self._source.max_phy_offset()}"
-            )
         self.slave_ack_offset = offset
         self.link.handle(HALinkEvent.REPORT)
         self._reported.set()
