@@ -64,12 +64,18 @@ class UnRegisterBrokerRequestHeader(CommandHeader):
 
 @dataclass(frozen=True, slots=True)
 class BrokerHeartbeatRequestHeader(CommandHeader):
-    """BROKER_HEARTBEAT (904, 5.x): refreshes liveness only."""
+    """BROKER_HEARTBEAT (904, 5.x): refreshes liveness only. The same Java class goes to a
+    5.x controller, which also reads the fields after ``broker_id`` (election inputs)."""
 
     cluster_name: str
     broker_addr: str
     broker_name: str
     broker_id: int | None = None
+    epoch: int | None = None
+    max_offset: int | None = None
+    confirm_offset: int | None = None
+    heartbeat_timeout_mills: int | None = None
+    election_priority: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
