@@ -14,9 +14,9 @@ from rocketq.broker.grpc.convert import (
     parse_peer,
     stored_from_pb,
 )
-from rocketq.broker.grpc.pop import ReceiptHandle
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
+from rocketq.broker.pop import ReceiptHandle
 from rocketq.common.record import decode_record, encode_record
 from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
 

@@ -27,9 +27,9 @@ from rocketq.broker.grpc.convert import (
     status,
     stored_from_pb,
 )
-from rocketq.broker.grpc.pop import PopService, ReceiptHandle
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
+from rocketq.broker.pop import PopService, ReceiptHandle
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.common.topic import NOT_ALLOWED_SEND_TOPICS, PERM_READ, PERM_WRITE, TopicConfig
@@ -212,7 +212,9 @@ class MessageActivity:
         """Ack each entry; INVALID_RECEIPT_HANDLE for a stale or foreign handle."""
         entries = []
         for entry in request.entries:
-            result = self._ack_one(request.group.name, request.topic.name, entry.receipt_handle)
+            result = await self._ack_one(
+                request.group.name, request.topic.name, entry.receipt_handle
+            )
             entries.append(
                 svc.AckMessageResultEntry(
                     message_id=entry.message_id, receipt_handle=entry.receipt_handle, status=result
@@ -227,12 +229,12 @@ class MessageActivity:
             overall = status(pb.Code.MULTIPLE_RESULTS, "entries had different results")
         return svc.AckMessageResponse(status=overall, entries=entries)
 
-    def _ack_one(self, group: str, topic: str, text: str) -> pb.Status:
+    async def _ack_one(self, group: str, topic: str, text: str) -> pb.Status:
         try:
             handle = ReceiptHandle.decode(text)
         except ValueError as exc:
             return status(pb.Code.INVALID_RECEIPT_HANDLE, f"bad receipt handle: {exc}")
-        if self.pop.ack(group, topic, handle):
+        if await self.pop.ack(group, topic, handle):
             return ok()
         return status(pb.Code.INVALID_RECEIPT_HANDLE, "receipt handle expired: delivered again")
 
@@ -249,7 +251,7 @@ class MessageActivity:
             )
         except BadMessage as exc:
             return svc.ChangeInvisibleDurationResponse(status=status(exc.code, str(exc)))
-        new = self.pop.change_invisible(
+        new = await self.pop.change_invisible(
             request.group.name, request.topic.name, handle, invisible_ms
         )
         if new is None:

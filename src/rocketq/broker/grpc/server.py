@@ -25,9 +25,9 @@ from rocketq.broker.consumer_offset import ConsumerOffsetManager
 from rocketq.broker.grpc.clients import ClientActivity
 from rocketq.broker.grpc.convert import endpoints_of, status
 from rocketq.broker.grpc.messages import MessageActivity
-from rocketq.broker.grpc.pop import PopService
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
+from rocketq.broker.pop import PopService
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.store.message_store import DefaultMessageStore
@@ -72,7 +72,13 @@ class GrpcMessagingServer:
         self.store = store
         self.requested_port = port
         self.port = 0
-        self.pop_service = PopService(store, consumer_offset_manager, config.broker_name)
+        self.pop_service = PopService(
+            store,
+            consumer_offset_manager,
+            config.broker_name,
+            config.broker_cluster_name,
+            topic_config_manager,
+        )
         self.clients = ClientActivity(
             config, topic_config_manager, self.endpoints, store.config.max_message_size
         )
@@ -104,6 +110,7 @@ class GrpcMessagingServer:
             raise OSError(
                 f"grpcServerPort: cannot bind {self.config.bind_address}:{self.requested_port}"
             )
+        await self.pop_service.start()
         await server.start()
         self._server = server
         self._listen_to_store()
@@ -116,7 +123,7 @@ class GrpcMessagingServer:
             return
         if self.store.message_arriving_listener is self._on_message_arriving:
             self.store.message_arriving_listener = self._chained_listener
-        self.pop_service.wake_all()
+        await self.pop_service.aclose()
         await server.stop(SHUTDOWN_GRACE_S)
 
     # -- store dispatch -> long polling -----------------------------------------------------
