@@ -18,18 +18,21 @@ import pytest
 from rocketq.broker.client_manager import ConsumerManager, ProducerManager
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.consumer_offset import ConsumerOffsetManager
+from rocketq.broker.filter import Sql92FilterCache
+from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.pull import FLAG_SUBSCRIPTION, FLAG_SUSPEND, PullMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.broker.transaction import TransactionalMessageService
 from rocketq.common.record import decode_records
-from rocketq.common.topic import PERM_READ, TopicConfig
+from rocketq.common.topic import PERM_READ, TopicConfig, retry_topic
 from rocketq.remoting.codec import FrameDecoder
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import PullMessageRequestHeader, SendMessageRequestHeaderV2
+from rocketq.remoting.heartbeat import ConsumerData, HeartbeatData, ProducerData
 from rocketq.store.config import StoreConfig
 from rocketq.store.message_store import DefaultMessageStore
 
@@ -228,3 +231,25 @@ async def test_send_to_a_read_only_broker_is_refused(parts: Parts) -> None:
     answer = await parts.send_processor().process(conn, send_request("Alone", b"x"))
     assert answer.code == ResponseCode.NO_PERMISSION
     assert parts.store.max_phy_offset() == 0
+
+
+async def test_heartbeat_registers_the_retry_topic_through_the_registrar(parts: Parts) -> None:
+    producers = ProducerManager()
+    client = ClientManageProcessor(
+        config=parts.config,
+        store=parts.store,
+        topic_config_manager=parts.topics,
+        subscription_group_manager=parts.groups,
+        consumer_manager=parts.consumers,
+        producer_manager=producers,
+        consumer_offset_manager=parts.offsets,
+        sql92_filters=Sql92FilterCache(),
+        registrar=parts.registrar,
+    )
+    conn, _ = connection()
+    body = HeartbeatData("c1", [ProducerData("P")], [ConsumerData("G")]).encode()
+    answer = await client.heartbeat(conn, RemotingCommand.request(RequestCode.HEART_BEAT, {}, body))
+    assert answer.code == ResponseCode.SUCCESS
+    assert parts.topics.select(retry_topic("G")) is not None
+    assert parts.registrar.registered == 1  # registered before answering, as Java does
+    assert "G" in parts.consumers.groups and "P" in producers.groups
