@@ -4,6 +4,7 @@ what the 5.x SDKs rely on beyond the happy path (tests/interop has the real clie
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from rocketq.broker.controller import BrokerController
 from rocketq.broker.grpc import GrpcMessagingServer
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
+from rocketq.broker.timer import TIMER_TOPIC
 from rocketq.common.topic import TopicConfig
+from rocketq.remoting.body import SubscriptionGroupConfig
 from rocketq.testing import running_cluster
 
 PREFIX = "/apache.rocketmq.v2.MessagingService/"
@@ -59,6 +62,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
             broker.subscription_group_manager,
             broker.consumer_offset_manager,
             port=0,
+            transactions=broker.transaction_service,
         )
         await server.start()
         try:
@@ -103,13 +107,7 @@ async def test_query_route_names_broker_ip1_and_the_bound_port(served: Served) -
 @pytest.mark.parametrize(
     ("method", "request_cls", "response_cls"),
     [
-        ("EndTransaction", svc.EndTransactionRequest, svc.EndTransactionResponse),
         ("UpdateOffset", svc.UpdateOffsetRequest, svc.UpdateOffsetResponse),
-        (
-            "ForwardMessageToDeadLetterQueue",
-            svc.ForwardMessageToDeadLetterQueueRequest,
-            svc.ForwardMessageToDeadLetterQueueResponse,
-        ),
     ],
 )
 async def test_unimplemented_rpcs_answer_not_implemented(
@@ -118,16 +116,6 @@ async def test_unimplemented_rpcs_answer_not_implemented(
     _broker, _server, client = served
     answer = await client.call(method, request_cls(), response_cls)
     assert answer.status.code == pb.Code.NOT_IMPLEMENTED
-
-
-async def test_fifo_send_is_refused_for_now(served: Served) -> None:
-    _broker, _server, client = served
-    msg = _message(0)
-    msg.system_properties.message_type = pb.MessageType.FIFO
-    answer = await client.call(
-        "SendMessage", svc.SendMessageRequest(messages=[msg]), svc.SendMessageResponse
-    )
-    assert answer.entries[0].status.code == pb.Code.NOT_IMPLEMENTED
 
 
 async def test_long_poll_wakes_on_send_and_ack_rules(served: Served) -> None:
@@ -178,3 +166,162 @@ async def test_bad_receive_arguments(served: Served) -> None:
     request.message_queue.topic.name = "Nope"
     answers = await client.receive(request)
     assert [a.status.code for a in answers] == [pb.Code.TOPIC_NOT_FOUND]
+
+
+# -- message types, FIFO, DELAY, TRANSACTION, DLQ ------------------------------------------
+
+
+def _typed(topic: str, i: int, kind: int, group: str | None = None) -> pb.Message:
+    msg = _message(i)
+    msg.topic.name = topic
+    msg.system_properties.message_type = kind  # type: ignore[assignment]
+    if group is not None:
+        msg.system_properties.message_group = group
+    return msg
+
+
+def _receive_from(topic: str, group: str, invisible_s: int = 30, polling_s: int = 1) -> Any:
+    request = _receive_request(invisible_s, polling_s)
+    request.group.name = group
+    request.message_queue.topic.name = topic
+    return request
+
+
+async def _send(client: Client, *messages: pb.Message) -> Any:
+    request = svc.SendMessageRequest(messages=list(messages))
+    return await client.call("SendMessage", request, svc.SendMessageResponse)
+
+
+async def _ack_all(client: Client, topic: str, group: str, messages: list[Any]) -> None:
+    request = svc.AckMessageRequest(
+        group=pb.Resource(name=group),
+        topic=pb.Resource(name=topic),
+        entries=[
+            svc.AckMessageEntry(message_id=m.system_properties.message_id,
+                                receipt_handle=m.system_properties.receipt_handle)
+            for m in messages
+        ],
+    )  # fmt: skip
+    answer = await client.call("AckMessage", request, svc.AckMessageResponse)
+    assert answer.status.code == pb.Code.OK
+
+
+def _messages(answers: list[Any]) -> list[Any]:
+    return [a.message for a in answers if a.HasField("message")]
+
+
+def _topic(broker: BrokerController, name: str, kind: str, queues: int = 2) -> None:
+    config = TopicConfig(name, queues, queues, attributes={"message.type": kind})
+    broker.topic_config_manager.update(config)
+
+
+async def test_topic_message_type_is_checked_and_routed(served: Served) -> None:
+    broker, _server, client = served
+    _topic(broker, "GF", "FIFO")
+    route = await client.call(
+        "QueryRoute", svc.QueryRouteRequest(topic=pb.Resource(name="GF")), svc.QueryRouteResponse
+    )
+    assert {tuple(q.accept_message_types) for q in route.message_queues} == {(pb.MessageType.FIFO,)}
+    normal = _typed("GF", 0, pb.MessageType.NORMAL)
+    fifo_on_normal = _typed("GT", 1, pb.MessageType.FIFO, "g1")
+    for msg in (normal, fifo_on_normal):
+        answer = await _send(client, msg)
+        assert answer.entries[0].status.code == pb.Code.MESSAGE_PROPERTY_CONFLICT_WITH_TYPE
+    _topic(broker, "GM", "MIXED")
+    answer = await _send(client, _typed("GM", 2, pb.MessageType.FIFO, "g1"), _typed("GM", 3, 0))
+    assert answer.status.code == pb.Code.OK
+
+
+async def test_fifo_group_gets_each_message_group_in_order(served: Served) -> None:
+    broker, _server, client = served
+    _topic(broker, "GF", "FIFO", queues=4)
+    group = SubscriptionGroupConfig("fifo-g", consume_message_orderly=True)
+    broker.subscription_group_manager.update(group)
+    sent = [_typed("GF", i, pb.MessageType.FIFO, f"order-{i % 3}") for i in range(12)]
+    assert (await _send(client, *sent[:6])).status.code == pb.Code.OK
+    first = _messages(await client.receive(_receive_from("GF", "fifo-g")))
+    assert {m.system_properties.message_type for m in first} == {pb.MessageType.FIFO}
+    by_group: dict[str, list[str]] = {}
+    for m in first:
+        by_group.setdefault(m.system_properties.message_group, []).append(
+            m.system_properties.message_id
+        )
+    assert by_group == {f"order-{g}": [f"ID{i:04d}" for i in range(g, 6, 3)] for g in range(3)}
+    # nothing more while the batch is in flight, even when more arrives
+    assert (await _send(client, *sent[6:])).status.code == pb.Code.OK
+    assert _messages(await client.receive(_receive_from("GF", "fifo-g"))) == []
+    await _ack_all(client, "GF", "fifo-g", first)
+    second = _messages(await client.receive(_receive_from("GF", "fifo-g")))
+    assert sorted(m.system_properties.message_id for m in second) == [
+        f"ID{i:04d}" for i in range(6, 12)
+    ]
+    assert {m.system_properties.delivery_attempt for m in second} == {1}
+
+
+async def test_delay_message_waits_in_the_timer(served: Served) -> None:
+    broker, _server, client = served
+    _topic(broker, "GD", "DELAY")
+    msg = _typed("GD", 0, pb.MessageType.DELAY)
+    msg.system_properties.delivery_timestamp.seconds = int(time.time()) + 3600
+    answer = await _send(client, msg)
+    assert answer.status.code == pb.Code.OK
+    assert broker.store.get_max_offset_in_queue(TIMER_TOPIC, 0) == 1
+    assert _messages(await client.receive(_receive_from("GD", "g"))) == []
+    late = _typed("GD", 1, pb.MessageType.DELAY)
+    late.system_properties.delivery_timestamp.seconds = int(time.time()) + 10 * 86400
+    answer = await _send(client, late)
+    assert answer.entries[0].status.code == pb.Code.ILLEGAL_DELIVERY_TIME
+
+
+async def test_transaction_commit_and_rollback(served: Served) -> None:
+    broker, _server, client = served
+    _topic(broker, "GX", "TRANSACTION")
+    results = []
+    for i in range(2):
+        answer = await _send(client, _typed("GX", i, pb.MessageType.TRANSACTION))
+        assert answer.status.code == pb.Code.OK
+        results.append(answer.entries[0])
+    assert all(r.transaction_id for r in results)
+    assert _messages(await client.receive(_receive_from("GX", "g"))) == []
+    for result, resolution in zip(
+        results, (pb.TransactionResolution.COMMIT, pb.TransactionResolution.ROLLBACK), strict=True
+    ):
+        request = svc.EndTransactionRequest(
+            topic=pb.Resource(name="GX"), message_id=result.message_id,
+            transaction_id=result.transaction_id, resolution=resolution,
+            source=pb.TransactionSource.SOURCE_CLIENT,
+        )  # fmt: skip
+        answer = await client.call("EndTransaction", request, svc.EndTransactionResponse)
+        assert answer.status.code == pb.Code.OK
+    got = _messages(await client.receive(_receive_from("GX", "g")))
+    assert [m.system_properties.message_id for m in got] == ["ID0000"]
+    bad = svc.EndTransactionRequest(topic=pb.Resource(name="GX"), transaction_id="nope")
+    answer = await client.call("EndTransaction", bad, svc.EndTransactionResponse)
+    assert answer.status.code == pb.Code.INVALID_TRANSACTION_ID
+
+
+async def test_dead_letters_forwarded_and_after_max_attempts(served: Served) -> None:
+    broker, _server, client = served
+    broker.subscription_group_manager.update(SubscriptionGroupConfig("dlq-g", retry_max_times=0))
+    assert (await _send(client, _message(1), _message(2))).status.code == pb.Code.OK
+    got = _messages(await client.receive(_receive_from("GT", "dlq-g", invisible_s=1)))
+    assert len(got) == 2
+    forward = svc.ForwardMessageToDeadLetterQueueRequest(
+        group=pb.Resource(name="dlq-g"), topic=pb.Resource(name="GT"),
+        receipt_handle=got[0].system_properties.receipt_handle,
+        message_id=got[0].system_properties.message_id, delivery_attempt=1,
+        max_delivery_attempts=1,
+    )  # fmt: skip
+    answer = await client.call(
+        "ForwardMessageToDeadLetterQueue", forward, svc.ForwardMessageToDeadLetterQueueResponse
+    )
+    assert answer.status.code == pb.Code.OK
+    dlq = "%DLQ%dlq-g"
+    assert broker.store.get_max_offset_in_queue(dlq, 0) == 1
+    # the other one is not acked: revived after 1 s with attempt 2 > 1 -> the DLQ as well
+    for _ in range(5):  # each receive waits for the revival (or 2 s)
+        assert _messages(await client.receive(_receive_from("GT", "dlq-g", polling_s=2))) == []
+        if broker.store.get_max_offset_in_queue(dlq, 0) == 2:
+            break
+    assert broker.store.get_max_offset_in_queue(dlq, 0) == 2
+    assert broker.topic_config_manager.select(dlq) is not None

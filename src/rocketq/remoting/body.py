@@ -366,6 +366,8 @@ class SubscriptionGroupConfig:
     broker_id: int = 0
     which_broker_when_consume_slowly: int = 1
     notify_consumer_ids_changed_enable: bool = True
+    # RocketMQ 5: a FIFO group (POP delivers each queue's messages in order).
+    consume_message_orderly: bool = False
 
     def to_obj(self) -> dict[str, Any]:
         """fastjson's shape (alphabetical keys)."""
@@ -374,6 +376,7 @@ class SubscriptionGroupConfig:
             "consumeBroadcastEnable": self.consume_broadcast_enable,
             "consumeEnable": self.consume_enable,
             "consumeFromMinEnable": self.consume_from_min_enable,
+            "consumeMessageOrderly": self.consume_message_orderly,
             "groupName": self.group_name,
             "notifyConsumerIdsChangedEnable": self.notify_consumer_ids_changed_enable,
             "retryMaxTimes": self.retry_max_times,
@@ -399,4 +402,5 @@ class SubscriptionGroupConfig:
             broker_id=int(obj.get("brokerId", 0)),
             which_broker_when_consume_slowly=int(obj.get("whichBrokerWhenConsumeSlowly", 1)),
             notify_consumer_ids_changed_enable=flag("notifyConsumerIdsChangedEnable", True),
+            consume_message_orderly=flag("consumeMessageOrderly", False),
         )

@@ -13,8 +13,10 @@ from google.protobuf.duration_pb2 import Duration
 
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.grpc.convert import ok, status
+from rocketq.broker.grpc.producer import accepted_message_types
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
+from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
 
@@ -66,8 +68,10 @@ class ClientActivity:
         topic_config_manager: TopicConfigManager,
         endpoints: Callable[[], pb.Endpoints],
         max_body_size: int,
+        subscription_group_manager: SubscriptionGroupManager | None = None,
     ) -> None:
         self.config = config
+        self.groups = subscription_group_manager
         self.topics = topic_config_manager
         self.endpoints = endpoints
         self.max_body_size = max_body_size
@@ -95,7 +99,7 @@ class ClientActivity:
                 id=queue_id,
                 permission=queue_permission(queue_id, config, self.config.broker_permission),  # type: ignore[arg-type]
                 broker=broker,
-                accept_message_types=[pb.MessageType.NORMAL],
+                accept_message_types=accepted_message_types(config),  # type: ignore[arg-type]
             )
             for queue_id in range(max(config.read_queue_nums, config.write_queue_nums))
         ]
@@ -115,7 +119,7 @@ class ClientActivity:
             id=ALL_QUEUES,
             permission=pb.Permission.READ_WRITE,
             broker=self._broker(),
-            accept_message_types=[pb.MessageType.NORMAL],
+            accept_message_types=accepted_message_types(config),  # type: ignore[arg-type]
         )
         return svc.QueryAssignmentResponse(
             status=ok(), assignments=[pb.Assignment(message_queue=queue)]
@@ -178,7 +182,8 @@ class ClientActivity:
             )
         )
         sub = out.subscription
-        sub.fifo = False
+        group = self.groups.find(sub.group.name) if self.groups and sub.group.name else None
+        sub.fifo = group is not None and group.consume_message_orderly
         sub.receive_batch_size = RECEIVE_BATCH_SIZE
         if not sub.HasField("long_polling_timeout"):
             sub.long_polling_timeout.seconds = DEFAULT_LONG_POLLING_S

@@ -23,6 +23,7 @@ __all__ = [
     "duration_ms",
     "endpoints_of",
     "message_to_pb",
+    "message_type_of",
     "ok",
     "parse_peer",
     "status",
@@ -162,6 +163,17 @@ def stored_from_pb(
     )
 
 
+def message_type_of(props: Mapping[str, str]) -> str:
+    """``TopicMessageType.parseFromMessageProperty``: the v2 ``MessageType`` name."""
+    if props.get(MessageConst.TRANSACTION_PREPARED) == "true":
+        return "TRANSACTION"
+    delay_keys = (MessageConst.DELAY_TIME_LEVEL, MessageConst.TIMER_DELIVER_MS,
+                  MessageConst.TIMER_DELAY_SEC, MessageConst.TIMER_DELAY_MS)  # fmt: skip
+    if any(key in props for key in delay_keys):
+        return "DELAY"
+    return "FIFO" if MessageConst.SHARDING_KEY in props else "NORMAL"
+
+
 # -- store -> consumer -------------------------------------------------------------------------
 
 
@@ -195,7 +207,7 @@ def message_to_pb(
         or create_offset_msg_id(record.store_host, record.physical_offset),
         body_digest=pb.Digest(type=pb.DigestType.CRC32, checksum=f"{zlib.crc32(body):08X}"),
         body_encoding=pb.Encoding.IDENTITY,
-        message_type=pb.MessageType.NORMAL,
+        message_type=message_type_of(props),
         born_timestamp=_timestamp(record.born_timestamp),
         born_host=record.born_host[0],
         store_timestamp=_timestamp(record.store_timestamp),
@@ -214,6 +226,9 @@ def message_to_pb(
     sp.keys.extend(k for k in keys.split(MessageConst.KEY_SEPARATOR) if k)
     if MessageConst.SHARDING_KEY in props:
         sp.message_group = props[MessageConst.SHARDING_KEY]
+    deliver = props.get(MessageConst.TIMER_DELIVER_MS, "")
+    if deliver.isdigit():
+        sp.delivery_timestamp.CopyFrom(_timestamp(int(deliver)))
     return pb.Message(
         topic=pb.Resource(name=topic or record.topic),
         user_properties=_user_properties(props),

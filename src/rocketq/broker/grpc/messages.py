@@ -1,17 +1,19 @@
-"""SendMessage, ReceiveMessage, AckMessage and ChangeInvisibleDuration (the Java proxy's
-``SendMessageActivity``, ``ReceiveMessageActivity``, ``AckMessageActivity`` and
-``ChangeInvisibleDurationActivity``), over the broker's store and the POP engine.
+"""ReceiveMessage, AckMessage, ChangeInvisibleDuration and ForwardMessageToDeadLetterQueue
+(the Java proxy's ``ReceiveMessageActivity``, ``AckMessageActivity``,
+``ChangeInvisibleDurationActivity`` and ``ForwardMessageToDLQActivity``) over the POP
+engine (:mod:`rocketq.broker.pop`); sends are in :mod:`.producer`.
 
-Sends go through the store's put path, the one remoting sends take, so remoting consumers
-see gRPC messages and the other way round. This stage sends NORMAL messages; FIFO, DELAY
-and TRANSACTION messages are answered ``NOT_IMPLEMENTED``.
+A group with ``consumeMessageOrderly`` is a FIFO group: its receives are FIFO pops. A
+message received more often than the group allows (``retryMaxTimes + 1`` deliveries) goes
+to ``%DLQ%<group>`` instead of to the client (``PopMessageResultFilterImpl``).
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -23,34 +25,22 @@ from rocketq.broker.grpc.convert import (
     duration_ms,
     message_to_pb,
     ok,
-    parse_peer,
     status,
-    stored_from_pb,
 )
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
-from rocketq.broker.pop import PopService, ReceiptHandle
+from rocketq.broker.pop import PoppedMessage, PopService, ReceiptHandle
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
-from rocketq.common.topic import NOT_ALLOWED_SEND_TOPICS, PERM_READ, PERM_WRITE, TopicConfig
+from rocketq.common.topic import PERM_READ
 from rocketq.remoting.heartbeat import EXPRESSION_SQL92, EXPRESSION_TAG, build_subscription
 from rocketq.store.message_store import DefaultMessageStore
-from rocketq.store.result import PutMessageStatus
 
 __all__ = ["MessageActivity"]
 
 log = logging.getLogger("rocketq.broker.grpc")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-# What a failed put answers (the proxy's ResponseCode -> Code mapping).
-_PUT_CODES = {
-    PutMessageStatus.PUT_OK: pb.Code.OK,
-    PutMessageStatus.FLUSH_DISK_TIMEOUT: pb.Code.MASTER_PERSISTENCE_TIMEOUT,
-    PutMessageStatus.FLUSH_SLAVE_TIMEOUT: pb.Code.SLAVE_PERSISTENCE_TIMEOUT,
-    PutMessageStatus.SLAVE_NOT_AVAILABLE: pb.Code.HA_NOT_AVAILABLE,
-    PutMessageStatus.MESSAGE_ILLEGAL: pb.Code.BAD_REQUEST,
-    PutMessageStatus.PROPERTIES_SIZE_EXCEEDED: pb.Code.MESSAGE_PROPERTIES_TOO_LARGE,
-}
 # The SDKs receive at most 32 messages per call.
 MAX_BATCH_SIZE = 32
 # Invisible durations accepted by ReceiveMessage / ChangeInvisibleDuration. The Java proxy
@@ -66,6 +56,21 @@ DEFAULT_LONG_POLLING_MS = 20_000
 # (ProxyConfig.longPollingReserveTimeInMillis).
 LONG_POLLING_RESERVE_S = 0.1
 _FILTER_TYPES = {pb.FilterType.TAG: EXPRESSION_TAG, pb.FilterType.SQL: EXPRESSION_SQL92}
+
+
+@dataclass(frozen=True, slots=True)
+class _Receive:
+    """A checked ReceiveMessage request."""
+
+    group: str
+    topic: str
+    queue_ids: list[int]
+    batch: int
+    invisible_ms: int
+    message_filter: ExpressionMessageFilter
+    timeout_s: float
+    orderly: bool  # a FIFO group (consumeMessageOrderly)
+    max_attempts: int  # deliveries before the DLQ (retryMaxTimes + 1)
 
 
 class MessageActivity:
@@ -84,67 +89,6 @@ class MessageActivity:
         self.topics = topic_config_manager
         self.groups = subscription_group_manager
         self.pop = pop_service
-        self._queue_counter = itertools.count()
-
-    # -- send -------------------------------------------------------------------------------
-
-    async def send_message(
-        self, request: svc.SendMessageRequest, context: Context
-    ) -> svc.SendMessageResponse:
-        """Store each message (NORMAL); one result entry per message."""
-        if not request.messages:
-            return svc.SendMessageResponse(status=status(pb.Code.BAD_REQUEST, "no messages"))
-        born_host = parse_peer(context.peer())
-        entries = [await self._send_one(msg, born_host) for msg in request.messages]
-        codes = {e.status.code for e in entries}
-        if len(codes) == 1:
-            overall = entries[0].status
-        else:
-            overall = status(pb.Code.MULTIPLE_RESULTS, "messages had different results")
-        return svc.SendMessageResponse(status=overall, entries=entries)
-
-    async def _send_one(self, msg: pb.Message, born_host: tuple[str, int]) -> svc.SendResultEntry:
-        message_id = msg.system_properties.message_id
-        try:
-            config = self._writable_topic(msg.topic.name)
-            self._check_type(msg)
-            queue_id = next(self._queue_counter) % max(config.write_queue_nums, 1)
-            stored = stored_from_pb(
-                msg,
-                queue_id,
-                born_host,
-                self.config.broker_cluster_name,
-                self.store.config.max_message_size,
-            )
-        except BadMessage as exc:
-            return svc.SendResultEntry(status=status(exc.code, str(exc)), message_id=message_id)
-        result = await self.store.put_messages([stored], wait_store=True)
-        code = _PUT_CODES.get(result.status, pb.Code.INTERNAL_SERVER_ERROR)
-        if code != pb.Code.OK:
-            text = f"{result.status.name} {result.remark}".strip()
-            return svc.SendResultEntry(status=status(code, text), message_id=message_id)
-        return svc.SendResultEntry(
-            status=ok(), message_id=message_id, offset=result.appended[0].queue_offset
-        )
-
-    def _writable_topic(self, topic: str) -> TopicConfig:
-        config = self.topics.select(topic)
-        if config is None:
-            raise BadMessage(pb.Code.TOPIC_NOT_FOUND, f"topic {topic} not found")
-        if topic in NOT_ALLOWED_SEND_TOPICS:
-            raise BadMessage(pb.Code.FORBIDDEN, f"sending to topic {topic} is forbidden")
-        if not config.perm & self.config.broker_permission & PERM_WRITE:
-            raise BadMessage(pb.Code.FORBIDDEN, f"topic {topic} is not writable on this broker")
-        return config
-
-    @staticmethod
-    def _check_type(msg: pb.Message) -> None:
-        kind = msg.system_properties.message_type
-        if kind not in (pb.MessageType.NORMAL, pb.MessageType.MESSAGE_TYPE_UNSPECIFIED):
-            name = pb.MessageType.Name(kind)
-            raise BadMessage(
-                pb.Code.NOT_IMPLEMENTED, f"{name} messages are not implemented by rocketq yet"
-            )
 
     # -- receive ----------------------------------------------------------------------------
 
@@ -157,10 +101,7 @@ class MessageActivity:
         except BadMessage as exc:
             yield svc.ReceiveMessageResponse(status=status(exc.code, str(exc)))
             return
-        group, topic, queue_ids, batch, invisible_ms, message_filter, timeout_s = args
-        found = await self.pop.receive(
-            group, topic, queue_ids, batch, invisible_ms, message_filter, timeout_s
-        )
+        found = await self._receive(args)
         if not found:
             yield svc.ReceiveMessageResponse(
                 status=status(pb.Code.MESSAGE_NOT_FOUND, "no new message")
@@ -169,13 +110,31 @@ class MessageActivity:
         yield svc.ReceiveMessageResponse(status=ok())
         for popped in found:
             message = message_to_pb(
-                popped.record, popped.handle.encode(), invisible_ms, popped.attempt, topic
-            )
+                popped.record, popped.handle.encode(), args.invisible_ms, popped.attempt,
+                args.topic,
+            )  # fmt: skip
             yield svc.ReceiveMessageResponse(message=message)
 
-    def _receive_args(
-        self, request: svc.ReceiveMessageRequest, context: Context
-    ) -> tuple[str, str, list[int], int, int, ExpressionMessageFilter, float]:
+    async def _receive(self, args: _Receive) -> list[PoppedMessage]:
+        """Pop; messages past the group's delivery limit go to its DLQ, not to the client
+        (then pop again while time is left)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + args.timeout_s
+        while True:
+            found = await self.pop.receive(
+                args.group, args.topic, args.queue_ids, args.batch, args.invisible_ms,
+                args.message_filter, max(end - loop.time(), 0), args.orderly,
+            )  # fmt: skip
+            out = []
+            for popped in found:
+                if popped.attempt <= args.max_attempts:
+                    out.append(popped)
+                elif not await self.pop.forward_to_dlq(args.group, popped, args.topic):
+                    log.error("message %s of %s not moved to the DLQ", popped.handle, args.group)
+            if out or not found or loop.time() >= end:
+                return out
+
+    def _receive_args(self, request: svc.ReceiveMessageRequest, context: Context) -> _Receive:
         topic = request.message_queue.topic.name
         config = self.topics.select(topic)
         if config is None:
@@ -183,7 +142,8 @@ class MessageActivity:
         if not config.perm & self.config.broker_permission & PERM_READ:
             raise BadMessage(pb.Code.FORBIDDEN, f"topic {topic} is not readable on this broker")
         group = request.group.name
-        if not group or self.groups.find(group) is None:
+        group_config = self.groups.find(group) if group else None
+        if group_config is None:
             raise BadMessage(pb.Code.CONSUMER_GROUP_NOT_FOUND, f"group {group!r} not found")
         if not 0 < request.batch_size <= MAX_BATCH_SIZE:
             size = request.batch_size
@@ -202,7 +162,10 @@ class MessageActivity:
             timeout_s = min(timeout_s, remaining - LONG_POLLING_RESERVE_S)
         message_filter = _filter(topic, request.filter_expression)
         queue_ids = list(range(config.read_queue_nums))
-        return group, topic, queue_ids, request.batch_size, invisible_ms, message_filter, timeout_s
+        return _Receive(
+            group, topic, queue_ids, request.batch_size, invisible_ms, message_filter, timeout_s,
+            group_config.consume_message_orderly, group_config.retry_max_times + 1,
+        )  # fmt: skip
 
     # -- ack and change invisible duration --------------------------------------------------
 
@@ -259,6 +222,31 @@ class MessageActivity:
                 status=status(pb.Code.INVALID_RECEIPT_HANDLE, "receipt handle expired")
             )
         return svc.ChangeInvisibleDurationResponse(status=ok(), receipt_handle=new.encode())
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    async def forward_message_to_dead_letter_queue(
+        self, request: svc.ForwardMessageToDeadLetterQueueRequest, _context: Context
+    ) -> svc.ForwardMessageToDeadLetterQueueResponse:
+        """Move a received message to ``%DLQ%<group>`` and ack it (a push consumer gives
+        up on it after its last attempt)."""
+        try:
+            handle = ReceiptHandle.decode(request.receipt_handle)
+        except ValueError as exc:
+            return svc.ForwardMessageToDeadLetterQueueResponse(
+                status=status(pb.Code.INVALID_RECEIPT_HANDLE, f"bad receipt handle: {exc}")
+            )
+        record = self.store.look_message_by_offset(handle.commit_log_offset)
+        if record is None or record.queue_offset != handle.offset:
+            return svc.ForwardMessageToDeadLetterQueueResponse(
+                status=status(pb.Code.INVALID_RECEIPT_HANDLE, "the message is gone")
+            )
+        popped = PoppedMessage(record, handle, max(request.delivery_attempt, 1))
+        if not await self.pop.forward_to_dlq(request.group.name, popped, request.topic.name):
+            return svc.ForwardMessageToDeadLetterQueueResponse(
+                status=status(pb.Code.INVALID_RECEIPT_HANDLE, "receipt handle expired")
+            )
+        return svc.ForwardMessageToDeadLetterQueueResponse(status=ok())
 
 
 def _checked_invisible(ms: int) -> int:

@@ -25,11 +25,13 @@ from rocketq.broker.consumer_offset import ConsumerOffsetManager
 from rocketq.broker.grpc.clients import ClientActivity
 from rocketq.broker.grpc.convert import endpoints_of, status
 from rocketq.broker.grpc.messages import MessageActivity
+from rocketq.broker.grpc.producer import ProducerActivity
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
 from rocketq.broker.pop import PopService
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
+from rocketq.broker.transaction import TransactionalMessageService
 from rocketq.store.message_store import DefaultMessageStore
 
 __all__ = ["DEFAULT_GRPC_SERVER_PORT", "SERVICE_NAME", "GrpcMessagingServer"]
@@ -57,7 +59,8 @@ class GrpcMessagingServer:
     It receives the parts it uses (principle 17): the store (the same put path as remoting
     sends), the topic, subscription-group and consumer-offset managers, and the config
     (``brokerName``, ``brokerClusterName``, ``brokerIP1`` advertised in routes,
-    ``bindAddress``)."""
+    ``bindAddress``), and the broker's ``TransactionalMessageService`` for TRANSACTION
+    sends and EndTransaction (without it those are refused)."""
 
     def __init__(
         self,
@@ -67,6 +70,7 @@ class GrpcMessagingServer:
         subscription_group_manager: SubscriptionGroupManager,
         consumer_offset_manager: ConsumerOffsetManager,
         port: int = DEFAULT_GRPC_SERVER_PORT,
+        transactions: TransactionalMessageService | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -80,8 +84,13 @@ class GrpcMessagingServer:
             topic_config_manager,
         )
         self.clients = ClientActivity(
-            config, topic_config_manager, self.endpoints, store.config.max_message_size
+            config,
+            topic_config_manager,
+            self.endpoints,
+            store.config.max_message_size,
+            subscription_group_manager,
         )
+        self.producer = ProducerActivity(config, store, topic_config_manager, transactions)
         self.messages = MessageActivity(
             config, store, topic_config_manager, subscription_group_manager, self.pop_service
         )
@@ -148,7 +157,9 @@ class GrpcMessagingServer:
             "QueryAssignment": self.clients.query_assignment,
             "NotifyClientTermination": self.clients.notify_client_termination,
             "Telemetry": self.clients.telemetry,
-            "SendMessage": self.messages.send_message,
+            "SendMessage": self.producer.send_message,
+            "EndTransaction": self.producer.end_transaction,
+            "ForwardMessageToDeadLetterQueue": self.messages.forward_message_to_dead_letter_queue,
             "ReceiveMessage": self.messages.receive_message,
             "AckMessage": self.messages.ack_message,
             "ChangeInvisibleDuration": self.messages.change_invisible_duration,
