@@ -27,7 +27,7 @@ ROCKETMQ_KEYS = (
     | CONTROLLER_CONFIG_KEYS
 )
 # rocketq's own keys (documented in the README): none of these exists in RocketMQ.
-ROCKETQ_ONLY_KEYS = {"brokerChannelExpiredTime", "haConnectRetryInterval"}
+ROCKETQ_ONLY_KEYS = {"brokerChannelExpiredTime", "haConnectRetryInterval", "grpcServerPort"}
 
 
 @pytest.mark.parametrize("cls", [BrokerConfig, StoreConfig, NamesrvConfig])

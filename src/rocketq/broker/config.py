@@ -34,6 +34,8 @@ DEFAULT_TOPIC_QUEUE_NUMS = 8
 ROCKETMQ_BROKER_KEYS = BROKER_CONFIG_KEYS | STORE_CONFIG_KEYS | NETTY_CONFIG_KEYS
 # TCP port numbers.
 MAX_PORT = 65535
+# ProxyConfig.grpcServerPort: where the 5.x SDKs connect.
+DEFAULT_GRPC_SERVER_PORT = 8081
 # brokerPermission: PermName bits (read 4, write 2, inherit 1).
 PERM_MASK = PERM_READ | PERM_WRITE | PERM_INHERIT
 # registerNameServerPeriod, clamped by RocketMQ to [10 s, 60 s].
@@ -89,6 +91,9 @@ class BrokerConfig(ConfigBase):
     acl_enable: bool = setting(False, implemented=False)
     store_reply_message_enable: bool = setting(True, implemented=False)
     rocketmq_home: str = setting(factory=lambda: os.environ.get("ROCKETMQ_HOME", ""))
+    # RocketMQ 5's gRPC protocol, served by the broker itself (Apache RocketMQ needs its
+    # Proxy for it; the key is the Proxy's). -1: not served; 0: a free port.
+    grpc_server_port: int = setting(DEFAULT_GRPC_SERVER_PORT, minimum=-1, maximum=MAX_PORT)
 
     @property
     def broker_addr(self) -> str:
@@ -127,6 +132,8 @@ def load_broker_conf(
     if store.ha_listen_port <= 0 or "haListenPort" not in values:
         # BrokerStartup (5.x: unless set > 0); a broker on a free port takes a free one too.
         store.ha_listen_port = broker.listen_port + 1 if broker.listen_port else 0
+    if broker.listen_port == 0 and "grpcServerPort" not in values:
+        broker.grpc_server_port = 0  # a broker on a free port serves gRPC on a free one
     return broker, store, unknown
 
 

@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rocketq.broker.client_manager import ClientChannelInfo, ConsumerManager, ProducerManager
 from rocketq.broker.config import BrokerConfig
@@ -40,6 +41,9 @@ from rocketq.remoting.headers import NotifyConsumerIdsChangedRequestHeader
 from rocketq.remoting.server import RemotingServer
 from rocketq.store.config import SLAVE, StoreConfig
 from rocketq.store.message_store import DefaultMessageStore
+
+if TYPE_CHECKING:
+    from rocketq.broker.grpc import GrpcMessagingServer
 
 __all__ = ["BrokerController", "BrokerStats"]
 
@@ -104,6 +108,7 @@ class BrokerController:
             on_connection_closed=self._connection_closed,
         )
         self.fast_server: RemotingServer | None = None
+        self.grpc_server: GrpcMessagingServer | None = None
         self.slave_synchronize = SlaveSynchronize(
             self.outer_api.client,
             self.topic_config_manager,
@@ -165,6 +170,7 @@ class BrokerController:
         await self.store.start()
         await self.server.start()
         await self._start_fast_server()
+        await self._start_grpc_server()
         if self.config.listen_port == 0:  # an ephemeral port: advertise the real one
             self.config.listen_port = self.server.port
             self.store.store_host = self.store.commit_log.store_host = (
@@ -208,6 +214,29 @@ class BrokerController:
             return
         self.fast_server = server
 
+    async def _start_grpc_server(self) -> None:
+        """RocketMQ 5's gRPC protocol on ``grpcServerPort`` for the 5.x SDKs (masters only:
+        receiving writes pop checkpoints). A busy port is logged, not fatal: remoting
+        clients are served either way."""
+        if self.is_slave or self.config.grpc_server_port < 0:
+            return
+        from rocketq.broker.grpc import GrpcMessagingServer  # grpc loads only when served
+
+        server = GrpcMessagingServer(
+            self.config,
+            self.store,
+            self.topic_config_manager,
+            self.subscription_group_manager,
+            self.consumer_offset_manager,
+            port=self.config.grpc_server_port,
+        )
+        try:
+            await server.start()
+        except OSError as exc:
+            log.warning("gRPC not served (%s); set grpcServerPort to a free port", exc)
+            return
+        self.grpc_server = server
+
     def _start_loops(self, tasks: TaskOwner) -> None:
         low, high = _REGISTER_PERIOD_RANGE_MS
         c = self.config
@@ -243,6 +272,8 @@ class BrokerController:
         await self.server.aclose()
         if self.fast_server is not None:
             await self.fast_server.aclose()
+        if self.grpc_server is not None:
+            await self.grpc_server.aclose()
         await self.schedule_service.aclose()
         await self.timer_service.aclose()
         await self.transaction_service.aclose()

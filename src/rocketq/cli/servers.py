@@ -108,6 +108,12 @@ def _broker_configs(
     return broker, store_config
 
 
+def _grpc_note(controller: BrokerController) -> str:
+    """Where the 5.x SDKs connect, for the ready line."""
+    server = controller.grpc_server
+    return f" (gRPC for 5.x clients on {server.address})" if server is not None else ""
+
+
 def _report_keys(keys: list[str], rocketmq_keys: frozenset[str]) -> None:
     """Say which keys change nothing: RocketMQ's keys rocketq does not implement yet, and
     keys no RocketMQ has (likely typos)."""
@@ -163,7 +169,7 @@ def broker(
             ) from exc
         return (
             f"rocketq broker ready: {broker_config.broker_name} listening on "
-            f"{broker_config.bind_address}:{controller.port}, store "
+            f"{broker_config.bind_address}:{controller.port}{_grpc_note(controller)}, store "
             f"{store_config.store_path_root_dir} (pid {os.getpid()}); Ctrl-C to stop"
         )
 
@@ -215,8 +221,8 @@ def dev(
         await broker_ctl.start()
         addr = namesrv_ctl.address
         return (
-            f"rocketq dev ready: NameServer {addr}, broker {broker_config.broker_addr}, "
-            f"store {os.path.abspath(store)}\n"
+            f"rocketq dev ready: NameServer {addr}, broker {broker_config.broker_addr}"
+            f"{_grpc_note(broker_ctl)}, store {os.path.abspath(store)}\n"
             f"  try: rocketq admin sendMessage -n {addr} -t TestTopic -p 'hello'\n"
             f"       rocketq admin consumeMessage -n {addr} -t TestTopic"
         )
