@@ -22,8 +22,10 @@ from rocketq import AsyncProducer, Message
 from rocketq.broker.controller import BrokerController
 from rocketq.broker.grpc import GrpcMessagingServer
 from rocketq.broker.grpc.v2 import definition_pb2, service_pb2
+from rocketq.broker.timer import TIMER_TOPIC
 from rocketq.common.topic import TopicConfig
 from rocketq.namesrv import NamesrvController
+from rocketq.remoting.body import SubscriptionGroupConfig
 from rocketq.testing import running_cluster
 
 pytestmark = pytest.mark.interop
@@ -62,6 +64,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
             broker.subscription_group_manager,
             broker.consumer_offset_manager,
             port=0,
+            transactions=broker.transaction_service,
         )
         await server.start()
         try:
@@ -88,9 +91,12 @@ async def drive(python: Path, home: Path, *args: str) -> tuple[list[dict[str, An
     return lines, err.decode()
 
 
-def create_topic(broker: BrokerController, topic: str, queues: int = 4) -> None:
+def create_topic(
+    broker: BrokerController, topic: str, queues: int = 4, message_type: str = "NORMAL"
+) -> None:
     """Create a topic on the broker (as UPDATE_AND_CREATE_TOPIC does)."""
-    broker.topic_config_manager.update(TopicConfig(topic, queues, queues))
+    attributes = {"message.type": message_type}
+    broker.topic_config_manager.update(TopicConfig(topic, queues, queues, attributes=attributes))
 
 
 async def test_schema_is_the_clients(grpc_python: Path, tmp_path: Path) -> None:
@@ -174,3 +180,65 @@ async def test_remoting_producer_to_grpc_consumer(
     for i, m in enumerate(messages):
         assert m["tags"] == "TagR" and m["keys"] == [f"rk{i}"]
         assert m["properties"] == {"origin": "remoting"}
+
+
+async def test_fifo_order_per_message_group(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """FIFO messages of 3 message groups reach a FIFO group's SimpleConsumer in send order
+    per message group."""
+    _ns, broker, server = served
+    create_topic(broker, "GrpcFifo", 4, "FIFO")
+    group = SubscriptionGroupConfig("grpc-fifo", consume_message_orderly=True)
+    broker.subscription_group_manager.update(group)
+    produce = ["produce", "--endpoints", server.address, "--topic", "GrpcFifo", "--count",
+               "30", "--message-groups", "3"]  # fmt: skip
+    await drive(grpc_python, tmp_path, *produce)
+    consume = ["consume", "--endpoints", server.address, "--topic", "GrpcFifo", "--group",
+               "grpc-fifo", "--expect", "30", "--batch", "8"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    order: dict[str, list[int]] = {}
+    for m in got:
+        if "body" in m:
+            order.setdefault(m["message_group"], []).append(json.loads(m["body"])["i"])
+    assert order == {f"g{g}": list(range(g, 30, 3)) for g in range(3)}
+    assert {m["delivery_attempt"] for m in got if "body" in m} == {1}
+
+
+async def test_delayed_message_not_delivered_before_its_time(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """A DELAY message (delivery timestamp in ms, as 5.1.2 sends it in ``seconds``) waits in
+    the timer and is received at or after its delivery time."""
+    _ns, broker, server = served
+    create_topic(broker, "GrpcDelay", 2, "DELAY")
+    produce = ["produce", "--endpoints", server.address, "--topic", "GrpcDelay", "--count",
+               "2", "--deliver-in", "3"]  # fmt: skip
+    sent, _ = await drive(grpc_python, tmp_path, *produce)
+    assert broker.store.get_max_offset_in_queue(TIMER_TOPIC, 0) == 2
+    deliver_at = {line["msg_id"]: line["deliver_at_ms"] for line in sent if "msg_id" in line}
+    consume = ["consume", "--endpoints", server.address, "--topic", "GrpcDelay", "--group",
+               "grpc-delay", "--expect", "2", "--timeout", "30"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    received = [m for m in got if "body" in m]
+    assert {m["msg_id"] for m in received} == set(deliver_at)
+    for m in received:
+        assert m["received_at_ms"] >= deliver_at[m["msg_id"]]
+
+
+async def test_transaction_commit_and_rollback(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """Committed half messages reach consumers; rolled-back ones never do."""
+    _ns, broker, server = served
+    create_topic(broker, "GrpcTx", 2, "TRANSACTION")
+    tx = ["transaction", "--endpoints", server.address, "--topic", "GrpcTx", "--commit", "2",
+          "--rollback", "2"]  # fmt: skip
+    ended, _ = await drive(grpc_python, tmp_path, *tx)
+    assert [line["ok"] for line in ended if "ok" in line] == [True] * 4
+    committed = {line["msg_id"] for line in ended if line.get("commit")}
+    assert sum(broker.store.get_max_offset_in_queue("GrpcTx", q) for q in range(2)) == 2
+    consume = ["consume", "--endpoints", server.address, "--topic", "GrpcTx", "--group",
+               "grpc-tx", "--expect", "2"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    assert {m["msg_id"] for m in got if "body" in m} == committed

@@ -37,3 +37,12 @@ def test_message_types() -> None:
     assert accepted_message_types(TopicConfig("T")) == [pb.MessageType.NORMAL]
     mixed = TopicConfig("T", attributes={"message.type": "MIXED"})
     assert len(accepted_message_types(mixed)) == 4
+
+
+def test_delivery_timestamp_in_ms_in_the_seconds_field() -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from rocketq.broker.grpc.producer import delivery_ms
+
+    assert delivery_ms(Timestamp(seconds=1_700_000_000, nanos=5_000_000)) == 1_700_000_000_005
+    assert delivery_ms(Timestamp(seconds=1_700_000_000_123)) == 1_700_000_000_123

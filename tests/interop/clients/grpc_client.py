@@ -7,6 +7,9 @@ stdout (same conventions as cpp_client.py, see ../README.md); logs go to stderr 
 ``$HOME/logs/rocketmq_python`` (pass ``--home``).
 
     produce   --endpoints H:P --topic T --count N [--tag A,B] [--keys-prefix k] [--prop k=v]
+              [--message-groups G (FIFO: message i in group g<i % G>)] [--deliver-in S (DELAY:
+              delivery_timestamp = now + S s, in ms as the client documents it)]
+    transaction --endpoints H:P --topic T --commit N --rollback M
     consume   --endpoints H:P --topic T --group G --expect N [--invisible S] [--no-ack-first K]
               [--expression E] [--timeout S] [--await S]
     bench-produce --endpoints H:P --topic T --seconds S [--size B] [--threads N]
@@ -57,6 +60,12 @@ def produce(args: argparse.Namespace) -> int:
                 msg.keys = f"{args.keys_prefix}{i}"
             for k, v in props.items():
                 msg.add_property(k, v)
+            if args.message_groups:
+                msg.message_group = f"g{i % args.message_groups}"
+            deliver_at = 0
+            if args.deliver_in:
+                deliver_at = int(time.time() * 1000) + args.deliver_in * 1000
+                msg.delivery_timestamp = deliver_at
             try:
                 receipt = producer.send(msg)
             except Exception as exc:
@@ -64,10 +73,43 @@ def produce(args: argparse.Namespace) -> int:
                 out({"i": i, "error": str(exc)})
                 continue
             sent += 1
-            out({"i": i, "status": "OK", "msg_id": receipt.message_id, "offset": receipt.offset})
+            out({"i": i, "status": "OK", "msg_id": receipt.message_id, "offset": receipt.offset,
+                 "deliver_at_ms": deliver_at})  # fmt: skip
     finally:
         producer.shutdown()
     out({"done": failed == 0, "sent": sent, "failed": failed})
+    return 0 if failed == 0 else 1
+
+
+def transaction(args: argparse.Namespace) -> int:
+    """Send --commit + --rollback transactional messages; commit the first --commit ones,
+    roll back the rest."""
+    from rocketmq import Message, Producer, TransactionChecker, TransactionResolution
+
+    class Checker(TransactionChecker):  # type: ignore[misc]
+        def check(self, message: Any) -> Any:
+            return TransactionResolution.COMMIT
+
+    producer = Producer(_config(args), (args.topic,), Checker())
+    producer.startup()
+    out({"event": "started"})
+    failed = 0
+    try:
+        for i in range(args.commit + args.rollback):
+            commit = i < args.commit
+            msg = Message()
+            msg.topic = args.topic
+            msg.body = json.dumps({"i": i, "commit": commit}).encode()
+            tx = producer.begin_transaction()
+            receipt = producer.send(msg, tx)
+            answer = tx.commit() if commit else tx.rollback()
+            ok = answer is not None and answer.status.code == 20000
+            failed += not ok
+            out({"i": i, "msg_id": receipt.message_id, "commit": commit, "ok": ok,
+                 "transaction_id": receipt.transaction_id})  # fmt: skip
+    finally:
+        producer.shutdown()
+    out({"done": failed == 0, "failed": failed})
     return 0 if failed == 0 else 1
 
 
@@ -84,6 +126,8 @@ def _line(msg: Any, attempt_seen: int, acked: bool) -> dict[str, Any]:
         "attempt": attempt_seen,
         "acked": acked,
         "corrupted": bool(getattr(msg, "corrupted", False)),
+        "message_group": msg.message_group,
+        "received_at_ms": int(time.time() * 1000),
     }
 
 
@@ -206,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--home", default=os.environ.get("ROCKETQ_INTEROP_GRPC_HOME", ""))
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("produce", "consume", "bench-produce"):
+    for name in ("produce", "consume", "bench-produce", "transaction"):
         p = sub.add_parser(name)
         p.add_argument("--endpoints", required=True)
         p.add_argument("--topic", required=True)
@@ -216,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="")
     p.add_argument("--keys-prefix", default="")
     p.add_argument("--prop", action="append", default=[])
+    p.add_argument("--message-groups", type=int, default=0)
+    p.add_argument("--deliver-in", type=int, default=0)
+    p = sub.choices["transaction"]
+    p.add_argument("--commit", type=int, default=1)
+    p.add_argument("--rollback", type=int, default=1)
     p = sub.choices["consume"]
     p.add_argument("--group", required=True)
     p.add_argument("--expect", type=int, required=True)
@@ -235,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.home:  # the client logs under ~/logs/rocketmq_python
         os.environ["HOME"] = args.home
     handlers = {"produce": produce, "consume": consume, "bench-produce": bench_produce,
-                "schema": schema}  # fmt: skip
+                "schema": schema, "transaction": transaction}  # fmt: skip
     try:
         return handlers[args.cmd](args)
     except Exception as exc:

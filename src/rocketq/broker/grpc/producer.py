@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.grpc.convert import (
@@ -95,6 +96,8 @@ _RESOLUTIONS = {
     pb.TransactionResolution.COMMIT: SysFlag.TRANSACTION_COMMIT_TYPE,
     pb.TransactionResolution.ROLLBACK: SysFlag.TRANSACTION_ROLLBACK_TYPE,
 }
+# google.protobuf.Timestamp's range ends at 9999-12-31T23:59:59Z.
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
 _INT32 = 1 << 32
 _LCG_MULTIPLIER = 2862933555777941757  # Guava LinearCongruentialGenerator
 _U64 = (1 << 64) - 1
@@ -113,6 +116,16 @@ def accepted_message_types(config: TopicConfig) -> list[int]:
     if kind in MESSAGE_TYPES[1:]:
         return [pb.MessageType.Value(kind)]
     return [pb.MessageType.MESSAGE_TYPE_UNSPECIFIED]
+
+
+def delivery_ms(ts: Timestamp) -> int:
+    """A delivery timestamp in epoch ms. ``seconds`` past the largest valid Timestamp (year
+    9999) is read as milliseconds: rocketmq-python-client 5.1.2 copies its
+    ``delivery_timestamp`` (ms, as it documents) into ``seconds`` unchanged, which Apache's
+    proxy refuses as too far away."""
+    if ts.seconds > MAX_TIMESTAMP_SECONDS:
+        return ts.seconds
+    return ts.seconds * 1000 + ts.nanos // 1_000_000
 
 
 def java_string_hash(text: str) -> int:
@@ -236,8 +249,7 @@ class ProducerActivity:
                 seconds = duration_ms(sp.orphaned_transaction_recovery_duration) // 1000
                 props[MessageConst.CHECK_IMMUNITY_TIME_IN_SECONDS] = str(seconds)
         if sp.HasField("delivery_timestamp"):
-            ts = sp.delivery_timestamp
-            props[MessageConst.TIMER_DELIVER_MS] = str(ts.seconds * 1000 + ts.nanos // 1_000_000)
+            props[MessageConst.TIMER_DELIVER_MS] = str(delivery_ms(sp.delivery_timestamp))
         return sys_flag
 
     @staticmethod
