@@ -76,6 +76,7 @@ def test_top_level_api() -> None:
     assert public - set(rocketq.__all__) <= {
         "admin",
         "common",
+        "controller",
         "namesrv",
         "remoting",
         "cli",
