@@ -19,6 +19,7 @@ from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
 from rocketq.broker.timer import TIMER_TOPIC
 from rocketq.common.topic import TopicConfig
+from rocketq.remoting import RemotingClient, RemotingCommand, RequestCode
 from rocketq.remoting.body import SubscriptionGroupConfig
 from rocketq.testing import running_cluster
 
@@ -325,3 +326,35 @@ async def test_dead_letters_forwarded_and_after_max_attempts(served: Served) -> 
             break
     assert broker.store.get_max_offset_in_queue(dlq, 0) == 2
     assert broker.topic_config_manager.select(dlq) is not None
+
+
+async def test_update_topic_attributes_set_the_message_type(served: Served) -> None:
+    """UPDATE_AND_CREATE_TOPIC's ``attributes`` (``+message.type=FIFO``) reach the topic
+    table and so the routes the 5.x SDKs get; bad modifications are refused."""
+    broker, _server, client = served
+    header = {"topic": "GA", "readQueueNums": "2", "writeQueueNums": "2", "perm": "6"}
+    remoting = RemotingClient()
+    try:
+
+        async def update(attributes: str) -> RemotingCommand:
+            ext = {**header, "attributes": attributes}
+            request = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, ext)
+            return await remoting.invoke(broker.config.broker_addr, request, 5.0)
+
+        assert (await update("+message.type=FIFO")).code == 0
+        config = broker.topic_config_manager.select("GA")
+        assert config is not None and config.attributes == {"message.type": "FIFO"}
+        route = await client.call(
+            "QueryRoute", svc.QueryRouteRequest(topic=pb.Resource(name="GA")),
+            svc.QueryRouteResponse,
+        )  # fmt: skip
+        assert route.message_queues[0].accept_message_types == [pb.MessageType.FIFO]
+        assert (await update("")).code == 0  # no modification: the attributes stay
+        assert broker.topic_config_manager.select("GA").attributes == {"message.type": "FIFO"}  # type: ignore[union-attr]
+        for bad in ("+message.type=SOON", "message.type=FIFO", "+nope=1", "-absent"):
+            answer = await update(bad)
+            assert answer.code == 1 and answer.remark
+        assert (await update("-message.type")).code == 0
+        assert broker.topic_config_manager.select("GA").attributes == {}  # type: ignore[union-attr]
+    finally:
+        await remoting.aclose()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rocketq.broker.processor.locks import RebalanceLockManager, RebalanceLockProcessor, json_body
 from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.subscription_group import SubscriptionGroupConfig
+from rocketq.broker.topic_attributes import alter_attributes, parse_modification
 from rocketq.common.config import dump_properties, parse_properties
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import TopicConfig, is_system_topic, topic_name_problem
@@ -164,6 +165,15 @@ class AdminBrokerProcessor:
         self._check_topic(h.topic)
         if h.read_queue_nums < 0 or h.write_queue_nums < 0:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, "queue numbers may not be negative")
+        current = self.topic_config_manager.select(h.topic)
+        try:  # RocketMQ 5's attributes: the modification applied to the current ones
+            attributes = alter_attributes(
+                current.attributes if current else {},
+                parse_modification(h.attributes),
+                current is None,
+            )
+        except ValueError as exc:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, str(exc)) from exc
         config = TopicConfig(
             h.topic,
             h.read_queue_nums,
@@ -172,6 +182,7 @@ class AdminBrokerProcessor:
             h.topic_filter_type,
             h.topic_sys_flag or 0,
             h.order,
+            attributes,
         )
         log.info("updateAndCreateTopic %s called by %s", config, conn.peer)
         self.topic_config_manager.update(config)

@@ -260,6 +260,8 @@ class CreateTopicRequestHeader(CommandHeader):
     topic_filter_type: str = "SINGLE_TAG"
     topic_sys_flag: int | None = None
     order: bool = False
+    # RocketMQ 5: "+key=value,-key" (TopicAttributes), e.g. "+message.type=FIFO".
+    attributes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
