@@ -246,6 +246,8 @@ class ControllerManager:
                 continue
             if result.code == ResponseCode.SUCCESS:
                 return True
+            if result.code == ResponseCode.CONTROLLER_MASTER_STILL_EXIST:
+                return True  # an election that ran meanwhile already replaced it
             log.warning("election in %s: %s (%s)", broker_name, result.code, result.remark)
             if result.code == ResponseCode.CONTROLLER_NOT_LEADER:
                 return False
