@@ -21,6 +21,7 @@ from rocketq.common.config_keys import (
     NAMESRV_CONFIG_KEYS,
     NETTY_CONFIG_KEYS,
 )
+from rocketq.controller import ControllerConfig, ControllerManager
 from rocketq.namesrv import NamesrvConfig, NamesrvController
 from rocketq.store.config import StoreConfig
 
@@ -53,11 +54,17 @@ def namesrv(port: int | None, config_file: str | None, host: str | None, log_lev
     """
     setup_logging(log_level)
     config = NamesrvConfig()
+    embedded: ControllerManager | None = None
     if config_file:
+        values = load_properties(config_file)
         try:
-            unknown = config.update(load_properties(config_file))
+            unknown = config.update(values)
+            embedded = _embedded_controller(values)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--config-file") from exc
+        if embedded is not None:  # its keys are used, not merely accepted
+            used = {*ControllerConfig.keys(), "enableControllerInNamesrv"}
+            unknown = [k for k in unknown if k not in used]
         _report_keys(unknown, NAMESRV_CONFIG_KEYS | NETTY_CONFIG_KEYS | CONTROLLER_CONFIG_KEYS)
     if port is not None:
         config.listen_port = port
@@ -73,12 +80,34 @@ def namesrv(port: int | None, config_file: str | None, host: str | None, log_lev
                 f"cannot listen on {config.bind_address}:{config.listen_port}: {exc.strerror}. "
                 "Is another NameServer running? Pick another port with -p."
             ) from exc
+        if embedded is not None:  # NamesrvStartup's ControllerManager (5.x)
+            try:
+                await embedded.start()
+            except OSError as exc:
+                await controller.aclose()
+                raise click.ClickException(f"cannot start the embedded controller: {exc}") from exc
         return (
             f"rocketq NameServer ready: listening on {config.bind_address}:{controller.port} "
             f"(pid {os.getpid()}); Ctrl-C to stop"
         )
 
-    run_async(serve_until_signal(start, controller.aclose))
+    async def stop() -> None:
+        if embedded is not None:
+            await embedded.aclose()
+        await controller.aclose()
+
+    run_async(serve_until_signal(start, stop))
+
+
+def _embedded_controller(values: dict[str, str]) -> ControllerManager | None:
+    """With enableControllerInNamesrv=true, the controller of the same properties (RocketMQ
+    5 runs it in the NameServer process, serving brokers at its controllerDLegerPeers
+    address)."""
+    if values.get("enableControllerInNamesrv", "false").strip().lower() != "true":
+        return None
+    controller_config = ControllerConfig()
+    controller_config.update(values)
+    return ControllerManager(controller_config)
 
 
 def _broker_configs(
