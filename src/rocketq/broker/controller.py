@@ -229,6 +229,7 @@ class BrokerController:
             self.subscription_group_manager,
             self.consumer_offset_manager,
             port=self.config.grpc_server_port,
+            transactions=self.transaction_service,
         )
         try:
             await server.start()
