@@ -8,6 +8,8 @@ import contextlib
 import random
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +59,7 @@ class HaGroup:
             "brokerName": GROUP_NAME, "brokerRole": role, "listenPort": str(port),
             "haListenPort": str(ha_port), **HA_TIMERS,
         }  # fmt: skip
+        self.master_config_ha_addr = f"127.0.0.1:{ha_port}"
         self.master_dir = root / "master"
         self.master = BrokerProcess(self.master_dir, namesrv, self.master_config)
         self.slave_configs = [
@@ -284,3 +287,32 @@ async def test_async_master_loss_window_is_reported(
             group.restart_master()
             on_master = await read_all(admin, group.master.addr)
             assert {k: on_master.get(k) for k in acked} == acked
+
+
+async def test_ha_status_shows_slaves_and_links(
+    tmp_path: Path, namesrv_proc: NamesrvProcess
+) -> None:
+    with ha_group(tmp_path, namesrv_proc.addr, "SYNC_MASTER", slaves=2) as group:
+        async with AdminClient(namesrv_proc.addr) as admin:
+            await create_topic(admin, group)
+            async with producer(namesrv_proc.addr, "ha-pg-status") as p:
+                for i in range(50):
+                    await p.send(Message(TOPIC, b"x" * 1024, keys=f"s{i}"))
+
+            async def both_in_sync() -> bool:
+                info = await admin.ha_status(group.master.addr)
+                return info.master and info.in_sync_slave_nums == 2
+
+            await async_wait_until(both_in_sync, 30, message="slaves not shown in sync")
+            master = await admin.ha_status(group.master.addr)
+            assert {c.diff for c in master.ha_connection_info} == {0}
+            slave = await admin.ha_status(group.slaves[0].addr)
+            assert not slave.master
+            assert slave.ha_client_runtime_info.master_addr == group.master_config_ha_addr
+            assert slave.ha_client_runtime_info.max_offset == master.master_commit_log_max_offset
+            assert slave.ha_client_runtime_info.last_read_timestamp > 0
+        cli = [sys.executable, "-m", "rocketq", "admin", "haStatus", "-n", namesrv_proc.addr]
+        shown = subprocess.run([*cli, "-b", group.master.addr], capture_output=True, text=True)
+        assert shown.returncode == 0, shown.stderr
+        assert "#InSyncSlaveNum\t2" in shown.stdout
+        assert shown.stdout.count(" OK ") == 2

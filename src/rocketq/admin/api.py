@@ -31,6 +31,7 @@ from rocketq.common.topic import TopicConfig, retry_topic
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import (
     ClusterInfo,
+    HARuntimeInfo,
     KVTable,
     SubscriptionGroupConfig,
     TopicConfigSerializeWrapper,
@@ -201,6 +202,11 @@ class AdminClient(DlqMixin):
         """GET_BROKER_RUNTIME_INFO of one broker (version, TPS, disk...)."""
         cmd = RemotingCommand.request(RequestCode.GET_BROKER_RUNTIME_INFO)
         return KVTable.decode((await self.api.request(broker_addr, cmd)).body).table
+
+    async def ha_status(self, broker_addr: str) -> HARuntimeInfo:
+        """GET_BROKER_HA_STATUS: a master's slaves or a slave's link (``getBrokerHAStatus``)."""
+        cmd = RemotingCommand.request(RequestCode.GET_BROKER_HA_STATUS)
+        return HARuntimeInfo.decode((await self.api.request(broker_addr, cmd)).body)
 
     # -- broker admin ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from rocketq.cli.base import (
     namesrv_option,
     target_addrs,
 )
+from rocketq.remoting.body import HARuntimeInfo
 
 __all__ = [
     "add_write_perm",
@@ -27,6 +28,7 @@ __all__ = [
     "get_broker_config",
     "get_kv_config",
     "get_namesrv_config",
+    "ha_status",
     "update_broker_config",
     "update_kv_config",
     "update_namesrv_config",
@@ -109,6 +111,73 @@ def broker_status(namesrv_addr: str, broker_addr: str | None, cluster: str | Non
         for key in sorted(info):
             prefix = f"{addr:<24s} " if len(results) > 1 or not broker_addr else ""
             click.echo(f"{prefix}{key:<32s}: {info[key]}")
+
+
+@admin.command("haStatus")
+@namesrv_option
+@click.option("-b", "--brokerAddr", "broker_addr", help="Broker address (ip:port).")
+@click.option("-c", "--clusterName", "cluster", help="Every master of this cluster.")
+@click.option(
+    "-i", "--interval", type=int, default=None, help="Print again every N seconds until Ctrl-C."
+)
+def ha_status(
+    namesrv_addr: str, broker_addr: str | None, cluster: str | None, interval: int | None
+) -> None:
+    """Replication status (mqadmin 5.x haStatus): a master's slaves with their ack offset, gap,
+    speed and state, or a slave's link to its master."""
+    if not broker_addr and not cluster:
+        raise click.UsageError("give -b brokerAddr or -c clusterName")
+
+    async def go(a: AdminClient) -> dict[str, HARuntimeInfo]:
+        addrs = await target_addrs(a, broker_addr, cluster)
+        return {addr: await a.ha_status(addr) for addr in addrs}
+
+    while True:
+        for addr, info in admin_call(namesrv_addr, go).items():
+            click.echo(_format_ha_status(addr, info))
+        if interval is None:
+            return
+        time.sleep(max(interval, 1))
+
+
+def _format_ha_status(addr: str, info: HARuntimeInfo) -> str:
+    """The layout of Java's HAStatusSubCommand."""
+    if info.master:
+        lines = [
+            "",
+            f"#MasterAddr\t{addr}",
+            f"#MasterCommitLogMaxOffset\t{info.master_commit_log_max_offset}",
+            f"#SlaveNum\t{len(info.ha_connection_info)}",
+            f"#InSyncSlaveNum\t{info.in_sync_slave_nums}",
+            f"{'#SlaveAddr':<32s}  {'#SlaveAckOffset':<16s} {'#Diff':>16s} "
+            f"{'#TransferSpeed(KB/s)':>16s} {'#Status':>16s} {'#TransferFromWhere':>16s}",
+        ]
+        for c in info.ha_connection_info:
+            state = "OK" if c.in_sync else "Fall Behind"
+            lines.append(
+                f"{c.addr:<32s}  {c.slave_ack_offset:<16d} {c.diff:>16d} "
+                f"{c.transferred_byte_in_second / 1024:>16.2f} {state:>16s} "
+                f"{c.transfer_from_where:>16d}"
+            )
+        return "\n".join(lines)
+    link = info.ha_client_runtime_info
+    return "\n".join(
+        [
+            "",
+            f"#MasterAddr\t{link.master_addr}",
+            f"#CommitLogMaxOffset\t{link.max_offset}",
+            f"#TransferSpeed(KB/s)\t{link.transferred_byte_in_second / 1024:.2f}",
+            f"#LastReadTime\t{_human_ms(link.last_read_timestamp)}",
+            f"#LastWriteTime\t{_human_ms(link.last_write_timestamp)}",
+            f"#MasterFlushOffset\t{link.master_flush_offset}",
+        ]
+    )
+
+
+def _human_ms(ms: int) -> str:
+    """``UtilAll.timeMillisToHumanString2``: yyyy-MM-dd HH:mm:ss,SSS (local time)."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) + f",{millis:03d}"
 
 
 @admin.command("updateBrokerConfig")

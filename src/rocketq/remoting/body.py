@@ -23,6 +23,9 @@ __all__ = [
     "BrokerData",
     "ClusterInfo",
     "DataVersion",
+    "HAClientRuntimeInfo",
+    "HAConnectionRuntimeInfo",
+    "HARuntimeInfo",
     "KVTable",
     "QueueData",
     "RegisterBrokerBody",
@@ -326,6 +329,98 @@ class KVTable(_JsonBody):
     @classmethod
     def from_obj(cls, obj: dict[str, Any]) -> KVTable:
         return cls({str(k): str(v) for k, v in (obj.get("table") or {}).items()})
+
+
+@dataclass(frozen=True, slots=True)
+class HAConnectionRuntimeInfo:
+    """One slave as its master sees it (``HARuntimeInfo.HAConnectionRuntimeInfo``)."""
+
+    addr: str
+    slave_ack_offset: int
+    diff: int
+    in_sync: bool
+    transferred_byte_in_second: int
+    transfer_from_where: int
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "addr": self.addr, "diff": self.diff, "inSync": self.in_sync,
+            "slaveAckOffset": self.slave_ack_offset, "transferFromWhere": self.transfer_from_where,
+            "transferredByteInSecond": self.transferred_byte_in_second,
+        }  # fmt: skip
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> HAConnectionRuntimeInfo:
+        return cls(
+            str(obj.get("addr", "")), int(obj.get("slaveAckOffset", 0)), int(obj.get("diff", 0)),
+            bool(obj.get("inSync", False)), int(obj.get("transferredByteInSecond", 0)),
+            int(obj.get("transferFromWhere", 0)),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class HAClientRuntimeInfo:
+    """A slave's link to its master (``HARuntimeInfo.HAClientRuntimeInfo``)."""
+
+    master_addr: str = ""
+    transferred_byte_in_second: int = 0
+    max_offset: int = 0
+    last_read_timestamp: int = 0
+    last_write_timestamp: int = 0
+    master_flush_offset: int = 0
+    activated: bool = False
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "activated": self.activated, "lastReadTimestamp": self.last_read_timestamp,
+            "lastWriteTimestamp": self.last_write_timestamp, "masterAddr": self.master_addr,
+            "masterFlushOffset": self.master_flush_offset, "maxOffset": self.max_offset,
+            "transferredByteInSecond": self.transferred_byte_in_second,
+        }  # fmt: skip
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> HAClientRuntimeInfo:
+        return cls(
+            str(obj.get("masterAddr") or ""), int(obj.get("transferredByteInSecond", 0)),
+            int(obj.get("maxOffset", 0)), int(obj.get("lastReadTimestamp", 0)),
+            int(obj.get("lastWriteTimestamp", 0)), int(obj.get("masterFlushOffset", 0)),
+            bool(obj.get("activated", False)),
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class HARuntimeInfo(_JsonBody):
+    """GET_BROKER_HA_STATUS answer (5.x ``HARuntimeInfo``): a master's slaves, or a slave's
+    link; what ``mqadmin haStatus`` prints."""
+
+    master: bool = True
+    master_commit_log_max_offset: int = 0
+    in_sync_slave_nums: int = 0
+    ha_connection_info: list[HAConnectionRuntimeInfo] = field(default_factory=list)
+    ha_client_runtime_info: HAClientRuntimeInfo = field(default_factory=HAClientRuntimeInfo)
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "haClientRuntimeInfo": self.ha_client_runtime_info.to_obj(),
+            "haConnectionInfo": [c.to_obj() for c in self.ha_connection_info],
+            "inSyncSlaveNums": self.in_sync_slave_nums,
+            "master": self.master,
+            "masterCommitLogMaxOffset": self.master_commit_log_max_offset,
+        }
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> HARuntimeInfo:
+        return cls(
+            master=bool(obj.get("master", True)),
+            master_commit_log_max_offset=int(obj.get("masterCommitLogMaxOffset", 0)),
+            in_sync_slave_nums=int(obj.get("inSyncSlaveNums", 0)),
+            ha_connection_info=[
+                HAConnectionRuntimeInfo.from_obj(c) for c in obj.get("haConnectionInfo") or []
+            ],
+            ha_client_runtime_info=HAClientRuntimeInfo.from_obj(
+                obj.get("haClientRuntimeInfo") or {}
+            ),
+        )
 
 
 @dataclass(slots=True)

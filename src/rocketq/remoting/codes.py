@@ -148,6 +148,7 @@ class RequestCode(IntEnum):
     REMOVE_BROKER = 903
     BROKER_HEARTBEAT = 904
     NOTIFY_MIN_BROKER_ID_CHANGE = 905
+    GET_BROKER_HA_STATUS = 907
     # 5.x controller mode (RequestCode 1001-1013; served by the controller, except
     # GET_BROKER_EPOCH_CACHE and NOTIFY_BROKER_ROLE_CHANGED, which a broker serves).
     CONTROLLER_ALTER_SYNC_STATE_SET = 1001

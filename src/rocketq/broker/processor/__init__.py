@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
 from rocketq.broker.processor.client_manage import ClientManageProcessor
+from rocketq.broker.processor.ha_status import HAStatusProcessor
 from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
 from rocketq.broker.processor.send_back import SendBackProcessor
@@ -52,6 +53,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     # Java 5 lite pull consumers send the same request under its own code.
     table.register(rc.LITE_PULL_MESSAGE, ctl.pull_processor.process)
     _register_client_manage(table, ctl)
+    table.register(rc.GET_BROKER_HA_STATUS, HAStatusProcessor(ctl.store, ctl.store_config).process)
     register_admin_processors(
         table, _admin(ctl), QueryMessageProcessor(ctl.store_config, ctl.store)
     )

@@ -30,6 +30,7 @@ from rocketq.store.ha.codec import (
     encode_report,
 )
 from rocketq.store.ha.connection import HALinkClosedError, run_both
+from rocketq.store.ha.flow import FlowMeter
 from rocketq.store.ha.state import HALink, HALinkEvent, HALinkState
 
 __all__ = ["CommitLogSink", "HAClient", "HAClientStats", "valid_master_address"]
@@ -65,6 +66,9 @@ class HAClientStats:
     reported_offset: int  # last offset reported to the master
     max_offset: int  # local CommitLog end
     connects: int  # links set up so far
+    transferred_bytes_per_second: int = 0  # CommitLog bytes applied in the last second
+    last_read_timestamp: int = 0  # wall-clock ms of the last read from the master (0: never)
+    last_write_timestamp: int = 0  # wall-clock ms of the last report to the master (0: never)
 
 
 def valid_master_address(addr: str | None) -> bool:
@@ -89,6 +93,8 @@ class HAClient:
         self._resumed.set()
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._last_write = 0.0
+        self._last_read_ms = self._last_write_ms = 0
+        self.flow = FlowMeter()  # CommitLog bytes applied, for haStatus
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._steps: dict[HALinkState, Callable[[], Awaitable[HALinkEvent]]] = {
@@ -140,6 +146,9 @@ class HAClient:
             self.reported_offset,
             self._sink.max_phy_offset(),
             self.connects,
+            self.flow.per_second(),
+            self._last_read_ms,
+            self._last_write_ms,
         )
 
     async def _run(self) -> None:
@@ -200,6 +209,7 @@ class HAClient:
         writer.write(encode_report(offset))
         self.reported_offset = offset
         self._last_write = time.monotonic()
+        self._last_write_ms = int(time.time() * 1000)
 
     async def _heartbeat_loop(self, writer: asyncio.StreamWriter) -> None:
         interval = self._config.ha_send_heartbeat_interval / 1000
@@ -220,6 +230,7 @@ class HAClient:
                 raise HALinkClosedError(f"nothing from the master for {silence:g} s") from None
             if not data:
                 raise HALinkClosedError("master closed the connection")
+            self._last_read_ms = int(time.time() * 1000)
             await self._resumed.wait()  # paused: what came in is neither applied nor acked
             for chunk in decoder.feed(data):
                 self._apply(chunk)
@@ -233,3 +244,4 @@ class HAClient:
             raise HAProtocolError(f"master sent offset {chunk.offset}, the slave is at {local}")
         if chunk.body and not self._sink.append_to_commit_log(chunk.offset, chunk.body):
             raise HAProtocolError(f"slave cannot store master bytes at {chunk.offset}")
+        self.flow.add(len(chunk.body))

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from rocketq.store.config import StoreConfig
 from rocketq.store.ha.codec import HAProtocolError, ReportDecoder, encode_header
+from rocketq.store.ha.flow import FlowMeter
 from rocketq.store.ha.state import HALink, HALinkEvent, HALinkState
 
 __all__ = ["CommitLogSource", "HAConnection", "HALinkClosedError", "run_both"]
@@ -89,6 +90,7 @@ class HAConnection:
         self.link = HALink.master()
         self.slave_request_offset = -1  # first report: where the slave wants data from
         self.slave_ack_offset = -1  # latest report
+        self.flow = FlowMeter()  # CommitLog bytes sent, for haStatus
         self.next_transfer_from_where = -1
         self._reported = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -181,6 +183,7 @@ class HAConnection:
             if data:
                 self._writer.writelines((encode_header(where, len(data)), data))
                 self.next_transfer_from_where = where + len(data)
+                self.flow.add(len(data))
             else:
                 idle = time.monotonic() - last_write
                 if idle < heartbeat:

@@ -32,6 +32,7 @@ class HASlaveStats:
     ack_offset: int  # last offset the slave reported (-1 before its first report)
     transfer_offset: int  # next byte the master will send it (-1 before streaming starts)
     fall_behind: int  # master's CommitLog end minus ack_offset
+    transferred_bytes_per_second: int = 0  # CommitLog bytes sent in the last second
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,7 @@ class HAService:
                 c.slave_ack_offset,
                 c.next_transfer_from_where,
                 end - max(c.slave_ack_offset, 0),
+                c.flow.per_second(),
             )
             for c in self._connections
         )
