@@ -3,6 +3,7 @@ and the time a fresh slave takes to copy a full master.
 
     .venv/bin/python benchmarks/ha_lag.py lag [--rate 10000] [--seconds 30] [--role ASYNC_MASTER]
     .venv/bin/python benchmarks/ha_lag.py catchup [--gib 1.0]
+    .venv/bin/python benchmarks/ha_lag.py catchup --java [--gib 1.0]   # Apache 4.9.4 (anchor kit)
 
 ``lag``: a NameServer, a master and a slave (``rocketq`` processes, as ``rocketq.testing``
 starts them); one producer sends batches of 1 KiB messages to one queue every 10 ms, which
@@ -23,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -176,6 +179,62 @@ async def run_catchup(args: argparse.Namespace) -> None:
     )
 
 
+ANCHOR_RUN = Path("/tmp/anchors/run")
+# Java's MappedFile size is an int: 1.5 GiB is the largest round size above 1 GiB.
+JAVA_FILE_SIZE = 1536 * 1024 * 1024
+
+
+def java_broker(name: str, role: str, broker_id: int, port: int) -> None:
+    """Start a 4.9.4 broker from the anchor kit (conf run/NAME.conf, store under /tmp/anchors)."""
+    store = f"/tmp/anchors/store-{name}"
+    shutil.rmtree(store, ignore_errors=True)
+    conf = (
+        f"brokerClusterName=DefaultCluster\nbrokerName=broker-a\nbrokerId={broker_id}\n"
+        f"brokerRole={role}\nflushDiskType=ASYNC_FLUSH\nnamesrvAddr=127.0.0.1:9876\n"
+        f"brokerIP1=127.0.0.1\nbrokerIP2=127.0.0.1\nlistenPort={port}\nhaListenPort={port + 1}\n"
+        f"mappedFileSizeCommitLog={JAVA_FILE_SIZE}\nstorePathRootDir={store}\n"
+        f"storePathCommitLog={store}/commitlog\n"
+    )
+    (ANCHOR_RUN / f"{name}.conf").write_text(conf)
+    subprocess.run([str(ANCHOR_RUN / "start-broker.sh"), name], check=True)
+
+
+async def run_catchup_java(args: argparse.Namespace) -> None:
+    total = int(args.gib * 1024**3)
+    subprocess.run([str(ANCHOR_RUN / "start-namesrv.sh")], check=True)
+    try:
+        java_broker("cu-master", "ASYNC_MASTER", 0, 10911)
+        async with AdminClient("127.0.0.1:9876") as admin:
+            await async_wait_until(lambda: _runtime(admin, "127.0.0.1:10911"), 60)
+            await admin.create_topic("127.0.0.1:10911", TopicConfig(TOPIC, 1, 1))
+            t0 = time.monotonic()
+            await fill("127.0.0.1:9876", total)
+            end = int((await admin.broker_runtime_info("127.0.0.1:10911"))["commitLogMaxOffset"])
+            print(f"master filled: {end / 1024**3:.3f} GiB in {time.monotonic() - t0:.1f} s")
+            t1 = time.monotonic()
+            java_broker("cu-slave", "SLAVE", 1, 10921)
+            info = await async_wait_until(lambda: _runtime(admin, "127.0.0.1:10921"), 60, 0.05)
+            started = time.monotonic()
+            while int(info["commitLogMaxOffset"]) < end:
+                await asyncio.sleep(0.05)
+                info = await admin.broker_runtime_info("127.0.0.1:10921")
+            done = time.monotonic()
+    finally:
+        subprocess.run([str(ANCHOR_RUN / "stop.sh"), "all"], check=False)
+    print(
+        f"4.9.4 fresh slave copied {end / 1024**3:.3f} GiB: {done - started:.1f} s after it "
+        f"answered ({done - t1:.1f} s including its start) = "
+        f"{end / 1024**2 / (done - started):.0f} MiB/s; mappedFileSizeCommitLog={JAVA_FILE_SIZE}"
+    )
+
+
+async def _runtime(admin: AdminClient, addr: str) -> dict[str, str] | None:
+    try:
+        return await admin.broker_runtime_info(addr)
+    except Exception:  # not up yet
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -186,8 +245,12 @@ def main() -> None:
     catchup = sub.add_parser("catchup")
     catchup.add_argument("--gib", type=float, default=1.0)
     catchup.add_argument("--dir", default="", help="work directory (default: a new temp dir)")
+    catchup.add_argument("--java", action="store_true", help="Apache RocketMQ 4.9.4 instead")
     args = parser.parse_args()
-    asyncio.run(run_lag(args) if args.cmd == "lag" else run_catchup(args))
+    if args.cmd == "lag":
+        asyncio.run(run_lag(args))
+    else:
+        asyncio.run(run_catchup_java(args) if args.java else run_catchup(args))
 
 
 if __name__ == "__main__":
