@@ -12,9 +12,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+from rocketq.admin.consumers import ConsumersMixin
 from rocketq.admin.dlq import DEFAULT_DLQ_MAX as DEFAULT_DLQ_MAX
 from rocketq.admin.dlq import DLQ_TOOLS_GROUP as DLQ_TOOLS_GROUP
 from rocketq.admin.dlq import DlqMixin
+from rocketq.admin.maintenance import MaintenanceMixin
 from rocketq.admin.types import (
     ConsumeStats,
     DlqMessage,
@@ -88,12 +90,14 @@ def parse_namesrv_addrs(text: str) -> list[str]:
     return addrs
 
 
-class AdminClient(DlqMixin):
+class AdminClient(DlqMixin, ConsumersMixin, MaintenanceMixin):
     """Async admin operations; use as ``async with AdminClient("127.0.0.1:9876") as admin``.
 
     Message operations (view, query, pull, send) come from
     :class:`~rocketq.admin.messages.MessagesMixin`, dead-letter queues from
-    :class:`~rocketq.admin.dlq.DlqMixin`."""
+    :class:`~rocketq.admin.dlq.DlqMixin`, consumer inspection from
+    :class:`~rocketq.admin.consumers.ConsumersMixin`, broker maintenance from
+    :class:`~rocketq.admin.maintenance.MaintenanceMixin`."""
 
     def __init__(self, namesrv_addr: str | list[str], timeout: float = DEFAULT_ADMIN_TIMEOUT):
         if isinstance(namesrv_addr, str):

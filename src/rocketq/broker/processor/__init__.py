@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
+from rocketq.broker.processor.admin_maintenance import AdminMaintenanceProcessor
+from rocketq.broker.processor.admin_relay import AdminRelayProcessor
+from rocketq.broker.processor.admin_stats import AdminStatsProcessor, StoreCounterStats
 from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.ha_status import HAStatusProcessor
 from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
 from rocketq.broker.processor.send_back import SendBackProcessor
 from rocketq.remoting.codes import RequestCode
-from rocketq.remoting.connection import ProcessorTable
+from rocketq.remoting.connection import Processor, ProcessorTable
 
 if TYPE_CHECKING:
     from rocketq.broker.controller import BrokerController
@@ -57,6 +60,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     register_admin_processors(
         table, _admin(ctl), QueryMessageProcessor(ctl.store_config, ctl.store)
     )
+    _register_admin_extras(table, ctl)
     return table
 
 
@@ -95,3 +99,54 @@ def _admin(ctl: BrokerController) -> AdminBrokerProcessor:
         registrar=ctl,
         boot_timestamp=ctl.boot_timestamp,
     )
+
+
+def _register_admin_extras(table: ProcessorTable, ctl: BrokerController) -> None:
+    """The admin codes beyond the basic ones: relayed to clients, statistics, maintenance."""
+    rc = RequestCode
+    relay = AdminRelayProcessor(
+        config=ctl.config, store=ctl.store, consumer_manager=ctl.consumer_manager
+    )
+    stats = AdminStatsProcessor(
+        config=ctl.config,
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        consumer_offset_manager=ctl.consumer_offset_manager,
+        consumer_manager=ctl.consumer_manager,
+        producer_manager=ctl.producer_manager,
+        stats=StoreCounterStats(ctl.store, ctl.config.broker_cluster_name, ctl.boot_timestamp),
+    )
+    maintenance = AdminMaintenanceProcessor(
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        consumer_offset_manager=ctl.consumer_offset_manager,
+        consumer_manager=ctl.consumer_manager,
+        registrar=ctl,
+    )
+    handlers: dict[int, Processor] = {
+        rc.GET_CONSUMER_RUNNING_INFO: relay.get_consumer_running_info,
+        rc.CONSUME_MESSAGE_DIRECTLY: relay.consume_message_directly,
+        rc.INVOKE_BROKER_TO_GET_CONSUMER_STATUS: relay.get_consumer_status,
+        rc.GET_BROKER_CONSUME_STATS: stats.get_broker_consume_stats,
+        rc.VIEW_BROKER_STATS_DATA: stats.view_broker_stats_data,
+        rc.QUERY_CONSUME_TIME_SPAN: stats.query_consume_time_span,
+        rc.QUERY_TOPIC_CONSUME_BY_WHO: stats.query_topic_consume_by_who,
+        rc.GET_ALL_PRODUCER_INFO: stats.get_all_producer_info,
+        rc.QUERY_CONSUME_QUEUE: stats.query_consume_queue,
+        rc.QUERY_CORRECTION_OFFSET: stats.query_correction_offset,
+        rc.GET_SYSTEM_TOPIC_LIST_FROM_BROKER: stats.get_system_topic_list,
+        rc.CLEAN_EXPIRED_CONSUMEQUEUE: maintenance.clean_expired_consume_queue,
+        rc.DELETE_EXPIRED_COMMITLOG: maintenance.delete_expired_commit_log,
+        rc.CLEAN_UNUSED_TOPIC: maintenance.clean_unused_topic,
+        rc.CLONE_GROUP_OFFSET: maintenance.clone_group_offset,
+        rc.RESUME_CHECK_HALF_MESSAGE: maintenance.resume_check_half_message,
+        rc.GET_SUBSCRIPTIONGROUP_CONFIG: maintenance.get_subscription_group_config,
+        rc.UPDATE_AND_CREATE_TOPIC_LIST: maintenance.update_and_create_topic_list,
+        rc.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP_LIST: (
+            maintenance.update_and_create_subscription_group_list
+        ),
+    }
+    for code, handler in handlers.items():
+        table.register(code, handler)
