@@ -79,7 +79,7 @@ class BrokerConfig(ConfigBase):
     transfer_msg_by_heap: bool = True  # a JVM memory choice; nothing to do in rocketq
     max_delay_time: int = setting(40, implemented=False)
     region_id: str = "DefaultRegion"
-    trace_topic_enable: bool = setting(False, implemented=False)
+    trace_topic_enable: bool = False
     msg_trace_topic_name: str = "RMQ_SYS_TRACE_TOPIC"
     transaction_time_out: int = setting(6000, minimum=0)
     transaction_check_max: int = setting(15, minimum=0)
@@ -89,7 +89,7 @@ class BrokerConfig(ConfigBase):
     enable_calc_filter_bit_map: bool = setting(False, implemented=False)
     use_tls: bool = setting(False, key="useTLS", implemented=False)
     acl_enable: bool = setting(False, implemented=False)
-    store_reply_message_enable: bool = setting(True, implemented=False)
+    store_reply_message_enable: bool = True
     rocketmq_home: str = setting(factory=lambda: os.environ.get("ROCKETMQ_HOME", ""))
     # RocketMQ 5's gRPC protocol, served by the broker itself (Apache RocketMQ needs its
     # Proxy for it; the key is the Proxy's). -1: not served; 0: a free port.

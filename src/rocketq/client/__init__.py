@@ -3,7 +3,9 @@
 asyncio: ``AsyncProducer``, ``AsyncTransactionProducer``, ``AsyncPushConsumer``,
 ``AsyncLitePullConsumer``, ``AsyncPullConsumer``. Blocking (they run the same cores on one
 background loop thread): ``Producer``, ``TransactionProducer``, ``PushConsumer``,
-``LitePullConsumer``, ``PullConsumer``.
+``LitePullConsumer``, ``PullConsumer``. Request-reply: ``AsyncProducer.request`` and
+``create_reply_message``; message trace: ``enable_msg_trace`` in the producer and consumer
+settings; namespaces: ``ClientConfig.namespace``.
 """
 
 from rocketq.client.config import ClientConfig, ConsumerConfig, ProducerConfig
@@ -23,7 +25,7 @@ from rocketq.client.message import (
     SendResult,
     SendStatus,
 )
-from rocketq.client.producer import AsyncProducer, SelectMessageQueueByHash
+from rocketq.client.producer import AsyncProducer
 from rocketq.client.pull_consumer import (
     AsyncLitePullConsumer,
     AsyncPullConsumer,
@@ -31,6 +33,12 @@ from rocketq.client.pull_consumer import (
     PullConsumerConfig,
 )
 from rocketq.client.push_consumer import AsyncPushConsumer
+from rocketq.client.request import RequestTimeoutError, create_reply_message
+from rocketq.client.selectors import (
+    SelectMessageQueueByHash,
+    SelectMessageQueueByMachineRoom,
+    SelectMessageQueueByRandom,
+)
 from rocketq.client.sync import (
     BackgroundLoop,
     LitePullConsumer,
@@ -72,9 +80,13 @@ __all__ = [
     "PullResult",
     "PullStatus",
     "PushConsumer",
+    "RequestTimeoutError",
     "SelectMessageQueueByHash",
+    "SelectMessageQueueByMachineRoom",
+    "SelectMessageQueueByRandom",
     "SendResult",
     "SendStatus",
     "TransactionProducer",
     "TransactionSendResult",
+    "create_reply_message",
 ]

@@ -92,6 +92,7 @@ def process_send_response(resp: RemotingCommand, mq: MessageQueue, uniq: str) ->
         queue_offset=h.queue_offset,
         transaction_id=h.transaction_id,
         region_id=(resp.ext_fields or {}).get(MessageConst.MSG_REGION, "DefaultRegion"),
+        trace_on=(resp.ext_fields or {}).get(MessageConst.TRACE_SWITCH) != "false",
     )
 
 

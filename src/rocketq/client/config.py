@@ -48,6 +48,9 @@ class ClientConfig:
     # NameServer while every queue of that broker fails).
     route_refresh_after_failure_interval: int = 1_000
     unit_mode: bool = False
+    # ClientConfig.namespace: topics and groups of this client's producers and consumers
+    # are "<namespace>%<name>" on the wire; the API takes and returns plain names.
+    namespace: str = ""
 
     def namesrv_addrs(self) -> list[str]:
         """The NameServer list (``;``-separated)."""
@@ -67,6 +70,10 @@ class ProducerConfig:
     retry_another_broker_when_not_store_ok: bool = False
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     send_latency_fault_enable: bool = False
+    # DefaultMQProducer(group, enableMsgTrace, customizedTraceTopic): write a Pub trace of
+    # every send to RMQ_SYS_TRACE_TOPIC (or the customized topic), batched, in background.
+    enable_msg_trace: bool = False
+    customized_trace_topic: str = ""
 
 
 @dataclass
@@ -97,6 +104,10 @@ class ConsumerConfig:
     offset_store_dir: str = field(
         default_factory=lambda: os.path.join(os.path.expanduser("~"), ".rocketmq_offsets")
     )
+    # DefaultMQPushConsumer(group, enableMsgTrace, customizedTraceTopic): SubBefore and
+    # SubAfter traces of every consumed batch.
+    enable_msg_trace: bool = False
+    customized_trace_topic: str = ""
 
 
 def _default_store_dir() -> str:

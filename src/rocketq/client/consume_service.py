@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rocketq.client.config import ConsumerConfig
 from rocketq.client.message import MessageExt, MessageQueue
@@ -29,6 +29,10 @@ from rocketq.client.offset_store import OffsetStore
 from rocketq.client.process_queue import ProcessQueue
 from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
+
+if TYPE_CHECKING:
+    from rocketq.client.trace import TraceContext
+    from rocketq.client.trace_dispatcher import TraceDispatcher
 
 __all__ = [
     "ConsumeConcurrentlyContext",
@@ -126,6 +130,9 @@ class ConsumeService:
         self._slots = asyncio.Semaphore(self._threads)
         self._tasks = TaskOwner(log)
         self._orderly_running: set[MessageQueue] = set()
+        # Message trace (SubBefore/SubAfter of each batch): set by a consumer that has it.
+        self.trace: TraceDispatcher | None = None
+        self.trace_group = ""
         self.start()
 
     def start(self) -> None:
@@ -148,6 +155,43 @@ class ConsumeService:
             return result
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.listener, msgs, context)
+
+    async def _traced_call(self, msgs: list[MessageExt], context: object) -> object:
+        """The listener's status (None when it raised or returned nothing), with the
+        SubBefore/SubAfter trace records around it when tracing."""
+        before = self.trace.consume_before(self.trace_group, msgs) if self.trace else None
+        started = time.monotonic()
+        try:
+            status = await self._call(msgs, context)
+        except Exception:
+            log.exception("listener failed on %d messages of %s", len(msgs), context)
+            self._trace_after(before, msgs, None, started, raised=True)
+            return None
+        self._trace_after(before, msgs, status, started, raised=False)
+        return status
+
+    def _trace_after(
+        self,
+        before: TraceContext | None,
+        msgs: list[MessageExt],
+        status: object,
+        started: float,
+        raised: bool,
+    ) -> None:
+        """``ConsumeReturnType`` as ConsumeMessageConcurrentlyService works it out."""
+        if self.trace is None or before is None:
+            return
+        from rocketq.client.trace import ConsumeReturnType as R
+
+        ok = status in (ConsumeConcurrentlyStatus.CONSUME_SUCCESS, ConsumeOrderlyStatus.SUCCESS)
+        kind = R.SUCCESS if ok else R.FAILED
+        if raised:
+            kind = R.EXCEPTION
+        elif status is None:
+            kind = R.RETURNNULL
+        elif time.monotonic() - started >= self.consumer.config.consume_timeout * 60:
+            kind = R.TIME_OUT
+        self.trace.consume_after(before, len(msgs), ok, kind)
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -177,11 +221,7 @@ class ConsumeService:
             now = int(time.time() * 1000)
             for m in msgs:
                 m.properties[MessageConst.CONSUME_START_TIMESTAMP] = str(now)
-            try:
-                status = await self._call(msgs, context)
-            except Exception:
-                log.exception("listener failed on %d messages of %s", len(msgs), mq)
-                status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+            status = await self._traced_call(msgs, context)
         if status is None:
             status = ConsumeConcurrentlyStatus.RECONSUME_LATER
         await self._ack_concurrently(msgs, pq, mq, status, context)
@@ -249,11 +289,9 @@ class ConsumeService:
         context = ConsumeOrderlyContext(mq)
         self.consumer.reset_retry_topic(msgs)
         async with self._slots:
-            try:
-                status = await self._call(msgs, context)
-            except Exception:
-                log.exception("orderly listener failed on %s", mq)
-                status = ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT
+            status = await self._traced_call(msgs, context)
+        if status is None:
+            status = ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT
         if status == ConsumeOrderlyStatus.SUCCESS:
             offset = pq.commit()
             if offset >= 0 and not pq.dropped:

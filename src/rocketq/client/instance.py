@@ -26,6 +26,7 @@ from rocketq.client.api import MQClientAPI
 from rocketq.client.config import ClientConfig
 from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.client.rebalance import AllocateMessageQueueStrategy
+from rocketq.client.request import RequestFutureTable
 from rocketq.common.errors import (
     BrokerError,
     RemotingConnectError,
@@ -179,6 +180,9 @@ class MQClientInstance:
         processors.register(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, self._on_reset_offset)
         processors.register(RequestCode.GET_CONSUMER_RUNNING_INFO, self._on_running_info)
         processors.register(RequestCode.CHECK_TRANSACTION_STATE, self._on_check_transaction)
+        # Requests of this process waiting for their replies (request-reply, 4.6+).
+        self.request_futures = RequestFutureTable()
+        processors.register(RequestCode.PUSH_REPLY_MESSAGE_TO_CLIENT, self.request_futures.on_push)
         self.processors = processors
         self.remoting = RemotingClient(processors)
         self.api = MQClientAPI(

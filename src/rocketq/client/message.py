@@ -178,6 +178,8 @@ class SendResult:
     queue_offset: int
     transaction_id: str | None = None
     region_id: str = "DefaultRegion"
+    # The broker's TRACE_ON answer (traceOn): false asks clients not to trace this send.
+    trace_on: bool = True
 
 
 class PullStatus(Enum):

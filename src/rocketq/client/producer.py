@@ -1,5 +1,6 @@
-"""``AsyncProducer``: sync, async and one-way sends, queue selection, batches, retries
-(RocketMQ ``DefaultMQProducer`` / ``DefaultMQProducerImpl``)."""
+"""``AsyncProducer``: sync, async and one-way sends, queue selection, batches, retries,
+request-reply and message lookups (RocketMQ ``DefaultMQProducer`` /
+``DefaultMQProducerImpl``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rocketq.client.config import ClientConfig, ProducerConfig
 from rocketq.client.fault import LatencyFaultTolerance
 from rocketq.client.instance import MQClientInstance, TopicPublishInfo, member_instance
-from rocketq.client.message import Message, MessageQueue, SendResult, SendStatus
+from rocketq.client.message import Message, MessageExt, MessageQueue, SendResult, SendStatus
+from rocketq.client.mq_admin import LONG_MAX, MQAdminImpl
+from rocketq.client.namespace import (
+    queue_with_namespace,
+    queue_without_namespace,
+    with_namespace,
+    without_namespace,
+)
+from rocketq.client.request import REPLY_MESSAGE_FLAG, RequestReplyMixin
+from rocketq.client.selectors import MessageQueueSelector, SelectMessageQueueByHash
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import (
     BatchEntry,
@@ -28,21 +39,15 @@ from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeaderV2
 
+if TYPE_CHECKING:
+    from rocketq.client.trace_dispatcher import TraceDispatcher
+
 __all__ = ["AsyncProducer", "MessageQueueSelector", "SelectMessageQueueByHash"]
 
 log = logging.getLogger("rocketq.client")
 
-MessageQueueSelector = Callable[[list[MessageQueue], Message, object], MessageQueue]
 SendCallback = Callable[[SendResult | None, BaseException | None], object]
-
-
-def SelectMessageQueueByHash(mqs: list[MessageQueue], msg: Message, arg: object) -> MessageQueue:
-    """RocketMQ's ``SelectMessageQueueByHash``: ``abs(hash(arg)) % len(mqs)`` with Java's
-    String hash, so messages with one key (e.g. an order id) keep one queue."""
-    from rocketq.common.hashing import java_string_hash
-
-    h = java_string_hash(str(arg)) if not isinstance(arg, int) else arg
-    return mqs[abs(h) % len(mqs)]
+_R = TypeVar("_R")
 
 
 def _check_message(msg: Message, max_size: int) -> None:
@@ -56,8 +61,12 @@ def _check_message(msg: Message, max_size: int) -> None:
         raise ClientError(f"the message body is {len(msg.body)} bytes, over the {max_size} limit")
 
 
-class AsyncProducer:
-    """A producer group. ``async with AsyncProducer("group", "127.0.0.1:9876") as p``."""
+class AsyncProducer(RequestReplyMixin):
+    """A producer group. ``async with AsyncProducer("group", "127.0.0.1:9876") as p``.
+
+    With ``ClientConfig.namespace`` set, topics and the group are used in that namespace
+    (``ns%topic`` on the wire) while this API takes and returns plain names.
+    """
 
     def __init__(
         self,
@@ -68,11 +77,15 @@ class AsyncProducer:
         client_config: ClientConfig | None = None,
         instance: MQClientInstance | None = None,
     ) -> None:
-        self.group = group
         self.config = config or ProducerConfig()
         self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
+        self.namespace = self.instance.config.namespace
+        self.group = with_namespace(self.namespace, group)
         self.publish_info: dict[str, TopicPublishInfo] = {}
         self.fault = LatencyFaultTolerance()
+        self.admin = MQAdminImpl(self.instance)
+        # Message trace (enable_msg_trace): built at start, closed after the last send.
+        self.trace: TraceDispatcher | None = None
         # The async sends in flight; None before start(), closed by aclose().
         self._tasks: TaskOwner | None = None
 
@@ -87,6 +100,13 @@ class AsyncProducer:
         self.instance.register_producer(self)
         self.publish_info.setdefault(self.config.create_topic_key, TopicPublishInfo())
         await self.instance.start()
+        if self.config.enable_msg_trace and self.trace is None:
+            from rocketq.client.trace_dispatcher import TraceDispatcher
+
+            self.trace = TraceDispatcher.for_member(
+                self.instance, self.group, "PRODUCER", self.config.customized_trace_topic
+            )
+            await self.trace.start()
         self._tasks = TaskOwner(log)
 
     async def aclose(self) -> None:
@@ -95,6 +115,9 @@ class AsyncProducer:
         if tasks is None or tasks.closed:
             return
         await tasks.aclose(grace=None)  # every async send gets its answer
+        if self.trace is not None:
+            await self.trace.aclose()  # the last traces are sent before the instance stops
+            self.trace = None
         await self.instance.unregister(producer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
@@ -140,6 +163,42 @@ class AsyncProducer:
             )
         return info
 
+    # -- namespace --------------------------------------------------------------------------
+
+    def _wrap(self, msg: Message) -> Message:
+        """Put ``msg`` in this producer's namespace (Java sets the topic on the message)."""
+        msg.topic = with_namespace(self.namespace, msg.topic)
+        return msg
+
+    def _unwrap(self, result: SendResult) -> SendResult:
+        """The result with the plain topic (``sendResult.setMessageQueue(withoutNamespace)``)."""
+        if not self.namespace:
+            return result
+        import dataclasses
+
+        mq = queue_without_namespace(self.namespace, result.message_queue)
+        return dataclasses.replace(result, message_queue=mq)
+
+    async def _chosen_queue(
+        self,
+        msg: Message,
+        queue: MessageQueue | None,
+        selector: MessageQueueSelector | None,
+        arg: object,
+    ) -> MessageQueue | None:
+        """The queue the caller chose (given, or by ``selector`` over the topic's queues with
+        plain topic names); None when the producer should choose."""
+        if queue is not None:
+            return queue_with_namespace(self.namespace, queue)
+        if selector is None:
+            return None
+        info = await self._publish_info(msg.topic)
+        plain = [queue_without_namespace(self.namespace, mq) for mq in info.message_queues]
+        chosen = selector(plain, msg, arg)
+        if chosen is None:
+            raise ClientError("select message queue return null.")
+        return queue_with_namespace(self.namespace, chosen)
+
     # -- sending ----------------------------------------------------------------------------
 
     async def send(
@@ -151,18 +210,20 @@ class AsyncProducer:
         selector: MessageQueueSelector | None = None,
         arg: object = None,
     ) -> SendResult:
-        """Send and wait for the broker's answer; retries on another broker on failure."""
+        """Send and wait for the broker's answer; retries on another broker on failure
+        (not when the queue is given or selected)."""
         self._check_started()
-        _check_message(msg, self.config.max_message_size)
+        _check_message(self._wrap(msg), self.config.max_message_size)
         timeout = timeout if timeout is not None else self.config.send_msg_timeout / 1000
         deadline = time.monotonic() + timeout
         info = await self._publish_info(msg.topic)
-        if queue is not None or selector is not None:
-            mq = queue or selector(list(info.message_queues), msg, arg)  # type: ignore[misc]
-            return await self._send_to(mq, msg, deadline)
-        return await self._send_with_retries(
+        mq = await self._chosen_queue(msg, queue, selector, arg)
+        if mq is not None:
+            return self._unwrap(await self._send_to(mq, msg, deadline))
+        result = await self._send_with_retries(
             info, msg, deadline, 1 + self.config.retry_times_when_send_failed
         )
+        return self._unwrap(result)
 
     async def _send_with_retries(
         self, info: TopicPublishInfo, msg: Message, deadline: float, times: int
@@ -230,7 +291,12 @@ class AsyncProducer:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, f"The broker[{mq.broker_name}] not exist")
         cmd, uniq = self._request(mq, msg)
         remaining = max(deadline - time.monotonic(), 0.001)
-        return await self.instance.api.send_message(addr, cmd, mq, uniq, remaining)
+        if self.trace is None:
+            return await self.instance.api.send_message(addr, cmd, mq, uniq, remaining)
+        begin = int(time.time() * 1000)  # SendMessageTraceHookImpl: before the send
+        result = await self.instance.api.send_message(addr, cmd, mq, uniq, remaining)
+        self.trace.on_sent(self.group, msg, addr, begin, result)
+        return result
 
     def _request(self, mq: MessageQueue, msg: Message) -> tuple[RemotingCommand, str]:
         props = msg.all_properties()
@@ -243,7 +309,10 @@ class AsyncProducer:
         if props.get(MessageConst.TRANSACTION_PREPARED, "").lower() == "true":
             sys_flag |= SysFlag.TRANSACTION_PREPARED_TYPE
         header = self._header(mq, msg.flag, sys_flag, encode_properties(props))
-        return RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, header.to_ext(), body), uniq
+        code = RequestCode.SEND_MESSAGE_V2
+        if props.get(MessageConst.MESSAGE_TYPE) == REPLY_MESSAGE_FLAG:
+            code = RequestCode.SEND_REPLY_MESSAGE_V2  # a reply: pushed to its requester
+        return RemotingCommand.request(code, header.to_ext(), body), uniq
 
     def _header(
         self, mq: MessageQueue, flag: int, sys_flag: int, properties: str
@@ -267,54 +336,93 @@ class AsyncProducer:
         )
 
     def send_async(
-        self, msg: Message, callback: SendCallback | None = None, *, timeout: float | None = None
+        self,
+        msg: Message,
+        callback: SendCallback | None = None,
+        *,
+        timeout: float | None = None,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: object = None,
     ) -> asyncio.Future[SendResult]:
-        """Send without waiting: returns a future (await it, or pass ``callback``)."""
-        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
-        send = self._send_async(msg, timeout, future, callback)
+        """Send without waiting: returns a future (await it, or pass ``callback``); to a
+        given or selected queue as :meth:`send` does."""
+        send = self.send(msg, timeout=timeout, queue=queue, selector=selector, arg=arg)
+        return self._in_background(send, callback, f"send-async-{msg.topic}")
+
+    def _in_background(
+        self,
+        work: Coroutine[Any, Any, _R],
+        callback: Callable[[_R | None, BaseException | None], object] | None,
+        name: str,
+    ) -> asyncio.Future[_R]:
+        """Run ``work`` as an async send: its future settles with the outcome, then the
+        callback runs; a producer not started fails it on the next loop turn."""
+        future: asyncio.Future[_R] = asyncio.get_running_loop().create_future()
         if self._tasks is None or self._tasks.closed:
-            send.close()  # settled on the next loop turn, as a started send's error would be
+            work.close()  # settled on the next loop turn, as a started send's error would be
             loop = asyncio.get_running_loop()
             loop.call_soon(_complete, future, callback, None, ClientError(_NOT_STARTED))
             return future
-        task = self._tasks.spawn(send, f"send-async-{msg.topic}")
+        task = self._tasks.spawn(_settle(work, future, callback), name)
         future.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
         return future
 
-    async def _send_async(
+    async def send_oneway(
         self,
         msg: Message,
-        timeout: float | None,
-        future: asyncio.Future[SendResult],
-        callback: SendCallback | None,
+        *,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: object = None,
     ) -> None:
-        try:
-            result = await self.send(msg, timeout=timeout)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            _complete(future, callback, None, exc)
-        else:
-            _complete(future, callback, result, None)
-
-    async def send_oneway(self, msg: Message) -> None:
-        """Send without any answer (fastest, no guarantee)."""
+        """Send without any answer (fastest, no guarantee); to a given or selected queue."""
         self._check_started()
-        _check_message(msg, self.config.max_message_size)
+        _check_message(self._wrap(msg), self.config.max_message_size)
         info = await self._publish_info(msg.topic)
-        mq = self._select_queue(info, None)
+        mq = await self._chosen_queue(msg, queue, selector, arg) or self._select_queue(info, None)
         addr = self.instance.find_broker_addr_master(mq.broker_name)
         if addr is None:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, f"The broker[{mq.broker_name}] not exist")
         cmd, _ = self._request(mq, msg)
         await self.instance.remoting.invoke_oneway(addr, cmd)
 
-    async def send_batch(self, msgs: list[Message], *, timeout: float | None = None) -> SendResult:
-        """Send messages of one topic as one SEND_BATCH_MESSAGE (consecutive offsets)."""
+    async def send_batch(
+        self,
+        msgs: list[Message],
+        *,
+        timeout: float | None = None,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: object = None,
+    ) -> SendResult:
+        """Send messages of one topic as one SEND_BATCH_MESSAGE (consecutive offsets), to
+        the next queue or a given or selected one (the selector sees the first message)."""
         self._check_started()
+        body, ids = self._batch_body(msgs)
+        info = await self._publish_info(msgs[0].topic)
+        mq = await self._chosen_queue(msgs[0], queue, selector, arg) or self._select_queue(
+            info, None
+        )
+        addr = self.instance.find_broker_addr_master(mq.broker_name)
+        if addr is None:
+            raise BrokerError(ResponseCode.SYSTEM_ERROR, f"The broker[{mq.broker_name}] not exist")
+        ext = self._header(mq, 0, 0, "").to_ext()
+        ext["m"] = "true"
+        cmd = RemotingCommand.request(RequestCode.SEND_BATCH_MESSAGE, ext, body)
+        t = timeout if timeout is not None else self.config.send_msg_timeout / 1000
+        begin = int(time.time() * 1000)
+        result = await self.instance.api.send_message(addr, cmd, mq, ",".join(ids), t)
+        if self.trace is not None:
+            self.trace.on_batch_sent(self.group, msgs, addr, begin, result)
+        return self._unwrap(result)
+
+    def _batch_body(self, msgs: list[Message]) -> tuple[bytes, list[str]]:
+        """``batch()``: checks, UNIQ_KEYs, the encoded body."""
         if not msgs:
             raise ClientError("the batch is empty")
+        for m in msgs:
+            self._wrap(m)
         topic = msgs[0].topic
         if any(m.topic != topic for m in msgs):
             raise ClientError("every message of a batch must have the same topic")
@@ -322,29 +430,61 @@ class AsyncProducer:
             raise ClientError("batches support neither delay levels nor retry topics")
         entries, ids = [], []
         for m in msgs:
-            props = m.all_properties()
-            ids.append(
-                props.setdefault(
-                    MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self.instance.uniq_ids.next_id()
-                )
+            uniq = m.properties.setdefault(
+                MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self.instance.uniq_ids.next_id()
             )
-            entries.append(BatchEntry(m.flag, m.body, encode_properties(props)))
+            ids.append(uniq)
+            entries.append(BatchEntry(m.flag, m.body, encode_properties(m.all_properties())))
         body = encode_batch(entries)
         if len(body) > self.config.max_message_size:
             raise ClientError(
                 f"the batch is {len(body)} bytes, over the {self.config.max_message_size} limit"
             )
-        info = await self._publish_info(topic)
-        mq = self._select_queue(info, None)
-        addr = self.instance.find_broker_addr_master(mq.broker_name)
-        if addr is None:
-            raise BrokerError(ResponseCode.SYSTEM_ERROR, f"The broker[{mq.broker_name}] not exist")
-        header = self._header(mq, 0, 0, "")
-        ext = header.to_ext()
-        ext["m"] = "true"
-        cmd = RemotingCommand.request(RequestCode.SEND_BATCH_MESSAGE, ext, body)
-        t = timeout if timeout is not None else self.config.send_msg_timeout / 1000
-        return await self.instance.api.send_message(addr, cmd, mq, ",".join(ids), t)
+        return body, ids
+
+    def send_batch_async(
+        self,
+        msgs: list[Message],
+        callback: SendCallback | None = None,
+        *,
+        timeout: float | None = None,
+        queue: MessageQueue | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: object = None,
+    ) -> asyncio.Future[SendResult]:
+        """:meth:`send_batch` without waiting: a future, and ``callback(result, error)``."""
+        send = self.send_batch(msgs, timeout=timeout, queue=queue, selector=selector, arg=arg)
+        return self._in_background(send, callback, "send-batch-async")
+
+    # -- lookups (MQAdminImpl) --------------------------------------------------------------
+
+    async def view_message(self, msg_id: str, topic: str | None = None) -> MessageExt:
+        """The message of an offset msgId, or (with ``topic``) of a UNIQ_KEY msgId."""
+        topic = with_namespace(self.namespace, topic) if topic else None
+        return await self.admin.view_message(msg_id, topic)
+
+    async def query_message(
+        self, topic: str, key: str, max_num: int = 64, begin: int = 0, end: int = LONG_MAX
+    ) -> list[MessageExt]:
+        """Messages of ``topic`` carrying ``key`` in KEYS, stored within [begin, end] ms."""
+        found = await self.admin.query_message(
+            with_namespace(self.namespace, topic), key, max_num, begin, end
+        )
+        for m in found:
+            m.topic = without_namespace(self.namespace, m.topic)
+        return found
+
+    async def search_offset(self, mq: MessageQueue, timestamp: int) -> int:
+        """The first offset of ``mq`` stored at/after ``timestamp`` ms."""
+        return await self.admin.search_offset(queue_with_namespace(self.namespace, mq), timestamp)
+
+    async def max_offset(self, mq: MessageQueue) -> int:
+        """The offset the next message of ``mq`` will get."""
+        return await self.admin.max_offset(queue_with_namespace(self.namespace, mq))
+
+    async def min_offset(self, mq: MessageQueue) -> int:
+        """The lowest offset ``mq`` still holds."""
+        return await self.admin.min_offset(queue_with_namespace(self.namespace, mq))
 
     def _check_started(self) -> None:
         if not self._started:
@@ -354,10 +494,27 @@ class AsyncProducer:
 _NOT_STARTED = "the producer is not started: call start() or use 'async with'"
 
 
+async def _settle(
+    work: Coroutine[Any, Any, _R],
+    future: asyncio.Future[_R],
+    callback: Callable[[_R | None, BaseException | None], object] | None,
+) -> None:
+    """Run an async send and settle its future with the outcome."""
+    try:
+        result = await work
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    except Exception as exc:
+        _complete(future, callback, None, exc)
+    else:
+        _complete(future, callback, result, None)
+
+
 def _complete(
-    future: asyncio.Future[SendResult],
-    callback: SendCallback | None,
-    result: SendResult | None,
+    future: asyncio.Future[_R],
+    callback: Callable[[_R | None, BaseException | None], object] | None,
+    result: _R | None,
     error: Exception | None,
 ) -> None:
     """Settle an async send's future, then run its callback (its errors are logged)."""

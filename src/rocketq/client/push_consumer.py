@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rocketq.client.config import ClientConfig, ConsumerConfig
 from rocketq.client.consume_service import ConsumeService, Listener
 from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue, PullStatus
+from rocketq.client.mq_admin import MQAdminImpl
+from rocketq.client.namespace import queue_without_namespace, with_namespace, without_namespace
 from rocketq.client.offset_store import OffsetStore, ReadOffsetType
 from rocketq.client.process_queue import ProcessQueue
 from rocketq.client.pull_wrapper import PullAPIWrapper, make_offset_store
@@ -31,6 +33,9 @@ from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX, retry_topic
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
+
+if TYPE_CHECKING:
+    from rocketq.client.trace_dispatcher import TraceDispatcher
 
 __all__ = ["AsyncPushConsumer"]
 
@@ -46,7 +51,11 @@ _LOCK_RENEW_INTERVAL_S = 20.0
 
 
 class AsyncPushConsumer:
-    """A consumer group that receives messages through a listener."""
+    """A consumer group that receives messages through a listener.
+
+    With ``ClientConfig.namespace`` set, the group and the subscribed topics live in that
+    namespace on the wire; listeners see plain topic names.
+    """
 
     def __init__(
         self,
@@ -57,9 +66,14 @@ class AsyncPushConsumer:
         client_config: ClientConfig | None = None,
         instance: MQClientInstance | None = None,
     ) -> None:
-        self.group = group
         self.config = config or ConsumerConfig()
         self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
+        self.namespace = self.instance.config.namespace
+        self.group = with_namespace(self.namespace, group)
+        # suspend()/resume(): pull loops wait while this is clear (set = running).
+        self._running = asyncio.Event()
+        self._running.set()
+        self.trace: TraceDispatcher | None = None
         self.subscriptions: dict[str, SubscriptionData] = {}
         self.subscribe_info: dict[str, set[MessageQueue]] = {}
         self.process_queues: dict[MessageQueue, ProcessQueue] = {}
@@ -93,6 +107,7 @@ class AsyncPushConsumer:
 
     def subscribe(self, topic: str, expression: str = "*", expression_type: str = "TAG") -> None:
         """Subscribe to ``topic`` with a tag expression (``"TagA || TagB"``, ``"*"``) or SQL92."""
+        topic = with_namespace(self.namespace, topic)
         self.subscriptions[topic] = build_subscription(topic, expression, expression_type)
         if self._started:
             self._spawn(self._after_subscribe(topic), f"subscribe-{self.group}-{topic}")
@@ -104,7 +119,7 @@ class AsyncPushConsumer:
 
     def unsubscribe(self, topic: str) -> None:
         """Stop receiving ``topic``."""
-        self.subscriptions.pop(topic, None)
+        self.subscriptions.pop(with_namespace(self.namespace, topic), None)
 
     def register_listener(self, listener: Listener, *, orderly: bool = False) -> None:
         """The function that consumes: ``(msgs, context) -> status``; ``async def`` or plain."""
@@ -139,6 +154,7 @@ class AsyncPushConsumer:
             oneway=True,
         )
         await self.offset_store.load()
+        await self._start_trace()
         self._service.start()
         self.instance.register_consumer(self)
         await self.instance.start()
@@ -219,6 +235,9 @@ class AsyncPushConsumer:
             self._pull_tasks.clear()
         if self._service is not None:
             await self._service.aclose()
+        if self.trace is not None:
+            await self.trace.aclose()
+            self.trace = None
         await self.offset_store.persist_all(set(self.process_queues))
         if self.orderly:
             await self._unlock_all(list(self.process_queues))
@@ -235,6 +254,40 @@ class AsyncPushConsumer:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    async def _start_trace(self) -> None:
+        if not self.config.enable_msg_trace or self.trace is not None or self._service is None:
+            return
+        from rocketq.client.trace_dispatcher import TraceDispatcher
+
+        self.trace = TraceDispatcher.for_member(
+            self.instance, self.group, "CONSUMER", self.config.customized_trace_topic
+        )
+        await self.trace.start()
+        self._service.trace, self._service.trace_group = self.trace, self.group
+
+    def suspend(self) -> None:
+        """Stop pulling (``suspend``): messages already pulled are still consumed; the
+        queues stay this consumer's."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Pull again after :meth:`suspend` (``resume``), and rebalance at once."""
+        self._running.set()
+        if self._started:
+            self.instance.rebalance_immediately()
+
+    @property
+    def suspended(self) -> bool:
+        """True between :meth:`suspend` and :meth:`resume`."""
+        return not self._running.is_set()
+
+    async def fetch_subscribe_message_queues(self, topic: str) -> list[MessageQueue]:
+        """Every readable queue of ``topic`` (``fetchSubscribeMessageQueues``)."""
+        mqs = await MQAdminImpl(self.instance).fetch_subscribe_message_queues(
+            with_namespace(self.namespace, topic)
+        )
+        return [queue_without_namespace(self.namespace, mq) for mq in mqs]
 
     # -- instance member --------------------------------------------------------------------
 
@@ -399,6 +452,9 @@ class AsyncPushConsumer:
 
     async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
         while not pq.dropped:
+            if not self._running.is_set():  # suspend(): no new pull until resume()
+                await self._running.wait()
+                continue
             if self._flow_controlled(pq):
                 await asyncio.sleep(_FLOW_CONTROL_PAUSE_S)
                 continue
@@ -470,10 +526,13 @@ class AsyncPushConsumer:
             original = msg.properties.get(MessageConst.RETRY_TOPIC)
             if original and msg.topic == retry:
                 msg.topic = original
+            if self.namespace:  # resetRetryAndNamespace: listeners see plain topics
+                msg.topic = without_namespace(self.namespace, msg.topic)
 
     async def send_message_back(self, msg: MessageExt, delay_level: int, mq: MessageQueue) -> bool:
         """CONSUMER_SEND_MSG_BACK to the message's broker; False when it failed."""
         addr = self.instance.find_broker_addr_master(mq.broker_name) or _store_addr(msg)
+        msg.topic = with_namespace(self.namespace, msg.topic)  # the listener saw it plain
         try:
             await self.instance.api.send_message_back(
                 addr, msg, self.group, delay_level, self.max_reconsume_times()

@@ -50,6 +50,14 @@ class MessageConst:
     CLUSTER = "CLUSTER"
     MSG_REGION = "MSG_REGION"
     TRACE_SWITCH = "TRACE_ON"
+    # Request-reply (4.6+): the request's correlation id, the requester's client id, its
+    # timeout (ms), when the reply arrived / was pushed, and MSG_TYPE=reply on replies.
+    CORRELATION_ID = "CORRELATION_ID"
+    MESSAGE_REPLY_TO_CLIENT = "REPLY_TO_CLIENT"
+    MESSAGE_TTL = "TTL"
+    REPLY_MESSAGE_ARRIVE_TIME = "ARRIVE_TIME"
+    PUSH_REPLY_TIME = "PUSH_REPLY_TIME"
+    MESSAGE_TYPE = "MSG_TYPE"
     SHARDING_KEY = "__SHARDINGKEY"
     TIMER_DELIVER_MS = "TIMER_DELIVER_MS"
     TIMER_DELAY_SEC = "TIMER_DELAY_SEC"

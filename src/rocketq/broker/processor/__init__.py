@@ -17,6 +17,7 @@ from rocketq.broker.processor.admin_stats import AdminStatsProcessor, StoreCount
 from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.ha_status import HAStatusProcessor
 from rocketq.broker.processor.query import QueryMessageProcessor
+from rocketq.broker.processor.reply import ReplyMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
 from rocketq.broker.processor.send_back import SendBackProcessor
 from rocketq.remoting.codes import RequestCode
@@ -51,6 +52,16 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
         registrar=ctl,
     )
     table.register(rc.CONSUMER_SEND_MSG_BACK, send_back.process)
+    reply = ReplyMessageProcessor(
+        config=ctl.config,
+        store=ctl.store,
+        topic_config_manager=ctl.topic_config_manager,
+        producer_manager=ctl.producer_manager,
+        consumer_manager=ctl.consumer_manager,
+        registrar=ctl,
+    )
+    for code in (rc.SEND_REPLY_MESSAGE, rc.SEND_REPLY_MESSAGE_V2):
+        table.register(code, reply.process)
     table.register(rc.END_TRANSACTION, ctl.transaction_service.end_transaction.process)
     table.register(rc.PULL_MESSAGE, ctl.pull_processor.process)
     # Java 5 lite pull consumers send the same request under its own code.
