@@ -70,6 +70,7 @@ __all__ = [
     "peek_record",
     "record_length",
     "record_parts",
+    "sent_message",
     "tags_code",
 ]
 
@@ -147,6 +148,45 @@ class StoredMessage:
     # The parsed form of ``properties`` when the caller already has it (the broker parsed
     # the request); saves the store parsing them again to find TAGS and KEYS.
     props: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+
+
+_FIELD_SETTERS = {name: StoredMessage.__dict__[name].__set__ for name in StoredMessage.__slots__}
+_DEFAULTS = StoredMessage(topic="", queue_id=0, body=b"")
+
+
+def sent_message(
+    topic: str,
+    queue_id: int,
+    body: bytes,
+    properties: str,
+    props: Mapping[str, str],
+    flag: int,
+    sys_flag: int,
+    born_timestamp: int,
+    born_host: Address,
+    reconsume_times: int,
+) -> StoredMessage:
+    """``StoredMessage(...)`` of a send (every other field at its default), built through
+    the slot descriptors: the frozen dataclass ``__init__`` pays an ``object.__setattr__``
+    per field, about a microsecond more per send."""
+    msg: StoredMessage = object.__new__(StoredMessage)
+    put = _FIELD_SETTERS
+    put["topic"](msg, topic)
+    put["queue_id"](msg, queue_id)
+    put["body"](msg, body)
+    put["properties"](msg, properties)
+    put["flag"](msg, flag)
+    put["queue_offset"](msg, 0)
+    put["physical_offset"](msg, 0)
+    put["sys_flag"](msg, sys_flag)
+    put["born_timestamp"](msg, born_timestamp)
+    put["born_host"](msg, born_host)
+    put["store_timestamp"](msg, 0)
+    put["store_host"](msg, _DEFAULTS.store_host)
+    put["reconsume_times"](msg, reconsume_times)
+    put["prepared_transaction_offset"](msg, 0)
+    put["props"](msg, props)
+    return msg
 
 
 @dataclass(frozen=True, slots=True)

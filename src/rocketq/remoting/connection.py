@@ -267,12 +267,14 @@ class Connection(asyncio.Protocol):
         except Exception as exc:
             self._reply(cmd, self._error_response(cmd, exc))
             return
-        if inspect.isawaitable(result):
-            task = asyncio.get_running_loop().create_task(self._finish(cmd, result))
+        # Most answers are ready now (checked first: cheaper than isawaitable); only a
+        # processor that must wait gets a Task.
+        if result is None or type(result) is RemotingCommand or not inspect.isawaitable(result):
+            self._reply(cmd, result)
+        else:
+            task = self._loop.create_task(self._finish(cmd, result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        else:
-            self._reply(cmd, result)
 
     async def _finish(self, cmd: RemotingCommand, pending: Awaitable[ProcessorResult]) -> None:
         try:

@@ -56,6 +56,7 @@ from rocketq.common.record import (
     peek_record,
     record_length,
     record_parts,
+    sent_message,
     tags_code,
 )
 
@@ -96,6 +97,7 @@ __all__ = [
     "peek_record",
     "record_length",
     "record_parts",
+    "sent_message",
     "tags_code",
     "unpack_cq_entry",
 ]

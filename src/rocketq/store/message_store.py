@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from rocketq.common.record import decode_records
@@ -149,6 +149,7 @@ class DefaultMessageStore(MessageStoreReads):
             self.ha_service = HAService(self, config, *ha_listen)
         # decided once: the put path of other roles must not pay for replication waits
         self._sync_master = config.broker_role == SYNC_MASTER
+        self._sync_flush = config.flush_disk_type == SYNC_FLUSH
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -357,6 +358,20 @@ class DefaultMessageStore(MessageStoreReads):
         self, msgs: Sequence[StoredMessage], wait_store: bool = True
     ) -> PutMessageResult:
         """Store a batch back to back with consecutive queue offsets."""
+        result = self.submit_messages(msgs, wait_store)
+        if isinstance(result, PutMessageResult):
+            return result
+        return await result
+
+    def submit_messages(
+        self, msgs: Sequence[StoredMessage], wait_store: bool = True
+    ) -> PutMessageResult | Awaitable[PutMessageResult]:
+        """:meth:`put_messages` without a coroutine when there is nothing to wait for.
+
+        The batch is appended and dispatched now. The result comes back at once unless the
+        put must wait (SYNC_FLUSH or SYNC_MASTER with ``wait_store``): then an awaitable of
+        it. The send path answers most sends this way in the turn that read them.
+        """
         refused = self._check_put(msgs)
         if refused is not None:
             return refused
@@ -372,10 +387,19 @@ class DefaultMessageStore(MessageStoreReads):
         if self.ha_service is not None:
             self.ha_service.notify_append()
         if self._sync_master and wait_store:
-            status = await self._wait_flush_and_replica(appended[-1])
-        else:
-            status = await self._wait_flush(appended[-1], wait_store)
-        return PutMessageResult(status, tuple(appended))
+            return self._stored_after(self._wait_flush_and_replica(appended[-1]), appended)
+        if not self._sync_flush:
+            return PutMessageResult(PutMessageStatus.PUT_OK, tuple(appended))
+        if not wait_store:
+            self.flush_service.wakeup()
+            return PutMessageResult(PutMessageStatus.PUT_OK, tuple(appended))
+        return self._stored_after(self._wait_flush(appended[-1], True), appended)
+
+    @staticmethod
+    async def _stored_after(
+        wait: Awaitable[PutMessageStatus], appended: Sequence[AppendResult]
+    ) -> PutMessageResult:
+        return PutMessageResult(await wait, tuple(appended))
 
     def _dispatch_appended(
         self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]

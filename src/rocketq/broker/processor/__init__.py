@@ -43,7 +43,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
         registrar=ctl,
     )
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
-        table.register(code, send.process)
+        table.register(code, send.handle)
     send_back = SendBackProcessor(
         config=ctl.config,
         store=ctl.store,

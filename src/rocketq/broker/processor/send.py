@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
@@ -13,6 +14,8 @@ from rocketq.broker.timer.transform import strip_timer_properties, to_timer
 from rocketq.broker.transaction.bridge import is_transaction_prepared
 from rocketq.common.errors import BrokerError
 from rocketq.common.message import (
+    NAME_VALUE_SEPARATOR,
+    PROPERTY_SEPARATOR,
     MessageConst,
     SysFlag,
     decode_batch,
@@ -34,9 +37,8 @@ from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import (
     SendMessageRequestHeader,
     SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
 )
-from rocketq.store.format import StoredMessage
+from rocketq.store.format import StoredMessage, sent_message
 from rocketq.store.result import PutMessageResult, PutMessageStatus
 
 if TYPE_CHECKING:
@@ -99,9 +101,24 @@ class SendMessageProcessor:
         self.subscription_group_manager = subscription_group_manager
         self.transactions = transactions
         self.registrar = registrar
+        self._clean_cluster: str | None = None  # the cluster name, once checked for separators
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        """Entry point for codes 10, 310 and 320."""
+        """Entry point for codes 10, 310 and 320, as a coroutine (see :meth:`handle`)."""
+        answer = self.handle(conn, req)
+        if isinstance(answer, RemotingCommand):
+            return answer
+        return await answer
+
+    def handle(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand | Awaitable[RemotingCommand]:
+        """The processor-table entry for codes 10, 310 and 320.
+
+        A send the store completes at once (ASYNC_FLUSH, or no WAIT) is answered here,
+        without a coroutine or a Task: most sends. Only a put that waits for the disk or a
+        slave, and a transaction half, come back as an awaitable answer.
+        """
         header: SendHeader
         if req.code == RequestCode.SEND_MESSAGE:
             header = SendMessageRequestHeader.from_ext(req.ext_fields)
@@ -131,10 +148,18 @@ class SendMessageProcessor:
                     f"the broker[{self.config.broker_ip1}] sending transaction message "
                     "is forbidden",
                 )
-            result = await self.transactions.prepare_message(msgs[0], wait)
-        else:
-            result = await self.store.put_messages(msgs, wait_store=wait)
-        return self._answer(response, result, msgs[0].queue_id)
+            return self._answer_after(
+                response, self.transactions.prepare_message(msgs[0], wait), msgs[0].queue_id
+            )
+        stored = self.store.submit_messages(msgs, wait_store=wait)
+        if isinstance(stored, PutMessageResult):
+            return self._answer(response, stored, msgs[0].queue_id)
+        return self._answer_after(response, stored, msgs[0].queue_id)
+
+    async def _answer_after(
+        self, response: RemotingCommand, stored: Awaitable[PutMessageResult], queue_id: int
+    ) -> RemotingCommand:
+        return self._answer(response, await stored, queue_id)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -225,29 +250,33 @@ class SendMessageProcessor:
             SysFlag.MULTI_TAGS if config.topic_filter_type == "MULTI_TAG" else 0
         )
         born = parse_host(conn.peer)
-
-        def stored(body: bytes, flag: int, properties: dict[str, str]) -> StoredMessage:
-            return StoredMessage(
-                topic=topic,
-                queue_id=queue_id,
-                body=body,
-                flag=flag,
-                properties=encode_properties(properties),
-                props=properties,
-                sys_flag=sys_flag,
-                born_timestamp=header.born_timestamp,
-                born_host=born,
-                reconsume_times=header.reconsume_times or 0,
-            )
-
+        reconsume = header.reconsume_times or 0
+        # Untouched properties are the request's own pairs plus CLUSTER: joined without
+        # encode_properties' separator checks (split on the separators, they hold none).
+        join = _join_clean if topic == header.topic and self._cluster_clean() else encode_properties
         if not batch:
-            return [stored(req.body or b"", header.flag, props)], wait
+            body = req.body or b""
+            return [
+                sent_message(topic, queue_id, body, join(props), props, header.flag, sys_flag,
+                             header.born_timestamp, born, reconsume)
+            ], wait  # fmt: skip
         out = []
         for entry in decode_batch(req.body or b""):
             inner = decode_properties(entry.properties)
             inner[MessageConst.CLUSTER] = props[MessageConst.CLUSTER]
-            out.append(stored(entry.body, entry.flag, inner))
+            out.append(
+                sent_message(topic, queue_id, entry.body, join(inner), inner, entry.flag,
+                             sys_flag, header.born_timestamp, born, reconsume)
+            )  # fmt: skip
         return out, wait
+
+    def _cluster_clean(self) -> bool:
+        name = self.config.broker_cluster_name
+        if name is not self._clean_cluster:
+            if NAME_VALUE_SEPARATOR in name or PROPERTY_SEPARATOR in name:
+                return False
+            self._clean_cluster = name
+        return True
 
     def _retry_or_dlq(
         self, req: RemotingCommand, header: SendHeader, response: RemotingCommand
@@ -285,16 +314,24 @@ class SendMessageProcessor:
         if code is None:
             return _fail(response, *_failure(result, self.store_config.max_message_size))
         first = result.appended[0]
-        header = SendMessageResponseHeader(
-            msg_id=",".join(a.msg_id for a in result.appended),
-            queue_id=queue_id,
-            queue_offset=first.queue_offset,
-        )
+        appended = result.appended
+        # SendMessageResponseHeader.to_ext's keys in its order, then region and trace.
+        response.ext_fields = {
+            "msgId": first.msg_id if len(appended) == 1 else ",".join(a.msg_id for a in appended),
+            "queueId": str(queue_id),
+            "queueOffset": str(first.queue_offset),
+            MessageConst.MSG_REGION: self.config.region_id,
+            MessageConst.TRACE_SWITCH: "true",
+        }
         response.code = code
-        response.ext_fields = header.to_ext()
-        response.ext_fields[MessageConst.MSG_REGION] = self.config.region_id
-        response.ext_fields[MessageConst.TRACE_SWITCH] = "true"
         return response
+
+
+def _join_clean(props: dict[str, str]) -> str:
+    """``encode_properties`` for pairs known to hold no separator."""
+    return PROPERTY_SEPARATOR.join(
+        [f"{name}{NAME_VALUE_SEPARATOR}{value}" for name, value in props.items()]
+    )
 
 
 def _failure(result: PutMessageResult, max_size: int) -> tuple[int, str]:
