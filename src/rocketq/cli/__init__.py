@@ -6,7 +6,17 @@ One module per area; each registers its commands on the groups of
 """
 
 # Each area registers its commands when imported.
-from rocketq.cli import bench, config, controller, dlq, group, message, servers, topic  # noqa: F401
+from rocketq.cli import (  # noqa: F401
+    bench,
+    config,
+    controller,
+    dlq,
+    group,
+    message,
+    servers,
+    topic,
+    trace,
+)
 from rocketq.cli.base import main, run_async
 
 __all__ = ["main", "run_async"]
