@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rocketq.client.message import MessageExt, MessageQueue
-from rocketq.common.errors import BrokerError, ClientError
+from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import MessageConst
 from rocketq.common.record import RecordFormatError, decode_offset_msg_id
 from rocketq.common.topic import PERM_READ
@@ -25,6 +25,8 @@ __all__ = ["MQAdminImpl"]
 LONG_MAX = (1 << 63) - 1
 # MQAdminImpl#queryMessageByUniqKey asks for at most 32 copies of one msgId.
 _UNIQ_KEY_MAX_NUM = 32
+# TCP port numbers end here.
+_MAX_PORT = 65535
 
 
 class MQAdminImpl:
@@ -71,20 +73,23 @@ class MQAdminImpl:
 
     async def view_message(self, msg_id: str, topic: str | None = None) -> MessageExt:
         """The message of an offset msgId (VIEW_MESSAGE_BY_ID at the broker it names); with
-        ``topic``, a UNIQ_KEY msgId is looked up too (``viewMessage(topic, msgId)``)."""
-        try:
-            (host, port), offset = decode_offset_msg_id(msg_id)
-        except RecordFormatError as exc:
-            if topic is None:
-                raise ClientError(f"not an offset msgId: {msg_id!r} (give the topic)") from exc
-            found = await self.query_message(topic, msg_id, _UNIQ_KEY_MAX_NUM, unique=True)
-            if not found:
-                raise BrokerError(
-                    ResponseCode.QUERY_NOT_FOUND,
-                    f"query message by key finished, no message {msg_id}",
-                ) from exc
-            return found[0]
-        return await self.instance.api.view_message(f"{host}:{port}", offset)
+        ``topic``, a UNIQ_KEY msgId is looked up too (``viewMessage(topic, msgId)``: Java
+        tries the offset form first and falls back on any failure)."""
+        addr_offset = _offset_id(msg_id)
+        if topic is None:
+            if addr_offset is None:
+                raise ClientError(f"not an offset msgId: {msg_id!r} (give the topic)")
+            return await self.instance.api.view_message(*addr_offset)
+        if addr_offset is not None:
+            try:
+                return await self.instance.api.view_message(*addr_offset)
+            except (BrokerError, RemotingError):
+                pass
+        found = await self.query_message(topic, msg_id, _UNIQ_KEY_MAX_NUM, unique=True)
+        if not found:
+            remark = f"query message by key finished, no message {msg_id}"
+            raise BrokerError(ResponseCode.QUERY_NOT_FOUND, remark)
+        return found[0]
 
     async def query_message(
         self,
@@ -120,3 +125,16 @@ def _matches(msg: MessageExt, key: str, unique: bool) -> bool:
         return msg.properties.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) == key
     keys = msg.properties.get(MessageConst.KEYS, "")
     return key in keys.split(MessageConst.KEY_SEPARATOR)
+
+
+def _offset_id(msg_id: str) -> tuple[str, int] | None:
+    """(broker address, commit-log offset) of an offset msgId; None for anything else. A
+    UNIQ_KEY msgId has the same length, but where the port would be it holds the pid and
+    more, beyond 65535 (Java's InetSocketAddress refuses it the same way)."""
+    try:
+        (host, port), offset = decode_offset_msg_id(msg_id)
+    except RecordFormatError:
+        return None
+    if not 0 < port <= _MAX_PORT:
+        return None
+    return f"{host}:{port}", offset

@@ -73,6 +73,7 @@ class AsyncPushConsumer:
         # suspend()/resume(): pull loops wait while this is clear (set = running).
         self._running = asyncio.Event()
         self._running.set()
+        self._parked = 0  # pull loops waiting for resume()
         self.trace: TraceDispatcher | None = None
         self.subscriptions: dict[str, SubscriptionData] = {}
         self.subscribe_info: dict[str, set[MessageQueue]] = {}
@@ -282,6 +283,11 @@ class AsyncPushConsumer:
         """True between :meth:`suspend` and :meth:`resume`."""
         return not self._running.is_set()
 
+    @property
+    def parked_pull_loops(self) -> int:
+        """Pull loops waiting for :meth:`resume` (none of them has a pull in flight)."""
+        return self._parked
+
     async def fetch_subscribe_message_queues(self, topic: str) -> list[MessageQueue]:
         """Every readable queue of ``topic`` (``fetchSubscribeMessageQueues``)."""
         mqs = await MQAdminImpl(self.instance).fetch_subscribe_message_queues(
@@ -453,7 +459,11 @@ class AsyncPushConsumer:
     async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
         while not pq.dropped:
             if not self._running.is_set():  # suspend(): no new pull until resume()
-                await self._running.wait()
+                self._parked += 1
+                try:
+                    await self._running.wait()
+                finally:
+                    self._parked -= 1
                 continue
             if self._flow_controlled(pq):
                 await asyncio.sleep(_FLOW_CONTROL_PAUSE_S)
