@@ -23,6 +23,7 @@ from tests.integration.brokers import call, java_register_body, register_request
 BROKER_A = "127.0.0.1:10911"
 
 
+@pytest.mark.slow  # runs the rocketq CLI in many child processes
 async def test_kv_config_put_get_delete_list_and_persistence(tmp_path: Path) -> None:
     workdir = tmp_path / "ns"
     with NamesrvProcess(workdir) as ns:
@@ -228,6 +229,7 @@ def _admin(*args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # runs the rocketq CLI in many child processes
 async def test_admin_cli_prints_routes(loop_namesrv: NamesrvController) -> None:
     client = RemotingClient()
     try:
@@ -262,6 +264,7 @@ def test_admin_cli_explains_unreachable_namesrv() -> None:
     assert "is the NameServer at 127.0.0.1:1 running?" in result.stderr
 
 
+@pytest.mark.slow  # runs the rocketq CLI in many child processes
 def test_cli_help_explains_each_command() -> None:
     for args in ([], ["namesrv"], ["admin"], ["admin", "clusterList"]):
         result = subprocess.run(
