@@ -63,6 +63,8 @@ class NullTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.frames = 0
+        self.target = 0
+        self.reached = asyncio.Event()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 40000) if name in ("peername", "sockname") else default
@@ -73,6 +75,8 @@ class NullTransport(asyncio.Transport):
     def writelines(self, list_of_data: Any) -> None:
         for _ in list_of_data:
             self.frames += 1
+        if self.frames >= self.target:
+            self.reached.set()
 
     def is_closing(self) -> bool:
         return False
@@ -117,6 +121,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     root = tempfile.mkdtemp(prefix="rq-sendbench-")
     store_config = StoreConfig(store_path_root_dir=root, flush_disk_type=args.flush)
+    store_config.ha_listen_port = 0  # any free port: 10912 may be taken
     config = BrokerConfig(broker_name="broker-a", listen_port=0, namesrv_addr="")
     controller = BrokerController(config, store_config)
     await controller.start()
@@ -147,12 +152,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _drive(conn: Any, transport: NullTransport, reads: list[bytes], depth: int) -> None:
-    target = transport.frames + len(reads) * depth
     for data in reads:
+        transport.target = transport.frames + depth
+        transport.reached.clear()
         conn.data_received(data)
-        await asyncio.sleep(0)  # the turn ends: answers are flushed
-    while transport.frames < target:  # answers that wait for the disk (SYNC_FLUSH)
-        await asyncio.sleep(0.0002)
+        await transport.reached.wait()  # every answer of this read written (SYNC: on disk)
 
 
 def fold(profiler: cProfile.Profile, messages: int) -> dict[str, float]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,9 @@ from rocketq.common.message import decode_properties, encode_properties
 from rocketq.common.record import StoredMessage, sent_message
 from rocketq.remoting.codec import FrameDecoder, encode
 from rocketq.remoting.command import RemotingCommand
+from rocketq.store.commit_log import CommitLog
+from rocketq.store.config import StoreConfig
+from rocketq.store.flush import CommitLogFlushService
 
 
 def test_sent_message_equals_the_dataclass_constructor() -> None:
@@ -46,3 +51,36 @@ def test_json_header_round_trip(code: int, opaque: int, flag: int, language: str
                           ext_fields={"a": "1"}, body=b"x")  # fmt: skip
     (back,) = FrameDecoder().feed(encode(cmd))
     assert back == cmd
+
+
+async def test_group_commit_waiters_answered_once_in_order(tmp_path: Path) -> None:
+    config = StoreConfig(store_path_root_dir=str(tmp_path), flush_disk_type="SYNC_FLUSH")
+    log = CommitLog(tmp_path / "commitlog", 64 * 1024, ("127.0.0.1", 10911))
+    log.load()
+    service = CommitLogFlushService(log, config)
+    answers: list[tuple[int, bool]] = []
+    # Nobody syncs yet: the first waiter times out, exactly once.
+    end = _append(log)
+    service.when_flushed(end, 0.01, lambda ok: answers.append((1, ok)))
+    while not answers:
+        await asyncio.sleep(0.005)
+    assert answers == [(1, False)]
+    service.start()
+    done = asyncio.Event()
+    for n in range(2, 6):
+        end = _append(log)
+        service.when_flushed(end, 30.0, lambda ok, n=n: answers.append((n, ok)))
+    service.when_flushed(end, 30.0, lambda ok: done.set())
+    await done.wait()
+    assert answers == [(1, False), (2, True), (3, True), (4, True), (5, True)]
+    assert log.queue.flushed_where >= end
+    # Already on disk: answered at once.
+    service.when_flushed(end, 30.0, lambda ok: answers.append((6, ok)))
+    assert answers[-1] == (6, True)
+    await service.aclose()
+    log.close()
+
+
+def _append(log: CommitLog) -> int:
+    (result,) = log.append_batch([StoredMessage(topic="T", queue_id=0, body=b"x" * 100)])
+    return result.physical_offset + result.size

@@ -291,6 +291,11 @@ class Connection(asyncio.Protocol):
         log.exception("processing request code %d from %s failed", cmd.code, self.peer)
         return cmd.make_response(ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
 
+    def answer(self, request: RemotingCommand, response: RemotingCommand) -> None:
+        """Answer ``request`` later, from a callback, when its processor returned None:
+        nothing for a one-way request or a closed connection (as an answer returned)."""
+        self._reply(request, response)
+
     def _reply(self, cmd: RemotingCommand, response: RemotingCommand | None) -> None:
         if response is None or cmd.is_oneway or not self.is_open:
             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from rocketq.common.tasks import TaskOwner
@@ -40,7 +41,11 @@ class CommitLogFlushService:
         self.commit_log = commit_log
         self.config = config
         self._on_flushed = on_flushed
-        self._requests: list[tuple[int, asyncio.Future[bool]]] = []
+        # Appends waiting for the disk: (end offset, deadline, callback(ok)), in arrival
+        # order, which is also offset order and deadline order (every append is later and
+        # further than the one before and waits as long): both ends are released from the left.
+        self._waiters: deque[tuple[int, float, Callable[[bool], None]]] = deque()
+        self._watchdog: asyncio.TimerHandle | None = None
         self._wakeup = asyncio.Event()
         self._tasks = TaskOwner(log)
         self._last_thorough = time.monotonic()
@@ -60,12 +65,47 @@ class CommitLogFlushService:
         if self.commit_log.queue.flushed_where >= offset:
             return True
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._requests.append((offset, future))
+
+        def done(ok: bool) -> None:
+            if not future.done():  # the waiting caller may have been cancelled
+                future.set_result(ok)
+
+        self.when_flushed(offset, timeout, done)
+        return await future
+
+    def when_flushed(self, offset: int, timeout: float, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(True)`` once the log is on disk up to ``offset`` (group commit),
+        ``callback(False)`` after ``timeout`` seconds or a failed sync; exactly once.
+
+        A plain callback, no Future or Task per waiting append: SYNC_FLUSH sends are
+        answered from it (``GroupCommitService`` requests with ``syncFlushTimeout``).
+        """
+        if self.commit_log.queue.flushed_where >= offset:
+            callback(True)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._waiters.append((offset, deadline, callback))
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(deadline, self._expire)
         self._wakeup.set()
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            return False
+
+    def _expire(self) -> None:
+        """Time out the waiters whose deadline passed; watch the next one."""
+        waiters = self._waiters
+        now = asyncio.get_running_loop().time()
+        while waiters and waiters[0][1] <= now:
+            _call(waiters.popleft()[2], False)
+        self._watchdog = None
+        if waiters:
+            self._watchdog = asyncio.get_running_loop().call_at(waiters[0][1], self._expire)
+
+    def _release(self, target: int, flushed: int) -> None:
+        """Answer every waiter up to ``target``: on disk or not."""
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= target:
+            offset, _, callback = waiters.popleft()
+            _call(callback, flushed >= offset)
 
     def wakeup(self) -> None:
         """Ask the periodic flusher to run now."""
@@ -85,10 +125,10 @@ class CommitLogFlushService:
 
     async def _group_commit_loop(self) -> None:
         while await self._tasks.sleep(None, self._wakeup):
-            batch, self._requests = self._requests, []
-            if not batch:
+            if not self._waiters:
                 continue
-            target = max(offset for offset, _ in batch)
+            # Everyone waiting now shares the next sync; later arrivals the one after.
+            target = self._waiters[-1][0]
             try:
                 for _ in range(_MAX_SYNCS_PER_REQUEST):
                     if self.commit_log.queue.flushed_where >= target:
@@ -99,9 +139,9 @@ class CommitLogFlushService:
             flushed = self.commit_log.queue.flushed_where
             if self._on_flushed is not None:
                 self._on_flushed(flushed)
-            for offset, future in batch:
-                if not future.done():
-                    future.set_result(flushed >= offset)
+            self._release(target, flushed)
+            if self._waiters:
+                self._wakeup.set()  # arrived during the sync: their turn next
 
     async def _realtime_loop(self) -> None:
         while await self._tasks.sleep(self._interval(), self._wakeup):
@@ -127,7 +167,14 @@ class CommitLogFlushService:
         # Let a sync that is running in a worker thread finish: the files stay mapped.
         await self._tasks.aclose(grace=None)
         flushed = await self.flush_all()
-        batch, self._requests = self._requests, []
-        for offset, future in batch:
-            if not future.done():
-                future.set_result(flushed >= offset)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self._release(self.commit_log.max_offset(), flushed)
+
+
+def _call(callback: Callable[[bool], None], ok: bool) -> None:
+    try:
+        callback(ok)
+    except Exception:
+        log.exception("flush waiter callback failed")

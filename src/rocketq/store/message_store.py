@@ -393,7 +393,23 @@ class DefaultMessageStore(MessageStoreReads):
         if not wait_store:
             self.flush_service.wakeup()
             return PutMessageResult(PutMessageStatus.PUT_OK, tuple(appended))
-        return self._stored_after(self._wait_flush(appended[-1], True), appended)
+        return self._stored_when_flushed(tuple(appended))
+
+    def _stored_when_flushed(
+        self, appended: tuple[AppendResult, ...]
+    ) -> asyncio.Future[PutMessageResult]:
+        """SYNC_FLUSH: a future answered by the group commit's callback (no coroutine)."""
+        future: asyncio.Future[PutMessageResult] = asyncio.get_running_loop().create_future()
+
+        def flushed(ok: bool) -> None:
+            if not future.done():
+                status = PutMessageStatus.PUT_OK if ok else PutMessageStatus.FLUSH_DISK_TIMEOUT
+                future.set_result(PutMessageResult(status, appended))
+
+        last = appended[-1]
+        timeout = self.config.sync_flush_timeout / 1000
+        self.flush_service.when_flushed(last.physical_offset + last.size, timeout, flushed)
+        return future
 
     @staticmethod
     async def _stored_after(

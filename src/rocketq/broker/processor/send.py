@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import random
 import time
@@ -105,20 +107,27 @@ class SendMessageProcessor:
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Entry point for codes 10, 310 and 320, as a coroutine (see :meth:`handle`)."""
-        answer = self.handle(conn, req)
+        answer = self._handle(conn, req, callback=False)
         if isinstance(answer, RemotingCommand):
             return answer
+        assert answer is not None  # only callback=True answers later
         return await answer
 
     def handle(
         self, conn: Connection, req: RemotingCommand
-    ) -> RemotingCommand | Awaitable[RemotingCommand]:
+    ) -> RemotingCommand | Awaitable[RemotingCommand] | None:
         """The processor-table entry for codes 10, 310 and 320.
 
         A send the store completes at once (ASYNC_FLUSH, or no WAIT) is answered here,
-        without a coroutine or a Task: most sends. Only a put that waits for the disk or a
-        slave, and a transaction half, come back as an awaitable answer.
+        without a coroutine or a Task: most sends. A SYNC_FLUSH send returns None and is
+        answered from the group commit's callback (:meth:`Connection.answer`). Only a put
+        that waits for a slave, and a transaction half, come back as an awaitable answer.
         """
+        return self._handle(conn, req, callback=True)
+
+    def _handle(
+        self, conn: Connection, req: RemotingCommand, callback: bool
+    ) -> RemotingCommand | Awaitable[RemotingCommand] | None:
         header: SendHeader
         if req.code == RequestCode.SEND_MESSAGE:
             header = SendMessageRequestHeader.from_ext(req.ext_fields)
@@ -154,7 +163,29 @@ class SendMessageProcessor:
         stored = self.store.submit_messages(msgs, wait_store=wait)
         if isinstance(stored, PutMessageResult):
             return self._answer(response, stored, msgs[0].queue_id)
+        if callback and isinstance(stored, asyncio.Future):  # SYNC_FLUSH: from the group commit
+            stored.add_done_callback(
+                functools.partial(self._answer_when_stored, conn, req, response, msgs[0].queue_id)
+            )
+            return None
         return self._answer_after(response, stored, msgs[0].queue_id)
+
+    def _answer_when_stored(
+        self,
+        conn: Connection,
+        req: RemotingCommand,
+        response: RemotingCommand,
+        queue_id: int,
+        stored: asyncio.Future[PutMessageResult],
+    ) -> None:
+        if stored.cancelled():
+            return
+        error = stored.exception()
+        if error is not None:
+            log.error("storing a send failed: %r", error)
+            conn.answer(req, _fail(response, ResponseCode.SYSTEM_ERROR, repr(error)))
+        else:
+            conn.answer(req, self._answer(response, stored.result(), queue_id))
 
     async def _answer_after(
         self, response: RemotingCommand, stored: Awaitable[PutMessageResult], queue_id: int
