@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rocketq.client.api import MQClientAPI, check_response
 from rocketq.client.message import MessageQueue
 from rocketq.common.errors import BrokerError
+from rocketq.common.record import decode_offset_msg_id
 from rocketq.common.topic import retry_topic
 from rocketq.remoting import fastjson
 from rocketq.remoting.codes import RequestCode, ResponseCode
@@ -88,9 +89,10 @@ class ConsumersMixin:
     async def consume_message_directly(
         self, group: str, client_id: str, msg_id: str, topic: str | None = None
     ) -> dict[str, Any]:
-        """CONSUME_MESSAGE_DIRECTLY: the client consumes the message stored at the offset
-        msgId ``msg_id``; its ConsumeMessageDirectlyResult."""
-        addr = await self._group_broker(group)
+        """CONSUME_MESSAGE_DIRECTLY to the broker that stored the message (the offset msgId
+        ``msg_id`` names it, as ``DefaultMQAdminExtImpl`` asks the store host): the client
+        consumes that message; its ConsumeMessageDirectlyResult."""
+        (host, port), _offset = decode_offset_msg_id(msg_id)
         ext = ConsumeMessageDirectlyResultRequestHeader(
             consumer_group=group, client_id=client_id, msg_id=msg_id
         ).to_ext()
@@ -98,7 +100,7 @@ class ConsumersMixin:
             ext["topic"] = topic
         timeout = self.timeout * _RELAYED_TIMEOUT_FACTOR
         result: dict[str, Any] = await self._json(
-            addr, RequestCode.CONSUME_MESSAGE_DIRECTLY, ext, timeout
+            f"{host}:{port}", RequestCode.CONSUME_MESSAGE_DIRECTLY, ext, timeout
         )
         return result
 

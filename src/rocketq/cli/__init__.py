@@ -7,12 +7,17 @@ One module per area; each registers its commands on the groups of
 
 # Each area registers its commands when imported.
 from rocketq.cli import (  # noqa: F401
+    acl,
     bench,
+    broker_ops,
     config,
+    consumer,
     controller,
     dlq,
+    export,
     group,
     message,
+    message_print,
     servers,
     topic,
     trace,

@@ -4,14 +4,18 @@ loop runner, the ``-n`` option, the admin call wrapper and table helpers."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
 import logging
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import click
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -23,11 +27,16 @@ __all__ = [
     "admin",
     "admin_call",
     "console",
+    "emit",
+    "fetch",
     "human_ms",
+    "json_mode",
+    "jsonable",
     "main",
     "namesrv_option",
     "new_table",
     "parse_bool",
+    "parse_timestamp",
     "run_async",
     "serve_until_signal",
     "setup_logging",
@@ -105,7 +114,7 @@ namesrv_option = click.option(
 )
 
 
-def admin_call(namesrv_addr: str, fn: Callable[[AdminClient], Awaitable[T]]) -> T:
+def fetch(namesrv_addr: str, fn: Callable[[AdminClient], Awaitable[T]]) -> T:
     """Run ``fn`` with an AdminClient; errors become one-line ClickExceptions."""
 
     async def go() -> T:
@@ -120,7 +129,91 @@ def admin_call(namesrv_addr: str, fn: Callable[[AdminClient], Awaitable[T]]) -> 
         raise click.ClickException(f"{exc} (is the NameServer at {namesrv_addr} running?)") from exc
 
 
-@main.group()
+def admin_call(namesrv_addr: str, fn: Callable[[AdminClient], Awaitable[T]]) -> T:
+    """:func:`fetch`; with ``--json``, what ``fn`` returned is printed as JSON and the
+    command ends there (the commands that print one fetched result rely on this)."""
+    result = fetch(namesrv_addr, fn)
+    if json_mode():
+        emit(result, lambda _r: None)
+        raise click.exceptions.Exit(0)
+    return result
+
+
+# -- --json: every admin command can print its result as JSON ---------------------------------
+
+_JSON_MODE: ContextVar[bool] = ContextVar("rocketq_admin_json", default=False)
+
+
+def json_mode() -> bool:
+    """True while an admin command runs with ``--json``."""
+    return _JSON_MODE.get()
+
+
+def _set_json_mode(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    _JSON_MODE.set(bool(value))
+    return bool(value)
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values: dataclasses and ``to_obj()`` bodies become objects,
+    non-text map keys (queues) text, bytes UTF-8 text, sets sorted lists."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, enum.Enum):
+        return obj.name
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj).decode("utf-8", "replace")
+    if isinstance(obj, dict):
+        return {_json_key(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = [jsonable(v) for v in obj]
+        return sorted(items, key=str) if isinstance(obj, (set, frozenset)) else items
+    to_obj = getattr(obj, "to_obj", None)
+    if callable(to_obj):
+        return jsonable(to_obj())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    return str(obj)
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, tuple) and all(isinstance(i, tuple) and len(i) == 2 for i in key):
+        return orjson.dumps(dict(key)).decode()  # a fastjson object key
+    if dataclasses.is_dataclass(key):
+        return orjson.dumps(jsonable(key)).decode()
+    return str(key)
+
+
+def emit(result: T, render: Callable[[T], None]) -> None:
+    """Print ``result``: as indented JSON with ``--json``, else with ``render``."""
+    if json_mode():
+        click.echo(orjson.dumps(jsonable(result), option=orjson.OPT_INDENT_2).decode())
+    else:
+        render(result)
+
+
+json_option = click.Option(
+    ["--json", "as_json"],
+    is_flag=True,
+    expose_value=False,
+    callback=_set_json_mode,
+    help="Print the result as JSON (scriptable) instead of mqadmin's layout.",
+)
+
+
+class AdminGroup(click.Group):
+    """The ``admin`` group: every command it gets also takes ``--json``."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Register ``cmd`` with the ``--json`` option added."""
+        if not any(p.name == "as_json" for p in cmd.params):
+            cmd.params.append(json_option)
+        super().add_command(cmd, name)
+
+
+@main.group(cls=AdminGroup)
 def admin() -> None:
     """Administer a cluster: mqadmin's commands and flags (-n NAMESRV)."""
 
@@ -153,3 +246,20 @@ def target_addrs(
 def parse_bool(text: str) -> bool:
     """mqadmin's flags: ``true`` (any case) is True, anything else False."""
     return text.strip().lower() == "true"
+
+
+def parse_timestamp(text: str) -> int:
+    """``now`` (-1), epoch ms, or ``yyyy-MM-dd#HH:mm:ss:SSS`` (local time)."""
+    text = text.strip()
+    if text == "now":
+        return -1
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        base, _, ms = text.rpartition(":")
+        stamp = time.mktime(time.strptime(base, "%Y-%m-%d#%H:%M:%S"))
+        return int(stamp * 1000) + int(ms)
+    except ValueError as exc:
+        raise click.BadParameter(
+            "use now, milliseconds or yyyy-MM-dd#HH:mm:ss:SSS", param_hint="-s"
+        ) from exc

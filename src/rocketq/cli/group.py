@@ -16,6 +16,7 @@ from rocketq.cli.base import (
     namesrv_option,
     new_table,
     parse_bool,
+    parse_timestamp,
     target_addrs,
 )
 from rocketq.common.errors import BrokerError
@@ -104,23 +105,6 @@ def update_sub_group(
     click.echo(config)
 
 
-def _parse_timestamp(text: str) -> int:
-    """``now`` (-1), epoch ms, or ``yyyy-MM-dd#HH:mm:ss:SSS`` (local time)."""
-    text = text.strip()
-    if text == "now":
-        return -1
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        base, _, ms = text.rpartition(":")
-        stamp = time.mktime(time.strptime(base, "%Y-%m-%d#%H:%M:%S"))
-        return int(stamp * 1000) + int(ms)
-    except ValueError as exc:
-        raise click.BadParameter(
-            "use now, milliseconds or yyyy-MM-dd#HH:mm:ss:SSS", param_hint="-s"
-        ) from exc
-
-
 @admin.command("resetOffsetByTime")
 @namesrv_option
 @click.option("-g", "--group", required=True, help="Consumer group.")
@@ -132,7 +116,7 @@ def reset_offset_by_time(
     namesrv_addr: str, group: str, topic: str, timestamp: str, force: str, cplus: bool
 ) -> None:
     """Move a group's offsets on a topic to a point in time (without restarting consumers)."""
-    stamp, forced = _parse_timestamp(timestamp), parse_bool(force)
+    stamp, forced = parse_timestamp(timestamp), parse_bool(force)
 
     async def go(a: AdminClient) -> Any:
         try:

@@ -20,6 +20,7 @@ from rocketq.client.message import MessageExt, MessageQueue, PullStatus
 
 __all__ = [
     "consume_message",
+    "print_message",
     "query_msg_by_id",
     "query_msg_by_key",
     "query_msg_by_offset",
@@ -30,15 +31,15 @@ __all__ = [
 _READ_ON = frozenset({PullStatus.FOUND, PullStatus.NO_MATCHED_MSG})
 
 
-def _print_message(record: MessageExt, msg_id: str | None = None) -> None:
+def print_message(record: MessageExt, msg_id: str | None = None) -> None:
     """``QueryMsgByIdSubCommand#printMsg`` (the body is printed, not written to a file)."""
     props = record.properties
     offset_id = msg_id or record.offset_msg_id
     rows = [
         ("OffsetID:", offset_id),
         ("Topic:", record.topic),
-        ("Tags:", f"[{props.get('TAGS')}]"),
-        ("Keys:", f"[{props.get('KEYS')}]"),
+        ("Tags:", f"[{props.get('TAGS', 'null')}]"),
+        ("Keys:", f"[{props.get('KEYS', 'null')}]"),
         ("Queue ID:", record.queue_id),
         ("Queue Offset:", record.queue_offset),
         ("CommitLog Offset:", record.commit_log_offset),
@@ -48,7 +49,7 @@ def _print_message(record: MessageExt, msg_id: str | None = None) -> None:
         ("Born Host:", f"{record.born_host[0]}:{record.born_host[1]}"),
         ("Store Host:", f"{record.store_host[0]}:{record.store_host[1]}"),
         ("System Flag:", record.sys_flag),
-        ("Properties:", props),
+        ("Properties:", "{" + ", ".join(f"{k}={v}" for k, v in props.items()) + "}"),
         ("Message Body:", record.body.decode("utf-8", "replace")),
     ]
     for name, value in rows:
@@ -66,7 +67,7 @@ def query_msg_by_id(namesrv_addr: str, msg_id: str) -> None:
         return [await a.view_message(one) for one in ids]
 
     for one, record in zip(ids, admin_call(namesrv_addr, go), strict=True):
-        _print_message(record, one)
+        print_message(record, one)
 
 
 @admin.command("queryMsgByKey")
@@ -102,7 +103,7 @@ def query_msg_by_offset(
 
     result = admin_call(namesrv_addr, go)
     if result.messages:
-        _print_message(result.messages[0])
+        print_message(result.messages[0])
 
 
 @admin.command("sendMessage")
