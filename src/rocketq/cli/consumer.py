@@ -206,9 +206,9 @@ def producer(namesrv_addr: str, broker_addr: str) -> None:
                 click.echo(f"producer group ({group}) instances are empty")
             for p in producers:
                 click.echo(
-                    f"producer group ({group}) instance : ProducerInfo{{clientId={p['clientId']}, "
+                    f"producer group ({group}) instance : clientId={p['clientId']},"
                     f"remoteIP={p['remoteIP']}, language={p['language']}, "
-                    f"version={p['version']}, lastUpdateTimestamp={p['lastUpdateTimestamp']}}}"
+                    f"version={p['version']}, lastUpdateTimestamp={p['lastUpdateTimestamp']}"
                 )
 
     emit(table, render)
