@@ -68,7 +68,7 @@ log = logging.getLogger("rocketq.broker")
 BROKER_VERSION = 401
 BROKER_VERSION_DESC = "V4_9_4"
 # MQVersion.Version.V3_0_7_SNAPSHOT: older clients cannot take RESET_CONSUMER_CLIENT_OFFSET.
-_VERSION_RESET_OFFSET = 39
+_VERSION_RESET_OFFSET = 28  # its ordinal in MQVersion.Version (V3_0_0_SNAPSHOT = 0)
 # StoreStatsService keeps 10 min of samples; putTps reports the 10 s, 60 s and 600 s rates.
 _TPS_WINDOWS_S = (10, 60, 600)
 # TopicValidator.SYSTEM_TOPIC_PREFIX: topics named like this belong to the broker.
