@@ -56,8 +56,18 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("flush wait", ("rocketq/store/flush", "_wait_flush")),
     ("response encode", ("_answer (", "to_ext (", "encode_parts (", "write (rocketq/remoting")),
     ("write (syscall)", ("_flush (rocketq/remoting/connection",)),
-    ("request dispatch", ("_on_request (", "_finish (", "_reply (", "process (rocketq/broker")),
-    ("store put (rest)", ("put_messages (",)),
+    (
+        "request dispatch",
+        (
+            "_on_request (",
+            "_finish (",
+            "_reply (",
+            "process (rocketq/broker",
+            "handle (rocketq/broker/processor/send",
+            "answer (rocketq/remoting",
+        ),
+    ),
+    ("store put (rest)", ("put_messages (", "submit_messages (", "_stored_when_flushed")),
 ]
 
 
