@@ -7,6 +7,7 @@ as mqadmin does."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -94,6 +95,12 @@ async def test_producer_and_consumer_traces_are_written_and_shown(
             main,
             ["admin", "queryMsgTraceById", "-n", ns.address, "-i", sent.msg_id],
         )
+        as_json = await asyncio.to_thread(
+            CliRunner().invoke,
+            main,
+            ["admin", "queryMsgTraceById", "-n", ns.address, "-i", sent.msg_id, "--json"],
+        )
+    assert {v["msg_type"] for v in json.loads(as_json.output)} == {"Pub", "SubBefore", "SubAfter"}
     pub = next(v for v in views if v.msg_type == "Pub")
     after = next(v for v in views if v.msg_type == "SubAfter")
     assert (pub.group_name, pub.topic, pub.tags, pub.keys) == (
