@@ -40,6 +40,17 @@ DEFAULT_GRPC_SERVER_PORT = 8081
 PERM_MASK = PERM_READ | PERM_WRITE | PERM_INHERIT
 # registerNameServerPeriod, clamped by RocketMQ to [10 s, 60 s].
 DEFAULT_REGISTER_PERIOD_MS = 30_000
+# Controller mode (RocketMQ 5 BrokerConfig): heartbeat to every controller each second; the
+# controller declares a broker dead after 10 s of silence (or at once when its connection
+# closes); the replica info is polled every 5 s, the controller leader every 10 s.
+DEFAULT_BROKER_HEARTBEAT_INTERVAL_MS = 1000
+DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS = 10_000
+DEFAULT_CHECK_SYNC_STATE_SET_PERIOD_MS = 5000
+DEFAULT_SYNC_CONTROLLER_METADATA_PERIOD_MS = 10_000
+# brokerElectionPriority: Integer.MAX_VALUE (lower wins an election between equals).
+DEFAULT_BROKER_ELECTION_PRIORITY = 2**31 - 1
+# brokerId -1: "the controller assigns it" (controller mode only).
+UNASSIGNED_BROKER_ID = -1
 
 
 @dataclass
@@ -48,7 +59,8 @@ class BrokerConfig(ConfigBase):
 
     broker_cluster_name: str = "DefaultCluster"
     broker_name: str = setting(factory=lambda: socket.gethostname() or "broker-a")
-    broker_id: int = setting(0, minimum=0)
+    # -1 only in controller mode (the controller assigns the id; _check_role enforces it).
+    broker_id: int = setting(0, minimum=UNASSIGNED_BROKER_ID)
     namesrv_addr: str = setting(factory=lambda: os.environ.get("NAMESRV_ADDR", ""))
     listen_port: int = setting(DEFAULT_BROKER_PORT, minimum=0, maximum=MAX_PORT)  # 0: free port
     # rocketq: the address to bind (Java binds every interface).
@@ -94,6 +106,21 @@ class BrokerConfig(ConfigBase):
     # RocketMQ 5's gRPC protocol, served by the broker itself (Apache RocketMQ needs its
     # Proxy for it; the key is the Proxy's). -1: not served; 0: a free port.
     grpc_server_port: int = setting(DEFAULT_GRPC_SERVER_PORT, minimum=-1, maximum=MAX_PORT)
+    # RocketMQ 5 controller mode (broker/controller/ReplicasManager): the controllers at
+    # controllerAddr ("host:port;host:port") assign the id and the role.
+    enable_controller_mode: bool = False
+    controller_addr: str = ""
+    fetch_controller_addr_by_dns_lookup: bool = setting(False, implemented=False)
+    broker_heartbeat_interval: int = setting(DEFAULT_BROKER_HEARTBEAT_INTERVAL_MS, minimum=1)
+    controller_heart_beat_timeout_mills: int = setting(
+        DEFAULT_CONTROLLER_HEARTBEAT_TIMEOUT_MS, minimum=1
+    )
+    check_sync_state_set_period: int = setting(DEFAULT_CHECK_SYNC_STATE_SET_PERIOD_MS, minimum=1)
+    sync_controller_metadata_period: int = setting(
+        DEFAULT_SYNC_CONTROLLER_METADATA_PERIOD_MS, minimum=1
+    )
+    broker_election_priority: int = DEFAULT_BROKER_ELECTION_PRIORITY
+    send_heartbeat_timeout_millis: int = setting(1000, minimum=1)
 
     @property
     def broker_addr(self) -> str:
@@ -103,6 +130,10 @@ class BrokerConfig(ConfigBase):
     def ha_server_addr(self, ha_listen_port: int) -> str:
         """``brokerIP2:haListenPort`` (brokerIP2 defaults to brokerIP1): where slaves connect."""
         return f"{self.broker_ip2 or self.broker_ip1}:{ha_listen_port}"
+
+    def controller_addrs(self) -> list[str]:
+        """The controller list (``controllerAddr``, ``;``-separated)."""
+        return [a.strip() for a in self.controller_addr.split(";") if a.strip()]
 
     def namesrv_addrs(self) -> list[str]:
         """The NameServer list (``;``-separated in RocketMQ)."""
@@ -138,7 +169,9 @@ def load_broker_conf(
 
 
 def _check_role(broker: BrokerConfig, store: StoreConfig, values: dict[str, str]) -> None:
-    """``BrokerStartup``: masters are id 0; a slave needs an id > 0."""
+    """``BrokerStartup``: masters are id 0; a slave needs an id > 0; in controller mode the
+    controller decides both (brokerRole and brokerId are not checked), and it needs at
+    least one controller address and no DLedger commitlog."""
     if store.broker_role not in BROKER_ROLES:
         raise ConfigError(
             f"bad value for brokerRole: {store.broker_role!r} "
@@ -149,11 +182,23 @@ def _check_role(broker: BrokerConfig, store: StoreConfig, values: dict[str, str]
             f"bad value for flushDiskType: {store.flush_disk_type!r} "
             f"(allowed: {', '.join(sorted(FLUSH_DISK_TYPES))})"
         )
+    if broker.enable_controller_mode:
+        _check_controller_mode(broker, values)
+        return
+    if broker.broker_id == UNASSIGNED_BROKER_ID:
+        raise ConfigError("bad value for brokerId: '-1' (only with enableControllerMode=true)")
     if store.broker_role != SLAVE:
         broker.broker_id = 0
     elif broker.broker_id <= 0:
         given = values.get("brokerId", "0")
         raise ConfigError(f"bad value for brokerId: {given!r} (a SLAVE's brokerId must be > 0)")
+
+
+def _check_controller_mode(broker: BrokerConfig, values: dict[str, str]) -> None:
+    if not broker.controller_addrs():
+        raise ConfigError("controllerAddr is empty: enableControllerMode=true needs a controller")
+    if values.get("enableDLegerCommitLog", "false").strip().lower() == "true":
+        raise ConfigError("enableControllerMode and enableDLegerCommitLog cannot both be true")
 
 
 # Keys rocketq's config objects take but whose setting changes nothing yet.

@@ -79,6 +79,9 @@ DEFAULT_HA_TRANSFER_BATCH_SIZE = 32 * 1024
 DEFAULT_HA_SLAVE_FALLBEHIND_MAX = 256 * 1024 * 1024
 DEFAULT_HA_CONNECT_RETRY_INTERVAL = 5_000
 DEFAULT_SLAVE_TIMEOUT = 3_000
+# Controller mode (5.x AutoSwitchHAService): a slave that has not caught up with the master
+# for 15 s leaves the SyncStateSet.
+DEFAULT_HA_MAX_TIME_SLAVE_NOT_CATCHUP = 15_000
 # A chunk must fit a Java slave's 4 MiB read buffer with its 12-byte header.
 _MAX_HA_TRANSFER_BATCH_SIZE = 4 * 1024 * 1024 - 12
 
@@ -147,6 +150,18 @@ class StoreConfig(ConfigBase):
     # A SYNC_MASTER put waits this long (ms) for a slave's ack before FLUSH_SLAVE_TIMEOUT
     # (CommitLog#submitReplicaRequest uses slaveTimeout from 4.9.3; syncFlushTimeout before).
     slave_timeout: int = DEFAULT_SLAVE_TIMEOUT
+    # Controller mode (5.x): sends wait for every SyncStateSet member; a send fails with
+    # IN_SYNC_REPLICAS_NOT_ENOUGH while the set is smaller than minInSyncReplicas.
+    all_ack_in_sync_state_set: bool = False
+    min_in_sync_replicas: int = 1
+    ha_max_time_slave_not_catchup: int = DEFAULT_HA_MAX_TIME_SLAVE_NOT_CATCHUP
+    # An empty slave starts from the master's last file instead of its first.
+    sync_from_last_file: bool = False
+    # A learner replicates but never joins the SyncStateSet.
+    async_learner: bool = False
+    # "" = Java's null: <root>/epochFileCheckpoint and <root>/brokerIdentity.
+    store_path_epoch_file: str = ""
+    store_path_broker_identity: str = ""
     message_delay_level: str = DEFAULT_MESSAGE_DELAY_LEVEL
     flush_delay_offset_interval: int = 10_000
     clean_file_forcibly_enable: bool = True
@@ -184,6 +199,18 @@ class StoreConfig(ConfigBase):
         """``StorePathConfigHelper#getAbortFile``: ``<root>/abort``."""
         return os.path.join(self.store_path_root_dir, "abort")
 
+    def epoch_file_path(self) -> str:
+        """``getStorePathEpochFile``: the configured path or ``<root>/epochFileCheckpoint``."""
+        return self.store_path_epoch_file or os.path.join(
+            self.store_path_root_dir, "epochFileCheckpoint"
+        )
+
+    def broker_identity_path(self) -> str:
+        """``getStorePathBrokerIdentity``: the configured path or ``<root>/brokerIdentity``."""
+        return self.store_path_broker_identity or os.path.join(
+            self.store_path_root_dir, "brokerIdentity"
+        )
+
     def consume_queue_file_size(self) -> int:
         """``getMappedFileSizeConsumeQueue``: the setting rounded up to whole 20-byte entries."""
         units = -(-self.mapped_file_size_consume_queue // CQ_STORE_UNIT_SIZE)
@@ -208,5 +235,7 @@ class StoreConfig(ConfigBase):
             raise ValueError("haSendHeartbeatInterval and haHousekeepingInterval must be positive")
         if not 0 < self.ha_transfer_batch_size <= _MAX_HA_TRANSFER_BATCH_SIZE:
             raise ValueError(f"haTransferBatchSize must be in 1..{_MAX_HA_TRANSFER_BATCH_SIZE}")
+        if self.min_in_sync_replicas < 1 or self.ha_max_time_slave_not_catchup <= 0:
+            raise ValueError("minInSyncReplicas must be >= 1, haMaxTimeSlaveNotCatchup > 0")
         if self.timer_precision_ms <= 0 or self.timer_roll_window_slot < 2:
             raise ValueError("timerPrecisionMs must be positive and timerRollWindowSlot >= 2")
