@@ -1,0 +1,507 @@
+"""The broker's statistics, as RocketMQ keeps them: ``StatsItem``/``StatsItemSet`` with their
+minute / hour / day windows (``common/stats``), ``BrokerStatsManager``'s named item sets, the
+store's get/put rates of ``StoreStatsService`` and the midnight totals of ``BrokerStats``.
+
+How a window works (``StatsItem``): an item only counts (``value`` and ``times``, two ints,
+O(1) per increment). Sampling appends ``(timestamp, times, value)`` snapshots to three
+bounded lists: every 10 s for the minute (7 snapshots = 60 s), every 10 min for the hour
+(7 = 60 min), every hour for the day (25 = 24 h). A window's figures come from its first
+and last snapshot: ``sum`` = value difference, ``tps`` = sum per second between them,
+``avgpt`` = sum per call (for a latency item: the mean latency). The first sample of an
+item puts a zero snapshot one period earlier, so an item's first window counts everything.
+
+Nothing here runs by itself and nothing reads the wall clock directly: the broker calls
+:meth:`BrokerStatsManager.tick` every second (one ``TaskOwner.every`` loop) and the clock
+is a constructor argument, so tests drive every window with a fake clock.
+
+```
+ send ──> on_put(topic, qid, n, bytes) ─> TOPIC_PUT_NUMS/SIZE[topic], BROKER_PUT_NUMS[cluster]
+ pull ──> on_get(group, topic, qid, ...) ─> GROUP_GET_NUMS/SIZE[topic@group], BROKER_GET_NUMS,
+                                            GROUP_GET_LATENCY[qid@topic@group], found/miss
+ back ──> on_send_back(group, topic, ...) ─> SNDBCK_PUT_NUMS[topic@group]
+ tick (1 s) ─> StoreStatsService sample; item windows when due; midnight roll
+```
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from rocketq.common.topic import SCHEDULE_TOPIC
+
+__all__ = [
+    "BROKER_GET_NUMS",
+    "BROKER_PUT_NUMS",
+    "GROUP_GET_LATENCY",
+    "GROUP_GET_NUMS",
+    "GROUP_GET_SIZE",
+    "SNDBCK_PUT_NUMS",
+    "STATS_TICK_S",
+    "TOPIC_PUT_NUMS",
+    "TOPIC_PUT_SIZE",
+    "BrokerStatsManager",
+    "DailyTotals",
+    "StatsItem",
+    "StatsItemSet",
+    "StatsSnapshot",
+    "StatsWindows",
+    "StoreStatsService",
+    "next_morning_ms",
+]
+
+Clock = Callable[[], int]  # milliseconds since the epoch
+
+# Stats item names (RocketMQ ``Stats``), the names mqadmin's statsAll and
+# VIEW_BROKER_STATS_DATA ask for.
+QUEUE_PUT_NUMS = "QUEUE_PUT_NUMS"
+QUEUE_PUT_SIZE = "QUEUE_PUT_SIZE"
+QUEUE_GET_NUMS = "QUEUE_GET_NUMS"
+QUEUE_GET_SIZE = "QUEUE_GET_SIZE"
+TOPIC_PUT_NUMS = "TOPIC_PUT_NUMS"
+TOPIC_PUT_SIZE = "TOPIC_PUT_SIZE"
+GROUP_GET_NUMS = "GROUP_GET_NUMS"
+GROUP_GET_SIZE = "GROUP_GET_SIZE"
+SNDBCK_PUT_NUMS = "SNDBCK_PUT_NUMS"
+BROKER_PUT_NUMS = "BROKER_PUT_NUMS"
+BROKER_GET_NUMS = "BROKER_GET_NUMS"
+GROUP_GET_FROM_DISK_NUMS = "GROUP_GET_FROM_DISK_NUMS"
+GROUP_GET_FROM_DISK_SIZE = "GROUP_GET_FROM_DISK_SIZE"
+BROKER_GET_FROM_DISK_NUMS = "BROKER_GET_FROM_DISK_NUMS"
+BROKER_GET_FROM_DISK_SIZE = "BROKER_GET_FROM_DISK_SIZE"
+GROUP_GET_LATENCY = "GROUP_GET_LATENCY"
+COMMERCIAL_SEND_TIMES = "COMMERCIAL_SEND_TIMES"
+COMMERCIAL_SNDBCK_TIMES = "COMMERCIAL_SNDBCK_TIMES"
+COMMERCIAL_RCV_TIMES = "COMMERCIAL_RCV_TIMES"
+COMMERCIAL_RCV_EPOLLS = "COMMERCIAL_RCV_EPOLLS"
+COMMERCIAL_SEND_SIZE = "COMMERCIAL_SEND_SIZE"
+COMMERCIAL_RCV_SIZE = "COMMERCIAL_RCV_SIZE"
+COMMERCIAL_PERM_FAILURES = "COMMERCIAL_PERM_FAILURES"
+# The sets BrokerStatsManager always keeps (the QUEUE_* four only with enableDetailStat).
+_ITEM_SETS = (
+    TOPIC_PUT_NUMS, TOPIC_PUT_SIZE, GROUP_GET_NUMS, GROUP_GET_SIZE, GROUP_GET_LATENCY,
+    SNDBCK_PUT_NUMS, BROKER_PUT_NUMS, BROKER_GET_NUMS, GROUP_GET_FROM_DISK_NUMS,
+    GROUP_GET_FROM_DISK_SIZE, BROKER_GET_FROM_DISK_NUMS, BROKER_GET_FROM_DISK_SIZE,
+    COMMERCIAL_SEND_TIMES, COMMERCIAL_RCV_TIMES, COMMERCIAL_SEND_SIZE, COMMERCIAL_RCV_SIZE,
+    COMMERCIAL_RCV_EPOLLS, COMMERCIAL_SNDBCK_TIMES, COMMERCIAL_PERM_FAILURES,
+)  # fmt: skip
+_QUEUE_SETS = (QUEUE_PUT_NUMS, QUEUE_PUT_SIZE, QUEUE_GET_NUMS, QUEUE_GET_SIZE)
+
+# StatsItem's three windows: (sampling period in ms, snapshots kept). 7 snapshots 10 s apart
+# span the minute, 7 snapshots 10 min apart the hour, 25 snapshots an hour apart the day.
+MINUTE, HOUR, DAY = 0, 1, 2
+_WINDOWS = ((10_000, 7), (600_000, 7), (3_600_000, 25))
+# StoreStatsService samples every second (FREQUENCY_OF_SAMPLING) and keeps 10 minutes of
+# samples (MAX_RECORDS_OF_SAMPLING + 1); runtime rates are over the last 10, 60, 600 s.
+STATS_TICK_S = 1.0
+_STORE_SAMPLES = 600 + 1
+_RATE_SPANS = (10, 60, 600)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def next_morning_ms(now_ms: int, tz: tzinfo | None = None) -> int:
+    """The next midnight after ``now_ms`` (``UtilAll.computeNextMorningTimeMillis``), in
+    ``tz`` (None: this machine's local time, as Java's default Calendar)."""
+    now = datetime.fromtimestamp(now_ms / 1000, tz)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    return int(midnight.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSnapshot:
+    """One window of a stats item (``StatsSnapshot``; ``BrokerStatsItem`` on the wire)."""
+
+    sum: int = 0
+    tps: float = 0.0
+    avgpt: float = 0.0
+    times: int = 0
+
+    def to_obj(self) -> dict[str, Any]:
+        """``BrokerStatsItem`` JSON."""
+        return {"avgpt": self.avgpt, "sum": self.sum, "tps": self.tps}
+
+
+@dataclass(frozen=True, slots=True)
+class StatsWindows:
+    """A stats item over its three windows (``BrokerStatsData``)."""
+
+    minute: StatsSnapshot
+    hour: StatsSnapshot
+    day: StatsSnapshot
+
+    def to_obj(self) -> dict[str, Any]:
+        """``BrokerStatsData`` JSON."""
+        return {
+            "statsDay": self.day.to_obj(),
+            "statsHour": self.hour.to_obj(),
+            "statsMinute": self.minute.to_obj(),
+        }
+
+
+# A sample: (timestamp ms, times, value), RocketMQ's CallSnapshot.
+_Call = tuple[int, int, int]
+
+
+class StatsItem:
+    """Counters of one key and their snapshot windows (RocketMQ ``StatsItem``; a latency
+    item, ``RTStatsItem``, differs only in how Java logs it)."""
+
+    __slots__ = ("_windows", "stats_key", "stats_name", "times", "value")
+
+    def __init__(self, stats_name: str, stats_key: str) -> None:
+        self.stats_name = stats_name
+        self.stats_key = stats_key
+        self.value = 0
+        self.times = 0
+        self._windows: tuple[deque[_Call], ...] = tuple(deque(maxlen=n) for _, n in _WINDOWS)
+
+    def add(self, value: int, times: int = 1) -> None:
+        """Count ``value`` (messages, bytes, milliseconds) over ``times`` calls."""
+        self.value += value
+        self.times += times
+
+    def sample(self, window: int, now_ms: int) -> None:
+        """Append a snapshot to ``window`` (MINUTE, HOUR or DAY): ``samplingInSeconds``,
+        ``samplingInMinutes``, ``samplingInHour``."""
+        calls = self._windows[window]
+        if not calls:  # the item's first sample: everything so far counts in the window
+            calls.append((now_ms - _WINDOWS[window][0], 0, 0))
+        calls.append((now_ms, self.times, self.value))
+
+    def snapshot(self, window: int) -> StatsSnapshot:
+        """The window's figures (``computeStatsData``); zeros before the first sample."""
+        calls = self._windows[window]
+        if not calls:
+            return StatsSnapshot()
+        (t0, times0, value0), (t1, times1, value1) = calls[0], calls[-1]
+        total, times = value1 - value0, times1 - times0
+        tps = total * 1000.0 / (t1 - t0) if t1 > t0 else 0.0
+        avgpt = total / times if times > 0 else 0.0
+        return StatsSnapshot(total, tps, avgpt, times)
+
+    def windows(self) -> StatsWindows:
+        """All three windows (``getStatsDataInMinute/Hour/Day``)."""
+        return StatsWindows(self.snapshot(MINUTE), self.snapshot(HOUR), self.snapshot(DAY))
+
+
+class StatsItemSet:
+    """The items of one stats name, by key (RocketMQ ``StatsItemSet``)."""
+
+    __slots__ = ("items", "stats_name")
+
+    def __init__(self, stats_name: str) -> None:
+        self.stats_name = stats_name
+        self.items: dict[str, StatsItem] = {}
+
+    def add_value(self, key: str, value: int, times: int = 1) -> None:
+        """Count on the item ``key``, made on first use (``addValue`` / ``addRTValue``)."""
+        item = self.items.get(key)
+        if item is None:
+            item = self.items[key] = StatsItem(self.stats_name, key)
+        item.value += value
+        item.times += times
+
+    def get_and_create(self, key: str) -> StatsItem:
+        """The item ``key``, made on first use."""
+        item = self.items.get(key)
+        if item is None:
+            item = self.items[key] = StatsItem(self.stats_name, key)
+        return item
+
+    def get(self, key: str) -> StatsItem | None:
+        """The item ``key``, or None."""
+        return self.items.get(key)
+
+    def snapshot(self, key: str, window: int) -> StatsSnapshot:
+        """A window of the item ``key``; zeros when there is no such item."""
+        item = self.items.get(key)
+        return item.snapshot(window) if item is not None else StatsSnapshot()
+
+    def sample(self, window: int, now_ms: int) -> None:
+        """Sample every item's ``window``."""
+        for item in list(self.items.values()):
+            item.sample(window, now_ms)
+
+    def delete_where(self, match: Callable[[str], bool]) -> None:
+        """Drop the items whose key matches (``delValueByPrefix/Infix/SuffixKey``)."""
+        for key in [k for k in self.items if match(k)]:
+            del self.items[key]
+
+
+class StoreStatsService:
+    """The store's call rates of the runtime info (RocketMQ ``StoreStatsService``): puts
+    (read from the store's own counter), gets that found messages, gets that missed, and
+    messages transferred; sampled every second, rates over the last 10, 60 and 600 s."""
+
+    def __init__(self, put_total: Callable[[], int]) -> None:
+        self.put_total = put_total
+        self.get_found = 0  # getMessageTimesTotalFound
+        self.get_miss = 0  # getMessageTimesTotalMiss
+        self.get_transferred = 0  # getMessageTransferedMsgCount
+        # (timestamp ms, puts, found, miss, transferred)
+        self._samples: deque[tuple[int, int, int, int, int]] = deque(maxlen=_STORE_SAMPLES)
+
+    def sampling(self, now_ms: int) -> None:
+        """Take this second's sample."""
+        sample = (now_ms, self.put_total(), self.get_found, self.get_miss, self.get_transferred)
+        self._samples.append(sample)
+
+    def _rate(self, column: int, span: int) -> float | None:
+        """Per second over the last ``span`` samples; None until there are that many."""
+        samples = self._samples
+        if len(samples) <= span:
+            return None
+        before, last = samples[-(span + 1)], samples[-1]
+        elapsed = last[0] - before[0]
+        return (last[column] - before[column]) * 1000.0 / elapsed if elapsed > 0 else 0.0
+
+    def _rates(self, column: int) -> str:
+        """``"r10 r60 r600"``, each empty while too few samples exist (as Java prints)."""
+        out = []
+        for span in _RATE_SPANS:
+            rate = self._rate(column, span)
+            out.append("" if rate is None else repr(rate))
+        return " ".join(out)
+
+    def runtime_info(self) -> dict[str, str]:
+        """``putTps``, ``getFoundTps``, ``getMissTps``, ``getTotalTps``, ``getTransferedTps``."""
+        total = []
+        for span in _RATE_SPANS:  # found + miss, 0.0 while unknown (getGetTotalTps)
+            found, miss = self._rate(2, span), self._rate(3, span)
+            total.append(repr((found or 0.0) + (miss or 0.0)))
+        return {
+            "putTps": self._rates(1),
+            "getFoundTps": self._rates(2),
+            "getMissTps": self._rates(3),
+            "getTotalTps": " ".join(total),
+            "getTransferedTps": self._rates(4),
+        }
+
+
+class DailyTotals:
+    """Put and get totals at the last two midnights (RocketMQ ``BrokerStats``): the
+    "today" and "yesterday" figures of the runtime info and of ``clusterList``."""
+
+    def __init__(self, put_total: Callable[[], int], get_total: Callable[[], int]) -> None:
+        self.put_total = put_total
+        self.get_total = get_total
+        self.put_yesterday_morning = 0
+        self.put_today_morning = 0
+        self.get_yesterday_morning = 0
+        self.get_today_morning = 0
+
+    def record(self) -> None:
+        """Midnight: today's morning figures become yesterday's, the totals today's."""
+        self.put_yesterday_morning = self.put_today_morning
+        self.get_yesterday_morning = self.get_today_morning
+        self.put_today_morning = self.put_total()
+        self.get_today_morning = self.get_total()
+
+    def runtime_info(self) -> dict[str, str]:
+        """``msgPut/GetTotal{YesterdayMorning,TodayMorning,TodayNow}``."""
+        return {
+            "msgPutTotalYesterdayMorning": str(self.put_yesterday_morning),
+            "msgPutTotalTodayMorning": str(self.put_today_morning),
+            "msgPutTotalTodayNow": str(self.put_total()),
+            "msgGetTotalYesterdayMorning": str(self.get_yesterday_morning),
+            "msgGetTotalTodayMorning": str(self.get_today_morning),
+            "msgGetTotalTodayNow": str(self.get_total()),
+        }
+
+
+class BrokerStatsManager:
+    """The broker's stats item sets by name (RocketMQ ``BrokerStatsManager``), plus the
+    store rates (:class:`StoreStatsService`) and midnight totals (:class:`DailyTotals`),
+    all sampled by :meth:`tick`.
+
+    Keys are RocketMQ's: a topic (TOPIC_PUT_*), ``topic@group`` (GROUP_GET_*,
+    SNDBCK_PUT_NUMS), ``queueId@topic@group`` (GROUP_GET_LATENCY with detail stats),
+    ``topic@queueId`` (QUEUE_PUT_*), ``topic@queueId@group`` (QUEUE_GET_*), the cluster
+    name (BROKER_*). ``clock`` gives epoch milliseconds; ``tz`` is where midnight is (None:
+    local time); ``put_total`` is the store's count of stored messages.
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        *,
+        enable_detail_stat: bool = True,
+        put_total: Callable[[], int] | None = None,
+        clock: Clock = _now_ms,
+        tz: tzinfo | None = None,
+    ) -> None:
+        self.cluster_name = cluster_name
+        self.enable_detail_stat = enable_detail_stat
+        self.clock = clock
+        self.tz = tz
+        names = _ITEM_SETS + (_QUEUE_SETS if enable_detail_stat else ())
+        self.sets: dict[str, StatsItemSet] = {name: StatsItemSet(name) for name in names}
+        self.store_stats = StoreStatsService(put_total or self._broker_put_total)
+        self.daily = DailyTotals(self.store_stats.put_total, self._get_transferred)
+        # The hot paths' items, found with one lookup: topic -> (nums, size).
+        self._put_items: dict[str, tuple[StatsItem, StatsItem]] = {}
+        self._get_items: dict[str, tuple[StatsItem, StatsItem]] = {}
+        self._broker_put: StatsItem | None = None  # made by the first put, as in Java
+        now = clock()
+        self._due = [now, now, now]  # next sampling of each window (Java: at once, then fixed)
+        self._next_morning = next_morning_ms(now, tz)
+
+    # -- counting (called on every send and pull) ------------------------------------------
+
+    def on_put(self, topic: str, queue_id: int, nums: int, size: int) -> None:
+        """A send stored ``nums`` messages of ``size`` bytes (``incTopicPutNums``,
+        ``incTopicPutSize``, ``incBrokerPutNums``; per queue only for the delay topic)."""
+        items = self._put_items.get(topic)
+        if items is None:
+            items = self._put_items[topic] = (
+                self.sets[TOPIC_PUT_NUMS].get_and_create(topic),
+                self.sets[TOPIC_PUT_SIZE].get_and_create(topic),
+            )
+        put_nums, put_size = items
+        put_nums.value += nums
+        put_nums.times += 1
+        put_size.value += size
+        put_size.times += 1
+        broker = self._broker_put
+        if broker is None:
+            broker = self._broker_put = self.sets[BROKER_PUT_NUMS].get_and_create(self.cluster_name)
+        broker.value += nums
+        if topic == SCHEDULE_TOPIC and self.enable_detail_stat:
+            self.inc_queue_put(topic, queue_id, nums, size)
+
+    def on_get(
+        self, group: str, topic: str, queue_id: int, nums: int, size: int, latency_ms: int
+    ) -> None:
+        """A pull returned ``nums`` messages of ``size`` bytes after ``latency_ms``
+        (``incGroupGetNums``, ``incGroupGetSize``, ``incBrokerGetNums``,
+        ``incGroupGetLatency``)."""
+        key = f"{topic}@{group}"
+        items = self._get_items.get(key)
+        if items is None:
+            items = self._get_items[key] = (
+                self.sets[GROUP_GET_NUMS].get_and_create(key),
+                self.sets[GROUP_GET_SIZE].get_and_create(key),
+            )
+        get_nums, get_size = items
+        get_nums.value += nums
+        get_nums.times += 1
+        get_size.value += size
+        get_size.times += 1
+        self.sets[BROKER_GET_NUMS].get_and_create(self.cluster_name).value += nums
+        latency_key = f"{queue_id}@{key}" if self.enable_detail_stat else key
+        self.sets[GROUP_GET_LATENCY].add_value(latency_key, latency_ms)
+
+    def on_store_get(self, found: bool, nums: int) -> None:
+        """A store read (``getMessage``) found messages or not; ``nums`` were transferred."""
+        store = self.store_stats
+        if found:
+            store.get_found += 1
+        else:
+            store.get_miss += 1
+        store.get_transferred += nums
+
+    def on_send_back(self, group: str, topic: str, stored_topic: str, size: int) -> None:
+        """A consumer sent a message of ``topic`` back (``incSendBackNums``); stored in the
+        delay topic it counts there too, as Java's send-back does."""
+        self.sets[SNDBCK_PUT_NUMS].add_value(f"{topic}@{group}", 1)
+        if stored_topic == SCHEDULE_TOPIC:
+            self.sets[TOPIC_PUT_NUMS].add_value(stored_topic, 1)
+            self.sets[TOPIC_PUT_SIZE].add_value(stored_topic, size)
+
+    def inc_queue_put(self, topic: str, queue_id: int, nums: int, size: int) -> None:
+        """``incQueuePutNums`` / ``incQueuePutSize`` (kept with ``enableDetailStat``)."""
+        if self.enable_detail_stat:
+            key = f"{topic}@{queue_id}"
+            self.sets[QUEUE_PUT_NUMS].add_value(key, nums)
+            self.sets[QUEUE_PUT_SIZE].add_value(key, size)
+
+    def inc_queue_get(self, group: str, topic: str, queue_id: int, nums: int, size: int) -> None:
+        """``incQueueGetNums`` / ``incQueueGetSize`` (kept with ``enableDetailStat``)."""
+        if self.enable_detail_stat:
+            key = f"{topic}@{queue_id}@{group}"
+            self.sets[QUEUE_GET_NUMS].add_value(key, nums)
+            self.sets[QUEUE_GET_SIZE].add_value(key, size)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_stats_item(self, stats_name: str, stats_key: str) -> StatsItem | None:
+        """The item, or None for an unknown name or key (``getStatsItem``)."""
+        item_set = self.sets.get(stats_name)
+        return item_set.get(stats_key) if item_set is not None else None
+
+    def stats_item(self, name: str, key: str) -> StatsWindows | None:
+        """The item's three windows (VIEW_BROKER_STATS_DATA), or None."""
+        item = self.get_stats_item(name, key)
+        return item.windows() if item is not None else None
+
+    def tps_group_get_nums(self, group: str, topic: str) -> float:
+        """Messages a group pulled from a topic per second, over the last minute (the
+        ``consumeTps`` of ConsumeStats)."""
+        return self.sets[GROUP_GET_NUMS].snapshot(f"{topic}@{group}", MINUTE).tps
+
+    def runtime_info(self) -> dict[str, str]:
+        """The rate and total keys of GET_BROKER_RUNTIME_INFO."""
+        return {**self.store_stats.runtime_info(), **self.daily.runtime_info()}
+
+    def _broker_put_total(self) -> int:
+        item = self.sets[BROKER_PUT_NUMS].get(self.cluster_name)
+        return item.value if item is not None else 0
+
+    def _get_transferred(self) -> int:
+        return self.store_stats.get_transferred
+
+    # -- deletion ---------------------------------------------------------------------------
+
+    def on_topic_deleted(self, topic: str) -> None:
+        """Forget a deleted topic's items (``onTopicDeleted``)."""
+        prefix, infix = f"{topic}@", f"@{topic}@"
+        for name in (TOPIC_PUT_NUMS, TOPIC_PUT_SIZE):
+            self.sets[name].delete_where(lambda k: k == topic)
+        for name in (GROUP_GET_NUMS, GROUP_GET_SIZE, SNDBCK_PUT_NUMS, *_QUEUE_SETS):
+            if name in self.sets:
+                self.sets[name].delete_where(lambda k: k.startswith(prefix))
+        self.sets[GROUP_GET_LATENCY].delete_where(lambda k: infix in k or k.startswith(prefix))
+        self._forget_cached()
+
+    def on_group_deleted(self, group: str) -> None:
+        """Forget a deleted group's items (``onGroupDeleted``)."""
+        suffix = f"@{group}"
+        names = (GROUP_GET_NUMS, GROUP_GET_SIZE, SNDBCK_PUT_NUMS, GROUP_GET_LATENCY)
+        for name in (*names, QUEUE_GET_NUMS, QUEUE_GET_SIZE):
+            if name in self.sets:
+                self.sets[name].delete_where(lambda k: k.endswith(suffix))
+        self._forget_cached()
+
+    def _forget_cached(self) -> None:
+        self._put_items.clear()
+        self._get_items.clear()
+
+    # -- sampling ---------------------------------------------------------------------------
+
+    def sample(self, window: int, now_ms: int | None = None) -> None:
+        """Sample ``window`` of every item now (what :meth:`tick` does when it is due)."""
+        now = self.clock() if now_ms is None else now_ms
+        for item_set in self.sets.values():
+            item_set.sample(window, now)
+
+    def tick(self) -> None:
+        """Called every :data:`STATS_TICK_S`: the store's per-second sample, each item
+        window whose period has passed, and the totals at midnight."""
+        now = self.clock()
+        self.store_stats.sampling(now)
+        for window, (period, _) in enumerate(_WINDOWS):
+            due = self._due[window]
+            if now >= due:
+                self.sample(window, now)
+                due += period
+                self._due[window] = due if due > now else now + period  # at a fixed rate
+        if now >= self._next_morning:
+            self.daily.record()
+            self._next_morning = next_morning_ms(now, self.tz)
