@@ -18,6 +18,7 @@ import pytest
 
 from rocketq.admin import AdminClient
 from rocketq.broker.controller import BrokerController
+from rocketq.broker.stats import DAY
 from rocketq.client.message import MessageQueue
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import TopicConfig
@@ -167,7 +168,9 @@ async def test_consume_statistics(cluster: Cluster) -> None:
         assert await admin.topic_consumed_by("StatT") == ["OtherG", "StatG"]
         assert await admin.correction_offsets(addr, "StatT", "StatG") == {0: 2}
         assert await admin.correction_offsets(addr, "StatT", "StatG", "StatG") == {0: (1 << 63) - 1}
-        # VIEW_BROKER_STATS_DATA: the broker-wide put count exists, unknown items do not
+        # VIEW_BROKER_STATS_DATA: the broker-wide put count exists, unknown items do not;
+        # the day window counts from its next hourly sample (taken here, not waited for)
+        broker.broker_stats_manager.sample(DAY)
         data = await admin.broker_stats_data(addr, "BROKER_PUT_NUMS", "DefaultCluster")
         assert data["statsDay"]["sum"] >= 5
         with pytest.raises(BrokerError) as err:

@@ -3,8 +3,10 @@ periodic services (RocketMQ ``BrokerController``).
 
 Periodic work, each a task owned by the controller: register with the NameServers
 every ``registerNameServerPeriod``; persist consumer offsets every
-``flushConsumerOffsetInterval``; drop silent client channels every 10 s; on a SLAVE, copy
-the master's metadata every ``syncBrokerMetadataPeriod`` (``SlaveSynchronize``).
+``flushConsumerOffsetInterval``; drop silent client channels every 10 s; sample the
+statistics every second (``BrokerStatsManager``, ``StoreStatsService``, the midnight
+``BrokerStats`` totals); on a SLAVE, copy the master's metadata every
+``syncBrokerMetadataPeriod`` (``SlaveSynchronize``).
 
 Replication lives in the store (``store/ha``): a master listens on ``haListenPort`` for
 slaves; a slave follows the master whose HA address the NameServer names in its answer to
@@ -29,6 +31,7 @@ from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
 from rocketq.broker.schedule import ScheduleMessageService
 from rocketq.broker.slave_sync import SlaveSynchronize
+from rocketq.broker.stats import STATS_TICK_S, BrokerStatsManager
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.timer import TimerMessageService
 from rocketq.broker.topic_config import TopicConfigManager
@@ -100,6 +103,9 @@ class BrokerController:
         )
         self.producer_manager = ProducerManager(config.channel_expired_timeout)
         self.outer_api = BrokerOuterAPI(config, store_config.ha_listen_port)
+        self.broker_stats_manager = BrokerStatsManager(
+            config.broker_cluster_name, put_total=lambda: self.store.stats().put_count
+        )
         self._build_services()
         self.server = RemotingServer(
             build_processor_table(self),
@@ -136,6 +142,7 @@ class BrokerController:
             subscription_group_manager=self.subscription_group_manager,
             consumer_manager=self.consumer_manager,
             consumer_offset_manager=self.consumer_offset_manager,
+            stats=self.broker_stats_manager,
         )
         self.pull_hold_service: PullRequestHoldService = self.pull_processor.hold_service
         self.store.message_arriving_listener = self.pull_hold_service.notify_message_arriving
@@ -253,6 +260,7 @@ class BrokerController:
             "broker-persist-offsets",
         )
         tasks.every(CLIENT_SCAN_INTERVAL_S, self._scan_clients, "broker-scan-clients")
+        tasks.every(STATS_TICK_S, self._sample_stats, "broker-stats", initial_delay=0)
         if self.is_slave:
             period = c.sync_broker_metadata_period / 1000
             tasks.every(
@@ -314,6 +322,9 @@ class BrokerController:
 
     async def _persist_offsets(self) -> None:
         await asyncio.to_thread(self.consumer_offset_manager.persist_if_dirty)
+
+    async def _sample_stats(self) -> None:
+        self.broker_stats_manager.tick()
 
     async def _scan_clients(self) -> None:
         self.consumer_manager.scan_not_active()

@@ -37,9 +37,12 @@ from rocketq.common.topic import SCHEDULE_TOPIC
 __all__ = [
     "BROKER_GET_NUMS",
     "BROKER_PUT_NUMS",
+    "DAY",
     "GROUP_GET_LATENCY",
     "GROUP_GET_NUMS",
     "GROUP_GET_SIZE",
+    "HOUR",
+    "MINUTE",
     "SNDBCK_PUT_NUMS",
     "STATS_TICK_S",
     "TOPIC_PUT_NUMS",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
 from rocketq.broker.processor.admin_maintenance import AdminMaintenanceProcessor
 from rocketq.broker.processor.admin_relay import AdminRelayProcessor
-from rocketq.broker.processor.admin_stats import AdminStatsProcessor, StoreCounterStats
+from rocketq.broker.processor.admin_stats import AdminStatsProcessor
 from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.ha_status import HAStatusProcessor
 from rocketq.broker.processor.query import QueryMessageProcessor
@@ -41,6 +41,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
         subscription_group_manager=ctl.subscription_group_manager,
         transactions=ctl.transaction_service,
         registrar=ctl,
+        stats=ctl.broker_stats_manager,
     )
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
         table.register(code, send.handle)
@@ -50,6 +51,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
         topic_config_manager=ctl.topic_config_manager,
         subscription_group_manager=ctl.subscription_group_manager,
         registrar=ctl,
+        stats=ctl.broker_stats_manager,
     )
     table.register(rc.CONSUMER_SEND_MSG_BACK, send_back.process)
     reply = ReplyMessageProcessor(
@@ -109,6 +111,7 @@ def _admin(ctl: BrokerController) -> AdminBrokerProcessor:
         delay_offsets=ctl.schedule_service.offsets,
         registrar=ctl,
         boot_timestamp=ctl.boot_timestamp,
+        stats=ctl.broker_stats_manager,
     )
 
 
@@ -126,7 +129,7 @@ def _register_admin_extras(table: ProcessorTable, ctl: BrokerController) -> None
         consumer_offset_manager=ctl.consumer_offset_manager,
         consumer_manager=ctl.consumer_manager,
         producer_manager=ctl.producer_manager,
-        stats=StoreCounterStats(ctl.store, ctl.config.broker_cluster_name, ctl.boot_timestamp),
+        stats=ctl.broker_stats_manager,
     )
     maintenance = AdminMaintenanceProcessor(
         store=ctl.store,

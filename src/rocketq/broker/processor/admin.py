@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from rocketq.broker.consumer_offset import ConsumerOffsetManager
     from rocketq.broker.registrar import Registrar
     from rocketq.broker.schedule import DelayOffsetFile
+    from rocketq.broker.stats import BrokerStatsManager
     from rocketq.broker.subscription_group import SubscriptionGroupManager
     from rocketq.broker.topic_config import TopicConfigManager
     from rocketq.store.config import StoreConfig
@@ -69,8 +70,6 @@ BROKER_VERSION = 401
 BROKER_VERSION_DESC = "V4_9_4"
 # MQVersion.Version.V3_0_7_SNAPSHOT: older clients cannot take RESET_CONSUMER_CLIENT_OFFSET.
 _VERSION_RESET_OFFSET = 28  # its ordinal in MQVersion.Version (V3_0_0_SNAPSHOT = 0)
-# StoreStatsService keeps 10 min of samples; putTps reports the 10 s, 60 s and 600 s rates.
-_TPS_WINDOWS_S = (10, 60, 600)
 # TopicValidator.SYSTEM_TOPIC_PREFIX: topics named like this belong to the broker.
 _SLAVE_REMARK = (
     "Can't modify topic or subscription group from slave broker, "
@@ -85,25 +84,6 @@ def mq_key(topic: str, broker_name: str, queue_id: int) -> ObjectKey:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-class _TpsSampler:
-    """Rough put TPS from the store's put counter, sampled whenever someone asks."""
-
-    def __init__(self, boot_ms: int) -> None:
-        self.samples: list[tuple[float, int]] = [(boot_ms / 1000, 0)]
-
-    def rates(self, count: int) -> str:
-        now = time.time()
-        self.samples.append((now, count))
-        self.samples = [s for s in self.samples if now - s[0] <= max(_TPS_WINDOWS_S)] or [
-            self.samples[-1]
-        ]
-        out = []
-        for window in _TPS_WINDOWS_S:
-            since, base = next((s for s in self.samples if now - s[0] <= window), (now, count))
-            out.append(f"{(count - base) / max(now - since, 1.0):.1f}")
-        return " ".join(out)
 
 
 class AdminBrokerProcessor:
@@ -123,6 +103,7 @@ class AdminBrokerProcessor:
         delay_offsets: DelayOffsetFile,
         registrar: Registrar,
         boot_timestamp: int,
+        stats: BrokerStatsManager,
     ) -> None:
         self.config = config
         self.store_config = store_config
@@ -136,7 +117,7 @@ class AdminBrokerProcessor:
         self.registrar = registrar
         self.boot_timestamp = boot_timestamp
         self.config_version = DataVersion(timestamp=_now_ms())
-        self._tps = _TpsSampler(boot_timestamp)
+        self.stats = stats
 
     # -- topics -----------------------------------------------------------------------------
 
@@ -198,6 +179,7 @@ class AdminBrokerProcessor:
         log.info("deleteTopic %s called by %s", h.topic, conn.peer)
         self.topic_config_manager.delete(h.topic)
         self.consumer_offset_manager.remove_topic(h.topic)
+        self.stats.on_topic_deleted(h.topic)
         self.registrar.request_register()
         return req.make_response()
 
@@ -247,17 +229,19 @@ class AdminBrokerProcessor:
         )
         info = self.consumer_manager.groups.get(group)
         table: dict[ObjectKey, dict[str, int]] = {}
+        consume_tps = 0.0  # Java adds up each topic's tpsGroupGetNums
         for topic in sorted(topics):
             config = self.topic_config_manager.select(topic)
             if config is None:
                 continue
             if info is not None and info.subscriptions and topic not in info.subscriptions:
                 continue  # online, but no longer subscribed to this topic
+            consume_tps += self.stats.tps_group_get_nums(group, topic)
             for qid in range(config.read_queue_nums):
                 table[mq_key(topic, self.config.broker_name, qid)] = self._offsets(
                     group, topic, qid
                 )
-        body = {"consumeTps": 0.0, "offsetTable": table}
+        body = {"consumeTps": consume_tps, "offsetTable": table}
         return req.make_response(body=fastjson.dumps_java(body))
 
     def _offsets(self, group: str, topic: str, qid: int) -> dict[str, int]:
@@ -344,6 +328,7 @@ class AdminBrokerProcessor:
         h = DeleteSubscriptionGroupRequestHeader.from_ext(req.ext_fields)
         log.info("deleteSubscriptionGroup %s called by %s", h.group_name, conn.peer)
         self.subscription_group_manager.delete(h.group_name)
+        self.stats.on_group_deleted(h.group_name)
         if h.clean_offset or parse_bool(req.ext("removeOffset") or "false"):
             self.consumer_offset_manager.remove_group(h.group_name)
         return req.make_response()
@@ -490,11 +475,6 @@ class AdminBrokerProcessor:
             "commitLogMinOffset": str(stats.commit_log_min_offset),
             "commitLogMaxOffset": str(stats.commit_log_max_offset),
             "putMessageTimesTotal": str(max(stats.put_count, 1)),
-            "putTps": self._tps.rates(stats.put_count),
-            "getFoundTps": "0.0 0.0 0.0",
-            "getMissTps": "0.0 0.0 0.0",
-            "getTotalTps": "0.0 0.0 0.0",
-            "getTransferedTps": "0.0 0.0 0.0",
             "dispatchBehindBytes": "0",
             "pageCacheLockTimeMills": "0",
             "earliestMessageTimeStamp": str(self._earliest_message_time()),
@@ -502,9 +482,8 @@ class AdminBrokerProcessor:
             "remainHowManyDataToFlush": _human_bytes(
                 stats.commit_log_max_offset - stats.commit_log_flushed_offset
             ),
-            "msgPutTotalTodayNow": str(stats.put_count),
-            "msgGetTotalTodayNow": "0",
         }
+        info.update(self.stats.runtime_info())  # putTps ... getTransferedTps, msg*Total*
         info.update(_disk_info(root, self.store_config.commit_log_dir()))
         for key in ("send", "pull", "query"):
             info[f"{key}ThreadPoolQueueSize"] = "0"

@@ -4,19 +4,24 @@ QUERY_CONSUME_TIME_SPAN (303), QUERY_TOPIC_CONSUME_BY_WHO (300), GET_ALL_PRODUCE
 (328), QUERY_CONSUME_QUEUE (321), QUERY_CORRECTION_OFFSET (308) and
 GET_SYSTEM_TOPIC_LIST_FROM_BROKER (305).
 
-Statistics come from a :class:`StatsSource` (RocketMQ's ``BrokerStatsManager`` items, by
-name and key); until the broker keeps per-topic and per-group windows,
-:class:`StoreCounterStats` answers the one item the store's counters can fill
-(``BROKER_PUT_NUMS``) and every other item is "not exist", as Java answers an unknown one.
+Statistics come from a :class:`StatsSource`: the broker's
+:class:`~rocketq.broker.stats.BrokerStatsManager` (RocketMQ's items, by name and key); an
+item it does not keep is "not exist", as Java answers.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rocketq.broker.processor.admin import mq_key
+from rocketq.broker.stats import (  # re-exported: the names VIEW_BROKER_STATS_DATA serves
+    BROKER_PUT_NUMS,
+    GROUP_GET_NUMS,
+    TOPIC_PUT_NUMS,
+    StatsSnapshot,
+    StatsWindows,
+)
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import SYSTEM_TOPICS, is_system_topic
 from rocketq.remoting import fastjson
@@ -49,47 +54,10 @@ __all__ = [
     "StatsSnapshot",
     "StatsSource",
     "StatsWindows",
-    "StoreCounterStats",
 ]
 
-# BrokerStatsManager / Stats item names mqadmin asks for.
-TOPIC_PUT_NUMS = "TOPIC_PUT_NUMS"
-GROUP_GET_NUMS = "GROUP_GET_NUMS"
-BROKER_PUT_NUMS = "BROKER_PUT_NUMS"
 # Long.MAX_VALUE: QUERY_CORRECTION_OFFSET's "the compare group is behind" marker.
 _LONG_MAX = (1 << 63) - 1
-# The StatsItem windows: a minute, an hour, a day (getStatsDataInMinute/Hour/Day).
-_WINDOWS_S = (60, 3600, 86_400)
-
-
-@dataclass(frozen=True, slots=True)
-class StatsSnapshot:
-    """One window of a stats item (``StatsSnapshot``/``BrokerStatsItem``)."""
-
-    sum: int = 0
-    tps: float = 0.0
-    avgpt: float = 0.0
-
-    def to_obj(self) -> dict[str, Any]:
-        """``BrokerStatsItem`` JSON."""
-        return {"avgpt": self.avgpt, "sum": self.sum, "tps": self.tps}
-
-
-@dataclass(frozen=True, slots=True)
-class StatsWindows:
-    """A stats item over its three windows (``BrokerStatsData``)."""
-
-    minute: StatsSnapshot
-    hour: StatsSnapshot
-    day: StatsSnapshot
-
-    def to_obj(self) -> dict[str, Any]:
-        """``BrokerStatsData`` JSON."""
-        return {
-            "statsDay": self.day.to_obj(),
-            "statsHour": self.hour.to_obj(),
-            "statsMinute": self.minute.to_obj(),
-        }
 
 
 class StatsSource(Protocol):
@@ -99,36 +67,9 @@ class StatsSource(Protocol):
         """The item ``name``/``key``, or None when the broker keeps no such item."""
         ...
 
-
-class StoreCounterStats:
-    """``BROKER_PUT_NUMS`` (key: the cluster name) from the store's put counter, sampled
-    whenever someone asks; every other item is unknown. ``clock`` is a seam for tests."""
-
-    def __init__(
-        self,
-        store: DefaultMessageStore,
-        cluster_name: str,
-        boot_ms: int,
-        clock: Any = time.time,
-    ) -> None:
-        self.store = store
-        self.cluster_name = cluster_name
-        self.clock = clock
-        self.samples: list[tuple[float, int]] = [(boot_ms / 1000, 0)]
-
-    def stats_item(self, name: str, key: str) -> StatsWindows | None:
-        """See :class:`StatsSource`."""
-        if name != BROKER_PUT_NUMS or key != self.cluster_name:
-            return None
-        now, count = self.clock(), self.store.stats().put_count
-        self.samples.append((now, count))
-        self.samples = [s for s in self.samples if now - s[0] <= _WINDOWS_S[-1]]
-        snaps = []
-        for window in _WINDOWS_S:
-            since, base = next(s for s in self.samples if now - s[0] <= window)
-            done = count - base
-            snaps.append(StatsSnapshot(done, done / max(now - since, 1.0), 0.0))
-        return StatsWindows(*snaps)
+    def tps_group_get_nums(self, group: str, topic: str) -> float:
+        """Messages per second the group pulled from the topic over the last minute."""
+        ...
 
 
 class AdminStatsProcessor:
@@ -203,8 +144,7 @@ class AdminStatsProcessor:
                 "lastTimestamp": last,
             }
             diff += broker_offset - consumer_offset
-        item = self.stats.stats_item(GROUP_GET_NUMS, f"{topic}@{group}")
-        tps = item.minute.tps if item is not None else 0.0
+        tps = self.stats.tps_group_get_nums(group, topic)
         return {"consumeTps": tps, "offsetTable": table}, diff
 
     def query_consume_time_span(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:

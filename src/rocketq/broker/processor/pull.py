@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from rocketq.broker.filter import (
@@ -13,6 +14,7 @@ from rocketq.broker.filter import (
 )
 from rocketq.broker.filter.message_filter import retry_filter_lookup
 from rocketq.broker.long_polling import HeldPull, PullRequestHoldService
+from rocketq.broker.stats import BrokerStatsManager
 from rocketq.common.errors import BrokerError
 from rocketq.common.topic import PERM_READ, RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.codes import ResponseCode
@@ -74,8 +76,10 @@ class PullMessageProcessor:
         subscription_group_manager: SubscriptionGroupManager,
         consumer_manager: ConsumerManager,
         consumer_offset_manager: ConsumerOffsetManager,
+        stats: BrokerStatsManager | None = None,
     ) -> None:
         self.config = config
+        self.stats = stats or BrokerStatsManager(config.broker_cluster_name)
         self.store_config = store_config
         self.store = store
         self.topic_config_manager = topic_config_manager
@@ -98,6 +102,7 @@ class PullMessageProcessor:
     def _process(
         self, conn: Connection, req: RemotingCommand, allow_suspend: bool
     ) -> RemotingCommand | None:
+        begin = time.monotonic_ns()
         h = PullMessageRequestHeader.from_ext(req.ext_fields)
         try:
             subscription = self._check(h)
@@ -108,6 +113,8 @@ class PullMessageProcessor:
         result = store.get_message(
             h.consumer_group, h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, message_filter
         )
+        count = result.message_count
+        self.stats.on_store_get(result.status is GetMessageStatus.FOUND, count)
         if (
             allow_suspend
             and h.sys_flag & FLAG_COMMIT_OFFSET
@@ -125,6 +132,10 @@ class PullMessageProcessor:
             return None
         body = b"".join(result.buffers) if code == ResponseCode.SUCCESS else None
         result.release()
+        if body is not None:  # PullMessageProcessor's SUCCESS figures; latency in ms
+            latency = (time.monotonic_ns() - begin) // 1_000_000
+            size = result.buffer_total_size
+            self.stats.on_get(h.consumer_group, h.topic, h.queue_id, count, size, latency)
         return self._respond(
             req,
             code,

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
+from rocketq.broker.stats import BrokerStatsManager
 from rocketq.broker.timer.transform import strip_timer_properties, to_timer
 from rocketq.broker.transaction.bridge import is_transaction_prepared
 from rocketq.common.errors import BrokerError
@@ -95,8 +96,10 @@ class SendMessageProcessor:
         subscription_group_manager: SubscriptionGroupManager,
         transactions: TransactionalMessageService,
         registrar: Registrar,
+        stats: BrokerStatsManager | None = None,
     ) -> None:
         self.config = config
+        self.stats = stats or BrokerStatsManager(config.broker_cluster_name)
         self.store_config = store_config
         self.store = store
         self.topic_config_manager = topic_config_manager
@@ -158,24 +161,24 @@ class SendMessageProcessor:
                     "is forbidden",
                 )
             return self._answer_after(
-                response, self.transactions.prepare_message(msgs[0], wait), msgs[0].queue_id
+                response, self.transactions.prepare_message(msgs[0], wait), msgs[0]
             )
         stored = self.store.submit_messages(msgs, wait_store=wait)
         if isinstance(stored, PutMessageResult):
-            return self._answer(response, stored, msgs[0].queue_id)
+            return self._answer(response, stored, msgs[0])
         if callback and isinstance(stored, asyncio.Future):  # SYNC_FLUSH: from the group commit
             stored.add_done_callback(
-                functools.partial(self._answer_when_stored, conn, req, response, msgs[0].queue_id)
+                functools.partial(self._answer_when_stored, conn, req, response, msgs[0])
             )
             return None
-        return self._answer_after(response, stored, msgs[0].queue_id)
+        return self._answer_after(response, stored, msgs[0])
 
     def _answer_when_stored(
         self,
         conn: Connection,
         req: RemotingCommand,
         response: RemotingCommand,
-        queue_id: int,
+        msg: StoredMessage,
         stored: asyncio.Future[PutMessageResult],
     ) -> None:
         if stored.cancelled():
@@ -185,12 +188,12 @@ class SendMessageProcessor:
             log.error("storing a send failed: %r", error)
             conn.answer(req, _fail(response, ResponseCode.SYSTEM_ERROR, repr(error)))
         else:
-            conn.answer(req, self._answer(response, stored.result(), queue_id))
+            conn.answer(req, self._answer(response, stored.result(), msg))
 
     async def _answer_after(
-        self, response: RemotingCommand, stored: Awaitable[PutMessageResult], queue_id: int
+        self, response: RemotingCommand, stored: Awaitable[PutMessageResult], msg: StoredMessage
     ) -> RemotingCommand:
-        return self._answer(response, await stored, queue_id)
+        return self._answer(response, await stored, msg)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -339,17 +342,19 @@ class SendMessageProcessor:
     # -- answering --------------------------------------------------------------------------
 
     def _answer(
-        self, response: RemotingCommand, result: PutMessageResult, queue_id: int
+        self, response: RemotingCommand, result: PutMessageResult, msg: StoredMessage
     ) -> RemotingCommand:
         code = _STORED_CODES.get(result.status)
         if code is None:
             return _fail(response, *_failure(result, self.store_config.max_message_size))
         first = result.appended[0]
         appended = result.appended
+        size = first.size if len(appended) == 1 else sum(a.size for a in appended)
+        self.stats.on_put(msg.topic, msg.queue_id, len(appended), size)  # sendOK's figures
         # SendMessageResponseHeader.to_ext's keys in its order, then region and trace.
         response.ext_fields = {
             "msgId": first.msg_id if len(appended) == 1 else ",".join(a.msg_id for a in appended),
-            "queueId": str(queue_id),
+            "queueId": str(msg.queue_id),
             "queueOffset": str(first.queue_offset),
             MessageConst.MSG_REGION: self.config.region_id,
             MessageConst.TRACE_SWITCH: "true",

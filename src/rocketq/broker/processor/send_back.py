@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.processor.send import DLQ_NUMS_PER_GROUP
 from rocketq.broker.schedule import to_schedule
+from rocketq.broker.stats import BrokerStatsManager
 from rocketq.common.errors import BrokerError
 from rocketq.common.message import MessageConst, decode_properties
 from rocketq.common.record import copy_message, create_offset_msg_id
@@ -42,8 +43,10 @@ class SendBackProcessor:
         topic_config_manager: TopicConfigManager,
         subscription_group_manager: SubscriptionGroupManager,
         registrar: Registrar,
+        stats: BrokerStatsManager | None = None,
     ) -> None:
         self.config = config
+        self.stats = stats or BrokerStatsManager(config.broker_cluster_name)
         self.store = store
         self.topic_config_manager = topic_config_manager
         self.subscription_group_manager = subscription_group_manager
@@ -107,6 +110,8 @@ class SendBackProcessor:
             prepared_transaction_offset=0,
         )
         result = await self.store.put_messages([msg], wait_store=False)
-        if result.status.stored:
+        if result.status.stored:  # incSendBackNums under the message's original topic
+            back_topic = props[MessageConst.RETRY_TOPIC]
+            self.stats.on_send_back(h.group, back_topic, topic, result.appended[0].size)
             return req.make_response()
         return req.make_response(ResponseCode.SYSTEM_ERROR, result.status.value)
