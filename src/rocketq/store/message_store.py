@@ -485,6 +485,29 @@ class DefaultMessageStore(MessageStoreReads):
         if self.ha_client is not None:
             self.ha_client.update_master_address(addr)
 
+    def set_replication(
+        self, role: str, ha_service: HAService | None, ha_client: HAClient | None
+    ) -> None:
+        """Controller mode: role and replication parts change at run time (ReplicasManager);
+        the caller owns the parts it swaps out. The dispatch position restarts with them."""
+        self.config.broker_role = role
+        self._sync_master = role == SYNC_MASTER
+        self.ha_service, self.ha_client = ha_service, ha_client
+        self._reput_offset = None
+
+    def dispatched_offset(self) -> int:
+        """End of the last whole record (a slave's tail may stop inside one)."""
+        return self.max_phy_offset() if self._reput_offset is None else self._reput_offset
+
+    def truncate_files(self, offset: int) -> None:
+        """Drop the CommitLog from ``offset`` (a record boundary) on and the ConsumeQueue
+        entries pointing there (``DefaultMessageStore#truncateFiles``)."""
+        self.commit_log.queue.truncate_dirty_files(offset)
+        for cq in self.consume_queues.values():
+            cq.truncate_dirty_logic_files(offset)
+            self.commit_log.set_queue_offset(cq.topic, cq.queue_id, cq.max_offset_in_queue())
+        self._reput_offset = offset
+
     def ha_stats(self) -> HAServiceStats | HAClientStats | None:
         """Replication status: the master's slaves, the slave's link, or None."""
         if self.ha_service is not None:
