@@ -242,3 +242,24 @@ async def test_transaction_commit_and_rollback(
                "grpc-tx", "--expect", "2"]  # fmt: skip
     got, _ = await drive(grpc_python, tmp_path, *consume)
     assert {m["msg_id"] for m in got if "body" in m} == committed
+
+
+async def test_push_consumer_round_trip(grpc_python: Path, served: Served, tmp_path: Path) -> None:
+    """The PushConsumer (QueryAssignment, then auto-renewed receives) consumes every message;
+    one its listener fails comes back after the retry policy's first delay with attempt 2."""
+    _ns, broker, server = served
+    create_topic(broker, "GrpcPush")
+    produce = ["produce", "--endpoints", server.address, "--topic", "GrpcPush", "--count", "10"]
+    sent, _ = await drive(grpc_python, tmp_path, *produce)
+    ids = {line["msg_id"] for line in sent if "msg_id" in line}
+    consume = ["push-consume", "--endpoints", server.address, "--topic", "GrpcPush",
+               "--group", "grpc-push", "--expect", "10", "--fail-first", "1"]  # fmt: skip
+    got, _ = await drive(grpc_python, tmp_path, *consume)
+    deliveries = [m for m in got if "body" in m]
+    assert {m["msg_id"] for m in deliveries if m["acked"]} == ids
+    failed = [m for m in deliveries if not m["acked"]]
+    assert len(failed) == 1 and failed[0]["delivery_attempt"] == 1
+    again = [m for m in deliveries if m["msg_id"] == failed[0]["msg_id"] and m["acked"]]
+    assert [m["delivery_attempt"] for m in again] == [2]
+    offsets = broker.consumer_offset_manager.query_all("grpc-push", "GrpcPush")
+    assert sum(offsets.values()) == 10

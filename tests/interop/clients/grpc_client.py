@@ -12,6 +12,9 @@ stdout (same conventions as cpp_client.py, see ../README.md); logs go to stderr 
     transaction --endpoints H:P --topic T --commit N --rollback M
     consume   --endpoints H:P --topic T --group G --expect N [--invisible S] [--no-ack-first K]
               [--expression E] [--timeout S] [--await S]
+    push-consume --endpoints H:P --topic T --group G --expect N [--fail-first K]
+              [--expression E] [--timeout S] (PushConsumer: the first K deliveries answer
+              FAILURE and must come back)
     bench-produce --endpoints H:P --topic T --seconds S [--size B] [--threads N]
     schema    print the client's protobuf schema facts (names, numbers, types) as JSON
 """
@@ -167,6 +170,48 @@ def consume(args: argparse.Namespace) -> int:
     return 3 if timed_out else 0
 
 
+def push_consume(args: argparse.Namespace) -> int:
+    """A PushConsumer until --expect distinct messages were consumed with SUCCESS; its
+    listener answers FAILURE to the first --fail-first deliveries."""
+    from rocketmq import ConsumeResult, FilterExpression, MessageListener, PushConsumer
+
+    lock = threading.Lock()
+    seen: dict[str, int] = {}
+    consumed: set[str] = set()
+    state = {"failed": 0, "deliveries": 0}
+    all_in = threading.Event()
+
+    class Listener(MessageListener):  # type: ignore[misc]
+        def consume(self, message: Any) -> Any:
+            with lock:
+                state["deliveries"] += 1
+                seen[message.message_id] = seen.get(message.message_id, 0) + 1
+                fail = state["failed"] < args.fail_first and seen[message.message_id] == 1
+                state["failed"] += fail
+                if not fail:
+                    consumed.add(message.message_id)
+                out(_line(message, seen[message.message_id], not fail))
+                if len(consumed) >= args.expect:
+                    all_in.set()
+            return ConsumeResult.FAILURE if fail else ConsumeResult.SUCCESS
+
+    consumer = PushConsumer(
+        _config(args), args.group, Listener(), {args.topic: FilterExpression(args.expression)}
+    )
+    consumer.startup()
+    out({"event": "started"})
+    start = time.monotonic()
+    try:
+        all_in.wait(args.timeout)
+    finally:
+        consumer.shutdown()
+    timed_out = not all_in.is_set()
+    out({"done": not timed_out, "received": len(consumed), "deliveries": state["deliveries"],
+         "expected": args.expect, "timed_out": timed_out,
+         "seconds": round(time.monotonic() - start, 3)})  # fmt: skip
+    return 3 if timed_out else 0
+
+
 def bench_produce(args: argparse.Namespace) -> int:
     """Send --size byte messages from --threads threads for --seconds; report the rate."""
     from rocketmq import Message, Producer
@@ -250,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--home", default=os.environ.get("ROCKETQ_INTEROP_GRPC_HOME", ""))
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("produce", "consume", "bench-produce", "transaction"):
+    for name in ("produce", "consume", "push-consume", "bench-produce", "transaction"):
         p = sub.add_parser(name)
         p.add_argument("--endpoints", required=True)
         p.add_argument("--topic", required=True)
@@ -274,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-ack-first", type=int, default=0)
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--await", dest="await_s", type=int, default=5)
+    p = sub.choices["push-consume"]
+    p.add_argument("--group", required=True)
+    p.add_argument("--expect", type=int, required=True)
+    p.add_argument("--expression", default="*")
+    p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=60)
     p = sub.choices["bench-produce"]
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--warmup", type=float, default=2)
@@ -283,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.home:  # the client logs under ~/logs/rocketmq_python
         os.environ["HOME"] = args.home
-    handlers = {"produce": produce, "consume": consume, "bench-produce": bench_produce,
-                "schema": schema, "transaction": transaction}  # fmt: skip
+    handlers = {"produce": produce, "consume": consume, "push-consume": push_consume,
+                "bench-produce": bench_produce, "schema": schema,
+                "transaction": transaction}  # fmt: skip
     try:
         return handlers[args.cmd](args)
     except Exception as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.filter import ExpressionMessageFilter, Sql92ParseError, compile_sql92
@@ -108,6 +109,11 @@ class MessageActivity:
             )
             return
         yield svc.ReceiveMessageResponse(status=ok())
+        # When the messages left the server: the push consumers measure delivery latency
+        # from it (their metrics subtract it unchecked, so a missing one fails the receive).
+        now = Timestamp()
+        now.GetCurrentTime()
+        yield svc.ReceiveMessageResponse(delivery_timestamp=now)
         for popped in found:
             message = message_to_pb(
                 popped.record, popped.handle.encode(), args.invisible_ms, popped.attempt,
