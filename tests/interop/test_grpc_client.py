@@ -21,6 +21,7 @@ import pytest
 from rocketq import AsyncProducer, Message
 from rocketq.broker.controller import BrokerController
 from rocketq.broker.grpc import GrpcMessagingServer
+from rocketq.broker.grpc.registry import ClientTables
 from rocketq.broker.grpc.v2 import definition_pb2, service_pb2
 from rocketq.broker.timer import TIMER_TOPIC
 from rocketq.common.topic import TopicConfig
@@ -65,6 +66,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
             broker.consumer_offset_manager,
             port=0,
             transactions=broker.transaction_service,
+            client_tables=ClientTables(broker.consumer_manager, broker.producer_manager, broker),
         )
         await server.start()
         try:
@@ -263,3 +265,54 @@ async def test_push_consumer_round_trip(grpc_python: Path, served: Served, tmp_p
     assert [m["delivery_attempt"] for m in again] == [2]
     offsets = broker.consumer_offset_manager.query_all("grpc-push", "GrpcPush")
     assert sum(offsets.values()) == 10
+
+
+async def _admin(namesrv: NamesrvController, *args: str) -> str:
+    """``rocketq admin ARGS -n NAMESRV``: its stdout (fails on a non-zero exit)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rocketq", "admin", *args, "-n", namesrv.address,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), DRIVER_TIMEOUT_S)
+    assert proc.returncode == 0, f"rocketq admin {args}: {err.decode()[-2000:]}"
+    return out.decode()
+
+
+async def test_grpc_clients_in_the_broker_tables(
+    grpc_python: Path, served: Served, tmp_path: Path
+) -> None:
+    """A gRPC PushConsumer is in the broker's consumer table while it runs (its group's
+    subscription, %RETRY%group created): ``consumerConnection`` lists it and
+    ``consumerProgress`` shows the group's offsets; a gRPC producer is registered under its
+    topic while it runs; both leave the tables when they shut down."""
+    namesrv, broker, server = served
+    create_topic(broker, "GrpcReg")
+    await broker.register_broker_all()
+    produce = ["produce", "--endpoints", server.address, "--topic", "GrpcReg", "--count", "6"]
+    await drive(grpc_python, tmp_path, *produce)
+    assert "GrpcReg" not in broker.producer_manager.groups  # gone at shutdown
+    proc = await asyncio.create_subprocess_exec(
+        str(grpc_python), str(GRPC_DRIVER), "--home", str(tmp_path), "push-consume",
+        "--endpoints", server.address, "--topic", "GrpcReg", "--group", "grpc-reg",
+        "--expect", "6", "--hold",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        while b'"all-in"' not in await asyncio.wait_for(proc.stdout.readline(), 60):
+            pass
+        group = broker.consumer_manager.groups["grpc-reg"]
+        assert list(group.subscriptions) == ["GrpcReg"]
+        assert group.consume_type == "CONSUME_PASSIVELY"
+        assert broker.topic_config_manager.select("%RETRY%grpc-reg") is not None
+        connection = await _admin(namesrv, "consumerConnection", "-g", "grpc-reg")
+        assert "PYTHON" in connection and "GrpcReg" in connection
+        progress = await _admin(namesrv, "consumerProgress", "-g", "grpc-reg")
+        rows = [line.split() for line in progress.splitlines() if line.split()[:1] == ["GrpcReg"]]
+        assert len(rows) == 4, progress
+        # topic, broker, queue, broker offset, consumer offset, ...: all 6 consumed
+        assert sum(int(r[3]) for r in rows) == sum(int(r[4]) for r in rows) == 6
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 60)
+    assert "grpc-reg" not in broker.consumer_manager.groups

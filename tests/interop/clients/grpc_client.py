@@ -13,8 +13,9 @@ stdout (same conventions as cpp_client.py, see ../README.md); logs go to stderr 
     consume   --endpoints H:P --topic T --group G --expect N [--invisible S] [--no-ack-first K]
               [--expression E] [--timeout S] [--await S]
     push-consume --endpoints H:P --topic T --group G --expect N [--fail-first K]
-              [--expression E] [--timeout S] (PushConsumer: the first K deliveries answer
-              FAILURE and must come back)
+              [--expression E] [--timeout S] [--hold] (PushConsumer: the first K deliveries
+              answer FAILURE and must come back; --hold: after all are in, print
+              {"event": "all-in"} and keep running until stdin closes)
     bench-produce --endpoints H:P --topic T --seconds S [--size B] [--threads N]
     schema    print the client's protobuf schema facts (names, numbers, types) as JSON
 """
@@ -203,6 +204,9 @@ def push_consume(args: argparse.Namespace) -> int:
     start = time.monotonic()
     try:
         all_in.wait(args.timeout)
+        if args.hold and all_in.is_set():
+            out({"event": "all-in"})
+            sys.stdin.read()
     finally:
         consumer.shutdown()
     timed_out = not all_in.is_set()
@@ -324,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--expect", type=int, required=True)
     p.add_argument("--expression", default="*")
     p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--hold", action="store_true")
     p.add_argument("--timeout", type=float, default=60)
     p = sub.choices["bench-produce"]
     p.add_argument("--seconds", type=float, default=10)

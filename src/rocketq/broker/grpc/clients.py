@@ -14,6 +14,7 @@ from google.protobuf.duration_pb2 import Duration
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.grpc.convert import ok, status
 from rocketq.broker.grpc.producer import accepted_message_types
+from rocketq.broker.grpc.registry import GrpcClientRegistry
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
 from rocketq.broker.subscription_group import SubscriptionGroupManager
@@ -69,8 +70,10 @@ class ClientActivity:
         endpoints: Callable[[], pb.Endpoints],
         max_body_size: int,
         subscription_group_manager: SubscriptionGroupManager | None = None,
+        registry: GrpcClientRegistry | None = None,
     ) -> None:
         self.config = config
+        self.registry = registry
         self.groups = subscription_group_manager
         self.topics = topic_config_manager
         self.endpoints = endpoints
@@ -128,16 +131,23 @@ class ClientActivity:
     # -- clients ----------------------------------------------------------------------------
 
     async def heartbeat(
-        self, _request: svc.HeartbeatRequest, _context: Context
+        self, _request: svc.HeartbeatRequest, context: Context
     ) -> svc.HeartbeatResponse:
-        """Accepted (client registration in the broker's client tables is a later stage)."""
+        """Refresh the client in the broker's client tables (from its last settings)."""
+        client_id = _client_id(context)
+        settings = self.client_settings.get(client_id)
+        if self.registry is not None and settings is not None:
+            await self.registry.register(client_id, _peer(context), settings)
         return svc.HeartbeatResponse(status=ok())
 
     async def notify_client_termination(
         self, _request: svc.NotifyClientTerminationRequest, context: Context
     ) -> svc.NotifyClientTerminationResponse:
-        """Forget the client's settings."""
-        self.client_settings.pop(_client_id(context), None)
+        """Forget the client's settings and take it out of the client tables."""
+        client_id = _client_id(context)
+        self.client_settings.pop(client_id, None)
+        if self.registry is not None:
+            self.registry.unregister(client_id)
         return svc.NotifyClientTerminationResponse(status=ok())
 
     async def telemetry(
@@ -146,13 +156,20 @@ class ClientActivity:
         """Answer each ``Settings`` a client sends with the server's view of them; the
         stream stays open for the client's life."""
         client_id = _client_id(context)
-        async for command in requests:
-            kind = command.WhichOneof("command")
-            if kind == "settings":
-                self.client_settings[client_id] = command.settings
-                yield svc.TelemetryCommand(status=ok(), settings=self.settings(command.settings))
-            else:
-                log.debug("telemetry %s from %s: %s", kind, client_id, command)
+        try:
+            async for command in requests:
+                kind = command.WhichOneof("command")
+                if kind == "settings":
+                    self.client_settings[client_id] = command.settings
+                    if self.registry is not None:
+                        await self.registry.register(client_id, _peer(context), command.settings)
+                    answer = self.settings(command.settings)
+                    yield svc.TelemetryCommand(status=ok(), settings=answer)
+                else:
+                    log.debug("telemetry %s from %s: %s", kind, client_id, command)
+        finally:
+            if self.registry is not None:
+                self.registry.unregister(client_id)
 
     def settings(self, client: pb.Settings) -> pb.Settings:
         """The settings a client of this type gets back (``GrpcClientSettingsManager``)."""
@@ -188,6 +205,13 @@ class ClientActivity:
         if not sub.HasField("long_polling_timeout"):
             sub.long_polling_timeout.seconds = DEFAULT_LONG_POLLING_S
         return out
+
+
+def _peer(context: Context) -> str:
+    """``host:port`` of the client (grpc's ``ipv4:host:port`` without the scheme)."""
+    peer = context.peer() or "?"
+    scheme, _, rest = peer.partition(":")
+    return rest if scheme in ("ipv4", "ipv6") and rest else peer
 
 
 def _client_id(context: Context) -> str:

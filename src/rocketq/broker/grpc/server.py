@@ -26,6 +26,7 @@ from rocketq.broker.grpc.clients import ClientActivity
 from rocketq.broker.grpc.convert import endpoints_of, status
 from rocketq.broker.grpc.messages import MessageActivity
 from rocketq.broker.grpc.producer import ProducerActivity
+from rocketq.broker.grpc.registry import ClientTables, GrpcClientRegistry
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
 from rocketq.broker.pop import PopService
@@ -60,7 +61,9 @@ class GrpcMessagingServer:
     sends), the topic, subscription-group and consumer-offset managers, and the config
     (``brokerName``, ``brokerClusterName``, ``brokerIP1`` advertised in routes,
     ``bindAddress``), and the broker's ``TransactionalMessageService`` for TRANSACTION
-    sends and EndTransaction (without it those are refused)."""
+    sends and EndTransaction (without it those are refused). With ``client_tables`` (the
+    broker's producer and consumer managers and its registrar) gRPC clients are registered
+    in them as remoting clients are (see ``registry``)."""
 
     def __init__(
         self,
@@ -71,6 +74,7 @@ class GrpcMessagingServer:
         consumer_offset_manager: ConsumerOffsetManager,
         port: int = DEFAULT_GRPC_SERVER_PORT,
         transactions: TransactionalMessageService | None = None,
+        client_tables: ClientTables | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -83,12 +87,18 @@ class GrpcMessagingServer:
             config.broker_cluster_name,
             topic_config_manager,
         )
+        self.registry = (
+            GrpcClientRegistry(client_tables, topic_config_manager, subscription_group_manager)
+            if client_tables is not None
+            else None
+        )
         self.clients = ClientActivity(
             config,
             topic_config_manager,
             self.endpoints,
             store.config.max_message_size,
             subscription_group_manager,
+            self.registry,
         )
         self.producer = ProducerActivity(config, store, topic_config_manager, transactions)
         self.messages = MessageActivity(
