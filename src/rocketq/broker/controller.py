@@ -11,6 +11,12 @@ statistics every second (``BrokerStatsManager``, ``StoreStatsService``, the midn
 Replication lives in the store (``store/ha``): a master listens on ``haListenPort`` for
 slaves; a slave follows the master whose HA address the NameServer names in its answer to
 each registration (or ``haMasterAddress``).
+
+Controller mode (``enableControllerMode``, RocketMQ 5): the store starts refusing writes and
+the :class:`ReplicasManager` asks the controller for the broker's id and role; the broker
+registers with the NameServers only once it knows it, and changes role in place
+(:meth:`BrokerController.become_master` / :meth:`BrokerController.become_slave`), with
+the AutoSwitch HA protocol for replication.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from rocketq.broker.long_polling import PullRequestHoldService
 from rocketq.broker.outer_api import BrokerOuterAPI
 from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
+from rocketq.broker.replicas import ReplicasManager
 from rocketq.broker.schedule import ScheduleMessageService
 from rocketq.broker.slave_sync import SlaveSynchronize
 from rocketq.broker.stats import STATS_TICK_S, BrokerStatsManager
@@ -39,10 +46,11 @@ from rocketq.broker.transaction import TransactionalMessageService
 from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.command import RemotingCommand
-from rocketq.remoting.connection import Connection
+from rocketq.remoting.connection import Connection, ProcessorTable
 from rocketq.remoting.headers import NotifyConsumerIdsChangedRequestHeader
 from rocketq.remoting.server import RemotingServer
-from rocketq.store.config import SLAVE, StoreConfig
+from rocketq.store.config import ASYNC_MASTER, SLAVE, StoreConfig
+from rocketq.store.ha.autoswitch import AutoSwitchHAService
 from rocketq.store.message_store import DefaultMessageStore
 
 if TYPE_CHECKING:
@@ -60,6 +68,9 @@ _REGISTER_PERIOD_RANGE_MS = (10_000, 60_000)
 SLAVE_SYNC_INITIAL_DELAY_S = 3.0
 # RocketMQ's minimum length of a configured haMasterAddress ("a:1" is not one).
 _MIN_HA_MASTER_ADDRESS_LEN = 6
+# Controller mode: a new slave re-registers this often until the NameServer names the master
+# the controller elected (and so its HA address).
+FOLLOW_MASTER_RETRY_S = 0.3
 # Java brokers also serve on listenPort - 2 (BrokerController's fastRemotingServer, the "VIP
 # channel"); a 4.9 slave fetches its master's topic table there (BrokerOuterAPI
 # #getAllTopicConfig goes through MixAll.brokerVIPChannel), so a Java slave needs it.
@@ -86,11 +97,25 @@ class BrokerController:
         self.store_config = store_config
         root = Path(store_config.store_path_root_dir)
         self.boot_timestamp = int(time.time() * 1000)
-        self.is_slave = store_config.broker_role == SLAVE
+        controller_mode = config.enable_controller_mode
+        if controller_mode:  # no classic HA part; the role comes from the controller
+            store_config.broker_role = ASYNC_MASTER
+        self.is_slave = store_config.broker_role == SLAVE or controller_mode
         ha_listen = None if self.is_slave else (config.bind_address, store_config.ha_listen_port)
         self.store = DefaultMessageStore(
             store_config, (config.broker_ip1, config.listen_port), ha_listen
         )
+        self.autoswitch: AutoSwitchHAService | None = None
+        self.replicas: ReplicasManager | None = None
+        if controller_mode:
+            self.store.set_replication(SLAVE, None, None)
+            self.autoswitch = AutoSwitchHAService(
+                self.store, store_config, config.bind_address, store_config.ha_listen_port
+            )
+            self.replicas = ReplicasManager(config, store_config, self.autoswitch, self)
+        # controller mode: registered with the NameServers only once the role is known
+        self._role_known = not controller_mode
+        self._master_services_started = False
         self.topic_config_manager = TopicConfigManager(root / "config" / "topics.json", config)
         self.subscription_group_manager = SubscriptionGroupManager(
             root / "config" / "subscriptionGroup.json", config.auto_create_subscription_group
@@ -108,7 +133,7 @@ class BrokerController:
         )
         self._build_services()
         self.server = RemotingServer(
-            build_processor_table(self),
+            self._processor_table(),
             config.bind_address,
             config.listen_port,
             on_connection_closed=self._connection_closed,
@@ -130,6 +155,15 @@ class BrokerController:
         # has something to stop), closed once aclose began.
         self._tasks: TaskOwner | None = None
         self._register_now = asyncio.Event()
+
+    def _processor_table(self) -> ProcessorTable:
+        table = build_processor_table(self)
+        if self.replicas is not None:  # the controller's push and the admin's epoch query
+            table.register(
+                RequestCode.NOTIFY_BROKER_ROLE_CHANGED, self.replicas.notify_role_changed
+            )
+            table.register(RequestCode.GET_BROKER_EPOCH_CACHE, self.replicas.get_epoch_cache)
+        return table
 
     def _build_services(self) -> None:
         """The pull processor (with its held pulls) and the delay, timer and transaction
@@ -184,23 +218,36 @@ class BrokerController:
                 self.config.broker_ip1,
                 self.server.port,
             )
-        if self.store.ha_service is not None:  # haListenPort 0: a free port, advertised
-            self.outer_api.ha_listen_port = self.store.ha_service.port
+        if self.autoswitch is not None:
+            await self.autoswitch.start()
+        ha = self.autoswitch or self.store.ha_service
+        if ha is not None:  # haListenPort 0: a free port, advertised
+            self.outer_api.ha_listen_port = ha.port
         self.topic_config_manager.persist()
         if not self.is_slave:
-            self.schedule_service.start()
-            self.transaction_service.start()
-            if self.store_config.timer_wheel_enable:
-                self.timer_service.start()
+            self._start_master_services()
         self._tasks = TaskOwner(log)
         await self.register_broker_all()
         self._start_loops(self._tasks)
+        if self.replicas is not None:
+            self.replicas.start()
         log.info(
             "broker %s (%s) serving on %s",
             self.config.broker_name,
             self.config.broker_cluster_name,
             self.config.broker_addr,
         )
+
+    def _start_master_services(self) -> None:
+        """Delay, transaction check and timer: a master's (``changeSpecialServiceStatus``).
+        Started once; on a later demotion they stay and find writes refused."""
+        if self._master_services_started:
+            return
+        self._master_services_started = True
+        self.schedule_service.start()
+        self.transaction_service.start()
+        if self.store_config.timer_wheel_enable:
+            self.timer_service.start()
 
     async def _start_fast_server(self) -> None:
         """Serve on ``listenPort - 2`` too, as Java does; not for an ephemeral listenPort,
@@ -265,7 +312,7 @@ class BrokerController:
             period = c.sync_broker_metadata_period / 1000
             tasks.every(
                 period,
-                self.slave_synchronize.sync_all,
+                self._slave_sync,
                 "broker-slave-sync",
                 initial_delay=min(SLAVE_SYNC_INITIAL_DELAY_S, period),
             )
@@ -275,6 +322,8 @@ class BrokerController:
         tasks = self._tasks
         if tasks is None or tasks.closed:
             return
+        if self.replicas is not None:
+            await self.replicas.aclose()
         await tasks.aclose()
         await self.outer_api.unregister_broker_all()
         self.pull_hold_service.wake_all()
@@ -288,6 +337,8 @@ class BrokerController:
         await self.transaction_service.aclose()
         self.consumer_offset_manager.persist()
         await self.store.aclose()
+        if self.autoswitch is not None:
+            await self.autoswitch.aclose()
         await self.outer_api.aclose()
 
     async def __aenter__(self) -> BrokerController:
@@ -302,19 +353,60 @@ class BrokerController:
     async def register_broker_all(self) -> int:
         """Send the topic table to every NameServer now; a slave then follows the master
         the answers name (``BrokerController#doRegisterBrokerAll``)."""
-        if not self.config.namesrv_addrs():
+        if not self.config.namesrv_addrs() or not self._role_known:
             return 0
         accepted = await self.outer_api.register_broker_all(self.topic_config_manager.wrapper())
         if self.is_slave:
             self._follow_master()
         return accepted
 
-    def _follow_master(self) -> None:
-        if self.outer_api.master_addr:
-            self.slave_synchronize.master_addr = self.outer_api.master_addr
+    def _follow_master(self) -> bool:
+        """Follow the master the NameServer names; in controller mode only the one the
+        controller elected (the NameServer may still name the old one). True if followed."""
+        master = self.outer_api.master_addr
+        if self.replicas is not None and master != self.replicas.master_address:
+            return False
+        if master:
+            self.slave_synchronize.master_addr = master
         ha_addr = self.outer_api.ha_master_addr
         if self._follow_registered_master and ha_addr:
             self.store.update_master_address(ha_addr)
+            return True
+        return False
+
+    async def _slave_sync(self) -> None:
+        if self.is_slave and self.slave_synchronize.master_addr:
+            await self.slave_synchronize.sync_all()
+
+    # -- controller mode (RoleHost of the ReplicasManager) ----------------------------------
+
+    async def become_master(self) -> None:
+        """brokerId 0, master services on, registered as the group's master."""
+        self.config.broker_id = 0
+        self.is_slave = False
+        self._role_known = True
+        self.slave_synchronize.master_addr = None
+        self._start_master_services()
+        await self.register_broker_all()
+
+    async def become_slave(self, master_addr: str, broker_controller_id: int) -> None:
+        """brokerId = the controller id; re-register until the NameServer names
+        ``master_addr`` as master, then replicate from its HA address."""
+        self.config.broker_id = broker_controller_id
+        self.is_slave = True
+        self._role_known = True
+        self.slave_synchronize.master_addr = master_addr
+        if self._tasks is not None and not self._tasks.closed:
+            self._tasks.spawn(self._find_master(master_addr), "broker-find-master")
+
+    async def _find_master(self, master_addr: str) -> None:
+        while self.is_slave and self.replicas is not None:
+            if self.replicas.master_address != master_addr:
+                return  # a newer role change took over
+            await self.register_broker_all()
+            if self._follow_master():
+                return
+            await asyncio.sleep(FOLLOW_MASTER_RETRY_S)
 
     def request_register(self) -> None:
         """Topics changed: register soon (the register loop wakes at once)."""

@@ -214,6 +214,10 @@ class AutoSwitchHAService(HAService):
             log.info("slave %d caught up at %d: joins the SyncStateSet", slave_id, ack)
             self._propose(self.sync_state_set | {slave_id})
 
+    def max_phy_offset(self) -> int:
+        """The store's CommitLog end."""
+        return self._store.max_phy_offset()
+
     def confirm_offset(self) -> int:
         """The offset every in-sync replica has (the master's end when alone)."""
         return self._confirm if self._confirm >= 0 else self._store.max_phy_offset()
