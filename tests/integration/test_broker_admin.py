@@ -355,6 +355,7 @@ def test_cli_commands(cluster: tuple[NamesrvProcess, BrokerProcess]) -> None:
     ns, broker = cluster
     out = _cli(ns, "updateTopic", "-c", "DefaultCluster", "-t", "CliT", "-r", "2", "-w", "2")
     assert out.returncode == 0 and f"create topic to {broker.addr} success." in out.stdout
+    assert "TopicConfig [topicName=CliT, readQueueNums=2, writeQueueNums=2, perm=RW-," in out.stdout
     asyncio.run(_wait_route(ns, "CliT"))
     out = _cli(
         ns,
@@ -391,6 +392,7 @@ def test_cli_commands(cluster: tuple[NamesrvProcess, BrokerProcess]) -> None:
     assert "brokerVersionDesc" in out.stdout and "V4_9_4" in out.stdout
     out = _cli(ns, "updateSubGroup", "-b", broker.addr, "-g", "CliG", "-r", "5")
     assert out.returncode == 0 and "success" in out.stdout
+    assert "SubscriptionGroupConfig [groupName=CliG, consumeEnable=true," in out.stdout
     asyncio.run(_commit(ns, broker, "CliG", "CliT", 2))  # no consumer online: the old way
     out = _cli(ns, "resetOffsetByTime", "-g", "CliG", "-t", "CliT", "-s", "now")
     assert out.returncode == 0 and "#resetOffset" in out.stdout, out.stderr

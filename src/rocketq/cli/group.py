@@ -102,7 +102,7 @@ def update_sub_group(
 
     for addr in admin_call(namesrv_addr, go):
         click.echo(f"create subscription group to {addr} success.")
-    click.echo(config)
+    click.echo(config.java_string())
 
 
 @admin.command("resetOffsetByTime")

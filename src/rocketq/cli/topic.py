@@ -69,7 +69,7 @@ def update_topic(
 
     for addr in admin_call(namesrv_addr, go):
         click.echo(f"create topic to {addr} success.")
-    click.echo(config)
+    click.echo(config.java_string())
 
 
 @admin.command("deleteTopic")

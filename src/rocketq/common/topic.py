@@ -191,6 +191,15 @@ class TopicConfig:
             attributes={str(k): str(v) for k, v in (obj.get("attributes") or {}).items()},
         )
 
+    def java_string(self) -> str:
+        """``TopicConfig#toString`` (4.9.4), as mqadmin prints a topic."""
+        return (
+            f"TopicConfig [topicName={self.topic_name}, readQueueNums={self.read_queue_nums}, "
+            f"writeQueueNums={self.write_queue_nums}, perm={perm_to_string(self.perm)}, "
+            f"topicFilterType={self.topic_filter_type}, topicSysFlag={self.topic_sys_flag}, "
+            f"order={'true' if self.order else 'false'}]"
+        )
+
     def encode(self) -> str:
         """``TopicConfig#encode``: the space-separated form of compressed registrations."""
         parts = [

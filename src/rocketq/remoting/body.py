@@ -464,6 +464,20 @@ class SubscriptionGroupConfig:
     # RocketMQ 5: a FIFO group (POP delivers each queue's messages in order).
     consume_message_orderly: bool = False
 
+    def java_string(self) -> str:
+        """``SubscriptionGroupConfig#toString`` (4.9.4), as mqadmin prints a group."""
+        b = {True: "true", False: "false"}
+        return (
+            f"SubscriptionGroupConfig [groupName={self.group_name}, "
+            f"consumeEnable={b[self.consume_enable]}, "
+            f"consumeFromMinEnable={b[self.consume_from_min_enable]}, "
+            f"consumeBroadcastEnable={b[self.consume_broadcast_enable]}, "
+            f"retryQueueNums={self.retry_queue_nums}, retryMaxTimes={self.retry_max_times}, "
+            f"brokerId={self.broker_id}, "
+            f"whichBrokerWhenConsumeSlowly={self.which_broker_when_consume_slowly}, "
+            f"notifyConsumerIdsChangedEnable={b[self.notify_consumer_ids_changed_enable]}]"
+        )
+
     def to_obj(self) -> dict[str, Any]:
         """fastjson's shape (alphabetical keys)."""
         return {
