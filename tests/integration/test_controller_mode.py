@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,5 +182,50 @@ async def test_sigkill_master_new_master_in_route_acked_messages_kept_old_master
                 return {m.keys or "": m.body for m in mine} == again
 
             await async_wait_until(replicated, SETUP_DEADLINE, message="old master not in sync")
+            await check_admin(ns.addr, controller, admin, master, old_master)
     finally:
         group.stop()
+
+
+def mqadmin(*args: str) -> str:
+    """``rocketq admin ...`` in a child process (the CLI runs its own event loop)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rocketq", "admin", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def check_admin(
+    namesrv: str, controller: str, admin: AdminClient, master: str, old_master: str
+) -> None:
+    """mqadmin 5.x's controller commands against the running group; electMaster moves the
+    master back to the old one (now in sync), in place, and the route follows."""
+    meta = await asyncio.to_thread(
+        mqadmin, "getControllerMetaData", "-n", namesrv, "-a", controller
+    )
+    assert f"#ControllerLeaderAddress\t{controller}" in meta
+    sync = await asyncio.to_thread(
+        mqadmin, "getSyncStateSet", "-n", namesrv, "-a", controller, "-b", GROUP
+    )
+    assert f"#MasterAddr\t{master}" in sync and "#SyncStateSetNums\t" in sync
+    epochs = await asyncio.to_thread(mqadmin, "getBrokerEpoch", "-n", namesrv, "-b", GROUP)
+    assert "EpochEntry{epoch=1, startOffset=0" in epochs and "EpochEntry{epoch=2" in epochs
+    state = await admin.sync_state_data(controller, [GROUP])
+    old_id = next(
+        r["brokerId"] for r in state[GROUP]["inSyncReplicas"] if r["brokerAddress"] == old_master
+    )
+    elected = await asyncio.to_thread(
+        mqadmin, "electMaster", "-n", namesrv, "-a", controller, "-b", str(old_id),
+        "-bn", GROUP, "-c", "DefaultCluster",
+    )  # fmt: skip
+    assert f"#BrokerMasterAddr\t{old_master}" in elected
+
+    async def moved() -> bool:
+        r = await route(admin)
+        return r.get(0) == old_master and master in [a for b, a in r.items() if b]
+
+    await async_wait_until(moved, SETUP_DEADLINE, message="electMaster did not move the master")

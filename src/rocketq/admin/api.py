@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from rocketq.admin.consumers import ConsumersMixin
+from rocketq.admin.controller import ControllerAdminMixin
 from rocketq.admin.dlq import DEFAULT_DLQ_MAX as DEFAULT_DLQ_MAX
 from rocketq.admin.dlq import DLQ_TOOLS_GROUP as DLQ_TOOLS_GROUP
 from rocketq.admin.dlq import DlqMixin
@@ -90,7 +91,7 @@ def parse_namesrv_addrs(text: str) -> list[str]:
     return addrs
 
 
-class AdminClient(DlqMixin, ConsumersMixin, MaintenanceMixin):
+class AdminClient(DlqMixin, ConsumersMixin, MaintenanceMixin, ControllerAdminMixin):
     """Async admin operations; use as ``async with AdminClient("127.0.0.1:9876") as admin``.
 
     Message operations (view, query, pull, send) come from

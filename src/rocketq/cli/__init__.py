@@ -13,6 +13,7 @@ from rocketq.cli import (  # noqa: F401
     config,
     consumer,
     controller,
+    controller_admin,
     dlq,
     export,
     group,
