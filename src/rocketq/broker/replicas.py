@@ -30,7 +30,6 @@ from typing import Protocol
 from rocketq.broker.config import BrokerConfig
 from rocketq.common.errors import BrokerError, RocketQError
 from rocketq.common.tasks import TaskOwner
-from rocketq.controller.body import ElectMasterResponseBody, SyncStateSet
 from rocketq.remoting import fastjson
 from rocketq.remoting.client import RemotingClient
 from rocketq.remoting.codes import RequestCode, ResponseCode
@@ -82,6 +81,33 @@ class ReplicaRole:
     sync_state_set: frozenset[int]
     sync_state_set_epoch: int
     controller_leader: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _SyncStateSet:
+    """``{"syncStateSet":[1,2],"syncStateSetEpoch":3}`` (the controller's SyncStateSet body;
+    read here rather than from rocketq.controller, which a broker may not import)."""
+
+    sync_state_set: frozenset[int]
+    sync_state_set_epoch: int
+
+    def encode(self) -> bytes:
+        """The JSON body."""
+        return fastjson.dumps(
+            {
+                "syncStateSet": sorted(self.sync_state_set),
+                "syncStateSetEpoch": self.sync_state_set_epoch,
+            }
+        )
+
+    @classmethod
+    def decode(cls, data: bytes | None) -> _SyncStateSet:
+        """Read a body (an empty one is the empty set at epoch 0)."""
+        obj = fastjson.loads(data) if data else {}
+        if not isinstance(obj, dict):
+            raise RocketQError(f"bad SyncStateSet body {obj!r}")
+        ids = frozenset(int(v) for v in obj.get("syncStateSet") or [])
+        return cls(ids, int(obj.get("syncStateSetEpoch") or 0))
 
 
 class _Identity:
@@ -290,7 +316,7 @@ class ReplicasManager:
         r = await self._call(RequestCode.CONTROLLER_REGISTER_BROKER, ext)
         h = r.ext_fields or {}
         if h.get("masterBrokerId") and h.get("masterEpoch"):
-            members = SyncStateSet.decode(r.body) if r.body else SyncStateSet(frozenset(), 0)
+            members = _SyncStateSet.decode(r.body)
             await self.change_broker_role(
                 int(h["masterBrokerId"]),
                 h.get("masterAddress") or "",
@@ -314,7 +340,7 @@ class ReplicasManager:
             await self.sync_replica_info()
             return
         h = r.ext_fields or {}
-        body = ElectMasterResponseBody.decode(r.body)
+        body = _SyncStateSet.decode(r.body)  # ElectMasterResponseBody: its syncStateSet
         await self.change_broker_role(
             int(h["masterBrokerId"]),
             h.get("masterAddress") or "",
@@ -361,7 +387,7 @@ class ReplicasManager:
             log.warning("replica info: %s", exc)
             return
         h = r.ext_fields or {}
-        members = SyncStateSet.decode(r.body)
+        members = _SyncStateSet.decode(r.body)
         epoch = int(h.get("masterEpoch") or 0)
         master_id = h.get("masterBrokerId")
         if epoch > self.master_epoch:
@@ -452,13 +478,13 @@ class ReplicasManager:
             ext = AlterSyncStateSetRequestHeader(
                 self.config.broker_name, self.broker_controller_id, self.master_epoch, _now_ms()
             ).to_ext()
-            body = SyncStateSet(members, self.sync_state_set_epoch).encode()
+            body = _SyncStateSet(members, self.sync_state_set_epoch).encode()
             try:
                 r = await self._call(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, ext, body)
             except (RocketQError, OSError) as exc:
                 log.warning("reporting SyncStateSet %s failed: %s", set(members), exc)
                 return
-            new = SyncStateSet.decode(r.body)
+            new = _SyncStateSet.decode(r.body)
             self._change_sync_state_set(new.sync_state_set, new.sync_state_set_epoch)
 
     # -- NOTIFY_BROKER_ROLE_CHANGED ---------------------------------------------------------
@@ -467,7 +493,7 @@ class ReplicasManager:
         """The controller's push after an election (``notifyBrokerRoleChanged``)."""
         h = NotifyBrokerRoleChangedRequestHeader.from_ext(req.ext_fields)
         if h.master_broker_id is not None and h.master_epoch is not None:
-            members = SyncStateSet.decode(req.body) if req.body else SyncStateSet(frozenset(), 0)
+            members = _SyncStateSet.decode(req.body)
             await self.change_broker_role(
                 h.master_broker_id,
                 h.master_address or "",
