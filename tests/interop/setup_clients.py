@@ -11,8 +11,10 @@ Run with the project's python (``make test`` does this)::
   that venv's python.
 * RocketMQ 5.x Python client: PyPI ``rocketmq-python-client==5.1.2`` (gRPC). Its import
   name is also ``rocketmq``, so it gets its own venv, ``<repo>/.cache/interop/grpc-venv``.
-* JavaScript client: npm ``ali-ons`` 3.12.0, pinned by ``tests/interop/js/package-lock.json``;
-  installed with ``npm ci`` (fallback ``npm install``) into ``tests/interop/js/node_modules``.
+* JavaScript clients: npm ``ali-ons`` 3.12.0 (remoting) and ``rocketmq-client-nodejs`` 1.0.8
+  (the 5.x Node.js client, gRPC; Node >= 16.19), pinned by
+  ``tests/interop/js/package-lock.json``; installed with ``npm ci`` (fallback ``npm install``)
+  into ``tests/interop/js/node_modules``. Neither needs a network at run time.
 
 Stamp files record what was installed, so a second run only hashes two small files and
 returns in well under a second.  Exit status 0 = ready, 1 = install failed or (``--check``)
@@ -42,6 +44,8 @@ GRPC_REQUIREMENT = "rocketmq-python-client==5.1.2"
 JS_DIR = HERE / "js"
 JS_MODULES = JS_DIR / "node_modules"
 JS_STAMP = JS_MODULES / ".rocketq-installed"
+# The packages package.json names; each must be in node_modules after an install.
+JS_PACKAGES = ("ali-ons", "rocketmq-client-nodejs")
 
 
 def say(msg: str) -> None:
@@ -88,8 +92,12 @@ def cpp_ready() -> bool:
     return cpp_python().exists() and read(CPP_STAMP) == cpp_stamp_text()
 
 
+def js_missing() -> list[str]:
+    return [name for name in JS_PACKAGES if not (JS_MODULES / name / "package.json").exists()]
+
+
 def js_ready() -> bool:
-    return (JS_MODULES / "ali-ons" / "package.json").exists() and read(JS_STAMP) == js_stamp_text()
+    return not js_missing() and read(JS_STAMP) == js_stamp_text()
 
 
 def run(cmd: list[str], cwd: Path | None = None) -> bool:
@@ -150,8 +158,8 @@ def install_js() -> int:
     t0 = time.monotonic()
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
-        return fail("node and npm are required for the ali-ons interop client (Node >= 14)")
-    say(f"installing ali-ons into {JS_MODULES}")
+        return fail("node and npm are required for the JavaScript interop clients (Node >= 16.19)")
+    say(f"installing {', '.join(JS_PACKAGES)} into {JS_MODULES}")
     flags = ["--no-audit", "--no-fund", "--loglevel=error"]
     ok = run([npm, "ci", *flags], cwd=JS_DIR)
     if not ok:
@@ -159,10 +167,10 @@ def install_js() -> int:
         ok = run([npm, "install", *flags], cwd=JS_DIR)
     if not ok:
         return fail(f"npm could not install the packages of {JS_DIR / 'package.json'}")
-    if not (JS_MODULES / "ali-ons" / "package.json").exists():
-        return fail("npm finished but node_modules/ali-ons is missing")
+    if missing := js_missing():
+        return fail(f"npm finished but node_modules lacks {', '.join(missing)}")
     JS_STAMP.write_text(js_stamp_text())
-    say(f"ali-ons ready ({time.monotonic() - t0:.1f} s)")
+    say(f"{', '.join(JS_PACKAGES)} ready ({time.monotonic() - t0:.1f} s)")
     return 0
 
 
@@ -170,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     only = ap.add_mutually_exclusive_group()
     only.add_argument("--cpp-only", action="store_true", help="only the C++ client venv")
-    only.add_argument("--js-only", action="store_true", help="only the ali-ons node_modules")
+    only.add_argument("--js-only", action="store_true", help="only the JavaScript clients")
     only.add_argument("--grpc-only", action="store_true", help="only the 5.x Python client venv")
     ap.add_argument("--force", action="store_true", help="reinstall even if stamps match")
     ap.add_argument("--check", action="store_true", help="install nothing; exit 1 if not ready")

@@ -86,7 +86,9 @@ def test_producer_message_stored_and_received_back() -> None:
     assert (sp.message_id, sp.tag, list(sp.keys)) == ("01ABCDEF", "TagA", ["k1", "k2"])
     assert (sp.receipt_handle, sp.delivery_attempt, sp.invisible_duration.seconds) == ("h", 2, 30)
     assert sp.body_encoding == pb.Encoding.IDENTITY
-    assert sp.body_digest.checksum == "3610A686"  # CRC32 of b"hello", as the SDKs check it
+    # MD5 of b"hello" in upper-case hex, as the Java proxy sends it and every SDK checks it
+    assert sp.body_digest.type == pb.DigestType.MD5
+    assert sp.body_digest.checksum == "5D41402ABC4B2A76B9719D911017C592"
 
 
 def test_gzip_body_is_stored_plain() -> None:

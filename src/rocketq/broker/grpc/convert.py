@@ -6,6 +6,7 @@ the Java proxy's ``GrpcConverter`` does). Pure functions; no I/O."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import ipaddress
 import zlib
 from collections.abc import Mapping
@@ -192,6 +193,12 @@ def _plain_body(record: MessageRecord) -> bytes:
     return record.body
 
 
+def _digest(body: bytes) -> pb.Digest:
+    """MD5 in upper-case hex, as the Java proxy sends it: the SDKs agree on that form, not
+    on CRC32's (the Python client compares 8 hex digits, the Node client the decimal)."""
+    return pb.Digest(type=pb.DigestType.MD5, checksum=hashlib.md5(body).hexdigest().upper())
+
+
 def message_to_pb(
     record: MessageRecord,
     receipt_handle: str,
@@ -205,7 +212,7 @@ def message_to_pb(
     sp = pb.SystemProperties(
         message_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
         or create_offset_msg_id(record.store_host, record.physical_offset),
-        body_digest=pb.Digest(type=pb.DigestType.CRC32, checksum=f"{zlib.crc32(body):08X}"),
+        body_digest=_digest(body),
         body_encoding=pb.Encoding.IDENTITY,
         message_type=message_type_of(props),
         born_timestamp=_timestamp(record.born_timestamp),
