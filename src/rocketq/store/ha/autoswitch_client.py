@@ -24,7 +24,7 @@ from rocketq.store.ha.autoswitch_codec import (
 )
 from rocketq.store.ha.client import CommitLogSink, HAClient
 from rocketq.store.ha.codec import HAProtocolError
-from rocketq.store.ha.connection import HALinkClosedError, run_both
+from rocketq.store.ha.connection import read_or_close, run_both
 from rocketq.store.ha.epoch import EpochFileCache, find_consistent_point
 from rocketq.store.ha.state import HALinkEvent
 
@@ -85,13 +85,7 @@ class AutoSwitchHAClient(HAClient):
 
     async def _read(self, reader: asyncio.StreamReader) -> bytes:
         silence = self._config.ha_housekeeping_interval / 1000
-        try:
-            async with asyncio.timeout(silence):
-                data = await reader.read(_READ_SIZE)
-        except TimeoutError:
-            raise HALinkClosedError(f"nothing from the master for {silence:g} s") from None
-        if not data:
-            raise HALinkClosedError("master closed the connection")
+        data = await read_or_close(reader, silence, "master", _READ_SIZE)
         self._last_read_ms = int(time.time() * 1000)
         return data
 

@@ -24,7 +24,13 @@ from rocketq.store.ha.autoswitch_codec import (
     encode_transfer_header,
 )
 from rocketq.store.ha.codec import HAProtocolError
-from rocketq.store.ha.connection import CommitLogSource, HAConnection, HALinkClosedError, run_both
+from rocketq.store.ha.connection import (
+    CommitLogSource,
+    HAConnection,
+    HALinkClosedError,
+    read_or_close,
+    run_both,
+)
 from rocketq.store.ha.epoch import EpochEntry, EpochFileCache
 from rocketq.store.ha.state import HALinkEvent
 
@@ -107,13 +113,7 @@ class AutoSwitchHAConnection(HAConnection):
         decoder = SlaveDecoder()
         silence = self._config.ha_housekeeping_interval / 1000
         while True:
-            try:
-                async with asyncio.timeout(silence):
-                    data = await self._reader.read(_READ_SIZE)
-            except TimeoutError:
-                raise HALinkClosedError(f"nothing read for {silence:g} s") from None
-            if not data:
-                raise HALinkClosedError("slave closed the connection")
+            data = await read_or_close(self._reader, silence, "slave", _READ_SIZE)
             for msg in decoder.feed(data):
                 if isinstance(msg, SlaveHandshake):
                     self.slave_id = msg.slave_broker_id

@@ -29,7 +29,7 @@ from rocketq.store.ha.codec import (
     TransferDecoder,
     encode_report,
 )
-from rocketq.store.ha.connection import HALinkClosedError, run_both
+from rocketq.store.ha.connection import read_or_close, run_both
 from rocketq.store.ha.flow import FlowMeter
 from rocketq.store.ha.state import HALink, HALinkEvent, HALinkState
 
@@ -223,13 +223,7 @@ class HAClient:
         decoder = TransferDecoder(MAX_BODY_SIZE)
         silence = self._config.ha_housekeeping_interval / 1000
         while True:
-            try:
-                async with asyncio.timeout(silence):
-                    data = await reader.read(_READ_SIZE)
-            except TimeoutError:
-                raise HALinkClosedError(f"nothing from the master for {silence:g} s") from None
-            if not data:
-                raise HALinkClosedError("master closed the connection")
+            data = await read_or_close(reader, silence, "master", _READ_SIZE)
             self._last_read_ms = int(time.time() * 1000)
             await self._resumed.wait()  # paused: what came in is neither applied nor acked
             for chunk in decoder.feed(data):

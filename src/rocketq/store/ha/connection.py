@@ -49,6 +49,22 @@ class HALinkClosedError(ConnectionError):
     """The peer closed the link or went silent past the housekeeping interval."""
 
 
+async def read_or_close(
+    reader: asyncio.StreamReader, silence: float, peer: str, size: int = _READ_SIZE
+) -> bytes:
+    """One read of an HA link: what came, or :class:`HALinkClosedError` when the ``peer``
+    ("master"/"slave") hung up or sent nothing for ``silence`` seconds
+    (``haHousekeepingInterval``: heartbeats keep a live link talking)."""
+    try:
+        async with asyncio.timeout(silence):
+            data = await reader.read(size)
+    except TimeoutError:
+        raise HALinkClosedError(f"nothing from the {peer} for {silence:g} s") from None
+    if not data:
+        raise HALinkClosedError(f"{peer} closed the connection")
+    return data
+
+
 async def run_both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
     """Run two never-ending loops of one link; when either fails, stop the other and raise
     its error. (Not a TaskGroup: on Python 3.11 a TaskGroup that is already aborting
@@ -136,13 +152,7 @@ class HAConnection:
         decoder = ReportDecoder()
         silence = self._config.ha_housekeeping_interval / 1000
         while True:
-            try:
-                async with asyncio.timeout(silence):
-                    data = await self._reader.read(_READ_SIZE)
-            except TimeoutError:
-                raise HALinkClosedError(f"nothing read for {silence:g} s") from None
-            if not data:
-                raise HALinkClosedError("slave closed the connection")
+            data = await read_or_close(self._reader, silence, "slave")
             offset = decoder.feed(data)
             if offset is not None:
                 self._on_report(offset)
