@@ -239,8 +239,8 @@ class BrokerController:
         )
 
     def _start_master_services(self) -> None:
-        """Delay, transaction check and timer: a master's (``changeSpecialServiceStatus``).
-        Started once; on a later demotion they stay and find writes refused."""
+        """Delay, transaction check and timer: a master's (``changeSpecialServiceStatus``
+        with true). Each start() does nothing while the service runs."""
         if self._master_services_started:
             return
         self._master_services_started = True
@@ -248,6 +248,17 @@ class BrokerController:
         self.transaction_service.start()
         if self.store_config.timer_wheel_enable:
             self.timer_service.start()
+
+    async def _stop_master_services(self) -> None:
+        """A demoted master stops them (``changeSpecialServiceStatus`` with false): the
+        delay progress and the timer checkpoint are written, a later promotion starts them
+        again from there."""
+        if not self._master_services_started:
+            return
+        self._master_services_started = False
+        await self.schedule_service.aclose()
+        await self.transaction_service.aclose()
+        await self.timer_service.aclose()
 
     async def _start_fast_server(self) -> None:
         """Serve on ``listenPort - 2`` too, as Java does; not for an ephemeral listenPort,
@@ -396,6 +407,7 @@ class BrokerController:
         self.is_slave = True
         self._role_known = True
         self.slave_synchronize.master_addr = master_addr
+        await self._stop_master_services()
         if self._tasks is not None and not self._tasks.closed:
             self._tasks.spawn(self._find_master(master_addr), "broker-find-master")
 

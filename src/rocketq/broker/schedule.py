@@ -98,7 +98,13 @@ class ScheduleMessageService:
         self._wake = asyncio.Event()
 
     def start(self) -> None:
-        """Load progress (and catch up with copies written after it) and start the tasks."""
+        """Load progress (and catch up with copies written after it) and start the tasks.
+        Does nothing while running; after :meth:`aclose` it starts again (a controller-mode
+        broker stops the service when demoted and starts it when promoted again)."""
+        if self._tasks.closed:
+            self._tasks = TaskOwner(log)
+        elif len(self._tasks):
+            return
         self.offsets.load()
         self._catch_up()
         for level in range(1, len(self.levels) + 1):

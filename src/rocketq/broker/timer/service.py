@@ -111,13 +111,8 @@ class TimerMessageService:
 
     def __init__(self, message_store: DefaultMessageStore, store_config: StoreConfig) -> None:
         self.message_store = message_store
-        self.store_config = cfg = store_config
-        self.store = TimerStore(
-            Path(cfg.store_path_root_dir),
-            cfg.timer_precision_ms,
-            cfg.timer_roll_window_slot,
-            cfg.mapped_file_size_timer_log,
-        )
+        self.store_config = store_config
+        self.store = self._new_store()
         self._tasks = TaskOwner(log)
         self._opened = False
         # (done_ms, CommitLog end) at the last tick boundary: what a checkpoint may claim.
@@ -129,8 +124,25 @@ class TimerMessageService:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    def _new_store(self) -> TimerStore:
+        cfg = self.store_config
+        return TimerStore(
+            Path(cfg.store_path_root_dir),
+            cfg.timer_precision_ms,
+            cfg.timer_roll_window_slot,
+            cfg.mapped_file_size_timer_log,
+        )
+
     def start(self) -> None:
-        """Recover the files, catch up with copies written after the checkpoint, start."""
+        """Recover the files, catch up with copies written after the checkpoint, start.
+        Does nothing while running; after :meth:`aclose` it recovers and starts again (a
+        controller-mode broker stops the service when demoted, starts it when promoted)."""
+        if self._opened:
+            return
+        if self._tasks.closed:  # stopped before: fresh tasks and file mappings
+            self._tasks = TaskOwner(log)
+            self.store = self._new_store()
+            self._skip.clear()
         cp = self.store.open(_now_ms(), self.message_store.max_phy_offset())
         self._opened = True
         self._boundary = (self.store.done_ms, max(cp.commit_log_offset, 0))

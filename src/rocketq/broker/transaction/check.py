@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from rocketq.broker.transaction.bridge import (
     ReadStatus,
@@ -79,6 +79,19 @@ def _int(text: str | None, default: int = -1) -> int:
         return int(text) if text is not None else default
     except ValueError:
         return default
+
+
+@runtime_checkable
+class TransactionCheckChannel(Protocol):
+    """A producer channel that delivers check-backs itself instead of a remoting
+    CHECK_TRANSACTION_STATE: a gRPC producer's Telemetry stream (the proxy's
+    ``RecoverOrphanedTransactionCommand``)."""
+
+    def check_transaction_state(
+        self, half: MessageRecord, props: Mapping[str, str], appended: AppendResult
+    ) -> bool:
+        """Send the check; False when it could not go (the next pass asks again)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +177,10 @@ class TransactionalMessageCheckService:
         self._passes = self._checks = self._orphans = self._discarded = 0
 
     def start(self) -> None:
-        """Start the periodic pass (masters only; the controller decides)."""
+        """Start the periodic pass (masters only; the controller decides). Does nothing
+        while running; after :meth:`aclose` it starts again (a demoted, re-promoted broker)."""
+        if self._tasks.closed:
+            self._tasks = TaskOwner(log)
         if not len(self._tasks):
             self._tasks.every(self._interval, self.check, "transaction-check")
 
@@ -333,6 +349,10 @@ class TransactionalMessageCheckService:
         uniq = props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
         info = self.producer_manager.available_channel(group) if group else None
         conn = info.connection if info is not None else None
+        if isinstance(conn, TransactionCheckChannel):  # a gRPC producer: over Telemetry
+            if conn.check_transaction_state(half, props, appended):
+                self._checks += 1
+            return
         if not isinstance(conn, Connection):
             self._orphans += 1
             log.warning("check of transaction %s skipped: no producer of group %r", uniq, group)
