@@ -316,3 +316,52 @@ async def test_grpc_clients_in_the_broker_tables(
         proc.stdin.close()
         await asyncio.wait_for(proc.wait(), 60)
     assert "grpc-reg" not in broker.consumer_manager.groups
+
+
+async def test_orphaned_transaction_checked_back_over_telemetry(
+    grpc_python: Path, tmp_path: Path
+) -> None:
+    """Half messages their producer never ends are checked back over the producer's
+    Telemetry stream (RecoverOrphanedTransactionCommand); its checker's COMMIT, sent with
+    EndTransaction, makes them consumable."""
+    fast_check = {"transactionTimeOut": "1000", "transactionCheckInterval": "500"}
+    async with running_cluster(tmp_path / "store", fast_check) as (_namesrv, broker):
+        server = GrpcMessagingServer(
+            broker.config, broker.store, broker.topic_config_manager,
+            broker.subscription_group_manager, broker.consumer_offset_manager, port=0,
+            transactions=broker.transaction_service,
+            client_tables=ClientTables(broker.consumer_manager, broker.producer_manager, broker),
+        )  # fmt: skip
+        await server.start()
+        try:
+            await _orphans_committed(grpc_python, broker, server, tmp_path)
+        finally:
+            await server.aclose()
+
+
+async def _orphans_committed(
+    python: Path, broker: BrokerController, server: GrpcMessagingServer, home: Path
+) -> None:
+    create_topic(broker, "GrpcOrphan", 2, "TRANSACTION")
+    proc = await asyncio.create_subprocess_exec(
+        str(python), str(GRPC_DRIVER), "--home", str(home), "orphan", "--endpoints",
+        server.address, "--topic", "GrpcOrphan", "--count", "3",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    lines: list[dict[str, Any]] = []
+    try:
+        while not lines or lines[-1].get("event") != "all-checked":
+            raw = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert raw, f"driver ended early: {lines}"
+            lines.append(json.loads(raw))
+        sent = {line["msg_id"] for line in lines if "msg_id" in line}
+        assert {line["checked"] for line in lines if "checked" in line} == sent
+        assert {line["topic"] for line in lines if "checked" in line} == {"GrpcOrphan"}
+        consume = ["consume", "--endpoints", server.address, "--topic", "GrpcOrphan",
+                   "--group", "grpc-orphan", "--expect", "3"]  # fmt: skip
+        got, _ = await drive(python, home, *consume)
+        assert {m["msg_id"] for m in got if "body" in m} == sent
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 60)

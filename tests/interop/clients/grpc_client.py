@@ -10,6 +10,9 @@ stdout (same conventions as cpp_client.py, see ../README.md); logs go to stderr 
               [--message-groups G (FIFO: message i in group g<i % G>)] [--deliver-in S (DELAY:
               delivery_timestamp = now + S s, in ms as the client documents it)]
     transaction --endpoints H:P --topic T --commit N --rollback M
+    orphan    --endpoints H:P --topic T --count N [--timeout S] (N half messages never ended;
+              the checker answers COMMIT to the broker's check-backs; after N checks print
+              {"event": "all-checked"} and keep running until stdin closes)
     consume   --endpoints H:P --topic T --group G --expect N [--invisible S] [--no-ack-first K]
               [--expression E] [--timeout S] [--await S]
     push-consume --endpoints H:P --topic T --group G --expect N [--fail-first K]
@@ -115,6 +118,48 @@ def transaction(args: argparse.Namespace) -> int:
         producer.shutdown()
     out({"done": failed == 0, "failed": failed})
     return 0 if failed == 0 else 1
+
+
+def orphan(args: argparse.Namespace) -> int:
+    """Send --count transactional messages and end none: the broker asks back over
+    Telemetry (RecoverOrphanedTransactionCommand) and the checker commits each."""
+    from rocketmq import Message, Producer, TransactionChecker, TransactionResolution
+
+    lock = threading.Lock()
+    checked: dict[str, int] = {}
+    all_checked = threading.Event()
+
+    class Checker(TransactionChecker):  # type: ignore[misc]
+        def check(self, message: Any) -> Any:
+            with lock:
+                checked[message.message_id] = checked.get(message.message_id, 0) + 1
+                out({"checked": message.message_id, "topic": message.topic,
+                     "body": bytes(message.body).decode(errors="replace")})  # fmt: skip
+                if len(checked) >= args.count:
+                    all_checked.set()
+            return TransactionResolution.COMMIT
+
+    producer = Producer(_config(args), (args.topic,), Checker())
+    producer.startup()
+    out({"event": "started"})
+    sent = []
+    try:
+        for i in range(args.count):
+            msg = Message()
+            msg.topic = args.topic
+            msg.body = json.dumps({"i": i, "orphan": True}).encode()
+            receipt = producer.send(msg, producer.begin_transaction())
+            sent.append(receipt.message_id)
+            out({"i": i, "msg_id": receipt.message_id})
+        all_checked.wait(args.timeout)
+        if all_checked.is_set():
+            out({"event": "all-checked"})
+            sys.stdin.read()
+    finally:
+        producer.shutdown()
+    ok = all_checked.is_set() and set(checked) == set(sent)
+    out({"done": ok, "checked": len(checked), "sent": len(sent)})
+    return 0 if ok else 3
 
 
 def _line(msg: Any, attempt_seen: int, acked: bool) -> dict[str, Any]:
@@ -299,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--home", default=os.environ.get("ROCKETQ_INTEROP_GRPC_HOME", ""))
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("produce", "consume", "push-consume", "bench-produce", "transaction"):
+    for name in ("produce", "consume", "push-consume", "bench-produce", "transaction", "orphan"):
         p = sub.add_parser(name)
         p.add_argument("--endpoints", required=True)
         p.add_argument("--topic", required=True)
@@ -314,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.choices["transaction"]
     p.add_argument("--commit", type=int, default=1)
     p.add_argument("--rollback", type=int, default=1)
+    p = sub.choices["orphan"]
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=60)
     p = sub.choices["consume"]
     p.add_argument("--group", required=True)
     p.add_argument("--expect", type=int, required=True)
@@ -341,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HOME"] = args.home
     handlers = {"produce": produce, "consume": consume, "push-consume": push_consume,
                 "bench-produce": bench_produce, "schema": schema,
-                "transaction": transaction}  # fmt: skip
+                "transaction": transaction, "orphan": orphan}  # fmt: skip
     try:
         return handlers[args.cmd](args)
     except Exception as exc:

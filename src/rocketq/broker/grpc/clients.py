@@ -4,6 +4,7 @@ table: every queue a route names is this broker's, reached at this gRPC server."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,7 +15,7 @@ from google.protobuf.duration_pb2 import Duration
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.grpc.convert import ok, status
 from rocketq.broker.grpc.producer import accepted_message_types
-from rocketq.broker.grpc.registry import GrpcClientRegistry
+from rocketq.broker.grpc.registry import GrpcClientRegistry, Outbox
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
 from rocketq.broker.subscription_group import SubscriptionGroupManager
@@ -153,8 +154,26 @@ class ClientActivity:
     async def telemetry(
         self, requests: AsyncIterator[svc.TelemetryCommand], context: Context
     ) -> AsyncIterator[svc.TelemetryCommand]:
-        """Answer each ``Settings`` a client sends with the server's view of them; the
+        """Answer each ``Settings`` a client sends with the server's view of them, and pass
+        on the commands the broker has for the client (transaction check-backs); the
         stream stays open for the client's life."""
+        client_id = _client_id(context)
+        outbox: Outbox = asyncio.Queue()
+        if self.registry is not None:
+            self.registry.attach(client_id, _peer(context), outbox)
+        reader = asyncio.create_task(self._read_telemetry(requests, context, outbox))
+        try:
+            while (command := await outbox.get()) is not None:
+                yield command
+            await reader  # its error, if it failed
+        finally:
+            reader.cancel()
+            if self.registry is not None:
+                self.registry.unregister(client_id)
+
+    async def _read_telemetry(
+        self, requests: AsyncIterator[svc.TelemetryCommand], context: Context, outbox: Outbox
+    ) -> None:
         client_id = _client_id(context)
         try:
             async for command in requests:
@@ -164,12 +183,11 @@ class ClientActivity:
                     if self.registry is not None:
                         await self.registry.register(client_id, _peer(context), command.settings)
                     answer = self.settings(command.settings)
-                    yield svc.TelemetryCommand(status=ok(), settings=answer)
+                    await outbox.put(svc.TelemetryCommand(status=ok(), settings=answer))
                 else:
                     log.debug("telemetry %s from %s: %s", kind, client_id, command)
         finally:
-            if self.registry is not None:
-                self.registry.unregister(client_id)
+            outbox.put_nowait(None)  # the writer ends the stream
 
     def settings(self, client: pb.Settings) -> pb.Settings:
         """The settings a client of this type gets back (``GrpcClientSettingsManager``)."""

@@ -11,20 +11,27 @@ on its Telemetry stream and its Heartbeats, so ``consumerProgress``,
   find a group's brokers through that topic's route (``examineConsumeStats``) find it.
 * The channel closes when its Telemetry stream ends or the client says goodbye
   (NotifyClientTermination); a silent one expires with the remoting channels.
+* Transaction check-backs reach a gRPC producer as a ``RecoverOrphanedTransactionCommand``
+  on its Telemetry stream (``GrpcClientChannel.check_transaction_state``, called by the
+  broker's transaction check service where it would send CHECK_TRANSACTION_STATE).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rocketq.broker.client_manager import ClientChannelInfo, ConsumerManager, ProducerManager
+from rocketq.broker.grpc.convert import message_to_pb
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
 from rocketq.broker.registrar import Registrar
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
+from rocketq.common.message import MessageConst
+from rocketq.common.record import MessageRecord
 from rocketq.common.topic import PERM_READ, PERM_WRITE, retry_topic
 from rocketq.remoting.command import DEFAULT_VERSION
 from rocketq.remoting.heartbeat import (
@@ -33,6 +40,7 @@ from rocketq.remoting.heartbeat import (
     ConsumerData,
     build_subscription,
 )
+from rocketq.store.commit_log import AppendResult
 
 __all__ = ["ClientTables", "GrpcClientChannel", "GrpcClientRegistry"]
 
@@ -41,6 +49,8 @@ log = logging.getLogger("rocketq.broker.grpc")
 # Telemetry commands queued for one client while its stream writer is busy; more are
 # dropped (a transaction check is asked again on the next check pass).
 OUTBOX_LIMIT = 1024
+# What a Telemetry stream's writer takes: a command, or None when the stream is to end.
+Outbox = asyncio.Queue[svc.TelemetryCommand | None]
 # v2 Language -> RocketMQ LanguageCode names where they differ (the proxy's mapping).
 _LANGUAGE_CODES = {pb.Language.DOT_NET: "DOTNET", pb.Language.GOLANG: "GO"}
 # ConsumeType of a push consumer (the client pulls for it) and of a simple consumer.
@@ -62,23 +72,33 @@ class ClientTables:
 
 class GrpcClientChannel:
     """What a remoting ``Connection`` is for a remoting client: the key of a gRPC client in
-    the client tables, its address, and an outbox of Telemetry commands for its stream."""
+    the client tables, its address, and the outbox of its open Telemetry stream."""
 
     def __init__(self, client_id: str, peer: str) -> None:
         self.client_id = client_id
         self.peer = peer
         self.is_open = True
-        self.outbox: asyncio.Queue[svc.TelemetryCommand] = asyncio.Queue(OUTBOX_LIMIT)
+        self.outbox: Outbox | None = None
 
     def push(self, command: svc.TelemetryCommand) -> bool:
         """Queue a command for the client's Telemetry stream; False when it cannot go."""
-        if not self.is_open:
+        if not self.is_open or self.outbox is None or self.outbox.qsize() >= OUTBOX_LIMIT:
             return False
-        try:
-            self.outbox.put_nowait(command)
-        except asyncio.QueueFull:
-            return False
+        self.outbox.put_nowait(command)
         return True
+
+    def check_transaction_state(
+        self, half: MessageRecord, props: Mapping[str, str], appended: AppendResult
+    ) -> bool:
+        """Ask the producer to resolve a half message (the proxy's
+        ``RecoverOrphanedTransactionCommand``); its transaction id is the re-put half's
+        offset msgId, which EndTransaction finds the half by."""
+        message = message_to_pb(half, "", 0, 1, props.get(MessageConst.REAL_TOPIC))
+        message.system_properties.message_type = pb.MessageType.TRANSACTION
+        command = svc.RecoverOrphanedTransactionCommand(
+            message=message, transaction_id=appended.msg_id
+        )
+        return self.push(svc.TelemetryCommand(recover_orphaned_transaction_command=command))
 
     def close(self, reason: str = "") -> None:
         """Closed: expired or gone (the client tables drop it)."""
@@ -110,6 +130,10 @@ class GrpcClientRegistry:
         if found is None or not found.is_open:
             found = self.channels[client_id] = GrpcClientChannel(client_id, peer)
         return found
+
+    def attach(self, client_id: str, peer: str, outbox: Outbox) -> None:
+        """The client's Telemetry stream is open: commands for it go to ``outbox``."""
+        self.channel(client_id, peer).outbox = outbox
 
     async def register(self, client_id: str, peer: str, settings: pb.Settings) -> None:
         """Put the client in the tables its settings name (again: a heartbeat)."""
