@@ -286,6 +286,7 @@ class BrokerController:
         if self.is_slave or self.config.grpc_server_port < 0:
             return
         from rocketq.broker.grpc import GrpcMessagingServer  # grpc loads only when served
+        from rocketq.broker.grpc.registry import ClientTables
 
         server = GrpcMessagingServer(
             self.config,
@@ -295,6 +296,7 @@ class BrokerController:
             self.consumer_offset_manager,
             port=self.config.grpc_server_port,
             transactions=self.transaction_service,
+            client_tables=ClientTables(self.consumer_manager, self.producer_manager, self),
         )
         try:
             await server.start()
