@@ -16,6 +16,7 @@ from rocketq.broker.processor.admin_relay import AdminRelayProcessor
 from rocketq.broker.processor.admin_stats import AdminStatsProcessor
 from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.ha_status import HAStatusProcessor
+from rocketq.broker.processor.pop import PopMessageProcessor
 from rocketq.broker.processor.query import QueryMessageProcessor
 from rocketq.broker.processor.reply import ReplyMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
@@ -69,6 +70,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     # Java 5 lite pull consumers send the same request under its own code.
     table.register(rc.LITE_PULL_MESSAGE, ctl.pull_processor.process)
     _register_client_manage(table, ctl)
+    _register_pop(table, ctl)
     table.register(rc.GET_BROKER_HA_STATUS, HAStatusProcessor(ctl.store, ctl.store_config).process)
     register_admin_processors(
         table, _admin(ctl), QueryMessageProcessor(ctl.store_config, ctl.store)
@@ -96,6 +98,20 @@ def _register_client_manage(table: ProcessorTable, ctl: BrokerController) -> Non
     table.register(rc.GET_CONSUMER_LIST_BY_GROUP, client.consumer_list)
     table.register(rc.QUERY_CONSUMER_OFFSET, client.query_consumer_offset)
     table.register(rc.UPDATE_CONSUMER_OFFSET, client.update_consumer_offset)
+
+
+def _register_pop(table: ProcessorTable, ctl: BrokerController) -> None:
+    # One PopService per broker: the gRPC front end's (it starts with it), so remoting and
+    # gRPC pops share checkpoints, revive and offsets.
+    pop = PopMessageProcessor(
+        config=ctl.config,
+        topic_config_manager=ctl.topic_config_manager,
+        subscription_group_manager=ctl.subscription_group_manager,
+        pop_service=lambda: None if ctl.grpc_server is None else ctl.grpc_server.pop_service,
+    )
+    table.register(RequestCode.POP_MESSAGE, pop.pop)
+    table.register(RequestCode.ACK_MESSAGE, pop.ack)
+    table.register(RequestCode.CHANGE_MESSAGE_INVISIBLETIME, pop.change_invisible_time)
 
 
 def _admin(ctl: BrokerController) -> AdminBrokerProcessor:

@@ -1,0 +1,242 @@
+"""POP_MESSAGE (200050), ACK_MESSAGE (200051) and CHANGE_MESSAGE_INVISIBLETIME (200053):
+RocketMQ 5's ``PopMessageProcessor``, ``AckMessageProcessor`` and
+``ChangeInvisibleTimeProcessor`` for Java 5 clients in pop mode, over the broker's one
+:class:`~rocketq.broker.pop.PopService` (the engine under gRPC's ReceiveMessage).
+
+A pop answers the stored records, each with its ``POP_CK`` property set to the
+``ExtraInfoUtil`` handle (8 fields), and the response header's ``startOffsetInfo`` /
+``msgOffsetInfo`` from which the Java client builds the same handle itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rocketq.broker.filter import ExpressionMessageFilter, Sql92ParseError, compile_sql92
+from rocketq.broker.pop import PoppedMessage, PopService, ReceiptHandle
+from rocketq.common.errors import BrokerError
+from rocketq.common.record import copy_message, encode_record
+from rocketq.common.topic import PERM_READ
+from rocketq.remoting.codes import ResponseCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection
+from rocketq.remoting.headers.pop import (
+    AckMessageRequestHeader,
+    ChangeInvisibleTimeRequestHeader,
+    ChangeInvisibleTimeResponseHeader,
+    PopMessageRequestHeader,
+    PopMessageResponseHeader,
+)
+from rocketq.remoting.heartbeat import EXPRESSION_TAG, build_subscription
+
+if TYPE_CHECKING:
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.subscription_group import SubscriptionGroupManager
+    from rocketq.broker.topic_config import TopicConfigManager
+
+__all__ = ["POP_CK", "PopMessageProcessor", "extra_info", "parse_extra_info"]
+
+# MessageConst.PROPERTY_POP_CK: the handle an ack or a change of invisible time quotes.
+POP_CK = "POP_CK"
+# ExtraInfoUtil: fields of a handle (the 5.x form with the message's queue offset).
+_EXTRA_INFO_FIELDS = 8
+# ExtraInfoUtil.QUEUE_OFFSET: orderCountInfo keys name "qo<queueId>%<offset>".
+_QUEUE_OFFSET_KEY = "qo"
+# The SDKs pop at most 32 at a time (PopMessageProcessor refuses more than that).
+MAX_POP_NUMS = 32
+# The shortest invisible time accepted; RocketMQ's proxy floor (ProxyConfig minInvisibleTime).
+MIN_INVISIBLE_MS = 1000
+
+
+def extra_info(handle: ReceiptHandle) -> str:
+    """``ExtraInfoUtil.buildExtraInfo`` with the message's queue offset (8 fields)."""
+    return " ".join(
+        str(v)
+        for v in (
+            handle.start_offset, handle.retrieve_time, handle.invisible_ms,
+            handle.revive_queue_id, handle.topic_type, handle.broker_name, handle.queue_id,
+            handle.offset,
+        )
+    )  # fmt: skip
+
+
+def parse_extra_info(text: str, queue_id: int, offset: int) -> ReceiptHandle:
+    """The handle an ack quotes; ``queue_id``/``offset`` are the request header's (the
+    7-field form has no offset). ``ValueError`` when it is not a handle."""
+    parts = text.split(" ")
+    if len(parts) < _EXTRA_INFO_FIELDS - 1:
+        raise ValueError(f"extraInfo has {len(parts)} fields: {text!r}")
+    start, pop_time, invisible, revive = (int(p) for p in parts[:4])
+    return ReceiptHandle(start, pop_time, invisible, revive, parts[4], parts[5], queue_id,
+                         offset, 0)  # fmt: skip
+
+
+def _bad(code: int, remark: str) -> BrokerError:
+    return BrokerError(code, remark)
+
+
+class PopMessageProcessor:
+    """Pop, ack and change invisible time for remoting clients. ``pop_service`` gives the
+    broker's POP engine (shared with gRPC), None while it is not running."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        topic_config_manager: TopicConfigManager,
+        subscription_group_manager: SubscriptionGroupManager,
+        pop_service: Callable[[], PopService | None],
+    ) -> None:
+        self.config = config
+        self.topics = topic_config_manager
+        self.groups = subscription_group_manager
+        self._pop_service = pop_service
+
+    def _service(self) -> PopService:
+        service = self._pop_service()
+        if service is None:
+            raise _bad(ResponseCode.SERVICE_NOT_AVAILABLE, "POP is not served by this broker")
+        return service
+
+    # -- POP_MESSAGE ------------------------------------------------------------------------
+
+    async def pop(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Pop up to ``maxMsgNums``, long polling ``pollTime`` ms when none is there."""
+        h = PopMessageRequestHeader.from_ext(req.ext_fields)
+        service = self._service()
+        queue_ids = self._queue_ids(h)
+        if not 0 < h.max_msg_nums <= MAX_POP_NUMS:
+            raise _bad(ResponseCode.INVALID_PARAMETER,
+                       f"maxMsgNums must be 1..{MAX_POP_NUMS}, not {h.max_msg_nums}")  # fmt: skip
+        invisible_ms = max(h.invisible_time, MIN_INVISIBLE_MS)
+        found = await service.receive(
+            h.consumer_group, h.topic, queue_ids, h.max_msg_nums, invisible_ms,
+            _filter(h), max(h.poll_time, 0) / 1000, h.order,
+        )  # fmt: skip
+        rest = _rest_num(service, h.consumer_group, h.topic, queue_ids)
+        if not found:
+            ext = PopMessageResponseHeader(0, invisible_ms, 0, rest).to_ext()
+            return req.make_response(ResponseCode.POLLING_TIMEOUT, "no new message", ext)
+        return req.make_response(
+            ext_fields=_response_header(found, invisible_ms, rest, h.order).to_ext(),
+            body=b"".join(_wire_record(p) for p in found),
+        )
+
+    def _queue_ids(self, h: PopMessageRequestHeader) -> list[int]:
+        config = self.topics.select(h.topic)
+        if config is None:
+            raise _bad(ResponseCode.TOPIC_NOT_EXIST, f"topic[{h.topic}] not exist")
+        if not config.perm & self.config.broker_permission & PERM_READ:
+            raise _bad(ResponseCode.NO_PERMISSION, f"the topic[{h.topic}] peeking forbidden")
+        if self.groups.find(h.consumer_group) is None:
+            raise _bad(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                       f"subscription group [{h.consumer_group}] does not exist")  # fmt: skip
+        if h.queue_id < 0:  # -1: any queue
+            return list(range(config.read_queue_nums))
+        if h.queue_id >= config.read_queue_nums:
+            raise _bad(ResponseCode.SYSTEM_ERROR, f"queueId[{h.queue_id}] is illegal")
+        return [h.queue_id]
+
+    # -- ACK_MESSAGE and CHANGE_MESSAGE_INVISIBLETIME ---------------------------------------
+
+    async def ack(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """Consume one message for good. A stale handle (revived or moved) is answered
+        SUCCESS as RocketMQ does (its ack record matches nothing)."""
+        h = AckMessageRequestHeader.from_ext(req.ext_fields)
+        handle = self._handle(h.topic, h.extra_info, h.queue_id, h.offset)
+        acked = await self._service().ack(h.consumer_group, h.topic, handle)
+        return req.make_response(remark=None if acked else "stale handle: nothing to ack")
+
+    async def change_invisible_time(
+        self, conn: Connection, req: RemotingCommand
+    ) -> RemotingCommand:
+        """Invisible for ``invisibleTime`` ms from now: a new checkpoint for the message."""
+        h = ChangeInvisibleTimeRequestHeader.from_ext(req.ext_fields)
+        handle = self._handle(h.topic, h.extra_info, h.queue_id, h.offset)
+        invisible_ms = max(h.invisible_time, MIN_INVISIBLE_MS)
+        new = await self._service().change_invisible(
+            h.consumer_group, h.topic, handle, invisible_ms
+        )
+        if new is None:
+            return req.make_response(ResponseCode.NO_MESSAGE, "handle expired: delivered again")
+        ext = ChangeInvisibleTimeResponseHeader(
+            new.retrieve_time, new.invisible_ms, new.revive_queue_id
+        ).to_ext()
+        return req.make_response(ext_fields=ext)
+
+    def _handle(self, topic: str, text: str, queue_id: int, offset: int) -> ReceiptHandle:
+        if self.topics.select(topic) is None:
+            raise _bad(ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
+        try:
+            return parse_extra_info(text, queue_id, offset)
+        except ValueError as exc:
+            raise _bad(ResponseCode.INVALID_PARAMETER, f"bad extraInfo: {exc}") from exc
+
+
+def _filter(h: PopMessageRequestHeader) -> ExpressionMessageFilter:
+    kind = h.exp_type or EXPRESSION_TAG
+    subscription = build_subscription(h.topic, h.exp, kind)
+    if kind == EXPRESSION_TAG:
+        return ExpressionMessageFilter(subscription)
+    try:
+        return ExpressionMessageFilter(subscription, compile_sql92(h.exp or ""))
+    except (Sql92ParseError, ValueError) as exc:
+        raise _bad(ResponseCode.SUBSCRIPTION_PARSE_FAILED, f"bad SQL92 filter: {exc}") from exc
+
+
+def _rest_num(service: PopService, group: str, topic: str, queue_ids: list[int]) -> int:
+    """Messages left after the pop (``restNum``), by committed pop offsets."""
+    store, offsets = service.store, service.offsets
+    rest = 0
+    for queue_id in queue_ids:
+        committed = max(offsets.query(group, topic, queue_id), 0)
+        rest += max(store.get_max_offset_in_queue(topic, queue_id) - committed, 0)
+    return rest
+
+
+def _response_header(
+    found: list[PoppedMessage], invisible_ms: int, rest: int, order: bool
+) -> PopMessageResponseHeader:
+    """Per (topic type, queue): its checkpoint's start offset and the offsets handed out;
+    for FIFO pops the earlier deliveries of each message."""
+    starts: dict[tuple[str, int], int] = {}
+    offsets: dict[tuple[str, int], list[int]] = {}
+    counts: list[str] = []
+    for popped in found:
+        handle = popped.handle
+        key = (handle.topic_type, handle.queue_id)
+        starts.setdefault(key, handle.start_offset)
+        offsets.setdefault(key, []).append(handle.offset)
+        if order:
+            earlier = popped.attempt - 1 - popped.record.reconsume_times
+            counts.append(f"{handle.topic_type} {_QUEUE_OFFSET_KEY}{handle.queue_id}%"
+                          f"{handle.offset} {earlier}")  # fmt: skip
+    first = found[0].handle
+    return PopMessageResponseHeader(
+        pop_time=first.retrieve_time,
+        invisible_time=invisible_ms,
+        revive_qid=first.revive_queue_id,
+        rest_num=rest,
+        start_offset_info=";".join(f"{t} {q} {s}" for (t, q), s in starts.items()),
+        msg_offset_info=";".join(
+            f"{t} {q} {','.join(map(str, o))}" for (t, q), o in offsets.items()
+        ),
+        order_count_info=";".join(counts) if order else None,
+    )
+
+
+def _wire_record(popped: PoppedMessage) -> bytes:
+    """The stored record as the client decodes it, with ``POP_CK`` added."""
+    record = popped.record
+    props = record.properties_map()
+    props[POP_CK] = extra_info(popped.handle)
+    msg = copy_message(record, record.topic, record.queue_id, props)
+    msg = dataclasses.replace(
+        msg,
+        queue_offset=record.queue_offset,
+        physical_offset=record.physical_offset,
+        store_timestamp=record.store_timestamp,
+        store_host=record.store_host,
+    )
+    return encode_record(msg)
