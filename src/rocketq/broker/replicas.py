@@ -472,20 +472,26 @@ class ReplicasManager:
     async def _report_sync_state_set(self, members: frozenset[int]) -> None:
         """CONTROLLER_ALTER_SYNC_STATE_SET (``doReportSyncStateSetChanged``)."""
         async with self._lock:
-            if not self.is_master or members == self.sync_state_set:
-                return
-            assert self.broker_controller_id is not None
-            ext = AlterSyncStateSetRequestHeader(
-                self.config.broker_name, self.broker_controller_id, self.master_epoch, _now_ms()
-            ).to_ext()
-            body = _SyncStateSet(members, self.sync_state_set_epoch).encode()
             try:
-                r = await self._call(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, ext, body)
-            except (RocketQError, OSError) as exc:
-                log.warning("reporting SyncStateSet %s failed: %s", set(members), exc)
-                return
-            new = _SyncStateSet.decode(r.body)
-            self._change_sync_state_set(new.sync_state_set, new.sync_state_set_epoch)
+                if not self.is_master or members == self.sync_state_set:
+                    return
+                assert self.broker_controller_id is not None
+                ext = AlterSyncStateSetRequestHeader(
+                    self.config.broker_name, self.broker_controller_id, self.master_epoch, _now_ms()
+                ).to_ext()
+                body = _SyncStateSet(members, self.sync_state_set_epoch).encode()
+                try:
+                    r = await self._call(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, ext, body)
+                except (RocketQError, OSError) as exc:
+                    log.warning("reporting SyncStateSet %s failed: %s", set(members), exc)
+                    return
+                new = _SyncStateSet.decode(r.body)
+                self._change_sync_state_set(new.sync_state_set, new.sync_state_set_epoch)
+            finally:
+                # Whatever happened, no proposal is pending any more: the set is the
+                # controller's again, so the next ack of a caught-up slave proposes anew (a
+                # failed or refused report used to leave the slave out of the set for good).
+                self.ha.set_sync_state_set(self.sync_state_set)
 
     # -- NOTIFY_BROKER_ROLE_CHANGED ---------------------------------------------------------
 
