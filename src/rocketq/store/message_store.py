@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rocketq.common.record import decode_records
 from rocketq.common.tasks import TaskOwner
+from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
 from rocketq.store.clean import CleanService
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
@@ -62,7 +63,6 @@ MAX_TOPIC_LENGTH = 127
 # Transaction type bits of sysFlag: PREPARED and ROLLBACK records get no queue entry.
 _TX_MASK = 0xC
 _TX_NO_QUEUE = frozenset({0x4, 0xC})
-SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 _DELAY_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
