@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rocketq.client import AsyncProducer, Message
 from rocketq.common.record import MessageRecord, decode_records
 from rocketq.common.topic import TopicConfig
@@ -35,8 +37,11 @@ def _handle_request(code: int, record: MessageRecord, **more: str) -> RemotingCo
     return RemotingCommand.request(code, ext)
 
 
-async def test_pop_ack_revive_over_remoting(tmp_path: Path) -> None:
-    async with running_cluster(tmp_path) as (namesrv, broker):
+@pytest.mark.parametrize("grpc_port", ["0", "-1"], ids=["grpc-on", "grpc-off"])
+async def test_pop_ack_revive_over_remoting(tmp_path: Path, grpc_port: str) -> None:
+    # The broker owns the PopService: POP over remoting needs no gRPC server.
+    async with running_cluster(tmp_path, {"grpcServerPort": grpc_port}) as (namesrv, broker):
+        assert (broker.grpc_server is None) == (grpc_port == "-1")
         broker.topic_config_manager.update(TopicConfig(TOPIC, 2, 2))
         broker.subscription_group_manager.update(SubscriptionGroupConfig(GROUP))
         addr = f"127.0.0.1:{broker.config.listen_port}"

@@ -33,6 +33,7 @@ from rocketq.broker.config import BrokerConfig
 from rocketq.broker.consumer_offset import ConsumerOffsetManager
 from rocketq.broker.long_polling import PullRequestHoldService
 from rocketq.broker.outer_api import BrokerOuterAPI
+from rocketq.broker.pop import PopService
 from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
 from rocketq.broker.replicas import ReplicasManager
@@ -179,7 +180,15 @@ class BrokerController:
             stats=self.broker_stats_manager,
         )
         self.pull_hold_service: PullRequestHoldService = self.pull_processor.hold_service
-        self.store.message_arriving_listener = self.pull_hold_service.notify_message_arriving
+        # POP (remoting and gRPC share it): runs on a master only, as the revive does.
+        self.pop_service = PopService(
+            self.store,
+            self.consumer_offset_manager,
+            self.config.broker_name,
+            self.config.broker_cluster_name,
+            self.topic_config_manager,
+        )
+        self.store.message_arriving_listener = self._on_message_arriving
         self.schedule_service = ScheduleMessageService(self.store, self.store_config)
         self.timer_service = TimerMessageService(self.store, self.store_config)
         self.transaction_service = TransactionalMessageService(
@@ -211,6 +220,8 @@ class BrokerController:
         await self.store.start()
         await self.server.start()
         await self._start_fast_server()
+        if not self.is_slave:  # before gRPC serves: receives find the recovered checkpoints
+            await self.pop_service.start()
         await self._start_grpc_server()
         if self.config.listen_port == 0:  # an ephemeral port: advertise the real one
             self.config.listen_port = self.server.port
@@ -237,6 +248,11 @@ class BrokerController:
             self.config.broker_cluster_name,
             self.config.broker_addr,
         )
+
+    def _on_message_arriving(self, topic: str, queue_id: int, max_offset: int, code: int) -> None:
+        """The store dispatched a message: wake held pulls and pops of its topic."""
+        self.pull_hold_service.notify_message_arriving(topic, queue_id, max_offset, code)
+        self.pop_service.notify_message_arriving(topic, queue_id, max_offset, code)
 
     def _start_master_services(self) -> None:
         """Delay, transaction check and timer: a master's (``changeSpecialServiceStatus``
@@ -297,6 +313,7 @@ class BrokerController:
             port=self.config.grpc_server_port,
             transactions=self.transaction_service,
             client_tables=ClientTables(self.consumer_manager, self.producer_manager, self),
+            pop_service=self.pop_service,
         )
         try:
             await server.start()
@@ -340,6 +357,7 @@ class BrokerController:
         await tasks.aclose()
         await self.outer_api.unregister_broker_all()
         self.pull_hold_service.wake_all()
+        await self.pop_service.aclose()
         await self.server.aclose()
         if self.fast_server is not None:
             await self.fast_server.aclose()
@@ -400,6 +418,7 @@ class BrokerController:
         self._role_known = True
         self.slave_synchronize.master_addr = None
         self._start_master_services()
+        await self.pop_service.start()
         await self.register_broker_all()
 
     async def become_slave(self, master_addr: str, broker_controller_id: int) -> None:
@@ -410,6 +429,7 @@ class BrokerController:
         self._role_known = True
         self.slave_synchronize.master_addr = master_addr
         await self._stop_master_services()
+        await self.pop_service.aclose()
         if self._tasks is not None and not self._tasks.closed:
             self._tasks.spawn(self._find_master(master_addr), "broker-find-master")
 

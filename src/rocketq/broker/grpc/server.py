@@ -63,7 +63,9 @@ class GrpcMessagingServer:
     ``bindAddress``), and the broker's ``TransactionalMessageService`` for TRANSACTION
     sends and EndTransaction (without it those are refused). With ``client_tables`` (the
     broker's producer and consumer managers and its registrar) gRPC clients are registered
-    in them as remoting clients are (see ``registry``)."""
+    in them as remoting clients are (see ``registry``). ``pop_service`` is the broker's POP
+    engine, shared with remoting's POP_MESSAGE; the broker starts and stops it and wakes
+    its long polls. Without it the server owns one of its own."""
 
     def __init__(
         self,
@@ -75,12 +77,16 @@ class GrpcMessagingServer:
         port: int = DEFAULT_GRPC_SERVER_PORT,
         transactions: TransactionalMessageService | None = None,
         client_tables: ClientTables | None = None,
+        pop_service: PopService | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.requested_port = port
         self.port = 0
-        self.pop_service = PopService(
+        # The broker's PopService (it starts, stops and feeds it); without one the server
+        # makes and runs its own (a server built alone, as in tests).
+        self._owns_pop_service = pop_service is None
+        self.pop_service = pop_service or PopService(
             store,
             consumer_offset_manager,
             config.broker_name,
@@ -129,10 +135,12 @@ class GrpcMessagingServer:
             raise OSError(
                 f"grpcServerPort: cannot bind {self.config.bind_address}:{self.requested_port}"
             )
-        await self.pop_service.start()
+        if self._owns_pop_service:
+            await self.pop_service.start()
         await server.start()
         self._server = server
-        self._listen_to_store()
+        if self._owns_pop_service:
+            self._listen_to_store()
         log.info("gRPC MessagingService serving on %s", self.address)
 
     async def aclose(self) -> None:
@@ -142,7 +150,10 @@ class GrpcMessagingServer:
             return
         if self.store.message_arriving_listener is self._on_message_arriving:
             self.store.message_arriving_listener = self._chained_listener
-        await self.pop_service.aclose()
+        if self._owns_pop_service:
+            await self.pop_service.aclose()
+        else:  # held receives answer now, not after the grace period
+            self.pop_service.wake_all()
         await server.stop(SHUTDOWN_GRACE_S)
 
     # -- store dispatch -> long polling -----------------------------------------------------

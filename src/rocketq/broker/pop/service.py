@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from rocketq.broker.pop.checkpoints import AckOutcome
+from rocketq.broker.pop.checkpoints import AckOutcome, CheckpointTable
 from rocketq.broker.pop.orderly import ORDER_REVIVE_QUEUE, OrderInfoTable
 from rocketq.broker.pop.records import (
     NORMAL_TOPIC_TYPE,
@@ -123,18 +123,31 @@ class PopService:
         self._retry_topics: dict[str, str] = {}  # pop retry topic -> its topic
         self._last_pop_time = 0
         self._random = random.Random()
+        self._running = False
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`aclose` (a master's broker serves POP)."""
+        return self._running
 
     async def start(self) -> None:
-        """Recover pending checkpoints and start reviving."""
+        """Recover pending checkpoints and start reviving; nothing while running. A start
+        after :meth:`aclose` (a broker promoted again) recovers afresh from the revive log,
+        which may have grown by replication meanwhile."""
+        if self._running:
+            return
         if self.topics is not None and self.topics.select(self.revive.topic) is None:
             self.topics.create_in_send_back(
                 self.revive.topic, self.revive.queue_nums, PERM_READ | PERM_WRITE
             )
+        self.revive.table = CheckpointTable(self.revive.queue_nums)
         self.revive.recover()
         self.revive.start()
+        self._running = True
 
     async def aclose(self) -> None:
-        """Answer waiting receives and stop the revive loop."""
+        """Answer waiting receives and stop the revive loop (idempotent)."""
+        self._running = False
         self.wake_all()
         await self.revive.aclose()
 

@@ -101,13 +101,13 @@ def _register_client_manage(table: ProcessorTable, ctl: BrokerController) -> Non
 
 
 def _register_pop(table: ProcessorTable, ctl: BrokerController) -> None:
-    # One PopService per broker: the gRPC front end's (it starts with it), so remoting and
-    # gRPC pops share checkpoints, revive and offsets.
+    # One PopService per broker, shared with the gRPC front end (checkpoints, revive and
+    # offsets); it runs while the broker is a master.
     pop = PopMessageProcessor(
         config=ctl.config,
         topic_config_manager=ctl.topic_config_manager,
         subscription_group_manager=ctl.subscription_group_manager,
-        pop_service=lambda: None if ctl.grpc_server is None else ctl.grpc_server.pop_service,
+        pop_service=lambda: ctl.pop_service if ctl.pop_service.running else None,
     )
     table.register(RequestCode.POP_MESSAGE, pop.pop)
     table.register(RequestCode.ACK_MESSAGE, pop.ack)
