@@ -52,6 +52,36 @@ def _version(v: int) -> str:
     return _VERSION_NAMES.get(v, str(v))
 
 
+def _human(ms: Any) -> str:
+    """``UtilAll.timeMillisToHumanString``: yyyyMMddHHmmssSSS, local time."""
+    ms = int(ms or 0)
+    return time.strftime("%Y%m%d%H%M%S", time.localtime(ms / 1000)) + f"{ms % 1000:03d}"
+
+
+def _pq_text(pq: dict[str, Any]) -> str:
+    """``ProcessQueueInfo#toString``."""
+    g = pq.get
+    return (
+        f"ProcessQueueInfo [commitOffset={g('commitOffset', 0)}, "
+        f"cachedMsgMinOffset={g('cachedMsgMinOffset', 0)}, "
+        f"cachedMsgMaxOffset={g('cachedMsgMaxOffset', 0)}, "
+        f"cachedMsgCount={g('cachedMsgCount', 0)}, "
+        f"cachedMsgSizeInMiB={g('cachedMsgSizeInMiB', 0)}, "
+        f"transactionMsgMinOffset={g('transactionMsgMinOffset', 0)}, "
+        f"transactionMsgMaxOffset={g('transactionMsgMaxOffset', 0)}, "
+        f"transactionMsgCount={g('transactionMsgCount', 0)}, "
+        f"locked={str(bool(g('locked'))).lower()}, tryUnlockTimes={g('tryUnlockTimes', 0)}, "
+        f"lastLockTimestamp={_human(g('lastLockTimestamp'))}, "
+        f"droped={str(bool(g('droped'))).lower()}, "
+        f"lastPullTimestamp={_human(g('lastPullTimestamp'))}, "
+        f"lastConsumeTimestamp={_human(g('lastConsumeTimestamp'))}]"
+    )
+
+
+def _queue_rows(info: dict[str, Any]) -> list[tuple[MessageQueue, dict[str, Any]]]:
+    return sorted(((mq_of(k), v or {}) for k, v in (info.get("mqTable") or {}).items()))
+
+
 def _format_running_info(info: dict[str, Any]) -> str:
     """``ConsumerRunningInfo#formatString``: properties, subscriptions, queues, status."""
     lines = ["#Consumer Properties#"]
@@ -60,24 +90,32 @@ def _format_running_info(info: dict[str, Any]) -> str:
     lines.append("\n\n#Consumer Subscription#")
     for i, sub in enumerate(info.get("subscriptionSet") or [], 1):
         topic, expr = sub.get("topic", ""), sub.get("subString", "")
-        lines.append(f"{i:03d} Topic: {topic:<32s} ClassFilter: false SubExpression: {expr}")
+        cf = str(bool(sub.get("classFilterMode"))).lower()
+        lines.append(f"{i:03d} Topic: {topic:<40s} ClassFilter: {cf:<8s} SubExpression: {expr}")
     lines.append("\n\n#Consumer Offset#")
     lines.append(f"{'#Topic':<64s}  {'#Broker Name':<32s}  {'#QID':<4s}  {'#Consumer Offset':<20s}")
-    for key, pq in (info.get("mqTable") or {}).items():
-        mq = mq_of(key)
-        offset = (pq or {}).get("commitOffset", 0)
-        lines.append(f"{mq.topic:<64s}  {mq.broker_name:<32s}  {mq.queue_id:<4d}  {offset:<20d}")
+    for mq, pq in _queue_rows(info):
+        offset = int(pq.get("commitOffset", 0))
+        lines.append(f"{mq.topic:<32s}  {mq.broker_name:<32s}  {mq.queue_id:<4d}  {offset:<20d}")
     lines.append("\n\n#Consumer MQ Detail#")
-    for key, pq in (info.get("mqTable") or {}).items():
-        mq = mq_of(key)
-        lines.append(f"{mq.topic:<64s}  {mq.broker_name:<32s}  {mq.queue_id:<4d}  {pq}")
+    lines.append(
+        f"{'#Topic':<64s}  {'#Broker Name':<32s}  {'#QID':<4s}  {'#ProcessQueueInfo':<20s}"
+    )
+    for mq, pq in _queue_rows(info):
+        lines.append(f"{mq.topic:<64s}  {mq.broker_name:<32s}  {mq.queue_id:<4d}  {_pq_text(pq)}")
     lines.append("\n\n#Consumer RT&TPS#")
+    heads = ("#Pull RT", "#Pull TPS", "#Consume RT", "#ConsumeOK TPS")
+    lines.append(
+        f"{'#Topic':<64s}  "
+        + " ".join(f"{h:>14s}" for h in heads)
+        + f" {'#ConsumeFailed TPS':>18s} {'#ConsumeFailedMsgsInHour':>25s}"
+    )
     for topic, status in sorted((info.get("statusTable") or {}).items()):
         s = status or {}
         lines.append(
-            f"{topic:<32s}  {s.get('pullRT', 0.0):14.2f}  {s.get('pullTPS', 0.0):14.2f}  "
-            f"{s.get('consumeRT', 0.0):14.2f}  {s.get('consumeOKTPS', 0.0):14.2f}  "
-            f"{s.get('consumeFailedTPS', 0.0):14.2f}  {s.get('consumeFailedMsgs', 0):14d}"
+            f"{topic:<32s}  {s.get('pullRT', 0.0):14.2f} {s.get('pullTPS', 0.0):14.2f} "
+            f"{s.get('consumeRT', 0.0):14.2f} {s.get('consumeOKTPS', 0.0):14.2f} "
+            f"{s.get('consumeFailedTPS', 0.0):18.2f} {int(s.get('consumeFailedMsgs', 0)):25d}"
         )
     if info.get("jstack"):
         lines.append("\n\n#Consumer jstack#\n" + str(info["jstack"]))

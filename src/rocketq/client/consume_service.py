@@ -27,10 +27,12 @@ from rocketq.client.config import ConsumerConfig
 from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.client.offset_store import OffsetStore
 from rocketq.client.process_queue import ProcessQueue
+from rocketq.client.running_info import CMResult, ConsumeMessageDirectlyResult
 from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
 
 if TYPE_CHECKING:
+    from rocketq.client.stats import ConsumerStatsManager
     from rocketq.client.trace import TraceContext
     from rocketq.client.trace_dispatcher import TraceDispatcher
 
@@ -89,6 +91,27 @@ class ConsumeOrderlyContext:
 Listener = Callable[[list[MessageExt], Any], Any]
 
 
+# The listener's status -> CMResult (consumeMessageDirectly of both services).
+_DIRECT_RESULTS: dict[object, CMResult] = {
+    ConsumeConcurrentlyStatus.CONSUME_SUCCESS: CMResult.CR_SUCCESS,
+    ConsumeConcurrentlyStatus.RECONSUME_LATER: CMResult.CR_LATER,
+    ConsumeOrderlyStatus.SUCCESS: CMResult.CR_SUCCESS,
+    ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT: CMResult.CR_LATER,
+}
+
+
+def _simple_desc(exc: BaseException) -> str:
+    """``RemotingHelper.exceptionSimpleDesc``: the exception and where it was raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        text += f", {code.co_name}({code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno})"
+    return text
+
+
 class ConsumerSide(Protocol):
     """What :class:`ConsumeService` uses of its push consumer."""
 
@@ -133,6 +156,9 @@ class ConsumeService:
         # Message trace (SubBefore/SubAfter of each batch): set by a consumer that has it.
         self.trace: TraceDispatcher | None = None
         self.trace_group = ""
+        # Pull/consume figures (ConsumerStatsManager) under the consumer's wire group name.
+        self.stats: ConsumerStatsManager | None = None
+        self.stats_group = ""
         self.start()
 
     def start(self) -> None:
@@ -193,6 +219,49 @@ class ConsumeService:
             kind = R.TIME_OUT
         self.trace.consume_after(before, len(msgs), ok, kind)
 
+    async def _timed_call(
+        self, msgs: list[MessageExt], context: object, mq: MessageQueue
+    ) -> object:
+        """:meth:`_traced_call`, its time counted as consume RT (``incConsumeRT``)."""
+        started = time.monotonic()
+        status = await self._traced_call(msgs, context)
+        if self.stats is not None:
+            rt = int((time.monotonic() - started) * 1000)
+            self.stats.inc_consume_rt(self.stats_group, mq.topic, rt)
+        return status
+
+    def _count(self, mq: MessageQueue, ok: int, failed: int) -> None:
+        """``processConsumeResult``'s counts: consumed and failed messages of a batch."""
+        if self.stats is not None:
+            self.stats.inc_consume_ok_tps(self.stats_group, mq.topic, ok)
+            self.stats.inc_consume_failed_tps(self.stats_group, mq.topic, failed)
+
+    async def consume_directly(
+        self, msg: MessageExt, mq: MessageQueue
+    ) -> ConsumeMessageDirectlyResult:
+        """``consumeMessageDirectly``: ``msg`` through the listener once, outside any
+        queue; nothing is acknowledged or sent back, the outcome is only reported."""
+        msgs = [msg]
+        self.consumer.reset_retry_topic(msgs)
+        context: ConsumeConcurrentlyContext | ConsumeOrderlyContext
+        context = ConsumeOrderlyContext(mq) if self.orderly else ConsumeConcurrentlyContext(mq)
+        started = time.monotonic()
+        remark = None
+        try:
+            status = await self._call(msgs, context)
+        except Exception as exc:
+            log.warning("consumeMessageDirectly of %s failed", msg.msg_id, exc_info=True)
+            result, remark = CMResult.CR_THROW_EXCEPTION, _simple_desc(exc)
+        else:
+            result = _DIRECT_RESULTS.get(status, CMResult.CR_RETURN_NULL)
+        return ConsumeMessageDirectlyResult(
+            order=self.orderly,
+            auto_commit=getattr(context, "auto_commit", True),
+            consume_result=result,
+            remark=remark,
+            spent_time_mills=int((time.monotonic() - started) * 1000),
+        )
+
     # -- dispatch ---------------------------------------------------------------------------
 
     def submit(
@@ -221,7 +290,7 @@ class ConsumeService:
             now = int(time.time() * 1000)
             for m in msgs:
                 m.properties[MessageConst.CONSUME_START_TIMESTAMP] = str(now)
-            status = await self._traced_call(msgs, context)
+            status = await self._timed_call(msgs, context, mq)
         if status is None:
             status = ConsumeConcurrentlyStatus.RECONSUME_LATER
         await self._ack_concurrently(msgs, pq, mq, status, context)
@@ -237,6 +306,7 @@ class ConsumeService:
         ok = status == ConsumeConcurrentlyStatus.CONSUME_SUCCESS
         ack = min(context.ack_index, len(msgs) - 1) if ok else -1
         failed = msgs[ack + 1 :]
+        self._count(mq, ok=ack + 1, failed=len(failed))
         retry_locally: list[MessageExt] = []
         if failed and self.consumer.config.message_model == "CLUSTERING":
             for msg in failed:
@@ -289,10 +359,12 @@ class ConsumeService:
         context = ConsumeOrderlyContext(mq)
         self.consumer.reset_retry_topic(msgs)
         async with self._slots:
-            status = await self._traced_call(msgs, context)
+            status = await self._timed_call(msgs, context, mq)
         if status is None:
             status = ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT
-        if status == ConsumeOrderlyStatus.SUCCESS:
+        ok = status == ConsumeOrderlyStatus.SUCCESS
+        self._count(mq, ok=len(msgs) if ok else 0, failed=0 if ok else len(msgs))
+        if ok:
             offset = pq.commit()
             if offset >= 0 and not pq.dropped:
                 self.consumer.offset_store.update_offset(mq, offset, False)

@@ -27,6 +27,17 @@ from rocketq.client.config import ClientConfig
 from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.client.rebalance import AllocateMessageQueueStrategy
 from rocketq.client.request import RequestFutureTable
+from rocketq.client.running_info import (
+    CLIENT_VERSION_DESC,
+    PROP_CLIENT_VERSION,
+    PROP_CONSUME_TYPE,
+    PROP_NAMESERVER_ADDR,
+    ConsumeMessageDirectlyResult,
+    ConsumerRunningInfo,
+    consumer_status_body,
+    thread_dump,
+)
+from rocketq.client.stats import ConsumerStatsManager
 from rocketq.common.errors import (
     BrokerError,
     RemotingConnectError,
@@ -44,6 +55,11 @@ from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection, ProcessorTable
 from rocketq.remoting.headers import CheckTransactionStateRequestHeader
+from rocketq.remoting.headers.broker import (
+    ConsumeMessageDirectlyResultRequestHeader,
+    GetConsumerRunningInfoRequestHeader,
+    GetConsumerStatusRequestHeader,
+)
 from rocketq.remoting.heartbeat import ConsumerData, HeartbeatData, ProducerData
 
 __all__ = [
@@ -59,6 +75,9 @@ log = logging.getLogger("rocketq.client")
 
 # MixAll.MASTER_ID: broker id 0 is a group's master; slaves have ids > 0.
 MASTER_ID = 0
+# ConsumerStatsManager's windows are sampled every 10 s at the finest: a 1 s tick keeps
+# the sampling within a second of due.
+_STATS_TICK_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +198,8 @@ class MQClientInstance:
         processors.register(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, self._on_ids_changed)
         processors.register(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, self._on_reset_offset)
         processors.register(RequestCode.GET_CONSUMER_RUNNING_INFO, self._on_running_info)
+        processors.register(RequestCode.CONSUME_MESSAGE_DIRECTLY, self._on_consume_directly)
+        processors.register(RequestCode.GET_CONSUMER_STATUS_FROM_CLIENT, self._on_consumer_status)
         processors.register(RequestCode.CHECK_TRANSACTION_STATE, self._on_check_transaction)
         # Requests of this process waiting for their replies (request-reply, 4.6+).
         self.request_futures = RequestFutureTable()
@@ -193,6 +214,8 @@ class MQClientInstance:
         self.producers: dict[str, ProducerMember] = {}
         self.consumers: dict[str, ConsumerMember] = {}
         self._tasks: TaskOwner | None = None
+        # Pull and consume RT/TPS of every consumer here (statusTable of the running info).
+        self.consumer_stats = ConsumerStatsManager()
         self._rebalance_now = asyncio.Event()
         self._route_lock = asyncio.Lock()
         self._failure_refresh = RefreshThrottle(config.route_refresh_after_failure_interval / 1000)
@@ -225,6 +248,10 @@ class MQClientInstance:
             "client-rebalance",
             wake=self._rebalance_now,
         )
+        tasks.every(_STATS_TICK_S, self._tick_stats, "client-stats")
+
+    async def _tick_stats(self) -> None:
+        self.consumer_stats.tick()
 
     async def aclose(self) -> None:
         """Stop services, unregister from every broker, close connections."""
@@ -472,14 +499,60 @@ class MQClientInstance:
             return
         check(conn, msg, header)
 
-    def _on_running_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        from rocketq.remoting import fastjson
+    async def _on_running_info(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """GET_CONSUMER_RUNNING_INFO (``ClientRemotingProcessor#getConsumerRunningInfo``):
+        the group's ConsumerRunningInfo, with a thread dump when ``jstackEnable``."""
+        h = GetConsumerRunningInfoRequestHeader.from_ext(req.ext_fields)
+        info = await self.consumer_running_info(h.consumer_group)
+        if info is None:
+            return req.make_response(
+                ResponseCode.SYSTEM_ERROR,
+                f"The Consumer Group <{h.consumer_group}> not exist in this consumer",
+            )
+        if h.jstack_enable:
+            info.jstack = thread_dump()
+        return req.make_response(body=info.encode())
 
-        props = {"PROP_CLIENT_VERSION": "V4_9_4", "PROP_CONSUMEORDERLY": "false"}
-        body = fastjson.dumps(
-            {"properties": props, "mqTable": {}, "statusTable": {}, "subscriptionSet": []}
+    async def consumer_running_info(self, group: str) -> ConsumerRunningInfo | None:
+        """``MQClientInstance#consumerRunningInfo``: the member's own running info plus the
+        name servers, its consume type and the client version; None for an unknown group."""
+        consumer = self.consumers.get(group)
+        if consumer is None:
+            return None
+        own = getattr(consumer, "consumer_running_info", None)
+        info: ConsumerRunningInfo = await own() if own is not None else ConsumerRunningInfo()
+        data = consumer.consumer_data()
+        if not info.subscriptions:
+            info.subscriptions = list(data.subscription_data_set)
+        info.properties[PROP_NAMESERVER_ADDR] = "".join(
+            f"{a};" for a in self.config.namesrv_addrs()
         )
-        return req.make_response(body=body)
+        info.properties[PROP_CONSUME_TYPE] = data.consume_type
+        info.properties[PROP_CLIENT_VERSION] = CLIENT_VERSION_DESC
+        return info
+
+    async def _on_consume_directly(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """CONSUME_MESSAGE_DIRECTLY: the message in the body goes through the group's
+        listener once; the answer is a ConsumeMessageDirectlyResult."""
+        h = ConsumeMessageDirectlyResultRequestHeader.from_ext(req.ext_fields)
+        consume = getattr(self.consumers.get(h.consumer_group), "consume_message_directly", None)
+        records = decode_records(req.body or b"")
+        if consume is None or not records:
+            why = "not exist in this consumer" if consume is None else "came without a message"
+            return req.make_response(
+                ResponseCode.SYSTEM_ERROR, f"The Consumer Group <{h.consumer_group}> {why}"
+            )
+        msg = MessageExt.from_record(records[0], h.broker_name or "")
+        result: ConsumeMessageDirectlyResult = await consume(msg, h.broker_name or "")
+        return req.make_response(body=result.encode())
+
+    def _on_consumer_status(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """GET_CONSUMER_STATUS_FROM_CLIENT (``getConsumeStatus``): the group's offsets of the
+        topic as its offset store holds them (empty for a group not here)."""
+        h = GetConsumerStatusRequestHeader.from_ext(req.ext_fields)
+        store = getattr(self.consumers.get(h.group), "offset_store", None)
+        offsets = store.clone_offset_table(h.topic) if store is not None else {}
+        return req.make_response(body=consumer_status_body(offsets))
 
 
 def _ms(millis: int) -> float:

@@ -28,6 +28,12 @@ from rocketq.client.offset_store import OffsetStore, ReadOffsetType
 from rocketq.client.process_queue import ProcessQueue
 from rocketq.client.pull_wrapper import PullAPIWrapper, make_offset_store
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
+from rocketq.client.running_info import (
+    CMResult,
+    ConsumeMessageDirectlyResult,
+    ConsumerRunningInfo,
+    push_running_info,
+)
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
@@ -89,6 +95,7 @@ class AsyncPushConsumer:
             )
         self.strategy = factory()
         self._service: ConsumeService | None = None
+        self.start_timestamp = 0  # consumerStartTimestamp, epoch ms (running info)
         self._rebalance_lock = asyncio.Lock()
         # Pull loops, lock renewal, expired-message clean-up, work after subscribe();
         # None before start(), closed by aclose().
@@ -157,6 +164,8 @@ class AsyncPushConsumer:
         await self.offset_store.load()
         await self._start_trace()
         self._service.start()
+        self._service.stats, self._service.stats_group = self.instance.consumer_stats, self.group
+        self.start_timestamp = int(time.time() * 1000)
         self.instance.register_consumer(self)
         await self.instance.start()
         tasks = self._tasks = TaskOwner(log)
@@ -495,6 +504,7 @@ class AsyncPushConsumer:
             await asyncio.sleep(self.config.pull_time_delay_mills_when_exception / 1000)
             return offset
         commit = await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY)
+        began = time.monotonic()
         result = await self.pull_api.pull_kernel(
             mq,
             sub,
@@ -507,6 +517,7 @@ class AsyncPushConsumer:
         pq.last_pull_timestamp = int(time.time() * 1000)
         if result.status is PullStatus.FOUND:
             msgs = result.messages
+            self._count_pull(mq, int((time.monotonic() - began) * 1000), len(msgs))
             if msgs and not pq.dropped and self._service is not None:
                 dispatch = pq.put_messages(msgs)
                 self._service.submit(msgs, pq, mq, dispatch)
@@ -526,6 +537,31 @@ class AsyncPushConsumer:
         elif pq.msg_count == 0:  # nothing new: keep the committed offset moving
             self.offset_store.update_offset(mq, result.next_begin_offset, True)
         return result.next_begin_offset
+
+    def _count_pull(self, mq: MessageQueue, rt_ms: int, found: int) -> None:
+        """``incPullRT`` for every pull that found messages, ``incPullTPS`` by how many."""
+        stats = self.instance.consumer_stats
+        stats.inc_pull_rt(self.group, mq.topic, rt_ms)
+        if found:
+            stats.inc_pull_tps(self.group, mq.topic, found)
+
+    # -- admin: running info, consume directly ----------------------------------------------
+
+    async def consumer_running_info(self) -> ConsumerRunningInfo:
+        """``DefaultMQPushConsumerImpl#consumerRunningInfo``: settings, subscriptions, each
+        owned queue's ProcessQueueInfo and committed offset, each topic's ConsumeStatus."""
+        return await push_running_info(self)
+
+    async def consume_message_directly(
+        self, msg: MessageExt, broker_name: str
+    ) -> ConsumeMessageDirectlyResult:
+        """CONSUME_MESSAGE_DIRECTLY: ``msg`` through the listener once (nothing acked)."""
+        if self._service is None:
+            return ConsumeMessageDirectlyResult(
+                consume_result=CMResult.CR_THROW_EXCEPTION, remark="no listener registered"
+            )
+        mq = MessageQueue(msg.topic, broker_name, msg.queue_id)
+        return await self._service.consume_directly(msg, mq)
 
     # -- failures ---------------------------------------------------------------------------
 
