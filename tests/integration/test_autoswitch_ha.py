@@ -162,3 +162,48 @@ async def test_all_ack_in_sync_state_set_waits_for_every_member(tmp_path: Path) 
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_empty_slave_with_unshared_epochs_rejoins_and_joins_the_set(tmp_path: Path) -> None:
+    """Failovers of a group that never took a write leave every epoch at offset 0, and a
+    slave truncated to 0 forgets them all: an old master may then hold epochs (1, 2) the
+    new master (epoch 3 only) does not. With nothing in its log it is a new replica."""
+    a = await Node(tmp_path / "a", 1).start()
+    b = await Node(tmp_path / "b", 2).start()
+    try:
+        assert b.ha.epochs.append(1, 0) and b.ha.epochs.append(2, 0)
+        assert await a.ha.change_to_master(3)
+        a.ha.set_sync_state_set(frozenset({1}))
+        proposed: list[frozenset[int]] = []
+        a.ha.on_sync_state_set_changed = proposed.append
+        await b.follow(a, 3)
+        await wait_until(lambda: proposed == [frozenset({1, 2})], "b proposed for the set")
+        a.ha.set_sync_state_set(proposed[-1])
+        assert await put(a, 0, 10) == [PutMessageStatus.PUT_OK] * 10
+        await wait_until(lambda: b.store.max_phy_offset() == a.store.max_phy_offset(), "copy")
+        assert [(e.epoch, e.start_offset) for e in b.ha.epochs.entries()] == [(3, 0)]
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_a_slave_joins_only_at_the_masters_end_while_the_master_is_alone(
+    tmp_path: Path,
+) -> None:
+    """Alone in the set, the master's confirm offset is its end (``getConfirmOffset``), not
+    the value it had when it became master: a slave that stops short of the end stays out."""
+    a = await Node(tmp_path / "a", 1, all_ack_in_sync_state_set=True).start()
+    b = await Node(tmp_path / "b", 2).start()
+    try:
+        assert await a.ha.change_to_master(1)
+        a.ha.set_sync_state_set(frozenset({1}))
+        assert await put(a, 0, 20) == [PutMessageStatus.PUT_OK] * 20
+        assert a.ha.confirm_offset() == a.store.max_phy_offset()
+        proposed: list[frozenset[int]] = []
+        a.ha.on_sync_state_set_changed = proposed.append
+        await b.follow(a, 1)
+        await wait_until(lambda: proposed == [frozenset({1, 2})], "b proposed for the set")
+        assert b.store.max_phy_offset() == a.store.max_phy_offset()
+    finally:
+        await a.aclose()
+        await b.aclose()

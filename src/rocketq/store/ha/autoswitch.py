@@ -219,8 +219,17 @@ class AutoSwitchHAService(HAService):
         return self._store.max_phy_offset()
 
     def confirm_offset(self) -> int:
-        """The offset every in-sync replica has (the master's end when alone)."""
-        return self._confirm if self._confirm >= 0 else self._store.max_phy_offset()
+        """The offset every in-sync replica has. The master's end while it is alone in the
+        controller's set or does not wait for the set (``CommitLog#getConfirmOffset``: a
+        slave that joins must have reached the end, not a value left from before)."""
+        end = self._store.max_phy_offset()
+        if not self._store_is_master():  # min(the master's confirm offset, local end)
+            client = self.client
+            return client.confirm_offset if client and client.confirm_offset >= 0 else end
+        alone = len(self.sync_state_set - {self.local_broker_id}) == 0
+        if alone or not self._config.all_ack_in_sync_state_set:
+            return end
+        return self._confirm if self._confirm >= 0 else end
 
     def _compute_confirm_offset(self) -> int:
         members = self.get_sync_state_set() - {self.local_broker_id}

@@ -99,12 +99,18 @@ class AutoSwitchHAClient(HAClient):
                 return msg
 
     def _truncate(self, handshake: MasterHandshake) -> None:
-        """``doTruncate``: a slave without epochs is new and keeps what it has."""
+        """``doTruncate``: a slave without epochs is new and keeps what it has. So is a
+        slave whose CommitLog is empty: it holds no byte that could disagree, whatever its
+        epoch file says (Java looks for a consistent point there too and finds none when
+        the master's epochs are all newer - an empty old master then never rejoins)."""
         local = self._epochs.entries()
-        if not local:
-            log.info("slave has no epochs: no truncation (master at %d)", handshake.max_offset)
-            return
         end = self._sink.max_phy_offset()
+        if not local or end == 0:
+            if local:
+                log.info("slave log is empty: its epochs %s are dropped", local)
+                self._epochs.truncate_suffix_by_offset(0)
+            log.info("slave is new: no truncation (master at %d)", handshake.max_offset)
+            return
         point = find_consistent_point(local, end, list(handshake.entries), handshake.max_offset)
         if point < 0:
             raise HAProtocolError(
