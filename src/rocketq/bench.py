@@ -8,6 +8,7 @@ average, p99 and max response time; the end prints a summary.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -49,13 +50,28 @@ def _table(title: str, rows: list[tuple[str, ...]]) -> Table:
     return table
 
 
-async def _report(title: str, current: list[BenchStats], total: BenchStats, seconds: float) -> None:
+async def _tick(stop: asyncio.Event | None) -> None:
+    """One second, or less when ``stop`` is set in the meantime."""
+    if stop is None:
+        await asyncio.sleep(1.0)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _report(
+    title: str,
+    current: list[BenchStats],
+    total: BenchStats,
+    seconds: float,
+    stop: asyncio.Event | None = None,
+) -> None:
     rows: list[tuple[str, ...]] = []
     console = Console()
     start = time.monotonic()
     with Live(_table(title, rows), console=console, refresh_per_second=2, transient=False) as live:
-        while time.monotonic() - start < seconds:
-            await asyncio.sleep(1.0)
+        while time.monotonic() - start < seconds and not (stop and stop.is_set()):
+            await _tick(stop)
             done, current[0] = current[0], BenchStats()
             total.ok += done.ok
             total.failed += done.failed
@@ -101,27 +117,56 @@ async def run_producer(
     return total
 
 
-async def run_consumer(namesrv: str, topic: str, group: str, seconds: float) -> BenchStats:
-    """A push consumer; RT = now - the message's born time."""
+async def run_consumer(
+    namesrv: str, topic: str, group: str, seconds: float, batch: int = 32, count: int = 0
+) -> BenchStats:
+    """A push consumer; RT = now - the message's born time.
+
+    ``batch`` is the listener's batch (consumeMessageBatchMaxSize). With ``count`` > 0 the
+    run ends once that many messages arrived and prints the drain rate, from the first
+    message to the ``count``-th: how fast a new group empties a backlog.
+    """
     current, total = [BenchStats()], BenchStats()
     config = ConsumerConfig(
-        consume_from_where="CONSUME_FROM_FIRST_OFFSET", consume_message_batch_max_size=32
+        consume_from_where="CONSUME_FROM_FIRST_OFFSET", consume_message_batch_max_size=batch
     )
     consumer = AsyncPushConsumer(
         group, config=config, client_config=ClientConfig(namesrv_addr=namesrv)
     )
     consumer.subscribe(topic, "*")
+    drained = asyncio.Event()
+    seen = [0]
+    times: list[float] = []
 
     async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
         now = time.time() * 1000
+        if not times:
+            times.append(time.perf_counter())
         current[0].ok += len(msgs)
         current[0].rts.extend(now - m.born_timestamp for m in msgs)
+        seen[0] += len(msgs)
+        if count and seen[0] >= count and not drained.is_set():
+            times.append(time.perf_counter())
+            drained.set()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
     consumer.register_listener(listener)
     await consumer.start()
     try:
-        await _report("consumer", current, total, seconds)
+        await _report("consumer", current, total, seconds, drained if count else None)
     finally:
         await consumer.aclose()
+    if count:
+        _print_drain(count, seen[0], times)
     return total
+
+
+def _print_drain(count: int, seen: int, times: list[float]) -> None:
+    if len(times) < 2:
+        Console().print(f"[bold]drain[/]: only {seen:,} of {count:,} messages arrived in time")
+        return
+    elapsed = times[1] - times[0]
+    Console().print(
+        f"[bold]drain[/]: {seen:,} messages in {elapsed:.2f} s after the first: "
+        f"{seen / elapsed:,.0f} msgs/s"
+    )

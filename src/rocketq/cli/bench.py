@@ -54,9 +54,23 @@ def bench_producer(
 @_namesrv_option
 @_topic_option
 @click.option("-g", "--group", default="benchmark_consumer", show_default=True, help="Group.")
-@click.option("--seconds", default=30.0, show_default=True, help="How long to run.")
-def bench_consumer(namesrv: str, topic: str, group: str, seconds: float) -> None:
+@click.option("--seconds", default=30.0, show_default=True, help="How long to run at most.")
+@click.option(
+    "-b",
+    "--batch",
+    default=32,
+    show_default=True,
+    help="Messages per listener call (consumeMessageBatchMaxSize; RocketMQ's default is 1).",
+)
+@click.option(
+    "--count",
+    default=0,
+    help="Stop after this many messages and print the drain rate (a new group's backlog).",
+)
+def bench_consumer(
+    namesrv: str, topic: str, group: str, seconds: float, batch: int, count: int
+) -> None:
     """Consume the topic from its first message, printing TPS and end-to-end RT every second."""
     from rocketq.bench import run_consumer
 
-    run_async(run_consumer(namesrv, topic, group, seconds))
+    run_async(run_consumer(namesrv, topic, group, seconds, batch, count))
