@@ -24,6 +24,7 @@ async def test_consumer_stops_after_count_and_reports_the_drain(
             namesrv.address, "BenchTopic", f"bench_cg_{batch}", 60.0, batch, sent.ok
         )
     assert got.ok >= sent.ok
-    drain = re.search(r"drain: ([\d,]+) messages in [\d.]+ s after the first", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    drain = re.search(r"drain: ([\d,]+) messages in [\d.]+ s after the first", out)
     assert drain is not None
     assert int(drain.group(1).replace(",", "")) >= sent.ok
