@@ -161,16 +161,20 @@ class PopService:
     def pop_offset(self, group: str, topic: str, queue_id: int) -> int:
         """The committed offset; for a new group the queue's start while it still begins at
         0 (and always for a retry topic), else its end (``getInitOffset``), committed."""
+        offset = self.peek_offset(group, topic, queue_id)
+        if self.offsets.query(group, topic, queue_id) < 0:
+            self.offsets.commit(group, topic, queue_id, offset)
+        return offset
+
+    def peek_offset(self, group: str, topic: str, queue_id: int) -> int:
+        """Where the next pop of the queue starts (:meth:`pop_offset` without committing)."""
         committed = self.offsets.query(group, topic, queue_id)
         low = self.store.get_min_offset_in_queue(topic, queue_id)
         if committed >= 0:
             return max(committed, low)
         if low == 0 or topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
-            offset = low
-        else:
-            offset = self.store.get_max_offset_in_queue(topic, queue_id)
-        self.offsets.commit(group, topic, queue_id, offset)
-        return offset
+            return low
+        return self.store.get_max_offset_in_queue(topic, queue_id)
 
     def _advance(self, group: str, topic: str, queue_id: int, offset: int) -> None:
         if offset > self.offsets.query(group, topic, queue_id):
@@ -335,6 +339,24 @@ class PopService:
         # UNKNOWN: resolved before a restart (or never ours): nothing is pending for it.
         return outcome in (AckOutcome.DONE, AckOutcome.UNKNOWN)
 
+    async def ack_offsets(
+        self, group: str, topic: str, handle: ReceiptHandle, offsets: Iterable[int]
+    ) -> int:
+        """Consume several messages of the checkpoint ``handle`` names (BATCH_ACK_MESSAGE)
+        with one ``bAck`` record; how many were pending and are acked now."""
+        if handle.revive_queue_id == ORDER_REVIVE_QUEUE:
+            acked = [self._ack_orderly(group, topic, replace(handle, offset=o)) for o in offsets]
+            return sum(acked)
+        if not 0 <= handle.revive_queue_id < self.revive.queue_nums:
+            return 0
+        ack = self._key(group, topic, handle)
+        table = self.revive.table
+        pending = tuple(o for o in offsets if table.outcome(ack.key, o) is AckOutcome.PENDING)
+        if not pending:
+            return 0
+        written = await self.revive.write_ack(replace(ack, offsets=pending), handle.revive_queue_id)
+        return len(pending) if written else 0
+
     def _ack_orderly(self, group: str, topic: str, handle: ReceiptHandle) -> bool:
         real = handle.real_topic(topic, group)
         done = self.orderly.ack(group, real, handle.queue_id, handle.offset, handle.retrieve_time)
@@ -417,6 +439,50 @@ class PopService:
             if found or remaining <= 0:
                 return found
             if orderly:  # a blocked queue opens when its batch's invisible time ends
+                due = self.orderly.next_unblock(group, topic)
+                if due is not None:
+                    remaining = min(remaining, max(due - self.clock(), 0) / 1000)
+            await self._wait(topic, remaining)
+
+    def has_message(
+        self, group: str, topic: str, queue_ids: list[int], orderly: bool = False
+    ) -> bool:
+        """Whether a pop would find a message, by offsets only (no filter, as RocketMQ's
+        ``NotificationProcessor#hasMsgFromQueue``): in a queue of ``topic`` (not a blocked
+        one of a FIFO group) or, for a concurrent group, in its pop retry topic."""
+        retry = pop_retry_topic(topic, group)
+        self._retry_topics[retry] = topic
+        now = self.clock()
+        for queue_id in queue_ids:
+            if orderly and self.orderly.blocked(group, topic, queue_id, now):
+                continue
+            if self.store.get_max_offset_in_queue(topic, queue_id) > self.peek_offset(
+                group, topic, queue_id
+            ):
+                return True
+        if orderly:  # FIFO pops redeliver in place, never from the retry topic
+            return False
+        return self.store.get_max_offset_in_queue(retry, 0) > self.peek_offset(group, retry, 0)
+
+    async def wait_for_message(
+        self,
+        group: str,
+        topic: str,
+        queue_ids: list[int],
+        timeout_s: float,
+        orderly: bool = False,
+    ) -> bool:
+        """:meth:`has_message`, waiting up to ``timeout_s`` for one to arrive (NOTIFICATION's
+        long polling)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        while True:
+            if self.has_message(group, topic, queue_ids, orderly):
+                return True
+            remaining = end - loop.time()
+            if remaining <= 0 or not self._running:
+                return False
+            if orderly:
                 due = self.orderly.next_unblock(group, topic)
                 if due is not None:
                     remaining = min(remaining, max(due - self.clock(), 0) / 1000)

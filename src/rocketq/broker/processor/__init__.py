@@ -8,16 +8,21 @@ controller's parts are handed out.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rocketq.broker.pop import PopService
+from rocketq.broker.pop.request_mode import MESSAGE_REQUEST_MODE_FILE, MessageRequestModeManager
 from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
 from rocketq.broker.processor.admin_maintenance import AdminMaintenanceProcessor
 from rocketq.broker.processor.admin_relay import AdminRelayProcessor
 from rocketq.broker.processor.admin_stats import AdminStatsProcessor
 from rocketq.broker.processor.client_manage import ClientManageProcessor
 from rocketq.broker.processor.ha_status import HAStatusProcessor
+from rocketq.broker.processor.notification import NotificationProcessor
 from rocketq.broker.processor.pop import PopMessageProcessor
 from rocketq.broker.processor.query import QueryMessageProcessor
+from rocketq.broker.processor.query_assignment import QueryAssignmentProcessor, TopicSubscribeInfo
 from rocketq.broker.processor.reply import ReplyMessageProcessor
 from rocketq.broker.processor.send import SendMessageProcessor
 from rocketq.broker.processor.send_back import SendBackProcessor
@@ -103,15 +108,26 @@ def _register_client_manage(table: ProcessorTable, ctl: BrokerController) -> Non
 def _register_pop(table: ProcessorTable, ctl: BrokerController) -> None:
     # One PopService per broker, shared with the gRPC front end (checkpoints, revive and
     # offsets); it runs while the broker is a master.
-    pop = PopMessageProcessor(
-        config=ctl.config,
-        topic_config_manager=ctl.topic_config_manager,
-        subscription_group_manager=ctl.subscription_group_manager,
-        pop_service=lambda: ctl.pop_service if ctl.pop_service.running else None,
+    def running() -> PopService | None:
+        return ctl.pop_service if ctl.pop_service.running else None
+
+    rc = RequestCode
+    parts = (ctl.config, ctl.topic_config_manager, ctl.subscription_group_manager, running)
+    pop = PopMessageProcessor(*parts)
+    table.register(rc.POP_MESSAGE, pop.pop)
+    table.register(rc.ACK_MESSAGE, pop.ack)
+    table.register(rc.BATCH_ACK_MESSAGE, pop.batch_ack)
+    table.register(rc.CHANGE_MESSAGE_INVISIBLETIME, pop.change_invisible_time)
+    table.register(rc.NOTIFICATION, NotificationProcessor(*parts).process)
+    modes = MessageRequestModeManager(
+        Path(ctl.store_config.store_path_root_dir) / "config" / MESSAGE_REQUEST_MODE_FILE
     )
-    table.register(RequestCode.POP_MESSAGE, pop.pop)
-    table.register(RequestCode.ACK_MESSAGE, pop.ack)
-    table.register(RequestCode.CHANGE_MESSAGE_INVISIBLETIME, pop.change_invisible_time)
+    modes.load()
+    routes = TopicSubscribeInfo(ctl.outer_api.client, ctl.config.namesrv_addrs)
+    assignment = QueryAssignmentProcessor(ctl.config, ctl.consumer_manager, modes, routes)
+    table.register(rc.QUERY_ASSIGNMENT, assignment.query_assignment)
+    table.register(rc.SET_MESSAGE_REQUEST_MODE, assignment.set_message_request_mode)
+    table.register(rc.GET_ALL_MESSAGE_REQUEST_MODE, assignment.get_all_message_request_mode)
 
 
 def _admin(ctl: BrokerController) -> AdminBrokerProcessor:

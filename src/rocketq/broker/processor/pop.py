@@ -1,6 +1,7 @@
-"""POP_MESSAGE (200050), ACK_MESSAGE (200051) and CHANGE_MESSAGE_INVISIBLETIME (200053):
-RocketMQ 5's ``PopMessageProcessor``, ``AckMessageProcessor`` and
-``ChangeInvisibleTimeProcessor`` for Java 5 clients in pop mode, over the broker's one
+"""POP_MESSAGE (200050), ACK_MESSAGE (200051), BATCH_ACK_MESSAGE (200151) and
+CHANGE_MESSAGE_INVISIBLETIME (200053): RocketMQ 5's ``PopMessageProcessor``,
+``AckMessageProcessor`` and ``ChangeInvisibleTimeProcessor`` for Java 5 clients in pop
+mode, over the broker's one
 :class:`~rocketq.broker.pop.PopService` (the engine under gRPC's ReceiveMessage).
 
 A pop answers the stored records, each with its ``POP_CK`` property set to the
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from rocketq.broker.filter import ExpressionMessageFilter, Sql92ParseError, compile_sql92
 from rocketq.broker.pop import PoppedMessage, PopService, ReceiptHandle
-from rocketq.common.errors import BrokerError
+from rocketq.common.errors import BrokerError, ProtocolError
 from rocketq.common.record import copy_message, encode_record
 from rocketq.common.topic import PERM_READ
 from rocketq.remoting.codes import ResponseCode
@@ -30,6 +31,7 @@ from rocketq.remoting.headers.pop import (
     PopMessageResponseHeader,
 )
 from rocketq.remoting.heartbeat import EXPRESSION_TAG, build_subscription
+from rocketq.remoting.pop_body import BatchAck, BatchAckMessageRequestBody
 
 if TYPE_CHECKING:
     from rocketq.broker.config import BrokerConfig
@@ -46,6 +48,8 @@ _EXTRA_INFO_FIELDS = 8
 _QUEUE_OFFSET_KEY = "qo"
 # The SDKs pop at most 32 at a time (PopMessageProcessor refuses more than that).
 MAX_POP_NUMS = 32
+# ExtraInfoUtil's topic types: normal, pop retry (V1 name), pop retry (V2 name).
+_TOPIC_TYPES = frozenset({"0", "1", "2"})
 # The shortest invisible time accepted; RocketMQ's proxy floor (ProxyConfig minInvisibleTime).
 MIN_INVISIBLE_MS = 1000
 
@@ -164,6 +168,39 @@ class PopMessageProcessor:
             new.retrieve_time, new.invisible_ms, new.revive_queue_id
         ).to_ext()
         return req.make_response(ext_fields=ext)
+
+    # -- BATCH_ACK_MESSAGE ------------------------------------------------------------------
+
+    async def batch_ack(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
+        """``AckMessageProcessor`` for a ``BatchAckMessageRequestBody``: each ``BatchAck``
+        acks the offsets its bits name (those outside the queue's range are skipped); no
+        acks at all is NO_MESSAGE, anything else SUCCESS, as RocketMQ answers."""
+        try:
+            body = BatchAckMessageRequestBody.decode(req.body) if req.body else None
+        except ProtocolError as exc:
+            raise _bad(ResponseCode.SYSTEM_ERROR, str(exc)) from exc
+        if body is None or not body.acks:
+            return req.make_response(ResponseCode.NO_MESSAGE)
+        service = self._service()
+        for ack in body.acks:
+            await self._batch_ack_one(service, ack, body.broker_name or service.broker_name)
+        return req.make_response()
+
+    async def _batch_ack_one(self, service: PopService, ack: BatchAck, broker: str) -> None:
+        if ack.retry not in _TOPIC_TYPES:
+            raise _bad(ResponseCode.SYSTEM_ERROR, f"getRetry fail, format is wrong: {ack.retry!r}")
+        handle = ReceiptHandle(ack.start_offset, ack.pop_time, ack.invisible_time,
+                               ack.revive_queue_id, ack.retry, broker, ack.queue_id,
+                               ack.start_offset, 0)  # fmt: skip
+        real = handle.real_topic(ack.topic, ack.consumer_group)
+        if self.topics.select(real) is None:
+            return  # RocketMQ: an unknown topic or queue is logged and skipped
+        store = service.store
+        low = store.get_min_offset_in_queue(real, ack.queue_id)
+        high = store.get_max_offset_in_queue(real, ack.queue_id)
+        offsets = [o for o in ack.offsets() if low <= o <= high]
+        if offsets:
+            await service.ack_offsets(ack.consumer_group, ack.topic, handle, offsets)
 
     def _handle(self, topic: str, text: str, queue_id: int, offset: int) -> ReceiptHandle:
         if self.topics.select(topic) is None:

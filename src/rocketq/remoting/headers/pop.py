@@ -1,6 +1,6 @@
 """Headers of RocketMQ 5's POP over remoting (``PopMessageRequestHeader`` and friends,
 ``org.apache.rocketmq.remoting.protocol.header``, 5.3.1): POP_MESSAGE (200050),
-ACK_MESSAGE (200051) and CHANGE_MESSAGE_INVISIBLETIME (200053).
+ACK_MESSAGE (200051), CHANGE_MESSAGE_INVISIBLETIME (200053) and NOTIFICATION (200054).
 
 The ``extraInfo`` of an ack or a change of invisible time is the message's ``POP_CK``
 property (``ExtraInfoUtil``): ``startOffset popTime invisibleTime reviveQid topicType
@@ -17,6 +17,8 @@ __all__ = [
     "AckMessageRequestHeader",
     "ChangeInvisibleTimeRequestHeader",
     "ChangeInvisibleTimeResponseHeader",
+    "NotificationRequestHeader",
+    "NotificationResponseHeader",
     "PopMessageRequestHeader",
     "PopMessageResponseHeader",
 ]
@@ -90,3 +92,26 @@ class ChangeInvisibleTimeResponseHeader(CommandHeader):
     pop_time: int
     invisible_time: int
     revive_qid: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRequestHeader(CommandHeader):
+    """``NotificationRequestHeader``: answer once a message of ``topic`` (``queue_id`` -1 =
+    any queue) or of the group's pop retry topic can be popped by ``consumer_group``,
+    waiting until ``born_time + poll_time`` (client clock, ms; ``born_time`` 0 = now);
+    ``order``: a FIFO group, whose blocked queues do not count."""
+
+    consumer_group: str
+    topic: str
+    queue_id: int
+    poll_time: int
+    born_time: int
+    order: bool = False
+    attempt_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationResponseHeader(CommandHeader):
+    """``NotificationResponseHeader``: whether there is a message to pop."""
+
+    has_msg: bool
