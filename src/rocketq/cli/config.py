@@ -15,6 +15,8 @@ from rocketq.cli.base import (
     admin,
     admin_call,
     console,
+    emit,
+    fetch,
     namesrv_option,
     target_addrs,
 )
@@ -132,9 +134,12 @@ def ha_status(
         addrs = await target_addrs(a, broker_addr, cluster)
         return {addr: await a.ha_status(addr) for addr in addrs}
 
-    while True:
-        for addr, info in admin_call(namesrv_addr, go).items():
+    def render(infos: dict[str, HARuntimeInfo]) -> None:
+        for addr, info in infos.items():
             click.echo(_format_ha_status(addr, info))
+
+    while True:  # with --json, one JSON object per round (not only the first round)
+        emit(fetch(namesrv_addr, go), render)
         if interval is None:
             return
         time.sleep(max(interval, 1))

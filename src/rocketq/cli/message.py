@@ -12,6 +12,8 @@ from rocketq.cli.base import (
     admin,
     admin_call,
     console,
+    emit,
+    fetch,
     human_ms,
     namesrv_option,
     new_table,
@@ -161,35 +163,52 @@ def consume_message(
     if count <= 0:
         raise click.UsageError("Please input a positive messageNumber!")
 
-    async def go(a: AdminClient) -> None:
-        left = count
+    async def go(a: AdminClient) -> list[dict[str, Any]]:
+        left, rounds = count, []
         for mq, addr in await a.subscribe_queues(topic):
             if broker_name and mq.broker_name != broker_name:
                 continue
             if queue_id is not None and mq.queue_id != queue_id:
                 continue
             start = await a.min_offset(addr, topic, mq.queue_id)
-            left -= await _pull_queue(a, addr, mq, max(start, offset or 0), left, group)
+            rounds.append(await _pull_queue(a, addr, mq, max(start, offset or 0), left, group))
+            left -= len(rounds[-1]["messages"])
             if left <= 0:
-                return
+                break
+        return rounds
 
-    admin_call(namesrv_addr, go)
+    emit(fetch(namesrv_addr, go), _print_consumed)
 
 
 async def _pull_queue(
     a: AdminClient, addr: str, mq: MessageQueue, offset: int, left: int, group: str
-) -> int:
-    printed = 0
-    while printed < left:
-        result = await a.pull(addr, mq.topic, mq.queue_id, offset, min(32, left - printed), group)
+) -> dict[str, Any]:
+    """Read one queue from ``offset``: its messages (at most ``left``) and how it ended
+    (``status`` None when ``left`` ran out first)."""
+    messages: list[MessageExt] = []
+    status: PullStatus | None = None
+    while len(messages) < left:
+        result = await a.pull(
+            addr, mq.topic, mq.queue_id, offset, min(32, left - len(messages)), group
+        )
         if result.status not in _READ_ON:  # no new message / offset moved: this queue is done
-            click.echo(f"{mq} print msg finished. status={result.status.value}, offset={offset}")
+            status = result.status
             break
-        for r in result.messages:
+        messages.extend(result.messages[: left - len(messages)])
+        offset = result.next_begin_offset
+    return {"messageQueue": mq, "messages": messages, "status": status, "offset": offset}
+
+
+def _print_consumed(rounds: list[dict[str, Any]]) -> None:
+    """``ConsumeMessageCommand``'s lines: each message, then how each queue ended."""
+    for one in rounds:
+        for r in one["messages"]:
             click.echo(
                 f"MSGID: {r.msg_id} queueId={r.queue_id}, queueOffset={r.queue_offset}, "
                 f"properties={r.properties} BODY: {r.body.decode('utf-8', 'replace')}"
             )
-            printed += 1
-        offset = result.next_begin_offset
-    return printed
+        if one["status"] is not None:
+            click.echo(
+                f"{one['messageQueue']} print msg finished. "
+                f"status={one['status'].value}, offset={one['offset']}"
+            )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import orjson
 
@@ -11,6 +13,8 @@ from rocketq.cli.base import (
     admin,
     admin_call,
     console,
+    emit,
+    fetch,
     human_ms,
     namesrv_option,
     new_table,
@@ -79,14 +83,18 @@ def update_topic(
 def delete_topic(namesrv_addr: str, topic: str, cluster: str) -> None:
     """Delete a topic from every broker of a cluster, then from every NameServer."""
 
-    async def go(a: AdminClient) -> None:
-        for addr in await a.broker_addrs(cluster, masters_only=False):
+    async def go(a: AdminClient) -> dict[str, Any]:
+        addrs = await a.broker_addrs(cluster, masters_only=False)
+        for addr in addrs:
             await a.delete_topic_in_broker(addr, topic)
-        click.echo(f"delete topic [{topic}] from cluster [{cluster}] success.")
         await a.delete_topic_in_namesrv(topic, cluster)
+        return {"topic": topic, "cluster": cluster, "brokers": sorted(addrs), "namesrv": True}
 
-    admin_call(namesrv_addr, go)
-    click.echo(f"delete topic [{topic}] from NameServer success.")
+    def render(_result: dict[str, Any]) -> None:
+        click.echo(f"delete topic [{topic}] from cluster [{cluster}] success.")
+        click.echo(f"delete topic [{topic}] from NameServer success.")
+
+    emit(fetch(namesrv_addr, go), render)
 
 
 @admin.command("topicStatus")
