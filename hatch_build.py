@@ -1,27 +1,119 @@
 """Hatch build hook: generate the protobuf modules of rocketq's gRPC schema
-(``src/rocketq/broker/grpc/v2``) before the wheel (or editable install) is built."""
+(``src/rocketq/broker/grpc/v2``) and compile the optional C kernels
+(``src/rocketq/common/_kernels.pyx``, DESIGN principle 19) before the wheel (or editable
+install) is built.
+
+The kernels are built in place, next to their ``.pyx`` (the ``.so`` is gitignored), with
+Cython and the machine's own C compiler. No compiler, no Python headers: a warning, and
+rocketq runs on its pure-Python modules, which stay the reference.
+
+Run as a script (``python hatch_build.py --inplace``, what ``make`` does) it only compiles
+the kernels, and only those older than their ``.pyx``; hatchling is not needed then.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import shlex
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
-from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+try:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+except ImportError:  # run as a script by make, in a venv without hatchling
+    BuildHookInterface = object
 
-GENERATOR = Path(__file__).parent / "src" / "rocketq" / "broker" / "grpc" / "v2" / "generate.py"
+ROOT = Path(__file__).parent
+GENERATOR = ROOT / "src" / "rocketq" / "broker" / "grpc" / "v2" / "generate.py"
+# Every compiled kernel module: a .pyx beside the pure-Python modules it twins.
+KERNELS = (ROOT / "src" / "rocketq" / "common" / "_kernels.pyx",)
+# Seconds a compile may take before it counts as failed (gcc -O2 takes ~10 s here).
+COMPILE_TIMEOUT = 300
 
 
-class ProtoBuildHook(BuildHookInterface):  # type: ignore[misc]
-    """Runs ``generate.py`` (grpcio-tools' protoc) on the ``.proto`` files."""
+def extension_path(pyx: Path) -> Path:
+    """Where the compiled module of ``pyx`` goes: beside it, with this Python's suffix."""
+    return pyx.with_suffix(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+
+
+def compile_kernel(pyx: Path) -> Path:
+    """Cython ``pyx`` to C, then C to an extension module with the compiler Python was
+    built with (``LDSHARED``: compile and link in one step). Raises on any failure."""
+    c_file = pyx.with_suffix(".c")
+    out = extension_path(pyx)
+    subprocess.run(
+        [sys.executable, "-m", "cython", "-3", "--fast-fail", str(pyx), "-o", str(c_file)],
+        check=True,
+        timeout=COMPILE_TIMEOUT,
+    )
+    config = sysconfig.get_config_vars()
+    command = [
+        *shlex.split(config.get("LDSHARED") or "cc -shared"),
+        *shlex.split(config.get("CCSHARED") or "-fPIC"),
+        *shlex.split(config.get("CFLAGS") or ""),
+        "-O2",
+        "-I",
+        sysconfig.get_paths()["include"],
+        str(c_file),
+        "-o",
+        str(out),
+    ]
+    subprocess.run(command, check=True, timeout=COMPILE_TIMEOUT)
+    return out
+
+
+def build_kernels(force: bool = False) -> list[Path]:
+    """Compile every kernel whose extension is missing or older than its ``.pyx``.
+
+    Returns the extension modules present afterwards. A kernel that cannot be compiled
+    (no compiler, no Cython, no headers) is reported on stderr and skipped.
+    """
+    built = []
+    for pyx in KERNELS:
+        out = extension_path(pyx)
+        if force or not out.exists() or out.stat().st_mtime < pyx.stat().st_mtime:
+            try:
+                compile_kernel(pyx)
+            except (OSError, subprocess.SubprocessError) as exc:
+                out.unlink(missing_ok=True)  # never leave a stale build beside a newer .pyx
+                print(
+                    f"WARNING: rocketq's compiled core ({pyx.name}) was not built ({exc}); "
+                    "rocketq runs in pure Python (slower). Install a C compiler and the "
+                    "Python headers to build it.",
+                    file=sys.stderr,
+                )
+                continue
+        built.append(out)
+    return built
+
+
+class ProtoBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type]
+    """Runs ``generate.py`` (grpcio-tools' protoc) on the ``.proto`` files and compiles the
+    C kernels when a compiler is there."""
 
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        """Generate ``*_pb2.py``/``*_pb2.pyi`` next to the ``.proto`` files."""
+        """Generate ``*_pb2.py``/``*_pb2.pyi`` next to the ``.proto`` files; build kernels."""
         spec = importlib.util.spec_from_file_location("_rocketq_proto_generate", GENERATOR)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         for path in module.generate():
             self.app.display_info(f"generated {path.name}")
+        built = build_kernels()
+        for path in built:
+            self.app.display_info(f"compiled {path.name}")
+        if built and version != "editable":
+            # A wheel holding a compiled module is tied to this Python and platform.
+            build_data["pure_python"] = False
+            build_data["infer_tag"] = True
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] not in ([], ["--inplace"], ["--inplace", "--force"]):
+        sys.exit("usage: python hatch_build.py --inplace [--force]")
+    build_kernels(force="--force" in sys.argv)

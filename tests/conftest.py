@@ -4,9 +4,21 @@ tests with ``pytest.mark.slow``.) ``make test-fast`` deselects both."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import shlex
+import shutil
+import sysconfig
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
+
+from rocketq.common import speedups
+
+if TYPE_CHECKING:
+    from rocketq.common.record import StoredMessage
 
 INTEROP_DIR = Path(__file__).parent / "interop"
 
@@ -57,3 +69,53 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.interop)
         if any(item.nodeid.startswith(prefix) for prefix in SLOW_NODES):
             item.add_marker(pytest.mark.slow)
+
+
+# --- the compiled core and its pure-Python reference (DESIGN principle 19) ------------------
+
+
+class Kernels(SimpleNamespace):
+    """The twinned functions of one implementation (``rocketq.common.speedups.REFERENCE``
+    names), plus ``encode_record`` composed from that implementation's own pieces."""
+
+    def encode_record(self, msg: StoredMessage) -> bytes:
+        """``record.encode_record`` over this implementation's kernels."""
+        topic, props = msg.topic.encode(), msg.properties.encode()
+        total = self.checked_record_length(msg, topic, props)
+        return b"".join(
+            self.record_parts(msg, topic, props, total, msg.queue_offset,
+                              msg.physical_offset, msg.store_timestamp, msg.store_host)
+        )  # fmt: skip
+
+
+def compiler_present() -> bool:
+    """A C compiler as Python's build configuration names it (``CC``) is on PATH."""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    return bool(cc) and shutil.which(cc[0]) is not None
+
+
+def compiled_kernels() -> ModuleType:
+    """The compiled core, imported directly (even under ROCKETQ_PURE_PYTHON=1). Not built:
+    a failure where it could have been built (a compiler, or CI), else a skip."""
+    try:
+        return importlib.import_module(speedups.KERNELS_MODULE)
+    except ImportError as exc:
+        why = f"the compiled core is not built ({exc})"
+        if speedups.pure_python_requested() or not (compiler_present() or os.environ.get("CI")):
+            pytest.skip(why)
+        pytest.fail(
+            f"{why}: `make core` (or `pip install -e .`) builds it with the C compiler that "
+            f"is present; set {speedups.ENV_VAR}=1 to test the pure-Python path only"
+        )
+
+
+@pytest.fixture(scope="session", params=["pure", "compiled"])
+def impl(request: pytest.FixtureRequest) -> Kernels:
+    """Each twinned function's pure-Python reference, then its compiled kernel: a test taking
+    ``impl`` runs the same cases over both."""
+    importlib.import_module("rocketq.common.record")  # every twin registers on import
+    importlib.import_module("rocketq.remoting.codec")
+    if request.param == "pure":
+        return Kernels(**speedups.REFERENCE)
+    compiled = compiled_kernels()
+    return Kernels(**{name: getattr(compiled, name) for name in speedups.REFERENCE})

@@ -18,6 +18,7 @@ from rocketq.store.format import (
     RecordFormatError,
     StoredMessage,
 )
+from tests.conftest import Kernels
 
 # message-format.md §4, written out field by field.
 EXAMPLE_HEX = (
@@ -55,13 +56,13 @@ EXAMPLE_MSG = StoredMessage(
 )
 
 
-def test_encode_matches_doc_example() -> None:
+def test_encode_matches_doc_example(impl: Kernels) -> None:
     assert len(EXAMPLE) == 0x77
-    assert fmt.encode_record(EXAMPLE_MSG) == EXAMPLE
+    assert impl.encode_record(EXAMPLE_MSG) == EXAMPLE
 
 
-def test_decode_doc_example() -> None:
-    rec = fmt.decode_record(EXAMPLE, check_crc=True)
+def test_decode_doc_example(impl: Kernels) -> None:
+    rec = impl.decode_record(EXAMPLE, check_crc=True)
     assert rec.total_size == 119
     assert rec.magic == MESSAGE_MAGIC_CODE
     assert rec.body_crc == 0x3610A686
@@ -73,9 +74,9 @@ def test_decode_doc_example() -> None:
     assert rec.properties_map() == {"UNIQ_KEY": "ABC", "TAGS": "tagA"}
 
 
-def test_decode_at_offset_inside_larger_buffer() -> None:
+def test_decode_at_offset_inside_larger_buffer(impl: Kernels) -> None:
     buf = b"\xaa" * 13 + EXAMPLE + fmt.encode_blank(100)
-    rec = fmt.decode_record(memoryview(buf), 13)
+    rec = impl.decode_record(memoryview(buf), 13)
     assert rec.body == b"hello"
     assert fmt.peek_record(buf, 13 + len(EXAMPLE)) == (100, BLANK_MAGIC_CODE)
 
@@ -84,12 +85,12 @@ def test_blank_filler_bytes() -> None:
     assert fmt.encode_blank(0x1234) == bytes.fromhex("00001234cbd43194")
 
 
-def test_crc_mismatch_detected_only_when_asked() -> None:
+def test_crc_mismatch_detected_only_when_asked(impl: Kernels) -> None:
     bad = bytearray(EXAMPLE)
     bad[88] ^= 0xFF  # first body byte
-    fmt.decode_record(bytes(bad))
+    impl.decode_record(bytes(bad))
     with pytest.raises(RecordFormatError, match="CRC"):
-        fmt.decode_record(bytes(bad), check_crc=True)
+        impl.decode_record(bytes(bad), check_crc=True)
 
 
 @pytest.mark.parametrize(
@@ -101,62 +102,62 @@ def test_crc_mismatch_detected_only_when_asked() -> None:
         (lambda b: b.__setitem__(slice(0, 4), b"\x00\x00\x00\x10"), "size"),
     ],
 )
-def test_corrupt_records_raise(mutate: object, match: str) -> None:
+def test_corrupt_records_raise(mutate: object, match: str, impl: Kernels) -> None:
     bad = bytearray(EXAMPLE)
     mutate(bad)  # type: ignore[operator]
     with pytest.raises(RecordFormatError, match=match):
-        fmt.decode_record(bytes(bad))
+        impl.decode_record(bytes(bad))
 
 
-def test_truncated_buffer_raises() -> None:
+def test_truncated_buffer_raises(impl: Kernels) -> None:
     with pytest.raises(RecordFormatError):
-        fmt.decode_record(EXAMPLE[:50])
+        impl.decode_record(EXAMPLE[:50])
     with pytest.raises(RecordFormatError):
         fmt.peek_record(EXAMPLE[:7])
 
 
-def test_ipv6_hosts_set_sysflag_and_grow_record() -> None:
+def test_ipv6_hosts_set_sysflag_and_grow_record(impl: Kernels) -> None:
     msg = StoredMessage(
         topic="T", queue_id=0, body=b"x", born_host=("::1", 7), store_host=("fe80::2", 10911)
     )
-    raw = fmt.encode_record(msg)
+    raw = impl.encode_record(msg)
     assert len(raw) == 91 + 1 + 1 + 24
-    rec = fmt.decode_record(raw)
+    rec = impl.decode_record(raw)
     assert rec.sys_flag == 0x30
     assert rec.born_host == ("::1", 7) and rec.store_host == ("fe80::2", 10911)
     assert fmt.record_length(0x10, 1, 1, 0) == 91 + 2 + 12
 
 
-def test_v6_bits_follow_addresses_not_caller() -> None:
+def test_v6_bits_follow_addresses_not_caller(impl: Kernels) -> None:
     msg = StoredMessage(topic="T", queue_id=0, body=b"", sys_flag=0x30 | 0x1)
-    assert fmt.decode_record(fmt.encode_record(msg)).sys_flag == 0x1
+    assert impl.decode_record(impl.encode_record(msg)).sys_flag == 0x1
 
 
-def test_v2_magic_reads_two_byte_topic_length() -> None:
-    base = fmt.encode_record(StoredMessage(topic="T", queue_id=0, body=b"ab"))
+def test_v2_magic_reads_two_byte_topic_length(impl: Kernels) -> None:
+    base = impl.encode_record(StoredMessage(topic="T", queue_id=0, body=b"ab"))
     # rebuild as V2: magic, 2-byte topic length, total + 1
     v2 = bytearray(base[:90]) + b"\x00\x01T" + base[92:]
     v2[0:8] = (len(v2)).to_bytes(4, "big") + (0xDAA320AB).to_bytes(4, "big")
-    rec = fmt.decode_record(bytes(v2))
+    rec = impl.decode_record(bytes(v2))
     assert rec.topic == "T" and rec.body == b"ab"
 
 
-def test_limits() -> None:
+def test_limits(impl: Kernels) -> None:
     with pytest.raises(RecordFormatError, match="topic"):
-        fmt.encode_record(StoredMessage(topic="t" * 128, queue_id=0, body=b""))
+        impl.encode_record(StoredMessage(topic="t" * 128, queue_id=0, body=b""))
     with pytest.raises(RecordFormatError, match="properties"):
-        fmt.encode_record(StoredMessage(topic="t", queue_id=0, body=b"", properties="a" * 32768))
+        impl.encode_record(StoredMessage(topic="t", queue_id=0, body=b"", properties="a" * 32768))
     with pytest.raises(RecordFormatError, match="IP"):
-        fmt.encode_record(StoredMessage(topic="t", queue_id=0, body=b"", born_host=("x", 1)))
+        impl.encode_record(StoredMessage(topic="t", queue_id=0, body=b"", born_host=("x", 1)))
 
 
-def test_properties_encoding() -> None:
+def test_properties_encoding(impl: Kernels) -> None:
     props = {"UNIQ_KEY": "ABC", "TAGS": "tagA", "SKIP": None}
-    assert fmt.encode_properties(props, True) == "UNIQ_KEY\x01ABC\x02TAGS\x01tagA\x02"
-    assert fmt.encode_properties(props) == EXAMPLE_MSG.properties  # 4.9 form by default
-    assert fmt.encode_properties({}) == "" and fmt.encode_properties({}, False) == ""
+    assert impl.encode_properties(props, True) == "UNIQ_KEY\x01ABC\x02TAGS\x01tagA\x02"
+    assert impl.encode_properties(props) == EXAMPLE_MSG.properties  # 4.9 form by default
+    assert impl.encode_properties({}) == "" and impl.encode_properties({}, False) == ""
     with pytest.raises(ValueError):
-        fmt.encode_properties({"a\x01": "b"})
+        impl.encode_properties({"a\x01": "b"})
 
 
 @pytest.mark.parametrize(
@@ -172,35 +173,37 @@ def test_properties_encoding() -> None:
         ("\x02\x02A\x01b\x02\x02", {"A": "b"}),
     ],
 )
-def test_properties_decoding_like_java(text: str, expected: dict[str, str]) -> None:
-    assert fmt.decode_properties(text) == expected
+def test_properties_decoding_like_java(
+    text: str, expected: dict[str, str], impl: Kernels
+) -> None:
+    assert impl.decode_properties(text) == expected
 
 
-def test_java_string_hash() -> None:
-    assert fmt.java_string_hash("tagA") == 3552231
-    assert fmt.java_string_hash("tagJ") == 3552240
-    assert fmt.java_string_hash("") == 0
+def test_java_string_hash(impl: Kernels) -> None:
+    assert impl.java_string_hash("tagA") == 3552231
+    assert impl.java_string_hash("tagJ") == 3552240
+    assert impl.java_string_hash("") == 0
     # "polygenelubricants".hashCode() == Integer.MIN_VALUE, a well-known Java value
-    assert fmt.java_string_hash("polygenelubricants") == -(2**31)
+    assert impl.java_string_hash("polygenelubricants") == -(2**31)
     # non-BMP char counts as two UTF-16 units: "\U0001F600" = D83D DE00
-    assert fmt.java_string_hash("\U0001f600") == 31 * 0xD83D + 0xDE00
+    assert impl.java_string_hash("\U0001f600") == 31 * 0xD83D + 0xDE00
     assert fmt.tags_code("tagA") == 3552231
     assert fmt.tags_code(None) == 0 and fmt.tags_code("") == 0
 
 
-def test_index_key_hash() -> None:
+def test_index_key_hash(impl: Kernels) -> None:
     assert fmt.index_key_hash("polygenelubricants") == 0
     assert fmt.index_key_hash("tagA") == 3552231
-    negative = next(s for s in ("a" * n for n in range(1, 40)) if fmt.java_string_hash(s) < 0)
-    assert fmt.index_key_hash(negative) == -fmt.java_string_hash(negative)
+    negative = next(s for s in ("a" * n for n in range(1, 40)) if impl.java_string_hash(s) < 0)
+    assert fmt.index_key_hash(negative) == -impl.java_string_hash(negative)
 
 
-def test_offset_msg_id() -> None:
-    msg_id = fmt.create_offset_msg_id(("127.0.0.1", 10911), 0)
+def test_offset_msg_id(impl: Kernels) -> None:
+    msg_id = impl.create_offset_msg_id(("127.0.0.1", 10911), 0)
     assert msg_id == "7F00000100002A9F0000000000000000"
     assert fmt.decode_offset_msg_id(msg_id) == (("127.0.0.1", 10911), 0)
     assert fmt.decode_offset_msg_id("7f00000100002a9f00000000000004D2")[1] == 1234
-    v6 = fmt.create_offset_msg_id(("::1", 10911), 1234)
+    v6 = impl.create_offset_msg_id(("::1", 10911), 1234)
     assert len(v6) == 56
     assert fmt.decode_offset_msg_id(v6) == (("::1", 10911), 1234)
     for bad in ("", "7F", "Z" * 32):
@@ -263,14 +266,15 @@ def test_record_round_trip(
     ints: tuple[int, ...],
     born: tuple[str, int],
     store: tuple[str, int],
+    impl: Kernels,
 ) -> None:
     queue_id, flag, qoff, phys, sys_flag, born_ts, store_ts, reconsume, prepared = ints
     msg = StoredMessage(
-        topic, queue_id, body, fmt.encode_properties(props), flag, qoff, phys, sys_flag,
+        topic, queue_id, body, impl.encode_properties(props), flag, qoff, phys, sys_flag,
         born_ts, born, store_ts, store, reconsume, prepared,
     )  # fmt: skip
-    raw = fmt.encode_record(msg)
-    rec = fmt.decode_record(raw, check_crc=True)
+    raw = impl.encode_record(msg)
+    rec = impl.decode_record(raw, check_crc=True)
     assert rec.total_size == len(raw)
     assert (rec.topic, rec.body, rec.properties_map()) == (topic, body, props)
     assert (rec.queue_id, rec.flag, rec.queue_offset, rec.physical_offset) == (
@@ -285,15 +289,15 @@ def test_record_round_trip(
 
 
 @given(st.dictionaries(_text, _text, max_size=6), st.booleans())
-def test_properties_round_trip(props: dict[str, str], trailing: bool) -> None:
-    text = fmt.encode_properties(props, trailing)
-    assert fmt.decode_properties(text) == {k: v for k, v in props.items() if k and v}
+def test_properties_round_trip(impl: Kernels, props: dict[str, str], trailing: bool) -> None:
+    text = impl.encode_properties(props, trailing)
+    assert impl.decode_properties(text) == {k: v for k, v in props.items() if k and v}
 
 
 @given(st.text(max_size=30))
-def test_java_hash_matches_reference(text: str) -> None:
+def test_java_hash_matches_reference(impl: Kernels, text: str) -> None:
     h = 0
     data = text.encode("utf-16-be", "surrogatepass")
     for i in range(0, len(data), 2):
         h = (31 * h + int.from_bytes(data[i : i + 2], "big")) % 2**32
-    assert fmt.java_string_hash(text) == (h if h < 2**31 else h - 2**32)
+    assert impl.java_string_hash(text) == (h if h < 2**31 else h - 2**32)

@@ -6,6 +6,8 @@ import operator
 import sys
 from array import array
 
+from rocketq.common import speedups
+
 __all__ = ["java_string_hash"]
 
 # Powers of 31 mod 2^32 for Java's polynomial string hash; strings longer than this use
@@ -14,6 +16,7 @@ _POW31_LIMIT = 4096
 _POW31 = tuple(pow(31, i, 1 << 32) for i in range(_POW31_LIMIT))
 
 
+@speedups.twin
 def java_string_hash(text: str) -> int:
     """Java ``String#hashCode``: over UTF-16 code units, signed 32-bit result."""
     units: bytes | array[int]

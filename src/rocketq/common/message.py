@@ -7,6 +7,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rocketq.common import speedups
+
 __all__ = [
     "NAME_VALUE_SEPARATOR",
     "PROPERTY_SEPARATOR",
@@ -90,6 +92,7 @@ class SysFlag:
     STOREHOST_V6 = 0x20
 
 
+@speedups.twin
 def encode_properties(props: Mapping[str, str | None], trailing_separator: bool = False) -> str:
     """``MessageDecoder#messageProperties2String``; ``None`` values are skipped like Java.
 
@@ -108,6 +111,7 @@ def encode_properties(props: Mapping[str, str | None], trailing_separator: bool 
     return text if trailing_separator else text[:-1]
 
 
+@speedups.twin
 def decode_properties(text: str) -> dict[str, str]:
     """``MessageDecoder#string2messageProperties``: with or without a trailing 0x02.
 

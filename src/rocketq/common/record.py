@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from rocketq.common import speedups
 from rocketq.common.errors import ProtocolError
 from rocketq.common.hashing import java_string_hash
 from rocketq.common.message import decode_properties, encode_properties
@@ -104,6 +105,7 @@ _V6_EXTRA = 12
 _HEAD = struct.Struct(">iI")
 _INT = struct.Struct(">i")
 _SHORT = struct.Struct(">h")
+_TOPIC_LEN_V1 = struct.Struct(">B")
 _MSG_ID_V4 = struct.Struct(">4siq")
 _MSG_ID_V6 = struct.Struct(">16siq")
 
@@ -286,6 +288,7 @@ def _msg_id_prefix(store_host: Address) -> str:
     return (raw + _INT.pack(store_host[1])).hex().upper()
 
 
+@speedups.twin
 def create_offset_msg_id(store_host: Address, physical_offset: int) -> str:
     """``MessageDecoder#createMessageId``: uppercase hex of ip + port i32 + offset i64."""
     return f"{_msg_id_prefix(store_host)}{physical_offset & 0xFFFFFFFFFFFFFFFF:016X}"
@@ -325,6 +328,7 @@ def encode_record(msg: StoredMessage) -> bytes:
     )  # fmt: skip
 
 
+@speedups.twin
 def checked_record_length(msg: StoredMessage, topic: bytes, props: bytes) -> int:
     """TOTALSIZE of ``msg`` with these encoded topic and properties; checks their limits."""
     if len(topic) > MAX_TOPIC_LENGTH_V1:
@@ -335,6 +339,7 @@ def checked_record_length(msg: StoredMessage, topic: bytes, props: bytes) -> int
     return _FIXED_V1_IPV4 + _V6_EXTRA * v6 + len(msg.body) + len(topic) + len(props)
 
 
+@speedups.twin
 def record_parts(
     msg: StoredMessage,
     topic: bytes,
@@ -383,6 +388,7 @@ def peek_record(buf: Buffer, offset: int = 0) -> tuple[int, int]:
     return int(size), int(magic)
 
 
+@speedups.twin
 def decode_record(buf: Buffer, offset: int = 0, check_crc: bool = False) -> MessageRecord:
     """Decode the V1/V2 record at ``offset`` of ``buf``; checks size, magic and maybe CRC."""
     size, magic = peek_record(buf, offset)
@@ -416,8 +422,10 @@ def _decode_view(view: memoryview, magic: int, check_crc: bool) -> MessageRecord
         (topic_len,) = _SHORT.unpack_from(view, pos)
         pos += 2
     else:
-        topic_len = view[pos]
+        (topic_len,) = _TOPIC_LEN_V1.unpack_from(view, pos)
         pos += 1
+    if topic_len < 0 or pos + topic_len > len(view):
+        raise struct.error("topic runs past the record")
     topic = bytes(view[pos : pos + topic_len]).decode("utf-8", "replace")
     pos += topic_len
     (props_len,) = _SHORT.unpack_from(view, pos)

@@ -1,0 +1,23 @@
+"""Types of the compiled twins in ``_kernels.pyx`` (the pure-Python functions they twin
+carry the same signatures and the docs)."""
+
+from collections.abc import Mapping
+
+from rocketq.common.record import Address, Buffer, MessageRecord, StoredMessage
+
+def java_string_hash(text: str) -> int: ...
+def decode_properties(text: str) -> dict[str, str]: ...
+def encode_properties(props: Mapping[str, str | None], trailing_separator: bool = False) -> str: ...
+def checked_record_length(msg: StoredMessage, topic: bytes, props: bytes) -> int: ...
+def record_parts(
+    msg: StoredMessage,
+    topic: bytes,
+    props: bytes,
+    total: int,
+    queue_offset: int,
+    physical_offset: int,
+    store_timestamp: int,
+    store_host: Address,
+) -> tuple[bytes, bytes, bytes, bytes]: ...
+def create_offset_msg_id(store_host: Address, physical_offset: int) -> str: ...
+def decode_record(buf: Buffer, offset: int = 0, check_crc: bool = False) -> MessageRecord: ...

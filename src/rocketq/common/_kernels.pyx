@@ -1,0 +1,352 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""C twins of rocketq's hottest pure functions (DESIGN principle 19).
+
+Each function here has the name, the signature and the behaviour (results and exception
+types) of the pure-Python function it twins; ``rocketq.common.speedups.twin`` swaps it in
+at import time. The pure-Python functions are the reference: read them first, this file
+only does the same with C types. Byte and text work only, no business logic.
+
+    java_string_hash        rocketq.common.hashing
+    decode_properties       rocketq.common.message
+    encode_properties       rocketq.common.message
+    checked_record_length   rocketq.common.record
+    record_parts            rocketq.common.record
+    create_offset_msg_id    rocketq.common.record
+    decode_record           rocketq.common.record
+
+Helpers that only cache (IP packing, the topic field, the msgId prefix) and the record
+classes are taken from ``rocketq.common.record`` on first use (it imports this module).
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+import struct
+import zlib
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object text)
+    void* PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
+    object PyUnicode_Substring(object text, Py_ssize_t start, Py_ssize_t end)
+    Py_ssize_t PyUnicode_FindChar(object text, Py_UCS4 ch, Py_ssize_t start,
+                                  Py_ssize_t end, int direction) except -2
+    object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
+    object PyUnicode_DecodeASCII(const char* data, Py_ssize_t size, const char* errors)
+    int PyObject_GenericSetAttr(object obj, object name, object value) except -1
+
+# MessageDecoder's separators (rocketq.common.message).
+cdef Py_UCS4 NAME_VALUE_SEPARATOR = 1
+cdef Py_UCS4 PROPERTY_SEPARATOR = 2
+# rocketq.common.record's constants, same names without the leading underscore.
+cdef uint32_t MESSAGE_MAGIC_CODE = 0xDAA320A7
+cdef uint32_t MESSAGE_MAGIC_CODE_V2 = 0xDAA320AB
+cdef int32_t MAX_TOPIC_LENGTH_V1 = 127
+cdef int32_t MAX_PROPERTIES_LENGTH = 32767
+cdef int32_t BORNHOST_V6_FLAG = 0x10
+cdef int32_t STOREHOST_V6_FLAG = 0x20
+cdef int32_t CRC_MASK = 0x7FFFFFFF
+cdef Py_ssize_t FIXED_V1_IPV4 = 91
+cdef Py_ssize_t V6_EXTRA = 12
+cdef Py_ssize_t END_FILE_MIN_BLANK_LENGTH = 8
+# The fixed part of a record without its two host addresses (record_parts' first piece).
+cdef Py_ssize_t FIXED_WITHOUT_HOSTS = 80
+cdef Py_ssize_t SYSFLAG_POSITION = 36
+cdef Py_ssize_t BORNHOST_POSITION = 48
+
+_crc32 = zlib.crc32
+_STRUCT_ERROR = struct.error
+
+# --- rocketq.common.record's helpers, bound on first use ----------------------------------
+cdef object _record = None
+
+
+cdef object _record_module():
+    global _record
+    if _record is None:
+        from rocketq.common import record
+        _record = record
+    return _record
+
+
+cdef object _format_error(str text):
+    return _record_module().RecordFormatError(text)
+
+
+# --- big-endian reads and writes ----------------------------------------------------------
+
+cdef inline void _put32(char* p, uint32_t v) noexcept:
+    p[0] = <char>(v >> 24)
+    p[1] = <char>(v >> 16)
+    p[2] = <char>(v >> 8)
+    p[3] = <char>v
+
+
+cdef inline void _put64(char* p, uint64_t v) noexcept:
+    _put32(p, <uint32_t>(v >> 32))
+    _put32(p + 4, <uint32_t>v)
+
+
+cdef inline uint32_t _get32(const uint8_t* p) noexcept:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline uint64_t _get64(const uint8_t* p) noexcept:
+    return (<uint64_t>_get32(p) << 32) | _get32(p + 4)
+
+
+cdef inline int16_t _get16(const uint8_t* p) noexcept:
+    return <int16_t>((<uint32_t>p[0] << 8) | p[1])
+
+
+# --- hashing ------------------------------------------------------------------------------
+
+def java_string_hash(str text not None):
+    """Java ``String#hashCode``: over UTF-16 code units, signed 32-bit result."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text)
+    cdef uint32_t h = 0
+    cdef uint32_t cp
+    for i in range(n):
+        cp = PyUnicode_READ(kind, data, i)
+        if cp >= 0x10000:  # outside the BMP: two UTF-16 units, a surrogate pair
+            cp -= 0x10000
+            h = 31 * h + (0xD800 + (cp >> 10))
+            h = 31 * h + (0xDC00 + (cp & 0x3FF))
+        else:
+            h = 31 * h + cp
+    return <int32_t>h
+
+
+# --- message properties -------------------------------------------------------------------
+
+def decode_properties(str text not None):
+    """``MessageDecoder#string2messageProperties``: with or without a trailing 0x02."""
+    cdef dict out = {}
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t start = 0, end, cut
+    while start <= n:  # one segment per 0x02, the last one possibly empty
+        end = start
+        while end < n and PyUnicode_READ(kind, data, end) != PROPERTY_SEPARATOR:
+            end += 1
+        if end - start >= 3:
+            cut = start
+            while cut < end and PyUnicode_READ(kind, data, cut) != NAME_VALUE_SEPARATOR:
+                cut += 1
+            if start < cut < end - 1:
+                out[PyUnicode_Substring(text, start, cut)] = PyUnicode_Substring(
+                    text, cut + 1, end
+                )
+        start = end + 1
+    return out
+
+
+cdef inline bint _has_separator(str text):
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    return (PyUnicode_FindChar(text, NAME_VALUE_SEPARATOR, 0, n, 1) >= 0
+            or PyUnicode_FindChar(text, PROPERTY_SEPARATOR, 0, n, 1) >= 0)
+
+
+def encode_properties(props, trailing_separator=False):
+    """``MessageDecoder#messageProperties2String``; ``None`` values are skipped like Java."""
+    cdef list parts = []
+    for name, value in props.items():
+        if value is None:
+            continue
+        if type(name) is str and type(value) is str:
+            for text in (name, value):
+                if _has_separator(text):
+                    raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
+            parts += (name, "\x01", value, "\x02")
+        else:  # str subclasses and other types: exactly the reference's steps
+            for text in (name, value):
+                if "\x01" in text or "\x02" in text:
+                    raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
+            parts.append(f"{name}\x01{value}\x02")
+    cdef str joined = "".join(parts)
+    if trailing_separator or not joined:
+        return joined
+    return PyUnicode_Substring(joined, 0, PyUnicode_GET_LENGTH(joined) - 1)  # the last 0x02
+
+
+# --- CommitLog records --------------------------------------------------------------------
+
+def checked_record_length(msg, topic, props):
+    """TOTALSIZE of ``msg`` with these encoded topic and properties; checks their limits."""
+    cdef Py_ssize_t topic_len = len(topic), props_len = len(props)
+    if topic_len > MAX_TOPIC_LENGTH_V1:
+        raise _format_error(f"topic longer than {MAX_TOPIC_LENGTH_V1} bytes: {msg.topic!r}")
+    if props_len > MAX_PROPERTIES_LENGTH:
+        raise _format_error(f"properties longer than {MAX_PROPERTIES_LENGTH} bytes")
+    pack_ip = _record_module()._pack_ip
+    cdef Py_ssize_t v6 = (len(pack_ip(msg.born_host[0])) == 16) + (
+        len(pack_ip(msg.store_host[0])) == 16
+    )
+    return FIXED_V1_IPV4 + V6_EXTRA * v6 + len(msg.body) + topic_len + props_len
+
+
+def record_parts(msg, topic, props, total, queue_offset, physical_offset, store_timestamp,
+                 store_host):
+    """The pieces of one record (fixed part, body, topic, properties), joined by the caller."""
+    record = _record_module()
+    born_host = msg.born_host
+    body = msg.body
+    try:
+        fixed = _fixed_part(
+            record._pack_ip(born_host[0]), born_host[1], record._pack_ip(store_host[0]),
+            store_host[1], total, _crc32(body) & CRC_MASK, msg.queue_id, msg.flag,
+            queue_offset, physical_offset, msg.sys_flag, msg.born_timestamp, store_timestamp,
+            msg.reconsume_times, msg.prepared_transaction_offset, len(body),
+        )
+    except (OverflowError, TypeError) as exc:  # what struct.pack says of the same values
+        raise _STRUCT_ERROR(str(exc)) from None
+    cdef bytes props_bytes = props if type(props) is bytes else bytes(props)
+    cdef Py_ssize_t props_len = len(props_bytes)
+    if props_len > 0x7FFF:
+        raise _STRUCT_ERROR("'h' format requires -32768 <= number <= 32767")
+    cdef bytes props_field = PyBytes_FromStringAndSize(NULL, 2 + props_len)
+    cdef char* q = PyBytes_AS_STRING(props_field)
+    q[0] = <char>(props_len >> 8)
+    q[1] = <char>props_len
+    memcpy(q + 2, PyBytes_AS_STRING(props_bytes), props_len)
+    return fixed, body, record._topic_field(topic), props_field
+
+
+cdef bytes _fixed_part(bytes born_ip, int32_t born_port, bytes store_ip, int32_t store_port,
+                       int32_t total, uint32_t crc, int32_t queue_id, int32_t flag,
+                       int64_t queue_offset, int64_t physical_offset, int32_t sys_flag,
+                       int64_t born_timestamp, int64_t store_timestamp,
+                       int32_t reconsume_times, int64_t prepared_offset, int32_t body_len):
+    """The record up to BODY (``_FIXED[...].pack`` of record.py); SYSFLAG's IPv6 bits
+    follow the host addresses."""
+    cdef Py_ssize_t born_len = len(born_ip), store_len = len(store_ip)
+    sys_flag = (sys_flag & ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)) | (
+        BORNHOST_V6_FLAG if born_len == 16 else 0) | (STOREHOST_V6_FLAG if store_len == 16 else 0)
+    cdef bytes fixed = PyBytes_FromStringAndSize(NULL, FIXED_WITHOUT_HOSTS + born_len + store_len)
+    cdef char* p = PyBytes_AS_STRING(fixed)
+    _put32(p, <uint32_t>total)
+    _put32(p + 4, MESSAGE_MAGIC_CODE)
+    _put32(p + 8, crc)
+    _put32(p + 12, <uint32_t>queue_id)
+    _put32(p + 16, <uint32_t>flag)
+    _put64(p + 20, <uint64_t>queue_offset)
+    _put64(p + 28, <uint64_t>physical_offset)
+    _put32(p + 36, <uint32_t>sys_flag)
+    _put64(p + 40, <uint64_t>born_timestamp)
+    memcpy(p + 48, PyBytes_AS_STRING(born_ip), born_len)
+    p += 48 + born_len
+    _put32(p, <uint32_t>born_port)
+    _put64(p + 4, <uint64_t>store_timestamp)
+    memcpy(p + 12, PyBytes_AS_STRING(store_ip), store_len)
+    p += 12 + store_len
+    _put32(p, <uint32_t>store_port)
+    _put32(p + 4, <uint32_t>reconsume_times)
+    _put64(p + 8, <uint64_t>prepared_offset)
+    _put32(p + 16, <uint32_t>body_len)
+    return fixed
+
+
+cdef const char* HEX_DIGITS = b"0123456789ABCDEF"
+
+
+def create_offset_msg_id(store_host, physical_offset):
+    """``MessageDecoder#createMessageId``: uppercase hex of ip + port i32 + offset i64."""
+    cdef uint64_t offset = <uint64_t>(physical_offset & 0xFFFFFFFFFFFFFFFF)
+    cdef char digits[16]
+    cdef int i
+    for i in range(15, -1, -1):
+        digits[i] = HEX_DIGITS[offset & 0xF]
+        offset >>= 4
+    return _record_module()._msg_id_prefix(store_host) + PyUnicode_DecodeASCII(digits, 16, NULL)
+
+
+def decode_record(buf, offset=0, check_crc=False):
+    """Decode the V1/V2 record at ``offset`` of ``buf``; checks size, magic and maybe CRC."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+    try:
+        return _decode_record(<const uint8_t*>view.buf, view.len, offset, check_crc)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef object _decode_record(const uint8_t* data, Py_ssize_t length, Py_ssize_t offset,
+                           bint check_crc):
+    if offset < 0 or length - offset < END_FILE_MIN_BLANK_LENGTH:
+        raise _format_error(f"no record header at offset {offset}")
+    cdef const uint8_t* p = data + offset
+    cdef int32_t size = <int32_t>_get32(p)
+    cdef uint32_t magic = _get32(p + 4)
+    if magic != MESSAGE_MAGIC_CODE and magic != MESSAGE_MAGIC_CODE_V2:
+        raise _format_error(f"bad magic code 0x{magic:08X} at offset {offset}")
+    if size < FIXED_V1_IPV4 or size > length - offset:
+        raise _format_error(f"record size {size} at offset {offset} out of range")
+    cdef int32_t sys_flag = <int32_t>_get32(p + SYSFLAG_POSITION)
+    cdef Py_ssize_t born_len = 16 if sys_flag & BORNHOST_V6_FLAG else 4
+    cdef Py_ssize_t store_len = 16 if sys_flag & STOREHOST_V6_FLAG else 4
+    cdef Py_ssize_t pos = FIXED_WITHOUT_HOSTS + born_len + store_len
+    if pos > size:
+        raise _format_error(f"truncated record at offset {offset}")
+    cdef const uint8_t* h = p + BORNHOST_POSITION + born_len  # born port
+    cdef const uint8_t* s = h + 12 + store_len  # store port
+    cdef int32_t body_len = <int32_t>_get32(s + 16)
+    if body_len < 0 or pos + body_len > size:
+        raise _format_error(f"body length {body_len} out of range")
+    cdef int32_t crc = <int32_t>_get32(p + 8)
+    cdef int64_t phys = <int64_t>_get64(p + 28)
+    body = PyBytes_FromStringAndSize(<const char*>p + pos, body_len)
+    if check_crc and (_crc32(body) & CRC_MASK) != crc:
+        raise _format_error(f"body CRC mismatch at physical offset {phys}")
+    pos += body_len
+    cdef Py_ssize_t topic_len
+    if magic == MESSAGE_MAGIC_CODE_V2:
+        if pos + 2 > size:
+            raise _format_error(f"truncated record at offset {offset}")
+        topic_len = _get16(p + pos)
+        pos += 2
+    else:
+        if pos + 1 > size:
+            raise _format_error(f"truncated record at offset {offset}")
+        topic_len = p[pos]
+        pos += 1
+    if topic_len < 0 or pos + topic_len + 2 > size:
+        raise _format_error(f"truncated record at offset {offset}")
+    topic = PyUnicode_DecodeUTF8(<const char*>p + pos, topic_len, "replace")
+    pos += topic_len
+    cdef Py_ssize_t props_len = max(_get16(p + pos), 0)
+    pos += 2
+    if pos + props_len != size:
+        raise _format_error(f"record size {size} does not match its fields ({pos + props_len})")
+    props = PyUnicode_DecodeUTF8(<const char*>p + pos, props_len, "replace")
+    record = _record_module()
+    unpack_ip = record._unpack_ip
+    born_host = (unpack_ip(PyBytes_FromStringAndSize(<const char*>p + BORNHOST_POSITION,
+                                                     born_len)),
+                 <int32_t>_get32(h))
+    store_host = (unpack_ip(PyBytes_FromStringAndSize(<const char*>h + 12, store_len)),
+                  <int32_t>_get32(s))
+    values = (
+        size, magic, crc, <int32_t>_get32(p + 12), <int32_t>_get32(p + 16),
+        <int64_t>_get64(p + 20), phys, sys_flag, <int64_t>_get64(p + 40), born_host,
+        <int64_t>_get64(h + 4), store_host, <int32_t>_get32(s + 4), <int64_t>_get64(s + 8),
+        body, topic, props,
+    )
+    return _new_frozen(record.MessageRecord, values)
+
+
+cdef object _new_frozen(cls, tuple values):
+    """``cls(*values)`` for a frozen slotted dataclass, without its ``__init__``'s
+    ``object.__setattr__`` per field (what ``record.sent_message`` does in Python)."""
+    cdef tuple names = cls.__slots__
+    if len(names) != len(values):  # the class changed: take the slow, sure way
+        return cls(*values)
+    obj = cls.__new__(cls)
+    for name, value in zip(names, values):
+        PyObject_GenericSetAttr(obj, name, value)
+    return obj

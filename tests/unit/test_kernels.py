@@ -1,0 +1,194 @@
+"""The compiled core against its pure-Python reference (DESIGN principle 19).
+
+The hand-written cases of each twinned function take the ``impl`` fixture (tests/conftest.py)
+and run over both implementations; here: the selection itself (ROCKETQ_PURE_PYTHON, the
+build), matching signatures, and differential runs where hypothesis feeds both the same
+input, valid or mangled, and they must give the same answer or the same exception type.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rocketq.common import hashing, message, record, speedups
+from rocketq.common.record import RecordFormatError, StoredMessage
+from tests.conftest import Kernels, compiled_kernels, compiler_present
+
+_hosts = st.tuples(
+    st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str), st.integers(0, 65535)
+)
+_props_text = st.text(st.sampled_from("ab\x01\x02é😀"), max_size=24)
+
+
+def _outcome(fn: Callable[..., Any], *args: Any) -> Any:
+    """The result, or the exception's type: what both implementations must agree on."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return type(exc)
+
+
+@pytest.fixture(scope="module")
+def both() -> tuple[Kernels, Kernels]:
+    """(pure, compiled)."""
+    compiled = compiled_kernels()
+    pure = Kernels(**speedups.REFERENCE)
+    return pure, Kernels(**{name: getattr(compiled, name) for name in speedups.REFERENCE})
+
+
+def test_compiled_core_is_active_where_it_can_be_built() -> None:
+    if speedups.pure_python_requested():
+        assert not speedups.ACTIVE and "ROCKETQ_PURE_PYTHON" in speedups.describe()
+        return
+    if not compiler_present() and not os.environ.get("CI"):
+        pytest.skip("no C compiler here: the pure-Python path is what runs")
+    assert speedups.ACTIVE, speedups.describe()
+    assert hashing.java_string_hash is compiled_kernels().java_string_hash
+    assert speedups.describe() == "compiled core: on"
+
+
+def test_environment_variable_selects_pure_python() -> None:
+    code = (
+        "from rocketq.common import hashing, speedups;"
+        "print(speedups.ACTIVE, hashing.java_string_hash is speedups.REFERENCE['java_string_hash'])"
+    )
+    env = {**os.environ, speedups.ENV_VAR: "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "True"], out.stderr
+
+
+def test_every_twin_has_a_kernel_with_its_signature() -> None:
+    compiled = compiled_kernels()
+    assert len(speedups.REFERENCE) >= 7
+    for name, pure in speedups.REFERENCE.items():
+        kernel = getattr(compiled, name)
+        assert list(inspect.signature(kernel).parameters) == list(
+            inspect.signature(pure).parameters
+        ), name
+        assert kernel.__doc__ and kernel.__doc__.split("\n")[0] == pure.__doc__.split("\n")[0]
+
+
+@given(st.text(max_size=60))
+def test_java_string_hash_twins(both: tuple[Kernels, Kernels], text: str) -> None:
+    pure, compiled = both
+    assert compiled.java_string_hash(text) == pure.java_string_hash(text)
+
+
+@given(_props_text)
+def test_decode_properties_twins(both: tuple[Kernels, Kernels], text: str) -> None:
+    pure, compiled = both
+    assert compiled.decode_properties(text) == pure.decode_properties(text)
+
+
+@given(st.dictionaries(_props_text, st.one_of(st.none(), _props_text), max_size=5), st.booleans())
+def test_encode_properties_twins(
+    both: tuple[Kernels, Kernels], props: dict[str, str | None], trailing: bool
+) -> None:
+    pure, compiled = both
+    expected = _outcome(pure.encode_properties, props, trailing)
+    assert _outcome(compiled.encode_properties, props, trailing) == expected
+
+
+@given(
+    st.builds(
+        StoredMessage,
+        topic=st.text(max_size=130),
+        queue_id=st.integers(-(2**31), 2**31 - 1),
+        body=st.binary(max_size=64),
+        properties=st.text(max_size=40),
+        flag=st.integers(-(2**32), 2**32),  # out of range too: struct.error both ways
+        sys_flag=st.integers(0, 0xFF),
+        born_timestamp=st.integers(-(2**63), 2**63 - 1),
+        born_host=_hosts,
+        reconsume_times=st.integers(0, 16),
+        prepared_transaction_offset=st.integers(0, 2**40),
+    ),
+    st.integers(-(2**63), 2**63 - 1),
+    _hosts,
+)
+def test_record_encoding_twins(
+    both: tuple[Kernels, Kernels], msg: StoredMessage, offset: int, store: tuple[str, int]
+) -> None:
+    pure, compiled = both
+    topic, props = msg.topic.encode(), msg.properties.encode()
+    total = _outcome(pure.checked_record_length, msg, topic, props)
+    assert _outcome(compiled.checked_record_length, msg, topic, props) == total
+    if isinstance(total, int):
+        args = (msg, topic, props, total, 7, offset, 1795262554349, store)
+        assert _outcome(compiled.record_parts, *args) == _outcome(pure.record_parts, *args)
+    assert compiled.create_offset_msg_id(store, offset) == pure.create_offset_msg_id(
+        store, offset
+    )
+
+
+_RECORD = record.encode_record(
+    StoredMessage("TopicTest", 3, b"hello world", "KEYS\x01k1\x02TAGS\x01a", born_host=("::1", 9))
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, len(_RECORD) - 1), st.integers(0, 255)), max_size=4),
+    st.integers(0, len(_RECORD)),
+    st.integers(-2, 8),
+    st.booleans(),
+)
+def test_decode_record_twins_on_mangled_records(
+    both: tuple[Kernels, Kernels],
+    edits: list[tuple[int, int]],
+    cut: int,
+    offset: int,
+    check_crc: bool,
+) -> None:
+    pure, compiled = both
+    buf = bytearray(b"\x00" * max(offset, 0) + _RECORD)
+    for pos, value in edits:
+        buf[max(offset, 0) + pos] = value
+    data = bytes(buf[: max(offset, 0) + cut])
+    expected = _outcome(pure.decode_record, data, offset, check_crc)
+    assert _outcome(compiled.decode_record, data, offset, check_crc) == expected
+    assert expected is not IndexError and expected is not struct.error
+
+
+def test_decode_record_reads_every_buffer_kind(impl: Kernels) -> None:
+    import mmap
+
+    mapped = mmap.mmap(-1, len(_RECORD) + 5)
+    mapped[5:] = _RECORD
+    views = [_RECORD, bytearray(_RECORD), memoryview(_RECORD), mapped]
+    records = [impl.decode_record(buf, 5 if buf is mapped else 0) for buf in views]
+    assert all(rec == records[0] for rec in records)
+    assert records[0].born_host == ("::1", 9) and records[0].sys_flag == 0x10
+    mapped.close()  # no export left behind by the kernel's buffer view
+
+
+def test_twins_raise_the_reference_errors(impl: Kernels) -> None:
+    with pytest.raises(ValueError, match="0x01/0x02"):
+        impl.encode_properties({"k": "v\x02"})
+    with pytest.raises((TypeError, AttributeError)):  # a kernel checks its str argument
+        impl.decode_properties(None)  # type: ignore[arg-type]
+    msg = StoredMessage("T", 0, b"")
+    with pytest.raises(struct.error):
+        impl.record_parts(msg, b"T", b"", 2**31, 0, 0, 0, ("127.0.0.1", 1))
+    with pytest.raises(RecordFormatError, match="IP"):
+        impl.record_parts(msg, b"T", b"", 96, 0, 0, 0, ("not-an-ip", 1))
+    with pytest.raises(RecordFormatError, match="no record header"):
+        impl.decode_record(b"\x00" * 7)
+
+
+def test_pure_modules_keep_their_reference_functions() -> None:
+    # The names other modules import are the active ones; the reference stays reachable.
+    assert message.decode_properties is (
+        compiled_kernels().decode_properties if speedups.ACTIVE else speedups.REFERENCE[
+            "decode_properties"]
+    )  # fmt: skip
+    assert speedups.REFERENCE["decode_properties"].__module__ == "rocketq.common.message"
