@@ -154,34 +154,52 @@ async def test_batch_ack_acks_by_bitset(tmp_path: Path) -> None:
             await async_wait_until(revived, timeout=30)
             assert sorted(r.body for r in back) == sorted(r.body for r in left)
             assert all(r.reconsume_times == 1 for r in back)
-            # the revived ones acked in one batch from the retry topic (retry type "1")
+            # revived: read from the retry topic (type "1"); one acked as a Java client does
+            # (ACK_MESSAGE naming the real topic, getRealTopic), the other in a batch
             assert {r.properties_map()["POP_CK"].split(" ")[4] for r in back} == {"1"}
-            reply = await client.invoke(
-                addr,
-                RemotingCommand.request(
-                    RequestCode.BATCH_ACK_MESSAGE, body=_batch_ack(back, "broker-a")
-                ),
-            )
-            assert reply.code == ResponseCode.SUCCESS
+            single = _ack_request(back[0], f"%RETRY%{GROUP}_{TOPIC}")
+            reply = await client.invoke(addr, single)
+            assert (reply.code, reply.remark) == (ResponseCode.SUCCESS, None)
+            acks = _revive_records(broker, "ack")
+            assert [(a["t"], a["ao"]) for a in acks] == [
+                (single.ext_fields["topic"], back[0].queue_offset)
+            ]
+            body = _batch_ack(back[1:], "broker-a")
+            batch = RemotingCommand.request(RequestCode.BATCH_ACK_MESSAGE, body=body)
+            reply = await client.invoke(addr, batch)
+            assert (reply.code, reply.remark) == (ResponseCode.SUCCESS, None)
             last = await client.invoke(addr, _pop(6, 60_000, 200))
             assert last.code == ResponseCode.POLLING_TIMEOUT
         finally:
             await client.aclose()
 
 
-def _assert_batch_ack_record(broker: BrokerController, offsets: list[int]) -> None:
-    """The revive topic holds one ``bAck`` record listing the acked offsets (``aol``)."""
+def _ack_request(record: MessageRecord, topic: str) -> RemotingCommand:
+    ext = {
+        "consumerGroup": GROUP, "topic": topic, "queueId": str(record.queue_id),
+        "extraInfo": record.properties_map()["POP_CK"], "offset": str(record.queue_offset),
+    }  # fmt: skip
+    return RemotingCommand.request(RequestCode.ACK_MESSAGE, ext)
+
+
+def _revive_records(broker: BrokerController, tag: str) -> list[dict[str, Any]]:
+    """The bodies of the revive topic's records with ``tag`` (``ack``, ``bAck``, ``ck``)."""
     store, revive = broker.store, broker.pop_service.revive.topic
     found = []
-    for queue_id in range(8):
+    for queue_id in range(broker.pop_service.revive.queue_nums):
         result = store.get_message("t", revive, queue_id, 0, 64)
         for view in result.buffers:
             record = decode_record(view)
-            if record.properties_map().get("TAGS") == "bAck":
+            if record.properties_map().get("TAGS") == tag:
                 found.append(orjson.loads(record.body))
             view.release()
+    return found
+
+
+def _assert_batch_ack_record(broker: BrokerController, offsets: list[int]) -> None:
+    """The revive topic holds one ``bAck`` record listing the acked offsets (``aol``)."""
     # (the revive closes a revived checkpoint with a bAck of its own: match the offsets)
-    (record,) = [r for r in found if r["aol"] == offsets]
+    (record,) = [r for r in _revive_records(broker, "bAck") if r["aol"] == offsets]
     assert record["c"] == GROUP and record["t"] == TOPIC
     assert record["bn"] == broker.config.broker_name
 

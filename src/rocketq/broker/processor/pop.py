@@ -19,7 +19,7 @@ from rocketq.broker.filter import ExpressionMessageFilter, Sql92ParseError, comp
 from rocketq.broker.pop import PoppedMessage, PopService, ReceiptHandle
 from rocketq.common.errors import BrokerError, ProtocolError
 from rocketq.common.record import copy_message, encode_record
-from rocketq.common.topic import PERM_READ
+from rocketq.common.topic import PERM_READ, RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -50,6 +50,8 @@ _QUEUE_OFFSET_KEY = "qo"
 MAX_POP_NUMS = 32
 # ExtraInfoUtil's topic types: normal, pop retry (V1 name), pop retry (V2 name).
 _TOPIC_TYPES = frozenset({"0", "1", "2"})
+# KeyBuilder: the separator of a pop retry topic name by the handle's topic type (V1, V2).
+_RETRY_SEPARATORS = {"1": "_", "2": "+"}
 # The shortest invisible time accepted; RocketMQ's proxy floor (ProxyConfig minInvisibleTime).
 MIN_INVISIBLE_MS = 1000
 
@@ -149,7 +151,8 @@ class PopMessageProcessor:
         SUCCESS as RocketMQ does (its ack record matches nothing)."""
         h = AckMessageRequestHeader.from_ext(req.ext_fields)
         handle = self._handle(h.topic, h.extra_info, h.queue_id, h.offset)
-        acked = await self._service().ack(h.consumer_group, h.topic, handle)
+        topic = _original_topic(h.topic, h.consumer_group, handle.topic_type)
+        acked = await self._service().ack(h.consumer_group, topic, handle)
         return req.make_response(remark=None if acked else "stale handle: nothing to ack")
 
     async def change_invisible_time(
@@ -158,10 +161,9 @@ class PopMessageProcessor:
         """Invisible for ``invisibleTime`` ms from now: a new checkpoint for the message."""
         h = ChangeInvisibleTimeRequestHeader.from_ext(req.ext_fields)
         handle = self._handle(h.topic, h.extra_info, h.queue_id, h.offset)
+        topic = _original_topic(h.topic, h.consumer_group, handle.topic_type)
         invisible_ms = max(h.invisible_time, MIN_INVISIBLE_MS)
-        new = await self._service().change_invisible(
-            h.consumer_group, h.topic, handle, invisible_ms
-        )
+        new = await self._service().change_invisible(h.consumer_group, topic, handle, invisible_ms)
         if new is None:
             return req.make_response(ResponseCode.NO_MESSAGE, "handle expired: delivered again")
         ext = ChangeInvisibleTimeResponseHeader(
@@ -209,6 +211,17 @@ class PopMessageProcessor:
             return parse_extra_info(text, queue_id, offset)
         except ValueError as exc:
             raise _bad(ResponseCode.INVALID_PARAMETER, f"bad extraInfo: {exc}") from exc
+
+
+def _original_topic(topic: str, group: str, topic_type: str) -> str:
+    """The topic a handle's message was popped for. Java clients and the proxy name the
+    real topic in an ack (``ExtraInfoUtil.getRealTopic``: the group's pop retry topic for a
+    revived message), rocketq's gRPC front end the original one: accept both."""
+    separator = _RETRY_SEPARATORS.get(topic_type)
+    prefix = f"{RETRY_GROUP_TOPIC_PREFIX}{group}{separator}"
+    if separator is not None and topic.startswith(prefix):
+        return topic[len(prefix) :]
+    return topic
 
 
 def _filter(h: PopMessageRequestHeader) -> ExpressionMessageFilter:
