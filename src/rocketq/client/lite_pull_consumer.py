@@ -32,6 +32,12 @@ from typing import Any
 from rocketq.client.config import ClientConfig, LitePullConsumerConfig
 from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue, PullStatus
+from rocketq.client.namespace import (
+    queue_with_namespace,
+    queue_without_namespace,
+    with_namespace,
+    without_namespace,
+)
 from rocketq.client.offset_store import ReadOffsetType
 from rocketq.client.process_queue import ProcessQueue
 from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
@@ -75,7 +81,10 @@ class _AssignedQueue:
 
 
 class AsyncLitePullConsumer(OffsetQueries):
-    """A consumer group read with ``poll()``; see the module docstring."""
+    """A consumer group read with ``poll()``; see the module docstring.
+
+    With ``ClientConfig.namespace`` set, the group, topics and queues live in that
+    namespace on the wire (kept so inside); the API takes and returns plain names."""
 
     def __init__(
         self,
@@ -86,9 +95,10 @@ class AsyncLitePullConsumer(OffsetQueries):
         client_config: ClientConfig | None = None,
         instance: MQClientInstance | None = None,
     ) -> None:
-        self.group = group
         self.config = config or LitePullConsumerConfig()
         self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
+        self.namespace = self.instance.config.namespace
+        self.group = with_namespace(self.namespace, group)
         factory = ALLOCATE_STRATEGIES.get(self.config.allocate_strategy)
         if factory is None:
             raise ClientError(
@@ -97,9 +107,9 @@ class AsyncLitePullConsumer(OffsetQueries):
             )
         self.strategy = factory()
         self.offset_store = make_offset_store(
-            self.config.message_model, self.instance, group, self.config.offset_store_dir
+            self.config.message_model, self.instance, self.group, self.config.offset_store_dir
         )
-        self.pull_api = PullAPIWrapper(self.instance, group)
+        self.pull_api = PullAPIWrapper(self.instance, self.group)
         self.subscriptions: dict[str, SubscriptionData] = {}
         self.subscribe_info: dict[str, set[MessageQueue]] = {}
         self._mode: str | None = None
@@ -125,6 +135,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         if self._mode == _ASSIGN:
             raise ClientError("Subscribe and assign are mutually exclusive.")
         self._mode = _SUBSCRIBE
+        topic = with_namespace(self.namespace, topic)
         self.subscriptions[topic] = build_subscription(topic, expression, expression_type)
         if self._started:
             self._spawn(self._after_subscribe(topic), f"subscribe-{self.group}-{topic}")
@@ -136,19 +147,19 @@ class AsyncLitePullConsumer(OffsetQueries):
 
     def unsubscribe(self, topic: str) -> None:
         """Stop consuming ``topic`` (its queues are released at the next rebalance)."""
-        self.subscriptions.pop(topic, None)
+        self.subscriptions.pop(with_namespace(self.namespace, topic), None)
         if self._started:
             self.instance.rebalance_immediately()
 
     def set_sub_expression_for_assign(self, topic: str, expression: str) -> None:
         """The tag expression for queues of ``topic`` taken with ``assign`` (default ``*``)."""
-        self._assign_expressions[topic] = expression
+        self._assign_expressions[with_namespace(self.namespace, topic)] = expression
 
     def assign(self, mqs: Iterable[MessageQueue]) -> None:
         """Consume exactly these queues, outside of any rebalance (replaces the last set)."""
         if self._mode == _SUBSCRIBE:
             raise ClientError("Subscribe and assign are mutually exclusive.")
-        wanted = set(mqs)
+        wanted = {queue_with_namespace(self.namespace, mq) for mq in mqs}
         if not wanted:
             raise ClientError("Message queues can not be null or empty.")
         self._mode = _ASSIGN
@@ -162,17 +173,17 @@ class AsyncLitePullConsumer(OffsetQueries):
 
     def assignment(self) -> set[MessageQueue]:
         """The queues this consumer pulls now."""
-        return set(self._queues)
+        return {queue_without_namespace(self.namespace, mq) for mq in self._queues}
 
     def pause(self, mqs: Iterable[MessageQueue]) -> None:
         """Stop pulling these queues (what is buffered can still be polled)."""
-        for mq in mqs:
+        for mq in self._wire(mqs):
             if mq in self._queues:
                 self._queues[mq].paused = True
 
     def resume(self, mqs: Iterable[MessageQueue]) -> None:
         """Pull these queues again."""
-        for mq in mqs:
+        for mq in self._wire(mqs):
             if mq in self._queues:
                 self._queues[mq].paused = False
 
@@ -232,6 +243,10 @@ class AsyncLitePullConsumer(OffsetQueries):
         if not self._started:
             raise ClientError("the consumer is not started: call start() or use 'async with'")
 
+    def _wire(self, mqs: Iterable[MessageQueue]) -> list[MessageQueue]:
+        """The queues as named on the wire (in this consumer's namespace)."""
+        return [queue_with_namespace(self.namespace, mq) for mq in mqs]
+
     def _auto_commit_interval(self) -> float:
         return max(self.config.auto_commit_interval_millis, MIN_AUTOCOMMIT_INTERVAL_MILLIS) / 1000
 
@@ -266,6 +281,9 @@ class AsyncLitePullConsumer(OffsetQueries):
         state = self._queues.get(request.mq)
         if state is not None and state.pq is request.pq and offset >= 0:
             state.consume_offset = offset
+        if self.namespace:  # poll() hands out plain topics
+            for msg in request.messages:
+                msg.topic = without_namespace(self.namespace, msg.topic)
         return request.messages
 
     async def commit(
@@ -276,6 +294,8 @@ class AsyncLitePullConsumer(OffsetQueries):
         self._check_started()
         if offsets is None:
             offsets = {mq: s.consume_offset for mq, s in self._queues.items()}
+        else:
+            offsets = {queue_with_namespace(self.namespace, q): o for q, o in offsets.items()}
         done: set[MessageQueue] = set()
         for mq, offset in offsets.items():
             if offset >= 0 and mq in self._queues:
@@ -288,6 +308,7 @@ class AsyncLitePullConsumer(OffsetQueries):
     async def committed(self, mq: MessageQueue) -> int:
         """The committed offset of ``mq`` (here, else the broker's); -1 when there is none."""
         self._check_started()
+        mq = queue_with_namespace(self.namespace, mq)
         offset = await self.offset_store.read_offset(mq, ReadOffsetType.MEMORY_FIRST_THEN_STORE)
         if offset == -2:
             raise ClientError(f"Fetch consume offset of {mq} from broker failed")
@@ -296,6 +317,7 @@ class AsyncLitePullConsumer(OffsetQueries):
     async def seek(self, mq: MessageQueue, offset: int) -> None:
         """Continue ``mq`` at ``offset`` (within its min..max); buffered messages are dropped."""
         self._check_started()
+        mq = queue_with_namespace(self.namespace, mq)
         state = self._queues.get(mq)
         if state is None:
             raise ClientError(f"The message queue is not in assigned list, message queue: {mq}")

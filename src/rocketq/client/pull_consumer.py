@@ -21,6 +21,7 @@ from rocketq.client.lite_pull_consumer import (
 )
 from rocketq.client.lite_pull_consumer import AsyncLitePullConsumer
 from rocketq.client.message import MessageQueue, PullResult
+from rocketq.client.namespace import queue_with_namespace, with_namespace, without_namespace
 from rocketq.client.offset_store import ReadOffsetType
 from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.common.errors import ClientError
@@ -39,7 +40,10 @@ log = logging.getLogger("rocketq.client")
 
 class AsyncPullConsumer(OffsetQueries):
     """``DefaultMQPullConsumer``: the caller chooses queue and offset for every pull and
-    may keep offsets in the group's store with ``update_consume_offset``."""
+    may keep offsets in the group's store with ``update_consume_offset``.
+
+    With ``ClientConfig.namespace`` set, the group, topics and queues live in that
+    namespace on the wire; the API takes and returns plain names."""
 
     def __init__(
         self,
@@ -51,15 +55,17 @@ class AsyncPullConsumer(OffsetQueries):
         instance: MQClientInstance | None = None,
         register_topics: Collection[str] = (),
     ) -> None:
-        self.group = group
         self.config = config or PullConsumerConfig()
         self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
+        self.namespace = self.instance.config.namespace
+        self.group = with_namespace(self.namespace, group)
         self.offset_store = make_offset_store(
-            self.config.message_model, self.instance, group, self.config.offset_store_dir
+            self.config.message_model, self.instance, self.group, self.config.offset_store_dir
         )
-        self.pull_api = PullAPIWrapper(self.instance, group)
-        #: Topics announced in heartbeats (Java ``registerTopics``) plus every topic pulled.
-        self.topics: set[str] = set(register_topics)
+        self.pull_api = PullAPIWrapper(self.instance, self.group)
+        #: Topics announced in heartbeats (Java ``registerTopics``) plus every topic pulled,
+        #: as named on the wire.
+        self.topics: set[str] = {with_namespace(self.namespace, t) for t in register_topics}
         # This consumer runs no task of its own; the owner marks it started (not None)
         # and closed, as for the other members.
         self._tasks: TaskOwner | None = None
@@ -134,12 +140,17 @@ class AsyncPullConsumer(OffsetQueries):
     ) -> PullResult:
         if not self._started:
             raise ClientError("the consumer is not started: call start() or use 'async with'")
+        mq = queue_with_namespace(self.namespace, mq)
         self.topics.add(mq.topic)
         sub = build_subscription(mq.topic, expression)
         t = timeout if timeout is not None else self.config.consumer_pull_timeout_millis / 1000
-        return await self.pull_api.pull_kernel(
+        result = await self.pull_api.pull_kernel(
             mq, sub, offset, max_nums, suspend_ms=suspend_ms, timeout=t
         )
+        if self.namespace:  # resetTopic: callers see plain topics
+            for msg in result.messages:
+                msg.topic = without_namespace(self.namespace, msg.topic)
+        return result
 
     async def fetch_subscribe_message_queues(self, topic: str) -> list[MessageQueue]:
         """Every readable queue of ``topic`` (``fetchSubscribeMessageQueues``)."""
@@ -147,7 +158,7 @@ class AsyncPullConsumer(OffsetQueries):
 
     def update_consume_offset(self, mq: MessageQueue, offset: int) -> None:
         """Keep ``offset`` as the group's offset of ``mq`` (persisted every 5 s and at close)."""
-        self.offset_store.update_offset(mq, offset, False)
+        self.offset_store.update_offset(queue_with_namespace(self.namespace, mq), offset, False)
 
     async def fetch_consume_offset(self, mq: MessageQueue, from_store: bool = False) -> int:
         """The group's offset of ``mq``: memory first, or the broker with ``from_store``;
@@ -155,7 +166,7 @@ class AsyncPullConsumer(OffsetQueries):
         kind = (
             ReadOffsetType.READ_FROM_STORE if from_store else ReadOffsetType.MEMORY_FIRST_THEN_STORE
         )
-        offset = await self.offset_store.read_offset(mq, kind)
+        offset = await self.offset_store.read_offset(queue_with_namespace(self.namespace, mq), kind)
         if offset == -2:
             raise ClientError(f"Fetch consume offset of {mq} from broker failed")
         return offset

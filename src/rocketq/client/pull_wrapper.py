@@ -26,6 +26,7 @@ from rocketq.client.instance import (
     subscribe_info,
 )
 from rocketq.client.message import MessageQueue, PullResult, PullStatus
+from rocketq.client.namespace import queue_with_namespace, queue_without_namespace, with_namespace
 from rocketq.client.offset_store import LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.remoting.codes import ResponseCode
@@ -190,31 +191,40 @@ def make_offset_store(
 
 
 class OffsetQueries:
-    """Offset lookups both consumers offer (RocketMQ ``MQAdmin``)."""
+    """Offset lookups both consumers offer (RocketMQ ``MQAdmin``). Queues and topics are
+    given and returned in plain names; ``namespace`` (``ClientConfig.namespace``) is added
+    on the wire (``queueWithNamespace``)."""
 
     instance: MQClientInstance
+    namespace: str = ""
 
     async def min_offset(self, mq: MessageQueue) -> int:
         """The lowest offset still stored in ``mq``."""
+        mq = queue_with_namespace(self.namespace, mq)
         addr = await find_master_addr(self.instance, mq)
         return await self.instance.api.get_min_offset(addr, mq)
 
     async def max_offset(self, mq: MessageQueue) -> int:
         """The offset the next message of ``mq`` will get."""
+        mq = queue_with_namespace(self.namespace, mq)
         addr = await find_master_addr(self.instance, mq)
         return await self.instance.api.get_max_offset(addr, mq)
 
     async def offset_for_timestamp(self, mq: MessageQueue, timestamp: int) -> int:
         """The first offset of ``mq`` stored at or after ``timestamp`` (epoch ms)."""
+        mq = queue_with_namespace(self.namespace, mq)
         addr = await find_master_addr(self.instance, mq)
         return await self.instance.api.search_offset(addr, mq, timestamp)
 
     async def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
         """Every readable queue of ``topic``, fresh from the NameServer, sorted."""
-        if not await self.instance.update_topic_route(topic):
+        wire = with_namespace(self.namespace, topic)
+        if not await self.instance.update_topic_route(wire):
             raise ClientError(f"Can not find Message Queue for this topic, {topic}")
-        route = self.instance.route_table[topic]
-        return sorted(subscribe_info(topic, route))
+        route = self.instance.route_table[wire]
+        return sorted(
+            queue_without_namespace(self.namespace, mq) for mq in subscribe_info(wire, route)
+        )
 
 
 # -- lite pull consumer ----------------------------------------------------------------------
