@@ -167,7 +167,10 @@ class AutoSwitchHAConnection(HAConnection):
     async def _stream(self, entry: EpochEntry) -> None:
         batch = self._config.ha_transfer_batch_size
         heartbeat = self._config.ha_send_heartbeat_interval / 1000
-        last_write = time.monotonic()
+        # The first header goes out at once, data or not: a slave that truncated its epochs
+        # learns the master's epoch now, not one heartbeat interval later (by when it may
+        # already be in the set and elected, with no epoch the others share).
+        last_write = time.monotonic() - heartbeat
         while True:
             self._wakeup.clear()
             where = self.next_transfer_from_where
