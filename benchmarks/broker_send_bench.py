@@ -13,8 +13,11 @@ the send path (µs per message, cumulative time of the stage's entry function).
     .venv/bin/python benchmarks/broker_send_bench.py                 # depth 8, 20 x 2000
     .venv/bin/python benchmarks/broker_send_bench.py --profile
     .venv/bin/python benchmarks/broker_send_bench.py --src base=/tmp/rq-base/src --src new=src
+    .venv/bin/python benchmarks/broker_send_bench.py --core both   # pure vs compiled core
 
-With several ``--src`` trees the runs alternate between child processes of each tree.
+With several ``--src`` trees the runs alternate between child processes of each tree;
+``--core both`` runs each tree twice, with ``ROCKETQ_PURE_PYTHON=1`` ("/pure") and without
+("/compiled"), alternately.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+# rocketq.common.speedups.ENV_VAR: selects the pure-Python reference over the compiled core.
+PURE_ENV = "ROCKETQ_PURE_PYTHON"
 
 # (stage, function entries whose cumulative time is the stage), outermost first; a stage's
 # own figure excludes the stages nested in it only where noted in the output.
@@ -181,17 +187,23 @@ def child(args: argparse.Namespace) -> None:
         result = uvloop.run(run(args))
     except ImportError:
         result = asyncio.run(run(args))
+    from rocketq.common import speedups
+
+    result["core"] = speedups.describe()
     print(json.dumps(result))
 
 
 def parent(args: argparse.Namespace) -> None:
     """Alternate child processes of each tree; print medians."""
-    trees = [s.split("=", 1) for s in args.src]
-    results: dict[str, list[float]] = {label: [] for label, _ in trees}
+    trees = _variants(args)
+    results: dict[str, list[float]] = {label: [] for label, _, _ in trees}
     stages: dict[str, dict[str, float]] = {}
     for _ in range(args.rounds):
-        for label, path in trees:
+        for label, path, pure in trees:
             env = {**os.environ, "PYTHONPATH": str(Path(path).resolve())}
+            env.pop(PURE_ENV, None)
+            if pure:
+                env[PURE_ENV] = "1"
             cmd = [sys.executable, __file__, "--child", *_child_args(args)]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -200,7 +212,7 @@ def parent(args: argparse.Namespace) -> None:
     print(f"broker send path, {args.flush}, depth {args.depth}, {args.size} B bodies, "
           f"{args.serialize} headers: CPU µs per message")  # fmt: skip
     for label, times in results.items():
-        print(f"  {label:>6}: median {statistics.median(times):6.1f}  best {min(times):6.1f}"
+        print(f"  {label:>13}: median {statistics.median(times):6.1f}  best {min(times):6.1f}"
               f"  ({len(times)} runs of {args.messages})")  # fmt: skip
     if any(stages.values()):
         labels = list(stages)
@@ -209,6 +221,18 @@ def parent(args: argparse.Namespace) -> None:
         for stage in stages[labels[0]]:
             cells = " | ".join(f"{stages[lb].get(stage, 0.0):.1f}" for lb in labels)
             print(f"| {stage} | {cells} |")
+
+
+def _variants(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
+    """(label, source tree, pure Python?) of every child to run, in turn."""
+    trees = [s.split("=", 1) for s in args.src]
+    if args.core == "as-is":
+        return [(label, path, bool(os.environ.get(PURE_ENV))) for label, path in trees]
+    return [
+        (f"{label}/{kind}", path, kind == "pure")
+        for label, path in trees
+        for kind in ("pure", "compiled")
+    ]
 
 
 def _child_args(args: argparse.Namespace) -> list[str]:
@@ -230,6 +254,10 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--serialize", default="json", choices=["json", "rocketmq"])
     p.add_argument("--profile", action="store_true")
+    p.add_argument(
+        "--core", default="as-is", choices=["as-is", "both"],
+        help="both: each tree with ROCKETQ_PURE_PYTHON=1 and without, alternately",
+    )  # fmt: skip
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:

@@ -1,9 +1,12 @@
 """A broker killed with SIGKILL and restarted on the same store serves every message it
-acknowledged (SYNC_FLUSH) and keeps consumer offsets up to the last persist."""
+acknowledged (SYNC_FLUSH) and keeps consumer offsets up to the last persist. It runs twice:
+with the broker as it starts by default (the compiled core where it is built) and with the
+broker in pure Python (ROCKETQ_PURE_PYTHON=1 in its environment, DESIGN principle 19)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -14,17 +17,32 @@ from rocketq.admin.api import MessageQueue
 from rocketq.client.config import ClientConfig
 from rocketq.client.message import Message
 from rocketq.client.producer import AsyncProducer
+from rocketq.common import speedups
 from rocketq.common.topic import TopicConfig
 from rocketq.testing import BrokerProcess, NamesrvProcess
 
 pytestmark = pytest.mark.slow  # a broker process is killed and restarted
 
 
-async def test_sigkill_restart_keeps_acknowledged_messages_and_offsets(tmp_path: Path) -> None:
+def core_loaded(pid: int) -> bool:
+    """Whether the process has the compiled core mapped (Linux: /proc/<pid>/maps)."""
+    return "_kernels." in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("core", ["default", "pure"])
+async def test_sigkill_restart_keeps_acknowledged_messages_and_offsets(
+    tmp_path: Path, core: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if core == "pure":  # the child processes read it at import; this process is unchanged
+        monkeypatch.setenv(speedups.ENV_VAR, "1")
     config = {"flushDiskType": "SYNC_FLUSH", "flushConsumerOffsetInterval": "200"}
     with NamesrvProcess(tmp_path / "ns") as ns:
         broker = BrokerProcess(tmp_path / "b", ns.addr, config).start()
         try:
+            assert broker.proc is not None
+            if os.path.exists("/proc/self/maps"):  # Linux: see which path the child runs
+                expected = speedups.ACTIVE and not speedups.pure_python_requested()
+                assert core_loaded(broker.proc.pid) == expected
             async with AdminClient(ns.addr) as admin:
                 await admin.create_topic(broker.addr, TopicConfig("Durable", 4, 4))
                 async with AsyncProducer(
