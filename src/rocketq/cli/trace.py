@@ -35,7 +35,9 @@ def _row(kind: str, view: TraceView) -> str:
 
 def print_message_trace(views: list[TraceView]) -> None:
     """mqadmin's layout: each Pub with its own header; then, per consumer group, its
-    SubAfter records as ``Sub`` rows (SubBefore records are not printed, as in mqadmin)."""
+    SubAfter records as ``Sub`` rows (SubBefore records are not printed, as in mqadmin).
+    EndTransaction records, which mqadmin 4.9.4 does not print, get an ``EndTx`` row with
+    the transaction state."""
     by_group: dict[str | None, list[TraceView]] = {}
     for view in views:
         if view.msg_type == TraceType.Pub.value:
@@ -44,6 +46,24 @@ def print_message_trace(views: list[TraceView]) -> None:
                 % ("#Type", "#ProducerGroup", "#ClientHost", "#SendTime", "#CostTimes", "#Status")
             )
             click.echo(_row("Pub", view))
+            click.echo("")
+        if view.msg_type == TraceType.EndTransaction.value:  # beyond mqadmin, which skips it
+            click.echo(
+                _ROW
+                % ("#Type", "#ProducerGroup", "#ClientHost", "#EndTime", "#FromCheck", "#State")
+            )
+            check = "true" if view.from_transaction_check else "false"
+            click.echo(
+                _ROW
+                % (
+                    "EndTx",
+                    view.group_name,
+                    view.client_host,
+                    _time(view.time_stamp),
+                    check,
+                    view.transaction_state,
+                )
+            )
             click.echo("")
         if view.msg_type == TraceType.SubAfter.value:
             by_group.setdefault(view.group_name, []).append(view)

@@ -254,7 +254,7 @@ class TransactionProducer(Producer):
         state, remark = LocalTransactionState.ROLLBACK_MESSAGE, None
         if result.status is SendStatus.SEND_OK:
             state, remark = local_state(lambda: execute(half, arg))
-        return self._runner.run(self._tx.finish_transaction(result, state, remark))
+        return self._runner.run(self._tx.finish_transaction(result, state, remark, msg=half))
 
 
 def _on_pool(

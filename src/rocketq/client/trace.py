@@ -271,6 +271,11 @@ class TraceView:
     topic: str | None
     group_name: str | None
     status: str
+    # EndTransaction records only (beyond Java's TraceView, which drops them): the
+    # transaction's outcome, its id and whether a check-back decided it.
+    transaction_state: str | None = None
+    transaction_id: str | None = None
+    from_transaction_check: bool = False
 
 
 def decode_trace_views(key: str, trace_msg: MessageExt) -> list[TraceView]:
@@ -295,6 +300,9 @@ def decode_trace_views(key: str, trace_msg: MessageExt) -> list[TraceView]:
                 topic=bean.topic,
                 group_name=ctx.group_name,
                 status="success" if ctx.success else "failed",
+                transaction_state=bean.transaction_state,
+                transaction_id=bean.transaction_id,
+                from_transaction_check=bean.from_transaction_check,
             )
         )
     return views

@@ -1,13 +1,14 @@
 """Writing message traces off the send and consume paths (RocketMQ ``AsyncTraceDispatcher``,
-``SendMessageTraceHookImpl``, ``ConsumeMessageTraceHookImpl``).
+``SendMessageTraceHookImpl``, ``EndTransactionTraceHookImpl``, ``ConsumeMessageTraceHookImpl``).
 
 A producer or push consumer with ``enable_msg_trace`` gets a :class:`TraceDispatcher`.
-Its hooks (:meth:`~TraceDispatcher.on_sent`, :meth:`~TraceDispatcher.consume_before`,
-:meth:`~TraceDispatcher.consume_after`) only build a record and queue it, never wait; a
-bounded queue drops records (counted) rather than slow the client. A background loop
-gathers what arrives within ``wait_threshold`` of the first record, encodes it into trace
-messages of at most ``max_msg_size`` characters and sends them with an inner producer
-(group ``_INNER_TRACE_PRODUCER-<group>-<type>``) of the same client instance.
+Its hooks (:meth:`~TraceDispatcher.on_sent`, :meth:`~TraceDispatcher.on_end_transaction`,
+:meth:`~TraceDispatcher.consume_before`, :meth:`~TraceDispatcher.consume_after`) only
+build a record and queue it, never wait; a bounded queue drops records (counted) rather
+than slow the client. A background loop gathers what arrives within ``wait_threshold`` of
+the first record, encodes it into trace messages of at most ``max_msg_size`` characters
+and sends them with an inner producer (group ``_INNER_TRACE_PRODUCER-<group>-<type>``) of
+the same client instance.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ GROUP_NAME_PREFIX = "_INNER_TRACE_PRODUCER"
 QUEUE_SIZE = 1024
 MAX_MSG_SIZE = 128_000 - 10_000
 WAIT_THRESHOLD_S = 0.5
+# MixAll.DEFAULT_TRACE_REGION_ID: the region of a record whose message names none.
+DEFAULT_TRACE_REGION_ID = "DefaultRegion"
 # The inner producer's sendMsgTimeout (5 s in Java).
 SEND_TIMEOUT_MS = 5000
 # At close, the last records get this long to be sent.
@@ -213,6 +216,40 @@ class TraceDispatcher:
                 group_name=without_namespace(self.namespace, group),
                 cost_time=int(time.time() * 1000) - begin_ms,
                 success=result.status is SendStatus.SEND_OK,
+                trace_beans=(bean,),
+            )
+        )
+
+    def on_end_transaction(
+        self,
+        group: str,
+        msg: Message | MessageExt,
+        msg_id: str,
+        broker_addr: str,
+        state: str,
+        from_transaction_check: bool,
+    ) -> None:
+        """``EndTransactionTraceHookImpl``: an EndTransaction record when the producer ends
+        a transaction (``state``: COMMIT_MESSAGE, ROLLBACK_MESSAGE or UNKNOW), after the
+        local transaction or a check-back; the transaction id is the message's UNIQ_KEY."""
+        if msg.topic.startswith(self.trace_topic):
+            return
+        props = msg.all_properties() if isinstance(msg, Message) else msg.properties
+        bean = TraceBean(
+            topic=without_namespace(self.namespace, msg.topic), msg_id=msg_id,
+            tags=props.get(MessageConst.TAGS), keys=props.get(MessageConst.KEYS),
+            store_host=broker_addr,
+            client_host=self.producer.instance.client_id,
+            msg_type=MessageType.Trans_msg_Commit, transaction_state=state,
+            transaction_id=props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or msg_id,
+            from_transaction_check=from_transaction_check,
+        )  # fmt: skip
+        self.append(
+            TraceContext(
+                TraceType.EndTransaction,
+                time_stamp=int(time.time() * 1000),
+                region_id=props.get(MessageConst.MSG_REGION) or DEFAULT_TRACE_REGION_ID,
+                group_name=without_namespace(self.namespace, group),
                 trace_beans=(bean,),
             )
         )

@@ -205,7 +205,7 @@ class AsyncTransactionProducer(AsyncProducer):
         state, remark = LocalTransactionState.ROLLBACK_MESSAGE, None
         if result.status is SendStatus.SEND_OK:
             state, remark = await _run_state(lambda: execute(half, arg))
-        return await self.finish_transaction(result, state, remark)
+        return await self.finish_transaction(result, state, remark, msg=half)
 
     async def send_half_message(
         self, msg: Message, *, timeout: float | None = None
@@ -225,14 +225,20 @@ class AsyncTransactionProducer(AsyncProducer):
         return half, result
 
     async def finish_transaction(
-        self, result: SendResult, state: LocalTransactionState, remark: str | None = None
+        self,
+        result: SendResult,
+        state: LocalTransactionState,
+        remark: str | None = None,
+        *,
+        msg: Message | None = None,
     ) -> TransactionSendResult:
         """Step 3: tell the broker the local outcome (a half not stored safely, e.g. after a
-        flush/slave timeout, is rolled back as Java does); errors are only logged."""
+        flush/slave timeout, is rolled back as Java does); errors are only logged. With
+        message trace, the half message ``msg`` gets an EndTransaction record."""
         if result.status is not SendStatus.SEND_OK:
             state = LocalTransactionState.ROLLBACK_MESSAGE
         try:
-            await self.end_transaction(result, state, remark)
+            await self.end_transaction(result, state, remark, msg=msg)
         except (RemotingError, BrokerError, RecordFormatError) as exc:
             log.warning("local transaction %s, but ending it failed: %s", state.value, exc)
         return TransactionSendResult(
@@ -246,14 +252,22 @@ class AsyncTransactionProducer(AsyncProducer):
         )
 
     async def end_transaction(
-        self, result: SendResult, state: LocalTransactionState, remark: str | None = None
+        self,
+        result: SendResult,
+        state: LocalTransactionState,
+        remark: str | None = None,
+        *,
+        msg: Message | None = None,
     ) -> None:
-        """END_TRANSACTION (one-way) for a half message sent with ``result``."""
+        """END_TRANSACTION (one-way) for a half message sent with ``result``; the
+        EndTransaction trace of ``msg`` first (``doExecuteEndTransactionHook``)."""
         _, commit_log_offset = decode_offset_msg_id(result.offset_msg_id or result.msg_id)
         broker = result.message_queue.broker_name
         addr = self.instance.find_broker_addr_master(broker)
         if addr is None:
             raise BrokerError(1, f"The broker[{broker}] not exist")
+        if self.trace is not None and msg is not None:
+            self.trace.on_end_transaction(self.group, msg, result.msg_id, addr, state.value, False)
         header = EndTransactionRequestHeader(
             producer_group=self.group,
             tran_state_table_offset=result.queue_offset,
@@ -299,6 +313,8 @@ class AsyncTransactionProducer(AsyncProducer):
         )
         cmd = RemotingCommand.request(RequestCode.END_TRANSACTION, end.to_ext())
         cmd.remark = remark
+        if self.trace is not None:
+            self.trace.on_end_transaction(self.group, msg, unique, conn.peer, state.value, True)
         try:
             conn.send_oneway(cmd)
         except RemotingError as exc:
