@@ -39,6 +39,7 @@ from rocketq.client.selectors import (
     SelectMessageQueueByMachineRoom,
     SelectMessageQueueByRandom,
 )
+from rocketq.client.simple_consumer import AsyncSimpleConsumer, SimpleConsumer  # noqa: F401
 from rocketq.client.sync import (
     BackgroundLoop,
     LitePullConsumer,
