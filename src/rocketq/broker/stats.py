@@ -13,7 +13,9 @@ is a constructor argument, so tests drive every window with a fake clock.
  send ──> on_put(topic, qid, n, bytes) ─> TOPIC_PUT_NUMS/SIZE[topic], BROKER_PUT_NUMS[cluster]
  pull ──> on_get(group, topic, qid, ...) ─> GROUP_GET_NUMS/SIZE[topic@group], BROKER_GET_NUMS,
                                             GROUP_GET_LATENCY[qid@topic@group], found/miss
- back ──> on_send_back(group, topic, ...) ─> SNDBCK_PUT_NUMS[topic@group]
+ back ──> on_send_back(group, topic, ...) ─> SNDBCK_PUT_NUMS[topic@group] (+ delay topic puts)
+ delay ─> on_schedule_delivered(level, ...) ─> QUEUE/GROUP_GET of SCHEDULE_CONSUMER, TOPIC_PUT
+ tx check, POP ─> on_internal_get(group, topic, ...) ─> GROUP_GET_NUMS/SIZE, BROKER_GET_NUMS
  tick (1 s) ─> StoreStatsService sample; item windows when due; midnight roll
 ```
 """
@@ -39,14 +41,23 @@ from rocketq.common.stats import (
 from rocketq.common.topic import SCHEDULE_TOPIC
 
 __all__ = [
+    "BROKER_GET_FROM_DISK_NUMS",
+    "BROKER_GET_FROM_DISK_SIZE",
     "BROKER_GET_NUMS",
     "BROKER_PUT_NUMS",
     "DAY",
+    "GROUP_GET_FROM_DISK_NUMS",
+    "GROUP_GET_FROM_DISK_SIZE",
     "GROUP_GET_LATENCY",
     "GROUP_GET_NUMS",
     "GROUP_GET_SIZE",
     "HOUR",
     "MINUTE",
+    "QUEUE_GET_NUMS",
+    "QUEUE_GET_SIZE",
+    "QUEUE_PUT_NUMS",
+    "QUEUE_PUT_SIZE",
+    "SCHEDULE_CONSUMER_GROUP",
     "SNDBCK_PUT_NUMS",
     "STATS_TICK_S",
     "TOPIC_PUT_NUMS",
@@ -86,6 +97,13 @@ COMMERCIAL_RCV_EPOLLS = "COMMERCIAL_RCV_EPOLLS"
 COMMERCIAL_SEND_SIZE = "COMMERCIAL_SEND_SIZE"
 COMMERCIAL_RCV_SIZE = "COMMERCIAL_RCV_SIZE"
 COMMERCIAL_PERM_FAILURES = "COMMERCIAL_PERM_FAILURES"
+# MixAll.SCHEDULE_CONSUMER_GROUP: the group the delay service "consumes" SCHEDULE_TOPIC as.
+SCHEDULE_CONSUMER_GROUP = "SCHEDULE_CONSUMER"
+# Kept, as BrokerStatsManager 4.9.4 keeps them, but counted by nobody there (nor in 5.x):
+# GROUP_GET_FROM_DISK_NUMS/SIZE and BROKER_GET_FROM_DISK_NUMS/SIZE, and the COMMERCIAL_*
+# sets (only a commercial send/consume hook plug-in counts those). VIEW_BROKER_STATS_DATA
+# finds them by name, with no items, as on a Java broker. The GROUP_GET_FALL_SIZE/TIME
+# moment items (MomentStatsItemSet) are only logged by Java and are not kept here.
 # The sets BrokerStatsManager always keeps (the QUEUE_* four only with enableDetailStat).
 _ITEM_SETS = (
     TOPIC_PUT_NUMS, TOPIC_PUT_SIZE, GROUP_GET_NUMS, GROUP_GET_SIZE, GROUP_GET_LATENCY,
@@ -283,13 +301,41 @@ class BrokerStatsManager:
             store.get_miss += 1
         store.get_transferred += nums
 
-    def on_send_back(self, group: str, topic: str, stored_topic: str, size: int) -> None:
+    def on_send_back(
+        self, group: str, topic: str, stored_topic: str, size: int, queue_id: int = 0
+    ) -> None:
         """A consumer sent a message of ``topic`` back (``incSendBackNums``); stored in the
-        delay topic it counts there too, as Java's send-back does."""
+        delay topic (queue ``queue_id``) it counts there too, per topic and per queue, as
+        ``SendMessageProcessor#consumerSendMsgBack`` does."""
         self.sets[SNDBCK_PUT_NUMS].add_value(f"{topic}@{group}", 1)
         if stored_topic == SCHEDULE_TOPIC:
             self.sets[TOPIC_PUT_NUMS].add_value(stored_topic, 1)
             self.sets[TOPIC_PUT_SIZE].add_value(stored_topic, size)
+            self.inc_queue_put(stored_topic, queue_id, 1, size)
+
+    def on_internal_get(self, group: str, topic: str, nums: int, size: int) -> None:
+        """The broker read messages for itself: half messages for a transaction check
+        (``TransactionalMessageBridge#getHalfMessage``), delay-topic messages for delivery
+        (``ScheduleMessageService``), POP reads. ``incGroupGetNums``, ``incGroupGetSize``,
+        ``incBrokerGetNums``; no latency (no client waits)."""
+        key = f"{topic}@{group}"
+        self.sets[GROUP_GET_NUMS].add_value(key, nums)
+        self.sets[GROUP_GET_SIZE].add_value(key, size)
+        self.sets[BROKER_GET_NUMS].get_and_create(self.cluster_name).value += nums
+
+    def on_schedule_delivered(self, delay_level: int, topic: str, nums: int, size: int) -> None:
+        """The delay service moved ``nums`` messages (``size`` bytes) of ``delay_level`` to
+        their real ``topic`` (``DeliverDelayedMessageTimerTask``): a get of the schedule
+        group from SCHEDULE_TOPIC queue ``delay_level - 1``, and a put to ``topic``."""
+        queue_id = delay_level - 1
+        self.inc_queue_get(SCHEDULE_CONSUMER_GROUP, SCHEDULE_TOPIC, queue_id, nums, size)
+        self.on_internal_get(SCHEDULE_CONSUMER_GROUP, SCHEDULE_TOPIC, nums, size)
+        self.sets[TOPIC_PUT_NUMS].add_value(topic, nums)
+        self.sets[TOPIC_PUT_SIZE].add_value(topic, size)
+        broker = self._broker_put
+        if broker is None:
+            broker = self._broker_put = self.sets[BROKER_PUT_NUMS].get_and_create(self.cluster_name)
+        broker.value += nums
 
     def inc_queue_put(self, topic: str, queue_id: int, nums: int, size: int) -> None:
         """``incQueuePutNums`` / ``incQueuePutSize`` (kept with ``enableDetailStat``)."""

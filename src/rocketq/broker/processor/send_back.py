@@ -112,6 +112,7 @@ class SendBackProcessor:
         result = await self.store.put_messages([msg], wait_store=False)
         if result.status.stored:  # incSendBackNums under the message's original topic
             back_topic = props[MessageConst.RETRY_TOPIC]
-            self.stats.on_send_back(h.group, back_topic, topic, result.appended[0].size)
+            size = result.appended[0].size
+            self.stats.on_send_back(h.group, back_topic, topic, size, queue_id)
             return req.make_response()
         return req.make_response(ResponseCode.SYSTEM_ERROR, result.status.value)
