@@ -26,8 +26,16 @@ ROCKETMQ_KEYS = (
     | NAMESRV_CONFIG_KEYS
     | CONTROLLER_CONFIG_KEYS
 )
-# rocketq's own keys (documented in the README): none of these exists in RocketMQ.
-ROCKETQ_ONLY_KEYS = {"brokerChannelExpiredTime", "haConnectRetryInterval", "grpcServerPort"}
+# rocketq's own keys (documented in the README): none of these exists in RocketMQ's broker
+# (the gRPC ones are the Proxy's: grpcServerPort and its TLS keys).
+ROCKETQ_ONLY_KEYS = {
+    "brokerChannelExpiredTime",
+    "haConnectRetryInterval",
+    "grpcServerPort",
+    "tlsTestModeEnable",
+    "tlsKeyPath",
+    "tlsCertPath",
+}
 
 
 @pytest.mark.parametrize("cls", [BrokerConfig, StoreConfig, NamesrvConfig])

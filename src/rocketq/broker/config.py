@@ -106,6 +106,13 @@ class BrokerConfig(ConfigBase):
     # RocketMQ 5's gRPC protocol, served by the broker itself (Apache RocketMQ needs its
     # Proxy for it; the key is the Proxy's). -1: not served; 0: a free port.
     grpc_server_port: int = setting(DEFAULT_GRPC_SERVER_PORT, minimum=-1, maximum=MAX_PORT)
+    # The Proxy's TLS keys for that port (ProxyConfig). rocketq's gRPC port speaks TLS or
+    # plaintext, not both as the Proxy's does: TLS with tlsCertPath + tlsKeyPath, or with a
+    # self-signed certificate made at start when tlsTestModeEnable (the Proxy's default is
+    # true; rocketq's false, so plaintext, the 5.x SDKs' default, works out of the box).
+    tls_test_mode_enable: bool = False
+    tls_key_path: str = ""
+    tls_cert_path: str = ""
     # RocketMQ 5 controller mode (broker/controller/ReplicasManager): the controllers at
     # controllerAddr ("host:port;host:port") assign the id and the role.
     enable_controller_mode: bool = False

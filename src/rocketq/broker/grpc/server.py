@@ -27,6 +27,7 @@ from rocketq.broker.grpc.convert import endpoints_of, status
 from rocketq.broker.grpc.messages import MessageActivity
 from rocketq.broker.grpc.producer import ProducerActivity
 from rocketq.broker.grpc.registry import ClientTables, GrpcClientRegistry
+from rocketq.broker.grpc.tls import TlsMaterial, load_tls_material
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
 from rocketq.broker.pop import PopService
@@ -60,10 +61,11 @@ class GrpcMessagingServer:
     It receives the parts it uses (principle 17): the store (the same put path as remoting
     sends), the topic, subscription-group and consumer-offset managers, and the config
     (``brokerName``, ``brokerClusterName``, ``brokerIP1`` advertised in routes,
-    ``bindAddress``), and the broker's ``TransactionalMessageService`` for TRANSACTION
-    sends and EndTransaction (without it those are refused). With ``client_tables`` (the
-    broker's producer and consumer managers and its registrar) gRPC clients are registered
-    in them as remoting clients are (see ``registry``). ``pop_service`` is the broker's POP
+    ``bindAddress``, the TLS keys of :mod:`.tls`), and the broker's
+    ``TransactionalMessageService`` for TRANSACTION sends and EndTransaction (without it
+    those are refused). With ``client_tables`` (the broker's producer and consumer managers
+    and its registrar) gRPC clients are registered in them as remoting clients are (see
+    ``registry``). ``pop_service`` is the broker's POP
     engine, shared with remoting's POP_MESSAGE; the broker starts and stops it and wakes
     its long polls. Without it the server owns one of its own."""
 
@@ -111,6 +113,8 @@ class GrpcMessagingServer:
             config, store, topic_config_manager, subscription_group_manager, self.pop_service
         )
         self._server: grpc.aio.Server | None = None
+        # The certificate and key served when TLS is configured (see ``tls``).
+        self.tls: TlsMaterial | None = None
         self._chained_listener: Callable[[str, int, int, int], None] | None = None
 
     def endpoints(self) -> pb.Endpoints:
@@ -130,7 +134,13 @@ class GrpcMessagingServer:
         ]
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers((self._handler(),))
-        self.port = server.add_insecure_port(f"{self.config.bind_address}:{self.requested_port}")
+        self.tls = await load_tls_material(self.config)
+        address = f"{self.config.bind_address}:{self.requested_port}"
+        if self.tls is None:
+            self.port = server.add_insecure_port(address)
+        else:
+            pair = (self.tls.private_key, self.tls.certificate)
+            self.port = server.add_secure_port(address, grpc.ssl_server_credentials([pair]))
         if self.port == 0:
             raise OSError(
                 f"grpcServerPort: cannot bind {self.config.bind_address}:{self.requested_port}"
@@ -141,7 +151,8 @@ class GrpcMessagingServer:
         self._server = server
         if self._owns_pop_service:
             self._listen_to_store()
-        log.info("gRPC MessagingService serving on %s", self.address)
+        log.info("gRPC MessagingService serving on %s (%s)", self.address,
+                 "plaintext" if self.tls is None else "TLS")  # fmt: skip
 
     async def aclose(self) -> None:
         """Answer held receives, stop serving (idempotent)."""
