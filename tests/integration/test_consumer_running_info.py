@@ -20,14 +20,17 @@ from rocketq.admin import AdminClient
 from rocketq.admin.consumers import mq_of
 from rocketq.cli import main
 from rocketq.client import (
+    AsyncLitePullConsumer,
     AsyncProducer,
     AsyncPushConsumer,
     ClientConfig,
     ConsumeConcurrentlyStatus,
     ConsumerConfig,
+    LitePullConsumerConfig,
     Message,
     MessageExt,
 )
+from rocketq.common.errors import BrokerError
 from rocketq.common.topic import TopicConfig
 from rocketq.remoting import RemotingCommand, RequestCode
 from rocketq.remoting.fastjson import ObjectKey, loads
@@ -198,3 +201,37 @@ async def _check_cli(ns: str, cid: str) -> None:
     line = next(ln for ln in rt if ln.startswith(TOPIC))
     figures = line.split()[1:]
     assert len(figures) == 6 and float(figures[1]) > 0  # pull TPS
+
+
+async def test_lite_pull_consumer_running_info(cluster: tuple[str, str], tmp_path: Path) -> None:
+    """``DefaultLitePullConsumerImpl#consumerRunningInfo``: settings, start time (mqadmin's
+    analyzeSubscription parses it) and subscriptions; no queue or status tables."""
+    ns, broker = cluster
+    config = ClientConfig(namesrv_addr=ns, poll_name_server_interval=500, rebalance_interval=500)
+    async with AdminClient(ns) as admin:
+        await admin.create_topic(broker, TopicConfig("RunInfoLiteT", 2, 2))
+        lite = AsyncLitePullConsumer(
+            "RunInfoLiteG",
+            config=LitePullConsumerConfig(offset_store_dir=str(tmp_path)),
+            client_config=config,
+        )
+        async with lite:
+            lite.subscribe("RunInfoLiteT", "TagA")
+            await lite.instance.send_heartbeat_to_all_brokers()
+            cid = lite.instance.client_id
+
+            async def info_of_lite() -> dict[str, Any] | None:
+                try:  # once the broker's %RETRY% topic of the group is routed
+                    return await admin.consumer_running_info("RunInfoLiteG", cid)
+                except BrokerError:
+                    return None
+
+            info = await async_wait_until(info_of_lite, timeout=20)
+    props = info["properties"]
+    assert props["PROP_CONSUME_TYPE"] == "CONSUME_ACTIVELY"
+    assert props["consumerGroup"] == "RunInfoLiteG" and props["messageModel"] == "CLUSTERING"
+    assert 0 < int(props["PROP_CONSUMER_START_TIMESTAMP"]) <= int(time.time() * 1000)
+    assert [(s["topic"], s["subString"]) for s in info["subscriptionSet"]] == [
+        ("RunInfoLiteT", "TagA")
+    ]
+    assert info["mqTable"] == {} and info["statusTable"] == {}

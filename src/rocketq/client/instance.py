@@ -31,6 +31,7 @@ from rocketq.client.running_info import (
     CLIENT_VERSION_DESC,
     PROP_CLIENT_VERSION,
     PROP_CONSUME_TYPE,
+    PROP_CONSUMER_START_TIMESTAMP,
     PROP_NAMESERVER_ADDR,
     ConsumeMessageDirectlyResult,
     ConsumerRunningInfo,
@@ -522,8 +523,12 @@ class MQClientInstance:
         own = getattr(consumer, "consumer_running_info", None)
         info: ConsumerRunningInfo = await own() if own is not None else ConsumerRunningInfo()
         data = consumer.consumer_data()
-        if not info.subscriptions:
+        if own is None:  # the pull consumers' (DefaultLitePullConsumerImpl's) shorter info
             info.subscriptions = list(data.subscription_data_set)
+            info.properties["consumerGroup"] = consumer.group
+            info.properties["messageModel"] = data.message_model
+            started = getattr(consumer, "start_timestamp", 0)
+            info.properties[PROP_CONSUMER_START_TIMESTAMP] = str(started)
         info.properties[PROP_NAMESERVER_ADDR] = "".join(
             f"{a};" for a in self.config.namesrv_addrs()
         )

@@ -122,6 +122,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         # Pull tasks and work started by subscribe()/assign(); None before start(),
         # closed by aclose().
         self._tasks: TaskOwner | None = None
+        self.start_timestamp = 0  # consumerStartTimestamp, epoch ms
         self._next_auto_commit = 0.0
 
     @property
@@ -194,6 +195,7 @@ class AsyncLitePullConsumer(OffsetQueries):
         if self._started:
             return
         await self.offset_store.load()
+        self.start_timestamp = int(time.time() * 1000)  # running info
         self.instance.register_consumer(self)
         await self.instance.start()
         self._tasks = TaskOwner(log)

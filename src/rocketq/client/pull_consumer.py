@@ -11,6 +11,7 @@ arrives (up to 20 s).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from types import TracebackType
 
@@ -69,6 +70,7 @@ class AsyncPullConsumer(OffsetQueries):
         # This consumer runs no task of its own; the owner marks it started (not None)
         # and closed, as for the other members.
         self._tasks: TaskOwner | None = None
+        self.start_timestamp = 0  # consumerStartTimestamp, epoch ms
 
     @property
     def _started(self) -> bool:
@@ -79,6 +81,7 @@ class AsyncPullConsumer(OffsetQueries):
         if self._started:
             return
         await self.offset_store.load()
+        self.start_timestamp = int(time.time() * 1000)  # running info
         self.instance.register_consumer(self)
         await self.instance.start()
         self._tasks = TaskOwner(log)
