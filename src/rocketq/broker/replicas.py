@@ -480,6 +480,9 @@ class ReplicasManager:
                     self.config.broker_name, self.broker_controller_id, self.master_epoch, _now_ms()
                 ).to_ext()
                 body = _SyncStateSet(members, self.sync_state_set_epoch).encode()
+                # A later proposal may have replaced this one meanwhile: what goes out now
+                # is what the controller may hold before its answer comes back.
+                self.ha.mark_synchronizing(members)
                 try:
                     r = await self._call(RequestCode.CONTROLLER_ALTER_SYNC_STATE_SET, ext, body)
                 except (RocketQError, OSError) as exc:

@@ -159,10 +159,16 @@ class AutoSwitchHAService(HAService):
         self._release_all_ack()
 
     def _propose(self, members: frozenset[int]) -> None:
-        self.synchronizing = True
-        self._proposed = members
+        self.mark_synchronizing(members)
         if self.on_sync_state_set_changed is not None:
             self.on_sync_state_set_changed(members)
+
+    def mark_synchronizing(self, members: frozenset[int]) -> None:
+        """``markSynchronizingSyncStateSet``: ``members`` are being reported, so until the
+        controller answers they count with the set (a put waits for them too). Called again
+        as each report goes out: the one in flight is the one that may already hold."""
+        self.synchronizing = True
+        self._proposed = frozenset(members)
 
     def _link_removed(self, conn: AutoSwitchHAConnection) -> None:
         """``removeConnection``: a slave without a link is out of the set at once."""
@@ -184,8 +190,7 @@ class AutoSwitchHAService(HAService):
             or (member in self._caught_up_ms and now - self._caught_up_ms[member] <= limit)
         }
         if keep != self.sync_state_set:
-            self.synchronizing = True
-            self._proposed = frozenset(keep)
+            self.mark_synchronizing(frozenset(keep))
         return frozenset(keep)
 
     # -- acks (SlaveAckListener) ------------------------------------------------------------
