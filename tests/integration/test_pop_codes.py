@@ -130,6 +130,17 @@ async def test_batch_ack_acks_by_bitset(tmp_path: Path) -> None:
             popped = decode_records(answer.body or b"")
             assert len(popped) == 6
             acked, left = [popped[i] for i in (0, 2, 3, 5)], [popped[1], popped[4]]
+            # a single ack outside the queue (AckMessageProcessor's checks)
+            bad_queue = _ack_request(popped[0], TOPIC)
+            bad_queue.ext_fields["queueId"] = "1"  # the topic has one queue
+            refused = await client.invoke(addr, bad_queue)
+            assert refused.code == ResponseCode.MESSAGE_ILLEGAL
+            assert "queueId[1] is illegal" in (refused.remark or "")
+            bad_offset = _ack_request(popped[0], TOPIC)
+            bad_offset.ext_fields["offset"] = "99"
+            refused = await client.invoke(addr, bad_offset)
+            assert refused.code == ResponseCode.NO_MESSAGE
+            assert refused.remark == f"offset is illegal, key:{TOPIC}@0, commit:99, store:0~6"
             body = _batch_ack(acked, broker.config.broker_name)
             assert (
                 orjson.loads(body)["acks"][0]["b"] == base64.b64encode(bytes([0b101101])).decode()

@@ -152,8 +152,26 @@ class PopMessageProcessor:
         h = AckMessageRequestHeader.from_ext(req.ext_fields)
         handle = self._handle(h.topic, h.extra_info, h.queue_id, h.offset)
         topic = _original_topic(h.topic, h.consumer_group, handle.topic_type)
-        acked = await self._service().ack(h.consumer_group, topic, handle)
+        service = self._service()
+        self._check_ack_position(service, handle.real_topic(topic, h.consumer_group), h)
+        acked = await service.ack(h.consumer_group, topic, handle)
         return req.make_response(remark=None if acked else "stale handle: nothing to ack")
+
+    def _check_ack_position(
+        self, service: PopService, real_topic: str, h: AckMessageRequestHeader
+    ) -> None:
+        """``AckMessageProcessor``'s checks: the queue exists (else MESSAGE_ILLEGAL) and the
+        offset is within it (else NO_MESSAGE)."""
+        config = self.topics.select(real_topic)
+        nums = 0 if config is None else config.read_queue_nums
+        if not 0 <= h.queue_id < nums:
+            raise _bad(ResponseCode.MESSAGE_ILLEGAL, f"queueId[{h.queue_id}] is illegal, "
+                       f"topic:[{real_topic}] topicConfig.readQueueNums:[{nums}]")  # fmt: skip
+        low = service.store.get_min_offset_in_queue(real_topic, h.queue_id)
+        high = service.store.get_max_offset_in_queue(real_topic, h.queue_id)
+        if not low <= h.offset <= high:
+            raise _bad(ResponseCode.NO_MESSAGE, f"offset is illegal, key:{real_topic}@"
+                       f"{h.queue_id}, commit:{h.offset}, store:{low}~{high}")  # fmt: skip
 
     async def change_invisible_time(
         self, conn: Connection, req: RemotingCommand
