@@ -9,12 +9,10 @@ namesrv`` then loads neither the clients nor the admin, which keeps a server's s
 ready short (most of it is import time).
 """
 
-from __future__ import annotations
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from rocketq.admin.api import AdminClient
     from rocketq.client import (
         AsyncLitePullConsumer,
@@ -142,12 +140,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Import a public name from its home module the first time it is asked for."""
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'rocketq' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(_importlib.import_module(home), name)
     globals()[name] = value
     return value
 
