@@ -1,6 +1,6 @@
 """Hatch build hook: generate the protobuf modules of rocketq's gRPC schema
 (``src/rocketq/broker/grpc/v2``) and compile the optional C kernels
-(``src/rocketq/common/_kernels.pyx``, DESIGN principle 19) before the wheel (or editable
+(``src/rocketq/*/_kernels.pyx``, DESIGN principle 19) before the wheel (or editable
 install) is built.
 
 The kernels are built in place, next to their ``.pyx`` (the ``.so`` is gitignored), with
@@ -29,7 +29,10 @@ except ImportError:  # run as a script by make, in a venv without hatchling
 ROOT = Path(__file__).parent
 GENERATOR = ROOT / "src" / "rocketq" / "broker" / "grpc" / "v2" / "generate.py"
 # Every compiled kernel module: a .pyx beside the pure-Python modules it twins.
-KERNELS = (ROOT / "src" / "rocketq" / "common" / "_kernels.pyx",)
+KERNELS = tuple(
+    ROOT / "src" / "rocketq" / package / "_kernels.pyx"
+    for package in ("common", "remoting", "store")
+)
 # Seconds a compile may take before it counts as failed (gcc -O2 takes ~10 s here).
 COMPILE_TIMEOUT = 300
 
@@ -74,6 +77,8 @@ def build_kernels(force: bool = False) -> list[Path]:
     built = []
     for pyx in KERNELS:
         out = extension_path(pyx)
+        if not pyx.exists():
+            continue
         if force or not out.exists() or out.stat().st_mtime < pyx.stat().st_mtime:
             try:
                 compile_kernel(pyx)

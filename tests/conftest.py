@@ -19,6 +19,7 @@ from rocketq.common import speedups
 
 if TYPE_CHECKING:
     from rocketq.common.record import StoredMessage
+    from rocketq.remoting.command import RemotingCommand
 
 INTEROP_DIR = Path(__file__).parent / "interop"
 
@@ -74,6 +75,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- the compiled core and its pure-Python reference (DESIGN principle 19) ------------------
 
 
+# The modules holding @speedups.twin functions.
+TWINNED_MODULES = (
+    "rocketq.common.hashing",
+    "rocketq.common.message",
+    "rocketq.common.record",
+    "rocketq.remoting.codec",
+    "rocketq.store.index_file",
+)
+
+
 class Kernels(SimpleNamespace):
     """The twinned functions of one implementation (``rocketq.common.speedups.REFERENCE``
     names), plus ``encode_record`` composed from that implementation's own pieces."""
@@ -87,6 +98,10 @@ class Kernels(SimpleNamespace):
                               msg.physical_offset, msg.store_timestamp, msg.store_host)
         )  # fmt: skip
 
+    def encode(self, cmd: RemotingCommand) -> bytes:
+        """``codec.encode`` over this implementation's ``encode_parts``."""
+        return b"".join(self.encode_parts(cmd))
+
 
 def compiler_present() -> bool:
     """A C compiler as Python's build configuration names it (``CC``) is on PATH."""
@@ -94,11 +109,11 @@ def compiler_present() -> bool:
     return bool(cc) and shutil.which(cc[0]) is not None
 
 
-def compiled_kernels() -> ModuleType:
-    """The compiled core, imported directly (even under ROCKETQ_PURE_PYTHON=1). Not built:
-    a failure where it could have been built (a compiler, or CI), else a skip."""
+def compiled_kernels(name: str = "rocketq.common._kernels") -> ModuleType:
+    """A compiled kernel module, imported directly (even under ROCKETQ_PURE_PYTHON=1). Not
+    built: a failure where it could have been built (a compiler, or CI), else a skip."""
     try:
-        return importlib.import_module(speedups.KERNELS_MODULE)
+        return importlib.import_module(name)
     except ImportError as exc:
         why = f"the compiled core is not built ({exc})"
         if speedups.pure_python_requested() or not (compiler_present() or os.environ.get("CI")):
@@ -109,13 +124,21 @@ def compiled_kernels() -> ModuleType:
         )
 
 
+def twin_implementations() -> tuple[Kernels, Kernels]:
+    """(pure-Python references, compiled kernels) of every twin in rocketq."""
+    for module in TWINNED_MODULES:  # every twin registers itself on import
+        importlib.import_module(module)
+    pure = Kernels(**speedups.REFERENCE)
+    compiled = Kernels(**{
+        name: getattr(compiled_kernels(speedups.kernel_module_name(fn)), name)
+        for name, fn in speedups.REFERENCE.items()
+    })  # fmt: skip
+    return pure, compiled
+
+
 @pytest.fixture(scope="session", params=["pure", "compiled"])
 def impl(request: pytest.FixtureRequest) -> Kernels:
-    """Each twinned function's pure-Python reference, then its compiled kernel: a test taking
-    ``impl`` runs the same cases over both."""
-    importlib.import_module("rocketq.common.record")  # every twin registers on import
-    importlib.import_module("rocketq.remoting.codec")
-    if request.param == "pure":
-        return Kernels(**speedups.REFERENCE)
-    compiled = compiled_kernels()
-    return Kernels(**{name: getattr(compiled, name) for name in speedups.REFERENCE})
+    """Each twin's pure-Python reference, then its compiled kernel: a test taking ``impl``
+    runs the same cases over both."""
+    pure, compiled = twin_implementations()
+    return pure if request.param == "pure" else compiled

@@ -22,7 +22,10 @@ from hypothesis import strategies as st
 
 from rocketq.common import hashing, message, record, speedups
 from rocketq.common.record import RecordFormatError, StoredMessage
-from tests.conftest import Kernels, compiled_kernels, compiler_present
+from rocketq.remoting.codec import encode
+from rocketq.remoting.codes import SerializeType
+from rocketq.remoting.command import RemotingCommand
+from tests.conftest import Kernels, compiled_kernels, compiler_present, twin_implementations
 
 _hosts = st.tuples(
     st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str), st.integers(0, 65535)
@@ -41,9 +44,7 @@ def _outcome(fn: Callable[..., Any], *args: Any) -> Any:
 @pytest.fixture(scope="module")
 def both() -> tuple[Kernels, Kernels]:
     """(pure, compiled)."""
-    compiled = compiled_kernels()
-    pure = Kernels(**speedups.REFERENCE)
-    return pure, Kernels(**{name: getattr(compiled, name) for name in speedups.REFERENCE})
+    return twin_implementations()
 
 
 def test_compiled_core_is_active_where_it_can_be_built() -> None:
@@ -68,10 +69,14 @@ def test_environment_variable_selects_pure_python() -> None:
 
 
 def test_every_twin_has_a_kernel_with_its_signature() -> None:
-    compiled = compiled_kernels()
+    _, compiled = twin_implementations()
     assert len(speedups.REFERENCE) >= 7
     for name, pure in speedups.REFERENCE.items():
         kernel = getattr(compiled, name)
+        if isinstance(pure, type):  # a class: the same public methods and properties
+            public = {n for n in vars(pure) if not n.startswith("_")}
+            assert public <= set(dir(kernel)), name
+            continue
         assert list(inspect.signature(kernel).parameters) == list(
             inspect.signature(pure).parameters
         ), name
@@ -157,6 +162,63 @@ def test_decode_record_twins_on_mangled_records(
     expected = _outcome(pure.decode_record, data, offset, check_crc)
     assert _outcome(compiled.decode_record, data, offset, check_crc) == expected
     assert expected is not IndexError and expected is not struct.error
+
+
+def _frames() -> list[bytes]:
+    ext = {"topic": "TopicTest", "queueId": "3", "properties": "KEYS\x01k\x02é"}
+    out = []
+    for stype in (SerializeType.JSON, SerializeType.ROCKETMQ):
+        cmd = RemotingCommand(310, "JAVA", 401, 77, 0, "a remark", ext, b"body", stype)
+        out.append(encode(cmd))
+    return out
+
+
+_FRAMES = _frames()
+
+
+@given(
+    st.sampled_from(_FRAMES),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=3),
+    st.integers(1, 64),
+)
+def test_frame_decoder_twins_on_mangled_frames(
+    both: tuple[Kernels, Kernels], frame: bytes, edits: list[tuple[int, int]], chunk: int
+) -> None:
+    pure, compiled = both
+    data = bytearray(frame * 2)
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    outcomes = []
+    for impl in (pure, compiled):
+        decoder = impl.FrameDecoder(max_frame_length=4096)
+        got: list[Any] = []
+        for i in range(0, len(data), chunk):
+            outcome = _outcome(decoder.feed, bytes(data[i : i + chunk]))
+            got.append(outcome)
+            if isinstance(outcome, type):
+                break
+        outcomes.append((got, decoder.buffered))
+    assert outcomes[0] == outcomes[1]
+    assert _outcome(compiled.decode_frame, data[4:]) == _outcome(pure.decode_frame, data[4:])
+
+
+@given(
+    st.builds(
+        RemotingCommand,
+        code=st.integers(-(2**16), 2**16),
+        language=st.sampled_from(["JAVA", "CPP", "PYTHON", "NOPE"]),
+        version=st.integers(-(2**15), 2**15 - 1),
+        opaque=st.integers(-(2**31), 2**31 - 1),
+        flag=st.integers(0, 3),
+        remark=st.one_of(st.none(), st.text(max_size=10)),
+        ext_fields=st.one_of(st.none(), st.dictionaries(st.text(max_size=8), st.text(max_size=8))),
+        body=st.one_of(st.none(), st.binary(max_size=10)),
+        serialize_type=st.sampled_from([SerializeType.JSON, SerializeType.ROCKETMQ]),
+    )
+)
+def test_encode_parts_twins(both: tuple[Kernels, Kernels], cmd: RemotingCommand) -> None:
+    pure, compiled = both
+    assert _outcome(compiled.encode_parts, cmd) == _outcome(pure.encode_parts, cmd)
 
 
 def test_decode_record_reads_every_buffer_kind(impl: Kernels) -> None:

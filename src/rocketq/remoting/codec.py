@@ -14,7 +14,8 @@ The header is JSON text (serialize type 0) or RocketMQ's binary layout (type 1):
     | remarkLen:i32 remark | extLen:i32 { keyLen:i16 key valLen:i32 val }*
 
 Nothing here touches sockets: ``FrameDecoder.feed(bytes) -> list[RemotingCommand]``,
-``encode(cmd) -> bytes``.
+``encode(cmd) -> bytes``. ``FrameDecoder``, ``decode_frame`` and ``encode_parts`` have compiled
+twins in ``_kernels.pyx`` (``rocketq.common.speedups``); the code here is their reference.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from rocketq.common import speedups
 from rocketq.common.errors import ProtocolError
 from rocketq.remoting.codes import LanguageCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
@@ -59,6 +61,7 @@ _BYTE_BY_LANGUAGE = {lc.name: lc.value for lc in LanguageCode}
 # encoding
 
 
+@speedups.twin
 def encode_parts(cmd: RemotingCommand) -> list[bytes]:
     """Encode ``cmd`` as the pieces of one frame (prefix+header, body), ready for writelines."""
     if cmd.serialize_type == SerializeType.ROCKETMQ:
@@ -261,8 +264,15 @@ def _decode_rocketmq_ext(data: bytes) -> dict[str, str]:
     return out
 
 
+@speedups.twin
 def decode_frame(frame: bytes | memoryview) -> RemotingCommand:
     """Decode one frame *without* its leading 4-byte total length."""
+    return _decode_frame(frame)
+
+
+def _decode_frame(frame: bytes | memoryview) -> RemotingCommand:
+    # decode_frame's reference, also what the reference FrameDecoder calls: the pure path
+    # stays pure even where decode_frame is the compiled twin.
     view = memoryview(frame)
     if len(view) < 4:
         raise ProtocolError("frame shorter than its header-length word")
@@ -283,6 +293,7 @@ def decode_frame(frame: bytes | memoryview) -> RemotingCommand:
     return cmd
 
 
+@speedups.twin
 class FrameDecoder:
     """Accumulates bytes and yields every complete command they hold.
 
@@ -327,7 +338,7 @@ class FrameDecoder:
                     )
                 if end - pos - 4 < total:
                     break
-                out.append(decode_frame(view[pos + 4 : pos + 4 + total]))
+                out.append(_decode_frame(view[pos + 4 : pos + 4 + total]))
                 pos += 4 + total
         except ProtocolError as exc:
             self._error = str(exc)

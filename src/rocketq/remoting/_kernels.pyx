@@ -1,0 +1,362 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""C twins of rocketq.remoting.codec (DESIGN principle 19): ``FrameDecoder``,
+``decode_frame`` and ``encode_parts``, with the names, signatures, results and exception
+types of the pure-Python reference in ``codec.py`` (read that first: the frame and header
+layouts are drawn there).
+
+Frames are split and headers read with C types; a JSON header is still parsed by orjson,
+and only its usual shape (int code/version/opaque/flag, str language and remark, string
+extFields) is turned into a command here: any other shape goes to the reference's own
+``_decode_json_header``, which coerces it or says what is wrong. ROCKETMQ headers are
+encoded here unless a value would not fit, which the reference then reports.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t
+from libc.string cimport memcpy
+
+import orjson
+
+from rocketq.common.errors import ProtocolError
+from rocketq.remoting.codes import LanguageCode, SerializeType
+from rocketq.remoting.command import RemotingCommand
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
+    int PyObject_GenericSetAttr(object obj, object name, object value) except -1
+
+# codec.py's constants.
+DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024
+cdef uint32_t MIN_TOTAL_LENGTH = 4
+cdef uint32_t HEADER_LEN_MASK = 0xFFFFFF
+# code i16, language u8, version i16, opaque i32, flag i32 (codec._RMQ_FIXED)
+cdef Py_ssize_t RMQ_FIXED_SIZE = 13
+
+cdef uint32_t SERIALIZE_JSON = SerializeType.JSON
+cdef uint32_t SERIALIZE_ROCKETMQ = SerializeType.ROCKETMQ
+_JSON = SerializeType.JSON
+_ROCKETMQ = SerializeType.ROCKETMQ
+_LANGUAGE_BY_BYTE = {lc.value: lc.name for lc in LanguageCode}
+_BYTE_BY_LANGUAGE = {lc.name: lc.value for lc in LanguageCode}
+_OTHER = LanguageCode.OTHER
+_loads = orjson.loads
+_dumps = orjson.dumps
+_JSONDecodeError = orjson.JSONDecodeError
+# RemotingCommand's fields in order, set one by one without its __init__ (one Python call).
+_COMMAND_FIELDS = RemotingCommand.__slots__
+
+cdef object _codec = None
+
+
+cdef object _reference():
+    """rocketq.remoting.codec, for the inputs left to the pure-Python reference."""
+    global _codec
+    if _codec is None:
+        from rocketq.remoting import codec
+        _codec = codec
+    return _codec
+
+
+cdef inline uint32_t _get32(const uint8_t* p) noexcept:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline int16_t _get16(const uint8_t* p) noexcept:
+    return <int16_t>((<uint32_t>p[0] << 8) | p[1])
+
+
+cdef inline void _put32(char* p, uint32_t v) noexcept:
+    p[0] = <char>(v >> 24)
+    p[1] = <char>(v >> 16)
+    p[2] = <char>(v >> 8)
+    p[3] = <char>v
+
+
+cdef inline void _put16(char* p, uint32_t v) noexcept:
+    p[0] = <char>(v >> 8)
+    p[1] = <char>v
+
+
+cdef object _command(code, language, version, opaque, flag, remark, ext, stype):
+    if len(_COMMAND_FIELDS) != 9:  # the class changed: take its constructor
+        return RemotingCommand(code, language, version, opaque, flag, remark, ext, None, stype)
+    cmd = RemotingCommand.__new__(RemotingCommand)
+    for name, value in zip(_COMMAND_FIELDS,
+                           (code, language, version, opaque, flag, remark, ext, None, stype)):
+        PyObject_GenericSetAttr(cmd, name, value)
+    return cmd
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+cdef inline bint _all_str(dict ext):
+    for value in ext.values():
+        if type(value) is not str:
+            return False
+    return True
+
+
+cdef object _json_header(const uint8_t* p, Py_ssize_t n):
+    data = PyBytes_FromStringAndSize(<const char*>p, n)
+    try:
+        obj = _loads(data)
+    except _JSONDecodeError as exc:
+        raise ProtocolError(f"header is not valid JSON: {exc}") from exc
+    if type(obj) is not dict:
+        return _reference()._decode_json_header(data)
+    cdef dict d = obj
+    code = d.get("code")
+    version = d.get("version", 0)
+    opaque = d.get("opaque", 0)
+    flag = d.get("flag", 0)
+    language = d.get("language", "JAVA")
+    remark = d.get("remark")
+    ext = d.get("extFields")
+    if (type(code) is int and type(version) is int and type(opaque) is int
+            and type(flag) is int and type(language) is str
+            and (remark is None or type(remark) is str)
+            and (ext is None or (type(ext) is dict and _all_str(ext)))):
+        return _command(code, language, version, opaque, flag, remark, ext, _JSON)
+    return _reference()._decode_json_header(data)  # numbers as text, ordinals, ...
+
+
+cdef str _take_text(const uint8_t* p, Py_ssize_t end, Py_ssize_t pos, Py_ssize_t length):
+    if length < 0 or pos + length > end:
+        raise ProtocolError("ROCKETMQ header string runs past the header")
+    try:
+        return PyUnicode_DecodeUTF8(<const char*>p + pos, length, NULL)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"ROCKETMQ header string is not UTF-8: {exc}") from exc
+
+
+cdef object _truncated():
+    return ProtocolError("truncated ROCKETMQ header: a length runs past the header")
+
+
+cdef dict _rocketmq_ext(const uint8_t* p, Py_ssize_t end):
+    cdef dict out = {}
+    cdef Py_ssize_t pos = 0, key_len, val_len
+    while pos < end:
+        if pos + 2 > end:
+            raise _truncated()
+        key_len = _get16(p + pos)
+        pos += 2
+        key = _take_text(p, end, pos, key_len)
+        pos += key_len
+        if pos + 4 > end:
+            raise _truncated()
+        val_len = <int32_t>_get32(p + pos)
+        pos += 4
+        out[key] = _take_text(p, end, pos, val_len)
+        pos += val_len
+    return out
+
+
+cdef object _rocketmq_header(const uint8_t* p, Py_ssize_t n):
+    if n < RMQ_FIXED_SIZE + 4:
+        raise _truncated()
+    code = _get16(p)
+    language = _LANGUAGE_BY_BYTE.get(p[2], "OTHER")
+    version = _get16(p + 3)
+    opaque = <int32_t>_get32(p + 5)
+    flag = <int32_t>_get32(p + 9)
+    cdef Py_ssize_t pos = RMQ_FIXED_SIZE
+    cdef Py_ssize_t remark_len = <int32_t>_get32(p + pos)
+    pos += 4
+    remark = _take_text(p, n, pos, remark_len) if remark_len > 0 else None
+    pos += max(remark_len, 0)
+    if pos + 4 > n:
+        raise _truncated()
+    cdef Py_ssize_t ext_len = <int32_t>_get32(p + pos)
+    pos += 4
+    ext = None
+    if ext_len > 0:
+        ext = _rocketmq_ext(p + pos, min(ext_len, n - pos))
+        if pos + ext_len > n:
+            raise ProtocolError("ROCKETMQ header extFields run past the header")
+    return _command(code, language, version, opaque, flag, remark, ext, _ROCKETMQ)
+
+
+cdef object _decode(const uint8_t* p, Py_ssize_t length):
+    if length < 4:
+        raise ProtocolError("frame shorter than its header-length word")
+    cdef uint32_t word = _get32(p)
+    cdef uint32_t stype = word >> 24
+    cdef Py_ssize_t header_len = word & HEADER_LEN_MASK
+    if header_len > length - 4:
+        raise ProtocolError(f"header length {header_len} exceeds frame length {length - 4}")
+    if stype == SERIALIZE_JSON:
+        cmd = _json_header(p + 4, header_len)
+    elif stype == SERIALIZE_ROCKETMQ:
+        cmd = _rocketmq_header(p + 4, header_len)
+    else:
+        raise ProtocolError(f"unknown serialize type {stype}")
+    if length > 4 + header_len:
+        cmd.body = PyBytes_FromStringAndSize(<const char*>p + 4 + header_len,
+                                             length - 4 - header_len)
+    return cmd
+
+
+def decode_frame(frame):
+    """Decode one frame *without* its leading 4-byte total length."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+    try:
+        return _decode(<const uint8_t*>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef class FrameDecoder:
+    """Accumulates bytes and yields every complete command they hold.
+
+    Same contract as the reference ``codec.FrameDecoder``: a bad frame raises
+    ``ProtocolError`` and every later ``feed`` raises too.
+    """
+
+    cdef bytearray _buf
+    cdef Py_ssize_t _max
+    cdef Py_ssize_t _need
+    cdef object _error
+
+    def __init__(self, max_frame_length=DEFAULT_MAX_FRAME_LENGTH):
+        self._buf = bytearray()
+        self._max = max_frame_length
+        self._need = 0
+        self._error = None
+
+    @property
+    def buffered(self):
+        """Bytes held that do not yet form a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data):
+        """Add bytes; return the commands completed by them, in order."""
+        if self._error is not None:
+            raise ProtocolError(f"decoder already failed: {self._error}")
+        cdef bytearray buf = self._buf
+        buf += data
+        cdef Py_ssize_t end = len(buf)
+        if end < 4 or (self._need and end < self._need):
+            return []
+        cdef list out = []
+        cdef Py_ssize_t pos = 0
+        cdef const uint8_t* p = <const uint8_t*>PyByteArray_AS_STRING(buf)
+        cdef uint32_t total
+        try:
+            while end - pos >= 4:
+                total = _get32(p + pos)
+                if total < MIN_TOTAL_LENGTH or total > self._max:
+                    raise ProtocolError(
+                        f"frame length {total} outside [{MIN_TOTAL_LENGTH}, {self._max}]"
+                    )
+                if end - pos - 4 < total:
+                    break
+                out.append(_decode(p + pos + 4, total))
+                pos += 4 + total
+        except ProtocolError as exc:
+            self._error = str(exc)
+            raise
+        if pos:
+            del buf[:pos]
+        if len(buf) >= 4:
+            self._need = 4 + _get32(<const uint8_t*>PyByteArray_AS_STRING(buf))
+        else:
+            self._need = 0
+        return out
+
+
+# --- encoding -----------------------------------------------------------------------------
+
+cdef bytes _json_header_bytes(cmd):
+    # Keys in fastjson's (alphabetical) order; null remark/extFields are omitted as Java does.
+    header = {"code": cmd.code}
+    ext = cmd.ext_fields
+    if ext is not None:
+        header["extFields"] = ext
+    header["flag"] = cmd.flag
+    header["language"] = cmd.language
+    header["opaque"] = cmd.opaque
+    remark = cmd.remark
+    if remark is not None:
+        header["remark"] = remark
+    header["serializeTypeCurrentRPC"] = "JSON"
+    header["version"] = cmd.version
+    return _dumps(header)
+
+
+cdef bint _fits(value, long low, long high):
+    return type(value) is int and low <= value <= high
+
+
+cdef bytes _rocketmq_header_bytes(cmd):
+    code, version, opaque, flag = cmd.code, cmd.version, cmd.opaque, cmd.flag
+    remark, ext = cmd.remark, cmd.ext_fields
+    if not (_fits(code, -0x8000, 0x7FFF) and _fits(version, -0x8000, 0x7FFF)
+            and _fits(opaque, -0x80000000, 0x7FFFFFFF) and _fits(flag, -0x80000000, 0x7FFFFFFF)
+            and (not remark or type(remark) is str) and (ext is None or type(ext) is dict)):
+        return _reference()._encode_rocketmq_header(cmd)  # raises what struct says
+    cdef list pieces = []
+    cdef Py_ssize_t ext_size = 0
+    if ext:
+        for key, value in (<dict>ext).items():
+            if type(key) is not str or type(value) is not str:
+                return _reference()._encode_rocketmq_header(cmd)
+            k = (<str>key).encode()
+            v = (<str>value).encode()
+            if len(k) > 0x7FFF:
+                return _reference()._encode_rocketmq_header(cmd)
+            pieces += (k, v)
+            ext_size += 6 + len(k) + len(v)
+    remark_bytes = (<str>remark).encode() if remark else b""
+    cdef Py_ssize_t remark_len = len(remark_bytes)
+    cdef bytes out = PyBytes_FromStringAndSize(
+        NULL, RMQ_FIXED_SIZE + 4 + remark_len + 4 + ext_size
+    )
+    cdef char* p = PyBytes_AS_STRING(out)
+    _put16(p, <uint32_t><int32_t>code)
+    p[2] = <char><int>_BYTE_BY_LANGUAGE.get(cmd.language, _OTHER)
+    _put16(p + 3, <uint32_t><int32_t>version)
+    _put32(p + 5, <uint32_t><int32_t>opaque)
+    _put32(p + 9, <uint32_t><int32_t>flag)
+    p += RMQ_FIXED_SIZE
+    _put32(p, <uint32_t>remark_len)
+    memcpy(p + 4, PyBytes_AS_STRING(remark_bytes), remark_len)
+    p += 4 + remark_len
+    _put32(p, <uint32_t>ext_size)
+    p += 4
+    cdef Py_ssize_t i, n
+    for i in range(0, len(pieces), 2):
+        k, v = pieces[i], pieces[i + 1]
+        n = len(k)
+        _put16(p, <uint32_t>n)
+        memcpy(p + 2, PyBytes_AS_STRING(k), n)
+        p += 2 + n
+        n = len(v)
+        _put32(p, <uint32_t>n)
+        memcpy(p + 4, PyBytes_AS_STRING(v), n)
+        p += 4 + n
+    return out
+
+
+def encode_parts(cmd):
+    """Encode ``cmd`` as the pieces of one frame (prefix+header, body), ready for writelines."""
+    stype = cmd.serialize_type
+    cdef bytes header
+    if stype == SERIALIZE_ROCKETMQ:
+        header = _rocketmq_header_bytes(cmd)
+    else:
+        header = _json_header_bytes(cmd)
+    body = cmd.body
+    cdef Py_ssize_t body_len = len(body) if body else 0
+    cdef Py_ssize_t header_len = len(header)
+    cdef bytes first = PyBytes_FromStringAndSize(NULL, 8 + header_len)
+    cdef char* p = PyBytes_AS_STRING(first)
+    _put32(p, <uint32_t>(4 + header_len + body_len))
+    _put32(p + 4, (<uint32_t>(<int>stype) << 24) | <uint32_t>header_len)
+    memcpy(p + 8, PyBytes_AS_STRING(header), header_len)
+    if body_len:
+        return [first, body]
+    return [first]
