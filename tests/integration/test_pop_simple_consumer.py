@@ -50,6 +50,9 @@ async def test_receive_ack_and_redelivery(tmp_path: Path) -> None:
                     TOPIC, "A" if i % 2 else "B", f"k{i}", 1,
                 )  # fmt: skip
                 assert m.receipt_handle.split(" ")[5] == "broker-a" and m.msg_id
+            # POP reads count as the group's gets (consumerProgress's TPS, VIEW_BROKER_STATS)
+            gets = broker.broker_stats_manager.get_stats_item("GROUP_GET_NUMS", f"{TOPIC}@{GROUP}")
+            assert gets is not None and gets.value == 10
             acked, left = first[:5], first[5:]
             for m in acked:
                 await consumer.ack(m)

@@ -187,6 +187,7 @@ class BrokerController:
             self.config.broker_name,
             self.config.broker_cluster_name,
             self.topic_config_manager,
+            on_get=self.broker_stats_manager.on_internal_get,
         )
         self.store.message_arriving_listener = self._on_message_arriving
         self.schedule_service = ScheduleMessageService(self.store, self.store_config)

@@ -98,7 +98,8 @@ class PopService:
     """Receive / ack / change-invisible-time over the store, for every POP group.
 
     ``await start()`` recovers the pending checkpoints from the revive log and starts the
-    revive loop; ``await aclose()`` stops it. ``cluster`` names the revive topic."""
+    revive loop; ``await aclose()`` stops it. ``cluster`` names the revive topic; ``on_get``
+    is told (group, topic, messages, bytes) of every read handed out (statistics)."""
 
     def __init__(
         self,
@@ -109,6 +110,7 @@ class PopService:
         topics: TopicConfigManager | None = None,
         clock: Callable[[], int] = now_ms,
         retry_first_percent: int = POP_FROM_RETRY_PERCENT,
+        on_get: Callable[[str, str, int, int], None] | None = None,
     ) -> None:
         self.store = store
         self.offsets = offsets
@@ -116,6 +118,8 @@ class PopService:
         self.topics = topics
         self.clock = clock
         self.retry_first_percent = retry_first_percent
+        # (group, topic, messages, bytes) of every read handed out: the broker's statistics
+        self.on_get = on_get
         self.revive = ReviveLog(store, offsets, revive_topic(cluster), clock, topics)
         self.orderly = OrderInfoTable()
         self._busy: set[tuple[str, str, int]] = set()
@@ -263,7 +267,13 @@ class PopService:
             self._advance(request.group, topic, queue_id, next_offset)
         finally:
             self._busy.discard(key)
+        self._count_get(request.group, topic, records)
         return [self._popped(request, topic, offset, r) for r in records]
+
+    def _count_get(self, group: str, topic: str, records: list[MessageRecord]) -> None:
+        # PopMessageProcessor#popMsgFromQueue: incGroupGetNums/Size, incBrokerGetNums.
+        if self.on_get is not None and records:
+            self.on_get(group, topic, len(records), sum(r.total_size for r in records))
 
     def _popped(
         self, request: _Read, topic: str, start_offset: int, record: MessageRecord
@@ -311,6 +321,7 @@ class PopService:
                 group, topic, queue_id, [r.queue_offset for r in records], pop_time, invisible_ms
             )
             request = _Read(group, invisible_ms, pop_time, ORDER_REVIVE_QUEUE, message_filter)
+            self._count_get(group, topic, records)
             for record in records:
                 if record.queue_offset in counts:  # not acked in the batch before
                     popped = self._popped(request, topic, offset, record)
