@@ -2,27 +2,11 @@
 (mqadmin's commands and flags) and benchmark it.
 
 One module per area; each registers its commands on the groups of
-:mod:`rocketq.cli.base` when imported, so this package imports them all.
+:mod:`rocketq.cli.base` when imported; the groups import the areas on first use.
 """
 
-# Each area registers its commands when imported.
-from rocketq.cli import (  # noqa: F401
-    acl,
-    bench,
-    broker_ops,
-    config,
-    consumer,
-    controller,
-    controller_admin,
-    dlq,
-    export,
-    group,
-    message,
-    message_print,
-    servers,
-    topic,
-    trace,
-)
+# Each area registers its commands when imported; the groups of rocketq.cli.base import an
+# area the first time one of its commands is asked for (a server starts without the admin).
 from rocketq.cli.base import main, run_async
 
 __all__ = ["main", "run_async"]

@@ -6,21 +6,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import importlib
 import logging
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-from rocketq.admin import AdminClient
 from rocketq.common.errors import BrokerError, RocketQError
+
+if TYPE_CHECKING:
+    from rocketq.admin import AdminClient
 
 __all__ = [
     "DEFAULT_NAMESRV",
@@ -84,7 +87,51 @@ async def serve_until_signal(
     await stop()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Where each top-level command is defined; a module is imported only when its command runs
+# (or for --help), so `rocketq namesrv` loads neither the clients nor the admin: a server's
+# start to ready is mostly import time.
+TOP_LEVEL_COMMANDS = {
+    "namesrv": "rocketq.cli.servers",
+    "broker": "rocketq.cli.servers",
+    "dev": "rocketq.cli.servers",
+    "controller": "rocketq.cli.controller",
+    "bench": "rocketq.cli.bench",
+}
+# The modules that register `rocketq admin` commands, one per area.
+ADMIN_AREAS = (
+    "acl",
+    "broker_ops",
+    "config",
+    "consumer",
+    "controller_admin",
+    "dlq",
+    "export",
+    "group",
+    "message",
+    "message_print",
+    "topic",
+    "trace",
+)
+
+
+class LazyGroup(click.Group):
+    """The ``rocketq`` group: imports a command's module the first time it is asked for."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command named ``cmd_name``, importing the module that defines it."""
+        module = TOP_LEVEL_COMMANDS.get(cmd_name)
+        if cmd_name not in self.commands and module is not None:
+            importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command (imports them all: for ``--help``)."""
+        for module in sorted(set(TOP_LEVEL_COMMANDS.values())):
+            importlib.import_module(module)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rocketq")
 def main() -> None:
     """rocketq: Apache RocketMQ rebuilt in Python.
@@ -116,6 +163,8 @@ namesrv_option = click.option(
 
 def fetch(namesrv_addr: str, fn: Callable[[AdminClient], Awaitable[T]]) -> T:
     """Run ``fn`` with an AdminClient; errors become one-line ClickExceptions."""
+
+    from rocketq.admin import AdminClient
 
     async def go() -> T:
         async with AdminClient(namesrv_addr) as admin:
@@ -204,7 +253,23 @@ json_option = click.Option(
 
 
 class AdminGroup(click.Group):
-    """The ``admin`` group: every command it gets also takes ``--json``."""
+    """The ``admin`` group: every command it gets also takes ``--json``; its areas' modules
+    are imported on first use."""
+
+    def _load_areas(self) -> None:
+        for area in ADMIN_AREAS:
+            importlib.import_module(f"rocketq.cli.{area}")
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The admin command named ``cmd_name``."""
+        if cmd_name not in self.commands:
+            self._load_areas()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every admin command."""
+        self._load_areas()
+        return super().list_commands(ctx)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         """Register ``cmd`` with the ``--json`` option added."""

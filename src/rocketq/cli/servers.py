@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from rocketq.broker.config import BrokerConfig, load_broker_conf
-from rocketq.broker.controller import BrokerController
 from rocketq.cli.base import (
     main,
     run_async,
@@ -21,9 +20,13 @@ from rocketq.common.config_keys import (
     NAMESRV_CONFIG_KEYS,
     NETTY_CONFIG_KEYS,
 )
-from rocketq.controller import ControllerConfig, ControllerManager
 from rocketq.namesrv import NamesrvConfig, NamesrvController
-from rocketq.store.config import StoreConfig
+
+if TYPE_CHECKING:  # imported where used: `rocketq namesrv` never loads the broker's modules
+    from rocketq.broker.config import BrokerConfig
+    from rocketq.broker.controller import BrokerController
+    from rocketq.controller import ControllerManager
+    from rocketq.store.config import StoreConfig
 
 __all__ = ["broker", "dev", "namesrv"]
 
@@ -63,6 +66,8 @@ def namesrv(port: int | None, config_file: str | None, host: str | None, log_lev
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--config-file") from exc
         if embedded is not None:  # its keys are used, not merely accepted
+            from rocketq.controller import ControllerConfig
+
             used = {*ControllerConfig.keys(), "enableControllerInNamesrv"}
             unknown = [k for k in unknown if k not in used]
         _report_keys(unknown, NAMESRV_CONFIG_KEYS | NETTY_CONFIG_KEYS | CONTROLLER_CONFIG_KEYS)
@@ -105,6 +110,8 @@ def _embedded_controller(values: dict[str, str]) -> ControllerManager | None:
     address)."""
     if values.get("enableControllerInNamesrv", "false").strip().lower() != "true":
         return None
+    from rocketq.controller import ControllerConfig, ControllerManager
+
     controller_config = ControllerConfig()
     controller_config.update(values)
     return ControllerManager(controller_config)
@@ -117,6 +124,8 @@ def _broker_configs(
     host: str | None,
     store: str | None,
 ) -> tuple[BrokerConfig, StoreConfig]:
+    from rocketq.broker.config import load_broker_conf
+
     overrides: dict[str, str] = {}
     if namesrv:
         overrides["namesrvAddr"] = namesrv
@@ -184,6 +193,8 @@ def broker(
     namesrvAddr every 30 s, and serves RocketMQ clients on listenPort. A clean stop
     flushes everything; after a crash it recovers every acknowledged message.
     """
+    from rocketq.broker.controller import BrokerController
+
     setup_logging(log_level)
     broker_config, store_config = _broker_configs(config_file, namesrv, port, host, store)
     controller = BrokerController(broker_config, store_config)
@@ -234,6 +245,8 @@ def dev(
     Topics are created on first use (autoCreateTopicEnable). Point any RocketMQ client
     at the printed NameServer address.
     """
+    from rocketq.broker.controller import BrokerController
+
     setup_logging(log_level)
     ns_config = NamesrvConfig(listen_port=namesrv_port, bind_address=host)
     ns_config.kv_config_path = os.path.join(store, "namesrv", "kvConfig.json")
