@@ -207,3 +207,55 @@ async def test_a_slave_joins_only_at_the_masters_end_while_the_master_is_alone(
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def put_together(node: Node, start: int, count: int) -> list[PutMessageStatus]:
+    """``put`` with the messages in flight together (each may wait the slaveTimeout)."""
+    results = await asyncio.gather(
+        *(node.store.put_message(message(i)) for i in range(start, start + count))
+    )
+    return [r.status for r in results]
+
+
+def queued(node: Node) -> int:
+    """Messages in the node's ConsumeQueues (what its consumers can see)."""
+    return sum(cq.max_offset_in_queue() for cq in node.store.consume_queues.values())
+
+
+async def test_slave_dispatches_only_up_to_the_confirm_offset_new_master_all(
+    tmp_path: Path,
+) -> None:
+    """ha.md 11.5: on a slave, consumers see only what every member of the SyncStateSet
+    has (the master's confirm offset); promoted, it dispatches everything it holds."""
+    a = await Node(tmp_path / "a", 1, all_ack_in_sync_state_set=True, slave_timeout=2000).start()
+    b = await Node(tmp_path / "b", 2).start()
+    c = await Node(tmp_path / "c", 3).start()
+    try:
+        assert await a.ha.change_to_master(1)
+        a.ha.set_sync_state_set(frozenset({1, 2, 3}))  # as the controller would hold it
+        await b.follow(a, 1)
+        await c.follow(a, 1)
+        await wait_until(lambda: a.ha.stats().connection_count == 2, "both slaves linked")
+        assert await put(a, 0, 10) == [PutMessageStatus.PUT_OK] * 10
+        await wait_until(lambda: queued(b) == 10 and queued(c) == 10, "confirmed: visible")
+        assert c.ha.client is not None
+        c.ha.client.pause()  # c stops acking: the confirm offset stays where c is
+        confirmed = a.ha.confirm_offset()
+        assert await put_together(a, 10, 5) == [PutMessageStatus.FLUSH_SLAVE_TIMEOUT] * 5
+        await wait_until(lambda: b.store.max_phy_offset() == a.store.max_phy_offset(), "b has all")
+        await wait_until(
+            lambda: b.ha.client is not None and b.ha.client.confirm_offset == confirmed,
+            "b heard the confirm offset",
+        )
+        assert queued(b) == 10 and a.ha.confirm_offset() == confirmed
+        c.ha.client.resume()
+        await wait_until(lambda: queued(b) == 15, "c acked: b shows the rest")
+        c.ha.client.pause()
+        assert await put_together(a, 15, 3) == [PutMessageStatus.FLUSH_SLAVE_TIMEOUT] * 3
+        await wait_until(lambda: b.store.max_phy_offset() == a.store.max_phy_offset(), "b has all")
+        assert queued(b) == 15
+        assert await b.ha.change_to_master(2)  # a failover to b: its log is the group's now
+        assert queued(b) == 18
+    finally:
+        for node in (a, b, c):
+            await node.aclose()

@@ -132,6 +132,9 @@ class DefaultMessageStore(MessageStoreReads):
         self.message_arriving_listener: Callable[[str, int, int, int], None] | None = None
         self._last_dispatched_timestamp = 0
         self._reput_offset: int | None = None  # a slave's dispatch position
+        # Controller mode: a slave dispatches only up to the master's confirm offset
+        # (``getReputEndOffset``); None: up to the log end.
+        self._dispatch_limit: int | None = None
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
         # Retention over the parts it cleans (the IndexService is handed over at start).
@@ -471,8 +474,16 @@ class DefaultMessageStore(MessageStoreReads):
             return False
         if self._reput_offset is None or empty:  # an empty slave starts where the master does
             self._reput_offset = offset
-        self._reput_offset = self._dispatch_complete(self._reput_offset)
+        self._reput_offset = self._dispatch_complete(self._reput_offset, self._dispatch_limit)
         return True
+
+    def dispatch_to(self, limit: int | None) -> None:
+        """Controller mode: dispatch (make visible to consumers) whole records up to the
+        confirm offset ``limit`` from now on, None: up to the log end (``ReputMessageService``
+        stops at ``getReputEndOffset``, the confirm offset unless ``readUnCommitted``)."""
+        self._dispatch_limit = limit
+        if self._reput_offset is not None:
+            self._reput_offset = self._dispatch_complete(self._reput_offset, limit)
 
     def get_commit_log_data(self, offset: int, max_size: int) -> bytes | None:
         """Up to ``max_size`` CommitLog bytes from ``offset`` to the end of its file (what
@@ -493,7 +504,11 @@ class DefaultMessageStore(MessageStoreReads):
         self.config.broker_role = role
         self._sync_master = role == SYNC_MASTER
         self.ha_service, self.ha_client = ha_service, ha_client
-        self._reput_offset = None
+        # A master dispatches as it appends (None); a slave goes on from where it stands, so
+        # records not dispatched yet (beyond the confirm offset) are not skipped.
+        self._reput_offset = self.dispatched_offset() if role == SLAVE else None
+        if role != SLAVE:
+            self._dispatch_limit = None
 
     def dispatched_offset(self) -> int:
         """End of the last whole record (a slave's tail may stop inside one)."""
@@ -506,7 +521,8 @@ class DefaultMessageStore(MessageStoreReads):
         for cq in self.consume_queues.values():
             cq.truncate_dirty_logic_files(offset)
             self.commit_log.set_queue_offset(cq.topic, cq.queue_id, cq.max_offset_in_queue())
-        self._reput_offset = offset
+        if self._reput_offset is None or self._reput_offset > offset:
+            self._reput_offset = offset
 
     def ha_stats(self) -> HAServiceStats | HAClientStats | None:
         """Replication status: the master's slaves, the slave's link, or None."""
@@ -514,9 +530,12 @@ class DefaultMessageStore(MessageStoreReads):
             return self.ha_service.stats()
         return self.ha_client.stats() if self.ha_client is not None else None
 
-    def _dispatch_complete(self, pos: int) -> int:
-        """Dispatch whole records from ``pos`` up to the log's end; return where it stopped."""
+    def _dispatch_complete(self, pos: int, limit: int | None = None) -> int:
+        """Dispatch whole records from ``pos`` up to the log's end (or ``limit``); return
+        where it stopped."""
         log_end = self.commit_log.max_offset()
+        if limit is not None:
+            log_end = min(log_end, limit)
         queue = self.commit_log.queue
         stamp = 0
         while log_end - pos >= END_FILE_MIN_BLANK_LENGTH:

@@ -40,7 +40,11 @@ class AutoSwitchStore(AutoSwitchSource, TruncatableSink, Protocol):
     """The store as controller-mode replication uses it (``DefaultMessageStore`` hooks)."""
 
     def dispatched_offset(self) -> int:
-        """End of the last whole record."""
+        """End of the last dispatched record."""
+        ...
+
+    def dispatch_to(self, limit: int | None) -> None:
+        """Dispatch whole records up to ``limit`` (None: the log end) from now on."""
         ...
 
     def set_replication(
@@ -90,6 +94,9 @@ class AutoSwitchHAService(HAService):
             return False
         await self._drop_links()
         store = self._store
+        # Whatever the old master confirmed or not, this log is the group's now: every
+        # whole record becomes visible (Java waits for dispatchBehindBytes to reach 0).
+        store.dispatch_to(None)
         tail = store.dispatched_offset()
         if tail < store.max_phy_offset():
             log.warning("dropping a partial record tail %d..%d", tail, store.max_phy_offset())
