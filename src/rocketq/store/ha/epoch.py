@@ -153,7 +153,11 @@ class EpochFileCache:
     # -- writes -----------------------------------------------------------------------------
 
     def append(self, epoch: int, start_offset: int) -> bool:
-        """Add ``(epoch, start)``; refused (False) unless both grow (``appendEntry``)."""
+        """Add ``(epoch, start)``: the epoch must grow, the start may stay (False when
+        refused; the same entry again is True). Java's ``appendEntry`` also refuses an equal
+        start; kept here so that an epoch in which a master wrote nothing still marks where
+        the next one begins - else a newer master's bytes would count as the older epoch's
+        and a slave holding that epoch's unreplicated tail would not be truncated."""
         if self._entries:
             last_epoch, last_start = self._entries[-1]
             if epoch <= last_epoch or start_offset < last_start:
