@@ -127,3 +127,39 @@ async def check_cli(namesrv: str, addr: str) -> None:
     )
     assert figures["msgPutTotalTodayNow"] == str(N + 1)
     assert figures["msgGetTotalTodayNow"] == str(N)
+
+
+async def test_delayed_delivery_is_counted_as_the_schedule_group_get_and_a_put(
+    tmp_path: Path,
+) -> None:
+    # DeliverDelayedMessageTimerTask: each delivered message is a get of SCHEDULE_CONSUMER
+    # from SCHEDULE_TOPIC (queue level-1) and a put of its real topic.
+    from rocketq.broker.stats import SCHEDULE_CONSUMER_GROUP
+    from rocketq.testing import async_wait_until
+
+    conf = {"messageDelayLevel": " ".join(["1s"] * 18)}
+    async with (
+        running_cluster(tmp_path, conf) as (namesrv, broker),
+        AsyncProducer(
+            "stats-delay-pg", client_config=ClientConfig(namesrv_addr=namesrv.address)
+        ) as producer,
+    ):
+        stats: BrokerStatsManager = broker.broker_stats_manager
+        for i in range(3):
+            msg = Message("DelayT", f"d{i}".encode())
+            msg.delay_time_level = 2
+            await producer.send(msg)
+
+        def delivered() -> float:
+            item = stats.get_stats_item(TOPIC_PUT_NUMS, "DelayT")
+            return item.value if item is not None else 0
+
+        await async_wait_until(lambda: delivered() >= 3, 20.0, 0.05, "not delivered")
+        # the producer's 3 puts went to SCHEDULE_TOPIC (the store rewrote the topic, as
+        # Java's msgInner shows after putMessage); the delay service's 3 to DelayT
+        assert delivered() == 3
+        group_get = stats.get_stats_item(
+            GROUP_GET_NUMS, f"{SCHEDULE_TOPIC}@{SCHEDULE_CONSUMER_GROUP}"
+        )
+        assert group_get is not None
+        assert group_get.value == 3

@@ -190,7 +190,9 @@ class BrokerController:
             on_get=self.broker_stats_manager.on_internal_get,
         )
         self.store.message_arriving_listener = self._on_message_arriving
-        self.schedule_service = ScheduleMessageService(self.store, self.store_config)
+        self.schedule_service = ScheduleMessageService(
+            self.store, self.store_config, self.broker_stats_manager
+        )
         self.timer_service = TimerMessageService(self.store, self.store_config)
         self.transaction_service = TransactionalMessageService(
             config=self.config,

@@ -28,6 +28,7 @@ from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import SCHEDULE_TOPIC
 
 if TYPE_CHECKING:
+    from rocketq.broker.stats import BrokerStatsManager
     from rocketq.store.config import StoreConfig
     from rocketq.store.message_store import DefaultMessageStore
 
@@ -88,9 +89,15 @@ class DelayOffsetFile(ConfigFile):
 class ScheduleMessageService:
     """One delivery task per delay level; ``start()``/``aclose()``."""
 
-    def __init__(self, store: DefaultMessageStore, store_config: StoreConfig) -> None:
+    def __init__(
+        self,
+        store: DefaultMessageStore,
+        store_config: StoreConfig,
+        stats: BrokerStatsManager | None = None,
+    ) -> None:
         self.store = store
         self.store_config = store_config
+        self.stats = stats
         root = Path(store_config.store_path_root_dir)
         self.offsets = DelayOffsetFile(root / "config" / "delayOffset.json")
         self.levels = store.delay_levels
@@ -204,4 +211,7 @@ class ScheduleMessageService:
         if not result.status.stored:
             log.warning("delayed message to %s not delivered: %s", topic, result.status)
             return False
+        if self.stats is not None:  # DeliverDelayedMessageTimerTask's counts
+            wrote = sum(a.size for a in result.appended)
+            self.stats.on_schedule_delivered(level, topic, len(result.appended), wrote)
         return True
