@@ -11,6 +11,7 @@ conversions (``from_ext`` / ``to_ext``) a broker does on top. Every figure is th
 ``--repeat`` runs of ``--iterations`` calls, timed with ``time.perf_counter``.
 
     .venv/bin/python benchmarks/codec_bench.py [--iterations N] [--repeat R] [--body BYTES]
+    ROCKETQ_PURE_PYTHON=1 .venv/bin/python benchmarks/codec_bench.py   # the pure-Python codec
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from rocketq.common import speedups
 from rocketq.remoting.codec import FrameDecoder, encode, encode_parts
 from rocketq.remoting.codes import RequestCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body", type=int, default=1024, help="message body bytes")
     args = parser.parse_args(argv)
 
-    print(f"# python {platform.python_version()} on {platform.machine()}, {sys.platform}")
+    print(f"# python {platform.python_version()} on {platform.machine()}, {sys.platform}, "
+          f"{speedups.describe()}")  # fmt: skip
     print(f"# best of {args.repeat} x {args.iterations} iterations; µs per frame")
     row = "{:<10} {:<9} {:>6} {:>9} {:>9} {:>12} {:>9} {:>9}"
     titles = ("frame", "serialize", "bytes", "encode", "decode", "decode x64", "from_ext", "to_ext")

@@ -221,6 +221,39 @@ def test_encode_parts_twins(both: tuple[Kernels, Kernels], cmd: RemotingCommand)
     assert _outcome(compiled.encode_parts, cmd) == _outcome(pure.encode_parts, cmd)
 
 
+@given(
+    st.integers(1, 9),
+    st.integers(0, 120),
+    st.integers(0, 12),
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(-(2**31), 2**31 - 1),
+    st.binary(min_size=0, max_size=4),
+)
+def test_put_index_entry_twins(
+    both: tuple[Kernels, Kernels],
+    slots: int,
+    entries_base: int,
+    count: int,
+    key_hash: int,
+    phy: int,
+    diff: int,
+    slot_bytes: bytes,
+) -> None:
+    pure, compiled = both
+    results = []
+    for impl in (pure, compiled):
+        buf = bytearray(range(256)) + bytearray(40)  # old bytes in every slot
+        buf[40 : 40 + len(slot_bytes)] = slot_bytes
+        outcome = _outcome(impl.put_index_entry, buf, slots, entries_base, count, key_hash,
+                           phy, diff)  # fmt: skip
+        results.append((outcome, bytes(buf)))
+    assert results[0] == results[1]
+    for impl in (pure, compiled):  # a value struct cannot pack: struct.error both ways
+        with pytest.raises(struct.error):
+            impl.put_index_entry(bytearray(200), slots, 40, 1, key_hash, phy, 2**31)
+
+
 def test_decode_record_reads_every_buffer_kind(impl: Kernels) -> None:
     import mmap
 

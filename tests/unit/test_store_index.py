@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from rocketq.store import index_file
 from rocketq.store.checkpoint import StoreCheckpoint
 from rocketq.store.config import StoreConfig
 from rocketq.store.format import IndexHeader, StoreError
 from rocketq.store.index_file import IndexFile, index_file_name, index_file_size
 from rocketq.store.index_service import IndexService, QueryOffsetResult, build_key
+from tests.conftest import twin_implementations
 
 SLOTS = 8
 ENTRIES = 16  # entry 0 is never used: 15 keys per file
 FILE_SIZE = 40 + SLOTS * 4 + ENTRIES * 20
 T0 = 1_700_000_000_000  # a store timestamp (ms)
 FOREVER = 2**62
+
+
+@pytest.fixture(scope="module", autouse=True, params=["pure", "compiled"])
+def index_put_implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with ``put_index_entry``'s pure-Python reference, then with its
+    compiled twin (rocketq.common.speedups), as the byte work of every IndexFile put."""
+    pure, compiled = twin_implementations()
+    saved = index_file.put_index_entry
+    chosen = pure if request.param == "pure" else compiled
+    index_file.put_index_entry = chosen.put_index_entry
+    yield request.param
+    index_file.put_index_entry = saved
 
 
 def _file(tmp_path: Path, name: str = "20240101000000000", **seed: int) -> IndexFile:

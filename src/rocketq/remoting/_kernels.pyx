@@ -288,7 +288,8 @@ cdef bytes _json_header_bytes(cmd):
 
 
 cdef bint _fits(value, long low, long high):
-    return type(value) is int and low <= value <= high
+    # int subclasses too: codes are IntEnums (RequestCode, ResponseCode)
+    return isinstance(value, int) and low <= value <= high
 
 
 cdef bytes _rocketmq_header_bytes(cmd):

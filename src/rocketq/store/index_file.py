@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from rocketq.common import speedups
 from rocketq.store.format import (
     INDEX_ENTRY_SIZE,
     INDEX_HASH_SLOT_SIZE,
@@ -46,6 +47,7 @@ __all__ = [
     "IndexFile",
     "index_file_name",
     "index_file_size",
+    "put_index_entry",
 ]
 
 log = logging.getLogger(__name__)
@@ -192,16 +194,11 @@ class IndexFile:
         if count >= self.index_num:
             log.warning("index file %s full: %d entries", self.file_name, count)
             return False
-        key_hash = index_key_hash(key)
-        slot_pos = self._slot_position(key_hash)
-        (prev,) = _SLOT.unpack_from(self._mm, slot_pos)
-        if prev <= INVALID_INDEX or prev > count:
-            prev = INVALID_INDEX
         time_diff = _time_diff(header.begin_timestamp, store_timestamp)
-        _ENTRY.pack_into(
-            self._mm, self._entry_position(count), key_hash, phy_offset, time_diff, prev
-        )
-        _SLOT.pack_into(self._mm, slot_pos, count)
+        prev = put_index_entry(
+            self._mm, self.hash_slot_num, self._entries_base, count, index_key_hash(key),
+            phy_offset, time_diff,
+        )  # fmt: skip
         # The first entry's diff was computed against the old begin (the previous file's end,
         # or 0) before begin moves here -- exactly as RocketMQ does it.
         if count <= 1:
@@ -288,6 +285,33 @@ class IndexFile:
         """Close and delete the file."""
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+@speedups.twin
+def put_index_entry(
+    buf: mmap.mmap | bytearray,
+    hash_slot_num: int,
+    entries_base: int,
+    count: int,
+    key_hash: int,
+    phy_offset: int,
+    time_diff: int,
+) -> int:
+    """Write entry number ``count`` and make it the head of its key's slot chain, the byte
+    work of ``IndexFile#putKey``; return the entry it links back to (the slot's previous
+    head, ``INVALID_INDEX`` when the slot was empty or points past ``count``).
+
+    ``entries_base`` is where entry 0 starts (after the header and the slots); a slot
+    or entry outside ``buf`` raises ``struct.error``. Has a compiled twin.
+    """
+    slot_pos = INDEX_HEADER_SIZE + (key_hash % hash_slot_num) * INDEX_HASH_SLOT_SIZE
+    (prev,) = _SLOT.unpack_from(buf, slot_pos)
+    if prev <= INVALID_INDEX or prev > count:
+        prev = INVALID_INDEX
+    entry_pos = entries_base + count * INDEX_ENTRY_SIZE
+    _ENTRY.pack_into(buf, entry_pos, key_hash, phy_offset, time_diff, prev)
+    _SLOT.pack_into(buf, slot_pos, count)
+    return prev
 
 
 def _time_diff(begin_timestamp: int, store_timestamp: int) -> int:
