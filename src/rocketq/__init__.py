@@ -19,6 +19,7 @@ if _typing.TYPE_CHECKING:
         AsyncProducer,
         AsyncPullConsumer,
         AsyncPushConsumer,
+        AsyncSimpleConsumer,
         AsyncTransactionProducer,
         ClientConfig,
         ConsumeConcurrentlyContext,
@@ -39,8 +40,10 @@ if _typing.TYPE_CHECKING:
         PullResult,
         PullStatus,
         PushConsumer,
+        ReceivedMessage,
         SendResult,
         SendStatus,
+        SimpleConsumer,
         TransactionProducer,
     )
     from rocketq.common.errors import (
@@ -63,6 +66,7 @@ _HOMES: dict[str, str] = {
     "AsyncProducer": "rocketq.client",
     "AsyncPullConsumer": "rocketq.client",
     "AsyncPushConsumer": "rocketq.client",
+    "AsyncSimpleConsumer": "rocketq.client",
     "AsyncTransactionProducer": "rocketq.client",
     "BrokerError": "rocketq.common.errors",
     "ClientConfig": "rocketq.client",
@@ -88,6 +92,7 @@ _HOMES: dict[str, str] = {
     "PullResult": "rocketq.client",
     "PullStatus": "rocketq.client",
     "PushConsumer": "rocketq.client",
+    "ReceivedMessage": "rocketq.client",
     "RemotingConnectError": "rocketq.common.errors",
     "RemotingError": "rocketq.common.errors",
     "RemotingSendRequestError": "rocketq.common.errors",
@@ -95,6 +100,7 @@ _HOMES: dict[str, str] = {
     "RocketQError": "rocketq.common.errors",
     "SendResult": "rocketq.client",
     "SendStatus": "rocketq.client",
+    "SimpleConsumer": "rocketq.client",
     "TransactionProducer": "rocketq.client",
 }
 
@@ -104,6 +110,7 @@ __all__ = [
     "AsyncProducer",
     "AsyncPullConsumer",
     "AsyncPushConsumer",
+    "AsyncSimpleConsumer",
     "AsyncTransactionProducer",
     "BrokerError",
     "ClientConfig",
@@ -129,6 +136,7 @@ __all__ = [
     "PullResult",
     "PullStatus",
     "PushConsumer",
+    "ReceivedMessage",
     "RemotingConnectError",
     "RemotingError",
     "RemotingSendRequestError",
@@ -136,6 +144,7 @@ __all__ = [
     "RocketQError",
     "SendResult",
     "SendStatus",
+    "SimpleConsumer",
     "TransactionProducer",
 ]
 

@@ -39,7 +39,7 @@ from rocketq.client.selectors import (
     SelectMessageQueueByMachineRoom,
     SelectMessageQueueByRandom,
 )
-from rocketq.client.simple_consumer import AsyncSimpleConsumer, SimpleConsumer  # noqa: F401
+from rocketq.client.simple_consumer import AsyncSimpleConsumer, ReceivedMessage, SimpleConsumer
 from rocketq.client.sync import (
     BackgroundLoop,
     LitePullConsumer,
@@ -59,6 +59,7 @@ __all__ = [
     "AsyncProducer",
     "AsyncPullConsumer",
     "AsyncPushConsumer",
+    "AsyncSimpleConsumer",
     "AsyncTransactionProducer",
     "BackgroundLoop",
     "ClientConfig",
@@ -81,12 +82,14 @@ __all__ = [
     "PullResult",
     "PullStatus",
     "PushConsumer",
+    "ReceivedMessage",
     "RequestTimeoutError",
     "SelectMessageQueueByHash",
     "SelectMessageQueueByMachineRoom",
     "SelectMessageQueueByRandom",
     "SendResult",
     "SendStatus",
+    "SimpleConsumer",
     "TransactionProducer",
     "TransactionSendResult",
     "create_reply_message",
