@@ -305,7 +305,7 @@ def put_index_entry(
     or entry outside ``buf`` raises ``struct.error``. Has a compiled twin.
     """
     slot_pos = INDEX_HEADER_SIZE + (key_hash % hash_slot_num) * INDEX_HASH_SLOT_SIZE
-    (prev,) = _SLOT.unpack_from(buf, slot_pos)
+    prev: int = _SLOT.unpack_from(buf, slot_pos)[0]
     if prev <= INVALID_INDEX or prev > count:
         prev = INVALID_INDEX
     entry_pos = entries_base + count * INDEX_ENTRY_SIZE
