@@ -113,6 +113,9 @@ async def test_request_gets_the_reply_which_is_also_stored(
     assert reply.topic == REPLY_TOPIC and reply.born_host[0] == "127.0.0.1"
     assert [m.queue_id for m in replier.requests[1:]] == [7 % 2, 0]
     assert sorted(m.body for m in stored) == [b"re:pang", b"re:ping", b"re:pong"]
+    # each stored reply is a put of the reply topic (ReplyMessageProcessor's statistics)
+    put = broker.broker_stats_manager.get_stats_item("TOPIC_PUT_NUMS", REPLY_TOPIC)
+    assert put is not None and put.value == 3
 
 
 async def test_reply_not_stored_when_disabled_and_refused_for_a_gone_requester(

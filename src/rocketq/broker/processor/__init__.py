@@ -67,6 +67,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
         producer_manager=ctl.producer_manager,
         consumer_manager=ctl.consumer_manager,
         registrar=ctl,
+        stats=ctl.broker_stats_manager,
     )
     for code in (rc.SEND_REPLY_MESSAGE, rc.SEND_REPLY_MESSAGE_V2):
         table.register(code, reply.process)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from rocketq.broker.client_manager import ConsumerManager, ProducerManager
     from rocketq.broker.config import BrokerConfig
     from rocketq.broker.registrar import Registrar
+    from rocketq.broker.stats import BrokerStatsManager
     from rocketq.broker.topic_config import TopicConfigManager
     from rocketq.store.message_store import DefaultMessageStore
 
@@ -86,8 +87,10 @@ class ReplyMessageProcessor:
         producer_manager: ProducerManager,
         consumer_manager: ConsumerManager,
         registrar: Registrar,
+        stats: BrokerStatsManager | None = None,
     ) -> None:
         self.config = config
+        self.stats = stats
         self.store = store
         self.topic_config_manager = topic_config_manager
         self.producer_manager = producer_manager
@@ -224,6 +227,8 @@ class ReplyMessageProcessor:
             log.warning("reply to %s not stored: %s %s", header.topic, result.status, result.remark)
             return None
         first = result.appended[0]
+        if self.stats is not None:  # handlePutMessageResult's incTopicPut*/incBrokerPutNums
+            self.stats.on_put(header.topic, queue_id, 1, first.size)
         return SendMessageResponseHeader(
             msg_id=first.msg_id, queue_id=queue_id, queue_offset=first.queue_offset
         )
