@@ -246,7 +246,7 @@ def classify(frames: list[str]) -> str:
 
 def measure(label: str, src: str, args: argparse.Namespace, round_no: int) -> Run:
     """One broker, warm-up, one measured window."""
-    env = {"ROCKETQ_PURE": "1"} if args.pure else {}
+    env = {"ROCKETQ_PURE_PYTHON": "1"} if args.pure else {}  # rocketq.common.speedups.ENV_VAR
     broker = Broker(src, args.flush, env)
     run = Run(label)
     try:
@@ -361,7 +361,7 @@ def main() -> None:
     p.add_argument("--perf", action="store_true", help="count syscalls with perf stat")
     p.add_argument("--profile", action="store_true", help="py-spy the broker")
     p.add_argument("--keep-stacks", help="prefix to keep the folded py-spy stacks under")
-    p.add_argument("--pure", action="store_true", help="set ROCKETQ_PURE=1 in the broker")
+    p.add_argument("--pure", action="store_true", help="set ROCKETQ_PURE_PYTHON=1 in the broker")
     args = p.parse_args()
     trees = [s.split("=", 1) for s in (args.src or [f"cur={ROOT / 'src'}"])]
     runs = []
