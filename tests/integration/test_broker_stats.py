@@ -163,3 +163,33 @@ async def test_delayed_delivery_is_counted_as_the_schedule_group_get_and_a_put(
         )
         assert group_get is not None
         assert group_get.value == 3
+
+
+async def test_transaction_check_reads_count_as_the_system_group_gets(tmp_path: Path) -> None:
+    # TransactionalMessageBridge.getMessage counts its half-queue reads for CID_SYS_RMQ_TRANS.
+    from rocketq.broker.transaction.bridge import TRANS_SYS_GROUP
+    from rocketq.client.transaction import AsyncTransactionProducer, LocalTransactionState
+    from rocketq.common.topic import TRANS_HALF_TOPIC
+    from rocketq.testing import async_wait_until
+
+    conf = {"transactionTimeOut": "300", "transactionCheckInterval": "300"}
+    checked: list[str] = []
+
+    def check(msg: MessageExt) -> LocalTransactionState:
+        checked.append(msg.topic)
+        return LocalTransactionState.COMMIT_MESSAGE
+
+    async with running_cluster(tmp_path, conf) as (namesrv, broker):
+        producer = AsyncTransactionProducer(
+            "stats-tx-pg",
+            client_config=ClientConfig(namesrv_addr=namesrv.address),
+            execute_local_transaction=lambda msg, arg: LocalTransactionState.UNKNOW,
+            check_local_transaction=check,
+        )
+        async with producer:
+            await producer.send_message_in_transaction(Message("TxStatsT", b"half"))
+            await async_wait_until(lambda: bool(checked), 20.0, 0.05, "never checked")
+        stats: BrokerStatsManager = broker.broker_stats_manager
+        item = stats.get_stats_item(GROUP_GET_NUMS, f"{TRANS_HALF_TOPIC}@{TRANS_SYS_GROUP}")
+        assert item is not None
+        assert item.value >= 1

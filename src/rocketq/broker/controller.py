@@ -203,6 +203,7 @@ class BrokerController:
             producer_manager=self.producer_manager,
             registrar=self,
             wake_schedule=self.schedule_service.wakeup,
+            stats=self.broker_stats_manager,
         )
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from rocketq.store.result import GetMessageStatus, PutMessageResult
 if TYPE_CHECKING:
     from rocketq.broker.consumer_offset import ConsumerOffsetManager
     from rocketq.broker.registrar import Registrar
+    from rocketq.broker.stats import BrokerStatsManager
     from rocketq.broker.topic_config import TopicConfigManager
     from rocketq.store.message_store import DefaultMessageStore
 
@@ -259,11 +260,13 @@ class TransactionalMessageBridge:
         topic_config_manager: TopicConfigManager,
         consumer_offset_manager: ConsumerOffsetManager,
         registrar: Registrar,
+        stats: BrokerStatsManager | None = None,
     ) -> None:
         self.store = store
         self.topic_config_manager = topic_config_manager
         self.consumer_offset_manager = consumer_offset_manager
         self.registrar = registrar
+        self.stats = stats
 
     @property
     def store_host(self) -> Address:
@@ -327,6 +330,9 @@ class TransactionalMessageBridge:
         got = self.store.get_message(TRANS_SYS_GROUP, topic, queue_id, offset, max_nums)
         status = _READ_STATUS.get(got.status, ReadStatus.OFFSET_ILLEGAL)
         records: list[MessageRecord] = []
+        if self.stats is not None and got.buffers:  # getMessage's incGroupGet*/incBrokerGet
+            size = sum(len(view) for view in got.buffers)
+            self.stats.on_internal_get(TRANS_SYS_GROUP, topic, len(got.buffers), size)
         try:
             for view in got.buffers:
                 try:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rocketq.broker.config import BrokerConfig
     from rocketq.broker.consumer_offset import ConsumerOffsetManager
     from rocketq.broker.registrar import Registrar
+    from rocketq.broker.stats import BrokerStatsManager
     from rocketq.broker.topic_config import TopicConfigManager
     from rocketq.store.config import StoreConfig
     from rocketq.store.message_store import DefaultMessageStore
@@ -40,9 +41,10 @@ class TransactionalMessageService:
         producer_manager: ProducerManager,
         registrar: Registrar,
         wake_schedule: Callable[[], None],
+        stats: BrokerStatsManager | None = None,
     ) -> None:
         self.bridge = TransactionalMessageBridge(
-            store, topic_config_manager, consumer_offset_manager, registrar
+            store, topic_config_manager, consumer_offset_manager, registrar, stats
         )
         self.end_transaction = EndTransactionProcessor(store_config, self.bridge, wake_schedule)
         self.check_service = TransactionalMessageCheckService(
