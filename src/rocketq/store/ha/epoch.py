@@ -175,10 +175,11 @@ class EpochFileCache:
         self._truncate([e for e in self._entries if e[0] < epoch])
 
     def truncate_prefix_by_offset(self, offset: int) -> None:
-        """CommitLog files below ``offset`` were deleted: drop entries that end before it
-        and start the first kept one at ``offset`` at the earliest."""
+        """CommitLog files below ``offset`` were deleted: drop the entries that end at or
+        before it (``truncatePrefixByOffset``). The first kept entry keeps its start: a
+        consistent point needs the same start as the master's entry of that epoch."""
         kept = [e for e in self.entries() if e.end_offset is None or e.end_offset > offset]
-        self._truncate([(e.epoch, max(e.start_offset, offset)) for e in kept])
+        self._truncate([(e.epoch, e.start_offset) for e in kept])
 
     def _truncate(self, kept: list[tuple[int, int]]) -> None:
         if kept != self._entries:
