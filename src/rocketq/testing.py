@@ -281,9 +281,9 @@ class BrokerProcess(_ServerProcess):
         self.broker_name = self.config["brokerName"]
         self.host = host  # bound and advertised (unless brokerIP1 says otherwise)
         self.wrapper = tuple(wrapper)
-        advertised = self.config.get("brokerIP1") or host
-        if advertised not in ("0.0.0.0", "::"):
-            self.addr_host = advertised
+        # Reached where it binds; bound everywhere, where it says it is (brokerIP1).
+        reachable = self.config.get("brokerIP1", "127.0.0.1") if host in ("0.0.0.0", "::") else host
+        self.addr_host = reachable
 
     @property
     def store_dir(self) -> Path:
