@@ -1,0 +1,105 @@
+"""The Apache RocketMQ C++ client through a controller-mode failover (issue 12).
+
+A NameServer with the controller inside and three controller-mode brokers with
+``allAckInSyncStateSet`` (real processes, ``controller_cluster``). A C++ producer sends
+without pause while the master is SIGKILLed: sends fail while its route still names the dead
+master, and go on once librocketmq's periodic route refresh finds the new one. Every message
+the C++ producer saw acknowledged is on the new master, and a C++ push consumer started
+afterwards receives every one of them."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from rocketq.admin import AdminClient
+from rocketq.common.errors import RocketQError
+from rocketq.common.topic import TopicConfig
+from rocketq.testing import async_wait_until, controller_cluster
+from tests.integration.conftest import pull_all
+from tests.interop.conftest import CPP_DRIVER, Driver
+
+pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a broker is SIGKILLed
+
+GROUP = "cpp-ctl"
+TOPIC = "CppFailover"
+QUEUES = 4
+# Only the closed connection may elect in time: heartbeats would take a minute.
+NO_TIMEOUT = {"controllerHeartBeatTimeoutMills": "60000"}
+SETTLE_S = 60.0
+# librocketmq refreshes routes every 30 s; a loaded machine may add some.
+ROUTE_REFRESH_BOUND_S = 90.0
+BEFORE_KILL = 100  # acknowledged sends before the master dies
+AFTER_FAILOVER = 100  # acknowledged sends needed after it
+
+
+def cpp(python: Path, home: Path, *args: str) -> Driver:
+    return Driver([str(python), str(CPP_DRIVER), *args], env={"HOME": str(home)})
+
+
+def acked(producer: Driver) -> list[str]:
+    """Keys of the sends the C++ producer saw answered SEND_OK (its ``OK``), in order."""
+    return [f"f{m['i']}" for m in producer.lines if m.get("status") == "OK"]
+
+
+async def create_topic(admin: AdminClient, route: dict[int, str]) -> None:
+    await admin.create_topic(route[0], TopicConfig(TOPIC, QUEUES, QUEUES))
+
+    async def everyone_has_it() -> bool:
+        try:
+            for addr in route.values():
+                await admin.pull(addr, TOPIC, 0, 0)
+        except RocketQError:
+            return False
+        return True
+
+    await async_wait_until(everyone_has_it, SETTLE_S, message="the slaves did not get the topic")
+
+
+async def test_cpp_producer_and_consumer_go_on_through_a_failover(
+    tmp_path: Path, cpp_python: Path, drivers: list[Driver]
+) -> None:
+    with controller_cluster(tmp_path, 3, broker_name=GROUP, broker_config=NO_TIMEOUT) as group:
+        ns = group.namesrv.addr
+        async with AdminClient(ns) as admin:
+            route = await group.wait_settled(admin, SETTLE_S)
+            old_master = route[0]
+            await create_topic(admin, route)
+            producer = cpp(cpp_python, tmp_path, "produce", "--namesrv", ns, "--topic",
+                           TOPIC, "--group", "cpp-ctl-pg", "--count", "1000000",
+                           "--keys-prefix", "f")  # fmt: skip
+            drivers.append(producer)
+            await async_wait_until(
+                lambda: len(acked(producer)) >= BEFORE_KILL, SETTLE_S, message="no C++ sends"
+            )
+            group.brokers[group.index_of(old_master)].stop(signal.SIGKILL)
+            at_kill = len(acked(producer))
+
+            async def new_master() -> str | None:
+                r = await group.route(admin)
+                return r[0] if r.get(0) not in (None, old_master) else None
+
+            master = await async_wait_until(new_master, SETTLE_S, 0.05, "no new master")
+            t0 = time.monotonic()
+            await async_wait_until(
+                lambda: len(acked(producer)) >= at_kill + AFTER_FAILOVER,
+                ROUTE_REFRESH_BOUND_S,
+                message="the C++ producer did not go on after the failover",
+            )
+            print(f"\nC++ producer sending again {time.monotonic() - t0:.1f} s after failover")
+            producer.kill()
+            keys = set(acked(producer))
+            stored = {m.keys for m in await pull_all(admin, master, TOPIC, QUEUES)}
+            assert keys <= stored, f"acknowledged but lost: {sorted(keys - stored)[:5]}"
+
+        consumer = cpp(cpp_python, tmp_path, "consume", "--namesrv", ns, "--topic", TOPIC,
+                       "--group", "cpp-ctl-cg", "--expect", str(len(stored)),
+                       "--timeout", "150")  # fmt: skip
+        drivers.append(consumer)
+        done = consumer.wait(180)
+        assert done["timed_out"] is False, done
+        received = {str(m["keys"]) for m in consumer.messages}
+        assert keys <= received
