@@ -113,7 +113,7 @@ def compiled_kernels(name: str = "rocketq.common._kernels") -> ModuleType:
     """A compiled kernel module, imported directly (even under ROCKETQ_PURE_PYTHON=1). Not
     built: a failure where it could have been built (a compiler, or CI), else a skip."""
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except ImportError as exc:
         why = f"the compiled core is not built ({exc})"
         if speedups.pure_python_requested() or not (compiler_present() or os.environ.get("CI")):
@@ -122,6 +122,11 @@ def compiled_kernels(name: str = "rocketq.common._kernels") -> ModuleType:
             f"{why}: `make core` (or `pip install -e .`) builds it with the C compiler that "
             f"is present; set {speedups.ENV_VAR}=1 to test the pure-Python path only"
         )
+    built = Path(module.__file__ or "")
+    source = built.parent / "_kernels.pyx"
+    if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
+        pytest.fail(f"{built.name} is older than {source}: `make core` rebuilds it")
+    return module
 
 
 def twin_implementations() -> tuple[Kernels, Kernels]:
