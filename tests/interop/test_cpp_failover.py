@@ -5,7 +5,7 @@ A NameServer with the controller inside and three controller-mode brokers with
 without pause while the master is SIGKILLed: sends fail while its route still names the dead
 master, and go on once librocketmq's periodic route refresh finds the new one. Every message
 the C++ producer saw acknowledged is on the new master, and a C++ push consumer started
-afterwards receives every one of them."""
+afterwards receives every one of them, as does one that ran across the failover."""
 
 from __future__ import annotations
 
@@ -72,8 +72,15 @@ async def test_cpp_producer_and_consumer_go_on_through_a_failover(
                            TOPIC, "--group", "cpp-ctl-pg", "--count", "1000000",
                            "--keys-prefix", "f")  # fmt: skip
             drivers.append(producer)
+            # a consumer running across the failover, beside one started after it (below)
+            across = cpp(cpp_python, tmp_path, "consume", "--namesrv", ns, "--topic", TOPIC,
+                         "--group", "cpp-ctl-across", "--expect", "1000000",
+                         "--timeout", "300")  # fmt: skip
+            drivers.append(across)
             await async_wait_until(
-                lambda: len(acked(producer)) >= BEFORE_KILL, SETTLE_S, message="no C++ sends"
+                lambda: len(acked(producer)) >= BEFORE_KILL and len(across.messages) > 0,
+                SETTLE_S,
+                message="no C++ sends or deliveries",
             )
             group.brokers[group.index_of(old_master)].stop(signal.SIGKILL)
             at_kill = len(acked(producer))
@@ -95,11 +102,20 @@ async def test_cpp_producer_and_consumer_go_on_through_a_failover(
             stored = {m.keys for m in await pull_all(admin, master, TOPIC, QUEUES)}
             assert keys <= stored, f"acknowledged but lost: {sorted(keys - stored)[:5]}"
 
+            def received(consumer: Driver) -> set[str]:
+                return {str(m["keys"]) for m in consumer.messages}
+
+            await async_wait_until(
+                lambda: keys <= received(across),
+                ROUTE_REFRESH_BOUND_S,
+                message="the consumer running across the failover missed acknowledged sends",
+            )
+            across.kill()
+
         consumer = cpp(cpp_python, tmp_path, "consume", "--namesrv", ns, "--topic", TOPIC,
                        "--group", "cpp-ctl-cg", "--expect", str(len(stored)),
                        "--timeout", "150")  # fmt: skip
         drivers.append(consumer)
         done = consumer.wait(180)
         assert done["timed_out"] is False, done
-        received = {str(m["keys"]) for m in consumer.messages}
-        assert keys <= received
+        assert keys <= received(consumer)
