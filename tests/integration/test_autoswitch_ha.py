@@ -259,3 +259,27 @@ async def test_slave_dispatches_only_up_to_the_confirm_offset_new_master_all(
     finally:
         for node in (a, b, c):
             await node.aclose()
+
+
+async def test_restarted_slave_dispatches_only_what_it_receives(tmp_path: Path) -> None:
+    """A slave restarted on its store (recovered, queues rebuilt) and following again adds
+    ConsumeQueue entries for the new records only."""
+    a = await Node(tmp_path / "a", 1).start()
+    b = await Node(tmp_path / "b", 2).start()
+    try:
+        assert await a.ha.change_to_master(1)
+        a.ha.set_sync_state_set(frozenset({1}))
+        assert await put(a, 0, 10) == [PutMessageStatus.PUT_OK] * 10
+        await b.follow(a, 1)
+        await wait_until(lambda: queued(b) == 10, "b has the first ten")
+        await b.aclose()
+        b = await Node(tmp_path / "b", 2).start()
+        assert queued(b) == 10
+        await b.follow(a, 1)
+        assert await put(a, 10, 5) == [PutMessageStatus.PUT_OK] * 5
+        await wait_until(lambda: b.store.max_phy_offset() == a.store.max_phy_offset(), "copy")
+        await wait_until(lambda: queued(b) >= 15, "b has all fifteen")
+        assert queued(b) == 15
+    finally:
+        await a.aclose()
+        await b.aclose()

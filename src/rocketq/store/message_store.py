@@ -504,11 +504,11 @@ class DefaultMessageStore(MessageStoreReads):
         self.config.broker_role = role
         self._sync_master = role == SYNC_MASTER
         self.ha_service, self.ha_client = ha_service, ha_client
-        # A master dispatches as it appends (None); a slave goes on from where it stands, so
-        # records not dispatched yet (beyond the confirm offset) are not skipped.
-        self._reput_offset = self.dispatched_offset() if role == SLAVE else None
+        # A master dispatches as it appends (None: all dispatched, a slave then starts at
+        # its next chunk); a slave that follows another master goes on from where it
+        # stands, so records held back (beyond the confirm offset) are not skipped.
         if role != SLAVE:
-            self._dispatch_limit = None
+            self._reput_offset = self._dispatch_limit = None
 
     def dispatched_offset(self) -> int:
         """End of the last whole record (a slave's tail may stop inside one)."""
