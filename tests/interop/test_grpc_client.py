@@ -9,6 +9,7 @@ name ``rocketmq`` must not meet the project's interpreter); see clients/grpc_cli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from rocketq import AsyncProducer, Message
+from rocketq.broker.config import load_broker_conf
 from rocketq.broker.controller import BrokerController
 from rocketq.broker.grpc import GrpcMessagingServer
 from rocketq.broker.grpc.registry import ClientTables
@@ -365,3 +367,54 @@ async def _orphans_committed(
     finally:
         proc.stdin.close()
         await asyncio.wait_for(proc.wait(), 60)
+
+
+@contextlib.asynccontextmanager
+async def second_broker(
+    namesrv: NamesrvController, store_dir: Path
+) -> AsyncIterator[BrokerController]:
+    """broker-b in the NameServer's cluster, serving gRPC on its own free port."""
+    overrides = {"brokerName": "broker-b", "namesrvAddr": namesrv.address, "listenPort": "0",
+                 "bindAddress": "127.0.0.1", "storePathRootDir": str(store_dir)}  # fmt: skip
+    config, store_config, _unknown = load_broker_conf(None, overrides)
+    config.broker_ip1 = "127.0.0.1"
+    broker = BrokerController(config, store_config)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.aclose()
+
+
+async def test_two_brokers_through_one_endpoint(grpc_python: Path, tmp_path: Path) -> None:
+    """Two brokers on one host, each serving gRPC on its own port: the client, given one
+    broker's endpoint, gets both brokers' queues from QueryRoute, sends to both, and a
+    SimpleConsumer and a PushConsumer each receive every message from both."""
+    async with (
+        running_cluster(tmp_path / "a") as (namesrv, broker_a),
+        second_broker(namesrv, tmp_path / "b") as broker_b,
+    ):
+        for broker in (broker_a, broker_b):
+            create_topic(broker, "TwoB", 2)
+            await broker.register_broker_all()
+        assert broker_a.grpc_server is not None and broker_b.grpc_server is not None
+        endpoint = broker_a.grpc_server.address
+        produce = ["produce", "--endpoints", endpoint, "--topic", "TwoB", "--count", "24"]
+        sent, _ = await drive(grpc_python, tmp_path, *produce)
+        ids = {line["msg_id"] for line in sent if "msg_id" in line}
+        assert len(ids) == 24
+        stored = [sum(b.store.get_max_offset_in_queue("TwoB", q) for q in range(2))
+                  for b in (broker_a, broker_b)]  # fmt: skip
+        assert sum(stored) == 24 and min(stored) > 0, stored
+        consume = ["consume", "--endpoints", endpoint, "--topic", "TwoB", "--group",
+                   "two-simple", "--expect", "24", "--await", "1"]  # fmt: skip
+        got, _ = await drive(grpc_python, tmp_path, *consume)
+        assert {m["msg_id"] for m in got if "body" in m and m["acked"]} == ids
+        push = ["push-consume", "--endpoints", endpoint, "--topic", "TwoB", "--group",
+                "two-push", "--expect", "24"]  # fmt: skip
+        got, _ = await drive(grpc_python, tmp_path, *push)
+        assert {m["msg_id"] for m in got if "body" in m and m["acked"]} == ids
+        for group in ("two-simple", "two-push"):
+            acked = [sum(b.consumer_offset_manager.query_all(group, "TwoB").values())
+                     for b in (broker_a, broker_b)]  # fmt: skip
+            assert acked == stored, (group, acked)

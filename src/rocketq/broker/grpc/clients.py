@@ -1,12 +1,12 @@
 """Routes, assignments, heartbeats and the Telemetry stream of the 5.x SDKs (the Java
-proxy's ``RouteActivity`` and ``ClientActivity``), answered from this broker's own topic
-table: every queue a route names is this broker's, reached at this gRPC server."""
+proxy's ``RouteActivity`` and ``ClientActivity``). A route names the queues of every broker
+group holding the topic, each at its own gRPC endpoint (:mod:`.route`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -16,11 +16,13 @@ from rocketq.broker.config import BrokerConfig
 from rocketq.broker.grpc.convert import ok, status
 from rocketq.broker.grpc.producer import accepted_message_types
 from rocketq.broker.grpc.registry import GrpcClientRegistry, Outbox
+from rocketq.broker.grpc.route import GrpcRouteService, RouteBroker
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
-from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
+from rocketq.common.topic import PERM_READ, PERM_WRITE
+from rocketq.remoting.body import QueueData
 
 __all__ = ["ClientActivity", "queue_permission"]
 
@@ -48,17 +50,26 @@ DEFAULT_LONG_POLLING_S = 20
 ALL_QUEUES = -1
 
 
-def queue_permission(queue_id: int, config: TopicConfig, broker_perm: int) -> int:
-    """The v2 ``Permission`` of one queue: readable below readQueueNums, writable below
-    writeQueueNums, both limited by the topic's and the broker's permission."""
-    perm = config.perm & broker_perm
-    readable = queue_id < config.read_queue_nums and perm & PERM_READ
-    writable = queue_id < config.write_queue_nums and perm & PERM_WRITE
+def queue_permission(queue_id: int, queue_data: QueueData) -> int:
+    """The v2 ``Permission`` of one queue of a broker's ``QueueData``: readable below
+    readQueueNums, writable below writeQueueNums, as the queue data's permission allows
+    (what the broker itself accepts for that queue id)."""
+    readable = queue_id < queue_data.read_queue_nums and queue_data.perm & PERM_READ
+    writable = queue_id < queue_data.write_queue_nums and queue_data.perm & PERM_WRITE
     if readable and writable:
         return pb.Permission.READ_WRITE
     if readable:
         return pb.Permission.READ
     return pb.Permission.WRITE if writable else pb.Permission.NONE
+
+
+def _permission(perm: int) -> int:
+    """``RouteActivity#convertToPermission``: a broker's whole permission."""
+    if perm & PERM_READ and perm & PERM_WRITE:
+        return pb.Permission.READ_WRITE
+    if perm & PERM_READ:
+        return pb.Permission.READ
+    return pb.Permission.WRITE if perm & PERM_WRITE else pb.Permission.NONE
 
 
 class ClientActivity:
@@ -68,7 +79,7 @@ class ClientActivity:
         self,
         config: BrokerConfig,
         topic_config_manager: TopicConfigManager,
-        endpoints: Callable[[], pb.Endpoints],
+        routes: GrpcRouteService,
         max_body_size: int,
         subscription_group_manager: SubscriptionGroupManager | None = None,
         registry: GrpcClientRegistry | None = None,
@@ -77,57 +88,67 @@ class ClientActivity:
         self.registry = registry
         self.groups = subscription_group_manager
         self.topics = topic_config_manager
-        self.endpoints = endpoints
+        self.routes = routes
         self.max_body_size = max_body_size
         # client id -> the settings it last sent on its Telemetry stream
         self.client_settings: dict[str, pb.Settings] = {}
-
-    def _broker(self) -> pb.Broker:
-        return pb.Broker(name=self.config.broker_name, id=0, endpoints=self.endpoints())
 
     # -- routes -----------------------------------------------------------------------------
 
     async def query_route(
         self, request: svc.QueryRouteRequest, _context: Context
     ) -> svc.QueryRouteResponse:
-        """Every queue of the topic on this broker, at this server's address."""
+        """Every queue of the topic on every broker group, each at its broker's endpoint."""
+        brokers = await self.routes.brokers(request.topic.name)
+        if not brokers:
+            return svc.QueryRouteResponse(status=_topic_not_found(request.topic.name))
+        # The topic's message type as this broker's table has it (LocalMetadataService),
+        # for the queues of every broker.
         config = self.topics.select(request.topic.name)
-        if config is None:
-            return svc.QueryRouteResponse(
-                status=status(pb.Code.TOPIC_NOT_FOUND, f"topic {request.topic.name} not found")
-            )
-        broker = self._broker()
+        accepts = (
+            accepted_message_types(config)
+            if config is not None
+            else [pb.MessageType.MESSAGE_TYPE_UNSPECIFIED]
+        )
         queues = [
             pb.MessageQueue(
                 topic=request.topic,
                 id=queue_id,
-                permission=queue_permission(queue_id, config, self.config.broker_permission),  # type: ignore[arg-type]
-                broker=broker,
-                accept_message_types=accepted_message_types(config),  # type: ignore[arg-type]
+                permission=queue_permission(queue_id, b.queue_data),  # type: ignore[arg-type]
+                broker=_broker(b),
+                accept_message_types=accepts,  # type: ignore[arg-type]
             )
-            for queue_id in range(max(config.read_queue_nums, config.write_queue_nums))
+            for b in brokers
+            for queue_id in range(max(b.queue_data.read_queue_nums, b.queue_data.write_queue_nums))
         ]
         return svc.QueryRouteResponse(status=ok(), message_queues=queues)
 
     async def query_assignment(
         self, request: svc.QueryAssignmentRequest, _context: Context
     ) -> svc.QueryAssignmentResponse:
-        """One assignment: all queues of this broker (receives pop the whole topic)."""
-        config = self.topics.select(request.topic.name)
-        if config is None:
-            return svc.QueryAssignmentResponse(
-                status=status(pb.Code.TOPIC_NOT_FOUND, f"topic {request.topic.name} not found")
+        """One assignment per readable broker group: all its queues (receives pop the whole
+        topic of a broker; also for FIFO groups, whose receives pop every queue in order,
+        where the Java proxy assigns each queue)."""
+        brokers = await self.routes.brokers(request.topic.name)
+        if not brokers:
+            return svc.QueryAssignmentResponse(status=_topic_not_found(request.topic.name))
+        assignments = [
+            pb.Assignment(
+                message_queue=pb.MessageQueue(
+                    topic=request.topic,
+                    id=ALL_QUEUES,
+                    permission=_permission(b.queue_data.perm),  # type: ignore[arg-type]
+                    broker=_broker(b),
+                )
             )
-        queue = pb.MessageQueue(
-            topic=request.topic,
-            id=ALL_QUEUES,
-            permission=pb.Permission.READ_WRITE,
-            broker=self._broker(),
-            accept_message_types=accepted_message_types(config),  # type: ignore[arg-type]
-        )
-        return svc.QueryAssignmentResponse(
-            status=ok(), assignments=[pb.Assignment(message_queue=queue)]
-        )
+            for b in brokers
+            if b.queue_data.perm & PERM_READ and b.queue_data.read_queue_nums > 0
+        ]
+        if not assignments:
+            return svc.QueryAssignmentResponse(
+                status=status(pb.Code.FORBIDDEN, "no readable queue")
+            )
+        return svc.QueryAssignmentResponse(status=ok(), assignments=assignments)
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -223,6 +244,18 @@ class ClientActivity:
         if not sub.HasField("long_polling_timeout"):
             sub.long_polling_timeout.seconds = DEFAULT_LONG_POLLING_S
         return out
+
+
+def _broker(route_broker: RouteBroker) -> pb.Broker:
+    return pb.Broker(
+        name=route_broker.queue_data.broker_name,
+        id=route_broker.broker_id,
+        endpoints=route_broker.endpoints,
+    )
+
+
+def _topic_not_found(topic: str) -> pb.Status:
+    return status(pb.Code.TOPIC_NOT_FOUND, f"topic {topic} is on no broker")
 
 
 def _peer(context: Context) -> str:

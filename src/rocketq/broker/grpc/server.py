@@ -27,6 +27,7 @@ from rocketq.broker.grpc.convert import endpoints_of, status
 from rocketq.broker.grpc.messages import MessageActivity
 from rocketq.broker.grpc.producer import ProducerActivity
 from rocketq.broker.grpc.registry import ClientTables, GrpcClientRegistry
+from rocketq.broker.grpc.route import GrpcRouteService
 from rocketq.broker.grpc.tls import TlsMaterial, load_tls_material
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
@@ -100,10 +101,13 @@ class GrpcMessagingServer:
             if client_tables is not None
             else None
         )
+        # Routes over every broker of a topic: the NameServers' route, other brokers' gRPC
+        # ports asked from them (its own connections, closed with the server).
+        self.routes = GrpcRouteService(config, topic_config_manager, self.endpoints)
         self.clients = ClientActivity(
             config,
             topic_config_manager,
-            self.endpoints,
+            self.routes,
             store.config.max_message_size,
             subscription_group_manager,
             self.registry,
@@ -145,6 +149,10 @@ class GrpcMessagingServer:
             raise OSError(
                 f"grpcServerPort: cannot bind {self.config.bind_address}:{self.requested_port}"
             )
+        if self.config.grpc_server_port == 0:
+            # A free port was asked for: the config now tells the bound one, so other
+            # brokers learn it from GET_BROKER_CONFIG (see ``route``), as listenPort 0 does.
+            self.config.grpc_server_port = self.port
         if self._owns_pop_service:
             await self.pop_service.start()
         await server.start()
@@ -166,6 +174,7 @@ class GrpcMessagingServer:
         else:  # held receives answer now, not after the grace period
             self.pop_service.wake_all()
         await server.stop(SHUTDOWN_GRACE_S)
+        await self.routes.aclose()
 
     # -- store dispatch -> long polling -----------------------------------------------------
 
