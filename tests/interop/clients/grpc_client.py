@@ -301,6 +301,55 @@ def bench_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_consume(args: argparse.Namespace) -> int:
+    """Receive and ack a backlog of --count messages with one SimpleConsumer from --threads
+    threads (receive up to --batch, then ack each, blocking); report the rate from the
+    first receive to the last ack."""
+    from rocketmq import FilterExpression, SimpleConsumer
+
+    consumer = SimpleConsumer(
+        _config(args), args.group, {args.topic: FilterExpression("*")}, await_duration=1
+    )
+    consumer.startup()
+    lock = threading.Lock()
+    state = {"acked": 0, "failed": 0, "last": 0.0}
+    deadline = time.monotonic() + args.timeout
+
+    def run() -> None:
+        while state["acked"] < args.count and time.monotonic() < deadline:
+            try:
+                messages = consumer.receive(args.batch, args.invisible) or []
+            except Exception:
+                with lock:
+                    state["failed"] += 1
+                continue
+            for msg in messages:
+                try:
+                    consumer.ack(msg)
+                except Exception:
+                    with lock:
+                        state["failed"] += 1
+                    continue
+                with lock:
+                    state["acked"] += 1
+                    state["last"] = time.monotonic()
+
+    threads = [threading.Thread(target=run) for _ in range(args.threads)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    consumer.shutdown()
+    seconds = max(state["last"] - start, 1e-9)
+    acked = int(state["acked"])
+    out({"bench": "receive", "client": "rocketmq-python-client 5.1.2 SimpleConsumer (gRPC)",
+         "received": acked, "failed": int(state["failed"]), "threads": args.threads,
+         "seconds": round(seconds, 3), "tps": round(acked / seconds, 1),
+         "done": acked >= args.count})  # fmt: skip
+    return 0 if acked >= args.count else 3
+
+
 def schema(_args: argparse.Namespace) -> int:
     """The client's wire schema as facts: every message's fields, enums, service methods."""
     from rocketmq.grpc_protocol import definition_pb2, service_pb2
@@ -344,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--home", default=os.environ.get("ROCKETQ_INTEROP_GRPC_HOME", ""))
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("produce", "consume", "push-consume", "bench-produce", "transaction", "orphan"):
+    for name in ("produce", "consume", "push-consume", "bench-produce", "bench-consume",
+                 "transaction", "orphan"):  # fmt: skip
         p = sub.add_parser(name)
         p.add_argument("--endpoints", required=True)
         p.add_argument("--topic", required=True)
@@ -383,12 +433,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--threads", type=int, default=4)
+    p = sub.choices["bench-consume"]
+    p.add_argument("--group", required=True)
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--invisible", type=int, default=60)
+    p.add_argument("--timeout", type=float, default=600)
     sub.add_parser("schema")
     args = ap.parse_args(argv)
     if args.home:  # the client logs under ~/logs/rocketmq_python
         os.environ["HOME"] = args.home
     handlers = {"produce": produce, "consume": consume, "push-consume": push_consume,
-                "bench-produce": bench_produce, "schema": schema,
+                "bench-produce": bench_produce, "bench-consume": bench_consume, "schema": schema,
                 "transaction": transaction, "orphan": orphan}  # fmt: skip
     try:
         return handlers[args.cmd](args)
