@@ -511,7 +511,8 @@ class DefaultMessageStore(MessageStoreReads):
             self._reput_offset = self._dispatch_limit = None
 
     def dispatched_offset(self) -> int:
-        """End of the last whole record (a slave's tail may stop inside one)."""
+        """End of the last dispatched record (a slave's tail may stop inside one, or be
+        held back beyond the confirm offset)."""
         return self.max_phy_offset() if self._reput_offset is None else self._reput_offset
 
     def truncate_files(self, offset: int) -> None:
