@@ -34,6 +34,7 @@ from rocketq.broker.consumer_offset import ConsumerOffsetManager
 from rocketq.broker.long_polling import PullRequestHoldService
 from rocketq.broker.outer_api import BrokerOuterAPI
 from rocketq.broker.pop import PopService
+from rocketq.broker.pop.request_mode import MESSAGE_REQUEST_MODE_FILE, MessageRequestModeManager
 from rocketq.broker.processor import build_processor_table
 from rocketq.broker.processor.pull import PullMessageProcessor
 from rocketq.broker.replicas import ReplicasManager
@@ -124,6 +125,10 @@ class BrokerController:
         self.consumer_offset_manager = ConsumerOffsetManager(
             root / "config" / "consumerOffset.json"
         )
+        # QUERY_ASSIGNMENT's request modes; a slave copies its master's (SlaveSynchronize).
+        self.message_request_mode_manager = MessageRequestModeManager(
+            root / "config" / MESSAGE_REQUEST_MODE_FILE
+        )
         self.consumer_manager = ConsumerManager(
             self._notify_consumer_ids_changed, config.channel_expired_timeout
         )
@@ -147,6 +152,7 @@ class BrokerController:
             self.consumer_offset_manager,
             self.subscription_group_manager,
             self.schedule_service.offsets,
+            self.message_request_mode_manager,
         )
         # haMasterAddress, when configured, wins over what the NameServer says.
         self._follow_registered_master = (

@@ -2,8 +2,10 @@
 
 Every ``syncBrokerMetadataPeriod`` a slave asks its master, over the master's remoting
 port, for the topic table (GET_ALL_TOPIC_CONFIG), the committed consumer offsets
-(GET_ALL_CONSUMER_OFFSET), the delay-level progress (GET_ALL_DELAY_OFFSET) and the
-subscription groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG), and keeps them as its own files.
+(GET_ALL_CONSUMER_OFFSET), the delay-level progress (GET_ALL_DELAY_OFFSET), the
+subscription groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG) and, RocketMQ 5, the groups'
+message request modes (GET_ALL_MESSAGE_REQUEST_MODE, ``syncMessageRequestMode``), and keeps
+them as its own files.
 So when the master dies, consumers that fall back to the slave find their groups and
 resume at the offsets the master had, and delay progress is not lost.
 
@@ -19,6 +21,7 @@ from typing import Any
 
 from rocketq.broker.config_file import ConfigFile
 from rocketq.broker.consumer_offset import ConsumerOffsetManager
+from rocketq.broker.pop.request_mode import MessageRequestModeManager
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.common.errors import BrokerError, RemotingError
@@ -27,6 +30,7 @@ from rocketq.remoting.body import TopicConfigSerializeWrapper
 from rocketq.remoting.client import RemotingClient
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.pop_body import MessageRequestModeSerializeWrapper
 
 __all__ = ["SlaveSyncStats", "SlaveSynchronize"]
 
@@ -55,12 +59,14 @@ class SlaveSynchronize:
         offsets: ConsumerOffsetManager,
         groups: SubscriptionGroupManager,
         delay_offsets: ConfigFile,
+        request_modes: MessageRequestModeManager | None = None,
     ) -> None:
         self.client = client
         self.topics = topics
         self.offsets = offsets
         self.groups = groups
         self.delay_offsets = delay_offsets
+        self.request_modes = request_modes
         self.master_addr: str | None = None
         self._rounds = 0
         self._failures = 0
@@ -75,6 +81,7 @@ class SlaveSynchronize:
             ("consumer offsets", self._sync_consumer_offsets),
             ("delay offsets", self._sync_delay_offsets),
             ("subscription groups", self._sync_subscription_groups),
+            ("message request modes", self._sync_message_request_modes),
         ):
             try:
                 await step(self.master_addr)
@@ -90,9 +97,7 @@ class SlaveSynchronize:
         return ok
 
     async def _fetch(self, addr: str, code: RequestCode) -> bytes:
-        resp = await self.client.invoke(
-            addr, RemotingCommand.request(code), SYNC_REQUEST_TIMEOUT_S
-        )
+        resp = await self.client.invoke(addr, RemotingCommand.request(code), SYNC_REQUEST_TIMEOUT_S)
         if resp.code != ResponseCode.SUCCESS:
             raise BrokerError(resp.code, resp.remark)
         return resp.body or b""
@@ -130,6 +135,22 @@ class SlaveSynchronize:
         self.groups.table = master.table
         self.groups.data_version = master.data_version
         self.groups.persist()
+
+    async def _sync_message_request_modes(self, addr: str) -> None:
+        """The master's table replaces ours (cleared, then filled), as
+        ``syncMessageRequestMode`` does. A master without the request (RocketMQ 4) has
+        none to copy."""
+        if self.request_modes is None:
+            return
+        cmd = RemotingCommand.request(RequestCode.GET_ALL_MESSAGE_REQUEST_MODE)
+        resp = await self.client.invoke(addr, cmd, SYNC_REQUEST_TIMEOUT_S)
+        if resp.code == ResponseCode.REQUEST_CODE_NOT_SUPPORTED:
+            return
+        if resp.code != ResponseCode.SUCCESS:
+            raise BrokerError(resp.code, resp.remark)
+        master = MessageRequestModeSerializeWrapper.from_obj(_json_object(resp.body or b"{}"))
+        self.request_modes.table = master
+        self.request_modes.persist()
 
     def stats(self) -> SlaveSyncStats:
         """The master followed and how many rounds ran and failed."""

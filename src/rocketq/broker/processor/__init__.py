@@ -8,11 +8,9 @@ controller's parts are handed out.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rocketq.broker.pop import PopService
-from rocketq.broker.pop.request_mode import MESSAGE_REQUEST_MODE_FILE, MessageRequestModeManager
 from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
 from rocketq.broker.processor.admin_maintenance import AdminMaintenanceProcessor
 from rocketq.broker.processor.admin_relay import AdminRelayProcessor
@@ -120,9 +118,7 @@ def _register_pop(table: ProcessorTable, ctl: BrokerController) -> None:
     table.register(rc.BATCH_ACK_MESSAGE, pop.batch_ack)
     table.register(rc.CHANGE_MESSAGE_INVISIBLETIME, pop.change_invisible_time)
     table.register(rc.NOTIFICATION, NotificationProcessor(*parts).process)
-    modes = MessageRequestModeManager(
-        Path(ctl.store_config.store_path_root_dir) / "config" / MESSAGE_REQUEST_MODE_FILE
-    )
+    modes = ctl.message_request_mode_manager  # the slave sync copies into it too
     modes.load()
     routes = TopicSubscribeInfo(ctl.outer_api.client, ctl.config.namesrv_addrs)
     assignment = QueryAssignmentProcessor(ctl.config, ctl.consumer_manager, modes, routes)
