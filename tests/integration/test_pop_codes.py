@@ -330,3 +330,40 @@ async def _all_modes(client: RemotingClient, addr: str) -> dict[str, Any]:
     assert answer.code == ResponseCode.SUCCESS
     result: dict[str, Any] = orjson.loads(answer.body or b"")
     return result
+
+
+async def _register(broker: BrokerController, ids: list[str]) -> list[RemotingClient]:
+    """Consumers ``ids`` of GROUP heartbeating to the broker, one connection each."""
+    addr = await _setup(broker, 4)
+    clients = [RemotingClient() for _ in ids]
+    for client, cid in zip(clients, ids, strict=True):
+        assert (await client.invoke(addr, _heartbeat(cid))).code == ResponseCode.SUCCESS
+    return clients
+
+
+async def test_query_assignment_follows_the_broker_defaults(tmp_path: Path) -> None:
+    """defaultMessageRequestMode / defaultPopShareQueueNum answer for a group that set no
+    mode; serverLoadBalancerEnable=false gives each consumer every queue."""
+    ids = ["cid-a", "cid-b", "cid-c"]
+    keys = {"grpcServerPort": "-1", "defaultMessageRequestMode": "POP",
+            "defaultPopShareQueueNum": "1"}  # fmt: skip
+    async with running_cluster(tmp_path / "pop", keys) as (_namesrv, broker):
+        clients = await _register(broker, ids)
+        addr = f"127.0.0.1:{broker.config.listen_port}"
+        try:  # POP sharing with the next consumer, as if SET_MESSAGE_REQUEST_MODE had said so
+            assert await _assignment(clients[0], addr, "cid-a") == [(q, "POP") for q in (0, 1, 2)]
+            # the default answers; it is not written into the table
+            assert await _all_modes(clients[0], addr) == {"messageRequestModeMap": {}}
+        finally:
+            for client in clients:
+                await client.aclose()
+    keys = {"grpcServerPort": "-1", "serverLoadBalancerEnable": "false"}
+    async with running_cluster(tmp_path / "nolb", keys) as (_namesrv, broker):
+        clients = await _register(broker, ids)
+        addr = f"127.0.0.1:{broker.config.listen_port}"
+        try:
+            for cid in ids:
+                assert await _assignment(clients[0], addr, cid) == [(q, "PULL") for q in range(4)]
+        finally:
+            for client in clients:
+                await client.aclose()

@@ -75,9 +75,7 @@ def test_broker_ip1_and_ip2_are_taken(tmp_path: Path) -> None:
         ("defaultTopicQueueNums=0", "defaultTopicQueueNums"),
     ],
 )
-def test_bad_values_name_the_key_and_what_is_allowed(
-    tmp_path: Path, line: str, named: str
-) -> None:
+def test_bad_values_name_the_key_and_what_is_allowed(tmp_path: Path, line: str, named: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_broker_conf(conf(tmp_path, line + "\n"))
     message = str(info.value)
@@ -127,3 +125,26 @@ def test_unimplemented_rocketmq_keys_are_reported_typos_returned(
     assert "aclEnable" in reported
     assert "sendMessageThreadPoolNums" in reported
     assert "brokerNmae" not in reported
+
+
+def test_server_load_balancing_keys(tmp_path: Path) -> None:
+    """RocketMQ 5's QUERY_ASSIGNMENT keys: their defaults, read from broker.conf, checked."""
+    broker, _store, unknown = load_broker_conf(None)
+    assert broker.default_message_request_mode == "PULL"
+    assert broker.default_pop_share_queue_num == -1
+    assert broker.server_load_balancer_enable is True
+    text = (
+        "defaultMessageRequestMode=POP\ndefaultPopShareQueueNum=2\nserverLoadBalancerEnable=false\n"
+    )
+    broker, _store, unknown = load_broker_conf(conf(tmp_path, text))
+    assert (
+        broker.default_message_request_mode,
+        broker.default_pop_share_queue_num,
+        broker.server_load_balancer_enable,
+    ) == ("POP", 2, False)
+    assert unknown == []
+    assert {"defaultMessageRequestMode", "defaultPopShareQueueNum", "serverLoadBalancerEnable"} <= (
+        set(broker.to_properties())
+    )
+    with pytest.raises(ConfigError, match=r"defaultMessageRequestMode.*POP, PULL"):
+        load_broker_conf(conf(tmp_path, "defaultMessageRequestMode=PUSH\n"))

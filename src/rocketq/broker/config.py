@@ -19,6 +19,7 @@ from rocketq.common.config_keys import BROKER_CONFIG_KEYS, NETTY_CONFIG_KEYS, ST
 from rocketq.common.errors import ConfigError
 from rocketq.common.ids import local_ipv4
 from rocketq.common.topic import PERM_INHERIT, PERM_READ, PERM_WRITE
+from rocketq.remoting.pop_body import PULL, REQUEST_MODES
 from rocketq.store.config import BROKER_ROLES, FLUSH_DISK_TYPES, SLAVE, StoreConfig
 
 __all__ = ["BrokerConfig", "load_broker_conf"]
@@ -113,6 +114,13 @@ class BrokerConfig(ConfigBase):
     tls_test_mode_enable: bool = False
     tls_key_path: str = ""
     tls_cert_path: str = ""
+    # RocketMQ 5's server-side load balancing (QueryAssignmentProcessor): the request mode
+    # of a group that never set one (PULL or POP), its POP share then (<= 0: every consumer
+    # pops every broker), and whether the broker divides a group's queues among its
+    # consumers at all (false: each consumer is given every queue).
+    default_message_request_mode: str = setting(PULL, choices=REQUEST_MODES)
+    default_pop_share_queue_num: int = -1
+    server_load_balancer_enable: bool = True
     # RocketMQ 5 controller mode (broker/controller/ReplicasManager): the controllers at
     # controllerAddr ("host:port;host:port") assign the id and the role.
     enable_controller_mode: bool = False

@@ -8,8 +8,10 @@
   in POP mode, as ``allocate4Pop`` does: every consumer reads every broker (queue id -1) when
   ``popShareQueueNum`` <= 0 or covers the others, else its own queues plus those of the
   ``popShareQueueNum`` consumers after it.
-* Each group's mode per topic (PULL by default, always PULL on a retry topic) is set by
-  SET_MESSAGE_REQUEST_MODE and kept in ``messageRequestMode.json``.
+* Each group's mode per topic (``defaultMessageRequestMode``, PULL, until set; always PULL
+  on a retry topic) is set by SET_MESSAGE_REQUEST_MODE and kept in
+  ``messageRequestMode.json``. With ``serverLoadBalancerEnable=false`` the broker does not
+  divide: every consumer is given every queue.
 * No valid answer (unknown topic or strategy, group not registered) is a SUCCESS without
   ``messageQueueAssignments``: the client keeps what it has.
 """
@@ -51,11 +53,6 @@ log = logging.getLogger("rocketq.broker")
 _T = TypeVar("_T")
 # (topic, brokerName, queueId): sorts as Java's MessageQueue#compareTo.
 Queue = tuple[str, str, int]
-# BrokerConfig.defaultMessageRequestMode / defaultPopShareQueueNum /
-# serverLoadBalancerEnable: RocketMQ's defaults (rocketq has no keys for them yet).
-DEFAULT_MESSAGE_REQUEST_MODE = PULL
-DEFAULT_POP_SHARE_QUEUE_NUM = -1
-SERVER_LOAD_BALANCER_ENABLE = True
 # TopicRouteInfoManager refreshes the routes it holds every 30 s; GET_TOPIC_ROUTE_TIMEOUT.
 ROUTE_CACHE_S = 30.0
 ROUTE_TIMEOUT_S = 3.0
@@ -189,8 +186,10 @@ class QueryAssignmentProcessor:
             return mode
         if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):  # a retry topic is always pulled
             return SetMessageRequestModeRequestBody(topic, group, PULL)
-        share = DEFAULT_POP_SHARE_QUEUE_NUM if DEFAULT_MESSAGE_REQUEST_MODE == POP else 0
-        return SetMessageRequestModeRequestBody(topic, group, DEFAULT_MESSAGE_REQUEST_MODE, share)
+        # defaultMessageRequestMode, with defaultPopShareQueueNum when that is POP
+        default = self.config.default_message_request_mode
+        share = self.config.default_pop_share_queue_num if default == POP else 0
+        return SetMessageRequestModeRequestBody(topic, group, default, share)
 
     async def query_assignment(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """The queues ``clientId`` should read, each with the group's request mode."""
@@ -216,7 +215,7 @@ class QueryAssignmentProcessor:
             mq_all = await self.routes.queues(topic)
         if mq_all is None:
             return None
-        if not SERVER_LOAD_BALANCER_ENABLE:
+        if not self.config.server_load_balancer_enable:  # every consumer gets every queue
             return mq_all
         group = self.consumers.groups.get(body.consumer_group)
         if group is None or body.strategy_name not in _STRATEGIES:
