@@ -243,8 +243,12 @@ cdef class FrameDecoder:
             return []
         cdef list out = []
         cdef Py_ssize_t pos = 0
-        cdef const uint8_t* p = <const uint8_t*>PyByteArray_AS_STRING(buf)
         cdef uint32_t total
+        # A buffer export pins the bytearray (it cannot be resized under p) until released,
+        # as the reference's memoryview does.
+        cdef Py_buffer view
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        cdef const uint8_t* p = <const uint8_t*>view.buf
         try:
             while end - pos >= 4:
                 total = _get32(p + pos)
@@ -259,6 +263,8 @@ cdef class FrameDecoder:
         except ProtocolError as exc:
             self._error = str(exc)
             raise
+        finally:
+            PyBuffer_Release(&view)
         if pos:
             del buf[:pos]
         if len(buf) >= 4:
