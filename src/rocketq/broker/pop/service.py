@@ -180,6 +180,14 @@ class PopService:
             return low
         return self.store.get_max_offset_in_queue(topic, queue_id)
 
+    def notification_offset(self, group: str, topic: str, queue_id: int) -> int:
+        """Where NOTIFICATION counts a queue's messages from (``NotificationProcessor#
+        getPopOffset``): the committed offset, or for a group that has none the queue's first
+        (min) offset, whatever a pop would start from; nothing is committed."""
+        committed = self.offsets.query(group, topic, queue_id)
+        low = self.store.get_min_offset_in_queue(topic, queue_id)
+        return max(committed, low) if committed >= 0 else low
+
     def _advance(self, group: str, topic: str, queue_id: int, offset: int) -> None:
         if offset > self.offsets.query(group, topic, queue_id):
             self.offsets.commit(group, topic, queue_id, offset)
@@ -458,22 +466,24 @@ class PopService:
     def has_message(
         self, group: str, topic: str, queue_ids: list[int], orderly: bool = False
     ) -> bool:
-        """Whether a pop would find a message, by offsets only (no filter, as RocketMQ's
+        """Whether there is a message to pop, by offsets only (no filter, as RocketMQ's
         ``NotificationProcessor#hasMsgFromQueue``): in a queue of ``topic`` (not a blocked
-        one of a FIFO group) or, for a concurrent group, in its pop retry topic."""
+        one of a FIFO group) or, for a concurrent group, in its pop retry topic, counted
+        from :meth:`notification_offset` (a new group: from the queue's first message)."""
         retry = pop_retry_topic(topic, group)
         self._retry_topics[retry] = topic
         now = self.clock()
         for queue_id in queue_ids:
             if orderly and self.orderly.blocked(group, topic, queue_id, now):
                 continue
-            if self.store.get_max_offset_in_queue(topic, queue_id) > self.peek_offset(
+            if self.store.get_max_offset_in_queue(topic, queue_id) > self.notification_offset(
                 group, topic, queue_id
             ):
                 return True
         if orderly:  # FIFO pops redeliver in place, never from the retry topic
             return False
-        return self.store.get_max_offset_in_queue(retry, 0) > self.peek_offset(group, retry, 0)
+        rest = self.store.get_max_offset_in_queue(retry, 0)
+        return rest > self.notification_offset(group, retry, 0)
 
     async def wait_for_message(
         self,
