@@ -283,3 +283,39 @@ async def test_restarted_slave_dispatches_only_what_it_receives(tmp_path: Path) 
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_master_shows_consumers_only_what_the_whole_set_has(tmp_path: Path) -> None:
+    """Java 5's CommitLog#getConfirmOffset on a controller-mode master: with
+    allAckInSyncStateSet its consumers see a record only once every member holds it, so a
+    failover never takes back a message a consumer has read (and moved its offset past);
+    ``readUnCommitted`` shows everything as appended."""
+    a = await Node(tmp_path / "a", 1, all_ack_in_sync_state_set=True, slave_timeout=2000).start()
+    b = await Node(tmp_path / "b", 2).start()
+    woken: list[tuple[str, int, int]] = []
+    a.store.message_arriving_listener = lambda t, q, off, _code: woken.append((t, q, off))
+    try:
+        assert await a.ha.change_to_master(1)
+        assert await put(a, 0, 4) == [PutMessageStatus.PUT_OK] * 4
+        assert queued(a) == 4  # alone in the set: visible as appended
+        a.ha.set_sync_state_set(frozenset({1, 2}))
+        await b.follow(a, 1)
+        await wait_until(lambda: a.ha.stats().connection_count == 1, "b linked")
+        assert await put(a, 4, 6) == [PutMessageStatus.PUT_OK] * 6
+        assert queued(a) == 10  # each acknowledged: every member has it
+        assert b.ha.client is not None
+        b.ha.client.pause()
+        woken.clear()
+        assert await put_together(a, 10, 5) == [PutMessageStatus.FLUSH_SLAVE_TIMEOUT] * 5
+        assert queued(a) == 10 and woken == []  # held back: b does not have them
+        b.ha.client.resume()
+        await wait_until(lambda: queued(a) == 15, "b acked: the master shows the rest")
+        assert len(woken) == 5  # held pulls are woken for what becomes visible
+        a.store.config.read_un_committed = True
+        b.ha.client.pause()
+        await put_together(a, 15, 2)
+        a.ha.set_sync_state_set(frozenset({1, 2}))  # any change re-reads the setting
+        assert queued(a) == 17
+    finally:
+        for node in (a, b):
+            await node.aclose()

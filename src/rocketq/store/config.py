@@ -153,6 +153,9 @@ class StoreConfig(ConfigBase):
     # Controller mode (5.x): sends wait for every SyncStateSet member; a send fails with
     # IN_SYNC_REPLICAS_NOT_ENOUGH while the set is smaller than minInSyncReplicas.
     all_ack_in_sync_state_set: bool = False
+    # Consumers see a record only once every SyncStateSet member has it (the confirm offset)
+    # unless true (``readUnCommitted``: ReputMessageService#getReputEndOffset).
+    read_un_committed: bool = False
     min_in_sync_replicas: int = 1
     ha_max_time_slave_not_catchup: int = DEFAULT_HA_MAX_TIME_SLAVE_NOT_CATCHUP
     # An empty slave starts from the master's last file instead of its first.

@@ -307,6 +307,11 @@ class DefaultMessageStore(MessageStoreReads):
         )
         if self.commit_log.next_queue_offset(*key) <= record.queue_offset:
             self.commit_log.set_queue_offset(record.topic, record.queue_id, record.queue_offset + 1)
+        # ReputMessageService wakes held pulls on a master (a held-back record shown now)
+        if self.message_arriving_listener is not None and self.config.broker_role != SLAVE:
+            self.message_arriving_listener(
+                record.topic, record.queue_id, record.queue_offset + 1, code
+            )
 
     def _index(
         self, topic: str, props: Mapping[str, str], phys: int, stamp: int, sys_flag: int
@@ -385,7 +390,10 @@ class DefaultMessageStore(MessageStoreReads):
         except OSError as exc:
             log.error("append failed: %s", exc)
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(exc))
-        self._dispatch_appended(msgs, appended)
+        if self._reput_offset is None:
+            self._dispatch_appended(msgs, appended)
+        else:  # a controller-mode master holding back what the set does not have yet
+            self._reput_offset = self._dispatch_complete(self._reput_offset, self._dispatch_limit)
         self._put_count += len(msgs)
         if self.ha_service is not None:
             self.ha_service.notify_append()
@@ -484,6 +492,21 @@ class DefaultMessageStore(MessageStoreReads):
         self._dispatch_limit = limit
         if self._reput_offset is not None:
             self._reput_offset = self._dispatch_complete(self._reput_offset, limit)
+
+    def hold_dispatch_at(self, confirm: int | None) -> None:
+        """A controller-mode master waiting for its SyncStateSet (``allAckInSyncStateSet``):
+        records past ``confirm`` stay invisible to consumers until every member has them
+        (Java 5's ReputMessageService stops at ``CommitLog#getConfirmOffset``), so no
+        consumer reads what a failover could take back. None: dispatch as appended again.
+        What was dispatched before the hold stays so."""
+        if confirm is None:
+            if self._reput_offset is not None:
+                self._dispatch_complete(self._reput_offset, None)
+            self._reput_offset = self._dispatch_limit = None
+            return
+        if self._reput_offset is None:
+            self._reput_offset = self.max_phy_offset()
+        self.dispatch_to(confirm)
 
     def get_commit_log_data(self, offset: int, max_size: int) -> bytes | None:
         """Up to ``max_size`` CommitLog bytes from ``offset`` to the end of its file (what

@@ -47,6 +47,10 @@ class AutoSwitchStore(AutoSwitchSource, TruncatableSink, Protocol):
         """Dispatch whole records up to ``limit`` (None: the log end) from now on."""
         ...
 
+    def hold_dispatch_at(self, confirm: int | None) -> None:
+        """A master: dispatch only up to ``confirm`` from now on (None: as appended)."""
+        ...
+
     def set_replication(
         self, role: str, ha_service: HAService | None, ha_client: HAClient | None
     ) -> None:
@@ -163,6 +167,7 @@ class AutoSwitchHAService(HAService):
         self.synchronizing = False
         self.sync_state_set = frozenset(members)
         self._confirm = self._compute_confirm_offset()
+        self._hold_dispatch()
         self._release_all_ack()
 
     def _propose(self, members: frozenset[int]) -> None:
@@ -212,6 +217,7 @@ class AutoSwitchHAService(HAService):
         ack = conn.slave_ack_offset
         if conn.slave_id in self.sync_state_set:
             self._confirm = self._compute_confirm_offset()
+            self._hold_dispatch()
         elif ack >= conn.last_master_max_offset:
             self._maybe_expand(conn.slave_id, ack, conn.async_learner)
         self.notify_ack(ack)
@@ -242,6 +248,16 @@ class AutoSwitchHAService(HAService):
         if alone or not self._config.all_ack_in_sync_state_set:
             return end
         return self._confirm if self._confirm >= 0 else end
+
+    def _hold_dispatch(self) -> None:
+        """A master shows consumers only what every member of the set holds (the confirm
+        offset) while it waits for them (``allAckInSyncStateSet``, not alone, not
+        ``readUnCommitted``); otherwise everything as it is appended."""
+        if not self._store_is_master():
+            return
+        waits = self._config.all_ack_in_sync_state_set and not self._config.read_un_committed
+        alone = len(self.sync_state_set - {self.local_broker_id}) == 0
+        self._store.hold_dispatch_at(self.confirm_offset() if waits and not alone else None)
 
     def _compute_confirm_offset(self) -> int:
         members = self.get_sync_state_set() - {self.local_broker_id}
