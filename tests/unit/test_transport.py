@@ -318,6 +318,73 @@ async def test_invoke_timeout(server: RemotingServer, client: RemotingClient) ->
     assert (await client.invoke(addr_of(server), RemotingCommand.request(ECHO))).code == 0
 
 
+async def test_short_timeout_expires_behind_long_ones_and_answers_still_match(
+    server: RemotingServer, client: RemotingClient
+) -> None:
+    """Requests with different timeouts share one connection's deadline table: a short
+    one sent after long ones times out, the long ones are still answered, and the
+    answered ones leave nothing pending."""
+    release = asyncio.Event()
+
+    async def held(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        await release.wait()
+        return cmd.make_response(remark="late")
+
+    never = asyncio.Event()
+
+    async def silent(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        await never.wait()
+        return cmd.make_response()
+
+    server.processors.register(ORDERED, held)
+    server.processors.register(NEVER, silent)
+    addr = addr_of(server)
+    long_calls = [
+        asyncio.ensure_future(client.invoke(addr, RemotingCommand.request(ORDERED), timeout=30))
+        for _ in range(3)
+    ]
+    with pytest.raises(RemotingTimeoutError, match="timeout 50ms"):
+        await client.invoke(addr, RemotingCommand.request(NEVER), timeout=0.05)
+    assert not any(call.done() for call in long_calls)
+    release.set()
+    assert [(await call).remark for call in long_calls] == ["late"] * 3
+    conn = await client.connection(addr)
+    assert conn._pending == {}
+
+
+async def test_in_flight_limit_holds_callers_until_a_slot_frees(server: RemotingServer) -> None:
+    release = asyncio.Event()
+    arrived: list[int] = []
+
+    async def held(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        arrived.append(int((cmd.ext_fields or {})["n"]))
+        await release.wait()
+        return cmd.make_response()
+
+    server.processors.register(ORDERED, held)
+    loop = asyncio.get_running_loop()
+    _transport, conn = await loop.create_connection(
+        lambda: Connection(max_in_flight=2), "127.0.0.1", server.port
+    )
+    try:
+        calls = [
+            asyncio.ensure_future(
+                conn.invoke(RemotingCommand.request(ORDERED, {"n": str(n)}), timeout=30)
+            )
+            for n in range(4)
+        ]
+        # An ECHO outside the limit (send_request) is answered after the server read
+        # every request written before it: only the first two were.
+        probe = await conn.send_request(RemotingCommand.request(ECHO), timeout=30)
+        assert probe.code == 0
+        assert sorted(arrived) == [0, 1]
+        release.set()
+        assert [(await call).code for call in calls] == [0] * 4
+        assert sorted(arrived) == [0, 1, 2, 3]
+    finally:
+        conn.close()
+
+
 async def test_connect_to_closed_port() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

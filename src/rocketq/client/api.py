@@ -16,6 +16,7 @@ from rocketq.client.message import (
     PullStatus,
     SendResult,
     SendStatus,
+    new_send_result,
 )
 from rocketq.client.offset_store import OffsetNotFoundError
 from rocketq.common.errors import BrokerError, RemotingError
@@ -83,16 +84,29 @@ def process_send_response(resp: RemotingCommand, mq: MessageQueue, uniq: str) ->
     status = _SEND_STATUS.get(resp.code)
     if status is None:
         raise BrokerError(resp.code, resp.remark)
-    h = SendMessageResponseHeader.from_ext(resp.ext_fields)
-    return SendResult(
-        status=status,
-        msg_id=uniq,
-        offset_msg_id=h.msg_id,
-        message_queue=MessageQueue(mq.topic, mq.broker_name, h.queue_id),
-        queue_offset=h.queue_offset,
-        transaction_id=h.transaction_id,
-        region_id=(resp.ext_fields or {}).get(MessageConst.MSG_REGION, "DefaultRegion"),
-        trace_on=(resp.ext_fields or {}).get(MessageConst.TRACE_SWITCH) != "false",
+    ext = resp.ext_fields or {}
+    # SendMessageResponseHeader's fields read straight from extFields (every send pays for
+    # this); a missing or bad one is left to from_ext, which names it in its error.
+    try:
+        offset_msg_id, queue_id, queue_offset = (
+            ext["msgId"],
+            int(ext["queueId"]),
+            int(ext["queueOffset"]),
+        )
+    except (KeyError, ValueError):
+        h = SendMessageResponseHeader.from_ext(ext)
+        offset_msg_id, queue_id, queue_offset = h.msg_id, h.queue_id, h.queue_offset
+    if queue_id != mq.queue_id:
+        mq = MessageQueue(mq.topic, mq.broker_name, queue_id)
+    return new_send_result(
+        status,
+        uniq,
+        offset_msg_id,
+        mq,
+        queue_offset,
+        ext.get("transactionId"),
+        ext.get(MessageConst.MSG_REGION, "DefaultRegion"),
+        ext.get(MessageConst.TRACE_SWITCH) != "false",  # traceOn
     )
 
 

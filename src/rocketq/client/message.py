@@ -8,7 +8,7 @@ UNIQ_KEY when the producer set one, else the offset id, as the Java and C++ clie
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 
 from rocketq.common.ids import UniqIdGenerator
@@ -180,6 +180,35 @@ class SendResult:
     region_id: str = "DefaultRegion"
     # The broker's TRACE_ON answer (traceOn): false asks clients not to trace this send.
     trace_on: bool = True
+
+
+# SendResult's slots, filled directly by new_send_result.
+_SR_SLOTS = tuple(SendResult.__dict__[f.name].__set__ for f in fields(SendResult))
+_SR_STATUS, _SR_MSG_ID, _SR_OFFSET_ID, _SR_MQ, _SR_OFFSET, _SR_TX, _SR_REGION, _SR_TRACE = _SR_SLOTS
+
+
+def new_send_result(
+    status: SendStatus,
+    msg_id: str,
+    offset_msg_id: str,
+    message_queue: MessageQueue,
+    queue_offset: int,
+    transaction_id: str | None,
+    region_id: str,
+    trace_on: bool,
+) -> SendResult:
+    """``SendResult(...)`` with every field given, without the frozen dataclass's
+    ``object.__setattr__`` per field (half the time; one is built per send)."""
+    result: SendResult = object.__new__(SendResult)
+    _SR_STATUS(result, status)
+    _SR_MSG_ID(result, msg_id)
+    _SR_OFFSET_ID(result, offset_msg_id)
+    _SR_MQ(result, message_queue)
+    _SR_OFFSET(result, queue_offset)
+    _SR_TX(result, transaction_id)
+    _SR_REGION(result, region_id)
+    _SR_TRACE(result, trace_on)
+    return result
 
 
 class PullStatus(Enum):

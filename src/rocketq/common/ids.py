@@ -6,6 +6,7 @@ One place for what the client, the admin tool and the broker each need
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import struct
@@ -41,19 +42,21 @@ class UniqIdGenerator:
             raw_ip = b"\x7f\x00\x00\x01"
         prefix = raw_ip + struct.pack(">hi", os.getpid() & 0x7FFF, id(self) & 0x7FFFFFFF)
         self._prefix = prefix.hex().upper()
-        self._counter = 0
+        # next() of an itertools.count is one C call: atomic under the GIL, so threads
+        # (the blocking facade's) share it without a lock on every id.
+        self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._month_start, self._next_month = _month_bounds(time.time())
 
     def next_id(self) -> str:
         """A new id (thread-safe)."""
-        now = time.time()
-        with self._lock:
-            if now * 1000 >= self._next_month:
-                self._month_start, self._next_month = _month_bounds(now)
-            self._counter = (self._counter + 1) & 0xFFFF
-            counter = self._counter
-            diff = max(int(now * 1000) - self._month_start, 0) & 0xFFFFFFFF
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms >= self._next_month:  # a new month: Java's setStartTime, rarely
+            with self._lock:
+                if now_ms >= self._next_month:
+                    self._month_start, self._next_month = _month_bounds(now_ms / 1000)
+        counter = next(self._counter) & 0xFFFF
+        diff = max(now_ms - self._month_start, 0) & 0xFFFFFFFF
         return f"{self._prefix}{diff:08X}{counter:04X}"
 
 

@@ -94,7 +94,9 @@ class RemotingClient:
         self, addr: str, cmd: RemotingCommand, timeout: float = DEFAULT_TIMEOUT
     ) -> RemotingCommand:
         """Request/response: the response, or RemotingTimeoutError/ConnectError/SendRequestError."""
-        conn = await self.connection(addr)
+        conn = self._connections.get(addr)
+        if conn is None or not conn.is_open:  # the open connection needs no coroutine
+            conn = await self.connection(addr)
         return await conn.invoke(cmd, timeout)
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand) -> None:

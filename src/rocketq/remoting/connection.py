@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import logging
 import typing
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -78,9 +79,14 @@ class Connection(asyncio.Protocol):
     ) -> None:
         self._processors = processors
         self._decoder = FrameDecoder(max_frame_length)
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        # The in-flight limit of invoke(): a count, and futures of the callers waiting for
+        # a slot (a Semaphore's acquire/release cost a few µs per request on the send path).
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._on_close = on_close
         self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._deadlines = _Deadlines(self._pending, self._expire_due)
         self._tasks: set[asyncio.Task[None]] = set()
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
@@ -172,27 +178,54 @@ class Connection(asyncio.Protocol):
 
     async def invoke(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
         """Send a request and wait at most ``timeout`` seconds for its response."""
-        async with self._in_flight:
-            return await self.send_request(cmd, timeout)
+        if self._in_flight >= self._max_in_flight:
+            await self._wait_for_slot()
+        self._in_flight += 1
+        try:
+            future = self.send_request(cmd, timeout)
+            try:
+                return await future
+            except asyncio.CancelledError:
+                # A caller that gave up must not leave its entry behind.
+                if self._pending.get(cmd.opaque) is future:
+                    del self._pending[cmd.opaque]
+                raise
+        finally:
+            self._in_flight -= 1
+            if self._slot_waiters:
+                self._wake_slot_waiter()
+
+    async def _wait_for_slot(self) -> None:
+        """Wait until fewer than ``max_in_flight`` requests of :meth:`invoke` are out."""
+        while self._in_flight >= self._max_in_flight:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._slot_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._slot_waiters:
+                    self._slot_waiters.remove(waiter)
+                elif self._slot_waiters:
+                    self._wake_slot_waiter()  # the slot it was woken for goes to the next
+                raise
+
+    def _wake_slot_waiter(self) -> None:
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def send_request(self, cmd: RemotingCommand, timeout: float) -> asyncio.Future[RemotingCommand]:
-        """Send a request now; the future completes with its response or an error."""
-        loop = asyncio.get_running_loop()
-        self._opaque = (self._opaque + 1) & _OPAQUE_MASK
-        opaque = cmd.opaque = self._opaque
+        """Send a request now; the future completes with its response or an error (a
+        timeout after ``timeout`` seconds, or the connection closing)."""
+        self._opaque = opaque = (self._opaque + 1) & _OPAQUE_MASK
+        cmd.opaque = opaque
         cmd.flag &= ~(FLAG_RESPONSE | FLAG_ONEWAY)
-        future: asyncio.Future[RemotingCommand] = loop.create_future()
+        future: asyncio.Future[RemotingCommand] = self._loop.create_future()
         self.write(cmd)
         self._pending[opaque] = future
-        timer = loop.call_later(timeout, self._expire, opaque, cmd.code, timeout)
-
-        def done(f: asyncio.Future[RemotingCommand]) -> None:
-            timer.cancel()
-            # A caller that gave up (cancelled) must not leave its entry behind.
-            if self._pending.get(opaque) is f:
-                del self._pending[opaque]
-
-        future.add_done_callback(done)
+        self._deadlines.add(self._loop, opaque, cmd.code, timeout)
         return future
 
     def send_oneway(self, cmd: RemotingCommand) -> None:
@@ -222,21 +255,25 @@ class Connection(asyncio.Protocol):
         if out and self._transport is not None and not self._transport.is_closing():
             self._transport.writelines(out)
 
-    def _expire(self, opaque: int, code: int, timeout: float) -> None:
-        future = self._pending.pop(opaque, None)
-        if future is not None and not future.done():
-            future.set_exception(
-                RemotingTimeoutError(
-                    f"wait response on {self.peer} timeout {timeout * 1000:.0f}ms "
-                    f"(request code {code}, opaque {opaque})"
+    def _expire_due(self, due: list[tuple[int, int, float]]) -> None:
+        """Fail the requests whose time is up: (opaque, code, timeout) of each."""
+        for opaque, code, timeout in due:
+            future = self._pending.pop(opaque, None)
+            if future is not None and not future.done():
+                future.set_exception(
+                    RemotingTimeoutError(
+                        f"wait response on {self.peer} timeout {timeout * 1000:.0f}ms "
+                        f"(request code {code}, opaque {opaque})"
+                    )
                 )
-            )
 
     def _fail_pending(self) -> None:
+        self._deadlines.clear()
         if not self._pending:
             return
-        pending, self._pending = self._pending, {}
-        for future in pending.values():
+        pending = list(self._pending.values())
+        self._pending.clear()  # in place: _Deadlines holds this table
+        for future in pending:
             if not future.done():
                 future.set_exception(
                     RemotingSendRequestError(
@@ -310,3 +347,89 @@ def _format_addr(addr: object) -> str:
         host = str(addr[0])
         return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
     return str(addr)
+
+
+class _Deadlines:
+    """When each request of one connection times out, with one timer for all of them.
+
+    A ``call_later`` per request costs a timer handle, its heap entry and its cancel
+    (about 3 µs on this machine, as much as the rest of a send). Requests are kept here by
+    their timeout instead, rounded to ``_TIMEOUT_BUCKET_S``: within one bucket deadlines
+    come in the order requests were sent, so only each bucket's head needs watching, and
+    one timer is armed at the earliest head. Answered requests are skipped (they are no
+    longer in the connection's pending table) as heads are looked at, so a bucket holds
+    about what is in flight. A request expires at its own deadline, at most one bucket
+    width late when a request with a slightly longer timeout went out just before it.
+    Java's ``NettyRemotingAbstract#scanResponseTable`` scans every second instead.
+    """
+
+    __slots__ = ("_buckets", "_on_due", "_pending", "_timer", "_timer_at")
+
+    def __init__(
+        self,
+        pending: dict[int, asyncio.Future[RemotingCommand]],
+        on_due: Callable[[list[tuple[int, int, float]]], None],
+    ) -> None:
+        self._pending = pending  # the connection's opaque -> future table
+        # bucket key -> deque of (deadline, opaque, code, timeout), in deadline order
+        self._buckets: dict[int, deque[tuple[float, int, int, float]]] = {}
+        self._on_due = on_due
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = _NEVER
+
+    def add(self, loop: asyncio.AbstractEventLoop, opaque: int, code: int, timeout: float) -> None:
+        """Watch request ``opaque`` (pending until answered) for ``timeout`` seconds."""
+        deadline = loop.time() + timeout
+        key = int(timeout / _TIMEOUT_BUCKET_S)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = deque()
+        else:
+            pending = self._pending
+            while bucket and bucket[0][1] not in pending:
+                bucket.popleft()  # answered already
+        bucket.append((deadline, opaque, code, timeout))
+        if deadline < self._timer_at:
+            self._arm(loop, bucket[0][0])
+
+    def clear(self) -> None:
+        """Forget everything (the connection closed: every request failed at once)."""
+        self._buckets.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = _NEVER
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._fire, loop)
+        self._timer_at = when
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer, self._timer_at = None, _NEVER
+        # Timers may fire a little early (the loop's clock resolution): count that as due.
+        now = loop.time() + _TIMER_SLACK_S
+        due: list[tuple[int, int, float]] = []
+        earliest = _NEVER
+        pending = self._pending
+        for key, bucket in list(self._buckets.items()):
+            while bucket and (bucket[0][0] <= now or bucket[0][1] not in pending):
+                _deadline, opaque, code, timeout = bucket.popleft()
+                if _deadline <= now and opaque in pending:
+                    due.append((opaque, code, timeout))
+            if bucket:
+                earliest = min(earliest, bucket[0][0])
+            else:
+                del self._buckets[key]
+        if earliest < _NEVER:
+            self._arm(loop, earliest)
+        if due:
+            self._on_due(due)
+
+
+# Requests whose timeouts differ by less than this share a deadline bucket (see _Deadlines).
+_TIMEOUT_BUCKET_S = 0.01
+# A timer that fires this much before its time still counts as on time.
+_TIMER_SLACK_S = 0.001
+_NEVER = float("inf")
