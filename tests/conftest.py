@@ -129,21 +129,26 @@ def compiled_kernels(name: str = "rocketq.common._kernels") -> ModuleType:
     return module
 
 
-def twin_implementations() -> tuple[Kernels, Kernels]:
-    """(pure-Python references, compiled kernels) of every twin in rocketq."""
+def twin_implementation(kind: str) -> Kernels:
+    """Every twin in rocketq as its pure-Python reference (``kind`` "pure") or its compiled
+    kernel ("compiled": fails or skips as :func:`compiled_kernels` when not built)."""
     for module in TWINNED_MODULES:  # every twin registers itself on import
         importlib.import_module(module)
-    pure = Kernels(**speedups.REFERENCE)
-    compiled = Kernels(**{
+    if kind == "pure":
+        return Kernels(**speedups.REFERENCE)
+    return Kernels(**{
         name: getattr(compiled_kernels(speedups.kernel_module_name(fn)), name)
         for name, fn in speedups.REFERENCE.items()
     })  # fmt: skip
-    return pure, compiled
+
+
+def twin_implementations() -> tuple[Kernels, Kernels]:
+    """(pure-Python references, compiled kernels) of every twin in rocketq."""
+    return twin_implementation("pure"), twin_implementation("compiled")
 
 
 @pytest.fixture(scope="session", params=["pure", "compiled"])
 def impl(request: pytest.FixtureRequest) -> Kernels:
     """Each twin's pure-Python reference, then its compiled kernel: a test taking ``impl``
     runs the same cases over both."""
-    pure, compiled = twin_implementations()
-    return pure if request.param == "pure" else compiled
+    return twin_implementation(request.param)

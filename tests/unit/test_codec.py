@@ -26,7 +26,7 @@ from rocketq.remoting.codec import (
 from rocketq.remoting.codes import LanguageCode, RequestCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
-from tests.conftest import twin_implementations
+from tests.conftest import twin_implementation
 
 # The names below that the tests call: the pure-Python reference of codec.py, then its
 # compiled twin (rocketq.common.speedups); every test of this module runs once with each.
@@ -36,8 +36,7 @@ TWINNED = ("FrameDecoder", "decode_frame", "encode", "encode_parts")
 @pytest.fixture(scope="module", autouse=True, params=["pure", "compiled"])
 def codec_implementation(request: pytest.FixtureRequest) -> Iterator[str]:
     """Rebinds this module's codec names to one implementation for the module's tests."""
-    pure, compiled = twin_implementations()
-    chosen = pure if request.param == "pure" else compiled
+    chosen = twin_implementation(request.param)
     saved = {name: globals()[name] for name in TWINNED}
     globals().update({name: getattr(chosen, name) for name in TWINNED})
     yield request.param

@@ -15,7 +15,7 @@ from rocketq.store.config import StoreConfig
 from rocketq.store.format import IndexHeader, StoreError
 from rocketq.store.index_file import IndexFile, index_file_name, index_file_size
 from rocketq.store.index_service import IndexService, QueryOffsetResult, build_key
-from tests.conftest import twin_implementations
+from tests.conftest import twin_implementation
 
 SLOTS = 8
 ENTRIES = 16  # entry 0 is never used: 15 keys per file
@@ -28,9 +28,8 @@ FOREVER = 2**62
 def index_put_implementation(request: pytest.FixtureRequest) -> Iterator[str]:
     """Every test here runs with ``put_index_entry``'s pure-Python reference, then with its
     compiled twin (rocketq.common.speedups), as the byte work of every IndexFile put."""
-    pure, compiled = twin_implementations()
     saved = index_file.put_index_entry
-    chosen = pure if request.param == "pure" else compiled
+    chosen = twin_implementation(request.param)
     index_file.put_index_entry = chosen.put_index_entry
     yield request.param
     index_file.put_index_entry = saved
