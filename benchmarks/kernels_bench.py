@@ -71,6 +71,7 @@ def cases() -> list[tuple[str, str, tuple[Any, ...]]]:
                                                 7, 12345, 123456, 3)),
         ("response encode (JSON)", "encode_parts", (answer,)),
         ("record decode (pull/recovery)", "decode_record", (encode_record(msg),)),
+        ("pull body of 32 records (client)", "decode_records", (encode_record(msg) * 32,)),
     ]  # fmt: skip
 
 

@@ -254,6 +254,24 @@ def test_put_index_entry_twins(
             impl.put_index_entry(bytearray(200), slots, 40, 1, key_hash, phy, 2**31)
 
 
+@given(
+    st.integers(1, 4),
+    st.lists(st.tuples(st.integers(0, 4 * len(_RECORD)), st.integers(0, 255)), max_size=2),
+    st.integers(0, 4 * len(_RECORD)),
+)
+def test_decode_records_twins_on_mangled_pull_bodies(
+    both: tuple[Kernels, Kernels], count: int, edits: list[tuple[int, int]], cut: int
+) -> None:
+    pure, compiled = both
+    body = bytearray(_RECORD * count)
+    for pos, value in edits:
+        body[pos % len(body)] = value
+    data = bytes(body[:cut])
+    expected = _outcome(pure.decode_records, data)
+    assert _outcome(compiled.decode_records, data) == expected
+    assert _outcome(compiled.decode_records, memoryview(data)) == expected
+
+
 def test_decode_record_reads_every_buffer_kind(impl: Kernels) -> None:
     import mmap
 

@@ -13,6 +13,7 @@ only does the same with C types. Byte and text work only, no business logic.
     record_parts            rocketq.common.record
     create_offset_msg_id    rocketq.common.record
     decode_record           rocketq.common.record
+    decode_records          rocketq.common.record
 
 Helpers that only cache (IP packing, the topic field, the msgId prefix) and the record
 classes are taken from ``rocketq.common.record`` on first use (it imports this module).
@@ -272,6 +273,21 @@ def decode_record(buf, offset=0, check_crc=False):
     PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
     try:
         return _decode_record(<const uint8_t*>view.buf, view.len, offset, check_crc)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def decode_records(data):
+    """Decode concatenated records (a pull body); raises RecordFormatError on a bad one."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    cdef list out = []
+    cdef Py_ssize_t pos = 0
+    try:
+        while pos < view.len:
+            out.append(_decode_record(<const uint8_t*>view.buf, view.len, pos, False))
+            pos += <int32_t>_get32(<const uint8_t*>view.buf + pos)  # TOTALSIZE, checked
+        return out
     finally:
         PyBuffer_Release(&view)
 
