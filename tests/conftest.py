@@ -104,9 +104,11 @@ class Kernels(SimpleNamespace):
 
 
 def compiler_present() -> bool:
-    """A C compiler as Python's build configuration names it (``CC``) is on PATH."""
-    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
-    return bool(cc) and shutil.which(cc[0]) is not None
+    """The compiled core can be built here: the C compiler Python's build configuration
+    names (``LDSHARED``, what hatch_build.py runs) is on PATH and Python's headers exist."""
+    cc = shlex.split(sysconfig.get_config_var("LDSHARED") or "cc")
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    return bool(cc) and shutil.which(cc[0]) is not None and headers.exists()
 
 
 def compiled_kernels(name: str = "rocketq.common._kernels") -> ModuleType:
