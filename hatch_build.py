@@ -14,6 +14,7 @@ the kernels, and only those older than their ``.pyx``; hatchling is not needed t
 from __future__ import annotations
 
 import importlib.util
+import os
 import shlex
 import subprocess
 import sys
@@ -47,6 +48,9 @@ def compile_kernel(pyx: Path) -> Path:
     built with (``LDSHARED``: compile and link in one step). Raises on any failure."""
     c_file = pyx.with_suffix(".c")
     out = extension_path(pyx)
+    # Linked beside it, then renamed over it: a process that has the old module mapped
+    # keeps its file, never sees a half-written one.
+    partial = out.with_name(out.name + ".partial")
     subprocess.run(
         [sys.executable, "-m", "cython", "-3", "--fast-fail", str(pyx), "-o", str(c_file)],
         check=True,
@@ -62,9 +66,13 @@ def compile_kernel(pyx: Path) -> Path:
         sysconfig.get_paths()["include"],
         str(c_file),
         "-o",
-        str(out),
+        str(partial),
     ]
-    subprocess.run(command, check=True, timeout=COMPILE_TIMEOUT)
+    try:
+        subprocess.run(command, check=True, timeout=COMPILE_TIMEOUT)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     return out
 
 
