@@ -24,7 +24,10 @@ receive (or the consumer's start) to the last ack:
 * rocketq's ``AsyncPushConsumer`` (remoting pull, the broker's consumer offsets), from
   ``start()`` until its listener has seen the whole backlog.
 
-Prints one JSON line per client and a summary table. Numbers go to docs/benchmarks.md.
+Each phase also reports the broker child's CPU over it (``/proc``; the child holds the
+NameServer too): a share of one core for the sends, microseconds per message for the
+receives. Prints one JSON line per client and a summary table. Numbers go to
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +72,8 @@ async def serve(store: str) -> None:
             broker.topic_config_manager.update(TopicConfig(topic, QUEUES, QUEUES))
         await broker.register_broker_all()
         assert broker.grpc_server is not None
-        addresses = {"namesrv": namesrv.address, "grpc": broker.grpc_server.address}
+        addresses = {"namesrv": namesrv.address, "grpc": broker.grpc_server.address,
+                     "pid": os.getpid()}  # fmt: skip
         print(json.dumps(addresses), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -235,18 +241,46 @@ def _receive_result(
             "tps": round(received / seconds, 1)}  # fmt: skip
 
 
-def run_benches(addresses: dict[str, str], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Sends, then the receive benches over one backlog, one after the other."""
-    namesrv, grpc_address = addresses["namesrv"], addresses["grpc"]
+def broker_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the broker child has used so far (/proc, Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, count: int | None, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s result with the broker's CPU over it: per message when ``count`` (the
+    backlog: every message of the phase is counted), else as a share of one core."""
+    cpu, wall = broker_cpu_s(pid), time.monotonic()
+    result = run()
+    cpu, wall = broker_cpu_s(pid) - cpu, time.monotonic() - wall
+    if count:
+        result["broker_cpu_us_per_msg"] = round(cpu / count * 1e6, 1)
+    else:
+        result["broker_cpu_share"] = round(cpu / wall, 2)
+    return result
+
+
+def run_benches(addresses: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Sends, then the receive benches over one backlog, one after the other; each with the
+    broker's CPU over it."""
+    namesrv, grpc_address, pid = addresses["namesrv"], addresses["grpc"], addresses["pid"]
+    n, threads, size = args.backlog, args.threads, args.size
     results = []
     if not args.receive_only:
-        results.append(grpc_bench(grpc_address, args.seconds, args.threads, args.size))
-        results.append(asyncio.run(remoting_bench(namesrv, args.seconds, args.threads, args.size)))
-    if args.backlog > 0:
-        asyncio.run(fill_backlog(namesrv, args.backlog, args.size))
-        results.append(grpc_receive_bench(grpc_address, args.backlog, args.threads))
-        results.append(asyncio.run(simple_receive_bench(namesrv, args.backlog, args.threads)))
-        results.append(asyncio.run(push_receive_bench(namesrv, args.backlog)))
+        results.append(
+            measured(pid, None, lambda: grpc_bench(grpc_address, args.seconds, threads, size))
+        )
+        results.append(
+            measured(pid, None, lambda: asyncio.run(
+                remoting_bench(namesrv, args.seconds, threads, size)))
+        )  # fmt: skip
+    if n > 0:
+        asyncio.run(fill_backlog(namesrv, n, size))
+        results.append(measured(pid, n, lambda: grpc_receive_bench(grpc_address, n, threads)))
+        results.append(
+            measured(pid, n, lambda: asyncio.run(simple_receive_bench(namesrv, n, threads)))
+        )
+        results.append(measured(pid, n, lambda: asyncio.run(push_receive_bench(namesrv, n))))
     return results
 
 
@@ -257,19 +291,21 @@ def print_results(results: list[dict[str, Any]], loop: str) -> None:
         print(json.dumps(r, sort_keys=True))
     sends = [r for r in results if r["bench"] == "produce"]
     if sends:
-        print(f"\n{'client':45} {'msg/s':>9} {'avg ms':>8} {'max ms':>8} {'failed':>6}")
+        print(f"\n{'client':45} {'msg/s':>9} {'avg ms':>8} {'max ms':>8} {'failed':>6}"
+              f" {'broker CPU':>10}")  # fmt: skip
         for r in sends:
             print(
                 f"{r['client']:45} {r['tps']:9.1f} {r['avg_rt_ms']:8.2f} {r['max_rt_ms']:8.2f}"
-                f" {r['failed']:6d}"
+                f" {r['failed']:6d} {r['broker_cpu_share']:10.2f}"
             )
     receives = [r for r in results if r["bench"] == "receive"]
     if receives:
-        print(f"\n{'client':52} {'msg/s':>9} {'seconds':>8} {'received':>8} {'failed':>6}")
+        print(f"\n{'client':52} {'msg/s':>9} {'seconds':>8} {'received':>8} {'failed':>6}"
+              f" {'broker CPU us/msg':>17}")  # fmt: skip
         for r in receives:
             print(
                 f"{r['client']:52} {r['tps']:9.1f} {r['seconds']:8.2f} {r['received']:8d}"
-                f" {r['failed']:6d}"
+                f" {r['failed']:6d} {r['broker_cpu_us_per_msg']:17.1f}"
             )
 
 
