@@ -135,6 +135,9 @@ class DefaultMessageStore(MessageStoreReads):
         # Controller mode: a slave dispatches only up to the master's confirm offset
         # (``getReputEndOffset``); None: up to the log end.
         self._dispatch_limit: int | None = None
+        # A controller-mode master waiting for its SyncStateSet: the batches appended past
+        # the confirm offset, dispatched as it moves (None: dispatch as appended).
+        self._held: deque[tuple[Sequence[StoredMessage], Sequence[AppendResult]]] | None = None
         self.delay_levels = parse_delay_levels(config.message_delay_level)
         self._memory_limit = _total_memory() * config.access_message_in_memory_max_ratio // 100
         # Retention over the parts it cleans (the IndexService is handed over at start).
@@ -390,10 +393,11 @@ class DefaultMessageStore(MessageStoreReads):
         except OSError as exc:
             log.error("append failed: %s", exc)
             return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(exc))
-        if self._reput_offset is None:
+        if self._held is None:
             self._dispatch_appended(msgs, appended)
         else:  # a controller-mode master holding back what the set does not have yet
-            self._reput_offset = self._dispatch_complete(self._reput_offset, self._dispatch_limit)
+            self._held.append((msgs, appended))
+            self._release_held()
         self._put_count += len(msgs)
         if self.ha_service is not None:
             self.ha_service.notify_append()
@@ -500,13 +504,27 @@ class DefaultMessageStore(MessageStoreReads):
         consumer reads what a failover could take back. None: dispatch as appended again.
         What was dispatched before the hold stays so."""
         if confirm is None:
-            if self._reput_offset is not None:
-                self._dispatch_complete(self._reput_offset, None)
-            self._reput_offset = self._dispatch_limit = None
+            self._dispatch_limit = None
+            self._release_held()
+            self._held = self._reput_offset = None
             return
-        if self._reput_offset is None:
+        if self._held is None:
+            self._held = deque()
             self._reput_offset = self.max_phy_offset()
-        self.dispatch_to(confirm)
+        self._dispatch_limit = confirm
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Dispatch the held batches that end at or before the confirm offset."""
+        held, limit = self._held, self._dispatch_limit
+        while held:
+            msgs, appended = held[0]
+            end = appended[-1].physical_offset + appended[-1].size
+            if limit is not None and end > limit:
+                break
+            held.popleft()
+            self._dispatch_appended(msgs, appended)
+            self._reput_offset = end
 
     def get_commit_log_data(self, offset: int, max_size: int) -> bytes | None:
         """Up to ``max_size`` CommitLog bytes from ``offset`` to the end of its file (what
@@ -530,6 +548,7 @@ class DefaultMessageStore(MessageStoreReads):
         # A master dispatches as it appends (None: all dispatched, a slave then starts at
         # its next chunk); a slave that follows another master goes on from where it
         # stands, so records held back (beyond the confirm offset) are not skipped.
+        self._held = None  # a new role: what was held goes through the slave's reput
         if role != SLAVE:
             self._reput_offset = self._dispatch_limit = None
 
@@ -547,6 +566,10 @@ class DefaultMessageStore(MessageStoreReads):
             self.commit_log.set_queue_offset(cq.topic, cq.queue_id, cq.max_offset_in_queue())
         if self._reput_offset is None or self._reput_offset > offset:
             self._reput_offset = offset
+        if self._held is not None:  # held batches past the cut are gone
+            self._held = deque(
+                (m, a) for m, a in self._held if a[-1].physical_offset + a[-1].size <= offset
+            )
 
     def ha_stats(self) -> HAServiceStats | HAClientStats | None:
         """Replication status: the master's slaves, the slave's link, or None."""

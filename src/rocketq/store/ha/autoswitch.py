@@ -167,8 +167,8 @@ class AutoSwitchHAService(HAService):
         self.synchronizing = False
         self.sync_state_set = frozenset(members)
         self._confirm = self._compute_confirm_offset()
-        self._hold_dispatch()
         self._release_all_ack()
+        self._hold_dispatch()
 
     def _propose(self, members: frozenset[int]) -> None:
         self.mark_synchronizing(members)
@@ -217,11 +217,11 @@ class AutoSwitchHAService(HAService):
         ack = conn.slave_ack_offset
         if conn.slave_id in self.sync_state_set:
             self._confirm = self._compute_confirm_offset()
-            self._hold_dispatch()
         elif ack >= conn.last_master_max_offset:
             self._maybe_expand(conn.slave_id, ack, conn.async_learner)
         self.notify_ack(ack)
-        self._release_all_ack()
+        self._release_all_ack()  # the waiting sends first, then what consumers may see
+        self._hold_dispatch()
 
     def _maybe_expand(self, slave_id: int, ack: int, learner: bool) -> None:
         current = self.get_sync_state_set()
