@@ -1,7 +1,11 @@
-"""NOTIFICATION for a consumer group that has no offset yet counts a queue's messages from
-its first (min) offset, as RocketMQ 5's ``NotificationProcessor#getPopOffset`` does, also
-when retention has moved that first offset past 0 (where a pop of a new group would
-start at the end). A real store with tiny files; the clean service deletes the old ones."""
+"""Where a consumer group with no offset yet starts, on a queue whose first offset
+retention has moved past 0 (a real store with tiny files; the clean service deletes the old
+ones):
+
+* NOTIFICATION counts the queue's messages from its first (min) offset, as RocketMQ 5's
+  ``NotificationProcessor#getPopOffset`` does, whatever a pop would start from;
+* a pop starts at the first message with initMode MIN and at the last one with MAX
+  (``PopMessageProcessor#getInitOffset``), and commits that start."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pytest
 from rocketq.broker.config import BrokerConfig
 from rocketq.broker.consumer_offset import ConsumerOffsetManager
 from rocketq.broker.pop import PopService
+from rocketq.broker.pop.service import INIT_MODE_MAX, INIT_MODE_MIN
 from rocketq.broker.processor.notification import NotificationProcessor
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
@@ -81,18 +86,24 @@ def _notification(group: str) -> RemotingCommand:
     return RemotingCommand.request(RequestCode.NOTIFICATION, ext)
 
 
-async def test_new_group_is_notified_from_the_first_offset(
-    store: DefaultMessageStore, tmp_path: Path
-) -> None:
+async def _pop_service(store: DefaultMessageStore, root: Path) -> tuple[PopService, int]:
+    """A PopService over the store once retention moved the queue's first offset past 0."""
     await _fill(store, MESSAGES)
     await _delete_old_files(store)
     low = store.get_min_offset_in_queue(TOPIC, 0)
     assert 0 < low < store.get_max_offset_in_queue(TOPIC, 0) == MESSAGES
-    broker = BrokerConfig(broker_name="broker-n")
-    topics = TopicConfigManager(tmp_path / "topics.json", broker)
+    topics = TopicConfigManager(root / "topics.json", BrokerConfig(broker_name="broker-n"))
     topics.update(TopicConfig(TOPIC, 1, 1))
-    offsets = ConsumerOffsetManager(tmp_path / "consumerOffset.json")
-    service = PopService(store, offsets, broker.broker_name, topics=topics)
+    offsets = ConsumerOffsetManager(root / "consumerOffset.json")
+    return PopService(store, offsets, "broker-n", topics=topics), low
+
+
+async def test_new_group_is_notified_from_the_first_offset(
+    store: DefaultMessageStore, tmp_path: Path
+) -> None:
+    service, low = await _pop_service(store, tmp_path)
+    broker, topics, offsets = BrokerConfig(broker_name="broker-n"), service.topics, service.offsets
+    assert topics is not None
     groups = SubscriptionGroupManager(tmp_path / "subscriptionGroup.json", True)
     processor = NotificationProcessor(broker, topics, groups, lambda: service)
 
@@ -112,3 +123,22 @@ async def test_new_group_is_notified_from_the_first_offset(
     # an offset below the first one counts from the first one
     offsets.commit("stale", TOPIC, 0, 0)
     assert service.notification_offset("stale", TOPIC, 0) == low
+
+
+async def test_a_new_groups_pop_starts_where_its_init_mode_says(
+    store: DefaultMessageStore, tmp_path: Path
+) -> None:
+    service, low = await _pop_service(store, tmp_path)
+    offsets = service.offsets
+    first = await service.pop("from-min", TOPIC, [0], 1, 60_000, init_mode=INIT_MODE_MIN)
+    assert [p.record.queue_offset for p in first] == [low]
+    assert offsets.query("from-min", TOPIC, 0) == low + 1
+    last = await service.pop("from-max", TOPIC, [0], 32, 60_000, init_mode=INIT_MODE_MAX)
+    assert [p.record.queue_offset for p in last] == [MESSAGES - 1]
+    assert offsets.query("from-max", TOPIC, 0) == MESSAGES
+    # the gRPC receives' default is MAX, as the Proxy's
+    default = await service.pop("grpc-like", TOPIC, [0], 32, 60_000)
+    assert [p.record.queue_offset for p in default] == [MESSAGES - 1]
+    # a group with an offset goes on from it, whatever the mode
+    again = await service.pop("from-min", TOPIC, [0], 1, 60_000, init_mode=INIT_MODE_MAX)
+    assert [p.record.queue_offset for p in again] == [low + 1]

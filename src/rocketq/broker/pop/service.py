@@ -50,7 +50,13 @@ if TYPE_CHECKING:
     from rocketq.broker.topic_config import TopicConfigManager
     from rocketq.store.message_store import DefaultMessageStore
 
-__all__ = ["PopService", "PoppedMessage", "now_ms"]
+__all__ = ["INIT_MODE_MAX", "INIT_MODE_MIN", "PopService", "PoppedMessage", "now_ms"]
+
+# ConsumeInitMode (POP_MESSAGE's initMode): where a group with no offset starts popping a
+# queue - its first message (a Java pop consumer CONSUME_FROM_FIRST_OFFSET), or its last one
+# (every other consumer; the Proxy's receives for the 5.x SDKs).
+INIT_MODE_MIN = 0
+INIT_MODE_MAX = 1
 
 # Queue entries read per queue and pop at most: the SDKs receive at most 32 at a time.
 MAX_READ_PER_QUEUE = 32
@@ -92,6 +98,7 @@ class _Read:
     pop_time: int
     revive_queue_id: int
     message_filter: MessageFilter | None
+    init_mode: int = INIT_MODE_MAX
 
 
 class PopService:
@@ -162,23 +169,31 @@ class PopService:
 
     # -- pop offsets ------------------------------------------------------------------------
 
-    def pop_offset(self, group: str, topic: str, queue_id: int) -> int:
-        """The committed offset; for a new group the queue's start while it still begins at
-        0 (and always for a retry topic), else its end (``getInitOffset``), committed."""
-        offset = self.peek_offset(group, topic, queue_id)
+    def pop_offset(
+        self, group: str, topic: str, queue_id: int, init_mode: int = INIT_MODE_MAX
+    ) -> int:
+        """The committed offset; for a group with none :meth:`peek_offset`'s start, then
+        committed (``getPopOffset`` with init)."""
+        offset = self.peek_offset(group, topic, queue_id, init_mode)
         if self.offsets.query(group, topic, queue_id) < 0:
             self.offsets.commit(group, topic, queue_id, offset)
         return offset
 
-    def peek_offset(self, group: str, topic: str, queue_id: int) -> int:
-        """Where the next pop of the queue starts (:meth:`pop_offset` without committing)."""
+    def peek_offset(
+        self, group: str, topic: str, queue_id: int, init_mode: int = INIT_MODE_MAX
+    ) -> int:
+        """Where the next pop of the queue starts (:meth:`pop_offset` without committing).
+        A group with no offset (``getInitOffset``) starts at the queue's first message with
+        ``INIT_MODE_MIN``, on a retry topic, or while the queue still begins at 0 (where
+        RocketMQ checks that its first message is still in memory); else at its last
+        message (the end minus one)."""
         committed = self.offsets.query(group, topic, queue_id)
         low = self.store.get_min_offset_in_queue(topic, queue_id)
         if committed >= 0:
             return max(committed, low)
-        if low == 0 or topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+        if init_mode == INIT_MODE_MIN or low == 0 or topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             return low
-        return self.store.get_max_offset_in_queue(topic, queue_id)
+        return max(self.store.get_max_offset_in_queue(topic, queue_id) - 1, low)
 
     def notification_offset(self, group: str, topic: str, queue_id: int) -> int:
         """Where NOTIFICATION counts a queue's messages from (``NotificationProcessor#
@@ -230,17 +245,21 @@ class PopService:
         invisible_ms: int,
         message_filter: MessageFilter | None = None,
         orderly: bool = False,
+        init_mode: int = INIT_MODE_MAX,
     ) -> list[PoppedMessage]:
-        """Up to ``batch`` messages of the topic and the group's pop retry topic."""
+        """Up to ``batch`` messages of the topic and the group's pop retry topic; a queue
+        the group never popped starts where ``init_mode`` says."""
         retry = pop_retry_topic(topic, group)
         self._retry_topics[retry] = topic
         pop_time = self._pop_time()
         if orderly:
-            return self._pop_orderly(group, topic, list(queue_ids), batch, invisible_ms,
-                                     message_filter, pop_time)  # fmt: skip
+            request = _Read(group, invisible_ms, pop_time, ORDER_REVIVE_QUEUE, message_filter,
+                            init_mode)  # fmt: skip
+            return self._pop_orderly(request, topic, list(queue_ids), batch)
         request = _Read(
-            group, invisible_ms, pop_time, self.revive.next_revive_queue(), message_filter
-        )
+            group, invisible_ms, pop_time, self.revive.next_revive_queue(), message_filter,
+            init_mode,
+        )  # fmt: skip
         sources = [(topic, list(queue_ids)), (retry, [0])]
         if self._random.randrange(100) < self.retry_first_percent:
             sources.reverse()
@@ -260,7 +279,7 @@ class PopService:
             return []
         self._busy.add(key)
         try:
-            offset = self.pop_offset(request.group, topic, queue_id)
+            offset = self.pop_offset(request.group, topic, queue_id, request.init_mode)
             records, next_offset = self.read(
                 request.group, topic, queue_id, offset, limit, request.message_filter
             )
@@ -301,15 +320,9 @@ class PopService:
         return PoppedMessage(record, handle, record.reconsume_times + 1)
 
     def _pop_orderly(
-        self,
-        group: str,
-        topic: str,
-        queue_ids: list[int],
-        batch: int,
-        invisible_ms: int,
-        message_filter: MessageFilter | None,
-        pop_time: int,
+        self, request: _Read, topic: str, queue_ids: list[int], batch: int
     ) -> list[PoppedMessage]:
+        group, invisible_ms, pop_time = request.group, request.invisible_ms, request.pop_time
         out: list[PoppedMessage] = []
         for queue_id in queue_ids:
             if len(out) >= batch:
@@ -317,9 +330,9 @@ class PopService:
             now = self.clock()
             if self.orderly.blocked(group, topic, queue_id, now):
                 continue
-            offset = self.pop_offset(group, topic, queue_id)
+            offset = self.pop_offset(group, topic, queue_id, request.init_mode)
             records, _next = self.read(
-                group, topic, queue_id, offset, batch - len(out), message_filter
+                group, topic, queue_id, offset, batch - len(out), request.message_filter
             )
             if not records:
                 self.orderly.clear(group, topic, queue_id)
@@ -328,7 +341,6 @@ class PopService:
             counts = self.orderly.update(
                 group, topic, queue_id, [r.queue_offset for r in records], pop_time, invisible_ms
             )
-            request = _Read(group, invisible_ms, pop_time, ORDER_REVIVE_QUEUE, message_filter)
             self._count_get(group, topic, records)
             for record in records:
                 if record.queue_offset in counts:  # not acked in the batch before
@@ -446,13 +458,14 @@ class PopService:
         message_filter: MessageFilter | None,
         timeout_s: float,
         orderly: bool = False,
+        init_mode: int = INIT_MODE_MAX,
     ) -> list[PoppedMessage]:
         """``pop``, waiting up to ``timeout_s`` for a message to arrive."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout_s
         while True:
             found = await self.pop(
-                group, topic, queue_ids, batch, invisible_ms, message_filter, orderly
+                group, topic, queue_ids, batch, invisible_ms, message_filter, orderly, init_mode
             )
             remaining = end - loop.time()
             if found or remaining <= 0:

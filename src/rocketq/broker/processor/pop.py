@@ -118,7 +118,7 @@ class PopMessageProcessor:
         invisible_ms = max(h.invisible_time, MIN_INVISIBLE_MS)
         found = await service.receive(
             h.consumer_group, h.topic, queue_ids, h.max_msg_nums, invisible_ms,
-            _filter(h), max(h.poll_time, 0) / 1000, h.order,
+            _filter(h), max(h.poll_time, 0) / 1000, h.order, h.init_mode,
         )  # fmt: skip
         rest = _rest_num(service, h.consumer_group, h.topic, queue_ids)
         if not found:
