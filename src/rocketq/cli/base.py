@@ -20,6 +20,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from rocketq.common import speedups
 from rocketq.common.errors import BrokerError, RocketQError
 
 if TYPE_CHECKING:
@@ -132,7 +133,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rocketq")
+@click.version_option(
+    package_name="rocketq", message=f"%(prog)s %(version)s ({speedups.describe()})"
+)
 def main() -> None:
     """rocketq: Apache RocketMQ rebuilt in Python.
 

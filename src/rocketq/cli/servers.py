@@ -14,6 +14,7 @@ from rocketq.cli.base import (
     serve_until_signal,
     setup_logging,
 )
+from rocketq.common import speedups
 from rocketq.common.config import load_properties, split_keys
 from rocketq.common.config_keys import (
     CONTROLLER_CONFIG_KEYS,
@@ -210,7 +211,8 @@ def broker(
         return (
             f"rocketq broker ready: {broker_config.broker_name} listening on "
             f"{broker_config.bind_address}:{controller.port}{_grpc_note(controller)}, store "
-            f"{store_config.store_path_root_dir} (pid {os.getpid()}); Ctrl-C to stop"
+            f"{store_config.store_path_root_dir} (pid {os.getpid()}, {speedups.describe()}); "
+            "Ctrl-C to stop"
         )
 
     run_async(serve_until_signal(start, controller.aclose))
