@@ -53,7 +53,10 @@ ALL_QUEUES = -1
 def queue_permission(queue_id: int, queue_data: QueueData) -> int:
     """The v2 ``Permission`` of one queue of a broker's ``QueueData``: readable below
     readQueueNums, writable below writeQueueNums, as the queue data's permission allows
-    (what the broker itself accepts for that queue id)."""
+    (what the broker itself does with that queue id). Apache's ``RouteActivity`` numbers
+    the read-only queues first, then the write-only, then the read-write ones, which labels
+    ids otherwise than the broker serves them when the two counts differ; equal counts (the
+    usual case) give the same route either way."""
     readable = queue_id < queue_data.read_queue_nums and queue_data.perm & PERM_READ
     writable = queue_id < queue_data.write_queue_nums and queue_data.perm & PERM_WRITE
     if readable and writable:
