@@ -208,6 +208,9 @@ class ClientActivity:
                         await self.registry.register(client_id, _peer(context), command.settings)
                     answer = self.settings(command.settings)
                     await outbox.put(svc.TelemetryCommand(status=ok(), settings=answer))
+                elif kind in ("thread_stack_trace", "verify_message_result"):
+                    if self.registry is not None:  # an answer to a relayed admin request
+                        self.registry.report(client_id, command)
                 else:
                     log.debug("telemetry %s from %s: %s", kind, client_id, command)
         finally:

@@ -14,32 +14,47 @@ on its Telemetry stream and its Heartbeats, so ``consumerProgress``,
 * Transaction check-backs reach a gRPC producer as a ``RecoverOrphanedTransactionCommand``
   on its Telemetry stream (``GrpcClientChannel.check_transaction_state``, called by the
   broker's transaction check service where it would send CHECK_TRANSACTION_STATE).
+* The admin requests the broker relays to consumers (GET_CONSUMER_RUNNING_INFO,
+  CONSUME_MESSAGE_DIRECTLY) go out as Telemetry commands with a nonce and come back as the
+  client's answer to that nonce (``GrpcClientChannel.invoke``, the proxy's
+  ``ProxyChannel#writeAndFlush``; see :mod:`.relay`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from rocketq.broker.client_manager import ClientChannelInfo, ConsumerManager, ProducerManager
 from rocketq.broker.grpc.convert import message_to_pb
+from rocketq.broker.grpc.relay import (
+    RELAY_TIMEOUT_S,
+    PendingReplies,
+    RelayAnswer,
+    consume_directly_answer,
+    running_info_body,
+    running_info_properties,
+    subscriptions_of,
+    thread_stack_answer,
+    timeout_answer,
+)
 from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2 as svc
 from rocketq.broker.registrar import Registrar
 from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.topic_config import TopicConfigManager
+from rocketq.common.errors import RemotingError
 from rocketq.common.message import MessageConst
-from rocketq.common.record import MessageRecord
+from rocketq.common.record import MessageRecord, RecordFormatError, decode_records
 from rocketq.common.topic import PERM_READ, PERM_WRITE, retry_topic
-from rocketq.remoting.command import DEFAULT_VERSION
-from rocketq.remoting.heartbeat import (
-    EXPRESSION_SQL92,
-    EXPRESSION_TAG,
-    ConsumerData,
-    build_subscription,
-)
+from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.command import DEFAULT_VERSION, RemotingCommand
+from rocketq.remoting.headers.broker import GetConsumerRunningInfoRequestHeader
+from rocketq.remoting.heartbeat import ConsumerData
 from rocketq.store.commit_log import AppendResult
 
 __all__ = ["ClientTables", "GrpcClientChannel", "GrpcClientRegistry"]
@@ -58,7 +73,9 @@ _CONSUME_TYPES = {
     pb.ClientType.PUSH_CONSUMER: "CONSUME_PASSIVELY",
     pb.ClientType.SIMPLE_CONSUMER: "CONSUME_ACTIVELY",
 }
-_EXPRESSION_TYPES = {pb.FilterType.TAG: EXPRESSION_TAG, pb.FilterType.SQL: EXPRESSION_SQL92}
+# The property holding a popped message's receipt handle (GrpcConverter puts it in the
+# Message it builds, when the stored record has one).
+_POP_CK = "POP_CK"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +89,26 @@ class ClientTables:
 
 class GrpcClientChannel:
     """What a remoting ``Connection`` is for a remoting client: the key of a gRPC client in
-    the client tables, its address, and the outbox of its open Telemetry stream."""
+    the client tables, its address, the outbox of its open Telemetry stream, the settings
+    it registered with, and its requests waiting for an answer on that stream."""
 
-    def __init__(self, client_id: str, peer: str) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        peer: str,
+        nonces: Iterator[int] | None = None,
+        relay_timeout: float = RELAY_TIMEOUT_S,
+    ) -> None:
         self.client_id = client_id
         self.peer = peer
         self.is_open = True
         self.outbox: Outbox | None = None
+        self.settings: pb.Settings | None = None
+        # Whether the consumer group is FIFO (consumeMessageOrderly), as last registered.
+        self.orderly = False
+        self.started_ms = int(time.time() * 1000)
+        self.relay_timeout = relay_timeout
+        self.replies = PendingReplies(nonces if nonces is not None else itertools.count())
 
     def push(self, command: svc.TelemetryCommand) -> bool:
         """Queue a command for the client's Telemetry stream; False when it cannot go."""
@@ -100,11 +130,103 @@ class GrpcClientChannel:
         )
         return self.push(svc.TelemetryCommand(recover_orphaned_transaction_command=command))
 
+    async def invoke(self, request: RemotingCommand, timeout: float) -> RemotingCommand:
+        """``Connection.invoke`` for the broker's admin relay (the proxy's
+        ``ProxyChannel#writeAndFlush``): GET_CONSUMER_RUNNING_INFO and
+        CONSUME_MESSAGE_DIRECTLY are asked on the Telemetry stream and the client's answer
+        comes back as the response. Raises RemotingError for any other request and when
+        the stream is not open or closes while waiting."""
+        if request.code == RequestCode.GET_CONSUMER_RUNNING_INFO:
+            answer = await self._running_info(request, timeout)
+        elif request.code == RequestCode.CONSUME_MESSAGE_DIRECTLY:
+            answer = await self._verify_message(request, timeout)
+        else:
+            raise RemotingError(
+                f"request code {request.code} cannot be relayed to gRPC client {self.client_id}"
+            )
+        return request.make_response(answer.code, answer.remark, None, answer.body)
+
+    async def _running_info(self, request: RemotingCommand, timeout: float) -> RelayAnswer:
+        """The stack from the client when ``jstackEnable`` (PrintThreadStackTraceCommand),
+        with what the broker knows from the client's settings. Without jstack the broker
+        answers alone (the proxy sends nothing then and the admin waits out its timeout)."""
+        header = GetConsumerRunningInfoRequestHeader.from_ext(request.ext_fields)
+        settings = self.settings or pb.Settings()
+        props = running_info_properties(
+            settings,
+            _CONSUME_TYPES.get(settings.client_type, ""),
+            self.orderly,
+            self.started_ms,
+        )
+        subs = subscriptions_of(settings)
+        if not header.jstack_enable:
+            return RelayAnswer(ResponseCode.SUCCESS, None, running_info_body(props, subs, None))
+        reply = await self._ask(
+            lambda nonce: svc.TelemetryCommand(
+                print_thread_stack_trace_command=svc.PrintThreadStackTraceCommand(nonce=nonce)
+            ),
+            timeout,
+        )
+        if reply is None:
+            return timeout_answer(
+                self.client_id, "PrintThreadStackTraceCommand", self._wait(timeout)
+            )
+        return thread_stack_answer(reply, props, subs)
+
+    async def _verify_message(self, request: RemotingCommand, timeout: float) -> RelayAnswer:
+        """The stored message as the v2 Message a receive hands out (VerifyMessageCommand);
+        the client's VerifyMessageResult becomes a ConsumeMessageDirectlyResult."""
+        try:
+            records = decode_records(request.body or b"")
+        except RecordFormatError as exc:
+            raise RemotingError(f"no message to verify: {exc}") from exc
+        if not records:
+            raise RemotingError("no message to verify: the msgId names no stored message")
+        record = records[0]
+        handle = record.properties_map().get(_POP_CK, "")
+        message = message_to_pb(record, handle, 0, record.reconsume_times + 1)
+        reply = await self._ask(
+            lambda nonce: svc.TelemetryCommand(
+                verify_message_command=svc.VerifyMessageCommand(nonce=nonce, message=message)
+            ),
+            timeout,
+        )
+        if reply is None:
+            return timeout_answer(self.client_id, "VerifyMessageCommand", self._wait(timeout))
+        return consume_directly_answer(reply)
+
+    async def _ask(
+        self, build: Callable[[str], svc.TelemetryCommand], timeout: float
+    ) -> svc.TelemetryCommand | None:
+        """Send the command ``build`` makes for a new nonce; the client's answer to that
+        nonce, or None when none came in time."""
+        nonce = self.replies.open()
+        if not self.push(build(nonce)):
+            self.replies.discard(nonce)
+            raise RemotingError(f"gRPC client {self.client_id} has no open Telemetry stream")
+        return await self.replies.wait(nonce, self._wait(timeout))
+
+    def _wait(self, timeout: float) -> float:
+        return min(timeout, self.relay_timeout)
+
+    def report(self, command: svc.TelemetryCommand) -> bool:
+        """An answer on the Telemetry stream (ThreadStackTrace, VerifyMessageResult):
+        completes the request with its nonce; False when none waits for it."""
+        kind = command.WhichOneof("command")
+        if kind == "thread_stack_trace":
+            nonce = command.thread_stack_trace.nonce
+        elif kind == "verify_message_result":
+            nonce = command.verify_message_result.nonce
+        else:
+            return False
+        return self.replies.complete(nonce, command)
+
     def close(self, reason: str = "") -> None:
-        """Closed: expired or gone (the client tables drop it)."""
+        """Closed: expired or gone (the client tables drop it); waiting requests fail."""
         if self.is_open:
             log.debug("gRPC client %s closed: %s", self.client_id, reason)
         self.is_open = False
+        self.replies.fail_all(f"gRPC client {self.client_id} closed: {reason or 'gone'}")
 
     def __repr__(self) -> str:
         return f"GrpcClientChannel({self.client_id}@{self.peer})"
@@ -123,13 +245,25 @@ class GrpcClientRegistry:
         self.topics = topic_config_manager
         self.groups = subscription_group_manager
         self.channels: dict[str, GrpcClientChannel] = {}
+        # Nonces of relayed requests, unique in the broker (GrpcChannelManager's counter).
+        self.nonces = itertools.count()
+        # How long a relayed request waits for the client (see relay.RELAY_TIMEOUT_S).
+        self.relay_timeout = RELAY_TIMEOUT_S
 
     def channel(self, client_id: str, peer: str) -> GrpcClientChannel:
         """The open channel of a client (a new one when it was closed)."""
         found = self.channels.get(client_id)
         if found is None or not found.is_open:
-            found = self.channels[client_id] = GrpcClientChannel(client_id, peer)
+            found = GrpcClientChannel(client_id, peer, self.nonces, self.relay_timeout)
+            self.channels[client_id] = found
         return found
+
+    def report(self, client_id: str, command: svc.TelemetryCommand) -> None:
+        """A client's answer to a relayed request (``ClientActivity#reportThreadStackTrace``,
+        ``#reportVerifyMessageResult``): completes the request waiting for its nonce."""
+        channel = self.channels.get(client_id)
+        if channel is None or not channel.report(command):
+            log.info("gRPC client %s answered no waiting request: %s", client_id, command)
 
     def attach(self, client_id: str, peer: str, outbox: Outbox) -> None:
         """The client's Telemetry stream is open: commands for it go to ``outbox``."""
@@ -138,6 +272,7 @@ class GrpcClientRegistry:
     async def register(self, client_id: str, peer: str, settings: pb.Settings) -> None:
         """Put the client in the tables its settings name (again: a heartbeat)."""
         channel = self.channel(client_id, peer)
+        channel.settings = settings
         info = ClientChannelInfo(channel, client_id, _language(settings), DEFAULT_VERSION)
         if settings.client_type == pb.ClientType.PRODUCER:
             for topic in settings.publishing.topics:
@@ -148,11 +283,9 @@ class GrpcClientRegistry:
         if consume_type is None or not group:
             return
         data = ConsumerData(group, consume_type=consume_type)
-        for entry in settings.subscription.subscriptions:
-            kind = _EXPRESSION_TYPES.get(entry.expression.type, EXPRESSION_TAG)
-            data.subscription_data_set.append(
-                build_subscription(entry.topic.name, entry.expression.expression, kind)
-            )
+        data.subscription_data_set.extend(subscriptions_of(settings))
+        config = self.groups.find(group) if self.groups is not None else None
+        channel.orderly = config is not None and config.consume_message_orderly
         # gRPC clients get no NOTIFY_CONSUMER_IDS_CHANGED: their assignments are the whole
         # topic (POP), so membership changes need no rebalance.
         self.tables.consumer_manager.register(info, data, False)

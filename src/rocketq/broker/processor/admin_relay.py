@@ -4,13 +4,16 @@ GET_CONSUMER_RUNNING_INFO (307), CONSUME_MESSAGE_DIRECTLY (309) and
 INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223).
 
 The admin tool cannot reach a client (clients listen on nothing); the broker holds each
-client's connection and asks on it, then hands the client's answer back unchanged.
+client's connection and asks on it, then hands the client's answer back unchanged. A gRPC
+client's "connection" is its ``GrpcClientChannel``, whose ``invoke`` asks over the client's
+Telemetry stream and answers as the Java proxy does (``rocketq.broker.grpc.relay``); it
+cannot report offsets, so GET_CONSUMER_STATUS_FROM_CLIENT skips it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from rocketq.common.errors import BrokerError, RemotingError, RemotingTimeoutError
 from rocketq.common.record import decode_offset_msg_id
@@ -42,6 +45,17 @@ CONSUMER_STATUS_TIMEOUT_S = 5.0
 _VERSION_CALL_CONSUMER = 62
 # MQVersion.Version.V3_0_7_SNAPSHOT.ordinal(): older clients cannot report their status.
 _VERSION_CONSUMER_STATUS = 28
+
+
+@runtime_checkable
+class ClientCall(Protocol):
+    """What the broker asks a client on: a remoting ``Connection``, or a gRPC client's
+    channel (``GrpcClientChannel``), which the broker package imports only when it serves
+    gRPC."""
+
+    async def invoke(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """Send a request to the client; its response within ``timeout`` seconds."""
+        ...
 
 
 class AdminRelayProcessor:
@@ -86,8 +100,8 @@ class AdminRelayProcessor:
         relayed = RemotingCommand.request(code, dict(req.ext_fields or {}), req.body)
         conn = member.connection
         try:
-            if not isinstance(conn, Connection):
-                raise RemotingError("not a remoting connection")
+            if not isinstance(conn, ClientCall):
+                raise RemotingError(f"cannot call a client on {conn!r}")
             answer = await conn.invoke(relayed, self.call_timeout)
         except RemotingTimeoutError as exc:
             raise BrokerError(
@@ -164,7 +178,7 @@ class AdminRelayProcessor:
         """GET_CONSUMER_STATUS_FROM_CLIENT to one member; None when it fails or says no."""
         cmd = RemotingCommand.request(RequestCode.GET_CONSUMER_STATUS_FROM_CLIENT, dict(ext))
         conn = member.connection
-        if not isinstance(conn, Connection):
+        if not isinstance(conn, ClientCall):
             return None
         try:
             answer = await conn.invoke(cmd, CONSUMER_STATUS_TIMEOUT_S)
