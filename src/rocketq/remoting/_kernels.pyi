@@ -1,6 +1,9 @@
 """Types of the compiled twins in ``_kernels.pyx`` (the pure-Python reference in
 ``codec.py`` carries the same signatures and the docs)."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from rocketq.remoting.command import RemotingCommand
 
 DEFAULT_MAX_FRAME_LENGTH: int
@@ -13,3 +16,7 @@ class FrameDecoder:
 
 def decode_frame(frame: bytes | memoryview) -> RemotingCommand: ...
 def encode_parts(cmd: RemotingCommand) -> list[bytes]: ...
+
+def header_from_ext(
+    plan: tuple[tuple[str, str, int, bool, Any], ...], cls: type[Any], ext: Mapping[str, str] | None
+) -> Any: ...

@@ -367,3 +367,58 @@ def encode_parts(cmd):
     if body_len:
         return [first, body]
     return [first]
+
+
+# -- typed headers from extFields (codec.header_from_ext) ---------------------------------------
+
+# codec.FIELD_*: how a field's text becomes its value.
+cdef int FIELD_INT = 1
+cdef int FIELD_BOOL = 2
+_object_new = object.__new__
+
+
+cdef object _parse_bool(object v):
+    # The reference: v.lower() in ("true", "1"); the usual texts without the lower() call.
+    if type(v) is str:
+        if v == "true" or v == "1":
+            return True
+        if v == "false" or v == "0":
+            return False
+    return v.lower() in ("true", "1")
+
+
+def header_from_ext(plan, cls, ext):
+    """A slotted header object of ``cls`` with every field of ``plan`` taken from ``ext``.
+
+    codec.header_from_ext is the reference, with the docs."""
+    cdef tuple spec
+    cdef object v, value, key
+    cdef int kind
+    if not ext:
+        ext = {}
+    cdef bint is_dict = type(ext) is dict
+    get = None if is_dict else ext.get
+    obj = _object_new(cls)
+    for spec in plan:
+        key = spec[1]
+        if is_dict:
+            v = (<dict>ext).get(key)
+        else:
+            v = get(key)
+        if v is None:
+            if spec[3]:
+                raise _reference().header_field_missing(key)
+            value = spec[4]
+        else:
+            kind = spec[2]
+            if kind == FIELD_INT:
+                try:
+                    value = int(v)
+                except ValueError as exc:
+                    raise _reference().header_field_bad(key, v) from exc
+            elif kind == FIELD_BOOL:
+                value = _parse_bool(v)
+            else:
+                value = v
+        PyObject_GenericSetAttr(obj, spec[0], value)
+    return obj

@@ -27,17 +27,24 @@ from typing import Any
 import orjson
 
 from rocketq.common import speedups
-from rocketq.common.errors import ProtocolError
-from rocketq.remoting.codes import LanguageCode, SerializeType
+from rocketq.common.errors import BrokerError, ProtocolError
+from rocketq.remoting.codes import LanguageCode, ResponseCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 
 __all__ = [
     "DEFAULT_MAX_FRAME_LENGTH",
+    "FIELD_BOOL",
+    "FIELD_INT",
+    "FIELD_STR",
+    "FieldPlan",
     "FrameDecoder",
     "coerce_ext_fields",
     "decode_frame",
     "encode",
     "encode_parts",
+    "header_field_bad",
+    "header_field_missing",
+    "header_from_ext",
 ]
 
 # Java's NettyDecoder refuses frames above com.rocketmq.remoting.frameMaxLength (16 MiB);
@@ -349,3 +356,56 @@ class FrameDecoder:
             del buf[:pos]
         self._need = 4 + int.from_bytes(buf[:4], "big") if len(buf) >= 4 else 0
         return out
+
+
+# ---------------------------------------------------------------------------------------------
+# typed headers from extFields (the generic field extraction; the classes are in headers/)
+
+# How a field's text becomes its value (``CommandHeader``'s field types).
+FIELD_STR = 0  # the text itself
+FIELD_INT = 1  # int(text): Java's Integer/Long.parseLong, a ValueError is a bad value
+FIELD_BOOL = 2  # Boolean.parseBoolean, plus the C++ client's "1"
+# One field of a header class: (attribute, extFields key, FIELD_*, required, default).
+FieldPlan = tuple[tuple[str, str, int, bool, Any], ...]
+
+
+def header_field_missing(key: str) -> BrokerError:
+    """A required field is absent (``RemotingCommand#decodeCommandCustomHeader``)."""
+    return BrokerError(ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> is null")
+
+
+def header_field_bad(key: str, text: str) -> BrokerError:
+    """A field's text does not parse as its type."""
+    return BrokerError(
+        ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> has a bad value {text!r}"
+    )
+
+
+@speedups.twin
+def header_from_ext(plan: FieldPlan, cls: type[Any], ext: Mapping[str, str] | None) -> Any:
+    """A slotted header object of ``cls`` with every field of ``plan`` taken from ``ext``.
+
+    A missing field takes its default or, when required, raises
+    :func:`header_field_missing`; a text ``int()`` refuses raises :func:`header_field_bad`.
+    The slots are filled without ``__init__`` (a frozen dataclass pays an
+    ``object.__setattr__`` per field there). Has a compiled twin.
+    """
+    get = (ext or {}).get
+    obj = object.__new__(cls)
+    for attr, key, kind, required, default in plan:
+        v = get(key)
+        if v is None:
+            if required:
+                raise header_field_missing(key)
+            value = default
+        elif kind == FIELD_INT:
+            try:
+                value = int(v)
+            except ValueError as exc:
+                raise header_field_bad(key, v) from exc
+        elif kind == FIELD_BOOL:
+            value = v.lower() in ("true", "1")
+        else:
+            value = v
+        object.__setattr__(obj, attr, value)
+    return obj

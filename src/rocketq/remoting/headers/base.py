@@ -11,15 +11,24 @@ one-letter SEND_MESSAGE_V2 names).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
-from rocketq.common.errors import BrokerError
-from rocketq.remoting.codes import ResponseCode
+from rocketq.common import speedups
+from rocketq.remoting.codec import (
+    FIELD_BOOL,
+    FIELD_INT,
+    FIELD_STR,
+    FieldPlan,
+    header_field_bad,
+    header_field_missing,
+    header_from_ext,
+)
 
-__all__ = ["CommandHeader", "parse_bool", "wire"]
+__all__ = ["CommandHeader", "field_plan", "parse_bool", "wire"]
 
 _Spec = tuple[str, str, Callable[[str], Any], bool]  # attr, wire name, parser, required
 
@@ -99,18 +108,24 @@ class CommandHeader:
         return out
 
 
-def _missing(key: str) -> BrokerError:
-    return BrokerError(ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> is null")
-
-
-def _bad(key: str, text: str) -> BrokerError:
-    return BrokerError(
-        ResponseCode.SYSTEM_ERROR, f"the custom field <{key}> has a bad value {text!r}"
-    )
-
-
+_KIND = {parse_bool: FIELD_BOOL, int: FIELD_INT, str: FIELD_STR}
 _PARSE_EXPR = {parse_bool: "v.lower() in ('true', '1')", int: "int(v)", str: "v"}
 _TEXT_EXPR = {parse_bool: "'true' if v else 'false'", int: "str(v)", str: "str(v)"}
+
+
+# The generic compiled extraction beats the generated code; the generic pure-Python reference
+# does not, so without the compiled core the generated code runs.
+_KERNEL_ACTIVE = header_from_ext is not speedups.REFERENCE["header_from_ext"]
+
+
+def field_plan(cls: type[CommandHeader]) -> FieldPlan:
+    """``cls``'s fields for :func:`~rocketq.remoting.codec.header_from_ext`: (attribute,
+    wire key, kind, required, default) in field order."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return tuple(
+        (attr, key, _KIND[parse], required, None if required else defaults[attr])
+        for attr, key, parse, required in cls._field_specs()
+    )
 
 
 def _compile(cls: type[CommandHeader]) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -118,7 +133,7 @@ def _compile(cls: type[CommandHeader]) -> tuple[Callable[..., Any], Callable[...
     ``__init__``): straight-line code, no per-field loop or getattr on the request path."""
     specs = cls._field_specs()
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    names: dict[str, Any] = {"_missing": _missing, "_bad": _bad}
+    names: dict[str, Any] = {"_missing": header_field_missing, "_bad": header_field_bad}
     body = ["def from_ext(cls, ext):", "    get = (ext or {}).get"]
     for i, (attr, key, parse, required) in enumerate(specs):
         body.append(f"    v = get({key!r})")
@@ -156,6 +171,9 @@ def _compile(cls: type[CommandHeader]) -> tuple[Callable[..., Any], Callable[...
     out.append("    return out")
     exec("\n".join(body) + "\n\n" + "\n".join(out), names)
     from_ext, to_ext = names["from_ext"], names["to_ext"]
+    type.__setattr__(cls, "_generated_from_ext_fn", from_ext)  # the tests compare the two
+    if slotted and _KERNEL_ACTIVE:  # the compiled twin fills the slots from a field plan
+        from_ext = functools.partial(header_from_ext, field_plan(cls))
     type.__setattr__(cls, "_from_ext_fn", from_ext)
     type.__setattr__(cls, "_to_ext_fn", to_ext)
     return from_ext, to_ext
