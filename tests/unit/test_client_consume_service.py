@@ -164,3 +164,49 @@ async def test_nothing_is_consumed_after_close() -> None:
     await asyncio.sleep(0)
     assert calls == 0
     assert await committed(consumer) == -1
+
+
+async def test_concurrent_batches_run_on_at_most_thread_max_workers() -> None:
+    """Batches queue for consume_thread_max (2 here) workers: two listeners wait at once,
+    the rest start as they finish, and every batch is acknowledged."""
+    consumer = FakeConsumer()
+    gate = asyncio.Event()
+    running = 0
+    most = 0
+    seen: list[int] = []
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await gate.wait()
+        running -= 1
+        seen.extend(m.queue_offset for m in msgs)
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    service = ConsumeService(consumer, listener, orderly=False)
+    deliver(service, [0, 1, 2, 3, 4])
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert running == 2
+    gate.set()
+    await service.aclose()
+    assert most == 2
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+    assert await committed(consumer) == 5
+
+
+async def test_a_listener_error_does_not_stop_the_batches_behind_it() -> None:
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 1
+    service = ConsumeService(consumer, _fail_on_offset_one, orderly=False)
+    deliver(service, [0, 1, 2])
+    await service.aclose()
+    assert consumer.sent_back == [(1, 0)]
+    assert await committed(consumer) == 3
+
+
+async def _fail_on_offset_one(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+    if msgs[0].queue_offset == 1:
+        raise RuntimeError("listener bug")
+    return ConsumeConcurrentlyStatus.CONSUME_SUCCESS

@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ MAX_TIME_CONSUME_CONTINUOUSLY_MS = 60_000
 CLOSE_GRACE_S = 10.0
 # submitConsumeRequestLater: a batch whose send-back failed is consumed again after 5 s.
 CONSUME_LATER_DELAY_S = 5.0
+# A worker lets the event loop run other work after this many batches in a row.
+_YIELD_EVERY_BATCHES = 32
+_CONSUME_START_TIMESTAMP = MessageConst.CONSUME_START_TIMESTAMP
 
 
 class ConsumeConcurrentlyStatus(Enum):
@@ -153,6 +157,13 @@ class ConsumeService:
         self._slots = asyncio.Semaphore(self._threads)
         self._tasks = TaskOwner(log)
         self._orderly_running: set[MessageQueue] = set()
+        # Concurrent consumption: batches wait here in arrival order for one of at most
+        # consume_thread_max worker tasks (ConsumeMessageConcurrentlyService's pool and its
+        # queue). A worker runs batches one after another while there are any, so a backlog
+        # costs no Task per batch; a new worker starts when batches outnumber free workers.
+        self._batches: deque[tuple[list[MessageExt], ProcessQueue, MessageQueue]] = deque()
+        self._workers = 0
+        self._free_workers = 0
         # Message trace (SubBefore/SubAfter of each batch): set by a consumer that has it.
         self.trace: TraceDispatcher | None = None
         self.trace_group = ""
@@ -224,7 +235,14 @@ class ConsumeService:
     ) -> object:
         """:meth:`_traced_call`, its time counted as consume RT (``incConsumeRT``)."""
         started = time.monotonic()
-        status = await self._traced_call(msgs, context)
+        if self.trace is None and self.is_async:  # the usual case, one coroutine less
+            try:
+                status: object = await self.listener(msgs, context)
+            except Exception:
+                log.exception("listener failed on %d messages of %s", len(msgs), context)
+                status = None
+        else:
+            status = await self._traced_call(msgs, context)
         if self.stats is not None:
             rt = int((time.monotonic() - started) * 1000)
             self.stats.inc_consume_rt(self.stats_group, mq.topic, rt)
@@ -273,27 +291,74 @@ class ConsumeService:
                 self._orderly_running.add(mq)
                 self._spawn(self._consume_orderly(pq, mq), f"consume-orderly-{mq}")
             return
+        if self._tasks.closed:  # closing: the queue is dropped, nothing is left to do
+            log.debug("consume service closed: %d messages of %s not consumed", len(msgs), mq)
+            return
         size = max(self.consumer.config.consume_message_batch_max_size, 1)
-        for i in range(0, len(msgs), size):
-            self._spawn(self._consume_concurrently(msgs[i : i + size], pq, mq), f"consume-{mq}")
+        if len(msgs) <= size:
+            self._batches.append((msgs, pq, mq))
+        else:
+            self._batches.extend((msgs[i : i + size], pq, mq) for i in range(0, len(msgs), size))
+        self._add_workers()
 
     # -- concurrently -----------------------------------------------------------------------
+
+    def _add_workers(self) -> None:
+        while len(self._batches) > self._free_workers and self._workers < self._threads:
+            self._workers += 1
+            self._free_workers += 1
+            self._tasks.spawn(self._work(), "consume-worker")
+
+    async def _work(self) -> None:
+        """One worker: consume queued batches until there are none."""
+        done = 0
+        try:
+            while self._batches:
+                msgs, pq, mq = self._batches.popleft()
+                self._free_workers -= 1
+                try:
+                    await self._consume_concurrently(msgs, pq, mq)
+                except Exception:
+                    log.exception("consuming %d messages of %s failed", len(msgs), mq)
+                finally:
+                    self._free_workers += 1
+                done += 1
+                if done % _YIELD_EVERY_BATCHES == 0:
+                    # Listeners that never wait would keep the loop to this worker for the
+                    # whole backlog: let pull responses and timers in now and then.
+                    await asyncio.sleep(0)
+        finally:
+            self._workers -= 1
+            self._free_workers -= 1
 
     async def _consume_concurrently(
         self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue
     ) -> None:
-        async with self._slots:
-            if pq.dropped:
-                return
-            context = ConsumeConcurrentlyContext(mq)
-            self.consumer.reset_retry_topic(msgs)
-            now = int(time.time() * 1000)
-            for m in msgs:
-                m.properties[MessageConst.CONSUME_START_TIMESTAMP] = str(now)
-            status = await self._timed_call(msgs, context, mq)
+        if pq.dropped:
+            return
+        context = ConsumeConcurrentlyContext(mq)
+        self.consumer.reset_retry_topic(msgs)
+        now = str(time.time_ns() // 1_000_000)
+        for m in msgs:
+            m.properties[_CONSUME_START_TIMESTAMP] = now
+        status = await self._timed_call(msgs, context, mq)
+        if (
+            status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+            and context.ack_index >= len(msgs) - 1
+        ):
+            self._ack_all(msgs, pq, mq)  # the usual case, without a coroutine
+            return
         if status is None:
             status = ConsumeConcurrentlyStatus.RECONSUME_LATER
         await self._ack_concurrently(msgs, pq, mq, status, context)
+
+    def _ack_all(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
+        """Every message of the batch was consumed: :meth:`_ack_concurrently` with nothing
+        to send back."""
+        self._count(mq, ok=len(msgs), failed=0)
+        offset = pq.remove_messages(msgs)
+        if offset >= 0 and not pq.dropped:
+            self.consumer.offset_store.update_offset(mq, offset, True)
 
     async def _ack_concurrently(
         self,
@@ -326,8 +391,9 @@ class ConsumeService:
 
     async def _later(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
         await asyncio.sleep(CONSUME_LATER_DELAY_S)
-        if not pq.dropped:
-            await self._consume_concurrently(msgs, pq, mq)
+        if not pq.dropped and not self._tasks.closed:
+            self._batches.append((msgs, pq, mq))
+            self._add_workers()
 
     # -- orderly ----------------------------------------------------------------------------
 
@@ -407,6 +473,7 @@ class ConsumeService:
     async def aclose(self) -> None:
         """Let running listeners finish (bounded), then stop the thread pool."""
         await self._tasks.aclose(grace=CLOSE_GRACE_S)
+        self._batches.clear()  # of dropped queues only: workers ran the rest
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

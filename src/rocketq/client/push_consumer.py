@@ -76,6 +76,7 @@ class AsyncPushConsumer:
         self.instance, self._own_instance = member_instance(namesrv_addr, client_config, instance)
         self.namespace = self.instance.config.namespace
         self.group = with_namespace(self.namespace, group)
+        self._retry_topic = retry_topic(self.group)
         # suspend()/resume(): pull loops wait while this is clear (set = running).
         self._running = asyncio.Event()
         self._running.set()
@@ -379,13 +380,15 @@ class AsyncPushConsumer:
             ):
                 continue
             offset = await self._compute_pull_from_where(mq)
-            if offset < 0:
-                continue
-            pq = ProcessQueue()
-            pq.locked = self.orderly
-            self.process_queues[mq] = pq
-            self._pull_tasks[mq] = self._spawn(self._pull_loop(mq, pq, offset), f"pull-{mq}")
-            log.info("%s: consuming %s from offset %d", self.group, mq, offset)
+            if offset >= 0:
+                self._start_pull(mq, offset)
+
+    def _start_pull(self, mq: MessageQueue, offset: int) -> None:
+        pq = ProcessQueue()
+        pq.locked = self.orderly
+        self.process_queues[mq] = pq
+        self._pull_tasks[mq] = self._spawn(self._pull_loop(mq, pq, offset), f"pull-{mq}")
+        log.info("%s: consuming %s from offset %d", self.group, mq, offset)
 
     async def _drop(self, mq: MessageQueue) -> None:
         pq = self.process_queues.pop(mq, None)
@@ -567,13 +570,15 @@ class AsyncPushConsumer:
 
     def reset_retry_topic(self, msgs: list[MessageExt]) -> None:
         """Messages from ``%RETRY%group`` show their original topic (``resetRetryAndNamespace``)."""
-        retry = retry_topic(self.group)
+        retry = self._retry_topic
+        namespace = self.namespace
         for msg in msgs:
-            original = msg.properties.get(MessageConst.RETRY_TOPIC)
-            if original and msg.topic == retry:
-                msg.topic = original
-            if self.namespace:  # resetRetryAndNamespace: listeners see plain topics
-                msg.topic = without_namespace(self.namespace, msg.topic)
+            if msg.topic == retry:
+                original = msg.properties.get(MessageConst.RETRY_TOPIC)
+                if original:
+                    msg.topic = original
+            if namespace:  # resetRetryAndNamespace: listeners see plain topics
+                msg.topic = without_namespace(namespace, msg.topic)
 
     async def send_message_back(self, msg: MessageExt, delay_level: int, mq: MessageQueue) -> bool:
         """CONSUMER_SEND_MSG_BACK to the message's broker; False when it failed."""
