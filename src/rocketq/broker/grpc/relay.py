@@ -117,8 +117,9 @@ class PendingReplies:
             self._waiting.pop(nonce, None)
 
     def complete(self, nonce: str, reply: Reply) -> bool:
-        """Hand an answer to its waiter; False for an unknown (late or foreign) nonce."""
-        future = self._waiting.pop(nonce, None)
+        """Hand an answer to its waiter (who forgets the nonce); False for an unknown (late,
+        foreign or already answered) nonce."""
+        future = self._waiting.get(nonce)
         if future is None or future.done():
             return False
         future.set_result(reply)
