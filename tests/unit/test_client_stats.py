@@ -44,6 +44,22 @@ def test_figures_over_the_minute_up_to_now() -> None:
     assert stats.consume_status("G", "other") == ConsumeStatus()
 
 
+def test_kept_consume_counters_count_as_the_inc_methods() -> None:
+    clock = Clock()
+    by_method, by_counters = ConsumerStatsManager(clock), ConsumerStatsManager(clock)
+    by_method.inc_consume_rt("G", "T", 5)
+    by_method.inc_consume_ok_tps("G", "T", 38)
+    by_method.inc_consume_failed_tps("G", "T", 0)
+    counters = by_counters.consume_counters("G", "T")
+    counters.rt.add(5)
+    counters.ok_tps.add(38)
+    counters.failed_tps.add(0)
+    assert by_counters.consume_counters("G", "T").rt is counters.rt  # the same items
+    clock.now += 2_000
+    assert by_counters.consume_status("G", "T") == by_method.consume_status("G", "T")
+    assert by_counters.consume_status("G", "T").consume_ok_tps == 19.0
+
+
 def test_minute_window_slides_and_hour_keeps_failures() -> None:
     clock = Clock()
     stats = ConsumerStatsManager(clock)

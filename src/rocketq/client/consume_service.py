@@ -33,7 +33,7 @@ from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
 
 if TYPE_CHECKING:
-    from rocketq.client.stats import ConsumerStatsManager
+    from rocketq.client.stats import ConsumeCounters, ConsumerStatsManager
     from rocketq.client.trace import TraceContext
     from rocketq.client.trace_dispatcher import TraceDispatcher
 
@@ -170,6 +170,8 @@ class ConsumeService:
         # Pull/consume figures (ConsumerStatsManager) under the consumer's wire group name.
         self.stats: ConsumerStatsManager | None = None
         self.stats_group = ""
+        self._stats_items: dict[tuple[str, str], ConsumeCounters] = {}
+        self._stats_of_items: ConsumerStatsManager | None = None
         self.start()
 
     def start(self) -> None:
@@ -245,14 +247,27 @@ class ConsumeService:
             status = await self._traced_call(msgs, context)
         if self.stats is not None:
             rt = int((time.monotonic() - started) * 1000)
-            self.stats.inc_consume_rt(self.stats_group, mq.topic, rt)
+            self._counters(mq.topic).rt.add(rt)  # incConsumeRT
         return status
 
     def _count(self, mq: MessageQueue, ok: int, failed: int) -> None:
         """``processConsumeResult``'s counts: consumed and failed messages of a batch."""
         if self.stats is not None:
-            self.stats.inc_consume_ok_tps(self.stats_group, mq.topic, ok)
-            self.stats.inc_consume_failed_tps(self.stats_group, mq.topic, failed)
+            counters = self._counters(mq.topic)
+            counters.ok_tps.add(ok)
+            counters.failed_tps.add(failed)
+
+    def _counters(self, topic: str) -> ConsumeCounters:
+        """The consume items of ``topic`` in :attr:`stats` (kept: one lookup per topic)."""
+        assert self.stats is not None
+        key = (self.stats_group, topic)
+        counters = self._stats_items.get(key)
+        if counters is None or self._stats_of_items is not self.stats:
+            if self._stats_of_items is not self.stats:
+                self._stats_items.clear()
+                self._stats_of_items = self.stats
+            counters = self._stats_items[key] = self.stats.consume_counters(*key)
+        return counters
 
     async def consume_directly(
         self, msg: MessageExt, mq: MessageQueue

@@ -19,7 +19,7 @@ from typing import Any
 
 from rocketq.common.stats import HOUR, MINUTE, WINDOWS, Clock, StatsItem, StatsItemSet, now_ms
 
-__all__ = ["ConsumeStatus", "ConsumerStatsManager"]
+__all__ = ["ConsumeCounters", "ConsumeStatus", "ConsumerStatsManager"]
 
 # ConsumerStatsManager's item set names.
 CONSUME_OK_TPS = "CONSUME_OK_TPS"
@@ -55,6 +55,19 @@ class ConsumeStatus:
         }
 
 
+class ConsumeCounters:
+    """The three consume items of one ``topic@group`` (see
+    :meth:`ConsumerStatsManager.consume_counters`); ``add`` as the ``inc_consume_*``
+    methods count."""
+
+    __slots__ = ("failed_tps", "ok_tps", "rt")
+
+    def __init__(self, rt: StatsItem, ok_tps: StatsItem, failed_tps: StatsItem) -> None:
+        self.rt = rt
+        self.ok_tps = ok_tps
+        self.failed_tps = failed_tps
+
+
 class ConsumerStatsManager:
     """Counts pulls and consumption per ``topic@group`` (see the module docstring)."""
 
@@ -65,13 +78,7 @@ class ConsumerStatsManager:
         self._due = [now + WINDOWS[w][0] for w in _SAMPLED]
 
     def _add(self, name: str, group: str, topic: str, value: int) -> None:
-        item_set = self.sets[name]
-        key = f"{topic}@{group}"
-        item = item_set.get(key)
-        if item is None:
-            item = item_set.get_and_create(key)
-            item.begin(self.clock())
-        item.add(value)
+        self._made(name, group, topic).add(value)
 
     def inc_pull_rt(self, group: str, topic: str, rt_ms: int) -> None:
         """A pull that found messages took ``rt_ms`` (``incPullRT``)."""
@@ -92,6 +99,22 @@ class ConsumerStatsManager:
     def inc_consume_failed_tps(self, group: str, topic: str, msgs: int) -> None:
         """``msgs`` messages failed and will be retried (``incConsumeFailedTPS``)."""
         self._add(CONSUME_FAILED_TPS, group, topic, msgs)
+
+    def consume_counters(self, group: str, topic: str) -> ConsumeCounters:
+        """The consume RT, OK TPS and failed TPS items of ``topic@group``, made on first
+        use: a consume service keeps them, so a batch is counted without a key lookup."""
+        return ConsumeCounters(
+            self._made(CONSUME_RT, group, topic),
+            self._made(CONSUME_OK_TPS, group, topic),
+            self._made(CONSUME_FAILED_TPS, group, topic),
+        )
+
+    def _made(self, name: str, group: str, topic: str) -> StatsItem:
+        item = self.sets[name].get(f"{topic}@{group}")
+        if item is None:
+            item = self.sets[name].get_and_create(f"{topic}@{group}")
+            item.begin(self.clock())
+        return item
 
     def _item(self, name: str, group: str, topic: str) -> StatsItem | None:
         return self.sets[name].get(f"{topic}@{group}")
