@@ -1,7 +1,8 @@
-"""Types of the compiled twin in ``_kernels.pyx`` (the pure-Python reference in
+"""Types of the compiled twins in ``_kernels.pyx`` (the pure-Python reference in
 ``index_file.py`` carries the same signature and the docs)."""
 
 import mmap
+from typing import Any
 
 def put_index_entry(
     buf: mmap.mmap | bytearray,
@@ -12,3 +13,13 @@ def put_index_entry(
     phy_offset: int,
     time_diff: int,
 ) -> int: ...
+def put_index_key(
+    buf: mmap.mmap | bytearray,
+    header: Any,
+    hash_slot_num: int,
+    index_num: int,
+    prefix: str,
+    key: str,
+    phy_offset: int,
+    store_timestamp: int,
+) -> bool: ...

@@ -48,6 +48,7 @@ __all__ = [
     "index_file_name",
     "index_file_size",
     "put_index_entry",
+    "put_index_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -187,29 +188,16 @@ class IndexFile:
     def _entry_position(self, number: int) -> int:
         return self._entries_base + number * INDEX_ENTRY_SIZE
 
-    def put_key(self, key: str, phy_offset: int, store_timestamp: int) -> bool:
-        """Index ``key`` -> ``phy_offset``; False when the file is full (``putKey``)."""
-        header = self._header
-        count = header.index_count
-        if count >= self.index_num:
-            log.warning("index file %s full: %d entries", self.file_name, count)
-            return False
-        time_diff = _time_diff(header.begin_timestamp, store_timestamp)
-        prev = put_index_entry(
-            self._mm, self.hash_slot_num, self._entries_base, count, index_key_hash(key),
-            phy_offset, time_diff,
-        )  # fmt: skip
-        # The first entry's diff was computed against the old begin (the previous file's end,
-        # or 0) before begin moves here -- exactly as RocketMQ does it.
-        if count <= 1:
-            header.begin_timestamp = store_timestamp
-            header.begin_phy_offset = phy_offset
-        header.end_timestamp = store_timestamp
-        header.end_phy_offset = phy_offset
-        header.hash_slot_count += prev == INVALID_INDEX
-        header.index_count = count + 1
-        header.write(self._mm)
-        return True
+    def put_key(self, key: str, phy_offset: int, store_timestamp: int, prefix: str = "") -> bool:
+        """Index ``prefix + key`` -> ``phy_offset``; False when the file is full (``putKey``).
+
+        ``prefix`` is the ``topic#`` the service puts before every key of a record (the
+        compiled core hashes the two without joining them)."""
+        if put_index_key(self._mm, self._header, self.hash_slot_num, self.index_num, prefix,
+                         key, phy_offset, store_timestamp):  # fmt: skip
+            return True
+        log.warning("index file %s full: %d entries", self.file_name, self._header.index_count)
+        return False
 
     def select_phy_offsets(
         self,
@@ -314,6 +302,43 @@ def put_index_entry(
     return prev
 
 
+@speedups.twin
+def put_index_key(
+    buf: mmap.mmap | bytearray,
+    header: _LiveHeader,
+    hash_slot_num: int,
+    index_num: int,
+    prefix: str,
+    key: str,
+    phy_offset: int,
+    store_timestamp: int,
+) -> bool:
+    """``IndexFile#putKey`` of ``prefix + key`` on the mapping ``buf`` of a file with this
+    geometry and its live ``header``: the entry, its slot and the header (in memory and
+    written through). False, and nothing written, when the file is full. Has a compiled
+    twin.
+    """
+    count = header.index_count
+    if count >= index_num:
+        return False
+    time_diff = _time_diff(header.begin_timestamp, store_timestamp)
+    entries_base = INDEX_HEADER_SIZE + hash_slot_num * INDEX_HASH_SLOT_SIZE
+    key_hash = index_key_hash(prefix + key)
+    prev = put_index_entry(buf, hash_slot_num, entries_base, count, key_hash, phy_offset,
+                           time_diff)  # fmt: skip
+    # The first entry's diff was computed against the old begin (the previous file's end,
+    # or 0) before begin moves here -- exactly as RocketMQ does it.
+    if count <= 1:
+        header.begin_timestamp = store_timestamp
+        header.begin_phy_offset = phy_offset
+    header.end_timestamp = store_timestamp
+    header.end_phy_offset = phy_offset
+    header.hash_slot_count += prev == INVALID_INDEX
+    header.index_count = count + 1
+    header.write(buf)
+    return True
+
+
 def _time_diff(begin_timestamp: int, store_timestamp: int) -> int:
     """Seconds since ``begin_timestamp``, clamped to [0, int max]; 0 before any begin."""
     if begin_timestamp <= 0:
@@ -362,7 +387,7 @@ class _LiveHeader:
         self.hash_slot_count = hash_slot_count
         self.index_count = index_count
 
-    def write(self, mm: mmap.mmap) -> None:
+    def write(self, mm: mmap.mmap | bytearray) -> None:
         _HEADER.pack_into(
             mm, 0, self.begin_timestamp, self.end_timestamp, self.begin_phy_offset,
             self.end_phy_offset, self.hash_slot_count, self.index_count,

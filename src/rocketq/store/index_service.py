@@ -146,16 +146,23 @@ class IndexService:
             return 0  # indexed before the restart that is re-dispatching it
         if sys_flag & TRANSACTION_ROLLBACK_TYPE == TRANSACTION_ROLLBACK_TYPE:
             return 0
-        tokens = [uniq_key] if uniq_key is not None else []
+        prefix = f"{topic}#"  # build_key's, hashed with each key without joining them
+        count = 0
+        if uniq_key is not None:
+            index_file = self._put_key(index_file, prefix, uniq_key, phy_offset, store_timestamp)
+            count = 1
         if keys:
-            tokens.extend(k for k in keys.split(KEY_SEPARATOR) if k)
-        for token in tokens:
-            index_file = self._put_key(index_file, build_key(topic, token), phy_offset,
-                                       store_timestamp)  # fmt: skip
-        return len(tokens)
+            for token in keys.split(KEY_SEPARATOR):
+                if token:
+                    index_file = self._put_key(index_file, prefix, token, phy_offset,
+                                               store_timestamp)  # fmt: skip
+                    count += 1
+        return count
 
-    def _put_key(self, index_file: IndexFile, key: str, phy_offset: int, ts: int) -> IndexFile:
-        while not index_file.put_key(key, phy_offset, ts):
+    def _put_key(
+        self, index_file: IndexFile, prefix: str, key: str, phy_offset: int, ts: int
+    ) -> IndexFile:
+        while not index_file.put_key(key, phy_offset, ts, prefix):
             log.info("index file %s is full, creating another one", index_file.file_name)
             index_file = self.get_and_create_last_file()
         return index_file
