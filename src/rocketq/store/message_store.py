@@ -66,6 +66,21 @@ _TX_NO_QUEUE = frozenset({0x4, 0xC})
 _DELAY_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
+_SET_STATUS, _SET_APPENDED, _SET_REMARK = (
+    PutMessageResult.__dict__[name].__set__ for name in PutMessageResult.__slots__
+)
+
+
+def _put_ok(appended: tuple[AppendResult, ...]) -> PutMessageResult:
+    """``PutMessageResult(PUT_OK, appended)`` through the slot descriptors (the frozen
+    dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here."""
+    result: PutMessageResult = object.__new__(PutMessageResult)
+    _SET_STATUS(result, PutMessageStatus.PUT_OK)
+    _SET_APPENDED(result, appended)
+    _SET_REMARK(result, "")
+    return result
+
+
 def _total_memory() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -349,12 +364,19 @@ class DefaultMessageStore(MessageStoreReads):
                 PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="a slave takes no writes"
             )
         for msg in msgs:
-            if len(msg.topic.encode()) > MAX_TOPIC_LENGTH:
+            # UTF-8 is never shorter than the text and as long when it is ASCII: most texts
+            # are decided without encoding them.
+            topic, props = msg.topic, msg.properties
+            if not (len(topic) <= MAX_TOPIC_LENGTH and topic.isascii()) and (
+                len(topic.encode()) > MAX_TOPIC_LENGTH
+            ):
                 return PutMessageResult(
                     PutMessageStatus.MESSAGE_ILLEGAL,
                     remark=f"topic longer than {MAX_TOPIC_LENGTH} bytes",
                 )
-            if len(msg.properties.encode()) > MAX_PROPERTIES_LENGTH:
+            if not (len(props) <= MAX_PROPERTIES_LENGTH and props.isascii()) and (
+                len(props.encode()) > MAX_PROPERTIES_LENGTH
+            ):
                 return PutMessageResult(
                     PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
                     remark="msg properties length limit 32KB",
@@ -404,10 +426,10 @@ class DefaultMessageStore(MessageStoreReads):
         if self._sync_master and wait_store:
             return self._stored_after(self._wait_flush_and_replica(appended[-1]), appended)
         if not self._sync_flush:
-            return PutMessageResult(PutMessageStatus.PUT_OK, tuple(appended))
+            return _put_ok(tuple(appended))
         if not wait_store:
             self.flush_service.wakeup()
-            return PutMessageResult(PutMessageStatus.PUT_OK, tuple(appended))
+            return _put_ok(tuple(appended))
         return self._stored_when_flushed(tuple(appended))
 
     def _stored_when_flushed(
@@ -435,23 +457,30 @@ class DefaultMessageStore(MessageStoreReads):
     def _dispatch_appended(
         self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
     ) -> None:
+        # _index and _tags_code inlined: this runs once per stored message.
+        queues = self.consume_queues
+        index = self.index_service
+        listener = self.message_arriving_listener
         for msg, result in zip(msgs, appended, strict=True):
-            props = msg.props
+            topic, props, phys = msg.topic, msg.props, result.physical_offset
             if props is None:
                 props = decode_properties(msg.properties) if msg.properties else {}
-            self._index(
-                msg.topic, props, result.physical_offset, result.store_timestamp, msg.sys_flag
-            )
+            stamp = self._last_dispatched_timestamp = result.store_timestamp
+            if index is not None:
+                keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
+                if keys or uniq:
+                    index.build_index(topic, keys or "", uniq, phys, stamp, msg.sys_flag)
             if msg.sys_flag & _TX_MASK in _TX_NO_QUEUE:
                 continue
-            key = (msg.topic, msg.queue_id)
-            cq = self.consume_queues.get(key) or self._new_consume_queue(*key)
-            code = self._tags_code(msg.topic, props, result.store_timestamp)
-            cq.put(result.physical_offset, result.size, code, result.queue_offset)
-            if self.message_arriving_listener is not None:
-                self.message_arriving_listener(
-                    msg.topic, msg.queue_id, result.queue_offset + 1, code
-                )
+            key = (topic, msg.queue_id)
+            cq = queues.get(key) or self._new_consume_queue(*key)
+            if topic == SCHEDULE_TOPIC:
+                code = self._tags_code(topic, props, stamp)
+            else:
+                code = tags_code(props.get("TAGS"))
+            cq.put(phys, result.size, code, result.queue_offset)
+            if listener is not None:
+                listener(topic, msg.queue_id, result.queue_offset + 1, code)
         last = appended[-1]
         self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
 

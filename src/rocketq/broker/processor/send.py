@@ -63,6 +63,9 @@ SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _VERSION_MAX_RECONSUME = 121
 # SendMessageProcessor.DLQ_NUMS_PER_GROUP.
 DLQ_NUMS_PER_GROUP = 1
+# Bounds of the per-processor caches of pure answers (a topic name found valid, a peer's
+# parsed address): more distinct names than this and the cache starts over.
+_CACHE_LIMIT = 4096
 _STORED_CODES = {
     PutMessageStatus.PUT_OK: ResponseCode.SUCCESS,
     PutMessageStatus.FLUSH_DISK_TIMEOUT: ResponseCode.FLUSH_DISK_TIMEOUT,
@@ -107,6 +110,9 @@ class SendMessageProcessor:
         self.transactions = transactions
         self.registrar = registrar
         self._clean_cluster: str | None = None  # the cluster name, once checked for separators
+        # topic_name_problem and parse_host depend on their argument only: cached
+        self._valid_topics: set[str] = set()
+        self._born_hosts: dict[str, tuple[str, int]] = {}
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
         """Entry point for codes 10, 310 and 320, as a coroutine (see :meth:`handle`)."""
@@ -205,9 +211,13 @@ class SendMessageProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{b.broker_ip1}] sending message is forbidden",
             )
-        problem = topic_name_problem(header.topic)
-        if problem is not None:
-            raise BrokerError(ResponseCode.SYSTEM_ERROR, problem)
+        if header.topic not in self._valid_topics:
+            problem = topic_name_problem(header.topic)
+            if problem is not None:
+                raise BrokerError(ResponseCode.SYSTEM_ERROR, problem)
+            if len(self._valid_topics) >= _CACHE_LIMIT:
+                self._valid_topics.clear()
+            self._valid_topics.add(header.topic)
         if header.topic in NOT_ALLOWED_SEND_TOPICS:
             raise BrokerError(
                 ResponseCode.NO_PERMISSION,
@@ -283,7 +293,7 @@ class SendMessageProcessor:
         sys_flag = header.sys_flag | (
             SysFlag.MULTI_TAGS if config.topic_filter_type == "MULTI_TAG" else 0
         )
-        born = parse_host(conn.peer)
+        born = self._born_host(conn.peer)
         reconsume = header.reconsume_times or 0
         # Untouched properties are the request's own pairs plus CLUSTER: joined without
         # encode_properties' separator checks (split on the separators, they hold none).
@@ -303,6 +313,14 @@ class SendMessageProcessor:
                              sys_flag, header.born_timestamp, born, reconsume)
             )  # fmt: skip
         return out, wait
+
+    def _born_host(self, peer: str) -> tuple[str, int]:
+        born = self._born_hosts.get(peer)
+        if born is None:
+            if len(self._born_hosts) >= _CACHE_LIMIT:
+                self._born_hosts.clear()
+            born = self._born_hosts[peer] = parse_host(peer)
+        return born
 
     def _cluster_clean(self) -> bool:
         name = self.config.broker_cluster_name
