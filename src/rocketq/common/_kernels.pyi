@@ -22,3 +22,15 @@ def record_parts(
 def create_offset_msg_id(store_host: Address, physical_offset: int) -> str: ...
 def decode_record(buf: Buffer, offset: int = 0, check_crc: bool = False) -> MessageRecord: ...
 def decode_records(data: Buffer) -> list[MessageRecord]: ...
+def sent_message(
+    topic: str,
+    queue_id: int,
+    body: bytes,
+    properties: str,
+    props: Mapping[str, str],
+    flag: int,
+    sys_flag: int,
+    born_timestamp: int,
+    born_host: Address,
+    reconsume_times: int,
+) -> StoredMessage: ...

@@ -14,6 +14,7 @@ only does the same with C types. Byte and text work only, no business logic.
     create_offset_msg_id    rocketq.common.record
     decode_record           rocketq.common.record
     decode_records          rocketq.common.record
+    sent_message            rocketq.common.record
 
 Helpers that only cache (IP packing, the topic field, the msgId prefix) and the record
 classes are taken from ``rocketq.common.record`` on first use (it imports this module).
@@ -23,6 +24,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
+from cpython.object cimport Py_TYPE
 
 import struct
 import zlib
@@ -356,13 +358,44 @@ cdef object _decode_record(const uint8_t* data, Py_ssize_t length, Py_ssize_t of
     return _new_frozen(record.MessageRecord, values)
 
 
+# cls -> its slots' member descriptors in field order (what object.__setattr__ finds).
+cdef dict _slot_descriptors = {}
+_object_new = object.__new__
+
+
 cdef object _new_frozen(cls, tuple values):
     """``cls(*values)`` for a frozen slotted dataclass, without its ``__init__``'s
-    ``object.__setattr__`` per field (what ``record.sent_message`` does in Python)."""
-    cdef tuple names = cls.__slots__
-    if len(names) != len(values):  # the class changed: take the slow, sure way
+    ``object.__setattr__`` per field (what ``record.sent_message`` does in Python): each
+    slot's member descriptor sets it directly."""
+    cdef tuple descriptors = _slot_descriptors.get(cls)
+    if descriptors is None:
+        descriptors = tuple([cls.__dict__[name] for name in cls.__slots__])
+        _slot_descriptors[cls] = descriptors
+    cdef Py_ssize_t i, n = len(descriptors)
+    if n != len(values):  # the class changed: take the slow, sure way
         return cls(*values)
-    obj = cls.__new__(cls)
-    for name, value in zip(names, values):
-        PyObject_GenericSetAttr(obj, name, value)
+    obj = _object_new(cls)
+    for i in range(n):
+        d = descriptors[i]
+        Py_TYPE(d).tp_descr_set(d, obj, values[i])
     return obj
+
+
+# --- building the StoredMessage of a send -------------------------------------------------
+
+cdef object _sent_defaults = None
+
+
+def sent_message(topic, queue_id, body, properties, props, flag, sys_flag, born_timestamp,
+                 born_host, reconsume_times):
+    """``StoredMessage(...)`` of a send (every other field at its default), built through
+    the slots; record.sent_message is the reference."""
+    global _sent_defaults
+    record = _record_module()
+    if _sent_defaults is None:
+        _sent_defaults = record.StoredMessage(topic="", queue_id=0, body=b"")
+    values = (
+        topic, queue_id, body, properties, flag, 0, 0, sys_flag, born_timestamp, born_host, 0,
+        _sent_defaults.store_host, reconsume_times, 0, props,
+    )
+    return _new_frozen(record.StoredMessage, values)

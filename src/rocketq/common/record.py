@@ -156,6 +156,7 @@ _FIELD_SETTERS = {name: StoredMessage.__dict__[name].__set__ for name in StoredM
 _DEFAULTS = StoredMessage(topic="", queue_id=0, body=b"")
 
 
+@speedups.twin
 def sent_message(
     topic: str,
     queue_id: int,
@@ -170,7 +171,7 @@ def sent_message(
 ) -> StoredMessage:
     """``StoredMessage(...)`` of a send (every other field at its default), built through
     the slot descriptors: the frozen dataclass ``__init__`` pays an ``object.__setattr__``
-    per field, about a microsecond more per send."""
+    per field, about a microsecond more per send. Has a compiled twin."""
     msg: StoredMessage = object.__new__(StoredMessage)
     put = _FIELD_SETTERS
     put["topic"](msg, topic)
