@@ -144,37 +144,47 @@ async def run_consumer(
     consumer.subscribe(topic, "*")
     drained = asyncio.Event()
     seen = [0]
-    times: list[float] = []
+    # (perf_counter, process_time, messages seen) at the first message and at the count-th
+    marks: list[tuple[float, float, int]] = []
 
     async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
         now = time.time() * 1000
-        if not times:
-            times.extend((time.perf_counter(), time.process_time()))
+        if not marks:
+            marks.append((time.perf_counter(), time.process_time(), 0))
         current[0].ok += len(msgs)
         current[0].rts.extend(now - m.born_timestamp for m in msgs)
         seen[0] += len(msgs)
         if count and seen[0] >= count and not drained.is_set():
-            times.extend((time.perf_counter(), time.process_time()))
+            marks.append((time.perf_counter(), time.process_time(), seen[0]))
             drained.set()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
     consumer.register_listener(listener)
-    await consumer.start()
+    # The report runs from the start: with a backlog, start() returns only after the first
+    # rebalance has begun pulling every queue, and messages flow meanwhile.
+    report = asyncio.ensure_future(
+        _report("consumer", current, total, seconds, drained if count else None)
+    )
     try:
-        await _report("consumer", current, total, seconds, drained if count else None)
+        await consumer.start()
+        await report
     finally:
+        report.cancel()
         await consumer.aclose()
     if count:
-        _print_drain(count, seen[0], times)
+        _print_drain(count, seen[0], marks)
     return total
 
 
-def _print_drain(count: int, seen: int, times: list[float]) -> None:
-    if len(times) < 4:
+def _print_drain(count: int, seen: int, marks: list[tuple[float, float, int]]) -> None:
+    """The rate and CPU from the first message to the ``count``-th (messages that came
+    while the consumer closed are not counted)."""
+    if len(marks) < 2:
         Console().print(f"[bold]drain[/]: only {seen:,} of {count:,} messages arrived in time")
         return
-    elapsed = times[2] - times[0]
+    (start, cpu_start, _), (end, cpu_end, reached) = marks
+    elapsed = end - start
     Console().print(
-        f"[bold]drain[/]: {seen:,} messages in {elapsed:.2f} s after the first: "
-        f"{seen / elapsed:,.0f} msgs/s, {_cpu_per_message(times[3] - times[1], seen)}"
+        f"[bold]drain[/]: {reached:,} messages in {elapsed:.2f} s after the first: "
+        f"{reached / elapsed:,.0f} msgs/s, {_cpu_per_message(cpu_end - cpu_start, reached)}"
     )
