@@ -18,7 +18,8 @@ from rocketq.broker.grpc.v2 import definition_pb2 as pb
 from rocketq.broker.grpc.v2 import service_pb2
 from rocketq.broker.pop import ReceiptHandle
 from rocketq.common.record import decode_record, encode_record
-from rocketq.common.topic import PERM_READ, PERM_WRITE, TopicConfig
+from rocketq.common.topic import PERM_READ, PERM_WRITE
+from rocketq.remoting.body import QueueData
 
 MAX_BODY = 4 * 1024 * 1024
 
@@ -47,8 +48,8 @@ def test_receipt_handle_rejects_foreign_text(text: str) -> None:
     ],
 )
 def test_queue_permission(queue_id: int, read: int, write: int, perm: int, expected: int) -> None:
-    config = TopicConfig("T", read, write, perm)
-    assert queue_permission(queue_id, config, PERM_READ | PERM_WRITE) == expected
+    # the broker's QueueData for the topic (what the NameServer route carries)
+    assert queue_permission(queue_id, QueueData("broker-a", read, write, perm)) == expected
 
 
 def test_peer_and_endpoints() -> None:
