@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 from rocketq.common import speedups
 from rocketq.common.errors import BrokerError, RocketQError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: a server's start needs neither
+    from rich.console import Console
+    from rich.table import Table
+
     from rocketq.admin import AdminClient
 
 __all__ = [
@@ -149,6 +150,8 @@ def main() -> None:
 
 def console() -> Console:
     """A rich console for tables."""
+    from rich.console import Console
+
     # Off a terminal (pipes, tests) rich would wrap at 80 columns; tables need more.
     return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=True)
 
@@ -288,6 +291,8 @@ def admin() -> None:
 
 def new_table(*columns: str) -> Table:
     """A borderless table as mqadmin prints them."""
+    from rich.table import Table
+
     return Table(*columns, box=None, header_style="bold")
 
 

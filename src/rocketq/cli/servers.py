@@ -21,7 +21,6 @@ from rocketq.common.config_keys import (
     NAMESRV_CONFIG_KEYS,
     NETTY_CONFIG_KEYS,
 )
-from rocketq.namesrv import NamesrvConfig, NamesrvController
 
 if TYPE_CHECKING:  # imported where used: `rocketq namesrv` never loads the broker's modules
     from rocketq.broker.config import BrokerConfig
@@ -56,6 +55,8 @@ def namesrv(port: int | None, config_file: str | None, host: str | None, log_lev
     Prints one line when ready. Routes live in memory only; KV config is kept in
     kvConfigPath (default ~/namesrv/kvConfig.json).
     """
+    from rocketq.namesrv import NamesrvConfig, NamesrvController
+
     setup_logging(log_level)
     config = NamesrvConfig()
     embedded: ControllerManager | None = None
@@ -248,6 +249,7 @@ def dev(
     at the printed NameServer address.
     """
     from rocketq.broker.controller import BrokerController
+    from rocketq.namesrv import NamesrvConfig, NamesrvController
 
     setup_logging(log_level)
     ns_config = NamesrvConfig(listen_port=namesrv_port, bind_address=host)
