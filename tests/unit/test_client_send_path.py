@@ -1,18 +1,28 @@
-"""The producer's send path pieces that are written out for speed (issue 11) give what
-the generic code they replace gives: the SEND_MESSAGE_V2 extFields, the SendResult of a
-response, UNIQ_KEY ids."""
+"""The send and pull path pieces that are written out for speed (issue 11) give what the
+generic code they replace gives: the SEND_MESSAGE_V2 extFields, the SendResult of a
+response, UNIQ_KEY ids, the messages of a pull body."""
 
 from __future__ import annotations
 
 import re
+import zlib
 
 import pytest
 
 from rocketq.client.api import process_send_response
-from rocketq.client.message import MessageQueue, SendResult, SendStatus, new_send_result
+from rocketq.client.message import (
+    MessageExt,
+    MessageQueue,
+    SendResult,
+    SendStatus,
+    messages_from_pull,
+    new_send_result,
+)
 from rocketq.client.producer import AsyncProducer
 from rocketq.common.errors import BrokerError
 from rocketq.common.ids import UniqIdGenerator
+from rocketq.common.message import SysFlag, encode_properties
+from rocketq.common.record import StoredMessage, decode_records, encode_record
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeaderV2
@@ -95,3 +105,35 @@ def test_uniq_ids_count_up_under_one_prefix() -> None:
     assert all(re.fullmatch(r"0A010203[0-9A-F]{24}", i) for i in ids)
     assert len({i[:20] for i in ids}) == 1
     assert [int(i[-4:], 16) for i in ids] == [1, 2, 3]
+
+
+def test_messages_from_pull_are_from_record_with_the_offset_properties() -> None:
+    stored = [
+        (b"plain", {"UNIQ_KEY": "AB12", "TAGS": "a"}, 0),
+        (zlib.compress(b"zipped"), {}, SysFlag.COMPRESSED),
+    ]
+    body = b"".join(
+        encode_record(
+            StoredMessage(
+                "T",
+                1,
+                data,
+                encode_properties(props),
+                queue_offset=7 + i,
+                sys_flag=flag,
+                physical_offset=100 * i,
+                store_host=("127.0.0.1", 10911),
+            )
+        )
+        for i, (data, props, flag) in enumerate(stored)
+    )
+    expected = []
+    for record in decode_records(body):
+        m = MessageExt.from_record(record, "broker-a")
+        m.properties |= {"MIN_OFFSET": "0", "MAX_OFFSET": "9"}
+        expected.append(m)
+    got = messages_from_pull(decode_records(body), "broker-a", 0, 9)
+    assert got == expected
+    assert [m.body for m in got] == [b"plain", b"zipped"]
+    assert got[0].msg_id == "AB12"
+    assert got[1].msg_id == got[1].offset_msg_id

@@ -16,6 +16,7 @@ from rocketq.client.message import (
     PullStatus,
     SendResult,
     SendStatus,
+    messages_from_pull,
     new_send_result,
 )
 from rocketq.client.offset_store import OffsetNotFoundError
@@ -225,11 +226,8 @@ class MQClientAPI:
         h = PullMessageResponseHeader.from_ext(resp.ext_fields)
         messages: list[MessageExt] = []
         if status is PullStatus.FOUND and resp.body:
-            messages = [MessageExt.from_record(r, broker_name) for r in decode_records(resp.body)]
-            low, high = str(h.min_offset), str(h.max_offset)
-            for m in messages:  # as PullAPIWrapper#processPullResult does
-                m.properties[MessageConst.MIN_OFFSET] = low
-                m.properties[MessageConst.MAX_OFFSET] = high
+            records = decode_records(resp.body)
+            messages = messages_from_pull(records, broker_name, h.min_offset, h.max_offset)
         return PullResult(
             status,
             h.next_begin_offset,

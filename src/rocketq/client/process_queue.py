@@ -147,16 +147,23 @@ class ProcessQueue:
         The return value is Java's ``dispatchToConsume``: True once per idle period, until
         ``take_messages`` finds nothing and marks the queue idle again.
         """
-        for msg in msgs:
+        held, offsets = self._msgs, self._offsets
+        size, highest = self._msg_size, self._queue_offset_max
+        for msg in msgs:  # names bound locally: every pulled message comes through here
             offset = msg.queue_offset
-            old = self._msgs.get(offset)
-            self._msgs[offset] = msg
+            old = held.get(offset)
+            held[offset] = msg
             if old is None:
-                self._insert_offset(offset)
-                self._msg_size += len(msg.body)
-                self._queue_offset_max = max(self._queue_offset_max, offset)
+                if not offsets or offset > offsets[-1]:
+                    offsets.append(offset)  # the usual case: pulls come in offset order
+                else:
+                    bisect.insort(offsets, offset)
+                size += len(msg.body)
+                if offset > highest:
+                    highest = offset
             else:
-                self._msg_size += len(msg.body) - len(old.body)
+                size += len(msg.body) - len(old.body)
+        self._msg_size, self._queue_offset_max = size, highest
         dispatch = False
         if self._msgs and not self._consuming_flag:
             dispatch = self._consuming_flag = True
@@ -173,12 +180,17 @@ class ProcessQueue:
         self.last_consume_timestamp = self._clock()
         if not self._msgs:
             return -1
+        held, offsets = self._msgs, self._offsets
         for msg in msgs:
-            old = self._msgs.pop(msg.queue_offset, None)
+            offset = msg.queue_offset
+            old = held.pop(offset, None)
             if old is not None:
-                self._remove_offset(msg.queue_offset)
+                if offsets[0] == offset:
+                    del offsets[0]  # the usual case: the oldest is consumed first
+                else:
+                    del offsets[bisect.bisect_left(offsets, offset)]
                 self._msg_size -= len(old.body)
-        return self._offsets[0] if self._offsets else self._queue_offset_max + 1
+        return offsets[0] if offsets else self._queue_offset_max + 1
 
     def head_if_consume_expired(self, consume_timeout_ms: int) -> MessageExt | None:
         """The lowest waiting message if its consumption started over the timeout ago.
@@ -288,10 +300,6 @@ class ProcessQueue:
             self._offsets.append(offset)  # the usual case: pulls come in offset order
         else:
             bisect.insort(self._offsets, offset)
-
-    def _remove_offset(self, offset: int) -> None:
-        i = bisect.bisect_left(self._offsets, offset)
-        del self._offsets[i]
 
     def _update_acc_count(self, last: MessageExt) -> None:
         # PROPERTY_MAX_OFFSET is set by the pull path to the broker's max offset.
