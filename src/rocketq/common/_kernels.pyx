@@ -40,6 +40,11 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
     object PyUnicode_DecodeASCII(const char* data, Py_ssize_t size, const char* errors)
     int PyObject_GenericSetAttr(object obj, object name, object value) except -1
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    Py_UCS4 PyUnicode_MAX_CHAR_VALUE(object text)
+    Py_ssize_t PyUnicode_CopyCharacters(object to, Py_ssize_t to_start, object frm,
+                                        Py_ssize_t from_start, Py_ssize_t how_many) except -1
+    void PyUnicode_WRITE(int kind, void* data, Py_ssize_t index, Py_UCS4 value)
 
 # MessageDecoder's separators (rocketq.common.message).
 cdef Py_UCS4 NAME_VALUE_SEPARATOR = 1
@@ -156,8 +161,49 @@ cdef inline bint _has_separator(str text):
             or PyUnicode_FindChar(text, PROPERTY_SEPARATOR, 0, n, 1) >= 0)
 
 
+cdef object _encode_str_dict(dict props, bint trailing_separator):
+    """encode_properties of a dict of plain str: sized first, then written into one new
+    str. None when a name or value is not a plain str (the general path takes it)."""
+    cdef Py_ssize_t size = 0, pos = 0, n
+    cdef Py_UCS4 maxchar = 127
+    for name, value in props.items():
+        if value is None:
+            continue
+        if type(name) is not str or type(value) is not str:
+            return None
+        for text in (name, value):
+            if _has_separator(text):
+                raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
+            maxchar = max(maxchar, PyUnicode_MAX_CHAR_VALUE(text))
+        size += PyUnicode_GET_LENGTH(name) + PyUnicode_GET_LENGTH(value) + 2
+    if size and not trailing_separator:
+        size -= 1
+    out = PyUnicode_New(size, maxchar)
+    cdef int kind = PyUnicode_KIND(out)
+    cdef void* data = PyUnicode_DATA(out)
+    for name, value in props.items():
+        if value is None:
+            continue
+        n = PyUnicode_GET_LENGTH(name)
+        PyUnicode_CopyCharacters(out, pos, name, 0, n)
+        pos += n
+        PyUnicode_WRITE(kind, data, pos, NAME_VALUE_SEPARATOR)
+        pos += 1
+        n = PyUnicode_GET_LENGTH(value)
+        PyUnicode_CopyCharacters(out, pos, value, 0, n)
+        pos += n
+        if pos < size:
+            PyUnicode_WRITE(kind, data, pos, PROPERTY_SEPARATOR)
+            pos += 1
+    return out
+
+
 def encode_properties(props, trailing_separator=False):
     """``MessageDecoder#messageProperties2String``; ``None`` values are skipped like Java."""
+    if type(props) is dict:
+        fast = _encode_str_dict(props, trailing_separator)
+        if fast is not None:
+            return fast
     cdef list parts = []
     for name, value in props.items():
         if value is None:

@@ -16,6 +16,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t
 from libc.string cimport memcpy
+from cpython.object cimport Py_TYPE
 
 import orjson
 
@@ -387,19 +388,44 @@ cdef object _parse_bool(object v):
     return v.lower() in ("true", "1")
 
 
-def header_from_ext(plan, cls, ext):
+# id(plan) -> (plan, cls, the member descriptor of each field's slot or None): a plan lives
+# as long as its class's from_ext; bounded for callers that make plans on the fly.
+cdef dict _plan_slots = {}
+cdef Py_ssize_t PLAN_CACHE_LIMIT = 512
+_MemberDescriptor = type(RemotingCommand.__dict__["code"])
+
+
+cdef tuple _slots_of(tuple plan, cls):
+    entry = _plan_slots.get(id(plan))
+    if entry is not None and (<tuple>entry)[0] is plan and (<tuple>entry)[1] is cls:
+        return (<tuple>entry)[2]
+    cdef list found = []
+    for spec in plan:
+        d = getattr(cls, "__dict__", {}).get(spec[0])
+        found.append(d if type(d) is _MemberDescriptor else None)
+    if len(_plan_slots) >= PLAN_CACHE_LIMIT:
+        _plan_slots.clear()
+    slots = tuple(found)
+    _plan_slots[id(plan)] = (plan, cls, slots)
+    return slots
+
+
+def header_from_ext(tuple plan, cls, ext):
     """A slotted header object of ``cls`` with every field of ``plan`` taken from ``ext``.
 
     codec.header_from_ext is the reference, with the docs."""
     cdef tuple spec
-    cdef object v, value, key
+    cdef object v, value, key, d
     cdef int kind
+    cdef Py_ssize_t i
     if not ext:
         ext = {}
     cdef bint is_dict = type(ext) is dict
     get = None if is_dict else ext.get
+    cdef tuple slots = _slots_of(plan, cls)
     obj = _object_new(cls)
-    for spec in plan:
+    for i in range(len(plan)):
+        spec = plan[i]
         key = spec[1]
         if is_dict:
             v = (<dict>ext).get(key)
@@ -420,5 +446,9 @@ def header_from_ext(plan, cls, ext):
                 value = _parse_bool(v)
             else:
                 value = v
-        PyObject_GenericSetAttr(obj, spec[0], value)
+        d = slots[i]
+        if d is None:
+            PyObject_GenericSetAttr(obj, spec[0], value)
+        else:  # the slot's own setter: what object.__setattr__ finds and calls
+            Py_TYPE(d).tp_descr_set(d, obj, value)
     return obj
