@@ -4,8 +4,6 @@ with an empty request, and with requests whose fields are wrong, answers with a 
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
