@@ -4,6 +4,8 @@ same message as ``StoredMessage(...)`` does (DESIGN principle 19)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -43,3 +45,45 @@ def test_sent_message_is_a_frozen_stored_message(impl: Kernels) -> None:
                                 born_timestamp=5, born_host=("127.0.0.1", 9))  # fmt: skip
     with pytest.raises(dataclasses.FrozenInstanceError):
         msg.topic = "U"  # type: ignore[misc]
+
+
+_hosts = st.tuples(
+    st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str), st.integers(-1, 65536)
+)
+
+
+@given(
+    st.builds(
+        StoredMessage,
+        topic=st.just("T"),
+        queue_id=st.integers(-(2**31), 2**31),
+        body=st.binary(max_size=64),
+        flag=st.integers(-(2**32), 2**32),  # out of range too: struct.error both ways
+        sys_flag=st.integers(0, 0xFF),
+        born_timestamp=st.integers(-(2**63), 2**63),
+        born_host=_hosts,
+        reconsume_times=st.integers(0, 16),
+        prepared_transaction_offset=st.integers(0, 2**40),
+    ),
+    st.one_of(st.binary(max_size=8), st.binary(min_size=250, max_size=300)),
+    st.one_of(st.binary(max_size=8), st.just(b"p" * 0x8000)),
+    st.integers(-(2**31), 2**31),
+    st.integers(-(2**63), 2**63),
+    _hosts,
+)
+def test_record_bytes_twins_join_record_parts(
+    msg: StoredMessage, topic: bytes, props: bytes, total: int, offset: int, store: Any
+) -> None:
+    pure, compiled = twin_implementations()
+    args = (msg, topic, props, total, 7, offset, 1795262554349, store)
+    expected = _outcome(lambda: b"".join(pure.record_parts(*args)))
+    assert _outcome(lambda: pure.record_bytes(*args)) == expected
+    assert _outcome(lambda: compiled.record_bytes(*args)) == expected
+
+
+def _outcome(fn: Callable[[], Any]) -> Any:
+    """The result, or the exception's type: what both implementations must agree on."""
+    try:
+        return fn()
+    except Exception as exc:
+        return type(exc)

@@ -19,6 +19,16 @@ def record_parts(
     store_timestamp: int,
     store_host: Address,
 ) -> tuple[bytes, bytes, bytes, bytes]: ...
+def record_bytes(
+    msg: StoredMessage,
+    topic: bytes,
+    props: bytes,
+    total: int,
+    queue_offset: int,
+    physical_offset: int,
+    store_timestamp: int,
+    store_host: Address,
+) -> bytes: ...
 def create_offset_msg_id(store_host: Address, physical_offset: int) -> str: ...
 def decode_record(buf: Buffer, offset: int = 0, check_crc: bool = False) -> MessageRecord: ...
 def decode_records(data: Buffer) -> list[MessageRecord]: ...

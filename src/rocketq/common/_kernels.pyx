@@ -11,6 +11,7 @@ only does the same with C types. Byte and text work only, no business logic.
     encode_properties       rocketq.common.message
     checked_record_length   rocketq.common.record
     record_parts            rocketq.common.record
+    record_bytes            rocketq.common.record
     create_offset_msg_id    rocketq.common.record
     decode_record           rocketq.common.record
     decode_records          rocketq.common.record
@@ -255,6 +256,7 @@ def record_parts(msg, topic, props, total, queue_offset, physical_offset, store_
         )
     except (OverflowError, TypeError) as exc:  # what struct.pack says of the same values
         raise _STRUCT_ERROR(str(exc)) from None
+    topic_field = record._topic_field(topic)  # the reference's order: topic, then props
     cdef bytes props_bytes = props if type(props) is bytes else bytes(props)
     cdef Py_ssize_t props_len = len(props_bytes)
     if props_len > 0x7FFF:
@@ -264,7 +266,7 @@ def record_parts(msg, topic, props, total, queue_offset, physical_offset, store_
     q[0] = <char>(props_len >> 8)
     q[1] = <char>props_len
     memcpy(q + 2, PyBytes_AS_STRING(props_bytes), props_len)
-    return fixed, body, record._topic_field(topic), props_field
+    return fixed, body, topic_field, props_field
 
 
 cdef bytes _fixed_part(bytes born_ip, int32_t born_port, bytes store_ip, int32_t store_port,
@@ -274,11 +276,24 @@ cdef bytes _fixed_part(bytes born_ip, int32_t born_port, bytes store_ip, int32_t
                        int32_t reconsume_times, int64_t prepared_offset, int32_t body_len):
     """The record up to BODY (``_FIXED[...].pack`` of record.py); SYSFLAG's IPv6 bits
     follow the host addresses."""
+    cdef bytes fixed = PyBytes_FromStringAndSize(
+        NULL, FIXED_WITHOUT_HOSTS + len(born_ip) + len(store_ip))
+    _write_fixed(PyBytes_AS_STRING(fixed), born_ip, born_port, store_ip, store_port, total, crc,
+                 queue_id, flag, queue_offset, physical_offset, sys_flag, born_timestamp,
+                 store_timestamp, reconsume_times, prepared_offset, body_len)
+    return fixed
+
+
+cdef char* _write_fixed(char* p, bytes born_ip, int32_t born_port, bytes store_ip,
+                        int32_t store_port, int32_t total, uint32_t crc, int32_t queue_id,
+                        int32_t flag, int64_t queue_offset, int64_t physical_offset,
+                        int32_t sys_flag, int64_t born_timestamp, int64_t store_timestamp,
+                        int32_t reconsume_times, int64_t prepared_offset,
+                        int32_t body_len) noexcept:
+    """Write the record up to BODY at ``p``; return where BODY goes."""
     cdef Py_ssize_t born_len = len(born_ip), store_len = len(store_ip)
     sys_flag = (sys_flag & ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)) | (
         BORNHOST_V6_FLAG if born_len == 16 else 0) | (STOREHOST_V6_FLAG if store_len == 16 else 0)
-    cdef bytes fixed = PyBytes_FromStringAndSize(NULL, FIXED_WITHOUT_HOSTS + born_len + store_len)
-    cdef char* p = PyBytes_AS_STRING(fixed)
     _put32(p, <uint32_t>total)
     _put32(p + 4, MESSAGE_MAGIC_CODE)
     _put32(p + 8, crc)
@@ -298,7 +313,57 @@ cdef bytes _fixed_part(bytes born_ip, int32_t born_port, bytes store_ip, int32_t
     _put32(p + 4, <uint32_t>reconsume_times)
     _put64(p + 8, <uint64_t>prepared_offset)
     _put32(p + 16, <uint32_t>body_len)
-    return fixed
+    return p + 20
+
+
+def record_bytes(msg, topic, props, total, queue_offset, physical_offset, store_timestamp,
+                 store_host):
+    """One whole record, ``b"".join(record_parts(...))``: what the CommitLog writes.
+
+    record.record_bytes is the reference; here the pieces go into one bytes object."""
+    record = _record_module()
+    born_host = msg.born_host
+    body = msg.body
+    cdef bytes born_ip, store_ip
+    cdef int32_t born_port, store_port, c_total, queue_id, flag, sys_flag, reconsume, body_len
+    cdef int64_t c_queue_offset, phys, born_ts, store_ts, prepared
+    cdef uint32_t crc
+    try:  # record_parts' argument order: what struct.pack says of the same values
+        born_ip = record._pack_ip(born_host[0])
+        born_port = born_host[1]
+        store_ip = record._pack_ip(store_host[0])
+        store_port = store_host[1]
+        c_total = total
+        crc = _crc32(body) & CRC_MASK
+        queue_id, flag, c_queue_offset, phys = msg.queue_id, msg.flag, queue_offset, physical_offset
+        sys_flag, born_ts, store_ts = msg.sys_flag, msg.born_timestamp, store_timestamp
+        reconsume, prepared, body_len = msg.reconsume_times, msg.prepared_transaction_offset, len(body)
+    except (OverflowError, TypeError) as exc:
+        raise _STRUCT_ERROR(str(exc)) from None
+    cdef bytes topic_bytes = topic if type(topic) is bytes else bytes(topic)
+    cdef Py_ssize_t topic_len = len(topic_bytes)
+    if topic_len > 255:
+        return record._topic_field(topic)  # raises the reference's error
+    cdef bytes props_bytes = props if type(props) is bytes else bytes(props)
+    cdef Py_ssize_t props_len = len(props_bytes)
+    if props_len > 0x7FFF:
+        raise _STRUCT_ERROR("'h' format requires -32768 <= number <= 32767")
+    cdef bytes body_bytes = body if type(body) is bytes else bytes(body)
+    cdef Py_ssize_t size = (FIXED_WITHOUT_HOSTS + len(born_ip) + len(store_ip) + body_len + 1
+                            + topic_len + 2 + props_len)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    cdef char* p = _write_fixed(PyBytes_AS_STRING(out), born_ip, born_port, store_ip, store_port,
+                                c_total, crc, queue_id, flag, c_queue_offset, phys, sys_flag,
+                                born_ts, store_ts, reconsume, prepared, body_len)
+    memcpy(p, PyBytes_AS_STRING(body_bytes), body_len)
+    p += body_len
+    p[0] = <char>topic_len
+    memcpy(p + 1, PyBytes_AS_STRING(topic_bytes), topic_len)
+    p += 1 + topic_len
+    p[0] = <char>(props_len >> 8)
+    p[1] = <char>props_len
+    memcpy(p + 2, PyBytes_AS_STRING(props_bytes), props_len)
+    return out
 
 
 cdef const char* HEX_DIGITS = b"0123456789ABCDEF"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rocketq.common.record import record_bytes
 from rocketq.store.config import DEFAULT_MAX_MESSAGE_SIZE
 from rocketq.store.format import (
     BLANK_MAGIC_CODE,
@@ -37,7 +38,6 @@ from rocketq.store.format import (
     decode_record,
     encode_blank,
     peek_record,
-    record_parts,
 )
 from rocketq.store.mapped_file import MappedFile, MappedFileQueue
 
@@ -176,7 +176,7 @@ class CommitLog:
         phys = mapped.file_from_offset + mapped.wrote_position
         table = self.topic_queue_table
         host = self.store_host
-        parts: list[bytes] = []
+        records: list[bytes] = []
         results = []
         for msg, (topic, props, total) in zip(msgs, sized, strict=True):
             queue_offset = 0
@@ -184,12 +184,12 @@ class CommitLog:
                 key = f"{msg.topic}-{msg.queue_id}"  # queue_key
                 queue_offset = table.get(key, 0)
                 table[key] = queue_offset + 1
-            parts += record_parts(msg, topic, props, total, queue_offset, phys, now, host)
+            records.append(record_bytes(msg, topic, props, total, queue_offset, phys, now, host))
             results.append(
                 _append_result(phys, total, queue_offset, now, create_offset_msg_id(host, phys))
             )
             phys += total
-        mapped.append(b"".join(parts))
+        mapped.append(records[0] if len(records) == 1 else b"".join(records))
         return results
 
     def _sized(self, msg: StoredMessage) -> tuple[bytes, bytes, int]:

@@ -285,7 +285,8 @@ class SendMessageProcessor:
             props.pop(MessageConst.DELAY_TIME_LEVEL, None)
         tx = header.sys_flag & SysFlag.TRANSACTION_MASK
         if tx in (SysFlag.TRANSACTION_NOT_TYPE, SysFlag.TRANSACTION_COMMIT_TYPE):
-            if delay_level_of(props) > 0:  # a level wins over a timer (checkIfTimerMessage)
+            # a level wins over a timer (checkIfTimerMessage); no DELAY property: level 0
+            if MessageConst.DELAY_TIME_LEVEL in props and delay_level_of(props) > 0:
                 strip_timer_properties(props)
                 levels = len(self.store.delay_levels)
                 topic, queue_id = to_schedule(props, topic, queue_id, levels)
