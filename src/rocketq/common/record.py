@@ -372,7 +372,6 @@ def record_parts(
     return fixed, msg.body, _topic_field(topic), _SHORT.pack(len(props)) + props
 
 
-@functools.lru_cache(maxsize=4096)
 @speedups.twin
 def record_bytes(
     msg: StoredMessage,
@@ -393,6 +392,7 @@ def record_bytes(
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
 def _topic_field(topic: bytes) -> bytes:
     return bytes((len(topic),)) + topic
 
