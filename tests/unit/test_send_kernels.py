@@ -87,3 +87,19 @@ def _outcome(fn: Callable[[], Any]) -> Any:
         return fn()
     except Exception as exc:
         return type(exc)
+
+
+def test_send_path_twins_are_the_module_functions() -> None:
+    # What the CommitLog and the SEND processor call is the twin itself, nothing around it.
+    from rocketq.common import record, speedups
+    from rocketq.remoting import codec
+    from rocketq.store import index_file
+
+    for module, name in ((record, "record_bytes"), (record, "sent_message"),
+                         (codec, "header_from_ext"), (index_file, "put_index_key")):  # fmt: skip
+        active = getattr(module, name)
+        reference = speedups.REFERENCE[name]
+        if speedups.ACTIVE:
+            assert active.__module__.endswith("._kernels"), name
+        else:
+            assert active is reference, name
