@@ -101,17 +101,20 @@ class ConsumeQueue:
         mapped = self.queue.get_last_file(expect)
         if mapped is None:  # pragma: no cover - get_last_file creates one
             raise StoreError("could not create a consume queue file")
-        if len(self.queue.files) == 1 and mapped.wrote_position == 0 and expect:
-            self._fill_pre_blank(mapped, expect)
         current = mapped.max_offset
-        if expect < current:
-            return False  # repeatedly built
-        if expect != current:
-            raise StoreError(
-                f"{self.topic}-{self.queue_id}: entry {queue_offset} would leave a gap "
-                f"after {current // CQ_STORE_UNIT_SIZE}"
-            )
-        mapped.append(pack_cq_entry(physical_offset, size, tags_code))
+        # The usual put: the next slot of a file that already has entries.
+        if expect != current or current == mapped.file_from_offset:
+            if len(self.queue.files) == 1 and mapped.wrote_position == 0 and expect:
+                self._fill_pre_blank(mapped, expect)
+            current = mapped.max_offset
+            if expect < current:
+                return False  # repeatedly built
+            if expect != current:
+                raise StoreError(
+                    f"{self.topic}-{self.queue_id}: entry {queue_offset} would leave a gap "
+                    f"after {current // CQ_STORE_UNIT_SIZE}"
+                )
+        mapped.append(_CQ_ENTRY_STRUCT.pack(physical_offset, size, tags_code))
         self.max_physic_offset = physical_offset + size
         return True
 
