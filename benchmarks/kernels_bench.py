@@ -25,11 +25,14 @@ from rocketq.remoting.codec import encode
 from rocketq.remoting.codes import RequestCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeaderV2
-from rocketq.store.index_file import INDEX_HEADER_SIZE
+from rocketq.remoting.headers.base import field_plan
+from rocketq.store.index_file import INDEX_HEADER_SIZE, _LiveHeader
 
 # Geometry of the default IndexFile (maxHashSlotNum / maxIndexNum).
 SLOTS = 5_000_000
 ENTRIES = 20_000_000
+# Entries of the put_index_key case's file: room for every call of both implementations.
+PUT_ENTRIES = 400_000
 
 
 def send_request(stype: int) -> RemotingCommand:
@@ -55,7 +58,7 @@ def cases() -> list[tuple[str, str, tuple[Any, ...]]]:
                        0, 0, 1795262554349, ("127.0.0.1", 40000), 0)  # fmt: skip
     topic, text = msg.topic.encode(), msg.properties.encode()
     total = checked_record_length(msg, topic, text)
-    index = mmap.mmap(-1, INDEX_HEADER_SIZE + SLOTS * 4 + 64 * 20)
+    index = mmap.mmap(-1, INDEX_HEADER_SIZE + SLOTS * 4 + PUT_ENTRIES * 20)
     key = f"BenchmarkTest#{props['UNIQ_KEY']}"
     return [
         ("decode frame (JSON)", "decode_frame", (encode(json_req)[4:],)),
@@ -70,6 +73,17 @@ def cases() -> list[tuple[str, str, tuple[Any, ...]]]:
         ("index entry put", "put_index_entry", (index, SLOTS, INDEX_HEADER_SIZE + SLOTS * 4,
                                                 7, 12345, 123456, 3)),
         ("response encode (JSON)", "encode_parts", (answer,)),
+        ("typed send header from extFields", "header_from_ext",
+         (field_plan(SendMessageRequestHeaderV2), SendMessageRequestHeaderV2, ext)),
+        ("StoredMessage of a send", "sent_message",
+         ("BenchmarkTest", 1, json_req.body or b"", msg.properties, props, 0, 0, 1795262554349,
+          ("127.0.0.1", 40000), 0)),
+        ("whole record bytes", "record_bytes",
+         (msg, topic, text, total, 5, 123456, 1795262554350, ("127.0.0.1", 10911))),
+        ("IndexFile#putKey (hash, entry, header)", "put_index_key",
+         (index, _LiveHeader(1795262554349, 1795262554349, 1, 1, 0, 1), SLOTS, PUT_ENTRIES,
+          "BenchmarkTest#",
+          props["UNIQ_KEY"], 123456, 1795262554350)),
         ("record decode (pull/recovery)", "decode_record", (encode_record(msg),)),
         ("pull body of 32 records (client)", "decode_records", (encode_record(msg) * 32,)),
     ]  # fmt: skip
