@@ -31,7 +31,9 @@ class BenchStats:
 
     ok: int = 0
     failed: int = 0
-    rts: list[float] = field(default_factory=list)
+    # Out of the repr: asyncio.Runner formats the main task, result included, when it
+    # closes (signal handler restore), and a run's RTs made that take a quarter second.
+    rts: list[float] = field(default_factory=list, repr=False)
 
     def line(self, seconds: float) -> tuple[str, str, str, str, str]:
         """TPS, failures, avg / p99 / max RT in ms."""
