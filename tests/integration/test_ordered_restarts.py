@@ -60,15 +60,20 @@ def cluster(tmp_path: Path) -> Iterator[tuple[NamesrvProcess, BrokerProcess]]:
         yield ns, broker
 
 
-async def produce(ns: str) -> None:
-    """KEYS tasks, each sending its key's messages in order, at most IN_FLIGHT at once."""
+async def produce(ns: str, restarted: asyncio.Event) -> None:
+    """KEYS tasks, each sending its key's messages in order, at most IN_FLIGHT at once. The
+    last tenth waits for ``restarted`` (MIN_RESTARTS done): the restarts fall inside the
+    stream however fast the machine sends, so no clock decides what the test covers."""
     gate = asyncio.Semaphore(IN_FLIGHT)
+    hold_at = PER_KEY * 9 // 10
     config = ClientConfig(namesrv_addr=ns)
     async with AsyncProducer("ordered-producer", client_config=config) as producer:
 
         async def one_key(k: int) -> None:
             key = f"key{k}"
             for seq in range(PER_KEY):
+                if seq == hold_at:
+                    await restarted.wait()
                 msg = Message(TOPIC, f"{key}:{seq}".encode(), keys=key)
                 async with gate:
                     await producer.send(msg, selector=SelectMessageQueueByHash, arg=key)
@@ -116,7 +121,8 @@ async def test_per_key_order_with_random_restarts(
 
     live = [start(slot) for slot in range(CONSUMERS)]
     started = time.monotonic()
-    producing = asyncio.create_task(produce(ns.addr))
+    restarted = asyncio.Event()
+    producing = asyncio.create_task(produce(ns.addr, restarted))
     restarts: list[tuple[float, int, int]] = []  # (seconds, slot, messages seen so far)
     while len(restarts) < MAX_RESTARTS and (len(restarts) < MIN_RESTARTS or not producing.done()):
         await asyncio.sleep(rng.uniform(*RESTART_GAP))
@@ -125,6 +131,8 @@ async def test_per_key_order_with_random_restarts(
         restarts.append((round(time.monotonic() - started, 1), slot, seen))
         await asyncio.to_thread(live[slot].stop)
         live[slot] = await asyncio.to_thread(start, slot)
+        if len(restarts) >= MIN_RESTARTS:
+            restarted.set()
     await producing
     produced_at = time.monotonic() - started
 
