@@ -237,14 +237,7 @@ class ConsumeService:
     ) -> object:
         """:meth:`_traced_call`, its time counted as consume RT (``incConsumeRT``)."""
         started = time.monotonic()
-        if self.trace is None and self.is_async:  # the usual case, one coroutine less
-            try:
-                status: object = await self.listener(msgs, context)
-            except Exception:
-                log.exception("listener failed on %d messages of %s", len(msgs), context)
-                status = None
-        else:
-            status = await self._traced_call(msgs, context)
+        status = await self._traced_call(msgs, context)
         if self.stats is not None:
             rt = int((time.monotonic() - started) * 1000)
             self._counters(mq.topic).rt.add(rt)  # incConsumeRT
@@ -356,7 +349,18 @@ class ConsumeService:
         now = str(time.time_ns() // 1_000_000)
         for m in msgs:
             m.properties[_CONSUME_START_TIMESTAMP] = now
-        status = await self._timed_call(msgs, context, mq)
+        if self.trace is not None or not self.is_async:
+            status = await self._timed_call(msgs, context, mq)
+        else:  # the usual case, _timed_call written out: this runs once per batch
+            counters = self._counters(mq.topic) if self.stats is not None else None
+            started = time.monotonic()
+            try:
+                status = await self.listener(msgs, context)
+            except Exception:
+                log.exception("listener failed on %d messages of %s", len(msgs), context)
+                status = None
+            if counters is not None:
+                counters.rt.add(int((time.monotonic() - started) * 1000))  # incConsumeRT
         if (
             status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS
             and context.ack_index >= len(msgs) - 1
@@ -370,7 +374,10 @@ class ConsumeService:
     def _ack_all(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
         """Every message of the batch was consumed: :meth:`_ack_concurrently` with nothing
         to send back."""
-        self._count(mq, ok=len(msgs), failed=0)
+        if self.stats is not None:
+            counters = self._counters(mq.topic)
+            counters.ok_tps.add(len(msgs))
+            counters.failed_tps.add(0)
         offset = pq.remove_messages(msgs)
         if offset >= 0 and not pq.dropped:
             self.consumer.offset_store.update_offset(mq, offset, True)
