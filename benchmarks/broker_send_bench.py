@@ -44,7 +44,7 @@ PURE_ENV = "ROCKETQ_PURE_PYTHON"
 # own figure excludes the stages nested in it only where noted in the output.
 STAGE_FUNCTIONS: list[tuple[str, tuple[str, str]]] = [
     ("decode frame", ("codec.py", "feed")),
-    ("header from_ext", ("<string>", "from_ext")),
+    ("header from_ext", ("base.py", "from_ext")),
     ("checks", ("send.py", "_check")),
     ("properties + StoredMessage", ("send.py", "_build")),
     ("store put (all)", ("message_store.py", "submit_messages")),
@@ -54,8 +54,7 @@ STAGE_FUNCTIONS: list[tuple[str, tuple[str, str]]] = [
     ("    mmap write", ("mapped_file.py", "append")),
     ("  dispatch (all)", ("message_store.py", "_dispatch_appended")),
     ("    ConsumeQueue put", ("consume_queue.py", "put")),
-    ("    index put", ("message_store.py", "_index")),
-    ("    tags code", ("message_store.py", "_tags_code")),
+    ("    index put", ("index_service.py", "build_index")),
     ("    long-poll notify", ("pull_hold.py", "notify_message_arriving")),
     ("response header", ("send.py", "_answer")),
     ("response encode", ("codec.py", "encode_parts")),
