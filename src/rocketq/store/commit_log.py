@@ -170,6 +170,8 @@ class CommitLog:
         """
         if not msgs:
             return []
+        if len(msgs) == 1:  # a plain send: the same steps without the batch's lists
+            return [self._append_one(msgs[0])]
         sized = [self._sized(msg) for msg in msgs]
         mapped = self._file_with_room(sum([total for _, _, total in sized]))
         now = self._clock()
@@ -189,8 +191,23 @@ class CommitLog:
                 _append_result(phys, total, queue_offset, now, create_offset_msg_id(host, phys))
             )
             phys += total
-        mapped.append(records[0] if len(records) == 1 else b"".join(records))
+        mapped.append(b"".join(records))
         return results
+
+    def _append_one(self, msg: StoredMessage) -> AppendResult:
+        topic, props, total = self._sized(msg)
+        mapped = self._file_with_room(total)
+        now = self._clock()
+        phys = mapped.file_from_offset + mapped.wrote_position
+        queue_offset = 0
+        if msg.sys_flag & _TRANSACTION_MASK not in _NO_QUEUE_OFFSET:
+            table = self.topic_queue_table
+            key = f"{msg.topic}-{msg.queue_id}"  # queue_key
+            queue_offset = table.get(key, 0)
+            table[key] = queue_offset + 1
+        host = self.store_host
+        mapped.append(record_bytes(msg, topic, props, total, queue_offset, phys, now, host))
+        return _append_result(phys, total, queue_offset, now, create_offset_msg_id(host, phys))
 
     def _sized(self, msg: StoredMessage) -> tuple[bytes, bytes, int]:
         if len(msg.body) > self.max_message_size:
