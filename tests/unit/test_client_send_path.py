@@ -9,23 +9,29 @@ import zlib
 
 import pytest
 
-from rocketq.client.api import process_send_response
+from rocketq.client.api import MQClientAPI, process_send_response
 from rocketq.client.message import (
     MessageExt,
     MessageQueue,
+    PullStatus,
     SendResult,
     SendStatus,
     messages_from_pull,
     new_send_result,
 )
 from rocketq.client.producer import AsyncProducer
+from rocketq.client.pull_wrapper import pull_request_ext
 from rocketq.common.errors import BrokerError
 from rocketq.common.ids import UniqIdGenerator
 from rocketq.common.message import SysFlag, encode_properties
 from rocketq.common.record import StoredMessage, decode_records, encode_record
-from rocketq.remoting.codes import ResponseCode
+from rocketq.remoting.client import RemotingClient
+from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
-from rocketq.remoting.headers import SendMessageRequestHeaderV2
+from rocketq.remoting.connection import Connection, ProcessorTable
+from rocketq.remoting.headers import PullMessageRequestHeader, SendMessageRequestHeaderV2
+from rocketq.remoting.heartbeat import build_subscription
+from rocketq.remoting.server import RemotingServer
 
 MQ = MessageQueue("TopicA", "broker-a", 3)
 
@@ -137,3 +143,59 @@ def test_messages_from_pull_are_from_record_with_the_offset_properties() -> None
     assert [m.body for m in got] == [b"plain", b"zipped"]
     assert got[0].msg_id == "AB12"
     assert got[1].msg_id == got[1].offset_msg_id
+
+
+@pytest.mark.parametrize(("expression", "kind"), [("TagA || TagB", "TAG"), ("a > 1", "SQL92")])
+def test_pull_request_ext_is_the_header_to_ext(expression: str, kind: str) -> None:
+    sub = build_subscription("TopicA", expression, kind)
+    ext = pull_request_ext("cg", MQ, 40, 32, 7, 12, 15000, sub)
+    header = PullMessageRequestHeader(
+        consumer_group="cg",
+        topic="TopicA",
+        queue_id=3,
+        queue_offset=40,
+        max_msg_nums=32,
+        sys_flag=7,
+        commit_offset=12,
+        suspend_timeout_millis=15000,
+        subscription=sub.sub_string,
+        sub_version=sub.sub_version,
+        expression_type=sub.expression_type,
+    )
+    assert list(ext.items()) == list(header.to_ext().items())
+    assert PullMessageRequestHeader.from_ext(ext) == header
+
+
+async def test_pull_response_read_from_ext_and_a_bad_one_named() -> None:
+    """PULL_MESSAGE answered by a real RemotingServer: the four offsets are read from
+    extFields; a missing one is the SYSTEM_ERROR from_ext gives, naming the field."""
+    answers = [
+        {"suggestWhichBrokerId": "1", "nextBeginOffset": "9", "minOffset": "0", "maxOffset": "9"},
+        {"suggestWhichBrokerId": "1", "nextBeginOffset": "9", "minOffset": "0"},
+    ]
+
+    def pull(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        assert (cmd.ext_fields or {})["consumerGroup"] == "cg"
+        return cmd.make_response(ResponseCode.PULL_NOT_FOUND, ext_fields=answers.pop(0))
+
+    table = ProcessorTable()
+    table.register(RequestCode.PULL_MESSAGE, pull)
+    server = RemotingServer(table, host="127.0.0.1", port=0)
+    await server.start()
+    remoting = RemotingClient()
+    try:
+        api = MQClientAPI(remoting, [])
+        ext = pull_request_ext("cg", MQ, 0, 32, 0, 0, 0, build_subscription("TopicA", "*"))
+        addr = f"127.0.0.1:{server.port}"
+        result = await api.pull_message(addr, ext, 3.0, "broker-a")
+        assert (result.status, result.next_begin_offset, result.max_offset) == (
+            PullStatus.NO_NEW_MSG,
+            9,
+            9,
+        )
+        assert result.suggest_which_broker_id == 1
+        with pytest.raises(BrokerError, match="maxOffset"):
+            await api.pull_message(addr, ext, 3.0, "broker-a")
+    finally:
+        await remoting.aclose()
+        await server.aclose()

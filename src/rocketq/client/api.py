@@ -215,27 +215,40 @@ class MQClientAPI:
             check_response(await self.remoting.invoke(addr, cmd, self.timeout))
 
     async def pull_message(
-        self, addr: str, header: PullMessageRequestHeader, timeout: float, broker_name: str
+        self,
+        addr: str,
+        header: PullMessageRequestHeader | dict[str, str],
+        timeout: float,
+        broker_name: str,
     ) -> PullResult:
-        """PULL_MESSAGE; the body is decoded into MessageExt (filtered later by the caller)."""
-        cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE, header.to_ext())
+        """PULL_MESSAGE (the header, or its extFields as :func:`pull_request_ext` writes
+        them); the body is decoded into MessageExt (filtered later by the caller)."""
+        ext = header if isinstance(header, dict) else header.to_ext()
+        cmd = RemotingCommand(RequestCode.PULL_MESSAGE, ext_fields=ext)
         resp = await self.remoting.invoke(addr, cmd, timeout)
         status = _PULL_STATUS.get(resp.code)
         if status is None:
             raise BrokerError(resp.code, resp.remark)
-        h = PullMessageResponseHeader.from_ext(resp.ext_fields)
+        ext = resp.ext_fields or {}
+        try:  # PullMessageResponseHeader read straight from extFields: once per pull
+            suggest, next_begin, low, high = (
+                int(ext["suggestWhichBrokerId"]),
+                int(ext["nextBeginOffset"]),
+                int(ext["minOffset"]),
+                int(ext["maxOffset"]),
+            )
+        except (KeyError, ValueError):  # from_ext names the missing or bad field
+            h = PullMessageResponseHeader.from_ext(ext)
+            suggest, next_begin, low, high = (
+                h.suggest_which_broker_id,
+                h.next_begin_offset,
+                h.min_offset,
+                h.max_offset,
+            )
         messages: list[MessageExt] = []
         if status is PullStatus.FOUND and resp.body:
-            records = decode_records(resp.body)
-            messages = messages_from_pull(records, broker_name, h.min_offset, h.max_offset)
-        return PullResult(
-            status,
-            h.next_begin_offset,
-            h.min_offset,
-            h.max_offset,
-            messages,
-            h.suggest_which_broker_id,
-        )
+            messages = messages_from_pull(decode_records(resp.body), broker_name, low, high)
+        return PullResult(status, next_begin, low, high, messages, suggest)
 
     async def send_message_back(
         self, addr: str, msg: MessageExt, group: str, delay_level: int, max_reconsume: int

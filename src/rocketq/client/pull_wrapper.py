@@ -30,7 +30,6 @@ from rocketq.client.namespace import queue_with_namespace, queue_without_namespa
 from rocketq.client.offset_store import LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
 from rocketq.remoting.codes import ResponseCode
-from rocketq.remoting.headers import PullMessageRequestHeader
 from rocketq.remoting.heartbeat import SubscriptionData
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "find_broker_addr",
     "find_master_addr",
     "make_offset_store",
+    "pull_request_ext",
     "pull_sys_flag",
 ]
 
@@ -128,18 +128,8 @@ class PullAPIWrapper:
         flags = pull_sys_flag(
             commit_offset=commit_offset > 0, suspend=suspend_ms > 0, lite=lite, slave=found.slave
         )
-        header = PullMessageRequestHeader(
-            consumer_group=self.group,
-            topic=mq.topic,
-            queue_id=mq.queue_id,
-            queue_offset=offset,
-            max_msg_nums=max_nums,
-            sys_flag=flags,
-            commit_offset=max(commit_offset, 0),
-            suspend_timeout_millis=max(suspend_ms, 0),
-            subscription=sub.sub_string,
-            sub_version=sub.sub_version,
-            expression_type=sub.expression_type,
+        header = pull_request_ext(
+            self.group, mq, offset, max_nums, flags, max(commit_offset, 0), max(suspend_ms, 0), sub
         )
         try:
             result = await self.instance.api.pull_message(
@@ -155,6 +145,37 @@ class PullAPIWrapper:
             tags = set(sub.tags_set)
             result.messages = [m for m in result.messages if m.tags in tags]
         return result
+
+
+def pull_request_ext(
+    group: str,
+    mq: MessageQueue,
+    offset: int,
+    max_nums: int,
+    sys_flag: int,
+    commit_offset: int,
+    suspend_ms: int,
+    sub: SubscriptionData,
+) -> dict[str, str]:
+    """The extFields of ``PullMessageRequestHeader`` for one pull, written out: the frozen
+    header object and its generic ``to_ext`` cost ~10 µs a pull (a test keeps both the
+    same)."""
+    ext = {
+        "consumerGroup": group,
+        "topic": mq.topic,
+        "queueId": str(mq.queue_id),
+        "queueOffset": str(offset),
+        "maxMsgNums": str(max_nums),
+        "sysFlag": str(sys_flag),
+        "commitOffset": str(commit_offset),
+        "suspendTimeoutMillis": str(suspend_ms),
+    }
+    if sub.sub_string is not None:
+        ext["subscription"] = sub.sub_string
+    ext["subVersion"] = str(sub.sub_version)
+    if sub.expression_type is not None:
+        ext["expressionType"] = sub.expression_type
+    return ext
 
 
 def make_offset_store(
