@@ -352,6 +352,30 @@ async def test_short_timeout_expires_behind_long_ones_and_answers_still_match(
     assert conn._pending == {}
 
 
+async def test_answered_requests_behind_a_held_one_are_dropped(
+    server: RemotingServer, client: RemotingClient
+) -> None:
+    """A request held at the head of its deadline bucket (a long-polling pull) does not
+    keep thousands of answered ones behind it."""
+    never = asyncio.Event()
+
+    async def silent(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        await never.wait()
+        return cmd.make_response()
+
+    server.processors.register(NEVER, silent)
+    addr = addr_of(server)
+    held = asyncio.ensure_future(client.invoke(addr, RemotingCommand.request(NEVER), timeout=30))
+    for _ in range(5):
+        await asyncio.gather(
+            *(client.invoke(addr, RemotingCommand.request(ECHO), timeout=30) for _ in range(500))
+        )
+    conn = await client.connection(addr)
+    assert len(conn._deadlines) < 1100  # 2501 without compaction
+    assert not held.done()
+    held.cancel()
+
+
 async def test_in_flight_limit_holds_callers_until_a_slot_frees(server: RemotingServer) -> None:
     release = asyncio.Event()
     arrived: list[int] = []

@@ -388,9 +388,17 @@ class _Deadlines:
             pending = self._pending
             while bucket and bucket[0][1] not in pending:
                 bucket.popleft()  # answered already
+            if len(bucket) > _COMPACT_AT and len(bucket) > 4 * len(pending):
+                # A request held long at the head (a long-polling pull) keeps the answered
+                # ones behind it: drop them now and then, keeping the order.
+                bucket = self._buckets[key] = deque(e for e in bucket if e[1] in pending)
         bucket.append((deadline, opaque, code, timeout))
         if deadline < self._timer_at:
             self._arm(loop, bucket[0][0])
+
+    def __len__(self) -> int:
+        """Entries held, answered ones not yet dropped included."""
+        return sum(len(bucket) for bucket in self._buckets.values())
 
     def clear(self) -> None:
         """Forget everything (the connection closed: every request failed at once)."""
@@ -430,6 +438,8 @@ class _Deadlines:
 
 # Requests whose timeouts differ by less than this share a deadline bucket (see _Deadlines).
 _TIMEOUT_BUCKET_S = 0.01
+# A deadline bucket longer than this, and four times the requests pending, is compacted.
+_COMPACT_AT = 1024
 # A timer that fires this much before its time still counts as on time.
 _TIMER_SLACK_S = 0.001
 _NEVER = float("inf")
