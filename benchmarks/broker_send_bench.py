@@ -28,6 +28,7 @@ import cProfile
 import json
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -154,6 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return out
     finally:
         await controller.aclose()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _drive(conn: Any, transport: NullTransport, reads: list[bytes], depth: int) -> None:
