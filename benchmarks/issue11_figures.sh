@@ -1,0 +1,25 @@
+#!/bin/bash
+# Issue 11 figures, one run each, in order (by hand: needs the anchor kit in /tmp/anchors,
+# redis-server + nats-server, and PEERS_PYTHON: a python with redis and nats-py installed).
+#   PEERS_PYTHON=/path/to/python bash benchmarks/issue11_figures.sh
+set -u
+cd "$(dirname "$0")/.."
+export -n PYTHONDONTWRITEBYTECODE; unset PYTHONDONTWRITEBYTECODE
+echo "== $(date -u +%H:%M) load: $(cut -d' ' -f1-3 /proc/loadavg) HEAD $(git rev-parse --short HEAD)"
+echo "== startup"; .venv/bin/python benchmarks/startup_bench.py --runs 5
+echo "== compare-send ASYNC"; bash ../shared/anchors/rocketmq-4.9.4/compare-send.sh . ASYNC_FLUSH 45 2>&1 | tail -3
+echo "== compare-send SYNC"; bash ../shared/anchors/rocketmq-4.9.4/compare-send.sh . SYNC_FLUSH 45 2>&1 | tail -3
+echo "== java async fill + push drain"; bash benchmarks/java_compare.sh . ASYNC_FLUSH 300000 2>&1 | tail -8
+echo "== own client"
+D=$(mktemp -d); NP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'); BP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+.venv/bin/rocketq dev --namesrv-port $NP --broker-port $BP --store $D/s > $D/dev.log 2>&1 & DP=$!
+sleep 3
+.venv/bin/rocketq bench producer -n 127.0.0.1:$NP -t OwnSend -w 8 -s 1024 --seconds 20 2>&1 | grep summary
+.venv/bin/rocketq bench producer -n 127.0.0.1:$NP -t Backlog -w 64 -s 1024 --seconds 25 2>&1 | grep summary
+N=$(.venv/bin/rocketq admin topicStatus -n 127.0.0.1:$NP -t Backlog 2>/dev/null | awk 'NR>1 {s+=$4} END {print s}')
+echo "backlog $N"
+.venv/bin/rocketq bench consumer -n 127.0.0.1:$NP -t Backlog -g drain32 -b 32 --count $N --seconds 120 2>&1 | grep "drain:"
+.venv/bin/rocketq bench consumer -n 127.0.0.1:$NP -t Backlog -g drain1 -b 1 --count $N --seconds 120 2>&1 | grep "drain:"
+kill $DP; wait $DP 2>/dev/null; rm -rf $D
+echo "== peers"; ${PEERS_PYTHON:-python3} benchmarks/peers_bench.py --seconds 15
+echo "== done $(date -u +%H:%M)"
