@@ -45,6 +45,7 @@ from rocketq.broker.subscription_group import SubscriptionGroupManager
 from rocketq.broker.timer import TimerMessageService
 from rocketq.broker.topic_config import TopicConfigManager
 from rocketq.broker.transaction import TransactionalMessageService
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codes import RequestCode
 from rocketq.remoting.command import RemotingCommand
@@ -91,7 +92,7 @@ class BrokerStats:
     commit_log_max_offset: int
 
 
-class BrokerController:
+class BrokerController(AsyncLifecycle):
     """One broker. ``await start()`` serves; ``await aclose()`` stops cleanly."""
 
     def __init__(self, config: BrokerConfig, store_config: StoreConfig) -> None:
@@ -381,13 +382,6 @@ class BrokerController:
         if self.autoswitch is not None:
             await self.autoswitch.aclose()
         await self.outer_api.aclose()
-
-    async def __aenter__(self) -> BrokerController:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- NameServer registration ------------------------------------------------------------
 

@@ -26,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from rocketq.client.config import ClientConfig, LitePullConsumerConfig
@@ -43,6 +42,7 @@ from rocketq.client.process_queue import ProcessQueue
 from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.client.rebalance import ALLOCATE_STRATEGIES
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.heartbeat import ConsumerData, SubscriptionData, build_subscription
@@ -80,7 +80,7 @@ class _AssignedQueue:
     task: asyncio.Task[None] | None = None
 
 
-class AsyncLitePullConsumer(OffsetQueries):
+class AsyncLitePullConsumer(OffsetQueries, AsyncLifecycle):
     """A consumer group read with ``poll()``; see the module docstring.
 
     With ``ClientConfig.namespace`` set, the group, topics and queues live in that
@@ -223,15 +223,6 @@ class AsyncLitePullConsumer(OffsetQueries):
         await self.instance.unregister(consumer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
-
-    async def __aenter__(self) -> AsyncLitePullConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
         """Start ``coro`` as one of this consumer's tasks; None once it is closing."""

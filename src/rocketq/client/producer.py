@@ -9,7 +9,6 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Coroutine
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rocketq.client.api import process_send_response
@@ -27,6 +26,7 @@ from rocketq.client.namespace import (
 from rocketq.client.request import REPLY_MESSAGE_FLAG, RequestReplyMixin
 from rocketq.client.selectors import MessageQueueSelector, SelectMessageQueueByHash
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.message import (
     BatchEntry,
     MessageConst,
@@ -61,7 +61,7 @@ def _check_message(msg: Message, max_size: int) -> None:
         raise ClientError(f"the message body is {len(msg.body)} bytes, over the {max_size} limit")
 
 
-class AsyncProducer(RequestReplyMixin):
+class AsyncProducer(RequestReplyMixin, AsyncLifecycle):
     """A producer group. ``async with AsyncProducer("group", "127.0.0.1:9876") as p``.
 
     With ``ClientConfig.namespace`` set, topics and the group are used in that namespace
@@ -121,15 +121,6 @@ class AsyncProducer(RequestReplyMixin):
         await self.instance.unregister(producer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
-
-    async def __aenter__(self) -> AsyncProducer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # -- instance callbacks -----------------------------------------------------------------
 

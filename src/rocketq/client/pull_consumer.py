@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from types import TracebackType
 
 from rocketq.client.config import ClientConfig, LitePullConsumerConfig, PullConsumerConfig
 from rocketq.client.instance import MQClientInstance, member_instance
@@ -26,6 +25,7 @@ from rocketq.client.namespace import queue_with_namespace, with_namespace, witho
 from rocketq.client.offset_store import ReadOffsetType
 from rocketq.client.pull_wrapper import OffsetQueries, PullAPIWrapper, make_offset_store
 from rocketq.common.errors import ClientError
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.heartbeat import ConsumerData, build_subscription
 
@@ -39,7 +39,7 @@ __all__ = [
 log = logging.getLogger("rocketq.client")
 
 
-class AsyncPullConsumer(OffsetQueries):
+class AsyncPullConsumer(OffsetQueries, AsyncLifecycle):
     """``DefaultMQPullConsumer``: the caller chooses queue and offset for every pull and
     may keep offsets in the group's store with ``update_consume_offset``.
 
@@ -99,15 +99,6 @@ class AsyncPullConsumer(OffsetQueries):
         await self.instance.unregister(consumer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
-
-    async def __aenter__(self) -> AsyncPullConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def pull(
         self,

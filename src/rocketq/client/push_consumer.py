@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rocketq.client.config import ClientConfig, ConsumerConfig
@@ -35,6 +34,7 @@ from rocketq.client.running_info import (
     push_running_info,
 )
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.message import MessageConst
 from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX, retry_topic
@@ -56,7 +56,7 @@ _CLEAN_EXPIRED_MAX = 16
 _LOCK_RENEW_INTERVAL_S = 20.0
 
 
-class AsyncPushConsumer:
+class AsyncPushConsumer(AsyncLifecycle):
     """A consumer group that receives messages through a listener.
 
     With ``ClientConfig.namespace`` set, the group and the subscribed topics live in that
@@ -256,15 +256,6 @@ class AsyncPushConsumer:
         await self.instance.unregister(consumer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
-
-    async def __aenter__(self) -> AsyncPushConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def _start_trace(self) -> None:
         if not self.config.enable_msg_trace or self.trace is not None or self._service is None:

@@ -30,13 +30,13 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 
 from rocketq.client.background import BackgroundLoop, Facade
 from rocketq.client.config import ClientConfig
 from rocketq.client.instance import MQClientInstance, member_instance
 from rocketq.client.message import MessageExt, MessageQueue
 from rocketq.common.errors import BrokerError, ClientError, RemotingError
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.record import MessageRecord, decode_records
 from rocketq.common.tasks import TaskOwner
 from rocketq.common.topic import PERM_READ, RETRY_GROUP_TOPIC_PREFIX
@@ -173,7 +173,7 @@ def _handles(
     return out
 
 
-class AsyncSimpleConsumer:
+class AsyncSimpleConsumer(AsyncLifecycle):
     """RocketMQ 5's SimpleConsumer over remoting POP (see the module docstring).
 
     ``subscriptions`` maps topic -> tag expression (``"*"``, ``"TagA || TagB"``);
@@ -234,15 +234,6 @@ class AsyncSimpleConsumer:
         await self.instance.unregister(consumer_group=self.group)
         if self._own_instance:
             await self.instance.aclose()
-
-    async def __aenter__(self) -> AsyncSimpleConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # -- receive ----------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.tasks import TaskOwner
 from rocketq.controller.body import ElectMasterResponseBody, SyncStateSet
 from rocketq.controller.config import ControllerConfig, Peer
@@ -67,7 +68,7 @@ class ControllerStats:
     active_brokers: int
 
 
-class ControllerManager:
+class ControllerManager(AsyncLifecycle):
     """One controller of the group (see the module docstring)."""
 
     def __init__(self, config: ControllerConfig, *, bind_host: str | None = None) -> None:
@@ -127,13 +128,6 @@ class ControllerManager:
         await self.server.aclose()
         await self.client.aclose()
         await self.raft.aclose()
-
-    async def __aenter__(self) -> ControllerManager:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     @property
     def port(self) -> int:

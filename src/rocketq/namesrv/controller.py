@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from rocketq.common.lifecycle import AsyncLifecycle
 from rocketq.common.tasks import TaskOwner
 from rocketq.namesrv.config import NamesrvConfig
 from rocketq.namesrv.kv_config import KVConfigManager
@@ -27,7 +28,7 @@ class NamesrvStats:
     connections: int
 
 
-class NamesrvController:
+class NamesrvController(AsyncLifecycle):
     """One NameServer. ``await start()`` binds and serves; ``await aclose()`` stops it."""
 
     def __init__(self, config: NamesrvConfig | None = None) -> None:
@@ -86,10 +87,3 @@ class NamesrvController:
             await self._tasks.aclose()
             self._tasks = None
         await self.server.aclose()
-
-    async def __aenter__(self) -> NamesrvController:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
