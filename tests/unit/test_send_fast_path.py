@@ -84,3 +84,29 @@ async def test_group_commit_waiters_answered_once_in_order(tmp_path: Path) -> No
 def _append(log: CommitLog) -> int:
     (result,) = log.append_batch([StoredMessage(topic="T", queue_id=0, body=b"x" * 100)])
     return result.physical_offset + result.size
+
+
+async def test_requests_of_the_next_loop_turns_share_the_sync(tmp_path: Path) -> None:
+    # A Java client writes each request on its own: the frames of one turn of its senders
+    # reach the broker in consecutive turns of the loop. They all join the first sync.
+    config = StoreConfig(store_path_root_dir=str(tmp_path), flush_disk_type="SYNC_FLUSH")
+    log = CommitLog(tmp_path / "commitlog", 64 * 1024, ("127.0.0.1", 10911))
+    log.load()
+    syncs: list[int] = []
+    service = CommitLogFlushService(log, config, syncs.append)
+    service.start()
+    answered: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def request(n: int) -> None:
+        service.when_flushed(_append(log), 30.0, lambda ok: answered.append(n))
+        if n < 3:
+            loop.call_soon(request, n + 1)  # the next one, a turn later
+
+    request(1)
+    while len(answered) < 3:
+        await asyncio.sleep(0.005)
+    assert answered == [1, 2, 3]
+    assert len(syncs) == 1  # one group commit for the three
+    await service.aclose()
+    log.close()

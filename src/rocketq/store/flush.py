@@ -27,6 +27,8 @@ log = logging.getLogger("rocketq.store")
 # A flush request can need two syncs when the bytes it waits for cross into a new file
 # (GroupCommitService#doCommit tries twice).
 _MAX_SYNCS_PER_REQUEST = 2
+# Loop turns a group commit waits for requests already readable to join its sync.
+_GATHER_TURNS = 4
 
 
 class CommitLogFlushService:
@@ -127,6 +129,7 @@ class CommitLogFlushService:
         while await self._tasks.sleep(None, self._wakeup):
             if not self._waiters:
                 continue
+            await self._gather_ready()
             # Everyone waiting now shares the next sync; later arrivals the one after.
             target = self._waiters[-1][0]
             try:
@@ -142,6 +145,17 @@ class CommitLogFlushService:
             self._release(target, flushed)
             if self._waiters:
                 self._wakeup.set()  # arrived during the sync: their turn next
+
+    async def _gather_ready(self) -> None:
+        """Let the requests already readable join this sync: a client that writes each
+        request on its own (Java's) has the rest of its turn in the socket by now. Turns of
+        the loop that add no waiter end it; nothing waits on a clock."""
+        count = len(self._waiters)
+        for _ in range(_GATHER_TURNS):
+            await asyncio.sleep(0)
+            if len(self._waiters) == count:
+                return
+            count = len(self._waiters)
 
     async def _realtime_loop(self) -> None:
         while await self._tasks.sleep(self._interval(), self._wakeup):
