@@ -30,8 +30,12 @@ from rocketq.client.config import ClientConfig, ProducerConfig
 from rocketq.client.message import Message, SendStatus
 from rocketq.client.producer import AsyncProducer
 from rocketq.common.errors import RocketQError
-from rocketq.common.topic import TopicConfig
-from rocketq.testing import ControllerCluster, async_wait_until, controller_cluster
+from rocketq.testing import (
+    ControllerCluster,
+    async_wait_until,
+    controller_cluster,
+    create_replicated_topic,
+)
 
 GROUP = "bench-a"
 TOPIC = "FailoverBench"
@@ -56,17 +60,7 @@ async def settled(admin: AdminClient, cluster: ControllerCluster) -> dict[int, s
 
 
 async def create_topic(admin: AdminClient, master: str, slaves: list[str]) -> None:
-    await admin.create_topic(master, TopicConfig(TOPIC, QUEUES, QUEUES))
-
-    async def slaves_know_it() -> bool:
-        for addr in slaves:
-            try:
-                await admin.pull(addr, TOPIC, 0, 0)
-            except RocketQError:
-                return False
-        return True
-
-    await async_wait_until(slaves_know_it, SETTLE_DEADLINE, message="slaves lack the topic")
+    await create_replicated_topic(admin, master, slaves, TOPIC, QUEUES, SETTLE_DEADLINE)
 
 
 async def one_failover(

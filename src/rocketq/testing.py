@@ -57,6 +57,7 @@ __all__ = [
     "NamesrvProcess",
     "async_wait_until",
     "controller_cluster",
+    "create_replicated_topic",
     "free_ports",
     "running_cluster",
     "running_namesrv",
@@ -533,6 +534,33 @@ class ControllerCluster:
         except AssertionError as exc:
             state = await self.sync_state(admin) if controller_mode else {}
             raise AssertionError(f"{exc}; route {await self.route(admin)}, {state}") from None
+
+
+async def create_replicated_topic(
+    admin: AdminClient,
+    master: str,
+    slaves: Sequence[str],
+    topic: str,
+    queues: int,
+    timeout: float = DEFAULT_SETTLE_TIMEOUT,
+) -> None:
+    """Create ``topic`` on ``master`` and wait until every slave serves it too (slaves copy
+    their master's topics every ``syncBrokerMetadataPeriod``)."""
+    from rocketq.common.errors import RocketQError
+    from rocketq.common.topic import TopicConfig
+
+    await admin.create_topic(master, TopicConfig(topic, queues, queues))
+
+    async def slaves_know_it() -> bool:
+        for addr in slaves:
+            try:
+                await admin.pull(addr, topic, 0, 0)
+            except RocketQError:
+                return False
+        return True
+
+    known: bool = await async_wait_until(slaves_know_it, timeout, message=f"no {topic} on slaves")
+    assert known
 
 
 @contextlib.contextmanager

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from rocketq.admin import AdminClient
-from rocketq.common.errors import RocketQError
-from rocketq.common.topic import TopicConfig
-from rocketq.testing import async_wait_until, controller_cluster
+from rocketq.testing import async_wait_until, controller_cluster, create_replicated_topic
 
 from .conftest import pull_all
 from .test_ha_cluster import send_stream
@@ -55,17 +53,7 @@ async def wait_for_group(admin: AdminClient, members: int) -> dict[int, str]:
 
 
 async def create_topic(admin: AdminClient, master: str, slaves: list[str]) -> None:
-    await admin.create_topic(master, TopicConfig(TOPIC, QUEUES, QUEUES))
-
-    async def slaves_know_it() -> bool:
-        for addr in slaves:
-            try:
-                await admin.pull(addr, TOPIC, 0, 0)
-            except RocketQError:
-                return False
-        return True
-
-    await async_wait_until(slaves_know_it, SETUP_DEADLINE, message="slaves did not get the topic")
+    await create_replicated_topic(admin, master, slaves, TOPIC, QUEUES, SETUP_DEADLINE)
 
 
 async def test_sigkill_master_new_master_in_route_acked_messages_kept_old_master_rejoins(

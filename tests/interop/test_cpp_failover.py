@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from rocketq.admin import AdminClient
-from rocketq.common.errors import RocketQError
-from rocketq.common.topic import TopicConfig
-from rocketq.testing import async_wait_until, controller_cluster
+from rocketq.testing import async_wait_until, controller_cluster, create_replicated_topic
 from tests.integration.conftest import pull_all
 from tests.interop.conftest import CPP_DRIVER, Driver
 
@@ -46,17 +44,8 @@ def acked(producer: Driver) -> list[str]:
 
 
 async def create_topic(admin: AdminClient, route: dict[int, str]) -> None:
-    await admin.create_topic(route[0], TopicConfig(TOPIC, QUEUES, QUEUES))
-
-    async def everyone_has_it() -> bool:
-        try:
-            for addr in route.values():
-                await admin.pull(addr, TOPIC, 0, 0)
-        except RocketQError:
-            return False
-        return True
-
-    await async_wait_until(everyone_has_it, SETTLE_S, message="the slaves did not get the topic")
+    slaves = [a for b, a in route.items() if b]
+    await create_replicated_topic(admin, route[0], slaves, TOPIC, QUEUES, SETTLE_S)
 
 
 async def test_cpp_producer_and_consumer_go_on_through_a_failover(
