@@ -408,6 +408,8 @@ class DefaultMessageStore(MessageStoreReads):
         refused = self._check_put(msgs)
         if refused is not None:
             return refused
+        if not msgs:
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark="no message")
         try:
             appended = self.commit_log.append_batch(msgs)
         except MessageSizeExceededError as exc:
@@ -431,6 +433,14 @@ class DefaultMessageStore(MessageStoreReads):
             self.flush_service.wakeup()
             return _put_ok(tuple(appended))
         return self._stored_when_flushed(tuple(appended))
+
+    def submit_many(
+        self, puts: Sequence[tuple[Sequence[StoredMessage], bool]]
+    ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
+        """Several puts at once (the sends of one socket read): what
+        ``[self.submit_messages(msgs, wait_store) for msgs, wait_store in puts]`` answers,
+        in the same order, with the same offsets and statuses."""
+        return [self.submit_messages(msgs, wait_store) for msgs, wait_store in puts]
 
     def _stored_when_flushed(
         self, appended: tuple[AppendResult, ...]
