@@ -658,3 +658,51 @@ async def test_raw_rocketmq_request_gets_rocketmq_bytes(server: RemotingServer) 
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+# ---------------------------------------------------------------------------------------------
+# many requests of one read
+
+
+MANY_A = 1101
+MANY_B = 1102
+
+
+async def test_requests_of_one_read_go_to_the_many_processor_in_runs(
+    server: RemotingServer,
+) -> None:
+    runs: list[list[int]] = []
+    singles: list[int] = []
+
+    def one(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        singles.append(cmd.opaque)
+        return cmd.make_response(remark="one")
+
+    def many(_conn: Connection, cmds: list[RemotingCommand]) -> list[RemotingCommand | None]:
+        runs.append([c.opaque for c in cmds])
+        # the second of a run is answered later (None), the rest now
+        return [None if i == 1 else c.make_response(remark="many") for i, c in enumerate(cmds)]
+
+    def fail_many(_conn: Connection, cmds: list[RemotingCommand]) -> list[RemotingCommand]:
+        raise ValueError("every request of the run gets SYSTEM_ERROR")
+
+    server.processors.register(MANY_A, one, many)
+    server.processors.register(RECORD, one)
+    server.processors.register(MANY_B, one, fail_many)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        codes = [MANY_A, MANY_A, MANY_A, RECORD, MANY_A, MANY_B, MANY_B, MANY_A]
+        frames = [RemotingCommand(code=c, opaque=i + 1) for i, c in enumerate(codes)]
+        writer.write(b"".join(encode(f) for f in frames))  # one write, read as one
+        answers = {c.opaque: c for c in await read_commands(reader, 7)}
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    # a run of one goes to the single processor, as do codes without a many-processor
+    assert runs == [[1, 2, 3]]
+    assert singles == [4, 5, 8]
+    assert sorted(answers) == [1, 3, 4, 5, 6, 7, 8]  # 2: its processor answers later
+    assert answers[1].remark == "many" and answers[3].remark == "many"
+    assert answers[4].remark == "one" and answers[5].remark == "one"
+    assert answers[6].code == ResponseCode.SYSTEM_ERROR
+    assert answers[7].code == ResponseCode.SYSTEM_ERROR

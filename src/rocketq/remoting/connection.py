@@ -18,7 +18,7 @@ import inspect
 import logging
 import typing
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 from rocketq.common.errors import (
@@ -31,7 +31,7 @@ from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encod
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
 
-__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Connection", "Processor", "ProcessorTable"]
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Connection", "ManyProcessor", "Processor", "ProcessorTable"]
 
 log = logging.getLogger("rocketq.remoting")
 
@@ -45,17 +45,28 @@ ProcessorResult: TypeAlias = RemotingCommand | None
 Processor: TypeAlias = Callable[
     ["Connection", RemotingCommand], ProcessorResult | Awaitable[ProcessorResult]
 ]
+# A processor of several requests of one read at once: one result per request, in order.
+ManyProcessor: TypeAlias = Callable[
+    ["Connection", list[RemotingCommand]], Sequence[ProcessorResult | Awaitable[ProcessorResult]]
+]
 
 
 class ProcessorTable:
-    """Request code -> processor."""
+    """Request code -> processor, and optionally -> a processor of many at once."""
 
     def __init__(self) -> None:
         self._table: dict[int, Processor] = {}
+        self.many: dict[int, ManyProcessor] = {}
 
-    def register(self, code: int, processor: Processor) -> None:
-        """Route requests with ``code`` to ``processor``."""
+    def register(self, code: int, processor: Processor, many: ManyProcessor | None = None) -> None:
+        """Route requests with ``code`` to ``processor``; with ``many``, consecutive
+        requests of such codes that arrive in one read go to ``many`` together (DESIGN
+        principle 5: the sends of one read are stored with one append)."""
         self._table[int(code)] = processor
+        if many is not None:
+            self.many[int(code)] = many
+        else:
+            self.many.pop(int(code), None)
 
     def get(self, code: int) -> Processor | None:
         """The processor for ``code``, if any."""
@@ -115,11 +126,49 @@ class Connection(asyncio.Protocol):
             log.warning("closing connection %s: %s", self.peer, exc)
             self.close(f"protocol error: {exc}")
             return
+        if len(commands) == 1 or self._processors is None or not self._processors.many:
+            for cmd in commands:
+                if cmd.is_response:
+                    self._on_response(cmd)
+                else:
+                    self._on_request(cmd)
+            return
+        self._on_commands(commands, self._processors.many)
+
+    def _on_commands(self, commands: list[RemotingCommand], many: dict[int, ManyProcessor]) -> None:
+        """Several frames of one read: runs of requests that share a many-processor go to
+        it together, everything else one by one, in arrival order."""
+        run: list[RemotingCommand] = []
+        run_with: ManyProcessor | None = None
         for cmd in commands:
             if cmd.is_response:
                 self._on_response(cmd)
-            else:
+                continue
+            with_ = many.get(cmd.code)
+            if run and with_ != run_with:
+                self._on_run(run_with, run)
+                run = []
+            if with_ is None:
                 self._on_request(cmd)
+            else:
+                run.append(cmd)
+                run_with = with_
+        if run:
+            self._on_run(run_with, run)
+
+    def _on_run(self, many: ManyProcessor | None, run: list[RemotingCommand]) -> None:
+        if many is None or len(run) == 1:
+            for cmd in run:
+                self._on_request(cmd)
+            return
+        try:
+            results = many(self, run)
+        except Exception as exc:
+            for cmd in run:
+                self._reply(cmd, self._error_response(cmd, exc))
+            return
+        for cmd, result in zip(run, results, strict=True):
+            self._settle(cmd, result)
 
     def eof_received(self) -> bool | None:
         # The peer will send no more. Bytes of a frame it never finished are a protocol
@@ -304,6 +353,11 @@ class Connection(asyncio.Protocol):
         except Exception as exc:
             self._reply(cmd, self._error_response(cmd, exc))
             return
+        self._settle(cmd, result)
+
+    def _settle(
+        self, cmd: RemotingCommand, result: ProcessorResult | Awaitable[ProcessorResult]
+    ) -> None:
         # Most answers are ready now (checked first: cheaper than isawaitable); only a
         # processor that must wait gets a Task.
         if result is None or type(result) is RemotingCommand or not inspect.isawaitable(result):

@@ -48,7 +48,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
         stats=ctl.broker_stats_manager,
     )
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
-        table.register(code, send.handle)
+        table.register(code, send.handle, send.handle_many)
     send_back = SendBackProcessor(
         config=ctl.config,
         store=ctl.store,

@@ -137,9 +137,54 @@ class SendMessageProcessor:
         """
         return self._handle(conn, req, callback=True)
 
+    def handle_many(
+        self, conn: Connection, reqs: list[RemotingCommand]
+    ) -> list[RemotingCommand | Awaitable[RemotingCommand] | None]:
+        """The sends of one read together (:meth:`Connection` hands consecutive ones over):
+        each checked and built as :meth:`handle` would, then all stored with one
+        ``submit_many`` (one CommitLog write, one dispatch pass), answered in order."""
+        answers: list[RemotingCommand | Awaitable[RemotingCommand] | None] = []
+        puts: list[tuple[list[StoredMessage], bool]] = []
+        waiting: list[tuple[int, RemotingCommand, RemotingCommand, StoredMessage]] = []
+        for req in reqs:
+            prepared = self._prepare(conn, req)
+            if not isinstance(prepared, tuple):
+                answers.append(prepared)
+                continue
+            response, msgs, wait = prepared
+            if not msgs:
+                answers.append(response)
+                continue
+            waiting.append((len(answers), req, response, msgs[0]))
+            puts.append((msgs, wait))
+            answers.append(None)
+        if puts:
+            stored_all = self.store.submit_many(puts)
+            for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
+                answers[at] = self._answered(conn, req, response, first, stored, True)
+        return answers
+
     def _handle(
         self, conn: Connection, req: RemotingCommand, callback: bool
     ) -> RemotingCommand | Awaitable[RemotingCommand] | None:
+        prepared = self._prepare(conn, req)
+        if not isinstance(prepared, tuple):
+            return prepared
+        response, msgs, wait = prepared
+        if not msgs:
+            return response
+        stored = self.store.submit_messages(msgs, wait_store=wait)
+        return self._answered(conn, req, response, msgs[0], stored, callback)
+
+    def _prepare(
+        self, conn: Connection, req: RemotingCommand
+    ) -> (
+        RemotingCommand
+        | Awaitable[RemotingCommand]
+        | tuple[RemotingCommand, list[StoredMessage], bool]
+    ):
+        """Checks and builds one send: (response, messages to store, wait) for a plain
+        put, else the answer itself (a refusal, or a transaction half's answer)."""
         header: SendHeader
         if req.code == RequestCode.SEND_MESSAGE:
             header = SendMessageRequestHeader.from_ext(req.ext_fields)
@@ -159,9 +204,7 @@ class SendMessageProcessor:
             return _fail(response, ResponseCode.MESSAGE_ILLEGAL, f"bad batch body: {exc}")
         except BrokerError as exc:  # a timer message refused (HookUtils#handleScheduleMessage)
             return _fail(response, exc.code, exc.remark)
-        if not msgs:
-            return response
-        if not batch and is_transaction_prepared(msgs[0]):  # a half message (§7.1)
+        if msgs and not batch and is_transaction_prepared(msgs[0]):  # a half message (§7.1)
             if self.config.reject_transaction_message:
                 return _fail(
                     response,
@@ -172,15 +215,25 @@ class SendMessageProcessor:
             return self._answer_after(
                 response, self.transactions.prepare_message(msgs[0], wait), msgs[0]
             )
-        stored = self.store.submit_messages(msgs, wait_store=wait)
+        return response, msgs, wait
+
+    def _answered(
+        self,
+        conn: Connection,
+        req: RemotingCommand,
+        response: RemotingCommand,
+        msg: StoredMessage,
+        stored: PutMessageResult | Awaitable[PutMessageResult],
+        callback: bool,
+    ) -> RemotingCommand | Awaitable[RemotingCommand] | None:
         if isinstance(stored, PutMessageResult):
-            return self._answer(response, stored, msgs[0])
+            return self._answer(response, stored, msg)
         if callback and isinstance(stored, asyncio.Future):  # SYNC_FLUSH: from the group commit
             stored.add_done_callback(
-                functools.partial(self._answer_when_stored, conn, req, response, msgs[0])
+                functools.partial(self._answer_when_stored, conn, req, response, msg)
             )
             return None
-        return self._answer_after(response, stored, msgs[0])
+        return self._answer_after(response, stored, msg)
 
     def _answer_when_stored(
         self,

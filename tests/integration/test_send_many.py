@@ -1,0 +1,93 @@
+"""Sends that arrive in one read are stored together (``SendMessageProcessor.handle_many``):
+every frame still gets its own answer, refusals and the special kinds (transaction half,
+delay level, another request code between them) are answered as they would be alone, and
+the stored order is the arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from rocketq.client import AsyncPullConsumer
+from rocketq.common.message import MessageConst, SysFlag, encode_properties
+from rocketq.remoting.codec import FrameDecoder, encode
+from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.command import RemotingCommand
+from rocketq.testing import running_cluster
+
+TOPIC = "ManyTopic"
+ANSWER_TIMEOUT_S = 20.0
+
+
+def _send(
+    opaque: int, topic: str, body: bytes, props: dict[str, str], sys_flag: int = 0
+) -> RemotingCommand:
+    # SEND_MESSAGE_V2's one-letter fields, as Java and C++ clients send them
+    fields = {
+        "a": "many-group", "b": topic, "c": "TBW102", "d": "4", "e": "0",
+        "f": str(sys_flag), "g": "1700000000000", "h": "0", "i": encode_properties(props),
+        "j": "0", "k": "false",
+    }  # fmt: skip
+    cmd = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, fields, body)
+    cmd.opaque = opaque
+    return cmd
+
+
+async def _exchange(port: int, frames: list[RemotingCommand]) -> dict[int, RemotingCommand]:
+    """All frames in one write; the answers by opaque."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"".join(encode(cmd) for cmd in frames))
+        await writer.drain()
+        decoder = FrameDecoder()
+        answers: dict[int, RemotingCommand] = {}
+        while len(answers) < len(frames):
+            data = await asyncio.wait_for(reader.read(65536), ANSWER_TIMEOUT_S)
+            assert data, f"connection closed with {len(answers)} of {len(frames)} answers"
+            for cmd in decoder.feed(data):
+                answers[cmd.opaque] = cmd
+        return answers
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
+async def test_sends_of_one_read_each_answered_in_arrival_order(tmp_path: Path, flush: str) -> None:
+    async with running_cluster(tmp_path, {"flushDiskType": flush}) as (namesrv, broker):
+        plain = {MessageConst.TAGS: "T", MessageConst.KEYS: "k"}
+        frames = [
+            _send(1, TOPIC, b"a", plain),
+            _send(2, TOPIC, b"b", plain),
+            _send(3, "bad topic!", b"x", plain),  # an illegal name: refused alone
+            _send(4, TOPIC, b"c", plain),
+            RemotingCommand.request(RequestCode.GET_BROKER_CONFIG, {}),  # another code
+            _send(6, TOPIC, b"d", {**plain, MessageConst.DELAY_TIME_LEVEL: "1"}),
+            _send(
+                7,
+                TOPIC,
+                b"half",
+                {**plain, MessageConst.TRANSACTION_PREPARED: "true"},
+                SysFlag.TRANSACTION_PREPARED_TYPE,
+            ),
+            _send(8, TOPIC, b"e", {**plain, MessageConst.WAIT_STORE_MSG_OK: "false"}),
+            _send(9, TOPIC, b"f", plain),
+        ]
+        frames[4].opaque = 5
+        answers = await _exchange(broker.port, frames)
+        assert sorted(answers) == list(range(1, 10))
+        assert answers[3].code == ResponseCode.SYSTEM_ERROR
+        assert answers[5].code == ResponseCode.SUCCESS and answers[5].body
+        for opaque in (1, 2, 4, 6, 7, 8, 9):
+            assert answers[opaque].code == ResponseCode.SUCCESS, answers[opaque]
+        # the plain ones took queue 0's offsets in the order they arrived
+        offsets = [int(answers[o].ext_fields["queueOffset"]) for o in (1, 2, 4, 8, 9)]
+        assert offsets == [0, 1, 2, 3, 4]
+        msg_ids = {answers[o].ext_fields["msgId"] for o in (1, 2, 4, 6, 7, 8, 9)}
+        assert len(msg_ids) == 7
+        async with AsyncPullConsumer("many-reader", namesrv.address) as consumer:
+            queues = await consumer.fetch_subscribe_message_queues(TOPIC)
+            queue = next(q for q in queues if q.queue_id == 0)
+            result = await consumer.pull(queue, "*", 0, 32)
+        assert [m.body for m in result.messages] == [b"a", b"b", b"c", b"e", b"f"]
