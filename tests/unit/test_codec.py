@@ -662,3 +662,23 @@ def test_encode_rocketmq_unknown_language_is_other() -> None:
 def test_encode_parts_without_body_is_one_piece() -> None:
     assert len(encode_parts(RemotingCommand(code=1))) == 1
     assert len(encode_parts(RemotingCommand(code=1, body=b""))) == 1
+
+
+def test_make_response_fills_each_field_by_name() -> None:
+    # make_response passes its fields positionally (cheaper): a reordered dataclass would
+    # put values into the wrong fields, which this catches.
+    from rocketq.remoting.command import DEFAULT_LANGUAGE, DEFAULT_VERSION, FLAG_RESPONSE
+
+    req = RemotingCommand(code=310, opaque=77, serialize_type=SerializeType.ROCKETMQ)
+    resp = req.make_response(3, "why", {"k": "v"}, b"body")
+    assert resp == RemotingCommand(
+        code=3,
+        language=DEFAULT_LANGUAGE,
+        version=DEFAULT_VERSION,
+        opaque=77,
+        flag=FLAG_RESPONSE,
+        remark="why",
+        ext_fields={"k": "v"},
+        body=b"body",
+        serialize_type=SerializeType.ROCKETMQ,
+    )

@@ -72,14 +72,18 @@ class RemotingCommand:
         body: bytes | None = None,
     ) -> RemotingCommand:
         """A response to this request: same opaque, response flag, same serialization."""
+        # positional: keywords cost a slotted dataclass's __init__ twice as much (every
+        # answer the broker writes comes through here)
         return RemotingCommand(
-            code=code,
-            opaque=self.opaque,
-            flag=FLAG_RESPONSE,
-            remark=remark,
-            ext_fields=ext_fields,
-            body=body,
-            serialize_type=self.serialize_type,
+            code,
+            DEFAULT_LANGUAGE,
+            DEFAULT_VERSION,
+            self.opaque,
+            FLAG_RESPONSE,
+            remark,
+            ext_fields,
+            body,
+            self.serialize_type,
         )
 
     def ext(self, key: str, default: str | None = None) -> str | None:
