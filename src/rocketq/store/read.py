@@ -87,6 +87,8 @@ class MessageStoreReads:
     def _read_queue(
         self, cq: ConsumeQueue, offset: int, max_msg_nums: int, message_filter: MessageFilter | None
     ) -> GetMessageResult:
+        if message_filter is None:
+            return self._read_queue_unfiltered(cq, offset, max_msg_nums)
         max_scan = max(_MAX_FILTER_BYTES, max_msg_nums * _CQ_UNIT) // _CQ_UNIT
         result = GetMessageResult(GetMessageStatus.NO_MATCHED_MESSAGE, offset, 0, 0)
         max_phys = self.commit_log.max_offset()
@@ -133,6 +135,75 @@ class MessageStoreReads:
             return result
         result.next_begin_offset = offset + scanned
         # the consumer fell so far behind that reads come from disk
+        result.suggest_pulling_from_slave = max_phys - last_phys > self._memory_limit
+        return result
+
+    def _read_queue_unfiltered(
+        self, cq: ConsumeQueue, offset: int, max_msg_nums: int
+    ) -> GetMessageResult:
+        """:meth:`_read_queue` without a filter (a ``*`` subscription: every pull of a
+        drain): no filter calls per entry, and one mapped file serves the views while the
+        records lie in it."""
+        c = self.config
+        commit_log = self.commit_log
+        max_phys, min_phys = commit_log.max_offset(), commit_log.min_offset()
+        memory_limit = self._memory_limit
+        max_scan = max(_MAX_FILTER_BYTES, max_msg_nums * _CQ_UNIT) // _CQ_UNIT
+        result = GetMessageResult(GetMessageStatus.NO_MATCHED_MESSAGE, offset, 0, 0)
+        buffers = result.buffers
+        append = buffers.append
+        find_file = commit_log.queue.find_file
+        mapped = None
+        base = end = scanned = count = total = 0
+        last_phys = -1
+        for phys, size, _tags in cq.iter_entries(offset, max_scan):
+            if count:  # isTheBatchFull, inlined (no filter: count == scanned but for removed)
+                if max_phys - phys > memory_limit:
+                    max_bytes = c.max_transfer_bytes_on_message_in_disk
+                    max_count = c.max_transfer_count_on_message_in_disk
+                else:
+                    max_bytes = c.max_transfer_bytes_on_message_in_memory
+                    max_count = c.max_transfer_count_on_message_in_memory
+                if count >= max_msg_nums or total + size > max_bytes or count > max_count - 1:
+                    break
+            scanned += 1
+            last_phys = phys
+            if phys < min_phys:  # the record's file was deleted
+                if not buffers:
+                    result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
+                continue
+            if not base <= phys < end or mapped is None:
+                mapped = find_file(phys)
+                if mapped is None:
+                    raise StoreError(f"commitlog offset {phys} is not on disk")
+                base = mapped.file_from_offset
+                end = base + mapped.file_size
+            append(mapped.read(phys - base, size))
+            count += 1
+            total += size
+        return self._read_done(result, offset, scanned, count, total, max_phys, last_phys)
+
+    def _read_done(
+        self,
+        result: GetMessageResult,
+        offset: int,
+        scanned: int,
+        count: int,
+        total: int,
+        max_phys: int,
+        last_phys: int,
+    ) -> GetMessageResult:
+        """The unfiltered read's status, offsets and slave suggestion."""
+        result.buffer_total_size = total
+        if count:
+            result.status = GetMessageStatus.FOUND
+            first = offset + scanned - count  # removed entries come only first
+            result.queue_offsets = list(range(first, first + count))
+        if not scanned:
+            result.status = GetMessageStatus.OFFSET_FOUND_NULL
+            result.next_begin_offset = offset + 1
+            return result
+        result.next_begin_offset = offset + scanned
         result.suggest_pulling_from_slave = max_phys - last_phys > self._memory_limit
         return result
 
