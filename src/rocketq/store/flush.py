@@ -4,8 +4,9 @@ RocketMQ has ``GroupCommitService`` (every append waits until its bytes are on d
 appends waiting for the same ``fdatasync`` are released together) and
 ``FlushRealTimeService`` (every ``flushIntervalCommitLog`` ms, when at least
 ``flushCommitLogLeastPages`` pages are dirty, and thoroughly every
-``flushCommitLogThoroughInterval`` ms). Both run the blocking sync in a worker thread
-and report back to the event loop.
+``flushCommitLogThoroughInterval`` ms). The group commit runs on a thread of its own
+(:mod:`rocketq.store.group_commit`), the periodic flusher in a worker thread; both report
+back to the event loop.
 """
 
 from __future__ import annotations
@@ -19,16 +20,11 @@ from collections.abc import Callable
 from rocketq.common.tasks import TaskOwner
 from rocketq.store.commit_log import CommitLog
 from rocketq.store.config import SYNC_FLUSH, StoreConfig
+from rocketq.store.group_commit import GroupCommitThread
 
 __all__ = ["CommitLogFlushService"]
 
 log = logging.getLogger("rocketq.store")
-
-# A flush request can need two syncs when the bytes it waits for cross into a new file
-# (GroupCommitService#doCommit tries twice).
-_MAX_SYNCS_PER_REQUEST = 2
-# Loop turns a group commit waits for requests already readable to join its sync.
-_GATHER_TURNS = 4
 
 
 class CommitLogFlushService:
@@ -51,6 +47,7 @@ class CommitLogFlushService:
         self._wakeup = asyncio.Event()
         self._tasks = TaskOwner(log)
         self._last_thorough = time.monotonic()
+        self._committer: GroupCommitThread | None = None  # SYNC_FLUSH, once started
 
     @property
     def sync(self) -> bool:
@@ -58,9 +55,14 @@ class CommitLogFlushService:
         return self.config.flush_disk_type == SYNC_FLUSH
 
     def start(self) -> None:
-        """Start the flush loop of the configured kind."""
-        loop = self._group_commit_loop() if self.sync else self._realtime_loop()
-        self._tasks.spawn(loop, "commitlog-flush")
+        """Start the group commit thread (SYNC_FLUSH) or the periodic flush loop."""
+        if self.sync:
+            self._committer = GroupCommitThread(
+                lambda: self.commit_log.flush(0), self._synced, asyncio.get_running_loop()
+            )
+            self._committer.start()
+        else:
+            self._tasks.spawn(self._realtime_loop(), "commitlog-flush")
 
     async def wait_flushed(self, offset: int, timeout: float) -> bool:
         """Wait until the log is on disk up to ``offset``; False after ``timeout`` seconds."""
@@ -90,7 +92,10 @@ class CommitLogFlushService:
         self._waiters.append((offset, deadline, callback))
         if self._watchdog is None:
             self._watchdog = loop.call_at(deadline, self._expire)
-        self._wakeup.set()
+        if self._committer is not None:
+            self._committer.request(offset)
+        else:  # not started (or closing): aclose() releases it
+            self._wakeup.set()
 
     def _expire(self) -> None:
         """Time out the waiters whose deadline passed; watch the next one."""
@@ -110,8 +115,12 @@ class CommitLogFlushService:
             _call(callback, flushed >= offset)
 
     def wakeup(self) -> None:
-        """Ask the periodic flusher to run now."""
-        self._wakeup.set()
+        """Ask for a flush of everything appended so far, now (an append that does not
+        wait for it: the periodic flusher runs, or the group commit syncs)."""
+        if self._committer is not None:
+            self._committer.request(self.commit_log.max_offset())
+        else:
+            self._wakeup.set()
 
     async def flush_all(self) -> int:
         """Flush everything written so far; return the flushed offset."""
@@ -125,37 +134,13 @@ class CommitLogFlushService:
             self._on_flushed(flushed)
         return flushed
 
-    async def _group_commit_loop(self) -> None:
-        while await self._tasks.sleep(None, self._wakeup):
-            if not self._waiters:
-                continue
-            await self._gather_ready()
-            # Everyone waiting now shares the next sync; later arrivals the one after.
-            target = self._waiters[-1][0]
-            try:
-                for _ in range(_MAX_SYNCS_PER_REQUEST):
-                    if self.commit_log.queue.flushed_where >= target:
-                        break
-                    await asyncio.to_thread(self.commit_log.flush, 0)
-            except Exception:
-                log.exception("commitlog flush failed")
+    def _synced(self, target: int, flushed: int, ok: bool) -> None:
+        """A group commit round ended (on the loop): answer everyone it was for."""
+        if not ok:  # a failed sync: what did reach the disk still counts
             flushed = self.commit_log.queue.flushed_where
-            if self._on_flushed is not None:
-                self._on_flushed(flushed)
-            self._release(target, flushed)
-            if self._waiters:
-                self._wakeup.set()  # arrived during the sync: their turn next
-
-    async def _gather_ready(self) -> None:
-        """Let the requests already readable join this sync: a client that writes each
-        request on its own (Java's) has the rest of its turn in the socket by now. Turns of
-        the loop that add no waiter end it; nothing waits on a clock."""
-        count = len(self._waiters)
-        for _ in range(_GATHER_TURNS):
-            await asyncio.sleep(0)
-            if len(self._waiters) == count:
-                return
-            count = len(self._waiters)
+        if self._on_flushed is not None:
+            self._on_flushed(flushed)
+        self._release(target, flushed)
 
     async def _realtime_loop(self) -> None:
         while await self._tasks.sleep(self._interval(), self._wakeup):
@@ -180,6 +165,9 @@ class CommitLogFlushService:
         """Stop the loop and flush what is left; waiting appends are released."""
         # Let a sync that is running in a worker thread finish: the files stay mapped.
         await self._tasks.aclose(grace=None)
+        if self._committer is not None:
+            await asyncio.to_thread(self._committer.stop)
+            self._committer = None
         flushed = await self.flush_all()
         if self._watchdog is not None:
             self._watchdog.cancel()

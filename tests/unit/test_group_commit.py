@@ -1,0 +1,90 @@
+"""GroupCommitThread: syncs back to back on its own thread, one round for everything asked
+before it began, reports each round on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from rocketq.store.group_commit import GroupCommitThread
+
+WAIT_S = 10.0
+
+
+async def test_requests_during_a_sync_share_the_next_round() -> None:
+    loop = asyncio.get_running_loop()
+    gate = threading.Event()  # holds the first sync until the test has asked more
+    in_sync = threading.Event()
+    synced_to: list[int] = []
+    asked = {"high": 0}
+    rounds: list[tuple[int, int, bool, bool]] = []
+    finished = asyncio.Event()
+
+    def flush() -> int:
+        in_sync.set()
+        if not synced_to:
+            gate.wait(WAIT_S)
+        synced_to.append(asked["high"])
+        return asked["high"]
+
+    def done(target: int, flushed: int, ok: bool) -> None:
+        on_loop = threading.current_thread() is threading.main_thread()
+        rounds.append((target, flushed, ok, on_loop))
+        if target >= 300:
+            finished.set()
+
+    committer = GroupCommitThread(flush, done, loop)
+    committer.start()
+    try:
+        asked["high"] = 100
+        committer.request(100)
+        assert await asyncio.to_thread(in_sync.wait, WAIT_S)
+        for offset in (200, 250, 300):  # all during the first sync
+            asked["high"] = offset
+            committer.request(offset)
+        committer.request(50)  # below what was asked: no round of its own
+        gate.set()
+        await asyncio.wait_for(finished.wait(), WAIT_S)
+    finally:
+        await asyncio.to_thread(committer.stop)
+    assert rounds == [(100, 300, True, True), (300, 300, True, True)]
+
+
+async def test_a_failed_sync_is_reported_and_the_thread_goes_on() -> None:
+    loop = asyncio.get_running_loop()
+    rounds: list[tuple[int, bool]] = []
+    two = asyncio.Event()
+    calls = {"n": 0}
+
+    def flush() -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk gone")
+        return 10_000
+
+    def done(target: int, flushed: int, ok: bool) -> None:
+        rounds.append((target, ok))
+        if len(rounds) == 2:
+            two.set()
+
+    committer = GroupCommitThread(flush, done, loop)
+    committer.start()
+    try:
+        committer.request(10)
+        while not rounds:
+            await asyncio.sleep(0.01)
+        committer.request(20)
+        await asyncio.wait_for(two.wait(), WAIT_S)
+    finally:
+        await asyncio.to_thread(committer.stop)
+    assert rounds == [(10, False), (20, True)]
+
+
+async def test_stop_finishes_what_was_asked() -> None:
+    loop = asyncio.get_running_loop()
+    synced: list[int] = []
+    committer = GroupCommitThread(lambda: synced.append(1) or 5, lambda *_: None, loop)
+    committer.request(5)  # before start: served once it runs
+    committer.start()
+    await asyncio.to_thread(committer.stop)
+    assert synced == [1]
