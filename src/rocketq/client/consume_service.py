@@ -164,6 +164,7 @@ class ConsumeService:
         self._batches: deque[tuple[list[MessageExt], ProcessQueue, MessageQueue]] = deque()
         self._workers = 0
         self._free_workers = 0
+        self._grow_pending = False  # a _grow call is scheduled
         # Message trace (SubBefore/SubAfter of each batch): set by a consumer that has it.
         self.trace: TraceDispatcher | None = None
         self.trace_group = ""
@@ -312,18 +313,42 @@ class ConsumeService:
     # -- concurrently -----------------------------------------------------------------------
 
     def _add_workers(self) -> None:
-        while len(self._batches) > self._free_workers and self._workers < self._threads:
-            self._workers += 1
-            self._free_workers += 1
-            self._tasks.spawn(self._work(), "consume-worker")
+        """Batches are waiting: start a worker if none is free. More start only when the
+        workers' listeners actually wait (:meth:`_grow`): a listener that returns without
+        waiting lets one worker run the whole queue, with no Task per batch."""
+        if self._batches and not self._free_workers and self._workers < self._threads:
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        self._workers += 1
+        self._free_workers += 1
+        self._tasks.spawn(self._work(), "consume-worker")
+
+    def _grow(self) -> None:
+        """A worker took a batch with more waiting (called soon after): if every worker
+        is still inside a listener, one more starts (one per loop turn, up to
+        ``consume_thread_max``)."""
+        self._grow_pending = False
+        if (
+            self._batches
+            and not self._free_workers
+            and self._workers < self._threads
+            and not self._tasks.closed
+        ):
+            self._start_worker()
 
     async def _work(self) -> None:
         """One worker: consume queued batches until there are none."""
         done = 0
+        batches = self._batches
+        call_soon = asyncio.get_running_loop().call_soon
         try:
-            while self._batches:
-                msgs, pq, mq = self._batches.popleft()
+            while batches:
+                msgs, pq, mq = batches.popleft()
                 self._free_workers -= 1
+                if batches and not self._free_workers and not self._grow_pending:
+                    self._grow_pending = True
+                    call_soon(self._grow)
                 try:
                     await self._consume_concurrently(msgs, pq, mq)
                 except Exception:
@@ -349,10 +374,10 @@ class ConsumeService:
         now = str(time.time_ns() // 1_000_000)
         for m in msgs:
             m.properties[_CONSUME_START_TIMESTAMP] = now
+        counters = self._counters(mq.topic) if self.stats is not None else None
         if self.trace is not None or not self.is_async:
             status = await self._timed_call(msgs, context, mq)
         else:  # the usual case, _timed_call written out: this runs once per batch
-            counters = self._counters(mq.topic) if self.stats is not None else None
             started = time.monotonic()
             try:
                 status = await self.listener(msgs, context)
@@ -362,20 +387,15 @@ class ConsumeService:
             if counters is not None:
                 counters.rt.add(int((time.monotonic() - started) * 1000))  # incConsumeRT
         if (
-            status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-            and context.ack_index >= len(msgs) - 1
+            status is not ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+            or context.ack_index < len(msgs) - 1
         ):
-            self._ack_all(msgs, pq, mq)  # the usual case, without a coroutine
+            if status is None:
+                status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+            await self._ack_concurrently(msgs, pq, mq, status, context)
             return
-        if status is None:
-            status = ConsumeConcurrentlyStatus.RECONSUME_LATER
-        await self._ack_concurrently(msgs, pq, mq, status, context)
-
-    def _ack_all(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
-        """Every message of the batch was consumed: :meth:`_ack_concurrently` with nothing
-        to send back."""
-        if self.stats is not None:
-            counters = self._counters(mq.topic)
+        # The usual case, _ack_concurrently without a coroutine or anything to send back.
+        if counters is not None:
             counters.ok_tps.add(len(msgs))
             counters.failed_tps.add(0)
         offset = pq.remove_messages(msgs)

@@ -1,0 +1,55 @@
+"""How the concurrent ConsumeService spreads a backlog over its workers: listeners that
+return without waiting leave it all to one worker (no Task per batch); listeners that wait
+get more workers, up to consume_thread_max."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rocketq.client.consume_service import ConsumeConcurrentlyStatus, ConsumeService
+from rocketq.client.message import MessageExt
+from tests.unit.test_client_consume_service import FakeConsumer, committed, deliver
+
+
+async def test_a_listener_that_never_waits_runs_the_backlog_on_one_worker() -> None:
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 8
+    tasks: set[asyncio.Task[object] | None] = set()
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        tasks.add(asyncio.current_task())
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    service = ConsumeService(consumer, listener, orderly=False)
+    deliver(service, list(range(100)))  # 100 batches of one
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert len(tasks) == 1
+    assert await committed(consumer) == 100
+    await service.aclose()
+
+
+async def test_listeners_that_wait_get_up_to_thread_max_workers() -> None:
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 4
+    gate = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await gate.wait()
+        running -= 1
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    service = ConsumeService(consumer, listener, orderly=False)
+    deliver(service, list(range(20)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert running == 4
+    gate.set()
+    await service.aclose()
+    assert most == 4
+    assert await committed(consumer) == 20
