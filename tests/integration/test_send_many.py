@@ -13,7 +13,7 @@ import pytest
 from rocketq.client import AsyncPullConsumer
 from rocketq.common.message import MessageConst, SysFlag, encode_properties
 from rocketq.remoting.codec import FrameDecoder, encode
-from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.testing import running_cluster
 
@@ -73,21 +73,26 @@ async def test_sends_of_one_read_each_answered_in_arrival_order(tmp_path: Path, 
             ),
             _send(8, TOPIC, b"e", {**plain, MessageConst.WAIT_STORE_MSG_OK: "false"}),
             _send(9, TOPIC, b"f", plain),
+            _send(10, TOPIC, b"g", plain),  # answered in RocketMQ's binary header
         ]
         frames[4].opaque = 5
+        frames[9].serialize_type = SerializeType.ROCKETMQ
         answers = await _exchange(broker.port, frames)
-        assert sorted(answers) == list(range(1, 10))
+        assert sorted(answers) == list(range(1, 11))
+        assert answers[10].serialize_type == SerializeType.ROCKETMQ
+        assert answers[9].serialize_type == SerializeType.JSON
         assert answers[3].code == ResponseCode.SYSTEM_ERROR
         assert answers[5].code == ResponseCode.SUCCESS and answers[5].body
-        for opaque in (1, 2, 4, 6, 7, 8, 9):
+        for opaque in (1, 2, 4, 6, 7, 8, 9, 10):
             assert answers[opaque].code == ResponseCode.SUCCESS, answers[opaque]
         # the plain ones took queue 0's offsets in the order they arrived
-        offsets = [int(answers[o].ext_fields["queueOffset"]) for o in (1, 2, 4, 8, 9)]
-        assert offsets == [0, 1, 2, 3, 4]
-        msg_ids = {answers[o].ext_fields["msgId"] for o in (1, 2, 4, 6, 7, 8, 9)}
-        assert len(msg_ids) == 7
+        offsets = [int(answers[o].ext_fields["queueOffset"]) for o in (1, 2, 4, 8, 9, 10)]
+        assert offsets == [0, 1, 2, 3, 4, 5]
+        assert {answers[o].ext_fields["queueId"] for o in (1, 2, 4, 8, 9, 10)} == {"0"}
+        msg_ids = {answers[o].ext_fields["msgId"] for o in (1, 2, 4, 6, 7, 8, 9, 10)}
+        assert len(msg_ids) == 8
         async with AsyncPullConsumer("many-reader", namesrv.address) as consumer:
             queues = await consumer.fetch_subscribe_message_queues(TOPIC)
             queue = next(q for q in queues if q.queue_id == 0)
             result = await consumer.pull(queue, "*", 0, 32)
-        assert [m.body for m in result.messages] == [b"a", b"b", b"c", b"e", b"f"]
+        assert [m.body for m in result.messages] == [b"a", b"b", b"c", b"e", b"f", b"g"]

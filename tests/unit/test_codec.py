@@ -682,3 +682,32 @@ def test_make_response_fills_each_field_by_name() -> None:
         body=b"body",
         serialize_type=SerializeType.ROCKETMQ,
     )
+
+
+@given(
+    opaque=st.integers(0, 2**31 - 1),
+    msg_id=st.text("0123456789ABCDEF", min_size=32, max_size=32),
+    queue_id=st.integers(0, 2**31 - 1),
+    queue_offset=st.integers(0, 2**63 - 1),
+    region=st.text(max_size=20),
+)
+@settings(max_examples=200, deadline=None)
+def test_send_ok_frame_is_what_encode_writes(
+    opaque: int, msg_id: str, queue_id: int, queue_offset: int, region: str
+) -> None:
+    from rocketq.remoting.codec import encode_send_ok_json
+
+    request = RemotingCommand(code=RequestCode.SEND_MESSAGE_V2, opaque=opaque)
+    answer = request.make_response(
+        ext_fields={
+            "msgId": msg_id,
+            "queueId": str(queue_id),
+            "queueOffset": str(queue_offset),
+            "MSG_REGION": region,
+            "TRACE_ON": "true",
+        }
+    )
+    frame = encode_send_ok_json(opaque, msg_id, queue_id, queue_offset, region)
+    assert frame == encode(answer)
+    (decoded,) = FrameDecoder().feed(frame)
+    assert decoded == answer

@@ -29,7 +29,7 @@ import orjson
 from rocketq.common import speedups
 from rocketq.common.errors import BrokerError, ProtocolError
 from rocketq.remoting.codes import LanguageCode, ResponseCode, SerializeType
-from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.command import DEFAULT_LANGUAGE, DEFAULT_VERSION, RemotingCommand
 
 __all__ = [
     "DEFAULT_MAX_FRAME_LENGTH",
@@ -42,6 +42,7 @@ __all__ = [
     "decode_frame",
     "encode",
     "encode_parts",
+    "encode_send_ok_json",
     "header_field_bad",
     "header_field_missing",
     "header_from_ext",
@@ -87,6 +88,39 @@ def encode_parts(cmd: RemotingCommand) -> list[bytes]:
 def encode(cmd: RemotingCommand) -> bytes:
     """Encode ``cmd`` as one complete frame."""
     return b"".join(encode_parts(cmd))
+
+
+# A SEND answer with code SUCCESS, JSON: what encode() writes for make_response() with
+# SendMessageProcessor's extFields (see encode_send_ok_json).
+_SEND_OK_JSON = (
+    '{"code":0,"extFields":{"msgId":"%s","queueId":"%d","queueOffset":"%d","MSG_REGION":%s,'
+    '"TRACE_ON":"true"},"flag":1,"language":"%s","opaque":%d,"serializeTypeCurrentRPC":"JSON",'
+    '"version":%d}'
+)
+_json_texts: dict[str, str] = {}
+
+
+def encode_send_ok_json(
+    opaque: int, msg_id: str, queue_id: int, queue_offset: int, region: str
+) -> bytes:
+    """The whole frame of a successful SEND's answer in JSON, byte for byte what
+    ``encode`` gives for that RemotingCommand (``SendMessageResponseHeader`` fields, region,
+    trace on), without building the command, its extFields and header dicts: the broker
+    writes one per message. ``msg_id`` is hex (an offset msgId), so it needs no escaping."""
+    quoted = _json_texts.get(region)
+    if quoted is None:
+        if len(_json_texts) > _JSON_TEXTS_LIMIT:
+            _json_texts.clear()
+        quoted = _json_texts[region] = orjson.dumps(region).decode()
+    header = (
+        _SEND_OK_JSON
+        % (msg_id, queue_id, queue_offset, quoted, DEFAULT_LANGUAGE, opaque, DEFAULT_VERSION)
+    ).encode()
+    return _PREFIX.pack(4 + len(header), len(header)) + header
+
+
+# Distinct region names whose JSON text is kept (a broker has one).
+_JSON_TEXTS_LIMIT = 64
 
 
 def _encode_json_header(cmd: RemotingCommand) -> bytes:

@@ -387,6 +387,18 @@ class Connection(asyncio.Protocol):
         nothing for a one-way request or a closed connection (as an answer returned)."""
         self._reply(request, response)
 
+    def answer_frame(self, request: RemotingCommand, frame: bytes) -> None:
+        """Answer ``request`` with a frame already encoded (its opaque, response flag and
+        serialization included): a hot path's answer without a RemotingCommand. Nothing
+        for a one-way request or a closed connection."""
+        if request.flag & FLAG_ONEWAY or not self.is_open:
+            return
+        if self._out is None:
+            self._out = [frame]
+            self._loop.call_soon(self._flush)
+        else:
+            self._out.append(frame)
+
     def _reply(self, cmd: RemotingCommand, response: RemotingCommand | None) -> None:
         if response is None or cmd.is_oneway or not self.is_open:
             return

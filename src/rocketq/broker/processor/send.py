@@ -35,7 +35,8 @@ from rocketq.common.topic import (
     dlq_topic,
     topic_name_problem,
 )
-from rocketq.remoting.codes import RequestCode, ResponseCode
+from rocketq.remoting.codec import encode_send_ok_json
+from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import (
@@ -69,6 +70,7 @@ _TIMER_KEYS = frozenset(TIMER_PROPERTIES)
 # parsed address): more distinct names than this and the cache starts over.
 _CACHE_LIMIT = 4096
 _PUT_OK = PutMessageStatus.PUT_OK
+_JSON = SerializeType.JSON
 _STORED_CODES = {
     PutMessageStatus.PUT_OK: ResponseCode.SUCCESS,
     PutMessageStatus.FLUSH_DISK_TIMEOUT: ResponseCode.FLUSH_DISK_TIMEOUT,
@@ -160,8 +162,22 @@ class SendMessageProcessor:
             answers.append(None)
         if puts:
             stored_all = self.store.submit_many(puts)
+            region = self.config.region_id
             for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
-                answers[at] = self._answered(conn, req, response, first, stored, True)
+                if (
+                    type(stored) is PutMessageResult
+                    and stored.status is _PUT_OK
+                    and len(stored.appended) == 1
+                    and req.serialize_type == _JSON
+                ):  # the common answer, written straight as its frame
+                    appended = stored.appended[0]
+                    self.stats.on_put(first.topic, first.queue_id, 1, appended.size)
+                    frame = encode_send_ok_json(
+                        req.opaque, appended.msg_id, first.queue_id, appended.queue_offset, region
+                    )
+                    conn.answer_frame(req, frame)
+                else:
+                    answers[at] = self._answered(conn, req, response, first, stored, True)
         return answers
 
     def _handle(
