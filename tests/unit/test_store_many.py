@@ -217,7 +217,9 @@ async def test_slave_refuses_everything(tmp_path: Path) -> None:
 
 
 async def test_sync_flush_answers_after_the_sync(tmp_path: Path) -> None:
-    async with Pair(tmp_path, flush_disk_type="SYNC_FLUSH") as pair:
+    # Files large enough that no group commit round spans more than two of them.
+    big_files = {"mapped_file_size_commit_log": 64 * 1024}
+    async with Pair(tmp_path, flush_disk_type="SYNC_FLUSH", **big_files) as pair:
         group: list[Put] = [([java_msg(i)], i % 3 != 0) for i in range(8)]
         for m, w in group:  # the same puts into the other store, to keep them in step
             await settle(pair.one.submit_messages(m, w))
@@ -265,7 +267,33 @@ def test_random_groups_match_one_put_each(
     root = tmp_path_factory.mktemp("many")
 
     async def main() -> None:
-        async with Pair(root, flush_disk_type="SYNC_FLUSH") as pair:
+        async with Pair(root) as pair:  # SYNC_FLUSH: tiny files, statuses on thread timing
             await pair.run(groups)
 
     asyncio.run(main())
+
+
+async def test_sync_master_without_slave(tmp_path: Path) -> None:
+    async with Pair(tmp_path, broker_role="SYNC_MASTER", flush_disk_type="SYNC_FLUSH",
+                    mapped_file_size_commit_log=64 * 1024) as pair:  # fmt: skip
+        results = await pair.run([[([java_msg(i)], i != 1) for i in range(4)]])
+        assert [r.status for r in results] == [
+            PutMessageStatus.SLAVE_NOT_AVAILABLE,
+            PutMessageStatus.PUT_OK,
+            PutMessageStatus.SLAVE_NOT_AVAILABLE,
+            PutMessageStatus.SLAVE_NOT_AVAILABLE,
+        ]
+
+
+async def test_an_unexpected_error_keeps_what_was_stored_before_it(tmp_path: Path) -> None:
+    async with Pair(tmp_path) as pair:
+        bad = java_msg(9, queue_id=2**40)  # no Java int: the record cannot be encoded
+        group: list[Put] = [([java_msg(0)], True), ([java_msg(1)], True), ([bad], True)]
+        with pytest.raises(Exception) as raised:  # struct.error, as the reference says
+            pair.many.submit_many(group)
+        with pytest.raises(raised.type):
+            for msgs, wait in group:
+                pair.one.submit_messages(msgs, wait)
+        pair.assert_same_state()
+        assert pair.many.get_max_offset_in_queue("T", 0) == 2
+        await pair.run([[([java_msg(3)], True)]])

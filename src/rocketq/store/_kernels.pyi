@@ -2,7 +2,11 @@
 ``index_file.py`` carries the same signature and the docs)."""
 
 import mmap
+from collections.abc import Sequence
 from typing import Any
+
+from rocketq.store.commit_log import AppendResult
+from rocketq.store.format import StoredMessage
 
 def put_index_entry(
     buf: mmap.mmap | bytearray,
@@ -23,3 +27,16 @@ def put_index_key(
     phy_offset: int,
     store_timestamp: int,
 ) -> bool: ...
+def put_batches(
+    buf: mmap.mmap | bytearray,
+    position: int,
+    limit: int,
+    batches: Sequence[Sequence[StoredMessage]],
+    first: int,
+    table: dict[str, int],
+    file_from_offset: int,
+    store_timestamp: int,
+    store_host: tuple[str, int],
+    max_message_size: int,
+    out: list[list[AppendResult]],
+) -> int: ...

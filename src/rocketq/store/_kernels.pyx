@@ -5,6 +5,7 @@ are drawn in ``store/format.py``):
 
     put_index_entry     rocketq.store.index_file   one IndexFile entry and its slot
     put_index_key       rocketq.store.index_file   IndexFile#putKey: hash, entry, header
+    put_batches         rocketq.store.commit_log   records of several puts into a mapping
 """
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -188,3 +189,298 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
         return True
     finally:
         PyBuffer_Release(&view)
+
+
+# --- CommitLog appends ----------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    int PyObject_GenericSetAttr(object obj, object name, object value) except -1
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport Py_TYPE
+from libc.string cimport memcpy
+
+# rocketq.common.record / rocketq.store.commit_log constants, same names.
+cdef uint32_t MESSAGE_MAGIC_CODE = 0xDAA320A7
+cdef Py_ssize_t FIXED_V1_IPV4 = 91
+cdef Py_ssize_t V6_EXTRA = 12
+cdef Py_ssize_t MAX_TOPIC_LENGTH_V1 = 127
+cdef Py_ssize_t MAX_PROPERTIES_LENGTH = 32767
+cdef Py_ssize_t MAX_RECORD_OVERHEAD = 64 * 1024
+cdef int32_t BORNHOST_V6_FLAG = 0x10
+cdef int32_t STOREHOST_V6_FLAG = 0x20
+cdef int32_t TRANSACTION_MASK = 0xC
+cdef int32_t TRANSACTION_PREPARED = 0x4
+cdef int32_t TRANSACTION_ROLLBACK = 0xC
+cdef uint32_t CRC_MASK = 0x7FFFFFFF
+cdef int64_t INT64_MAX = 0x7FFFFFFFFFFFFFFF
+# Records of a batch staged on the stack; a longer batch takes the heap.
+cdef enum:
+    STAGED_ON_STACK = 8
+
+cdef const char* HEX_DIGITS = b"0123456789ABCDEF"
+
+import zlib
+
+_crc32 = zlib.crc32
+_object_new = object.__new__
+# ip text -> its packed bytes (record._pack_ip), kept for the process: a few hosts recur.
+cdef dict _packed_ips = {}
+cdef object _record = None
+cdef tuple _result_slots = None
+cdef object _result_type = None
+cdef object _reference_put_batches_fn = None
+
+
+cdef struct _Staged:
+    const char* topic
+    Py_ssize_t topic_len
+    const char* props
+    Py_ssize_t props_len
+    const char* body
+    Py_ssize_t body_len
+    const char* born_ip
+    Py_ssize_t born_ip_len
+    int32_t total
+    uint32_t crc
+    int32_t queue_id
+    int32_t flag
+    int32_t sys_flag
+    int64_t born_timestamp
+    int32_t born_port
+    int32_t reconsume_times
+    int64_t prepared_offset
+    int64_t queue_offset
+
+
+cdef object _packed_ip(object ip):
+    """record._pack_ip through a process-wide dict (None when it refuses the text)."""
+    global _record
+    packed = _packed_ips.get(ip)
+    if packed is not None:
+        return packed
+    if _record is None:
+        from rocketq.common import record
+        _record = record
+    try:
+        packed = _record._pack_ip(ip)
+    except Exception:
+        return None
+    if type(packed) is not bytes or len(<bytes>packed) not in (4, 16):
+        return None
+    _packed_ips[ip] = packed
+    return packed
+
+
+cdef object _new_result(int64_t phys, int32_t total, int64_t queue_offset, int64_t stamp,
+                        object msg_id):
+    """``commit_log._append_result``: an AppendResult through its slots."""
+    global _result_slots, _result_type
+    if _result_type is None:
+        from rocketq.store.commit_log import AppendResult
+        _result_type = AppendResult
+        _result_slots = tuple([AppendResult.__dict__[name] for name in AppendResult.__slots__])
+    values = (phys, total, queue_offset, stamp, msg_id)
+    obj = _object_new(_result_type)
+    cdef Py_ssize_t i
+    for i in range(5):
+        d = _result_slots[i]
+        Py_TYPE(d).tp_descr_set(d, obj, values[i])
+    return obj
+
+
+cdef object _msg_id(object prefix, int64_t phys):
+    """``prefix`` (the store host's hex) + the offset as 16 uppercase hex digits."""
+    cdef Py_ssize_t n = len(prefix)
+    out = PyUnicode_New(n + 16, 127)
+    cdef char* p = <char*>PyUnicode_DATA(out)
+    memcpy(p, PyUnicode_DATA(prefix), n)
+    cdef uint64_t v = <uint64_t>phys
+    cdef int i
+    for i in range(15, -1, -1):
+        p[n + i] = HEX_DIGITS[v & 0xF]
+        v >>= 4
+    return out
+
+
+cdef bint _stage(object msg, _Staged* s, Py_ssize_t store_v6, int64_t max_message_size):
+    """Read ``msg`` into ``s`` and size its record as commit_log.record_size does; False for
+    anything the reference would refuse or treat differently (the caller stops there)."""
+    try:
+        topic, props, body, born_host = msg.topic, msg.properties, msg.body, msg.born_host
+        if (type(topic) is not str or type(props) is not str or type(body) is not bytes
+                or type(born_host) is not tuple or len(<tuple>born_host) != 2
+                or type(msg.queue_id) is not int):
+            return False
+        s.body = PyBytes_AS_STRING(body)
+        s.body_len = PyBytes_GET_SIZE(body)
+        if s.body_len > max_message_size:
+            return False
+        s.topic = PyUnicode_AsUTF8AndSize(topic, &s.topic_len)
+        s.props = PyUnicode_AsUTF8AndSize(props, &s.props_len)
+        if s.topic_len > MAX_TOPIC_LENGTH_V1 or s.props_len > MAX_PROPERTIES_LENGTH:
+            return False
+        born_ip = _packed_ip(born_host[0])
+        if born_ip is None:
+            return False
+        s.born_ip = PyBytes_AS_STRING(born_ip)
+        s.born_ip_len = PyBytes_GET_SIZE(born_ip)
+        s.born_port = born_host[1]
+        s.queue_id = msg.queue_id
+        s.flag = msg.flag
+        s.sys_flag = msg.sys_flag
+        s.born_timestamp = msg.born_timestamp
+        s.reconsume_times = msg.reconsume_times
+        s.prepared_offset = msg.prepared_transaction_offset
+    except Exception:  # a value out of range, a text that is not UTF-8: the slow way
+        return False
+    cdef int64_t total = (FIXED_V1_IPV4 + V6_EXTRA * ((s.born_ip_len == 16) + store_v6)
+                          + s.body_len + s.topic_len + s.props_len)
+    if total > max_message_size + MAX_RECORD_OVERHEAD:
+        return False
+    s.total = <int32_t>total
+    s.crc = <uint32_t>(_crc32(body) & CRC_MASK)
+    return True
+
+
+cdef void _write_record(uint8_t* p, _Staged* s, int64_t phys, int64_t stamp,
+                        const char* store_ip, Py_ssize_t store_ip_len,
+                        int32_t store_port) noexcept:
+    """The record as record.record_bytes lays it out, written at ``p``."""
+    cdef int32_t sys_flag = (s.sys_flag & ~(BORNHOST_V6_FLAG | STOREHOST_V6_FLAG)) | (
+        BORNHOST_V6_FLAG if s.born_ip_len == 16 else 0) | (
+        STOREHOST_V6_FLAG if store_ip_len == 16 else 0)
+    _put32(p, <uint32_t>s.total)
+    _put32(p + 4, MESSAGE_MAGIC_CODE)
+    _put32(p + 8, s.crc)
+    _put32(p + 12, <uint32_t>s.queue_id)
+    _put32(p + 16, <uint32_t>s.flag)
+    _put64(p + 20, s.queue_offset)
+    _put64(p + 28, phys)
+    _put32(p + 36, <uint32_t>sys_flag)
+    _put64(p + 40, s.born_timestamp)
+    memcpy(p + 48, s.born_ip, s.born_ip_len)
+    p += 48 + s.born_ip_len
+    _put32(p, <uint32_t>s.born_port)
+    _put64(p + 4, stamp)
+    memcpy(p + 12, store_ip, store_ip_len)
+    p += 12 + store_ip_len
+    _put32(p, <uint32_t>store_port)
+    _put32(p + 4, <uint32_t>s.reconsume_times)
+    _put64(p + 8, s.prepared_offset)
+    _put32(p + 16, <uint32_t>s.body_len)
+    p += 20
+    memcpy(p, s.body, s.body_len)
+    p += s.body_len
+    p[0] = <uint8_t>s.topic_len
+    memcpy(p + 1, s.topic, s.topic_len)
+    p += 1 + s.topic_len
+    p[0] = <uint8_t>(s.props_len >> 8)
+    p[1] = <uint8_t>s.props_len
+    memcpy(p + 2, s.props, s.props_len)
+
+
+cdef object _reference_put_batches():
+    global _reference_put_batches_fn
+    if _reference_put_batches_fn is None:
+        from rocketq.common import speedups
+        _reference_put_batches_fn = speedups.REFERENCE["put_batches"]
+    return _reference_put_batches_fn
+
+
+def put_batches(buf, position, limit, batches, first, dict table not None, file_from_offset,
+                store_timestamp, store_host, max_message_size, list out not None):
+    """Write ``batches[first:]`` into ``buf`` (the mapping of the CommitLog file starting at
+    ``file_from_offset``), straight into it; commit_log.put_batches is the reference, with
+    the docs. This stops where it does (and a little earlier on unusual values, which the
+    caller's slow way then takes); arguments outside the C types go to the reference.
+    """
+    cdef Py_ssize_t pos, c_limit, index, count, n, i
+    cdef int64_t base_offset, stamp, max_size, phys, size
+    cdef int32_t store_port
+    try:
+        pos, c_limit, index, base_offset = position, limit, first, file_from_offset
+        stamp, max_size, count = store_timestamp, max_message_size, len(batches)
+        store_ip = _packed_ip(store_host[0])
+        store_port = store_host[1]
+        prefix = _msg_id_prefix(store_host)
+    except Exception:
+        store_ip = None
+    if store_ip is None or pos < 0 or index < 0 or max_size < 0 or base_offset < 0:
+        return _reference_put_batches()(buf, position, limit, batches, first, table,
+                                         file_from_offset, store_timestamp, store_host,
+                                         max_message_size, out)
+    cdef Py_ssize_t store_v6 = PyBytes_GET_SIZE(store_ip) == 16
+    cdef const char* c_store_ip = PyBytes_AS_STRING(store_ip)
+    cdef _Staged on_stack[STAGED_ON_STACK]
+    cdef _Staged* staged
+    cdef Py_buffer view
+    cdef dict taken
+    PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+    try:
+        if c_limit > view.len:
+            c_limit = view.len
+        while index < count:
+            msgs = batches[index]
+            n = len(msgs)
+            if n == 0:
+                return pos
+            staged = &on_stack[0]
+            if n > STAGED_ON_STACK:
+                staged = <_Staged*>PyMem_Malloc(n * sizeof(_Staged))
+            if staged == NULL:
+                raise MemoryError()
+            try:
+                size = 0
+                taken = {}
+                for i in range(n):
+                    msg = msgs[i]
+                    if not _stage(msg, &staged[i], store_v6, max_size):
+                        return pos
+                    size += staged[i].total
+                    staged[i].queue_offset = 0
+                    if staged[i].sys_flag & TRANSACTION_MASK not in (TRANSACTION_PREPARED,
+                                                                    TRANSACTION_ROLLBACK):
+                        key = f"{msg.topic}-{msg.queue_id}"  # queue_key
+                        offset = taken.get(key)
+                        if offset is None:
+                            offset = table.get(key, 0)
+                        if type(offset) is not int or not 0 <= offset < INT64_MAX:
+                            return pos  # what no record can hold: the slow way raises
+                        staged[i].queue_offset = offset
+                        taken[key] = offset + 1
+                if pos + size > c_limit:
+                    return pos
+                results = []
+                phys = base_offset + pos
+                for i in range(n):
+                    _write_record(<uint8_t*>view.buf + pos, &staged[i], phys, stamp, c_store_ip,
+                                  PyBytes_GET_SIZE(store_ip), store_port)
+                    results.append(_new_result(phys, staged[i].total, staged[i].queue_offset,
+                                               stamp, _msg_id(prefix, phys)))
+                    pos += staged[i].total
+                    phys += staged[i].total
+            finally:
+                if staged != &on_stack[0]:
+                    PyMem_Free(staged)
+            table.update(taken)
+            out.append(results)
+            index += 1
+        return pos
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef object _msg_id_prefix(object store_host):
+    """record._msg_id_prefix (cached there), checked to be ASCII for _msg_id."""
+    global _record
+    if _record is None:
+        from rocketq.common import record
+        _record = record
+    prefix = _record._msg_id_prefix(store_host)
+    if type(prefix) is not str or not (<str>prefix).isascii():
+        raise ValueError("msgId prefix is not ASCII text")
+    return prefix

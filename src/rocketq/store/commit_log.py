@@ -17,12 +17,14 @@ The append methods are not thread-safe: call them from the one event loop (house
 
 from __future__ import annotations
 
+import mmap
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rocketq.common import speedups
 from rocketq.common.record import record_bytes
 from rocketq.store.config import DEFAULT_MAX_MESSAGE_SIZE
 from rocketq.store.format import (
@@ -46,6 +48,7 @@ __all__ = [
     "AppendResult",
     "CommitLog",
     "MessageSizeExceededError",
+    "put_batches",
     "queue_key",
 ]
 
@@ -98,6 +101,86 @@ def _append_result(
     _SET_STORE_TIMESTAMP(result, store_timestamp)
     _SET_MSG_ID(result, msg_id)
     return result
+
+
+def record_size(msg: StoredMessage, max_message_size: int) -> tuple[bytes, bytes, int]:
+    """(encoded topic, encoded properties, TOTALSIZE) of ``msg``; MessageSizeExceededError
+    when it is too large to store or breaks a field limit."""
+    if len(msg.body) > max_message_size:
+        raise MessageSizeExceededError(
+            f"body of {len(msg.body)} bytes exceeds maxMessageSize {max_message_size}"
+        )
+    topic, props = msg.topic.encode(), msg.properties.encode()
+    try:
+        total = checked_record_length(msg, topic, props)
+    except RecordFormatError as exc:
+        raise MessageSizeExceededError(str(exc)) from exc
+    if total > max_message_size + MAX_RECORD_OVERHEAD:
+        raise MessageSizeExceededError(f"record of {total} bytes is too large")
+    return topic, props, total
+
+
+@speedups.twin
+def put_batches(
+    buf: mmap.mmap | bytearray,
+    position: int,
+    limit: int,
+    batches: Sequence[Sequence[StoredMessage]],
+    first: int,
+    table: dict[str, int],
+    file_from_offset: int,
+    store_timestamp: int,
+    store_host: Address,
+    max_message_size: int,
+    out: list[list[AppendResult]],
+) -> int:
+    """Write ``batches[first:]`` into ``buf`` (the mapping of the CommitLog file starting at
+    ``file_from_offset``) from ``position`` on, back to back, as :meth:`CommitLog.append_batch`
+    would one after the other; append each batch's results to ``out``; return the position
+    after the last record written.
+
+    Stops before the first batch that is empty, ends past ``limit`` (the file's size less
+    the end-of-file filler) or that ``append_batch`` would refuse or fail on (a size limit, a
+    value out of range): the caller takes that one the slow way, which rolls the file or
+    raises what it should. Nothing of that batch is written and its queue offsets (from
+    ``table``, as in ``append_batch``) are not taken. Has a compiled twin, which writes the
+    records straight into ``buf`` with no bytes object per record.
+    """
+    pos = position
+    for index in range(first, len(batches)):
+        msgs = batches[index]
+        try:
+            sized = [record_size(msg, max_message_size) for msg in msgs]
+        except MessageSizeExceededError:
+            return pos
+        size = sum([total for _, _, total in sized])
+        if not msgs or pos + size > limit:
+            return pos
+        taken: dict[str, int] = {}  # the queue offsets this batch takes, kept if it is written
+        records: list[bytes] = []
+        results: list[AppendResult] = []
+        phys = file_from_offset + pos
+        try:
+            for msg, (topic, props, total) in zip(msgs, sized, strict=True):
+                queue_offset = 0
+                if msg.sys_flag & _TRANSACTION_MASK not in _NO_QUEUE_OFFSET:
+                    key = f"{msg.topic}-{msg.queue_id}"  # queue_key
+                    queue_offset = taken.get(key, table.get(key, 0))
+                    taken[key] = queue_offset + 1
+                records.append(
+                    record_bytes(msg, topic, props, total, queue_offset, phys, store_timestamp,
+                                 store_host)
+                )  # fmt: skip
+                msg_id = create_offset_msg_id(store_host, phys)
+                results.append(_append_result(phys, total, queue_offset, store_timestamp, msg_id))
+                phys += total
+        except Exception:  # the slow way raises it again, as append_batch does
+            return pos
+        buf[pos : pos + size] = b"".join(records)
+        table.update(taken)
+        out.append(results)
+        pos += size
+    return pos
 
 
 def queue_key(topic: str, queue_id: int) -> str:
@@ -172,9 +255,11 @@ class CommitLog:
             return []
         if len(msgs) == 1:  # a plain send: the same steps without the batch's lists
             return [self._append_one(msgs[0])]
+        return self._append_batch_at(msgs, self._clock())
+
+    def _append_batch_at(self, msgs: Sequence[StoredMessage], now: int) -> list[AppendResult]:
         sized = [self._sized(msg) for msg in msgs]
         mapped = self._file_with_room(sum([total for _, _, total in sized]))
-        now = self._clock()
         phys = mapped.file_from_offset + mapped.wrote_position
         table = self.topic_queue_table
         host = self.store_host
@@ -194,6 +279,46 @@ class CommitLog:
         mapped.append(b"".join(records))
         return results
 
+    def append_many(
+        self,
+        batches: Sequence[Sequence[StoredMessage]],
+        out: list[list[AppendResult] | StoreError | OSError],
+    ) -> None:
+        """:meth:`append_batch` of each batch in turn with one clock read for all: the
+        records of the batches that fit the current file are written straight into its
+        mapping (:func:`put_batches`), the others (a file to roll, a refusal) one by one.
+
+        ``out`` gets, per batch and as it goes, its results or the error that refused it
+        (:class:`MessageSizeExceededError`, or the ``OSError`` of a file that could not be
+        created); a refused batch leaves no byte and no queue offset behind, the next one
+        is tried. An unexpected error (a value no record can hold) propagates as from
+        ``append_batch``, ``out`` then tells what was stored before it. A record is
+        readable (below the write position) only once it is whole in the mapped file.
+        """
+        now = self._clock()
+        limit = self.file_size - END_FILE_MIN_BLANK_LENGTH
+        count = len(batches)
+        done = 0
+        while done < count:
+            mapped = self.queue.last
+            if mapped is not None and not mapped.is_full:
+                written: list[list[AppendResult]] = []
+                end = put_batches(
+                    mapped.buffer(), mapped.wrote_position, limit, batches, done,
+                    self.topic_queue_table, mapped.file_from_offset, now, self.store_host,
+                    self.max_message_size, written,
+                )  # fmt: skip
+                mapped.wrote_in_place(end)
+                out += written
+                done += len(written)
+                if done == count:
+                    return
+            try:  # the slow way: a file to roll (or to create), or a refusal
+                out.append(self._append_batch_at(batches[done], now))
+            except (MessageSizeExceededError, OSError) as exc:
+                out.append(exc)
+            done += 1
+
     def _append_one(self, msg: StoredMessage) -> AppendResult:
         topic, props, total = self._sized(msg)
         mapped = self._file_with_room(total)
@@ -210,18 +335,7 @@ class CommitLog:
         return _append_result(phys, total, queue_offset, now, create_offset_msg_id(host, phys))
 
     def _sized(self, msg: StoredMessage) -> tuple[bytes, bytes, int]:
-        if len(msg.body) > self.max_message_size:
-            raise MessageSizeExceededError(
-                f"body of {len(msg.body)} bytes exceeds maxMessageSize {self.max_message_size}"
-            )
-        topic, props = msg.topic.encode(), msg.properties.encode()
-        try:
-            total = checked_record_length(msg, topic, props)
-        except RecordFormatError as exc:
-            raise MessageSizeExceededError(str(exc)) from exc
-        if total > self.max_message_size + MAX_RECORD_OVERHEAD:
-            raise MessageSizeExceededError(f"record of {total} bytes is too large")
-        return topic, props, total
+        return record_size(msg, self.max_message_size)
 
     def _file_with_room(self, size: int) -> MappedFile:
         if size + END_FILE_MIN_BLANK_LENGTH > self.file_size:

@@ -132,6 +132,14 @@ class MappedFile:
         self._wrote = end
         return pos
 
+    def wrote_in_place(self, end: int) -> None:
+        """The bytes up to ``end`` were written straight into :meth:`buffer` (whole records
+        at the write position): make them readable. ``end`` below the write position or
+        past the file is an error."""
+        if not self._wrote <= end <= self.file_size:
+            raise StoreError(f"write end {end} outside {self._wrote}..{self.file_size}")
+        self._wrote = end
+
     def append_blank(self, filler: bytes) -> int:
         """Write the end-of-file ``filler`` and mark the file full; return its position.
 

@@ -41,6 +41,7 @@ from rocketq.store.format import (
     Address,
     MessageRecord,
     StoredMessage,
+    StoreError,
     decode_properties,
     peek_record,
     tags_code,
@@ -79,6 +80,10 @@ def _put_ok(appended: tuple[AppendResult, ...]) -> PutMessageResult:
     _SET_APPENDED(result, appended)
     _SET_REMARK(result, "")
     return result
+
+
+# What an empty put answers (a batch that decoded to nothing).
+_NO_MESSAGE = PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark="no message")
 
 
 def _total_memory() -> int:
@@ -351,18 +356,14 @@ class DefaultMessageStore(MessageStoreReads):
     # -- put --------------------------------------------------------------------------------
 
     def _check_put(self, msgs: Sequence[StoredMessage]) -> PutMessageResult | None:
-        if not self._running:
-            return PutMessageResult(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="store is not running"
-            )
-        if self.clean_service.disk_full:
-            return PutMessageResult(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="disk full: store is over 90 %"
-            )
-        if self.config.broker_role == SLAVE:
-            return PutMessageResult(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="a slave takes no writes"
-            )
+        refused = self._refusal()
+        if refused is not None:
+            return refused
+        return self._check_messages(msgs)
+
+    @staticmethod
+    def _check_messages(msgs: Sequence[StoredMessage]) -> PutMessageResult | None:
+        """The per-message reasons to refuse a put (topic and properties lengths)."""
         for msg in msgs:
             # UTF-8 is never shorter than the text and as long when it is ASCII: most texts
             # are decided without encoding them.
@@ -409,7 +410,7 @@ class DefaultMessageStore(MessageStoreReads):
         if refused is not None:
             return refused
         if not msgs:
-            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark="no message")
+            return _NO_MESSAGE
         try:
             appended = self.commit_log.append_batch(msgs)
         except MessageSizeExceededError as exc:
@@ -439,8 +440,132 @@ class DefaultMessageStore(MessageStoreReads):
     ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
         """Several puts at once (the sends of one socket read): what
         ``[self.submit_messages(msgs, wait_store) for msgs, wait_store in puts]`` answers,
-        in the same order, with the same offsets and statuses."""
-        return [self.submit_messages(msgs, wait_store) for msgs, wait_store in puts]
+        in the same order, with the same offsets, msgIds and statuses.
+
+        The work is done once for all where it can be: the store's state checks, the clock
+        read, one write per run of records that share a CommitLog file (a batch still goes
+        into one file as a unit), one dispatch pass, one HA notify, one group-commit waiter
+        for the SYNC_FLUSH puts. Every record is in the mapped file before this returns.
+        """
+        refused = self._refusal()
+        if refused is not None:
+            return [refused for _ in puts]
+        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None] = []
+        places: list[int] = []  # answers index of each batch handed to the CommitLog
+        batches: list[Sequence[StoredMessage]] = []
+        for msgs, _ in puts:
+            bad = self._check_messages(msgs) if msgs else _NO_MESSAGE
+            if bad is None:
+                places.append(len(answers))
+                batches.append(msgs)
+            answers.append(bad)
+        outcomes: list[list[AppendResult] | StoreError | OSError] = []
+        try:
+            self.commit_log.append_many(batches, outcomes)
+        finally:
+            self._stored_many(batches, outcomes)
+        wake = False
+        waiting: list[tuple[int, tuple[AppendResult, ...]]] = []
+        for place, outcome, (_, wait_store) in zip(
+            places, outcomes, [puts[i] for i in places], strict=True
+        ):
+            if not isinstance(outcome, list):
+                answers[place] = self._append_failed(outcome)
+            elif self._sync_master and wait_store:
+                wait = self._wait_flush_and_replica(outcome[-1])
+                answers[place] = self._stored_after(wait, outcome)
+            elif not self._sync_flush:
+                answers[place] = _put_ok(tuple(outcome))
+            elif not wait_store:
+                answers[place] = _put_ok(tuple(outcome))
+                wake = True  # it does not wait, but is flushed soon all the same
+            else:
+                waiting.append((place, tuple(outcome)))
+        if wake:
+            self.flush_service.wakeup()
+        if waiting:
+            self._stored_when_flushed_many(waiting, answers)
+        return answers  # type: ignore[return-value]  # every None was replaced
+
+    def _refusal(self) -> PutMessageResult | None:
+        """The store-wide reasons to refuse any put (``_check_put`` without the messages)."""
+        if not self._running:
+            return PutMessageResult(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="store is not running"
+            )
+        if self.clean_service.disk_full:
+            return PutMessageResult(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="disk full: store is over 90 %"
+            )
+        if self.config.broker_role == SLAVE:
+            return PutMessageResult(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="a slave takes no writes"
+            )
+        return None
+
+    @staticmethod
+    def _append_failed(error: StoreError | OSError) -> PutMessageResult:
+        if isinstance(error, MessageSizeExceededError):
+            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=str(error))
+        log.error("append failed: %s", error)
+        return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(error))
+
+    def _stored_many(
+        self,
+        batches: Sequence[Sequence[StoredMessage]],
+        outcomes: Sequence[list[AppendResult] | StoreError | OSError],
+    ) -> None:
+        """Dispatch (or hold) the batches ``append_many`` stored, in one pass."""
+        flat_msgs: list[StoredMessage] = []
+        flat_appended: list[AppendResult] = []
+        held = self._held
+        stored = 0
+        for msgs, outcome in zip(batches, outcomes, strict=False):
+            if isinstance(outcome, list):
+                stored += 1
+                if held is not None:
+                    held.append((msgs, outcome))
+                flat_msgs += msgs
+                flat_appended += outcome
+        if not stored:
+            return
+        if held is None:
+            self._dispatch_appended(flat_msgs, flat_appended)
+        else:
+            self._release_held()
+        self._put_count += len(flat_msgs)
+        if self.ha_service is not None:
+            self.ha_service.notify_append()
+
+    def _stored_when_flushed_many(
+        self,
+        waiting: Sequence[tuple[int, tuple[AppendResult, ...]]],
+        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None],
+    ) -> None:
+        """SYNC_FLUSH puts of one call: a future each, answered by ONE group-commit waiter
+        at the end of the last (the sync that covers it covers them all)."""
+        loop = asyncio.get_running_loop()
+        futures: list[tuple[asyncio.Future[PutMessageResult], tuple[AppendResult, ...]]] = []
+        for place, appended in waiting:
+            future: asyncio.Future[PutMessageResult] = loop.create_future()
+            answers[place] = future
+            futures.append((future, appended))
+        queue = self.commit_log.queue
+
+        def flushed(ok: bool) -> None:
+            where = queue.flushed_where  # a failed sync may still cover the first ones
+            for future, appended in futures:
+                if not future.done():
+                    end = appended[-1].physical_offset + appended[-1].size
+                    on_disk = ok or where >= end
+                    status = (
+                        PutMessageStatus.PUT_OK if on_disk else PutMessageStatus.FLUSH_DISK_TIMEOUT
+                    )
+                    future.set_result(PutMessageResult(status, appended))
+
+        last = waiting[-1][1][-1]
+        timeout = self.config.sync_flush_timeout / 1000
+        self.flush_service.when_flushed(last.physical_offset + last.size, timeout, flushed)
 
     def _stored_when_flushed(
         self, appended: tuple[AppendResult, ...]
