@@ -80,13 +80,38 @@ cdef inline void _put16(char* p, uint32_t v) noexcept:
     p[1] = <char>v
 
 
+# Each field's slot descriptor, in field order, when the class is what this code expects:
+# the values go straight into the slots (no __init__, no attribute lookup by name).
+_SLOTS = tuple(RemotingCommand.__dict__.get(name) for name in _COMMAND_FIELDS)
+cdef bint _SLOTTED = (
+    _COMMAND_FIELDS == ("code", "language", "version", "opaque", "flag", "remark",
+                        "ext_fields", "body", "serialize_type")
+    and all(type(d) is type(RemotingCommand.__dict__["code"]) for d in _SLOTS)
+)
+cdef object _S_CODE, _S_LANGUAGE, _S_VERSION, _S_OPAQUE, _S_FLAG, _S_REMARK, _S_EXT, _S_BODY
+cdef object _S_STYPE
+if _SLOTTED:
+    (_S_CODE, _S_LANGUAGE, _S_VERSION, _S_OPAQUE, _S_FLAG, _S_REMARK, _S_EXT, _S_BODY,
+     _S_STYPE) = _SLOTS
+
+
+cdef inline void _fill(object d, object obj, object value):
+    Py_TYPE(d).tp_descr_set(d, obj, value)
+
+
 cdef object _command(code, language, version, opaque, flag, remark, ext, stype):
-    if len(_COMMAND_FIELDS) != 9:  # the class changed: take its constructor
+    if not _SLOTTED:  # the class changed: take its constructor
         return RemotingCommand(code, language, version, opaque, flag, remark, ext, None, stype)
     cmd = RemotingCommand.__new__(RemotingCommand)
-    for name, value in zip(_COMMAND_FIELDS,
-                           (code, language, version, opaque, flag, remark, ext, None, stype)):
-        PyObject_GenericSetAttr(cmd, name, value)
+    _fill(_S_CODE, cmd, code)
+    _fill(_S_LANGUAGE, cmd, language)
+    _fill(_S_VERSION, cmd, version)
+    _fill(_S_OPAQUE, cmd, opaque)
+    _fill(_S_FLAG, cmd, flag)
+    _fill(_S_REMARK, cmd, remark)
+    _fill(_S_EXT, cmd, ext)
+    _fill(_S_BODY, cmd, None)
+    _fill(_S_STYPE, cmd, stype)
     return cmd
 
 
