@@ -153,9 +153,13 @@ async def run_consumer(
         now = time.time() * 1000
         if not marks:
             marks.append((time.perf_counter(), time.process_time(), 0))
-        current[0].ok += len(msgs)
-        current[0].rts.extend(now - m.born_timestamp for m in msgs)
-        seen[0] += len(msgs)
+        stats, n = current[0], len(msgs)
+        stats.ok += n
+        if n == 1:  # batches of one (RocketMQ's default): no generator per call
+            stats.rts.append(now - msgs[0].born_timestamp)
+        else:
+            stats.rts.extend([now - m.born_timestamp for m in msgs])
+        seen[0] += n
         if count and seen[0] >= count and not drained.is_set():
             marks.append((time.perf_counter(), time.process_time(), seen[0]))
             drained.set()

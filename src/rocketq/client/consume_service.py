@@ -54,8 +54,12 @@ MAX_TIME_CONSUME_CONTINUOUSLY_MS = 60_000
 CLOSE_GRACE_S = 10.0
 # submitConsumeRequestLater: a batch whose send-back failed is consumed again after 5 s.
 CONSUME_LATER_DELAY_S = 5.0
-# A worker lets the event loop run other work after this many batches in a row.
-_YIELD_EVERY_BATCHES = 32
+# A worker that has run batches for this long without waiting lets the event loop run
+# other work (pull responses, timers); it looks at the clock every _YIELD_CHECK_BATCHES.
+# Yielding by count alone (every 32) let a fast listener fall behind the pulls of a few
+# queues (4 pulls of 32 can arrive per turn): flow control then paused them 50 ms.
+_YIELD_AFTER_S = 0.005
+_YIELD_CHECK_BATCHES = 32
 _CONSUME_START_TIMESTAMP = MessageConst.CONSUME_START_TIMESTAMP
 
 
@@ -165,6 +169,8 @@ class ConsumeService:
         self._workers = 0
         self._free_workers = 0
         self._grow_pending = False  # a _grow call is scheduled
+        # CONSUME_START_TIMESTAMP of the batches of this millisecond, as text.
+        self._start_ms, self._start_text = -1, ""
         # Message trace (SubBefore/SubAfter of each batch): set by a consumer that has it.
         self.trace: TraceDispatcher | None = None
         self.trace_group = ""
@@ -306,8 +312,10 @@ class ConsumeService:
         size = max(self.consumer.config.consume_message_batch_max_size, 1)
         if len(msgs) <= size:
             self._batches.append((msgs, pq, mq))
+        elif size == 1:  # RocketMQ's default: a batch per message
+            self._batches.extend([([m], pq, mq) for m in msgs])
         else:
-            self._batches.extend((msgs[i : i + size], pq, mq) for i in range(0, len(msgs), size))
+            self._batches.extend([(msgs[i : i + size], pq, mq) for i in range(0, len(msgs), size)])
         self._add_workers()
 
     # -- concurrently -----------------------------------------------------------------------
@@ -342,6 +350,7 @@ class ConsumeService:
         done = 0
         batches = self._batches
         call_soon = asyncio.get_running_loop().call_soon
+        resumed = time.monotonic()
         try:
             while batches:
                 msgs, pq, mq = batches.popleft()
@@ -356,10 +365,11 @@ class ConsumeService:
                 finally:
                     self._free_workers += 1
                 done += 1
-                if done % _YIELD_EVERY_BATCHES == 0:
+                if done % _YIELD_CHECK_BATCHES == 0 and time.monotonic() - resumed > _YIELD_AFTER_S:
                     # Listeners that never wait would keep the loop to this worker for the
                     # whole backlog: let pull responses and timers in now and then.
                     await asyncio.sleep(0)
+                    resumed = time.monotonic()
         finally:
             self._workers -= 1
             self._free_workers -= 1
@@ -371,7 +381,10 @@ class ConsumeService:
             return
         context = ConsumeConcurrentlyContext(mq)
         self.consumer.reset_retry_topic(msgs)
-        now = str(time.time_ns() // 1_000_000)
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms != self._start_ms:  # the text changes once a millisecond, not per batch
+            self._start_ms, self._start_text = now_ms, str(now_ms)
+        now = self._start_text
         for m in msgs:
             m.properties[_CONSUME_START_TIMESTAMP] = now
         counters = self._counters(mq.topic) if self.stats is not None else None
