@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.config import StoreConfig
 from rocketq.store.format import StoredMessage, encode_properties
+from rocketq.store.index_service import IndexService
 from rocketq.store.message_store import DefaultMessageStore
 from rocketq.store.result import PutMessageResult, PutMessageStatus
 
@@ -297,3 +298,40 @@ async def test_an_unexpected_error_keeps_what_was_stored_before_it(tmp_path: Pat
         pair.assert_same_state()
         assert pair.many.get_max_offset_in_queue("T", 0) == 2
         await pair.run([[([java_msg(3)], True)]])
+
+
+async def test_batch_listener_gets_every_arrival_once_per_pass(tmp_path: Path) -> None:
+    async with Pair(tmp_path) as pair:
+        passes: list[list[tuple[str, int, int, int]]] = []
+        pair.many.messages_arriving_listener = passes.append
+        group: list[Put] = [([java_msg(i, queue_id=i % 2)], True) for i in range(5)]
+        group.append(([java_msg(7, sys_flag=0x4)], True))  # PREPARED: no queue, no arrival
+        await pair.run([group, group[:2]])
+        assert [len(p) for p in passes] == [5, 2]
+        assert [a for p in passes for a in p] == pair.calls["many"]
+
+
+def test_index_build_many_is_build_index_each(tmp_path: Path) -> None:
+    records = [
+        (f"T{i % 2}", keys, f"U{i}" if i % 3 else None, 1000 + 100 * i, STAMP + i, flag)
+        for i, (keys, flag) in enumerate(
+            [("k1", 0), ("k1 k2", 0), ("", 0), ("a  b", 0xC), ("k3", 0x4), ("k1", 0x8)] * 4
+        )
+    ]
+    records.insert(5, ("T0", "old", "U", 50, STAMP, 0))  # below what is indexed: skipped
+    one = IndexService(tmp_path / "one", 5, 7, clock=lambda: STAMP)
+    many = IndexService(tmp_path / "many", 5, 7, clock=lambda: STAMP)
+    for topic, keys, uniq, phy, ts, flag in records:
+        one.build_index(topic, keys, uniq, phy, ts, flag)
+    many.build_many(records[:9])
+    many.build_many(records[9:])
+    assert len(many.files) == len(one.files) > 3  # 7 entries a file: rolled several times
+    for a, b in zip(one.files, many.files, strict=True):
+        assert (a.file_name, bytes(a._mm)) == (b.file_name, bytes(b._mm))
+    for key in ("k1", "k2", "U4", "a", "b", "k3"):
+        for topic in ("T0", "T1"):
+            assert many.query_offsets(topic, key, 64, 0, 2**62) == one.query_offsets(
+                topic, key, 64, 0, 2**62
+            )
+    one.close()
+    many.close()

@@ -98,11 +98,18 @@ class ConsumeQueue:
         if physical_offset + size <= self.max_physic_offset:
             return False
         expect = queue_offset * CQ_STORE_UNIT_SIZE
+        files = self.queue.files
+        if files:  # the usual put: the next slot of the last file, which has entries
+            tail = files[-1]
+            position = expect - tail.file_from_offset
+            entry = _CQ_ENTRY_STRUCT.pack(physical_offset, size, tags_code)
+            if position > 0 and tail.append_at(position, entry):
+                self.max_physic_offset = physical_offset + size
+                return True
         mapped = self.queue.get_last_file(expect)
         if mapped is None:  # pragma: no cover - get_last_file creates one
             raise StoreError("could not create a consume queue file")
         current = mapped.max_offset
-        # The usual put: the next slot of a file that already has entries.
         if expect != current or current == mapped.file_from_offset:
             if len(self.queue.files) == 1 and mapped.wrote_position == 0 and expect:
                 self._fill_pre_blank(mapped, expect)

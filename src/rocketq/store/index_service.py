@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -158,6 +158,32 @@ class IndexService:
                                                store_timestamp)  # fmt: skip
                     count += 1
         return count
+
+    def build_many(
+        self, records: Sequence[tuple[str, str | None, str | None, int, int, int]]
+    ) -> None:
+        """:meth:`build_index` of each (topic, keys, uniq key, offset, store time, sys flag)
+        in turn: the records of one dispatch pass, with one call for all of them."""
+        index_file = self.get_and_create_last_file()
+        for topic, keys, uniq_key, phy_offset, store_timestamp, sys_flag in records:
+            if index_file.is_write_full:
+                index_file = self.get_and_create_last_file()
+            if phy_offset < index_file.end_phy_offset:
+                continue  # indexed before the restart that is re-dispatching it
+            if sys_flag & TRANSACTION_ROLLBACK_TYPE == TRANSACTION_ROLLBACK_TYPE:
+                continue
+            prefix = f"{topic}#"
+            if uniq_key is not None and not index_file.put_key(
+                uniq_key, phy_offset, store_timestamp, prefix
+            ):
+                index_file = self._put_key(
+                    self.get_and_create_last_file(), prefix, uniq_key, phy_offset, store_timestamp
+                )
+            if keys:
+                for token in keys.split(KEY_SEPARATOR):
+                    if token:
+                        index_file = self._put_key(index_file, prefix, token, phy_offset,
+                                                   store_timestamp)  # fmt: skip
 
     def _put_key(
         self, index_file: IndexFile, prefix: str, key: str, phy_offset: int, ts: int

@@ -132,6 +132,16 @@ class MappedFile:
         self._wrote = end
         return pos
 
+    def append_at(self, position: int, data: bytes) -> bool:
+        """:meth:`append` when ``position`` is the write position and ``data`` fits; False
+        (nothing written) otherwise: one check for a caller's usual case."""
+        end = position + len(data)
+        if position != self._wrote or end > self.file_size:
+            return False
+        self._mm[position:end] = data
+        self._wrote = end
+        return True
+
     def wrote_in_place(self, end: int) -> None:
         """The bytes up to ``end`` were written straight into :meth:`buffer` (whole records
         at the write position): make them readable. ``end`` below the write position or

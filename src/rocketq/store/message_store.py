@@ -150,6 +150,11 @@ class DefaultMessageStore(MessageStoreReads):
         # Called with (topic, queue id, next queue offset, tags code) for every record that
         # reaches a ConsumeQueue: the broker wakes long-polling pulls with it.
         self.message_arriving_listener: Callable[[str, int, int, int], None] | None = None
+        # The same, once per dispatch pass with all of its records' (topic, queue id, next
+        # queue offset, tags code) in order: one call for the sends of one socket read.
+        self.messages_arriving_listener: (
+            Callable[[list[tuple[str, int, int, int]]], None] | None
+        ) = None
         self._last_dispatched_timestamp = 0
         self._reput_offset: int | None = None  # a slave's dispatch position
         # Controller mode: a slave dispatches only up to the master's confirm offset
@@ -331,9 +336,15 @@ class DefaultMessageStore(MessageStoreReads):
         if self.commit_log.next_queue_offset(*key) <= record.queue_offset:
             self.commit_log.set_queue_offset(record.topic, record.queue_id, record.queue_offset + 1)
         # ReputMessageService wakes held pulls on a master (a held-back record shown now)
-        if self.message_arriving_listener is not None and self.config.broker_role != SLAVE:
+        if self.config.broker_role == SLAVE:
+            return
+        if self.message_arriving_listener is not None:
             self.message_arriving_listener(
                 record.topic, record.queue_id, record.queue_offset + 1, code
+            )
+        if self.messages_arriving_listener is not None:
+            self.messages_arriving_listener(
+                [(record.topic, record.queue_id, record.queue_offset + 1, code)]
             )
 
     def _index(
@@ -596,28 +607,39 @@ class DefaultMessageStore(MessageStoreReads):
         queues = self.consume_queues
         index = self.index_service
         listener = self.message_arriving_listener
+        arrivals: list[tuple[str, int, int, int]] | None = None
+        if self.messages_arriving_listener is not None:
+            arrivals = []
+        indexed: list[tuple[str, str, str | None, int, int, int]] = []
         for msg, result in zip(msgs, appended, strict=True):
-            topic, props, phys = msg.topic, msg.props, result.physical_offset
+            topic, props = msg.topic, msg.props
             if props is None:
                 props = decode_properties(msg.properties) if msg.properties else {}
-            stamp = self._last_dispatched_timestamp = result.store_timestamp
             if index is not None:
                 keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
                 if keys or uniq:
-                    index.build_index(topic, keys or "", uniq, phys, stamp, msg.sys_flag)
+                    indexed.append((topic, keys or "", uniq, result.physical_offset,
+                                    result.store_timestamp, msg.sys_flag))  # fmt: skip
             if msg.sys_flag & _TX_MASK in _TX_NO_QUEUE:
                 continue
             key = (topic, msg.queue_id)
             cq = queues.get(key) or self._new_consume_queue(*key)
             if topic == SCHEDULE_TOPIC:
-                code = self._tags_code(topic, props, stamp)
+                code = self._tags_code(topic, props, result.store_timestamp)
             else:
                 code = tags_code(props.get("TAGS"))
-            cq.put(phys, result.size, code, result.queue_offset)
+            cq.put(result.physical_offset, result.size, code, result.queue_offset)
             if listener is not None:
                 listener(topic, msg.queue_id, result.queue_offset + 1, code)
+            if arrivals is not None:
+                arrivals.append((topic, msg.queue_id, result.queue_offset + 1, code))
         last = appended[-1]
+        self._last_dispatched_timestamp = last.store_timestamp
+        if indexed and index is not None:
+            index.build_many(indexed)
         self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
+        if arrivals and self.messages_arriving_listener is not None:
+            self.messages_arriving_listener(arrivals)
 
     async def _wait_flush(self, last: AppendResult, wait_store: bool) -> PutMessageStatus:
         end = last.physical_offset + last.size
