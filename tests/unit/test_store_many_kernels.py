@@ -14,6 +14,7 @@ from rocketq.common.record import decode_records
 from rocketq.store import commit_log  # registers the put_batches twin
 from rocketq.store.commit_log import AppendResult
 from rocketq.store.format import StoredMessage, create_offset_msg_id, encode_properties
+from rocketq.store.index_file import _LiveHeader
 from tests.conftest import Kernels, twin_implementations
 
 HOST = ("192.168.0.9", 10911)
@@ -138,3 +139,55 @@ def both_implementations() -> tuple[Kernels, Kernels]:
     if not _BOTH:
         _BOTH.append(twin_implementations())
     return _BOTH[0]
+
+
+_I64 = st.integers(-(2**63), 2**63 - 1)
+_index_keys = st.tuples(
+    st.sampled_from(["T#", "", "é#"]),
+    st.text(st.sampled_from("ab#é😀"), max_size=4),
+    st.one_of(st.integers(0, 10**6), _I64),
+    st.one_of(st.integers(1_700_000_000_000, 1_700_000_100_000), _I64),
+)
+
+
+def _header_state(header: _LiveHeader) -> tuple[int, ...]:
+    return tuple(getattr(header, name) for name in _LiveHeader.__slots__)
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    slots=st.integers(1, 6),
+    entries=st.integers(2, 9),
+    count=st.integers(0, 9),
+    begin=st.one_of(st.integers(-5, 1_700_000_000_000), _I64),
+    keys=st.lists(_index_keys, max_size=10),
+    first=st.integers(0, 3),
+)
+def test_put_index_keys_matches_reference(
+    slots: int, entries: int, count: int, begin: int, keys: list[Any], first: int
+) -> None:
+    results = []
+    for impl in both_implementations():
+        buf = bytearray(range(256)) * 2  # old bytes everywhere
+        header = _LiveHeader(begin, begin, 7, 7, min(count, 3), count)
+        outcome = _outcome(impl.put_index_keys, buf, header, slots, entries, keys, first)
+        results.append((outcome, bytes(buf), _header_state(header)))
+    assert results[0] == results[1]
+
+
+def test_put_index_keys_is_put_index_key_each(impl: Kernels) -> None:
+    keys = [("T#", f"k{i % 3}", 100 * i, STAMP + 1000 * i) for i in range(6)]
+    buf_many, buf_each = bytearray(40 + 5 * 4 + 5 * 20), bytearray(40 + 5 * 4 + 5 * 20)
+    many, each = _LiveHeader(), _LiveHeader()
+    assert impl.put_index_keys(buf_many, many, 5, 5, keys, 1) == 5  # entry 0 is never used
+    for prefix, key, phy, ts in keys[1:5]:
+        assert impl.put_index_key(buf_each, each, 5, 5, prefix, key, phy, ts)
+    assert (bytes(buf_many), _header_state(many)) == (bytes(buf_each), _header_state(each))
+    assert impl.put_index_keys(buf_many, many, 5, 5, keys, 5) == 5  # full: nothing put

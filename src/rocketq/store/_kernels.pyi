@@ -40,3 +40,11 @@ def put_batches(
     max_message_size: int,
     out: list[list[AppendResult]],
 ) -> int: ...
+def put_index_keys(
+    buf: mmap.mmap | bytearray,
+    header: Any,
+    hash_slot_num: int,
+    index_num: int,
+    keys: Sequence[tuple[str, str, int, int]],
+    first: int,
+) -> int: ...

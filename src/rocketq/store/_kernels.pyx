@@ -5,6 +5,7 @@ are drawn in ``store/format.py``):
 
     put_index_entry     rocketq.store.index_file   one IndexFile entry and its slot
     put_index_key       rocketq.store.index_file   IndexFile#putKey: hash, entry, header
+    put_index_keys      rocketq.store.index_file   put_index_key of several keys
     put_batches         rocketq.store.commit_log   records of several puts into a mapping
 """
 
@@ -189,6 +190,106 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
         return True
     finally:
         PyBuffer_Release(&view)
+
+
+cdef object _reference_put_index_keys_fn = None
+
+
+cdef object _reference_put_index_keys():
+    global _reference_put_index_keys_fn
+    if _reference_put_index_keys_fn is None:
+        from rocketq.common import speedups
+        _reference_put_index_keys_fn = speedups.REFERENCE["put_index_keys"]
+    return _reference_put_index_keys_fn
+
+
+def put_index_keys(buf, header, hash_slot_num, index_num, keys, first):
+    """:func:`put_index_key` of each (prefix, key, physical offset, store timestamp) of
+    ``keys[first:]`` in turn until the file is full; index_file.put_index_keys is the
+    reference, with the docs. The header's attributes are read once and set once; any
+    value outside the C types here goes to the reference from that key on."""
+    cdef int64_t count, slots, n, begin_ts, end_ts, begin_phy, end_phy, used, phy, ts, diff
+    cdef Py_ssize_t index, total, slot_pos, entry_pos, base
+    cdef uint32_t h
+    cdef int32_t key_hash, prev
+    cdef Py_buffer view
+    cdef uint8_t* p
+    try:
+        index, total = first, len(keys)
+        count, n, slots = header.index_count, index_num, hash_slot_num
+        begin_ts, end_ts = header.begin_timestamp, header.end_timestamp
+        begin_phy, end_phy, used = header.begin_phy_offset, header.end_phy_offset, header.hash_slot_count
+    except (OverflowError, TypeError):
+        count = -1
+    if count < 0 or slots <= 0 or index < 0 or not (
+            -SAFE < begin_ts < SAFE and -SAFE < end_ts < SAFE and -SAFE < begin_phy < SAFE
+            and -SAFE < end_phy < SAFE and count < INT32_MAX and 0 <= used < INT32_MAX
+            and slots < SAFE // 4):
+        return _reference_put_index_keys()(buf, header, hash_slot_num, index_num, keys, first)
+    base = INDEX_HEADER_SIZE + slots * INDEX_HASH_SLOT_SIZE
+    PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+    p = <uint8_t*>view.buf
+    start = index
+    try:
+        while index < total:
+            item = keys[index]
+            try:
+                prefix, key, phy_offset, store_timestamp = item
+                phy, ts = phy_offset, store_timestamp
+            except (OverflowError, TypeError, ValueError):
+                break
+            if (type(prefix) is not str or type(key) is not str or not -SAFE < phy < SAFE
+                    or not -SAFE < ts < SAFE or count >= INT32_MAX - 1):
+                break
+            if count >= n:
+                break  # full
+            diff = 0
+            if begin_ts > 0:
+                diff = ts - begin_ts
+                diff = diff // 1000 if diff >= 0 else -1
+                diff = min(diff, MAX_TIME_DIFF) if diff > 0 else 0
+            h = _hash_more(_hash_more(0, prefix), key)
+            key_hash = <int32_t>h
+            if key_hash < 0:
+                key_hash = 0 if key_hash == -2147483648 else -key_hash  # abs; MIN_VALUE -> 0
+            slot_pos = INDEX_HEADER_SIZE + (key_hash % slots) * INDEX_HASH_SLOT_SIZE
+            entry_pos = base + count * INDEX_ENTRY_SIZE
+            if entry_pos + INDEX_ENTRY_SIZE > view.len or slot_pos + 4 > view.len:
+                break
+            prev = <int32_t>_get32(p + slot_pos)
+            if prev <= INVALID_INDEX or prev > count:
+                prev = INVALID_INDEX
+            _put32(p + entry_pos, <uint32_t>key_hash)
+            _put64(p + entry_pos + 4, phy)
+            _put32(p + entry_pos + 12, <uint32_t><int32_t>diff)
+            _put32(p + entry_pos + 16, <uint32_t>prev)
+            _put32(p + slot_pos, <uint32_t>count)
+            if count <= 1:
+                begin_ts, begin_phy = ts, phy
+            end_ts, end_phy = ts, phy
+            if prev == INVALID_INDEX:
+                used += 1
+            count += 1
+            index += 1
+        if index > start:
+            _put64(p, begin_ts)
+            _put64(p + 8, end_ts)
+            _put64(p + 16, begin_phy)
+            _put64(p + 24, end_phy)
+            _put32(p + 32, <uint32_t>used)
+            _put32(p + 36, <uint32_t>count)
+    finally:
+        PyBuffer_Release(&view)
+    if index > start:
+        header.begin_timestamp = begin_ts
+        header.end_timestamp = end_ts
+        header.begin_phy_offset = begin_phy
+        header.end_phy_offset = end_phy
+        header.hash_slot_count = used
+        header.index_count = count
+    if index < total and count < n:  # stopped on a value the C types do not hold
+        return _reference_put_index_keys()(buf, header, hash_slot_num, index_num, keys, index)
+    return index if index < total else total
 
 
 # --- CommitLog appends ----------------------------------------------------------------------

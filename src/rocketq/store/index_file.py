@@ -28,6 +28,7 @@ import re
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from rocketq.common import speedups
@@ -49,6 +50,7 @@ __all__ = [
     "index_file_size",
     "put_index_entry",
     "put_index_key",
+    "put_index_keys",
 ]
 
 log = logging.getLogger(__name__)
@@ -199,6 +201,15 @@ class IndexFile:
         log.warning("index file %s full: %d entries", self.file_name, self._header.index_count)
         return False
 
+    def put_keys(self, keys: Sequence[tuple[str, str, int, int]], first: int = 0) -> int:
+        """:meth:`put_key` of each (prefix, key, physical offset, store timestamp) from
+        ``keys[first]`` on until the file is full; the index of the first key not put."""
+        done = put_index_keys(self._mm, self._header, self.hash_slot_num, self.index_num, keys,
+                              first)  # fmt: skip
+        if done < len(keys):
+            log.warning("index file %s full: %d entries", self.file_name, self._header.index_count)
+        return done
+
     def select_phy_offsets(
         self,
         key: str,
@@ -337,6 +348,27 @@ def put_index_key(
     header.index_count = count + 1
     header.write(buf)
     return True
+
+
+@speedups.twin
+def put_index_keys(
+    buf: mmap.mmap | bytearray,
+    header: _LiveHeader,
+    hash_slot_num: int,
+    index_num: int,
+    keys: Sequence[tuple[str, str, int, int]],
+    first: int,
+) -> int:
+    """:func:`put_index_key` of each (prefix, key, physical offset, store timestamp) of
+    ``keys[first:]`` in turn until the file is full; the index of the first key not put
+    (``len(keys)`` when all were). Has a compiled twin, which reads and sets the header's
+    attributes once for all the keys."""
+    for index in range(first, len(keys)):
+        prefix, key, phy_offset, store_timestamp = keys[index]
+        if not put_index_key(buf, header, hash_slot_num, index_num, prefix, key, phy_offset,
+                             store_timestamp):  # fmt: skip
+            return index
+    return len(keys)
 
 
 def _time_diff(begin_timestamp: int, store_timestamp: int) -> int:

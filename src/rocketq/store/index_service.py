@@ -163,27 +163,32 @@ class IndexService:
         self, records: Sequence[tuple[str, str | None, str | None, int, int, int]]
     ) -> None:
         """:meth:`build_index` of each (topic, keys, uniq key, offset, store time, sys flag)
-        in turn: the records of one dispatch pass, with one call for all of them."""
+        in turn, in offset order: the records of one dispatch pass, their keys put with one
+        call for all of them (:meth:`IndexFile.put_keys`)."""
         index_file = self.get_and_create_last_file()
-        for topic, keys, uniq_key, phy_offset, store_timestamp, sys_flag in records:
-            if index_file.is_write_full:
-                index_file = self.get_and_create_last_file()
-            if phy_offset < index_file.end_phy_offset:
-                continue  # indexed before the restart that is re-dispatching it
+        floor = index_file.end_phy_offset  # below it: indexed before a restart re-dispatched it
+        keys: list[tuple[str, str, int, int]] = []
+        for topic, record_keys, uniq_key, phy_offset, store_timestamp, sys_flag in records:
+            if phy_offset < floor:
+                continue
             if sys_flag & TRANSACTION_ROLLBACK_TYPE == TRANSACTION_ROLLBACK_TYPE:
                 continue
             prefix = f"{topic}#"
-            if uniq_key is not None and not index_file.put_key(
-                uniq_key, phy_offset, store_timestamp, prefix
-            ):
-                index_file = self._put_key(
-                    self.get_and_create_last_file(), prefix, uniq_key, phy_offset, store_timestamp
-                )
-            if keys:
-                for token in keys.split(KEY_SEPARATOR):
+            put = len(keys)
+            if uniq_key is not None:
+                keys.append((prefix, uniq_key, phy_offset, store_timestamp))
+            if record_keys:
+                for token in record_keys.split(KEY_SEPARATOR):
                     if token:
-                        index_file = self._put_key(index_file, prefix, token, phy_offset,
-                                                   store_timestamp)  # fmt: skip
+                        keys.append((prefix, token, phy_offset, store_timestamp))
+            if len(keys) > put:
+                floor = phy_offset  # the file's end offset once these keys are in
+        done = 0
+        while done < len(keys):
+            done = index_file.put_keys(keys, done)
+            if done < len(keys):
+                log.info("index file %s is full, creating another one", index_file.file_name)
+                index_file = self.get_and_create_last_file()
 
     def _put_key(
         self, index_file: IndexFile, prefix: str, key: str, phy_offset: int, ts: int
