@@ -75,6 +75,11 @@ async def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="body bytes")
     parser.add_argument("--no-index", action="store_true", help="messageIndexEnable=false")
     parser.add_argument("--dir", help="directory for the store files (default: a temp dir)")
+    parser.add_argument(
+        "--only",
+        choices=["submit_messages", "submit_many", "none"],
+        help="run one way only (none: the set-up alone), to profile it",
+    )
     args = parser.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="rocketq-many-"))
     config = StoreConfig(
@@ -89,7 +94,11 @@ async def main() -> None:
     msgs = [java_send(i, body) for i in range(args.count)]
     groups = [msgs[i : i + args.group] for i in range(0, len(msgs), args.group)]
     times: dict[str, list[float]] = {"submit_messages": [], "submit_many": []}
-    ways = (("submit_messages", run_one), ("submit_many", run_many))
+    ways = tuple(
+        (name, way)
+        for name, way in (("submit_messages", run_one), ("submit_many", run_many))
+        if args.only in (None, name)
+    )
     run_one(store, groups[:100])  # warm up: files created, caches filled
     try:
         for _ in range(args.rounds):
@@ -102,6 +111,8 @@ async def main() -> None:
         await store.aclose()
     print(f"{speedups.describe()}; {args.count} x {args.size} B per round, groups of {args.group}")
     for name, values in times.items():
+        if not values:
+            continue
         runs = " ".join(f"{v:.2f}" for v in values)
         print(f"{name:<16} median {statistics.median(values):6.2f} us/msg   ({runs})")
 

@@ -302,6 +302,7 @@ cdef extern from "Python.h":
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport Py_TYPE
+from cpython.ref cimport Py_INCREF, PyObject
 from libc.string cimport memcpy
 
 # rocketq.common.record / rocketq.store.commit_log constants, same names.
@@ -331,7 +332,6 @@ _object_new = object.__new__
 # ip text -> its packed bytes (record._pack_ip), kept for the process: a few hosts recur.
 cdef dict _packed_ips = {}
 cdef object _record = None
-cdef tuple _result_slots = None
 cdef object _result_type = None
 cdef object _reference_put_batches_fn = None
 
@@ -355,6 +355,7 @@ cdef struct _Staged:
     int32_t reconsume_times
     int64_t prepared_offset
     int64_t queue_offset
+    PyObject* topic_obj  # borrowed from the message, which the batch holds
 
 
 cdef object _packed_ip(object ip):
@@ -376,20 +377,75 @@ cdef object _packed_ip(object ip):
     return packed
 
 
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+import types
+
+# StoredMessage's fields read by _stage, in this order; their slots' offsets in the object.
+_MSG_FIELDS = ("topic", "queue_id", "body", "properties", "flag", "sys_flag",
+               "born_timestamp", "born_host", "reconsume_times", "prepared_transaction_offset")
+cdef enum:
+    F_TOPIC, F_QUEUE_ID, F_BODY, F_PROPERTIES, F_FLAG, F_SYS_FLAG, F_BORN_TIMESTAMP, \
+        F_BORN_HOST, F_RECONSUME_TIMES, F_PREPARED, N_MSG_FIELDS
+cdef Py_ssize_t _msg_offsets[N_MSG_FIELDS]
+cdef object _msg_type = None
+# AppendResult's slots, in field order (physical_offset, size, queue_offset, timestamp, id).
+cdef Py_ssize_t _result_offsets[5]
+
+
+cdef Py_ssize_t _slot_offset(cls, str name) except -1:
+    """Where the slot ``name`` of a ``cls`` instance lives (its member descriptor says)."""
+    descr = cls.__dict__[name]
+    if type(descr) is not types.MemberDescriptorType:
+        raise TypeError(f"{cls.__name__}.{name} is not a slot")
+    return (<PyMemberDescrObject*><PyObject*>descr).d_member.offset
+
+
+cdef int _bind_classes() except -1:
+    global _msg_type, _result_type
+    from rocketq.common.record import StoredMessage
+    from rocketq.store.commit_log import AppendResult
+    cdef Py_ssize_t i
+    for i in range(N_MSG_FIELDS):
+        _msg_offsets[i] = _slot_offset(StoredMessage, _MSG_FIELDS[i])
+    for i in range(5):
+        _result_offsets[i] = _slot_offset(AppendResult, AppendResult.__slots__[i])
+    _msg_type, _result_type = StoredMessage, AppendResult
+    return 0
+
+
+cdef inline object _field(object obj, Py_ssize_t index):
+    """A StoredMessage field straight from its slot (AttributeError when unset)."""
+    cdef PyObject* value = (<PyObject**>(<char*><PyObject*>obj + _msg_offsets[index]))[0]
+    if value == NULL:
+        raise AttributeError(_MSG_FIELDS[index])
+    return <object>value
+
+
 cdef object _new_result(int64_t phys, int32_t total, int64_t queue_offset, int64_t stamp,
                         object msg_id):
-    """``commit_log._append_result``: an AppendResult through its slots."""
-    global _result_slots, _result_type
-    if _result_type is None:
-        from rocketq.store.commit_log import AppendResult
-        _result_type = AppendResult
-        _result_slots = tuple([AppendResult.__dict__[name] for name in AppendResult.__slots__])
-    values = (phys, total, queue_offset, stamp, msg_id)
+    """``commit_log._append_result``: an AppendResult with its slots set directly."""
     obj = _object_new(_result_type)
+    cdef char* base = <char*><PyObject*>obj
+    cdef object value
     cdef Py_ssize_t i
     for i in range(5):
-        d = _result_slots[i]
-        Py_TYPE(d).tp_descr_set(d, obj, values[i])
+        if i == 0:
+            value = phys
+        elif i == 1:
+            value = total
+        elif i == 2:
+            value = queue_offset
+        elif i == 3:
+            value = stamp
+        else:
+            value = msg_id
+        Py_INCREF(value)  # the slot's reference (it was empty: nothing to release)
+        (<PyObject**>(base + _result_offsets[i]))[0] = <PyObject*>value
     return obj
 
 
@@ -410,11 +466,15 @@ cdef object _msg_id(object prefix, int64_t phys):
 cdef bint _stage(object msg, _Staged* s, Py_ssize_t store_v6, int64_t max_message_size):
     """Read ``msg`` into ``s`` and size its record as commit_log.record_size does; False for
     anything the reference would refuse or treat differently (the caller stops there)."""
+    if type(msg) is not _msg_type:
+        return False
     try:
-        topic, props, body, born_host = msg.topic, msg.properties, msg.body, msg.born_host
+        topic, props = _field(msg, F_TOPIC), _field(msg, F_PROPERTIES)
+        body, born_host = _field(msg, F_BODY), _field(msg, F_BORN_HOST)
+        queue_id = _field(msg, F_QUEUE_ID)
         if (type(topic) is not str or type(props) is not str or type(body) is not bytes
                 or type(born_host) is not tuple or len(<tuple>born_host) != 2
-                or type(msg.queue_id) is not int):
+                or type(queue_id) is not int):
             return False
         s.body = PyBytes_AS_STRING(body)
         s.body_len = PyBytes_GET_SIZE(body)
@@ -424,18 +484,19 @@ cdef bint _stage(object msg, _Staged* s, Py_ssize_t store_v6, int64_t max_messag
         s.props = PyUnicode_AsUTF8AndSize(props, &s.props_len)
         if s.topic_len > MAX_TOPIC_LENGTH_V1 or s.props_len > MAX_PROPERTIES_LENGTH:
             return False
-        born_ip = _packed_ip(born_host[0])
+        born_ip = _packed_ip((<tuple>born_host)[0])
         if born_ip is None:
             return False
         s.born_ip = PyBytes_AS_STRING(born_ip)
         s.born_ip_len = PyBytes_GET_SIZE(born_ip)
-        s.born_port = born_host[1]
-        s.queue_id = msg.queue_id
-        s.flag = msg.flag
-        s.sys_flag = msg.sys_flag
-        s.born_timestamp = msg.born_timestamp
-        s.reconsume_times = msg.reconsume_times
-        s.prepared_offset = msg.prepared_transaction_offset
+        s.born_port = (<tuple>born_host)[1]
+        s.queue_id = queue_id
+        s.flag = _field(msg, F_FLAG)
+        s.sys_flag = _field(msg, F_SYS_FLAG)
+        s.born_timestamp = _field(msg, F_BORN_TIMESTAMP)
+        s.reconsume_times = _field(msg, F_RECONSUME_TIMES)
+        s.prepared_offset = _field(msg, F_PREPARED)
+        s.topic_obj = <PyObject*>topic
     except Exception:  # a value out of range, a text that is not UTF-8: the slow way
         return False
     cdef int64_t total = (FIXED_V1_IPV4 + V6_EXTRA * ((s.born_ip_len == 16) + store_v6)
@@ -519,7 +580,8 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
     cdef _Staged on_stack[STAGED_ON_STACK]
     cdef _Staged* staged
     cdef Py_buffer view
-    cdef dict taken
+    if _msg_type is None:
+        _bind_classes()
     PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
     try:
         if c_limit > view.len:
@@ -536,23 +598,31 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
                 raise MemoryError()
             try:
                 size = 0
-                taken = {}
+                taken = None  # the queue offsets the batch takes: {key: next}, or one key
+                single_key = None
                 for i in range(n):
-                    msg = msgs[i]
-                    if not _stage(msg, &staged[i], store_v6, max_size):
+                    if not _stage(msgs[i], &staged[i], store_v6, max_size):
                         return pos
                     size += staged[i].total
                     staged[i].queue_offset = 0
                     if staged[i].sys_flag & TRANSACTION_MASK not in (TRANSACTION_PREPARED,
                                                                     TRANSACTION_ROLLBACK):
-                        key = f"{msg.topic}-{msg.queue_id}"  # queue_key
-                        offset = taken.get(key)
+                        key = f"{<object>staged[i].topic_obj}-{staged[i].queue_id}"  # queue_key
+                        offset = None
+                        if single_key is not None:  # a second key: a dict from now on
+                            taken = {single_key: single_next}
+                            single_key = None
+                        if taken is not None:
+                            offset = taken.get(key)
                         if offset is None:
                             offset = table.get(key, 0)
                         if type(offset) is not int or not 0 <= offset < INT64_MAX:
                             return pos  # what no record can hold: the slow way raises
                         staged[i].queue_offset = offset
-                        taken[key] = offset + 1
+                        if taken is not None:
+                            taken[key] = offset + 1
+                        else:
+                            single_key, single_next = key, offset + 1
                 if pos + size > c_limit:
                     return pos
                 results = []
@@ -567,7 +637,10 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
             finally:
                 if staged != &on_stack[0]:
                     PyMem_Free(staged)
-            table.update(taken)
+            if single_key is not None:
+                table[single_key] = single_next
+            elif taken is not None:
+                table.update(taken)
             out.append(results)
             index += 1
         return pos
