@@ -8,7 +8,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rocketq.broker.schedule import delay_level_of, to_schedule
@@ -70,7 +70,26 @@ _TIMER_KEYS = frozenset(TIMER_PROPERTIES)
 # parsed address): more distinct names than this and the cache starts over.
 _CACHE_LIMIT = 4096
 _PUT_OK = PutMessageStatus.PUT_OK
-_JSON = SerializeType.JSON
+_SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
+# Properties that take a send off the plain path: a delay level, a 5.x timer, a half.
+_SPECIAL_KEYS = frozenset(
+    {MessageConst.DELAY_TIME_LEVEL, MessageConst.TRANSACTION_PREPARED, *TIMER_PROPERTIES}
+)
+
+
+def _v2_from_ext() -> Callable[
+    [type[SendMessageRequestHeaderV2], object], SendMessageRequestHeaderV2
+]:
+    """The V2 header's own extraction function, without from_ext's lookup per call."""
+    SendMessageRequestHeaderV2.from_ext({"a": "g", "b": "t", "c": "d", "d": "4", "e": "0",
+                                          "f": "0", "g": "0", "h": "0", "j": "0"})  # fmt: skip
+    fn: Callable[..., SendMessageRequestHeaderV2] = SendMessageRequestHeaderV2.__dict__[
+        "_from_ext_fn"
+    ]
+    return fn
+
+
+_V2_FROM_EXT = _v2_from_ext()
 _STORED_CODES = {
     PutMessageStatus.PUT_OK: ResponseCode.SUCCESS,
     PutMessageStatus.FLUSH_DISK_TIMEOUT: ResponseCode.FLUSH_DISK_TIMEOUT,
@@ -147,38 +166,97 @@ class SendMessageProcessor:
         ``submit_many`` (one CommitLog write, one dispatch pass), answered in order."""
         answers: list[RemotingCommand | Awaitable[RemotingCommand] | None] = []
         puts: list[tuple[list[StoredMessage], bool]] = []
-        waiting: list[tuple[int, RemotingCommand, RemotingCommand, StoredMessage]] = []
+        waiting: list[tuple[int, RemotingCommand, RemotingCommand | None, StoredMessage]] = []
+        writable = self.config.broker_permission & PERM_WRITE
         for req in reqs:
+            plain = self._plain(conn, req) if writable else None
+            if plain is not None:
+                waiting.append((len(answers), req, None, plain[0][0]))
+                puts.append(plain)
+                answers.append(None)
+                continue
             prepared = self._prepare(conn, req)
             if not isinstance(prepared, tuple):
                 answers.append(prepared)
                 continue
-            response, msgs, wait = prepared
+            refusal_to, msgs, wait = prepared
             if not msgs:
-                answers.append(response)
+                answers.append(refusal_to)
                 continue
-            waiting.append((len(answers), req, response, msgs[0]))
+            waiting.append((len(answers), req, refusal_to, msgs[0]))
             puts.append((msgs, wait))
             answers.append(None)
         if puts:
             stored_all = self.store.submit_many(puts)
-            region = self.config.region_id
             for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
-                if (
-                    type(stored) is PutMessageResult
-                    and stored.status is _PUT_OK
-                    and len(stored.appended) == 1
-                    and req.serialize_type == _JSON
-                ):  # the common answer, written straight as its frame
-                    appended = stored.appended[0]
-                    self.stats.on_put(first.topic, first.queue_id, 1, appended.size)
-                    frame = encode_send_ok_json(
-                        req.opaque, appended.msg_id, first.queue_id, appended.queue_offset, region
-                    )
-                    conn.answer_frame(req, frame)
-                else:
-                    answers[at] = self._answered(conn, req, response, first, stored, True)
+                if type(stored) is PutMessageResult and self._answered_ok(conn, req, stored, first):
+                    continue
+                if response is None:
+                    response = req.make_response(ext_fields={})
+                answers[at] = self._answered(conn, req, response, first, stored, True)
         return answers
+
+    def _plain(
+        self, conn: Connection, req: RemotingCommand
+    ) -> tuple[list[StoredMessage], bool] | None:
+        """The usual send, checked and built in one go: SEND_MESSAGE_V2 of one message to
+        an existing writable topic and a valid queue, no transaction, delay, timer, retry
+        or DLQ handling to do. None for anything else, and for anything wrong: then
+        :meth:`_prepare` takes the request and decides (and words the refusal)."""
+        if req.code != _SEND_V2:
+            return None
+        try:
+            header = _V2_FROM_EXT(SendMessageRequestHeaderV2, req.ext_fields)
+        except BrokerError:
+            return None
+        topic, queue_id = header.topic, header.queue_id
+        if (
+            header.batch
+            or header.sys_flag & SysFlag.TRANSACTION_MASK
+            or topic not in self._valid_topics
+            or topic in NOT_ALLOWED_SEND_TOPICS
+            or topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
+        ):
+            return None
+        config = self.topic_config_manager.select(topic)
+        if (
+            config is None
+            or not config.perm & PERM_WRITE
+            or not 0 <= queue_id < max(config.write_queue_nums, config.read_queue_nums)
+        ):
+            return None
+        props = decode_properties(header.properties or "")
+        if not _SPECIAL_KEYS.isdisjoint(props):  # delay, timer or transaction half
+            return None
+        wait = props.pop(MessageConst.WAIT_STORE_MSG_OK, "true").lower() != "false"
+        props[MessageConst.CLUSTER] = self.config.broker_cluster_name
+        sys_flag = header.sys_flag
+        if config.topic_filter_type == "MULTI_TAG":
+            sys_flag |= SysFlag.MULTI_TAGS
+        join = _JOIN_CLEAN if self._cluster_clean() else encode_properties
+        msg = sent_message(topic, queue_id, req.body or b"", join(props), props, header.flag,
+                           sys_flag, header.born_timestamp, self._born_host(conn.peer),
+                           header.reconsume_times or 0)  # fmt: skip
+        return [msg], wait
+
+    def _answered_ok(
+        self, conn: Connection, req: RemotingCommand, stored: PutMessageResult, msg: StoredMessage
+    ) -> bool:
+        """Answer a one-message put stored fine (PUT_OK) to a JSON request with its frame
+        written straight (``encode_send_ok_json``); False for any other case."""
+        if (
+            stored.status is not _PUT_OK
+            or len(stored.appended) != 1
+            or req.serialize_type != SerializeType.JSON
+        ):
+            return False
+        appended = stored.appended[0]
+        self.stats.on_put(msg.topic, msg.queue_id, 1, appended.size)
+        frame = encode_send_ok_json(
+            req.opaque, appended.msg_id, msg.queue_id, appended.queue_offset, self.config.region_id
+        )
+        conn.answer_frame(req, frame)
+        return True
 
     def _handle(
         self, conn: Connection, req: RemotingCommand, callback: bool
@@ -265,7 +343,7 @@ class SendMessageProcessor:
         if error is not None:
             log.error("storing a send failed: %r", error)
             conn.answer(req, _fail(response, ResponseCode.SYSTEM_ERROR, repr(error)))
-        else:
+        elif not self._answered_ok(conn, req, stored.result(), msg):
             conn.answer(req, self._answer(response, stored.result(), msg))
 
     async def _answer_after(
