@@ -89,26 +89,29 @@ def process_send_response(resp: RemotingCommand, mq: MessageQueue, uniq: str) ->
     # SendMessageResponseHeader's fields read straight from extFields (every send pays for
     # this); a missing or bad one is left to from_ext, which names it in its error.
     try:
-        offset_msg_id, queue_id, queue_offset = (
-            ext["msgId"],
-            int(ext["queueId"]),
-            int(ext["queueOffset"]),
-        )
+        offset_msg_id = ext["msgId"]
+        queue_id = int(ext["queueId"])
+        queue_offset = int(ext["queueOffset"])
     except (KeyError, ValueError):
         h = SendMessageResponseHeader.from_ext(ext)
         offset_msg_id, queue_id, queue_offset = h.msg_id, h.queue_id, h.queue_offset
     if queue_id != mq.queue_id:
         mq = MessageQueue(mq.topic, mq.broker_name, queue_id)
+    get = ext.get
     return new_send_result(
         status,
         uniq,
         offset_msg_id,
         mq,
         queue_offset,
-        ext.get("transactionId"),
-        ext.get(MessageConst.MSG_REGION, "DefaultRegion"),
-        ext.get(MessageConst.TRACE_SWITCH) != "false",  # traceOn
+        get("transactionId"),
+        get(_MSG_REGION, "DefaultRegion"),
+        get(_TRACE_SWITCH) != "false",  # traceOn
     )
+
+
+_MSG_REGION = MessageConst.MSG_REGION
+_TRACE_SWITCH = MessageConst.TRACE_SWITCH
 
 
 class MQClientAPI:

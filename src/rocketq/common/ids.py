@@ -47,17 +47,26 @@ class UniqIdGenerator:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._month_start, self._next_month = _month_bounds(time.time())
+        # (ms, prefix + that ms's 8 hex digits): ids of the same millisecond share their head,
+        # formatted once. One tuple, read and replaced whole, so threads never see a head
+        # of another millisecond.
+        self._head: tuple[int, str] = (-1, "")
 
-    def next_id(self) -> str:
-        """A new id (thread-safe)."""
-        now_ms = time.time_ns() // 1_000_000
+    def next_id(self, now_ms: int | None = None) -> str:
+        """A new id (thread-safe); ``now_ms``: the current epoch ms when the caller has it."""
+        if now_ms is None:
+            now_ms = time.time_ns() // 1_000_000
         if now_ms >= self._next_month:  # a new month: Java's setStartTime, rarely
             with self._lock:
                 if now_ms >= self._next_month:
                     self._month_start, self._next_month = _month_bounds(now_ms / 1000)
         counter = next(self._counter) & 0xFFFF
-        diff = max(now_ms - self._month_start, 0) & 0xFFFFFFFF
-        return f"{self._prefix}{diff:08X}{counter:04X}"
+        head_ms, head = self._head
+        if head_ms != now_ms:
+            diff = now_ms - self._month_start
+            head = f"{self._prefix}{(diff if diff > 0 else 0) & 0xFFFFFFFF:08X}"
+            self._head = (now_ms, head)
+        return f"{head}{counter:04X}"
 
 
 def _month_bounds(now: float) -> tuple[int, int]:

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from rocketq.common.errors import RemotingConnectError, RemotingError
 from rocketq.common.tasks import TaskOwner
@@ -90,13 +91,25 @@ class RemotingClient:
         if self._connections.get(addr) is conn:
             del self._connections[addr]
 
-    async def invoke(
+    def invoke(
         self, addr: str, cmd: RemotingCommand, timeout: float = DEFAULT_TIMEOUT
-    ) -> RemotingCommand:
-        """Request/response: the response, or RemotingTimeoutError/ConnectError/SendRequestError."""
+    ) -> Coroutine[Any, Any, RemotingCommand]:
+        """Request/response (await it): the response, or RemotingTimeoutError/ConnectError/
+        SendRequestError.
+
+        Not a coroutine function itself: with the connection open it hands back the
+        connection's own ``invoke`` coroutine, one coroutine less per request (every send
+        and pull awaits through here); callers await it at once, as they would a coroutine.
+        """
         conn = self._connections.get(addr)
-        if conn is None or not conn.is_open:  # the open connection needs no coroutine
-            conn = await self.connection(addr)
+        if conn is not None and conn.is_open:
+            return conn.invoke(cmd, timeout)
+        return self._connect_and_invoke(addr, cmd, timeout)
+
+    async def _connect_and_invoke(
+        self, addr: str, cmd: RemotingCommand, timeout: float
+    ) -> RemotingCommand:
+        conn = await self.connection(addr)
         return await conn.invoke(cmd, timeout)
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand) -> None:
