@@ -43,10 +43,10 @@ def send(
 
 def run(impl: Kernels, batches: list[list[StoredMessage]], position: int = 100,
         limit: int = 8000, first: int = 0, table: dict[str, int] | None = None,
-        ) -> tuple[int, bytearray, dict[str, int], list[list[AppendResult]]]:  # fmt: skip
+        ) -> tuple[int, bytearray, dict[str, int], list[tuple[AppendResult, ...]]]:  # fmt: skip
     buf = bytearray(b"\xee" * 8192)
     table = {"T-0": 7} if table is None else table
-    out: list[list[AppendResult]] = []
+    out: list[tuple[AppendResult, ...]] = []
     end = impl.put_batches(buf, position, limit, batches, first, table, BASE, STAMP, HOST, MAX,
                            out)  # fmt: skip
     return end, buf, table, out

@@ -38,7 +38,7 @@ def put_batches(
     store_timestamp: int,
     store_host: tuple[str, int],
     max_message_size: int,
-    out: list[list[AppendResult]],
+    out: list[tuple[AppendResult, ...]],
 ) -> int: ...
 def put_index_keys(
     buf: mmap.mmap | bytearray,

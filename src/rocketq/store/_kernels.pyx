@@ -303,6 +303,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport Py_TYPE
 from cpython.ref cimport Py_INCREF, PyObject
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.string cimport memcpy
 
 # rocketq.common.record / rocketq.store.commit_log constants, same names.
@@ -625,13 +626,19 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
                             single_key, single_next = key, offset + 1
                 if pos + size > c_limit:
                     return pos
-                results = []
+                # The results first (all that can fail here): then the bytes, which cannot.
+                results = PyTuple_New(n)
+                phys = base_offset + pos
+                for i in range(n):
+                    result = _new_result(phys, staged[i].total, staged[i].queue_offset, stamp,
+                                         _msg_id(prefix, phys))
+                    Py_INCREF(result)  # the tuple's reference
+                    PyTuple_SET_ITEM(results, i, result)
+                    phys += staged[i].total
                 phys = base_offset + pos
                 for i in range(n):
                     _write_record(<uint8_t*>view.buf + pos, &staged[i], phys, stamp, c_store_ip,
                                   PyBytes_GET_SIZE(store_ip), store_port)
-                    results.append(_new_result(phys, staged[i].total, staged[i].queue_offset,
-                                               stamp, _msg_id(prefix, phys)))
                     pos += staged[i].total
                     phys += staged[i].total
             finally:

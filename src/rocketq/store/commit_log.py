@@ -132,7 +132,7 @@ def put_batches(
     store_timestamp: int,
     store_host: Address,
     max_message_size: int,
-    out: list[list[AppendResult]],
+    out: list[tuple[AppendResult, ...]],
 ) -> int:
     """Write ``batches[first:]`` into ``buf`` (the mapping of the CommitLog file starting at
     ``file_from_offset``) from ``position`` on, back to back, as :meth:`CommitLog.append_batch`
@@ -178,7 +178,7 @@ def put_batches(
             return pos
         buf[pos : pos + size] = b"".join(records)
         table.update(taken)
-        out.append(results)
+        out.append(tuple(results))
         pos += size
     return pos
 
@@ -282,7 +282,7 @@ class CommitLog:
     def append_many(
         self,
         batches: Sequence[Sequence[StoredMessage]],
-        out: list[list[AppendResult] | StoreError | OSError],
+        out: list[tuple[AppendResult, ...] | StoreError | OSError],
     ) -> None:
         """:meth:`append_batch` of each batch in turn with one clock read for all: the
         records of the batches that fit the current file are written straight into its
@@ -302,19 +302,27 @@ class CommitLog:
         while done < count:
             mapped = self.queue.last
             if mapped is not None and not mapped.is_full:
-                written: list[list[AppendResult]] = []
-                end = put_batches(
-                    mapped.buffer(), mapped.wrote_position, limit, batches, done,
-                    self.topic_queue_table, mapped.file_from_offset, now, self.store_host,
-                    self.max_message_size, written,
-                )  # fmt: skip
+                written: list[tuple[AppendResult, ...]] = []
+                try:
+                    end = put_batches(
+                        mapped.buffer(), mapped.wrote_position, limit, batches, done,
+                        self.topic_queue_table, mapped.file_from_offset, now, self.store_host,
+                        self.max_message_size, written,
+                    )  # fmt: skip
+                except BaseException:  # (MemoryError) what it wrote before stays written
+                    if written:
+                        last = written[-1][-1]
+                        mapped.wrote_in_place(last.physical_offset + last.size
+                                              - mapped.file_from_offset)  # fmt: skip
+                    out += written
+                    raise
                 mapped.wrote_in_place(end)
                 out += written
                 done += len(written)
                 if done == count:
                     return
             try:  # the slow way: a file to roll (or to create), or a refusal
-                out.append(self._append_batch_at(batches[done], now))
+                out.append(tuple(self._append_batch_at(batches[done], now)))
             except (MessageSizeExceededError, OSError) as exc:
                 out.append(exc)
             done += 1

@@ -470,7 +470,7 @@ class DefaultMessageStore(MessageStoreReads):
                 places.append(len(answers))
                 batches.append(msgs)
             answers.append(bad)
-        outcomes: list[list[AppendResult] | StoreError | OSError] = []
+        outcomes: list[tuple[AppendResult, ...] | StoreError | OSError] = []
         try:
             self.commit_log.append_many(batches, outcomes)
         finally:
@@ -480,18 +480,18 @@ class DefaultMessageStore(MessageStoreReads):
         for place, outcome, (_, wait_store) in zip(
             places, outcomes, [puts[i] for i in places], strict=True
         ):
-            if not isinstance(outcome, list):
+            if not isinstance(outcome, tuple):
                 answers[place] = self._append_failed(outcome)
             elif self._sync_master and wait_store:
                 wait = self._wait_flush_and_replica(outcome[-1])
                 answers[place] = self._stored_after(wait, outcome)
             elif not self._sync_flush:
-                answers[place] = _put_ok(tuple(outcome))
+                answers[place] = _put_ok(outcome)
             elif not wait_store:
-                answers[place] = _put_ok(tuple(outcome))
+                answers[place] = _put_ok(outcome)
                 wake = True  # it does not wait, but is flushed soon all the same
             else:
-                waiting.append((place, tuple(outcome)))
+                waiting.append((place, outcome))
         if wake:
             self.flush_service.wakeup()
         if waiting:
@@ -524,7 +524,7 @@ class DefaultMessageStore(MessageStoreReads):
     def _stored_many(
         self,
         batches: Sequence[Sequence[StoredMessage]],
-        outcomes: Sequence[list[AppendResult] | StoreError | OSError],
+        outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
     ) -> None:
         """Dispatch (or hold) the batches ``append_many`` stored, in one pass."""
         flat_msgs: list[StoredMessage] = []
@@ -532,7 +532,7 @@ class DefaultMessageStore(MessageStoreReads):
         held = self._held
         stored = 0
         for msgs, outcome in zip(batches, outcomes, strict=False):
-            if isinstance(outcome, list):
+            if isinstance(outcome, tuple):
                 stored += 1
                 if held is not None:
                     held.append((msgs, outcome))
