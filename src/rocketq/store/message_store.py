@@ -64,6 +64,8 @@ MAX_TOPIC_LENGTH = 127
 # Transaction type bits of sysFlag: PREPARED and ROLLBACK records get no queue entry.
 _TX_MASK = 0xC
 _TX_NO_QUEUE = frozenset({0x4, 0xC})
+# The bit both of them have and COMMIT (0x8) and NOT_TYPE (0) do not.
+_TX_PREPARED_BIT = 0x4
 _DELAY_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
@@ -612,27 +614,29 @@ class DefaultMessageStore(MessageStoreReads):
             arrivals = []
         indexed: list[tuple[str, str, str | None, int, int, int]] = []
         for msg, result in zip(msgs, appended, strict=True):
-            topic, props = msg.topic, msg.props
+            topic, props, sys_flag = msg.topic, msg.props, msg.sys_flag
             if props is None:
                 props = decode_properties(msg.properties) if msg.properties else {}
+            phys = result.physical_offset
             if index is not None:
                 keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
                 if keys or uniq:
-                    indexed.append((topic, keys or "", uniq, result.physical_offset,
-                                    result.store_timestamp, msg.sys_flag))  # fmt: skip
-            if msg.sys_flag & _TX_MASK in _TX_NO_QUEUE:
+                    indexed.append((topic, keys or "", uniq, phys, result.store_timestamp,
+                                    sys_flag))  # fmt: skip
+            if sys_flag & _TX_PREPARED_BIT:  # PREPARED or ROLLBACK: no queue entry
                 continue
-            key = (topic, msg.queue_id)
-            cq = queues.get(key) or self._new_consume_queue(*key)
+            queue_id = msg.queue_id
+            cq = queues.get((topic, queue_id)) or self._new_consume_queue(topic, queue_id)
             if topic == SCHEDULE_TOPIC:
                 code = self._tags_code(topic, props, result.store_timestamp)
             else:
                 code = tags_code(props.get("TAGS"))
-            cq.put(result.physical_offset, result.size, code, result.queue_offset)
+            queue_offset = result.queue_offset
+            cq.put(phys, result.size, code, queue_offset)
             if listener is not None:
-                listener(topic, msg.queue_id, result.queue_offset + 1, code)
+                listener(topic, queue_id, queue_offset + 1, code)
             if arrivals is not None:
-                arrivals.append((topic, msg.queue_id, result.queue_offset + 1, code))
+                arrivals.append((topic, queue_id, queue_offset + 1, code))
         last = appended[-1]
         self._last_dispatched_timestamp = last.store_timestamp
         if indexed and index is not None:
