@@ -114,14 +114,20 @@ async def test_a_retriable_error_retries_on_the_other_broker(brokers: list[Broke
     brokers[0].codes = [ResponseCode.SYSTEM_BUSY]
     producer = await started_producer(brokers)
     producer.publish_info[TOPIC].send_which_queue = 0  # the first attempt: broker-a, queue 1
+    msg = Message(TOPIC, b"x")
     try:
-        result = await producer.send(Message(TOPIC, b"x"))
+        result = await producer.send(msg)
     finally:
         await producer.aclose()
     # SYSTEM_BUSY from broker-a; the retry skipped broker-a for the next queue, on broker-b.
     assert result.message_queue == MessageQueue(TOPIC, "broker-b", 0)
     assert [len(b.requests) for b in brokers] == [1, 1]
     assert (brokers[0].requests[0].ext_fields or {})["e"] == "1"
+    # The same message both times: the same UNIQ_KEY, set on the message as Java's
+    # MessageClientIDSetter does (a consumer can tell the retry is not a new message).
+    first, retried = ((b.requests[0].ext_fields or {})["i"] for b in brokers)
+    assert first == retried
+    assert result.msg_id == msg.properties[MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX]
 
 
 async def test_a_non_retriable_error_is_raised_at_once(brokers: list[Broker]) -> None:

@@ -317,8 +317,9 @@ class AsyncProducer(RequestReplyMixin, AsyncLifecycle):
         props = msg.all_properties()
         now_ms = time.time_ns() // 1_000_000  # the UNIQ_KEY's and bornTimestamp's clock
         uniq = props.get(_UNIQ_KEY)
-        if uniq is None:
-            uniq = props[_UNIQ_KEY] = self.instance.uniq_ids.next_id(now_ms)
+        if uniq is None:  # MessageClientIDSetter.setUniqID: on the message, so a retry keeps it
+            uniq = self.instance.uniq_ids.next_id(now_ms)
+            props[_UNIQ_KEY] = msg.properties[_UNIQ_KEY] = uniq
         body, sys_flag = msg.body, 0
         if len(body) > self.config.compress_msg_body_over_howmuch:
             body, sys_flag = zlib.compress(body, 5), SysFlag.COMPRESSED
