@@ -698,11 +698,11 @@ async def test_requests_of_one_read_go_to_the_many_processor_in_runs(
     finally:
         writer.close()
         await writer.wait_closed()
-    # a run of one goes to the single processor, as do codes without a many-processor
-    assert runs == [[1, 2, 3]]
-    assert singles == [4, 5, 8]
+    # a run of one goes to the many-processor too; codes without one to their processor
+    assert runs == [[1, 2, 3], [5], [8]]
+    assert singles == [4]
     assert sorted(answers) == [1, 3, 4, 5, 6, 7, 8]  # 2: its processor answers later
     assert answers[1].remark == "many" and answers[3].remark == "many"
-    assert answers[4].remark == "one" and answers[5].remark == "one"
+    assert answers[4].remark == "one" and answers[5].remark == "many"
     assert answers[6].code == ResponseCode.SYSTEM_ERROR
     assert answers[7].code == ResponseCode.SYSTEM_ERROR

@@ -126,7 +126,7 @@ class Connection(asyncio.Protocol):
             log.warning("closing connection %s: %s", self.peer, exc)
             self.close(f"protocol error: {exc}")
             return
-        if len(commands) == 1 or self._processors is None or not self._processors.many:
+        if self._processors is None or not self._processors.many:
             for cmd in commands:
                 if cmd.is_response:
                     self._on_response(cmd)
@@ -136,8 +136,9 @@ class Connection(asyncio.Protocol):
         self._on_commands(commands, self._processors.many)
 
     def _on_commands(self, commands: list[RemotingCommand], many: dict[int, ManyProcessor]) -> None:
-        """Several frames of one read: runs of requests that share a many-processor go to
-        it together, everything else one by one, in arrival order."""
+        """The frames of one read: runs of requests that share a many-processor go to it
+        together (a run of one too: one code path), everything else one by one, in
+        arrival order."""
         run: list[RemotingCommand] = []
         run_with: ManyProcessor | None = None
         for cmd in commands:
@@ -157,7 +158,7 @@ class Connection(asyncio.Protocol):
             self._on_run(run_with, run)
 
     def _on_run(self, many: ManyProcessor | None, run: list[RemotingCommand]) -> None:
-        if many is None or len(run) == 1:
+        if many is None:
             for cmd in run:
                 self._on_request(cmd)
             return
