@@ -196,7 +196,7 @@ class BrokerController(AsyncLifecycle):
             self.topic_config_manager,
             on_get=self.broker_stats_manager.on_internal_get,
         )
-        self.store.message_arriving_listener = self._on_message_arriving
+        self.store.messages_arriving_listener = self._on_messages_arriving
         self.schedule_service = ScheduleMessageService(
             self.store, self.store_config, self.broker_stats_manager
         )
@@ -260,10 +260,13 @@ class BrokerController(AsyncLifecycle):
             self.config.broker_addr,
         )
 
-    def _on_message_arriving(self, topic: str, queue_id: int, max_offset: int, code: int) -> None:
-        """The store dispatched a message: wake held pulls and pops of its topic."""
-        self.pull_hold_service.notify_message_arriving(topic, queue_id, max_offset, code)
-        self.pop_service.notify_message_arriving(topic, queue_id, max_offset, code)
+    def _on_messages_arriving(self, arrivals: list[tuple[str, int, int, int]]) -> None:
+        """The store dispatched records (topic, queue id, next offset, tags code), all of
+        one pass (one socket read's sends): wake the held pulls and pops they satisfy."""
+        notify = self.pull_hold_service.notify_message_arriving
+        for topic, queue_id, max_offset, code in arrivals:
+            notify(topic, queue_id, max_offset, code)
+        self.pop_service.notify_messages_arriving(arrivals)
 
     def _start_master_services(self) -> None:
         """Delay, transaction check and timer: a master's (``changeSpecialServiceStatus``

@@ -547,6 +547,15 @@ class PopService:
         whose pop retry topic it is); they re-check."""
         self._wake(self._retry_topics.get(topic, topic))
 
+    def notify_messages_arriving(self, arrivals: list[tuple[str, int, int, int]]) -> None:
+        """:meth:`notify_message_arriving` for the records of one dispatch pass; nothing
+        to do (one test) while no receive waits."""
+        if not self._waiters:
+            return
+        retry_topics = self._retry_topics
+        for topic in {topic for topic, _queue, _offset, _code in arrivals}:
+            self._wake(retry_topics.get(topic, topic))
+
     def wake_all(self) -> None:
         """Wake every waiting receive (the server is closing)."""
         for topic in list(self._waiters):
