@@ -42,6 +42,7 @@ def codec_implementation(request: pytest.FixtureRequest) -> Iterator[str]:
     yield request.param
     globals().update(saved)
 
+
 JSON = SerializeType.JSON
 ROCKETMQ = SerializeType.ROCKETMQ
 
@@ -686,18 +687,19 @@ def test_make_response_fills_each_field_by_name() -> None:
 
 @given(
     opaque=st.integers(0, 2**31 - 1),
+    stype=st.sampled_from([SerializeType.JSON, SerializeType.ROCKETMQ]),
     msg_id=st.text("0123456789ABCDEF", min_size=32, max_size=32),
     queue_id=st.integers(0, 2**31 - 1),
     queue_offset=st.integers(0, 2**63 - 1),
     region=st.text(max_size=20),
 )
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_send_ok_frame_is_what_encode_writes(
-    opaque: int, msg_id: str, queue_id: int, queue_offset: int, region: str
+    opaque: int, stype: SerializeType, msg_id: str, queue_id: int, queue_offset: int, region: str
 ) -> None:
-    from rocketq.remoting.codec import encode_send_ok_json
+    from rocketq.remoting.codec import encode_send_ok
 
-    request = RemotingCommand(code=RequestCode.SEND_MESSAGE_V2, opaque=opaque)
+    request = RemotingCommand(code=RequestCode.SEND_MESSAGE_V2, opaque=opaque, serialize_type=stype)
     answer = request.make_response(
         ext_fields={
             "msgId": msg_id,
@@ -707,7 +709,7 @@ def test_send_ok_frame_is_what_encode_writes(
             "TRACE_ON": "true",
         }
     )
-    frame = encode_send_ok_json(opaque, msg_id, queue_id, queue_offset, region)
+    frame = encode_send_ok(opaque, stype, msg_id, queue_id, queue_offset, region)
     assert frame == encode(answer)
     (decoded,) = FrameDecoder().feed(frame)
     assert decoded == answer

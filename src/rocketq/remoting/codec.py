@@ -42,7 +42,7 @@ __all__ = [
     "decode_frame",
     "encode",
     "encode_parts",
-    "encode_send_ok_json",
+    "encode_send_ok",
     "header_field_bad",
     "header_field_missing",
     "header_from_ext",
@@ -91,36 +91,68 @@ def encode(cmd: RemotingCommand) -> bytes:
 
 
 # A SEND answer with code SUCCESS, JSON: what encode() writes for make_response() with
-# SendMessageProcessor's extFields (see encode_send_ok_json).
+# SendMessageProcessor's extFields (see encode_send_ok).
 _SEND_OK_JSON = (
     '{"code":0,"extFields":{"msgId":"%s","queueId":"%d","queueOffset":"%d","MSG_REGION":%s,'
     '"TRACE_ON":"true"},"flag":1,"language":"%s","opaque":%d,"serializeTypeCurrentRPC":"JSON",'
     '"version":%d}'
 )
-_json_texts: dict[str, str] = {}
+# Per region: (its JSON text, the binary header's MSG_REGION and TRACE_ON entries).
+_send_ok_tails: dict[str, tuple[str, bytes]] = {}
+# Distinct region names kept (a broker has one).
+_SEND_OK_TAILS_LIMIT = 64
 
 
-def encode_send_ok_json(
-    opaque: int, msg_id: str, queue_id: int, queue_offset: int, region: str
+def _binary_entry(key: str, value: str) -> bytes:
+    k, v = key.encode(), value.encode()
+    return _SHORT.pack(len(k)) + k + _INT.pack(len(v)) + v
+
+
+def encode_send_ok(
+    opaque: int,
+    serialize_type: int,
+    msg_id: str,
+    queue_id: int,
+    queue_offset: int,
+    region: str,
 ) -> bytes:
-    """The whole frame of a successful SEND's answer in JSON, byte for byte what
-    ``encode`` gives for that RemotingCommand (``SendMessageResponseHeader`` fields, region,
-    trace on), without building the command, its extFields and header dicts: the broker
-    writes one per message. ``msg_id`` is hex (an offset msgId), so it needs no escaping."""
-    quoted = _json_texts.get(region)
-    if quoted is None:
-        if len(_json_texts) > _JSON_TEXTS_LIMIT:
-            _json_texts.clear()
-        quoted = _json_texts[region] = orjson.dumps(region).decode()
-    header = (
-        _SEND_OK_JSON
-        % (msg_id, queue_id, queue_offset, quoted, DEFAULT_LANGUAGE, opaque, DEFAULT_VERSION)
-    ).encode()
-    return _PREFIX.pack(4 + len(header), len(header)) + header
+    """The whole frame of a successful SEND's answer, byte for byte what ``encode`` gives
+    for that RemotingCommand (``SendMessageResponseHeader`` fields, region, trace on; JSON
+    or RocketMQ's binary header, as the request came), without building the command and
+    its extFields: the broker writes one per message. ``msg_id`` is hex (an offset msgId)."""
+    tail = _send_ok_tails.get(region)
+    if tail is None:
+        if len(_send_ok_tails) > _SEND_OK_TAILS_LIMIT:
+            _send_ok_tails.clear()
+        tail = _send_ok_tails[region] = (
+            orjson.dumps(region).decode(),
+            _binary_entry("MSG_REGION", region) + _binary_entry("TRACE_ON", "true"),
+        )
+    if serialize_type == SerializeType.ROCKETMQ:
+        qid, qoff = str(queue_id).encode(), str(queue_offset).encode()
+        ext = (
+            b"\x00\x05msgId" + _INT.pack(len(msg_id)) + msg_id.encode()
+            + b"\x00\x07queueId" + _INT.pack(len(qid)) + qid
+            + b"\x00\x0bqueueOffset" + _INT.pack(len(qoff)) + qoff
+            + tail[1]
+        )  # fmt: skip
+        header = (
+            _RMQ_FIXED.pack(0, _BYTE_BY_LANGUAGE[DEFAULT_LANGUAGE], DEFAULT_VERSION, opaque, 1)
+            + _ZERO_INT
+            + _INT.pack(len(ext))
+            + ext
+        )
+        stype = int(SerializeType.ROCKETMQ) << 24
+    else:
+        header = (
+            _SEND_OK_JSON
+            % (msg_id, queue_id, queue_offset, tail[0], DEFAULT_LANGUAGE, opaque, DEFAULT_VERSION)
+        ).encode()
+        stype = 0
+    return _PREFIX.pack(4 + len(header), stype | len(header)) + header
 
 
-# Distinct region names whose JSON text is kept (a broker has one).
-_JSON_TEXTS_LIMIT = 64
+_ZERO_INT = b"\x00\x00\x00\x00"
 
 
 def _encode_json_header(cmd: RemotingCommand) -> bytes:

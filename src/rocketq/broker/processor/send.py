@@ -35,8 +35,8 @@ from rocketq.common.topic import (
     dlq_topic,
     topic_name_problem,
 )
-from rocketq.remoting.codec import encode_send_ok_json
-from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
+from rocketq.remoting.codec import encode_send_ok
+from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import (
@@ -242,18 +242,19 @@ class SendMessageProcessor:
     def _answered_ok(
         self, conn: Connection, req: RemotingCommand, stored: PutMessageResult, msg: StoredMessage
     ) -> bool:
-        """Answer a one-message put stored fine (PUT_OK) to a JSON request with its frame
-        written straight (``encode_send_ok_json``); False for any other case."""
-        if (
-            stored.status is not _PUT_OK
-            or len(stored.appended) != 1
-            or req.serialize_type != SerializeType.JSON
-        ):
+        """Answer a one-message put stored fine (PUT_OK) with its frame written straight
+        (``encode_send_ok``); False for any other case."""
+        if stored.status is not _PUT_OK or len(stored.appended) != 1:
             return False
         appended = stored.appended[0]
         self.stats.on_put(msg.topic, msg.queue_id, 1, appended.size)
-        frame = encode_send_ok_json(
-            req.opaque, appended.msg_id, msg.queue_id, appended.queue_offset, self.config.region_id
+        frame = encode_send_ok(
+            req.opaque,
+            req.serialize_type,
+            appended.msg_id,
+            msg.queue_id,
+            appended.queue_offset,
+            self.config.region_id,
         )
         conn.answer_frame(req, frame)
         return True
