@@ -373,7 +373,8 @@ class MQClientInstance:
     def find_broker_addr_master(self, broker_name: str) -> str | None:
         """The master address of a broker group, if the route lists one
         (``findBrokerAddressInPublish``: sends, locks, admin offset queries)."""
-        return self.broker_addrs.get(broker_name, {}).get(MASTER_ID)
+        addrs = self.broker_addrs.get(broker_name)  # every send: no empty dict made
+        return addrs.get(MASTER_ID) if addrs else None
 
     def find_broker_address_in_subscribe(
         self, broker_name: str, broker_id: int = MASTER_ID, only_this_broker: bool = False
