@@ -466,11 +466,13 @@ class DefaultMessageStore(MessageStoreReads):
         answers: list[PutMessageResult | Awaitable[PutMessageResult] | None] = []
         places: list[int] = []  # answers index of each batch handed to the CommitLog
         batches: list[Sequence[StoredMessage]] = []
-        for msgs, _ in puts:
+        waits: list[bool] = []  # and its wait_store
+        for msgs, wait_store in puts:
             bad = self._check_messages(msgs) if msgs else _NO_MESSAGE
             if bad is None:
                 places.append(len(answers))
                 batches.append(msgs)
+                waits.append(wait_store)
             answers.append(bad)
         outcomes: list[tuple[AppendResult, ...] | StoreError | OSError] = []
         try:
@@ -479,9 +481,7 @@ class DefaultMessageStore(MessageStoreReads):
             self._stored_many(batches, outcomes)
         wake = False
         waiting: list[tuple[int, tuple[AppendResult, ...]]] = []
-        for place, outcome, (_, wait_store) in zip(
-            places, outcomes, [puts[i] for i in places], strict=True
-        ):
+        for place, outcome, wait_store in zip(places, outcomes, waits, strict=True):
             if not isinstance(outcome, tuple):
                 answers[place] = self._append_failed(outcome)
             elif self._sync_master and wait_store:
