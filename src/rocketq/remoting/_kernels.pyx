@@ -477,3 +477,193 @@ def header_from_ext(tuple plan, cls, ext):
         else:  # the slot's own setter: what object.__setattr__ finds and calls
             Py_TYPE(d).tp_descr_set(d, obj, value)
     return obj
+
+
+# -- writing a connection's frames from a thread of its own (writer.socket_writer) -----------
+
+from libc.errno cimport errno, EAGAIN, EINTR
+from libc.stdlib cimport free, realloc
+
+
+cdef extern from "<errno.h>" nogil:
+    int EWOULDBLOCK
+
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_cond_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t* m, const void* attr)
+    int pthread_mutex_destroy(pthread_mutex_t* m)
+    int pthread_mutex_lock(pthread_mutex_t* m)
+    int pthread_mutex_unlock(pthread_mutex_t* m)
+    int pthread_cond_init(pthread_cond_t* c, const void* attr)
+    int pthread_cond_destroy(pthread_cond_t* c)
+    int pthread_cond_signal(pthread_cond_t* c)
+    int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
+
+
+cdef extern from "<unistd.h>" nogil:
+    int dup(int fd)
+    int close(int fd)
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t send(int fd, const void* buf, size_t n, int flags)
+    int MSG_NOSIGNAL
+
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int poll(pollfd* fds, unsigned long nfds, int timeout)
+    short POLLOUT
+
+
+# How long the thread waits in one poll() for a full socket to take bytes again.
+cdef int WRITABLE_WAIT_MS = 200
+
+
+cdef class SocketWriter:
+    """Sends what :meth:`write` is given on its own descriptor (a ``dup`` of the socket),
+    from :meth:`run` on a thread of its own, without the GIL: the ``send`` syscalls (on
+    loopback they do the receiver's TCP work too) leave the event loop's thread.
+
+    Bytes go out in the order they were written. ``close`` lets the thread send what is
+    pending, then close its descriptor; a failed send (the peer is gone) drops the rest.
+    """
+
+    cdef int _fd
+    cdef pthread_mutex_t _lock
+    cdef pthread_cond_t _wake
+    cdef char* _pending
+    cdef size_t _pending_len
+    cdef size_t _pending_cap
+    cdef char* _spare
+    cdef size_t _spare_cap
+    cdef size_t _sending  # bytes of the chunk the thread is sending now, not yet sent
+    cdef bint _closing
+    cdef int _error  # errno of the failed send, 0 while none failed
+
+    def __cinit__(self, int fd):
+        self._fd = dup(fd)
+        if self._fd < 0:
+            raise OSError(errno, "dup of the socket failed")
+        pthread_mutex_init(&self._lock, NULL)
+        pthread_cond_init(&self._wake, NULL)
+        self._pending = NULL
+        self._spare = NULL
+
+    def __dealloc__(self):
+        free(self._pending)
+        free(self._spare)
+        pthread_cond_destroy(&self._wake)
+        pthread_mutex_destroy(&self._lock)
+
+    @property
+    def pending(self):
+        """Bytes written and not yet handed to the kernel."""
+        return self._pending_len + self._sending
+
+    @property
+    def error(self):
+        """errno of the send that failed, 0 while none did."""
+        return self._error
+
+    def write(self, list frames):
+        """Queue ``frames`` (bytes) in order; the byte count still waiting, or -1 when the
+        writer failed or was closed (the frames are dropped then)."""
+        cdef Py_ssize_t total = 0
+        cdef Py_ssize_t n
+        cdef char* grown
+        cdef size_t need, cap
+        for frame in frames:
+            total += len(<bytes>frame)
+        pthread_mutex_lock(&self._lock)
+        try:
+            if self._closing or self._error:
+                return -1
+            need = self._pending_len + <size_t>total
+            if need > self._pending_cap:
+                cap = need if need > 2 * self._pending_cap else 2 * self._pending_cap
+                cap = cap if cap > 65536 else 65536
+                grown = <char*>realloc(self._pending, cap)
+                if grown == NULL:
+                    raise MemoryError()
+                self._pending = grown
+                self._pending_cap = cap
+            for frame in frames:
+                n = len(<bytes>frame)
+                memcpy(self._pending + self._pending_len, PyBytes_AS_STRING(frame), n)
+                self._pending_len += n
+            pthread_cond_signal(&self._wake)
+            return self._pending_len + self._sending
+        finally:
+            pthread_mutex_unlock(&self._lock)
+
+    def close(self):
+        """Send what is pending, then end :meth:`run` (which closes the descriptor)."""
+        pthread_mutex_lock(&self._lock)
+        self._closing = True
+        pthread_cond_signal(&self._wake)
+        pthread_mutex_unlock(&self._lock)
+
+    def run(self):
+        """The thread's body: send until closed and drained, or a send fails; returns the
+        failed send's errno (0 after a clean close)."""
+        cdef char* chunk
+        cdef size_t chunk_len, chunk_cap, off
+        cdef ssize_t n
+        cdef int err = 0
+        cdef pollfd pfd
+        pfd.fd = self._fd
+        pfd.events = POLLOUT
+        with nogil:
+            while err == 0:
+                pthread_mutex_lock(&self._lock)
+                while self._pending_len == 0 and not self._closing:
+                    pthread_cond_wait(&self._wake, &self._lock)
+                if self._pending_len == 0:  # closing, everything sent
+                    pthread_mutex_unlock(&self._lock)
+                    break
+                # take the pending bytes; the next writes fill the spare buffer
+                chunk, chunk_len, chunk_cap = self._pending, self._pending_len, self._pending_cap
+                self._pending, self._pending_cap = self._spare, self._spare_cap
+                self._pending_len = 0
+                self._spare, self._spare_cap = NULL, 0
+                self._sending = chunk_len
+                pthread_mutex_unlock(&self._lock)
+                off = 0
+                while off < chunk_len:
+                    n = send(self._fd, chunk + off, chunk_len - off, MSG_NOSIGNAL)
+                    if n >= 0:
+                        off += n
+                        self._sending = chunk_len - off
+                    elif errno == EINTR:
+                        continue
+                    elif errno == EAGAIN or errno == EWOULDBLOCK:
+                        poll(&pfd, 1, WRITABLE_WAIT_MS)
+                    else:
+                        err = errno
+                        break
+                pthread_mutex_lock(&self._lock)
+                self._sending = 0
+                if self._spare == NULL:  # keep the larger buffer for the next round
+                    self._spare, self._spare_cap = chunk, chunk_cap
+                else:
+                    free(chunk)
+                if err:
+                    self._error = err
+                    self._pending_len = 0
+                pthread_mutex_unlock(&self._lock)
+            close(self._fd)
+        return err
+
+
+def socket_writer(int fd):
+    """A writer for the socket ``fd``, or None: without the compiled core the event
+    loop's transport keeps writing (writer.socket_writer); here always a SocketWriter."""
+    return SocketWriter(fd)
