@@ -208,33 +208,19 @@ class AsyncProducer(RequestReplyMixin, AsyncLifecycle):
     ) -> SendResult:
         """Send and wait for the broker's answer; retries on another broker on failure
         (not when the queue is given or selected)."""
-        tasks, config = self._tasks, self.config
-        if tasks is None or tasks.closed:
-            raise ClientError(_NOT_STARTED)
-        if self.namespace:
-            self._wrap(msg)
-        _check_message(msg, config.max_message_size)
-        timeout = timeout if timeout is not None else config.send_msg_timeout / 1000
-        deadline = time.monotonic() + timeout
-        info = self.publish_info.get(msg.topic)
-        if info is None or not info.message_queues:  # the cached route needs no coroutine
+        deadline, info = self._begin_send(msg, timeout)
+        if info is None:  # not cached: ask the NameServer
             info = await self._publish_info(msg.topic)
         if queue is not None or selector is not None:
             mq = await self._chosen_queue(msg, queue, selector, arg)
             if mq is not None:
                 return self._unwrap(await self._send_to(mq, msg, deadline))
-        result = await self._send_with_retries(
-            info, msg, deadline, 1 + config.retry_times_when_send_failed
-        )
-        return self._unwrap(result) if self.namespace else result
-
-    async def _send_with_retries(
-        self, info: TopicPublishInfo, msg: Message, deadline: float, times: int
-    ) -> SendResult:
+        # sendDefaultImpl's retry loop, here rather than in a coroutine of its own: every
+        # send awaits through it (a coroutine layer costs ~0.3 µs a send).
         last_broker: str | None = None
         error: BaseException | None = None
         instance = self.instance
-        for _ in range(times):
+        for _ in range(1 + self.config.retry_times_when_send_failed):
             started = time.monotonic()
             if started >= deadline:
                 break
@@ -249,26 +235,47 @@ class AsyncProducer(RequestReplyMixin, AsyncLifecycle):
                     remaining = deadline - started
                     resp = await instance.remoting.invoke(addr, cmd, max(remaining, 0.001))
                     result = process_send_response(resp, mq, uniq)
-            except RemotingError as exc:
-                self._record(mq, started, isolation=True)
-                # The route may still list a master that died: fetch it again soon.
-                self.instance.note_broker_failure(mq.topic, exc)
-                error = exc
-                continue
-            except BrokerError as exc:
-                self._record(mq, started, isolation=True)
-                if not exc.retriable:
-                    raise
+            except (RemotingError, BrokerError) as exc:
+                self._failed(mq, started, exc)  # raises what is not worth a retry
                 error = exc
                 continue
             if self.config.send_latency_fault_enable:
                 self._record(mq, started, isolation=False)
             if result.status is not _SEND_OK and self.config.retry_another_broker_when_not_store_ok:
                 continue
-            return result
+            return self._unwrap(result) if self.namespace else result
         if error is not None:
             raise error
         raise RemotingError(f"send to {msg.topic} timed out before any attempt")
+
+    def _begin_send(
+        self, msg: Message, timeout: float | None
+    ) -> tuple[float, TopicPublishInfo | None]:
+        """A send's checks (started, message), the namespace, its deadline and the cached
+        route of its topic (None when there is none yet)."""
+        tasks, config = self._tasks, self.config
+        if tasks is None or tasks.closed:
+            raise ClientError(_NOT_STARTED)
+        if self.namespace:
+            self._wrap(msg)
+        topic, body, max_size = msg.topic, msg.body, config.max_message_size
+        if not topic.strip() or len(topic) > 127 or not body or len(body) > max_size:
+            _bad_message(topic, body, max_size)
+        timeout = timeout if timeout is not None else config.send_msg_timeout / 1000
+        info = self.publish_info.get(topic)
+        if info is not None and not info.message_queues:
+            info = None
+        return time.monotonic() + timeout, info
+
+    def _failed(self, mq: MessageQueue, started: float, exc: RemotingError | BrokerError) -> None:
+        """An attempt failed: the broker is avoided for a while (when enabled); a transport
+        error asks for the route again soon; a broker error not worth a retry is raised."""
+        self._record(mq, started, isolation=True)
+        if isinstance(exc, RemotingError):
+            # The route may still list a master that died: fetch it again soon.
+            self.instance.note_broker_failure(mq.topic, exc)
+        elif not exc.retriable:
+            raise exc
 
     def _record(self, mq: MessageQueue, started: float, isolation: bool) -> None:
         if self.config.send_latency_fault_enable:
