@@ -102,7 +102,9 @@ class RemotingClient:
         and pull awaits through here); callers await it at once, as they would a coroutine.
         """
         conn = self._connections.get(addr)
-        if conn is not None and conn.is_open:
+        # is_open without the property call: a connection kept here has its transport (it
+        # is kept once connected), so it is open until it has a close reason.
+        if conn is not None and conn.close_reason is None:
             return conn.invoke(cmd, timeout)
         return self._connect_and_invoke(addr, cmd, timeout)
 
