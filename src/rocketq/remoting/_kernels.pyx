@@ -546,6 +546,7 @@ cdef class SocketWriter:
     cdef size_t _spare_cap
     cdef size_t _sending  # bytes of the chunk the thread is sending now, not yet sent
     cdef bint _closing
+    cdef bint _idle  # the thread waits for bytes (only then does write() wake it)
     cdef int _error  # errno of the failed send, 0 while none failed
 
     def __cinit__(self, int fd):
@@ -579,7 +580,8 @@ cdef class SocketWriter:
         cdef Py_ssize_t total = 0
         cdef Py_ssize_t n
         cdef char* grown
-        cdef size_t need, cap
+        cdef size_t need, cap, held
+        cdef bint wake
         for frame in frames:
             total += len(<bytes>frame)
         pthread_mutex_lock(&self._lock)
@@ -599,17 +601,22 @@ cdef class SocketWriter:
                 n = len(<bytes>frame)
                 memcpy(self._pending + self._pending_len, PyBytes_AS_STRING(frame), n)
                 self._pending_len += n
-            pthread_cond_signal(&self._wake)
-            return self._pending_len + self._sending
+            held = self._pending_len + self._sending
+            wake = self._idle
         finally:
             pthread_mutex_unlock(&self._lock)
+        # Woken after the unlock (it would block on the mutex at once otherwise), and only
+        # when it sleeps: a busy thread takes the bytes after its current send.
+        if wake:
+            pthread_cond_signal(&self._wake)
+        return held
 
     def close(self):
         """Send what is pending, then end :meth:`run` (which closes the descriptor)."""
         pthread_mutex_lock(&self._lock)
         self._closing = True
-        pthread_cond_signal(&self._wake)
         pthread_mutex_unlock(&self._lock)
+        pthread_cond_signal(&self._wake)
 
     def run(self):
         """The thread's body: send until closed and drained, or a send fails; returns the
@@ -625,7 +632,9 @@ cdef class SocketWriter:
             while err == 0:
                 pthread_mutex_lock(&self._lock)
                 while self._pending_len == 0 and not self._closing:
+                    self._idle = True
                     pthread_cond_wait(&self._wake, &self._lock)
+                    self._idle = False
                 if self._pending_len == 0:  # closing, everything sent
                     pthread_mutex_unlock(&self._lock)
                     break

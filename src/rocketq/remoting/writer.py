@@ -13,6 +13,7 @@ before: the pure-Python reference of "writing" is the transport itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -24,6 +25,10 @@ from rocketq.common import speedups
 __all__ = ["SocketWriter", "socket_writer", "start_writer_thread"]
 
 log = logging.getLogger("rocketq.remoting")
+
+# The writer thread runs niced: woken by the event loop's thread, it must not take that
+# thread's core from it (the scheduler would run it there at once), only the idle one.
+_WRITER_NICENESS = 10
 
 
 class SocketWriter(Protocol):
@@ -61,6 +66,8 @@ def start_writer_thread(writer: SocketWriter, name: str, done: Callable[[int], N
 
     def body() -> None:
         error = 0
+        with contextlib.suppress(OSError):  # not fatal: only the scheduling is affected
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WRITER_NICENESS)
         try:
             error = writer.run()
         except Exception:  # pragma: no cover - run() raises nothing it does not return
