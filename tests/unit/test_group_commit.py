@@ -88,3 +88,29 @@ async def test_stop_finishes_what_was_asked() -> None:
     committer.start()
     await asyncio.to_thread(committer.stop)
     assert synced == [1]
+
+
+async def test_a_round_spanning_several_files_syncs_each() -> None:
+    # one flush() call syncs one file: a target three files on takes three calls
+    loop = asyncio.get_running_loop()
+    files = iter([100, 200, 300, 300])
+    calls: list[int] = []
+    rounds: list[tuple[int, int, bool]] = []
+    ended = asyncio.Event()
+
+    def flush() -> int:
+        calls.append(1)
+        return next(files)
+
+    def done(target: int, flushed: int, ok: bool) -> None:
+        rounds.append((target, flushed, ok))
+        ended.set()
+
+    committer = GroupCommitThread(flush, done, loop)
+    committer.start()
+    try:
+        committer.request(300)
+        await asyncio.wait_for(ended.wait(), WAIT_S)
+    finally:
+        await asyncio.to_thread(committer.stop)
+    assert rounds == [(300, 300, True)] and len(calls) == 3

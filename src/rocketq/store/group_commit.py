@@ -19,9 +19,6 @@ __all__ = ["GroupCommitThread"]
 
 log = logging.getLogger("rocketq.store")
 
-# A request can need two syncs when the bytes it waits for cross into a new file
-# (GroupCommitService#doCommit tries twice).
-_MAX_SYNCS_PER_REQUEST = 2
 
 
 class GroupCommitThread:
@@ -88,13 +85,16 @@ class GroupCommitThread:
                 return
 
     def _sync(self, target: int) -> tuple[bool, int]:
-        flushed = 0
+        """Sync until ``target`` is on disk: one ``flush()`` per file the round spans
+        (GroupCommitService#doCommit tries twice; a round here may span more files), as
+        long as each one gets further."""
+        flushed = -1
         try:
-            for _ in range(_MAX_SYNCS_PER_REQUEST):
-                flushed = self._flush()
-                if flushed >= target:
+            while True:
+                before, flushed = flushed, self._flush()
+                if flushed >= target or flushed <= before:
                     break
         except Exception:
             log.exception("commitlog group commit failed")
-            return False, flushed
+            return False, max(flushed, 0)
         return True, flushed
