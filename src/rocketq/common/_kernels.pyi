@@ -1,7 +1,8 @@
 """Types of the compiled twins in ``_kernels.pyx`` (the pure-Python functions they twin
 carry the same signatures and the docs)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from rocketq.common.record import Address, Buffer, MessageRecord, StoredMessage
 
@@ -32,6 +33,16 @@ def record_bytes(
 def create_offset_msg_id(store_host: Address, physical_offset: int) -> str: ...
 def decode_record(buf: Buffer, offset: int = 0, check_crc: bool = False) -> MessageRecord: ...
 def decode_records(data: Buffer) -> list[MessageRecord]: ...
+
+_T = TypeVar("_T")
+
+def messages_of_pull_body(
+    body: Buffer,
+    make: Callable[..., _T],
+    broker_name: str,
+    min_offset: int,
+    max_offset: int,
+) -> list[_T]: ...
 def sent_message(
     topic: str,
     queue_id: int,

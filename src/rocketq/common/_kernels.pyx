@@ -15,6 +15,7 @@ only does the same with C types. Byte and text work only, no business logic.
     create_offset_msg_id    rocketq.common.record
     decode_record           rocketq.common.record
     decode_records          rocketq.common.record
+    messages_of_pull_body   rocketq.common.record
     sent_message            rocketq.common.record
 
 Helpers that only cache (IP packing, the topic field, the msgId prefix) and the record
@@ -405,66 +406,102 @@ def decode_records(data):
         PyBuffer_Release(&view)
 
 
-cdef object _decode_record(const uint8_t* data, Py_ssize_t length, Py_ssize_t offset,
-                           bint check_crc):
+cdef struct Fields:
+    # Where one record's parts are, found by _read_head and _read_tail (which check them).
+    const uint8_t* p  # the record's first byte (TOTALSIZE)
+    int32_t size
+    uint32_t magic
+    int32_t sys_flag
+    Py_ssize_t born_len  # 4 or 16
+    Py_ssize_t store_len
+    const uint8_t* h  # the born port; the store timestamp follows
+    const uint8_t* s  # the store port; RECONSUMETIMES, PREPARED offset, BODYLEN follow
+    Py_ssize_t body_pos  # from p
+    int32_t body_len
+    Py_ssize_t topic_pos
+    Py_ssize_t topic_len
+    Py_ssize_t props_pos
+    Py_ssize_t props_len
+
+
+cdef int _read_head(const uint8_t* data, Py_ssize_t length, Py_ssize_t offset,
+                    Fields* f) except -1:
+    """The record at ``offset`` up to its body, with the reference's checks and errors."""
     if offset < 0 or length - offset < END_FILE_MIN_BLANK_LENGTH:
         raise _format_error(f"no record header at offset {offset}")
     cdef const uint8_t* p = data + offset
-    cdef int32_t size = <int32_t>_get32(p)
-    cdef uint32_t magic = _get32(p + 4)
-    if magic != MESSAGE_MAGIC_CODE and magic != MESSAGE_MAGIC_CODE_V2:
-        raise _format_error(f"bad magic code 0x{magic:08X} at offset {offset}")
-    if size < FIXED_V1_IPV4 or size > length - offset:
-        raise _format_error(f"record size {size} at offset {offset} out of range")
-    cdef int32_t sys_flag = <int32_t>_get32(p + SYSFLAG_POSITION)
-    cdef Py_ssize_t born_len = 16 if sys_flag & BORNHOST_V6_FLAG else 4
-    cdef Py_ssize_t store_len = 16 if sys_flag & STOREHOST_V6_FLAG else 4
-    cdef Py_ssize_t pos = FIXED_WITHOUT_HOSTS + born_len + store_len
-    if pos > size:
+    f.p = p
+    f.size = <int32_t>_get32(p)
+    f.magic = _get32(p + 4)
+    if f.magic != MESSAGE_MAGIC_CODE and f.magic != MESSAGE_MAGIC_CODE_V2:
+        raise _format_error(f"bad magic code 0x{f.magic:08X} at offset {offset}")
+    if f.size < FIXED_V1_IPV4 or f.size > length - offset:
+        raise _format_error(f"record size {f.size} at offset {offset} out of range")
+    f.sys_flag = <int32_t>_get32(p + SYSFLAG_POSITION)
+    f.born_len = 16 if f.sys_flag & BORNHOST_V6_FLAG else 4
+    f.store_len = 16 if f.sys_flag & STOREHOST_V6_FLAG else 4
+    f.body_pos = FIXED_WITHOUT_HOSTS + f.born_len + f.store_len
+    if f.body_pos > f.size:
         raise _format_error(f"truncated record at offset {offset}")
-    cdef const uint8_t* h = p + BORNHOST_POSITION + born_len  # born port
-    cdef const uint8_t* s = h + 12 + store_len  # store port
-    cdef int32_t body_len = <int32_t>_get32(s + 16)
-    if body_len < 0 or pos + body_len > size:
-        raise _format_error(f"body length {body_len} out of range")
-    cdef int32_t crc = <int32_t>_get32(p + 8)
-    cdef int64_t phys = <int64_t>_get64(p + 28)
-    body = PyBytes_FromStringAndSize(<const char*>p + pos, body_len)
-    if check_crc and (_crc32(body) & CRC_MASK) != crc:
-        raise _format_error(f"body CRC mismatch at physical offset {phys}")
-    pos += body_len
-    cdef Py_ssize_t topic_len
-    if magic == MESSAGE_MAGIC_CODE_V2:
-        if pos + 2 > size:
+    f.h = p + BORNHOST_POSITION + f.born_len
+    f.s = f.h + 12 + f.store_len
+    f.body_len = <int32_t>_get32(f.s + 16)
+    if f.body_len < 0 or f.body_pos + f.body_len > f.size:
+        raise _format_error(f"body length {f.body_len} out of range")
+    return 0
+
+
+cdef int _read_tail(Py_ssize_t offset, Fields* f) except -1:
+    """The topic and properties after the body found by _read_head, checked."""
+    cdef const uint8_t* p = f.p
+    cdef Py_ssize_t pos = f.body_pos + f.body_len
+    if f.magic == MESSAGE_MAGIC_CODE_V2:
+        if pos + 2 > f.size:
             raise _format_error(f"truncated record at offset {offset}")
-        topic_len = _get16(p + pos)
+        f.topic_len = _get16(p + pos)
         pos += 2
     else:
-        if pos + 1 > size:
+        if pos + 1 > f.size:
             raise _format_error(f"truncated record at offset {offset}")
-        topic_len = p[pos]
+        f.topic_len = p[pos]
         pos += 1
-    if topic_len < 0 or pos + topic_len + 2 > size:
+    if f.topic_len < 0 or pos + f.topic_len + 2 > f.size:
         raise _format_error(f"truncated record at offset {offset}")
-    topic = PyUnicode_DecodeUTF8(<const char*>p + pos, topic_len, "replace")
-    pos += topic_len
-    cdef Py_ssize_t props_len = max(_get16(p + pos), 0)
-    pos += 2
-    if pos + props_len != size:
-        raise _format_error(f"record size {size} does not match its fields ({pos + props_len})")
-    props = PyUnicode_DecodeUTF8(<const char*>p + pos, props_len, "replace")
+    f.topic_pos = pos
+    pos += f.topic_len
+    f.props_len = max(_get16(p + pos), 0)
+    f.props_pos = pos + 2
+    if f.props_pos + f.props_len != f.size:
+        raise _format_error(
+            f"record size {f.size} does not match its fields ({f.props_pos + f.props_len})")
+    return 0
+
+
+cdef object _decode_record(const uint8_t* data, Py_ssize_t length, Py_ssize_t offset,
+                           bint check_crc):
+    cdef Fields f
+    _read_head(data, length, offset, &f)
+    cdef const uint8_t* p = f.p
+    cdef int32_t crc = <int32_t>_get32(p + 8)
+    cdef int64_t phys = <int64_t>_get64(p + 28)
+    body = PyBytes_FromStringAndSize(<const char*>p + f.body_pos, f.body_len)
+    if check_crc and (_crc32(body) & CRC_MASK) != crc:
+        raise _format_error(f"body CRC mismatch at physical offset {phys}")
+    _read_tail(offset, &f)
+    topic = PyUnicode_DecodeUTF8(<const char*>p + f.topic_pos, f.topic_len, "replace")
+    props = PyUnicode_DecodeUTF8(<const char*>p + f.props_pos, f.props_len, "replace")
     record = _record_module()
     unpack_ip = record._unpack_ip
     born_host = (unpack_ip(PyBytes_FromStringAndSize(<const char*>p + BORNHOST_POSITION,
-                                                     born_len)),
-                 <int32_t>_get32(h))
-    store_host = (unpack_ip(PyBytes_FromStringAndSize(<const char*>h + 12, store_len)),
-                  <int32_t>_get32(s))
+                                                     f.born_len)),
+                 <int32_t>_get32(f.h))
+    store_host = (unpack_ip(PyBytes_FromStringAndSize(<const char*>f.h + 12, f.store_len)),
+                  <int32_t>_get32(f.s))
     values = (
-        size, magic, crc, <int32_t>_get32(p + 12), <int32_t>_get32(p + 16),
-        <int64_t>_get64(p + 20), phys, sys_flag, <int64_t>_get64(p + 40), born_host,
-        <int64_t>_get64(h + 4), store_host, <int32_t>_get32(s + 4), <int64_t>_get64(s + 8),
-        body, topic, props,
+        f.size, f.magic, crc, <int32_t>_get32(p + 12), <int32_t>_get32(p + 16),
+        <int64_t>_get64(p + 20), phys, f.sys_flag, <int64_t>_get64(p + 40), born_host,
+        <int64_t>_get64(f.h + 4), store_host, <int32_t>_get32(f.s + 4),
+        <int64_t>_get64(f.s + 8), body, topic, props,
     )
     return _new_frozen(record.MessageRecord, values)
 
@@ -510,3 +547,250 @@ def sent_message(topic, queue_id, body, properties, props, flag, sys_flag, born_
         _sent_defaults.store_host, reconsume_times, 0, props,
     )
     return _new_frozen(record.StoredMessage, values)
+
+
+# --- the received messages of a pull body (the client's consume path) ---------------------
+
+from cpython.ref cimport PyObject, Py_XINCREF
+from cpython.object cimport PyTypeObject
+from libc.string cimport memchr, memcmp
+
+import types
+
+cdef extern from "Python.h":
+    int PyUnicode_IS_COMPACT_ASCII(object text)
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    int T_OBJECT_EX
+    int READONLY
+
+# MessageSysFlag.COMPRESSED and the properties the pull path reads or sets (MessageConst).
+cdef int32_t COMPRESSED_FLAG = 0x1
+cdef str UNIQ_KEY = "UNIQ_KEY"
+cdef str MIN_OFFSET = "MIN_OFFSET"
+cdef str MAX_OFFSET = "MAX_OFFSET"
+# Arguments of messages_of_pull_body's ``make``, in order: a class whose slots are exactly
+# these (the client's MessageExt) gets them filled directly, without its __init__.
+MESSAGE_FIELDS = (
+    "topic", "body", "properties", "msg_id", "offset_msg_id", "queue_id", "queue_offset",
+    "commit_log_offset", "born_timestamp", "born_host", "store_timestamp", "store_host",
+    "reconsume_times", "sys_flag", "flag", "body_crc", "prepared_transaction_offset",
+    "broker_name",
+)
+DEF FIELD_COUNT = 18
+# make -> the byte offsets of its slots in MESSAGE_FIELDS order, or None: call it.
+cdef dict _fill_plans = {}
+cdef Py_ssize_t FILL_PLAN_LIMIT = 64
+_decompress = zlib.decompress
+_EMPTY = ()
+
+
+cdef object _fill_plan(make):
+    """The slot offsets of ``make`` when it is a plain slotted class (a dataclass) whose
+    ``make(*values)`` only stores ``values`` in MESSAGE_FIELDS' slots; else None."""
+    try:
+        return _fill_plans[make]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: called
+        return None
+    plan = _find_fill_plan(make)
+    if len(_fill_plans) >= FILL_PLAN_LIMIT:
+        _fill_plans.clear()
+    _fill_plans[make] = plan
+    return plan
+
+
+def fills_slots(make):
+    """True when messages_of_pull_body fills the slots of ``make``'s instances directly
+    instead of calling ``make`` (for the tests)."""
+    return _fill_plan(make) is not None
+
+
+cdef object _find_fill_plan(make):
+    if type(make) is not type or hasattr(make, "__post_init__"):
+        return None
+    if (<PyTypeObject*>make).tp_new != (<PyTypeObject*>object).tp_new:
+        return None
+    if tuple(make.__dict__.get("__slots__", ())) != MESSAGE_FIELDS:
+        return None
+    offsets = []
+    for name in MESSAGE_FIELDS:
+        d = make.__dict__[name]
+        if type(d) is not types.MemberDescriptorType:
+            return None
+        member = (<PyMemberDescrObject*><PyObject*>d).d_member
+        if member.type != T_OBJECT_EX or member.flags & READONLY:
+            return None
+        offsets.append(member.offset)
+    # The proof: make(*values) stores each value in its slot and nothing else in them.
+    values = tuple([object() for _ in range(FIELD_COUNT)])
+    try:
+        probe = make(*values)
+    except Exception:
+        return None
+    if type(probe) is not make:
+        return None
+    for i in range(FIELD_COUNT):
+        if (<PyObject**>(<char*><PyObject*>probe + <Py_ssize_t>offsets[i]))[0] != <PyObject*>values[i]:
+            return None
+    return tuple(offsets)
+
+
+def messages_of_pull_body(body, make, broker_name, min_offset, max_offset):
+    """The received messages of a pull body: ``make(...)`` of every record, with its
+    properties, inflated body, msgId and MIN_OFFSET/MAX_OFFSET; record.messages_of_pull_body
+    is the reference, with the docs."""
+    low, high = str(min_offset), str(max_offset)
+    cdef Py_buffer view
+    PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
+    try:
+        return _messages(<const uint8_t*>view.buf, view.len, make, broker_name, low, high)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef struct Host:
+    # The last host address made, by its raw bytes (ip, then port): the records of a pull
+    # body share their store host and mostly their born hosts.
+    uint8_t raw[20]
+    Py_ssize_t n
+
+
+cdef list _messages(const uint8_t* data, Py_ssize_t length, make, broker_name, str low,
+                    str high):
+    cdef Fields f
+    cdef Py_ssize_t i, pos = 0
+    while pos < length:  # all checked first: the reference decodes every record first
+        _read_head(data, length, pos, &f)
+        _read_tail(pos, &f)
+        pos += f.size
+    plan = _fill_plan(make)
+    cdef Py_ssize_t offsets[FIELD_COUNT]
+    if plan is not None:
+        for i in range(FIELD_COUNT):
+            offsets[i] = (<tuple>plan)[i]
+    cdef PyObject* values[FIELD_COUNT]
+    cdef list out = []
+    cdef list seen = []  # the topic, then the property names and values of the last record
+    cdef Host born_at, store_at
+    born_at.n = store_at.n = -1
+    born = store = None
+    cdef const uint8_t* p
+    # Python objects all (values[] points at them): no C type inferred for any.
+    cdef object topic, body, props, offset_id, msg_id, queue_id, queue_offset, phys, born_ts
+    cdef object store_ts, reconsume, sys_flag, flag, crc, prepared, msg
+    pos = 0
+    while pos < length:
+        _read_head(data, length, pos, &f)
+        _read_tail(pos, &f)
+        p = f.p
+        topic = _text(p + f.topic_pos, f.topic_len, seen, 0)
+        body = PyBytes_FromStringAndSize(<const char*>p + f.body_pos, f.body_len)
+        props = _props_of(p + f.props_pos, f.props_len, seen)
+        if f.sys_flag & COMPRESSED_FLAG:
+            body = _decompress(body)
+        offset_id = _offset_msg_id(f.h + 12, f.store_len, p + 28)
+        msg_id = props.get(UNIQ_KEY, offset_id)
+        props[MIN_OFFSET] = low
+        props[MAX_OFFSET] = high
+        born = _host(p + BORNHOST_POSITION, f.born_len, &born_at, born)
+        store = _host(f.h + 12, f.store_len, &store_at, store)
+        queue_id, queue_offset = <int32_t>_get32(p + 12), <int64_t>_get64(p + 20)
+        phys, born_ts = <int64_t>_get64(p + 28), <int64_t>_get64(p + 40)
+        store_ts, reconsume = <int64_t>_get64(f.h + 4), <int32_t>_get32(f.s + 4)
+        sys_flag, flag, crc = f.sys_flag, <int32_t>_get32(p + 16), <int32_t>_get32(p + 8)
+        prepared = <int64_t>_get64(f.s + 8)
+        if plan is None:
+            msg = make(topic, body, props, msg_id, offset_id, queue_id, queue_offset, phys,
+                       born_ts, born, store_ts, store, reconsume, sys_flag, flag, crc,
+                       prepared, broker_name)
+        else:  # make's own slots, in MESSAGE_FIELDS order
+            values[0], values[1], values[2] = <PyObject*>topic, <PyObject*>body, <PyObject*>props
+            values[3], values[4] = <PyObject*>msg_id, <PyObject*>offset_id
+            values[5], values[6] = <PyObject*>queue_id, <PyObject*>queue_offset
+            values[7], values[8], values[9] = <PyObject*>phys, <PyObject*>born_ts, <PyObject*>born
+            values[10], values[11] = <PyObject*>store_ts, <PyObject*>store
+            values[12], values[13] = <PyObject*>reconsume, <PyObject*>sys_flag
+            values[14], values[15] = <PyObject*>flag, <PyObject*>crc
+            values[16], values[17] = <PyObject*>prepared, <PyObject*>broker_name
+            msg = (<PyTypeObject*>make).tp_new(<type>make, <PyObject*>_EMPTY, NULL)
+            for i in range(FIELD_COUNT):
+                Py_XINCREF(values[i])
+                (<PyObject**>(<char*><PyObject*>msg + offsets[i]))[0] = values[i]
+        out.append(msg)
+        pos += f.size
+    return out
+
+
+cdef object _text(const uint8_t* p, Py_ssize_t n, list seen, Py_ssize_t k):
+    """The str of the UTF-8 ``p[:n]`` (errors replaced): ``seen[k]`` again when it is these
+    bytes (a pull body's records share their topic and most property names and values; a
+    str made once also keeps its hash), else a new one, kept at ``seen[k]``."""
+    cdef Py_ssize_t count = len(seen)
+    if k < count:
+        known = seen[k]
+        if (PyUnicode_IS_COMPACT_ASCII(known) and PyUnicode_GET_LENGTH(known) == n
+                and memcmp(PyUnicode_DATA(known), p, n) == 0):
+            return known
+    text = PyUnicode_DecodeUTF8(<const char*>p, n, "replace")
+    if k < count:
+        seen[k] = text
+    else:  # k == count: the positions are taken in order
+        seen.append(text)
+    return text
+
+
+cdef dict _props_of(const uint8_t* p, Py_ssize_t n, list seen):
+    """decode_properties of the UTF-8 text ``p[:n]``, split at its 0x02 and 0x01 bytes: an
+    ASCII byte is never part of a multi-byte or a replaced sequence, so the pieces decode to
+    the reference's substrings, and a piece is empty exactly when its text is."""
+    cdef dict out = {}
+    cdef Py_ssize_t start = 0, end, cut, k = 1
+    cdef const uint8_t* found
+    while start < n:
+        found = <const uint8_t*>memchr(p + start, PROPERTY_SEPARATOR, n - start)
+        end = n if found == NULL else found - p
+        found = <const uint8_t*>memchr(p + start, NAME_VALUE_SEPARATOR, end - start)
+        cut = end if found == NULL else found - p
+        if start < cut < end - 1:
+            name = _text(p + start, cut - start, seen, k)
+            out[name] = _text(p + cut + 1, end - cut - 1, seen, k + 1)
+            k += 2
+        start = end + 1
+    return out
+
+
+cdef str _offset_msg_id(const uint8_t* store, Py_ssize_t ip_len, const uint8_t* phys):
+    """create_offset_msg_id of a record: the uppercase hex of its store ip and port (which
+    follow each other in the record), then of its physical offset."""
+    cdef Py_ssize_t i, n = ip_len + 4
+    text = PyUnicode_New(2 * (n + 8), 127)
+    cdef char* q = <char*>PyUnicode_DATA(text)
+    for i in range(n):
+        q[2 * i] = HEX_DIGITS[store[i] >> 4]
+        q[2 * i + 1] = HEX_DIGITS[store[i] & 0xF]
+    q += 2 * n
+    for i in range(8):
+        q[2 * i] = HEX_DIGITS[phys[i] >> 4]
+        q[2 * i + 1] = HEX_DIGITS[phys[i] & 0xF]
+    return text
+
+
+cdef object _host(const uint8_t* raw, Py_ssize_t ip_len, Host* last, object made):
+    """(ip text, port) of the ip and port at ``raw``: ``made`` again when ``last`` says it
+    is of the same bytes."""
+    cdef Py_ssize_t n = ip_len + 4
+    if n == last.n and memcmp(raw, last.raw, n) == 0:
+        return made
+    host = (_record_module()._unpack_ip(PyBytes_FromStringAndSize(<const char*>raw, ip_len)),
+            <int32_t>_get32(raw + ip_len))
+    memcpy(last.raw, raw, n)
+    last.n = n
+    return host

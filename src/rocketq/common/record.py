@@ -38,14 +38,14 @@ import mmap
 import socket
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from rocketq.common import speedups
 from rocketq.common.errors import ProtocolError
 from rocketq.common.hashing import java_string_hash
-from rocketq.common.message import decode_properties, encode_properties
+from rocketq.common.message import MessageConst, SysFlag, decode_properties, encode_properties
 
 __all__ = [
     "BLANK_MAGIC_CODE",
@@ -68,6 +68,7 @@ __all__ = [
     "decode_records",
     "encode_blank",
     "encode_record",
+    "messages_of_pull_body",
     "peek_record",
     "record_bytes",
     "record_length",
@@ -78,6 +79,7 @@ __all__ = [
 
 Address: TypeAlias = tuple[str, int]
 Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
+_T = TypeVar("_T")
 
 # MessageDecoder.MESSAGE_MAGIC_CODE (-626843481): V1 record, 1-byte topic length.
 MESSAGE_MAGIC_CODE = 0xDAA320A7
@@ -472,6 +474,11 @@ def _decode_view(view: memoryview, magic: int, check_crc: bool) -> MessageRecord
 @speedups.twin
 def decode_records(data: Buffer) -> list[MessageRecord]:
     """Decode concatenated records (a pull body); raises RecordFormatError on a bad one."""
+    return _decode_records(data)
+
+
+def _decode_records(data: Buffer) -> list[MessageRecord]:
+    # decode_records' reference, also what the reference messages_of_pull_body calls.
     out = []
     pos = 0
     view = memoryview(data)
@@ -479,4 +486,41 @@ def decode_records(data: Buffer) -> list[MessageRecord]:
         record = _decode_record(view, pos, False)
         out.append(record)
         pos += record.total_size
+    return out
+
+
+@speedups.twin
+def messages_of_pull_body(
+    body: Buffer,
+    make: Callable[..., _T],
+    broker_name: str,
+    min_offset: int,
+    max_offset: int,
+) -> list[_T]:
+    """The received messages of a pull body: ``make(...)`` of every record, with its
+    properties, inflated body, msgId and MIN_OFFSET/MAX_OFFSET as the client's
+    ``PullAPIWrapper#processPullResult`` gives them. Has a compiled twin.
+
+    Every record is decoded before the first message is made, so a bad record raises
+    RecordFormatError before a bad compressed body raises ``zlib.error``. ``make`` (the
+    client's ``MessageExt``) is called positionally with topic, body, properties, msg_id
+    (UNIQ_KEY, else the offset msgId), offset_msg_id, queue_id, queue_offset,
+    commit_log_offset, born_timestamp, born_host, store_timestamp, store_host,
+    reconsume_times, sys_flag, flag, body_crc, prepared_transaction_offset, broker_name.
+    """
+    low, high = str(min_offset), str(max_offset)
+    out = []
+    for r in _decode_records(body):
+        props = decode_properties(r.properties)
+        data = zlib.decompress(r.body) if r.sys_flag & SysFlag.COMPRESSED else r.body
+        offset_id = create_offset_msg_id(r.store_host, r.physical_offset)
+        msg_id = props.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX, offset_id)
+        props[MessageConst.MIN_OFFSET] = low
+        props[MessageConst.MAX_OFFSET] = high
+        out.append(make(
+            r.topic, data, props, msg_id, offset_id, r.queue_id, r.queue_offset,
+            r.physical_offset, r.born_timestamp, r.born_host, r.store_timestamp,
+            r.store_host, r.reconsume_times, r.sys_flag, r.flag, r.body_crc,
+            r.prepared_transaction_offset, broker_name,
+        ))  # fmt: skip
     return out
