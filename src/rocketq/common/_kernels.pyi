@@ -36,6 +36,10 @@ def decode_records(data: Buffer) -> list[MessageRecord]: ...
 
 _T = TypeVar("_T")
 
+# The arguments of messages_of_pull_body's make, in order.
+MESSAGE_FIELDS: tuple[str, ...]
+
+def fills_slots(make: object) -> bool: ...
 def messages_of_pull_body(
     body: Buffer,
     make: Callable[..., _T],
