@@ -559,6 +559,7 @@ import types
 
 cdef extern from "Python.h":
     int PyUnicode_IS_COMPACT_ASCII(object text)
+    dict _PyDict_NewPresized(Py_ssize_t minused)  # what Cython's own dict displays call
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -751,9 +752,15 @@ cdef dict _props_of(const uint8_t* p, Py_ssize_t n, list seen):
     """decode_properties of the UTF-8 text ``p[:n]``, split at its 0x02 and 0x01 bytes: an
     ASCII byte is never part of a multi-byte or a replaced sequence, so the pieces decode to
     the reference's substrings, and a piece is empty exactly when its text is."""
-    cdef dict out = {}
-    cdef Py_ssize_t start = 0, end, cut, k = 1
-    cdef const uint8_t* found
+    cdef Py_ssize_t start = 0, end, cut, k = 1, pairs = 1
+    cdef const uint8_t* found = p
+    while True:  # sized for every pair and MIN_OFFSET/MAX_OFFSET: the dict never grows
+        found = <const uint8_t*>memchr(found, PROPERTY_SEPARATOR, n - (found - p))
+        if found == NULL:
+            break
+        found += 1
+        pairs += 1
+    cdef dict out = _PyDict_NewPresized(pairs + 2)
     while start < n:
         found = <const uint8_t*>memchr(p + start, PROPERTY_SEPARATOR, n - start)
         end = n if found == NULL else found - p
