@@ -81,7 +81,6 @@ TWINNED_MODULES = (
     "rocketq.common.message",
     "rocketq.common.record",
     "rocketq.remoting.codec",
-    "rocketq.remoting.writer",
     "rocketq.store.index_file",
 )
 

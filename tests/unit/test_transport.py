@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -706,3 +707,21 @@ async def test_requests_of_one_read_go_to_the_many_processor_in_runs(
     assert answers[4].remark == "one" and answers[5].remark == "many"
     assert answers[6].code == ResponseCode.SYSTEM_ERROR
     assert answers[7].code == ResponseCode.SYSTEM_ERROR
+
+
+async def test_big_requests_and_big_answers_both_ways_do_not_stall(
+    server: RemotingServer, client: RemotingClient
+) -> None:
+    # 17 MB of requests one way while as much comes back: the client keeps reading while
+    # its own writes back up (were both ends to stop reading, neither would move again).
+    sizes = [0, 1, 1000, 70_000, 2 << 20] * 8
+    requests = [
+        RemotingCommand.request(ECHO, {"n": str(i)}, os.urandom(size) if size else None)
+        for i, size in enumerate(sizes)
+    ]
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(client.invoke(addr_of(server), r, 30.0) for r in requests)), 60.0
+    )
+    for request, answer in zip(requests, answers, strict=True):
+        assert answer.ext_fields == request.ext_fields
+        assert (answer.body or None) == request.body

@@ -14,7 +14,6 @@ exception with SYSTEM_ERROR, as Java's ``NettyRemotingAbstract`` does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import typing
@@ -31,12 +30,6 @@ from rocketq.common.errors import (
 from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encode_parts
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
-from rocketq.remoting.writer import (
-    SocketWriter,
-    describe_error,
-    socket_writer,
-    start_writer_thread,
-)
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Connection", "ManyProcessor", "Processor", "ProcessorTable"]
 
@@ -94,7 +87,6 @@ class Connection(asyncio.Protocol):
         max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         on_close: Callable[[Connection], None] | None = None,
-        offload_after: int | None = None,
         server_side: bool = False,
     ) -> None:
         self._processors = processors
@@ -115,12 +107,6 @@ class Connection(asyncio.Protocol):
         # Frames written during this turn of the event loop, sent together by _flush with
         # one writelines (one send syscall) instead of one per frame: DESIGN principle 5.
         self._out: list[bytes] | None = None
-        # After this many flushes a thread of its own sends this connection's frames
-        # (writer.py; compiled core only); None: the transport always writes.
-        self._offload_after = offload_after
-        self._flushes = 0
-        self._writer: SocketWriter | None = None
-        self._writer_paused = False
         self._opaque = 0
         self.close_reason: str | None = None
         self.closed = asyncio.get_running_loop().create_future()
@@ -203,8 +189,6 @@ class Connection(asyncio.Protocol):
         if self.close_reason is None:
             self.close_reason = f"connection lost: {exc}" if exc else "closed by peer"
         self._fail_pending()
-        if self._writer is not None:
-            self._writer.close()
         for task in list(self._tasks):
             task.cancel()
         if not self.closed.done():
@@ -313,8 +297,6 @@ class Connection(asyncio.Protocol):
         if self._transport is not None and not self._transport.is_closing():
             self._flush()  # what was written before close() still goes out
             self._transport.close()
-        if self._writer is not None:
-            self._writer.close()  # it sends what it holds, then closes its descriptor
         self._fail_pending()
 
     async def wait_closed(self) -> None:
@@ -325,60 +307,8 @@ class Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         out, self._out = self._out, None
-        if not out or self._transport is None or self._transport.is_closing():
-            return
-        writer = self._writer
-        if writer is None:
+        if out and self._transport is not None and not self._transport.is_closing():
             self._transport.writelines(out)
-            if self._offload_after is not None:
-                self._flushes += 1
-                if self._flushes >= self._offload_after:
-                    self._start_writer()
-            return
-        pending = writer.write(out)
-        if pending < 0:
-            self.close(f"send failed: {describe_error(writer.error)}")
-        elif pending > _WRITER_HIGH_WATER and not self._writer_paused:
-            # The peer reads slower than we answer: stop reading its requests meanwhile.
-            self._writer_paused = True
-            self._transport.pause_reading()
-            self._loop.call_later(_WRITER_CHECK_S, self._check_writer_drained)
-
-    def _start_writer(self) -> None:
-        """Hand this connection's sending to a writer thread, if the core can and nothing
-        is still buffered in the transport (the order of the bytes must hold)."""
-        transport = self._transport
-        if transport is None or transport.get_write_buffer_size():
-            return
-        self._offload_after = None  # one try
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return
-        writer = socket_writer(sock.fileno())
-        if writer is None:
-            return
-        self._writer = writer
-        loop = self._loop
-
-        def done(error: int) -> None:
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody to tell
-                loop.call_soon_threadsafe(self._writer_ended, error)
-
-        start_writer_thread(writer, self.peer, done)
-
-    def _writer_ended(self, error: int) -> None:
-        if error and self.is_open:
-            self.close(f"send failed: {describe_error(error)}")
-
-    def _check_writer_drained(self) -> None:
-        writer, transport = self._writer, self._transport
-        if writer is None or transport is None or transport.is_closing():
-            return
-        if writer.pending > _WRITER_LOW_WATER and writer.error == 0:
-            self._loop.call_later(_WRITER_CHECK_S, self._check_writer_drained)
-            return
-        self._writer_paused = False
-        transport.resume_reading()
 
     def _expire_due(self, due: list[tuple[int, int, float]]) -> None:
         """Fail the requests whose time is up: (opaque, code, timeout) of each."""
@@ -578,11 +508,6 @@ class _Deadlines:
             self._on_due(due)
 
 
-# A writer thread holding more than this stops the reading of the peer's requests until it
-# holds less than the low mark again (checked every _WRITER_CHECK_S).
-_WRITER_HIGH_WATER = 8 * 1024 * 1024
-_WRITER_LOW_WATER = 1024 * 1024
-_WRITER_CHECK_S = 0.002
 # Requests whose timeouts differ by less than this share a deadline bucket (see _Deadlines).
 _TIMEOUT_BUCKET_S = 0.01
 # A deadline bucket longer than this, and four times the requests pending, is compacted.

@@ -14,11 +14,6 @@ __all__ = ["RemotingServer"]
 log = logging.getLogger("rocketq.remoting")
 
 
-# A connection that has written this many loop turns' worth of answers is busy enough for
-# a writer thread of its own (connection.py, writer.py); short admin connections never get one.
-OFFLOAD_AFTER_FLUSHES = 256
-
-
 class RemotingServer:
     """Listens on ``host:port`` (port 0 picks a free one) and dispatches requests by code."""
 
@@ -30,10 +25,8 @@ class RemotingServer:
         *,
         max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
         on_connection_closed: Callable[[Connection], None] | None = None,
-        offload_after: int | None = OFFLOAD_AFTER_FLUSHES,
     ) -> None:
         self.processors = processors
-        self._offload_after = offload_after
         self.host = host
         self._port = port
         self._max_frame_length = max_frame_length
@@ -51,7 +44,6 @@ class RemotingServer:
             self.processors,
             max_frame_length=self._max_frame_length,
             on_close=self._closed,
-            offload_after=self._offload_after,
             server_side=True,
         )
         self.connections.add(conn)
