@@ -131,7 +131,7 @@ class Connection(asyncio.Protocol):
             return
         if self._processors is None or not self._processors.many:
             for cmd in commands:
-                if cmd.is_response:
+                if cmd.flag & FLAG_RESPONSE:  # cmd.is_response without the property call
                     self._on_response(cmd)
                 else:
                     self._on_request(cmd)
@@ -145,7 +145,7 @@ class Connection(asyncio.Protocol):
         run: list[RemotingCommand] = []
         run_with: ManyProcessor | None = None
         for cmd in commands:
-            if cmd.is_response:
+            if cmd.flag & FLAG_RESPONSE:
                 self._on_response(cmd)
                 continue
             with_ = many.get(cmd.code)
@@ -220,7 +220,7 @@ class Connection(asyncio.Protocol):
     def write(self, cmd: RemotingCommand) -> None:
         """Write one command (sent with the others of this loop turn); raises
         ``RemotingSendRequestError`` when closed."""
-        if not self.is_open:
+        if self.close_reason is not None or self._transport is None:  # not is_open
             raise RemotingSendRequestError(
                 f"connection to {self.peer} is closed ({self.close_reason})"
             )
@@ -276,11 +276,12 @@ class Connection(asyncio.Protocol):
         timeout after ``timeout`` seconds, or the connection closing)."""
         self._opaque = opaque = (self._opaque + 1) & _OPAQUE_MASK
         cmd.opaque = opaque
-        cmd.flag &= ~(FLAG_RESPONSE | FLAG_ONEWAY)
-        future: asyncio.Future[RemotingCommand] = self._loop.create_future()
+        cmd.flag &= _NOT_RESPONSE_OR_ONEWAY
+        loop = self._loop
+        future: asyncio.Future[RemotingCommand] = loop.create_future()
         self.write(cmd)
         self._pending[opaque] = future
-        self._deadlines.add(self._loop, opaque, cmd.code, timeout)
+        self._deadlines.add(loop, opaque, cmd.code, timeout)
         return future
 
     def send_oneway(self, cmd: RemotingCommand) -> None:
@@ -452,7 +453,7 @@ class _Deadlines:
     def add(self, loop: asyncio.AbstractEventLoop, opaque: int, code: int, timeout: float) -> None:
         """Watch request ``opaque`` (pending until answered) for ``timeout`` seconds."""
         deadline = loop.time() + timeout
-        key = int(timeout / _TIMEOUT_BUCKET_S)
+        key = int(timeout * _BUCKETS_PER_S)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = deque()
@@ -510,8 +511,11 @@ class _Deadlines:
 
 # Requests whose timeouts differ by less than this share a deadline bucket (see _Deadlines).
 _TIMEOUT_BUCKET_S = 0.01
+_BUCKETS_PER_S = 100.0  # 1 / _TIMEOUT_BUCKET_S, multiplied (cheaper than a division)
 # A deadline bucket longer than this, and four times the requests pending, is compacted.
 _COMPACT_AT = 1024
 # A timer that fires this much before its time still counts as on time.
 _TIMER_SLACK_S = 0.001
 _NEVER = float("inf")
+# A request's flag bits cleared before it is sent.
+_NOT_RESPONSE_OR_ONEWAY = ~(FLAG_RESPONSE | FLAG_ONEWAY)
