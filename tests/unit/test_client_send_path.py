@@ -16,7 +16,6 @@ from rocketq.client.message import (
     PullStatus,
     SendResult,
     SendStatus,
-    messages_from_pull,
     new_send_result,
 )
 from rocketq.client.producer import AsyncProducer
@@ -24,7 +23,12 @@ from rocketq.client.pull_wrapper import pull_request_ext
 from rocketq.common.errors import BrokerError
 from rocketq.common.ids import UniqIdGenerator
 from rocketq.common.message import SysFlag, encode_properties
-from rocketq.common.record import StoredMessage, decode_records, encode_record
+from rocketq.common.record import (
+    StoredMessage,
+    decode_records,
+    encode_record,
+    messages_of_pull_body,
+)
 from rocketq.remoting.client import RemotingClient
 from rocketq.remoting.codes import RequestCode, ResponseCode
 from rocketq.remoting.command import RemotingCommand
@@ -113,7 +117,7 @@ def test_uniq_ids_count_up_under_one_prefix() -> None:
     assert [int(i[-4:], 16) for i in ids] == [1, 2, 3]
 
 
-def test_messages_from_pull_are_from_record_with_the_offset_properties() -> None:
+def test_pulled_messages_are_from_record_with_the_offset_properties() -> None:
     stored = [
         (b"plain", {"UNIQ_KEY": "AB12", "TAGS": "a"}, 0),
         (zlib.compress(b"zipped"), {}, SysFlag.COMPRESSED),
@@ -138,7 +142,7 @@ def test_messages_from_pull_are_from_record_with_the_offset_properties() -> None
         m = MessageExt.from_record(record, "broker-a")
         m.properties |= {"MIN_OFFSET": "0", "MAX_OFFSET": "9"}
         expected.append(m)
-    got = messages_from_pull(decode_records(body), "broker-a", 0, 9)
+    got = messages_of_pull_body(body, MessageExt, "broker-a", 0, 9)
     assert got == expected
     assert [m.body for m in got] == [b"plain", b"zipped"]
     assert got[0].msg_id == "AB12"

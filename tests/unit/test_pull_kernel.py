@@ -1,6 +1,6 @@
 """``record.messages_of_pull_body``: a pull body straight to the client's messages, pure
 Python and compiled (``impl`` fixture, tests/conftest.py), against each other and against the
-client's older two-step path (``decode_records`` then ``messages_from_pull``)."""
+client's older two-step path (``decode_records`` then ``MessageExt.from_record``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rocketq.client.message import MessageExt, messages_from_pull
+from rocketq.client.message import MessageExt
 from rocketq.common.message import encode_properties
 from rocketq.common.record import RecordFormatError, StoredMessage, decode_records, encode_record
 from tests.conftest import Kernels, compiled_kernels, twin_implementations
@@ -91,10 +91,20 @@ def test_twins_agree_with_the_clients_two_step_path(
         assert _outcome(compiled.messages_of_pull_body, body, make, "broker-a", low, high) == (
             expected
         )
-    two_step = _outcome(lambda: messages_from_pull(decode_records(body), "broker-a", low, high))
+    two_step = _outcome(lambda: _from_records(body, low, high))
     assert _outcome(pure.messages_of_pull_body, body, MessageExt, "broker-a", low, high) == (
         two_step
     )
+
+
+def _from_records(body: bytes, low: int, high: int) -> list[MessageExt]:
+    """The two-step path: each record decoded, then MessageExt.from_record + MIN/MAX."""
+    out = []
+    for record in decode_records(body):
+        msg = MessageExt.from_record(record, "broker-a")
+        msg.properties |= {"MIN_OFFSET": str(low), "MAX_OFFSET": str(high)}
+        out.append(msg)
+    return out
 
 
 _BODY = b"".join(

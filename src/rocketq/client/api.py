@@ -16,13 +16,12 @@ from rocketq.client.message import (
     PullStatus,
     SendResult,
     SendStatus,
-    messages_from_pull,
     new_send_result,
 )
 from rocketq.client.offset_store import OffsetNotFoundError
 from rocketq.common.errors import BrokerError, RemotingError
 from rocketq.common.message import MessageConst
-from rocketq.common.record import decode_records
+from rocketq.common.record import decode_records, messages_of_pull_body
 from rocketq.remoting import fastjson
 from rocketq.remoting.body import TopicRouteData
 from rocketq.remoting.client import RemotingClient
@@ -250,7 +249,7 @@ class MQClientAPI:
             )
         messages: list[MessageExt] = []
         if status is PullStatus.FOUND and resp.body:
-            messages = messages_from_pull(decode_records(resp.body), broker_name, low, high)
+            messages = messages_of_pull_body(resp.body, MessageExt, broker_name, low, high)
         return PullResult(status, next_begin, low, high, messages, suggest)
 
     async def send_message_back(

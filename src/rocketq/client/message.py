@@ -8,7 +8,6 @@ UNIQ_KEY when the producer set one, else the offset id, as the Java and C++ clie
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from enum import Enum
 
@@ -25,7 +24,6 @@ __all__ = [
     "SendResult",
     "SendStatus",
     "UniqIdGenerator",
-    "messages_from_pull",
     "new_send_result",
 ]
 
@@ -157,38 +155,6 @@ class MessageExt:
         )
 
 
-def messages_from_pull(
-    records: Iterable[MessageRecord], broker_name: str, min_offset: int, max_offset: int
-) -> list[MessageExt]:
-    """:meth:`MessageExt.from_record` of every record of a pull body, with MIN_OFFSET and
-    MAX_OFFSET set as ``PullAPIWrapper#processPullResult`` sets them: one pass with its
-    names bound locally, as every pulled message goes through here."""
-    low, high = str(min_offset), str(max_offset)
-    uniq_key, min_key, max_key = _UNIQ_KEY, MessageConst.MIN_OFFSET, MessageConst.MAX_OFFSET
-    new, decode, offset_msg_id = MessageExt, decode_properties, create_offset_msg_id
-    out: list[MessageExt] = []
-    append = out.append
-    for r in records:
-        props = decode(r.properties)
-        body = r.body
-        if r.sys_flag & _COMPRESSED:
-            body = zlib.decompress(body)
-        offset_id = offset_msg_id(r.store_host, r.physical_offset)
-        msg_id = props.get(uniq_key, offset_id)
-        props[min_key] = low
-        props[max_key] = high
-        msg = new(
-            r.topic, body, props, msg_id, offset_id, r.queue_id, r.queue_offset,
-            r.physical_offset, r.born_timestamp, r.born_host, r.store_timestamp,
-            r.store_host, r.reconsume_times, r.sys_flag, r.flag, r.body_crc,
-            r.prepared_transaction_offset, broker_name,
-        )  # fmt: skip
-        append(msg)
-    return out
-
-
-_UNIQ_KEY = MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX
-_COMPRESSED = SysFlag.COMPRESSED
 _SYSTEM_KEYS = frozenset(
     v for k, v in vars(MessageConst).items() if k.isupper() and isinstance(v, str) and v != " "
 )
