@@ -26,7 +26,7 @@ from rocketq.remoting.codec import (
 from rocketq.remoting.codes import LanguageCode, RequestCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
-from tests.conftest import twin_implementation
+from tests.conftest import Kernels, twin_implementation
 
 # The names below that the tests call: the pure-Python reference of codec.py, then its
 # compiled twin (rocketq.common.speedups); every test of this module runs once with each.
@@ -686,7 +686,7 @@ def test_make_response_fills_each_field_by_name() -> None:
 
 
 @given(
-    opaque=st.integers(0, 2**31 - 1),
+    opaque=st.integers(-(2**31), 2**31 - 1),
     stype=st.sampled_from([SerializeType.JSON, SerializeType.ROCKETMQ]),
     msg_id=st.text("0123456789ABCDEF", min_size=32, max_size=32),
     queue_id=st.integers(0, 2**31 - 1),
@@ -695,10 +695,14 @@ def test_make_response_fills_each_field_by_name() -> None:
 )
 @settings(max_examples=300, deadline=None)
 def test_send_ok_frame_is_what_encode_writes(
-    opaque: int, stype: SerializeType, msg_id: str, queue_id: int, queue_offset: int, region: str
+    impl: Kernels,
+    opaque: int,
+    stype: SerializeType,
+    msg_id: str,
+    queue_id: int,
+    queue_offset: int,
+    region: str,
 ) -> None:
-    from rocketq.remoting.codec import encode_send_ok
-
     request = RemotingCommand(code=RequestCode.SEND_MESSAGE_V2, opaque=opaque, serialize_type=stype)
     answer = request.make_response(
         ext_fields={
@@ -709,7 +713,7 @@ def test_send_ok_frame_is_what_encode_writes(
             "TRACE_ON": "true",
         }
     )
-    frame = encode_send_ok(opaque, stype, msg_id, queue_id, queue_offset, region)
+    frame = impl.encode_send_ok(opaque, stype, msg_id, queue_id, queue_offset, region)
     assert frame == encode(answer)
     (decoded,) = FrameDecoder().feed(frame)
     assert decoded == answer

@@ -98,7 +98,7 @@ _SEND_OK_JSON = (
     '"version":%d}'
 )
 # Per region: (its JSON text, the binary header's MSG_REGION and TRACE_ON entries).
-_send_ok_tails: dict[str, tuple[str, bytes]] = {}
+_send_ok_tails: dict[str, tuple[bytes, bytes]] = {}
 # Distinct region names kept (a broker has one).
 _SEND_OK_TAILS_LIMIT = 64
 
@@ -108,6 +108,21 @@ def _binary_entry(key: str, value: str) -> bytes:
     return _SHORT.pack(len(k)) + k + _INT.pack(len(v)) + v
 
 
+def send_ok_tail(region: str) -> tuple[bytes, bytes]:
+    """The region's parts of a SEND answer: (its JSON string, the binary header's
+    MSG_REGION and TRACE_ON entries); kept per region (the compiled twin uses them too)."""
+    tail = _send_ok_tails.get(region)
+    if tail is None:
+        if len(_send_ok_tails) > _SEND_OK_TAILS_LIMIT:
+            _send_ok_tails.clear()
+        tail = _send_ok_tails[region] = (
+            orjson.dumps(region),
+            _binary_entry("MSG_REGION", region) + _binary_entry("TRACE_ON", "true"),
+        )
+    return tail
+
+
+@speedups.twin
 def encode_send_ok(
     opaque: int,
     serialize_type: int,
@@ -120,14 +135,7 @@ def encode_send_ok(
     for that RemotingCommand (``SendMessageResponseHeader`` fields, region, trace on; JSON
     or RocketMQ's binary header, as the request came), without building the command and
     its extFields: the broker writes one per message. ``msg_id`` is hex (an offset msgId)."""
-    tail = _send_ok_tails.get(region)
-    if tail is None:
-        if len(_send_ok_tails) > _SEND_OK_TAILS_LIMIT:
-            _send_ok_tails.clear()
-        tail = _send_ok_tails[region] = (
-            orjson.dumps(region).decode(),
-            _binary_entry("MSG_REGION", region) + _binary_entry("TRACE_ON", "true"),
-        )
+    tail = send_ok_tail(region)
     if serialize_type == SerializeType.ROCKETMQ:
         qid, qoff = str(queue_id).encode(), str(queue_offset).encode()
         ext = (
@@ -146,7 +154,15 @@ def encode_send_ok(
     else:
         header = (
             _SEND_OK_JSON
-            % (msg_id, queue_id, queue_offset, tail[0], DEFAULT_LANGUAGE, opaque, DEFAULT_VERSION)
+            % (
+                msg_id,
+                queue_id,
+                queue_offset,
+                tail[0].decode(),
+                DEFAULT_LANGUAGE,
+                opaque,
+                DEFAULT_VERSION,
+            )
         ).encode()
         stype = 0
     return _PREFIX.pack(4 + len(header), stype | len(header)) + header
