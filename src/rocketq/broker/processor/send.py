@@ -169,13 +169,21 @@ class SendMessageProcessor:
         waiting: list[tuple[int, RemotingCommand, RemotingCommand | None, StoredMessage]] = []
         writable = self.config.broker_permission & PERM_WRITE
         for req in reqs:
-            plain = self._plain(conn, req) if writable else None
+            try:
+                plain = self._plain(conn, req) if writable else None
+                prepared = self._prepare(conn, req) if plain is None else None
+            except Exception as exc:  # one bad request fails alone, not its whole read
+                log.exception("preparing a send from %s failed", conn.peer)
+                answers.append(
+                    _fail(req.make_response(ext_fields={}), ResponseCode.SYSTEM_ERROR, repr(exc))
+                )
+                continue
             if plain is not None:
                 waiting.append((len(answers), req, None, plain[0][0]))
                 puts.append(plain)
                 answers.append(None)
                 continue
-            prepared = self._prepare(conn, req)
+            assert prepared is not None
             if not isinstance(prepared, tuple):
                 answers.append(prepared)
                 continue
