@@ -107,15 +107,16 @@ cdef int64_t MAX_TIME_DIFF = 0x7FFFFFFF
 cdef int64_t SAFE = 1 << 60
 cdef int64_t INT32_MAX = 0x7FFFFFFF
 
-cdef object _index_file = None
+cdef dict _references = {}
 
 
-cdef object _reference_put_index_key():
-    global _index_file
-    if _index_file is None:
+cdef object _reference(str name):
+    """The pure-Python reference of the kernel ``name`` (for inputs left to it)."""
+    fn = _references.get(name)
+    if fn is None:
         from rocketq.common import speedups
-        _index_file = speedups.REFERENCE["put_index_key"]
-    return _index_file
+        fn = _references[name] = speedups.REFERENCE[name]
+    return fn
 
 
 def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, str key not None,
@@ -141,7 +142,7 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
     if count < 0 or slots <= 0 or not (-SAFE < ts < SAFE and -SAFE < begin_ts < SAFE
                                        and -SAFE < phy < SAFE and count < INT32_MAX
                                        and 0 <= used < INT32_MAX and slots < SAFE // 4):
-        return _reference_put_index_key()(buf, header, hash_slot_num, index_num, prefix, key,
+        return _reference("put_index_key")(buf, header, hash_slot_num, index_num, prefix, key,
                                           phy_offset, store_timestamp)
     if count >= n:
         return False
@@ -161,7 +162,7 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
     cdef uint8_t* p = <uint8_t*>view.buf
     try:
         if entry_pos + INDEX_ENTRY_SIZE > view.len or slot_pos + 4 > view.len:
-            return _reference_put_index_key()(buf, header, hash_slot_num, index_num, prefix,
+            return _reference("put_index_key")(buf, header, hash_slot_num, index_num, prefix,
                                               key, phy_offset, store_timestamp)
         prev = <int32_t>_get32(p + slot_pos)
         if prev <= INVALID_INDEX or prev > count:
@@ -192,15 +193,6 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
         PyBuffer_Release(&view)
 
 
-cdef object _reference_put_index_keys_fn = None
-
-
-cdef object _reference_put_index_keys():
-    global _reference_put_index_keys_fn
-    if _reference_put_index_keys_fn is None:
-        from rocketq.common import speedups
-        _reference_put_index_keys_fn = speedups.REFERENCE["put_index_keys"]
-    return _reference_put_index_keys_fn
 
 
 def put_index_keys(buf, header, hash_slot_num, index_num, keys, first):
@@ -225,7 +217,7 @@ def put_index_keys(buf, header, hash_slot_num, index_num, keys, first):
             -SAFE < begin_ts < SAFE and -SAFE < end_ts < SAFE and -SAFE < begin_phy < SAFE
             and -SAFE < end_phy < SAFE and count < INT32_MAX and 0 <= used < INT32_MAX
             and slots < SAFE // 4):
-        return _reference_put_index_keys()(buf, header, hash_slot_num, index_num, keys, first)
+        return _reference("put_index_keys")(buf, header, hash_slot_num, index_num, keys, first)
     base = INDEX_HEADER_SIZE + slots * INDEX_HASH_SLOT_SIZE
     PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
     p = <uint8_t*>view.buf
@@ -288,7 +280,7 @@ def put_index_keys(buf, header, hash_slot_num, index_num, keys, first):
         header.hash_slot_count = used
         header.index_count = count
     if index < total and count < n:  # stopped on a value the C types do not hold
-        return _reference_put_index_keys()(buf, header, hash_slot_num, index_num, keys, index)
+        return _reference("put_index_keys")(buf, header, hash_slot_num, index_num, keys, index)
     return index if index < total else total
 
 
@@ -334,7 +326,6 @@ _object_new = object.__new__
 cdef dict _packed_ips = {}
 cdef object _record = None
 cdef object _result_type = None
-cdef object _reference_put_batches_fn = None
 
 
 cdef struct _Staged:
@@ -546,14 +537,6 @@ cdef void _write_record(uint8_t* p, _Staged* s, int64_t phys, int64_t stamp,
     memcpy(p + 2, s.props, s.props_len)
 
 
-cdef object _reference_put_batches():
-    global _reference_put_batches_fn
-    if _reference_put_batches_fn is None:
-        from rocketq.common import speedups
-        _reference_put_batches_fn = speedups.REFERENCE["put_batches"]
-    return _reference_put_batches_fn
-
-
 def put_batches(buf, position, limit, batches, first, dict table not None, file_from_offset,
                 store_timestamp, store_host, max_message_size, list out not None):
     """Write ``batches[first:]`` into ``buf`` (the mapping of the CommitLog file starting at
@@ -573,7 +556,7 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
     except Exception:
         store_ip = None
     if store_ip is None or pos < 0 or index < 0 or max_size < 0 or base_offset < 0:
-        return _reference_put_batches()(buf, position, limit, batches, first, table,
+        return _reference("put_batches")(buf, position, limit, batches, first, table,
                                          file_from_offset, store_timestamp, store_host,
                                          max_message_size, out)
     cdef Py_ssize_t store_v6 = PyBytes_GET_SIZE(store_ip) == 16

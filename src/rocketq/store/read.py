@@ -136,17 +136,7 @@ class MessageStoreReads:
             queue_offsets.append(offset + scanned - 1)
             count += 1
             total += size
-        result.buffer_total_size = total
-        if count:
-            result.status = GetMessageStatus.FOUND
-        if not scanned:
-            result.status = GetMessageStatus.OFFSET_FOUND_NULL
-            result.next_begin_offset = offset + 1
-            return result
-        result.next_begin_offset = offset + scanned
-        # the consumer fell so far behind that reads come from disk
-        result.suggest_pulling_from_slave = max_phys - last_phys > self._memory_limit
-        return result
+        return self._read_done(result, offset, scanned, count, total, max_phys, last_phys)
 
     def _read_queue_unfiltered(
         self, cq: ConsumeQueue, offset: int, max_msg_nums: int
@@ -205,17 +195,20 @@ class MessageStoreReads:
         max_phys: int,
         last_phys: int,
     ) -> GetMessageResult:
-        """The unfiltered read's status, offsets and slave suggestion."""
+        """A read's status, next offset and slave suggestion; the queue offsets too when
+        the read took every entry it scanned after the removed ones (no filter)."""
         result.buffer_total_size = total
         if count:
             result.status = GetMessageStatus.FOUND
-            first = offset + scanned - count  # removed entries come only first
-            result.queue_offsets = list(range(first, first + count))
+            if not result.queue_offsets:  # unfiltered: removed entries come only first
+                first = offset + scanned - count
+                result.queue_offsets = list(range(first, first + count))
         if not scanned:
             result.status = GetMessageStatus.OFFSET_FOUND_NULL
             result.next_begin_offset = offset + 1
             return result
         result.next_begin_offset = offset + scanned
+        # the consumer fell so far behind that reads come from disk
         result.suggest_pulling_from_slave = max_phys - last_phys > self._memory_limit
         return result
 
