@@ -9,9 +9,10 @@ import os
 import shlex
 import shutil
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -147,6 +148,21 @@ def twin_implementation(kind: str) -> Kernels:
 def twin_implementations() -> tuple[Kernels, Kernels]:
     """(pure-Python references, compiled kernels) of every twin in rocketq."""
     return twin_implementation("pure"), twin_implementation("compiled")
+
+
+def outcome_of(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or the type of the exception it raised: what a pure-Python reference
+    and its compiled twin must agree on."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return type(exc)
+
+
+@pytest.fixture(scope="session")
+def both() -> tuple[Kernels, Kernels]:
+    """(pure-Python references, compiled kernels) of every twin, for side-by-side cases."""
+    return twin_implementations()
 
 
 @pytest.fixture(scope="session", params=["pure", "compiled"])

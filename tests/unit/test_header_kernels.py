@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rocketq.common.errors import BrokerError
 from rocketq.remoting import headers
 from rocketq.remoting.headers.base import CommandHeader, _compile, field_plan
-from tests.conftest import Kernels, twin_implementations
+from tests.conftest import Kernels
 
 _CLASSES = sorted(
     (
@@ -39,12 +39,6 @@ def _outcome(fn: Any, *args: Any) -> Any:
     except Exception as exc:
         return type(exc)
     return (type(header), dataclasses.asdict(header))
-
-
-@pytest.fixture(scope="module")
-def both() -> tuple[Kernels, Kernels]:
-    """(pure, compiled)."""
-    return twin_implementations()
 
 
 def test_every_header_class_is_covered() -> None:

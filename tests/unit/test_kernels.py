@@ -13,7 +13,6 @@ import os
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,26 +24,18 @@ from rocketq.common.record import RecordFormatError, StoredMessage
 from rocketq.remoting.codec import encode
 from rocketq.remoting.codes import SerializeType
 from rocketq.remoting.command import RemotingCommand
-from tests.conftest import Kernels, compiled_kernels, compiler_present, twin_implementations
+from tests.conftest import (
+    Kernels,
+    compiled_kernels,
+    compiler_present,
+    outcome_of,
+    twin_implementations,
+)
 
 _hosts = st.tuples(
     st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str), st.integers(0, 65535)
 )
 _props_text = st.text(st.sampled_from("ab\x01\x02é😀"), max_size=24)
-
-
-def _outcome(fn: Callable[..., Any], *args: Any) -> Any:
-    """The result, or the exception's type: what both implementations must agree on."""
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return type(exc)
-
-
-@pytest.fixture(scope="module")
-def both() -> tuple[Kernels, Kernels]:
-    """(pure, compiled)."""
-    return twin_implementations()
 
 
 def test_compiled_core_is_active_where_it_can_be_built() -> None:
@@ -100,8 +91,8 @@ def test_encode_properties_twins(
     both: tuple[Kernels, Kernels], props: dict[str, str | None], trailing: bool
 ) -> None:
     pure, compiled = both
-    expected = _outcome(pure.encode_properties, props, trailing)
-    assert _outcome(compiled.encode_properties, props, trailing) == expected
+    expected = outcome_of(pure.encode_properties, props, trailing)
+    assert outcome_of(compiled.encode_properties, props, trailing) == expected
 
 
 @given(
@@ -126,14 +117,12 @@ def test_record_encoding_twins(
 ) -> None:
     pure, compiled = both
     topic, props = msg.topic.encode(), msg.properties.encode()
-    total = _outcome(pure.checked_record_length, msg, topic, props)
-    assert _outcome(compiled.checked_record_length, msg, topic, props) == total
+    total = outcome_of(pure.checked_record_length, msg, topic, props)
+    assert outcome_of(compiled.checked_record_length, msg, topic, props) == total
     if isinstance(total, int):
         args = (msg, topic, props, total, 7, offset, 1795262554349, store)
-        assert _outcome(compiled.record_parts, *args) == _outcome(pure.record_parts, *args)
-    assert compiled.create_offset_msg_id(store, offset) == pure.create_offset_msg_id(
-        store, offset
-    )
+        assert outcome_of(compiled.record_parts, *args) == outcome_of(pure.record_parts, *args)
+    assert compiled.create_offset_msg_id(store, offset) == pure.create_offset_msg_id(store, offset)
 
 
 _RECORD = record.encode_record(
@@ -159,8 +148,8 @@ def test_decode_record_twins_on_mangled_records(
     for pos, value in edits:
         buf[max(offset, 0) + pos] = value
     data = bytes(buf[: max(offset, 0) + cut])
-    expected = _outcome(pure.decode_record, data, offset, check_crc)
-    assert _outcome(compiled.decode_record, data, offset, check_crc) == expected
+    expected = outcome_of(pure.decode_record, data, offset, check_crc)
+    assert outcome_of(compiled.decode_record, data, offset, check_crc) == expected
     assert expected is not IndexError and expected is not struct.error
 
 
@@ -193,13 +182,13 @@ def test_frame_decoder_twins_on_mangled_frames(
         decoder = impl.FrameDecoder(max_frame_length=4096)
         got: list[Any] = []
         for i in range(0, len(data), chunk):
-            outcome = _outcome(decoder.feed, bytes(data[i : i + chunk]))
+            outcome = outcome_of(decoder.feed, bytes(data[i : i + chunk]))
             got.append(outcome)
             if isinstance(outcome, type):
                 break
         outcomes.append((got, decoder.buffered))
     assert outcomes[0] == outcomes[1]
-    assert _outcome(compiled.decode_frame, data[4:]) == _outcome(pure.decode_frame, data[4:])
+    assert outcome_of(compiled.decode_frame, data[4:]) == outcome_of(pure.decode_frame, data[4:])
 
 
 @given(
@@ -218,7 +207,7 @@ def test_frame_decoder_twins_on_mangled_frames(
 )
 def test_encode_parts_twins(both: tuple[Kernels, Kernels], cmd: RemotingCommand) -> None:
     pure, compiled = both
-    assert _outcome(compiled.encode_parts, cmd) == _outcome(pure.encode_parts, cmd)
+    assert outcome_of(compiled.encode_parts, cmd) == outcome_of(pure.encode_parts, cmd)
 
 
 @given(
@@ -245,7 +234,7 @@ def test_put_index_entry_twins(
     for impl in (pure, compiled):
         buf = bytearray(range(256)) + bytearray(40)  # old bytes in every slot
         buf[40 : 40 + len(slot_bytes)] = slot_bytes
-        outcome = _outcome(impl.put_index_entry, buf, slots, entries_base, count, key_hash,
+        outcome = outcome_of(impl.put_index_entry, buf, slots, entries_base, count, key_hash,
                            phy, diff)  # fmt: skip
         results.append((outcome, bytes(buf)))
     assert results[0] == results[1]
@@ -267,9 +256,9 @@ def test_decode_records_twins_on_mangled_pull_bodies(
     for pos, value in edits:
         body[pos % len(body)] = value
     data = bytes(body[:cut])
-    expected = _outcome(pure.decode_records, data)
-    assert _outcome(compiled.decode_records, data) == expected
-    assert _outcome(compiled.decode_records, memoryview(data)) == expected
+    expected = outcome_of(pure.decode_records, data)
+    assert outcome_of(compiled.decode_records, data) == expected
+    assert outcome_of(compiled.decode_records, memoryview(data)) == expected
 
 
 def test_decode_record_reads_every_buffer_kind(impl: Kernels) -> None:

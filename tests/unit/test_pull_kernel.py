@@ -8,7 +8,6 @@ import dataclasses
 import mmap
 import struct
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 from rocketq.client.message import MessageExt
 from rocketq.common.message import encode_properties
 from rocketq.common.record import RecordFormatError, StoredMessage, decode_records, encode_record
-from tests.conftest import Kernels, compiled_kernels, twin_implementations
+from tests.conftest import Kernels, compiled_kernels, outcome_of
 
 _INT32 = st.integers(-(2**31), 2**31 - 1)
 _INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -66,20 +65,6 @@ def _stored(draw: st.DrawFn) -> StoredMessage:
     )
 
 
-def _outcome(fn: Callable[..., Any], *args: Any) -> Any:
-    """The result, or the exception's type: what both implementations must agree on."""
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return type(exc)
-
-
-@pytest.fixture(scope="module")
-def both() -> tuple[Kernels, Kernels]:
-    """(pure, compiled)."""
-    return twin_implementations()
-
-
 @given(st.lists(_stored(), max_size=5), _INT64, _INT64)
 def test_twins_agree_with_the_clients_two_step_path(
     both: tuple[Kernels, Kernels], stored: list[StoredMessage], low: int, high: int
@@ -87,12 +72,12 @@ def test_twins_agree_with_the_clients_two_step_path(
     pure, compiled = both
     body = b"".join(encode_record(m) for m in stored)
     for make in (MessageExt, _as_tuple):
-        expected = _outcome(pure.messages_of_pull_body, body, make, "broker-a", low, high)
-        assert _outcome(compiled.messages_of_pull_body, body, make, "broker-a", low, high) == (
+        expected = outcome_of(pure.messages_of_pull_body, body, make, "broker-a", low, high)
+        assert outcome_of(compiled.messages_of_pull_body, body, make, "broker-a", low, high) == (
             expected
         )
-    two_step = _outcome(lambda: _from_records(body, low, high))
-    assert _outcome(pure.messages_of_pull_body, body, MessageExt, "broker-a", low, high) == (
+    two_step = outcome_of(lambda: _from_records(body, low, high))
+    assert outcome_of(pure.messages_of_pull_body, body, MessageExt, "broker-a", low, high) == (
         two_step
     )
 
@@ -132,8 +117,8 @@ def test_twins_agree_on_mangled_pull_bodies(
         buf[pos] = value
     data = bytes(buf[:cut])
     for make in (MessageExt, _as_tuple):
-        expected = _outcome(pure.messages_of_pull_body, data, make, "b", 0, 9)
-        assert _outcome(compiled.messages_of_pull_body, data, make, "b", 0, 9) == expected
+        expected = outcome_of(pure.messages_of_pull_body, data, make, "b", 0, 9)
+        assert outcome_of(compiled.messages_of_pull_body, data, make, "b", 0, 9) == expected
         assert expected not in (IndexError, struct.error, UnicodeDecodeError)
 
 

@@ -5,35 +5,20 @@ the same file state and values, valid or out of range."""
 from __future__ import annotations
 
 import struct
-from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rocketq.store.format import IndexHeader, index_key_hash
 from rocketq.store.index_file import _LiveHeader
-from tests.conftest import Kernels, twin_implementations
+from tests.conftest import Kernels, outcome_of
 
 _I64 = st.integers(-(2**63), 2**63 - 1)
 _keys = st.text(st.sampled_from("ab#é😀\x00"), max_size=6)
 
 
-def _outcome(fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return type(exc)
-
-
 def _state(header: _LiveHeader) -> tuple[int, ...]:
     return tuple(getattr(header, name) for name in _LiveHeader.__slots__)
-
-
-@pytest.fixture(scope="module")
-def both() -> tuple[Kernels, Kernels]:
-    """(pure, compiled)."""
-    return twin_implementations()
 
 
 def test_put_index_key_writes_entry_slot_and_header(impl: Kernels) -> None:
@@ -86,6 +71,6 @@ def test_put_index_key_twins(
         buf = bytearray(range(200))  # old bytes everywhere
         buf[40 : 40 + len(slot_bytes)] = slot_bytes
         header = _LiveHeader(begin, begin, 7, 7, used, count)
-        outcome = _outcome(impl.put_index_key, buf, header, slots, entries, prefix, key, phy, ts)
+        outcome = outcome_of(impl.put_index_key, buf, header, slots, entries, prefix, key, phy, ts)
         results.append((outcome, bytes(buf), _state(header)))
     assert results[0] == results[1]

@@ -15,7 +15,7 @@ from rocketq.store import commit_log  # registers the put_batches twin
 from rocketq.store.commit_log import AppendResult
 from rocketq.store.format import StoredMessage, create_offset_msg_id, encode_properties
 from rocketq.store.index_file import _LiveHeader
-from tests.conftest import Kernels, twin_implementations
+from tests.conftest import Kernels, outcome_of, twin_implementations
 
 HOST = ("192.168.0.9", 10911)
 BASE = 1 << 30  # the file's first byte in the log
@@ -154,13 +154,6 @@ def _header_state(header: _LiveHeader) -> tuple[int, ...]:
     return tuple(getattr(header, name) for name in _LiveHeader.__slots__)
 
 
-def _outcome(fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return type(exc)
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     slots=st.integers(1, 6),
@@ -177,7 +170,7 @@ def test_put_index_keys_matches_reference(
     for impl in both_implementations():
         buf = bytearray(range(256)) * 2  # old bytes everywhere
         header = _LiveHeader(begin, begin, 7, 7, min(count, 3), count)
-        outcome = _outcome(impl.put_index_keys, buf, header, slots, entries, keys, first)
+        outcome = outcome_of(impl.put_index_keys, buf, header, slots, entries, keys, first)
         results.append((outcome, bytes(buf), _header_state(header)))
     assert results[0] == results[1]
 
