@@ -107,6 +107,25 @@ cdef int64_t MAX_TIME_DIFF = 0x7FFFFFFF
 cdef int64_t SAFE = 1 << 60
 cdef int64_t INT32_MAX = 0x7FFFFFFF
 
+cdef inline int64_t _time_diff(int64_t ts, int64_t begin_ts) noexcept:
+    """IndexFile#putKey's timeDiff: seconds since the file's first message, 0 before it."""
+    cdef int64_t diff = 0
+    if begin_ts > 0:
+        diff = ts - begin_ts
+        diff = diff // 1000 if diff >= 0 else -1
+        diff = min(diff, MAX_TIME_DIFF) if diff > 0 else 0
+    return diff
+
+
+cdef inline int32_t _key_hash(str prefix, str key) noexcept:
+    """``indexKeyHashMethod(topic#key)``: the Java hash of prefix + key, made non-negative
+    (abs; Integer.MIN_VALUE -> 0)."""
+    cdef int32_t key_hash = <int32_t>_hash_more(_hash_more(0, prefix), key)
+    if key_hash < 0:
+        key_hash = 0 if key_hash == -2147483648 else -key_hash
+    return key_hash
+
+
 cdef dict _references = {}
 
 
@@ -129,7 +148,6 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
     """
     cdef int64_t count, slots, phy, ts, begin_ts, begin_phy, used, diff, n
     cdef Py_ssize_t slot_pos, entry_pos, base
-    cdef uint32_t h
     cdef int32_t key_hash, prev
     cdef Py_buffer view
     try:
@@ -146,15 +164,8 @@ def put_index_key(buf, header, hash_slot_num, index_num, str prefix not None, st
                                           phy_offset, store_timestamp)
     if count >= n:
         return False
-    diff = 0
-    if begin_ts > 0:
-        diff = ts - begin_ts
-        diff = diff // 1000 if diff >= 0 else -1
-        diff = min(diff, MAX_TIME_DIFF) if diff > 0 else 0
-    h = _hash_more(_hash_more(0, prefix), key)
-    key_hash = <int32_t>h
-    if key_hash < 0:
-        key_hash = 0 if key_hash == -2147483648 else -key_hash  # abs; MIN_VALUE -> 0
+    diff = _time_diff(ts, begin_ts)
+    key_hash = _key_hash(prefix, key)
     base = INDEX_HEADER_SIZE + slots * INDEX_HASH_SLOT_SIZE
     slot_pos = INDEX_HEADER_SIZE + (key_hash % slots) * INDEX_HASH_SLOT_SIZE
     entry_pos = base + count * INDEX_ENTRY_SIZE
@@ -202,7 +213,6 @@ def put_index_keys(buf, header, hash_slot_num, index_num, keys, first):
     value outside the C types here goes to the reference from that key on."""
     cdef int64_t count, slots, n, begin_ts, end_ts, begin_phy, end_phy, used, phy, ts, diff
     cdef Py_ssize_t index, total, slot_pos, entry_pos, base
-    cdef uint32_t h
     cdef int32_t key_hash, prev
     cdef Py_buffer view
     cdef uint8_t* p
@@ -235,15 +245,8 @@ def put_index_keys(buf, header, hash_slot_num, index_num, keys, first):
                 break
             if count >= n:
                 break  # full
-            diff = 0
-            if begin_ts > 0:
-                diff = ts - begin_ts
-                diff = diff // 1000 if diff >= 0 else -1
-                diff = min(diff, MAX_TIME_DIFF) if diff > 0 else 0
-            h = _hash_more(_hash_more(0, prefix), key)
-            key_hash = <int32_t>h
-            if key_hash < 0:
-                key_hash = 0 if key_hash == -2147483648 else -key_hash  # abs; MIN_VALUE -> 0
+            diff = _time_diff(ts, begin_ts)
+            key_hash = _key_hash(prefix, key)
             slot_pos = INDEX_HEADER_SIZE + (key_hash % slots) * INDEX_HASH_SLOT_SIZE
             entry_pos = base + count * INDEX_ENTRY_SIZE
             if entry_pos + INDEX_ENTRY_SIZE > view.len or slot_pos + 4 > view.len:
