@@ -32,7 +32,7 @@ GENERATOR = ROOT / "src" / "rocketq" / "broker" / "grpc" / "v2" / "generate.py"
 # Every compiled kernel module: a .pyx beside the pure-Python modules it twins.
 KERNELS = tuple(
     ROOT / "src" / "rocketq" / package / "_kernels.pyx"
-    for package in ("common", "remoting", "store")
+    for package in ("common", "remoting", "store", "broker")
 )
 # Seconds a compile may take before it counts as failed (gcc -O2 takes ~10 s here).
 COMPILE_TIMEOUT = 300

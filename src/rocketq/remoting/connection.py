@@ -19,7 +19,7 @@ import logging
 import typing
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from rocketq.common.errors import (
     BrokerError,
@@ -31,7 +31,14 @@ from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, encod
 from rocketq.remoting.codes import ResponseCode
 from rocketq.remoting.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
 
-__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Connection", "ManyProcessor", "Processor", "ProcessorTable"]
+__all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "Connection",
+    "Decoder",
+    "ManyProcessor",
+    "Processor",
+    "ProcessorTable",
+]
 
 log = logging.getLogger("rocketq.remoting")
 
@@ -51,12 +58,32 @@ ManyProcessor: TypeAlias = Callable[
 ]
 
 
+class Decoder(Protocol):
+    """What a connection reads frames with: ``codec.FrameDecoder``'s contract."""
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet form a whole frame."""
+
+    def feed(self, data: bytes) -> list[RemotingCommand]:
+        """Add bytes; return the commands completed by them, in order."""
+
+
 class ProcessorTable:
-    """Request code -> processor, and optionally -> a processor of many at once."""
+    """Request code -> processor, and optionally -> a processor of many at once; and the
+    decoder its connections read frames with."""
 
     def __init__(self) -> None:
         self._table: dict[int, Processor] = {}
         self.many: dict[int, ManyProcessor] = {}
+        # max frame length -> a decoder; codec.FrameDecoder unless set_decoder said otherwise
+        self.decoder: Callable[[int], Decoder] = FrameDecoder
+
+    def set_decoder(self, decoder: Callable[[int], Decoder]) -> None:
+        """Read frames with ``decoder(max_frame_length)`` (FrameDecoder's contract): a
+        server whose processors take requests of their own kind (a ``RemotingCommand``
+        subclass read straight from the frame, e.g. the broker's plain sends)."""
+        self.decoder = decoder
 
     def register(self, code: int, processor: Processor, many: ManyProcessor | None = None) -> None:
         """Route requests with ``code`` to ``processor``; with ``many``, consecutive
@@ -92,7 +119,11 @@ class Connection(asyncio.Protocol):
         self._processors = processors
         # A server's connection stops reading requests while its answers back up.
         self._server_side = server_side
-        self._decoder = FrameDecoder(max_frame_length)
+        self._decoder: Decoder = (
+            processors.decoder(max_frame_length)
+            if processors is not None
+            else FrameDecoder(max_frame_length)
+        )
         # The in-flight limit of invoke(): a count, and futures of the callers waiting for
         # a slot (a Semaphore's acquire/release cost a few µs per request on the send path).
         self._max_in_flight = max_in_flight

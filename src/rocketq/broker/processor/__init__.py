@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rocketq.broker import plain_send
 from rocketq.broker.pop import PopService
 from rocketq.broker.processor.admin import AdminBrokerProcessor, register_admin_processors
 from rocketq.broker.processor.admin_maintenance import AdminMaintenanceProcessor
@@ -49,6 +50,7 @@ def build_processor_table(ctl: BrokerController) -> ProcessorTable:
     )
     for code in (rc.SEND_MESSAGE, rc.SEND_MESSAGE_V2, rc.SEND_BATCH_MESSAGE):
         table.register(code, send.handle, send.handle_many)
+    plain_send.install(table)  # a Java client's usual send read straight from its frame
     send_back = SendBackProcessor(
         config=ctl.config,
         store=ctl.store,

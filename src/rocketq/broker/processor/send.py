@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from rocketq.broker.plain_send import PlainSend
 from rocketq.broker.schedule import delay_level_of, to_schedule
 from rocketq.broker.stats import BrokerStatsManager
 from rocketq.broker.timer.transform import TIMER_PROPERTIES, strip_timer_properties, to_timer
@@ -211,16 +212,24 @@ class SendMessageProcessor:
         an existing writable topic and a valid queue, no transaction, delay, timer, retry
         or DLQ handling to do. None for anything else, and for anything wrong: then
         :meth:`_prepare` takes the request and decides (and words the refusal)."""
-        if req.code != _SEND_V2:
-            return None
-        try:
-            header = _V2_FROM_EXT(SendMessageRequestHeaderV2, req.ext_fields)
-        except BrokerError:
-            return None
-        topic, queue_id = header.topic, header.queue_id
+        if type(req) is PlainSend:  # read from its frame (plain_send.py): not a batch
+            topic, queue_id, sys_flag = req.topic, req.queue_id, req.sys_flag
+            text, msg_flag = req.properties, req.msg_flag
+            born_at, reconsume = req.born_timestamp, req.reconsume_times
+        else:
+            if req.code != _SEND_V2:
+                return None
+            try:
+                header = _V2_FROM_EXT(SendMessageRequestHeaderV2, req.ext_fields)
+            except BrokerError:
+                return None
+            if header.batch:
+                return None
+            topic, queue_id, sys_flag = header.topic, header.queue_id, header.sys_flag
+            text, msg_flag, born_at = header.properties or "", header.flag, header.born_timestamp
+            reconsume = header.reconsume_times or 0
         if (
-            header.batch
-            or header.sys_flag & SysFlag.TRANSACTION_MASK
+            sys_flag & SysFlag.TRANSACTION_MASK
             or topic not in self._valid_topics
             or topic in NOT_ALLOWED_SEND_TOPICS
             or topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
@@ -233,18 +242,16 @@ class SendMessageProcessor:
             or not 0 <= queue_id < max(config.write_queue_nums, config.read_queue_nums)
         ):
             return None
-        props = decode_properties(header.properties or "")
+        props = decode_properties(text)
         if not _SPECIAL_KEYS.isdisjoint(props):  # delay, timer or transaction half
             return None
         wait = props.pop(MessageConst.WAIT_STORE_MSG_OK, "true").lower() != "false"
         props[MessageConst.CLUSTER] = self.config.broker_cluster_name
-        sys_flag = header.sys_flag
         if config.topic_filter_type == "MULTI_TAG":
             sys_flag |= SysFlag.MULTI_TAGS
         join = _JOIN_CLEAN if self._cluster_clean() else encode_properties
-        msg = sent_message(topic, queue_id, req.body or b"", join(props), props, header.flag,
-                           sys_flag, header.born_timestamp, self._born_host(conn.peer),
-                           header.reconsume_times or 0)  # fmt: skip
+        msg = sent_message(topic, queue_id, req.body or b"", join(props), props, msg_flag,
+                           sys_flag, born_at, self._born_host(conn.peer), reconsume)  # fmt: skip
         return [msg], wait
 
     def _answered_ok(
@@ -288,6 +295,8 @@ class SendMessageProcessor:
     ):
         """Checks and builds one send: (response, messages to store, wait) for a plain
         put, else the answer itself (a refusal, or a transaction half's answer)."""
+        if type(req) is PlainSend:  # the general path reads the header in full
+            req = req.command()
         header: SendHeader
         if req.code == RequestCode.SEND_MESSAGE:
             header = SendMessageRequestHeader.from_ext(req.ext_fields)

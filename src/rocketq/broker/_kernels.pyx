@@ -1,0 +1,256 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""C twins of rocketq.broker.plain_send (DESIGN principle 19): ``decode_send_frame`` and
+``SendFrameDecoder``, with the names, signatures, results and exception types of the
+pure-Python reference there (read it first: which frames become a ``PlainSend``).
+
+A plain send's binary header is read with C types: its V2 keys are single letters, so the
+entries are told apart by one byte, numbers are parsed from their digits, and only the
+topic, the properties and the header itself become Python objects. Every other frame goes
+to ``codec.decode_frame``.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.object cimport Py_TYPE
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
+
+from rocketq.common.errors import ProtocolError
+from rocketq.remoting import codec
+from rocketq.remoting.codes import LanguageCode, RequestCode, SerializeType
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
+
+DEFAULT_MAX_FRAME_LENGTH = codec.DEFAULT_MAX_FRAME_LENGTH
+cdef uint32_t MIN_TOTAL_LENGTH = 4
+cdef uint32_t HEADER_LEN_MASK = 0xFFFFFF
+cdef int SEND_V2 = RequestCode.SEND_MESSAGE_V2
+cdef uint32_t ROCKETMQ = SerializeType.ROCKETMQ
+_ROCKETMQ = SerializeType.ROCKETMQ
+_SEND_V2 = RequestCode.SEND_MESSAGE_V2
+# code i16, language u8, version i16, opaque i32, flag i32, remark length i32; ext length
+cdef Py_ssize_t HEAD_SIZE = 17
+# plain_send._MAX_DIGITS
+cdef Py_ssize_t MAX_DIGITS = 18
+# Keys a..n as bits (bit k = letter 'a' + k): the required ones, the integer ones.
+cdef uint32_t REQUIRED = 0xFF  # a-h
+cdef uint32_t INTS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 9) | (1 << 11)
+cdef int KEY_TOPIC = 1, KEY_QUEUE = 4, KEY_SYSFLAG = 5, KEY_BORN = 6, KEY_FLAG = 7
+cdef int KEY_PROPS = 8, KEY_RECONSUME = 9, KEY_BATCH = 12
+cdef int KEYS = 14
+_LANGUAGE_BY_BYTE = {lc.value: lc.name for lc in LanguageCode}
+_decode_frame = codec.decode_frame  # the active twin
+
+# PlainSend and the slot descriptors of its fields in order, once looked up (plain_send
+# imports this module while it is being imported: looked up at the first frame).
+cdef object _plain_cls = None
+cdef tuple _plain_slots = None
+
+
+cdef object _plain_class():
+    global _plain_cls, _plain_slots
+    if _plain_cls is None:
+        import dataclasses
+        from rocketq.broker.plain_send import PlainSend
+        slots = []
+        for f in dataclasses.fields(PlainSend):
+            for klass in PlainSend.__mro__:
+                if f.name in klass.__dict__:
+                    slots.append(klass.__dict__[f.name])
+                    break
+        member = type(PlainSend.__dict__["topic"])
+        _plain_slots = tuple(slots) if all(type(d) is member for d in slots) else None
+        _plain_cls = PlainSend
+    return _plain_cls
+
+
+cdef inline uint32_t _get32(const uint8_t* p) noexcept:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline int16_t _get16(const uint8_t* p) noexcept:
+    return <int16_t>((<uint32_t>p[0] << 8) | p[1])
+
+
+cdef inline bint _ascii(const uint8_t* p, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if p[i] & 0x80:
+            return False
+    return True
+
+
+cdef inline bint _decimal(const uint8_t* p, Py_ssize_t n, int64_t* out) noexcept:
+    """plain_send._decimal: ``-`` and at most MAX_DIGITS digits, nothing else."""
+    cdef Py_ssize_t i, start = 1 if n > 0 and p[0] == 45 else 0  # '-'
+    if n - start < 1 or n - start > MAX_DIGITS:
+        return False
+    cdef int64_t v = 0
+    for i in range(start, n):
+        if p[i] < 48 or p[i] > 57:
+            return False
+        v = v * 10 + (p[i] - 48)
+    out[0] = -v if start else v
+    return True
+
+
+cdef object _plain_of(const uint8_t* p, Py_ssize_t n, object body):
+    """plain_send._plain_of over the header's bytes, or None."""
+    if n < HEAD_SIZE + 4:
+        return None
+    cdef int32_t flag = <int32_t>_get32(p + 9)
+    if _get16(p) != SEND_V2 or flag & 1 or <int32_t>_get32(p + 13) > 0:
+        return None
+    if <Py_ssize_t>_get32(p + HEAD_SIZE) != n - HEAD_SIZE - 4:
+        return None
+    cdef Py_ssize_t pos = HEAD_SIZE + 4, key_len, val_len
+    cdef Py_ssize_t at[14]    # where each key's value starts
+    cdef Py_ssize_t size[14]  # and its length
+    cdef int64_t num[14]      # its number, for the integer keys
+    cdef uint32_t seen = 0, bit
+    cdef int key
+    while pos < n:
+        if pos + 2 > n:
+            return None
+        key_len = _get16(p + pos)
+        pos += 2
+        if key_len != 1 or pos + 5 > n:  # every V2 key is one letter
+            return None
+        key = p[pos] - 97  # 'a'
+        val_len = <int32_t>_get32(p + pos + 1)
+        pos += 5
+        if key < 0 or key >= KEYS or val_len < 0 or pos + val_len > n:
+            return None
+        bit = 1u << key
+        if seen & bit:
+            return None
+        seen |= bit
+        if key != KEY_TOPIC and key != KEY_PROPS and not _ascii(p + pos, val_len):
+            return None
+        if INTS & bit and not _decimal(p + pos, val_len, &num[key]):
+            return None
+        at[key] = pos
+        size[key] = val_len
+        pos += val_len
+    if seen & REQUIRED != REQUIRED:
+        return None
+    if seen & (1u << KEY_BATCH) and not (
+        size[KEY_BATCH] == 5 and (<const char*>p)[at[KEY_BATCH]:at[KEY_BATCH] + 5] == b"false"
+    ):
+        return None
+    try:
+        topic = PyUnicode_DecodeUTF8(<const char*>p + at[KEY_TOPIC], size[KEY_TOPIC], NULL)
+        props = ""
+        if seen & (1u << KEY_PROPS):
+            props = PyUnicode_DecodeUTF8(<const char*>p + at[KEY_PROPS], size[KEY_PROPS], NULL)
+    except UnicodeDecodeError:
+        return None
+    values = (
+        SEND_V2, _LANGUAGE_BY_BYTE.get(p[2], "OTHER"), <int>_get16(p + 3),
+        <int32_t>_get32(p + 5), flag, None, None, body, _ROCKETMQ, topic, num[KEY_QUEUE],
+        num[KEY_SYSFLAG], num[KEY_BORN], num[KEY_FLAG],
+        num[KEY_RECONSUME] if seen & (1u << KEY_RECONSUME) else 0, props,
+        PyBytes_FromStringAndSize(<const char*>p, n),
+    )
+    return _new_plain(values)
+
+
+cdef object _new_plain(tuple values):
+    cls = _plain_class()
+    if _plain_slots is None or len(_plain_slots) != len(values):  # the class changed
+        return cls(*values)
+    obj = cls.__new__(cls)
+    cdef Py_ssize_t i
+    for i in range(len(values)):
+        d = _plain_slots[i]
+        Py_TYPE(d).tp_descr_set(d, obj, values[i])
+    return obj
+
+
+cdef object _decode_send(const uint8_t* p, Py_ssize_t length):
+    """The PlainSend of a frame (without its total length), or None."""
+    if length < 4:
+        return None
+    cdef uint32_t word = _get32(p)
+    cdef Py_ssize_t header_len = word & HEADER_LEN_MASK
+    if word >> 24 != ROCKETMQ or header_len > length - 4:
+        return None
+    body = None
+    if length > 4 + header_len:
+        body = PyBytes_FromStringAndSize(<const char*>p + 4 + header_len, length - 4 - header_len)
+    return _plain_of(p + 4, header_len, body)
+
+
+def decode_send_frame(frame):
+    """``codec.decode_frame(frame)`` (``frame`` without its 4-byte total length), except that
+    a plain SEND_MESSAGE_V2 with a binary header comes out as a ``PlainSend``."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+    try:
+        plain = _decode_send(<const uint8_t*>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+    return plain if plain is not None else _decode_frame(frame)
+
+
+cdef class SendFrameDecoder:
+    """``codec.FrameDecoder`` whose frames go through ``decode_send_frame``."""
+
+    cdef bytearray _buf
+    cdef Py_ssize_t _max
+    cdef Py_ssize_t _need
+    cdef object _error
+
+    def __init__(self, max_frame_length=DEFAULT_MAX_FRAME_LENGTH):
+        self._buf = bytearray()
+        self._max = max_frame_length
+        self._need = 0
+        self._error = None
+
+    @property
+    def buffered(self):
+        """Bytes held that do not yet form a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data):
+        """Add bytes; return the commands completed by them, in order."""
+        if self._error is not None:
+            raise ProtocolError(f"decoder already failed: {self._error}")
+        cdef bytearray buf = self._buf
+        buf += data
+        cdef Py_ssize_t end = len(buf)
+        if end < 4 or (self._need and end < self._need):
+            return []
+        cdef list out = []
+        cdef Py_ssize_t pos = 0
+        cdef uint32_t total
+        cdef Py_buffer view
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)  # pins buf until released
+        cdef const uint8_t* p = <const uint8_t*>view.buf
+        try:
+            while end - pos >= 4:
+                total = _get32(p + pos)
+                if total < MIN_TOTAL_LENGTH or total > self._max:
+                    raise ProtocolError(
+                        f"frame length {total} outside [{MIN_TOTAL_LENGTH}, {self._max}]"
+                    )
+                if end - pos - 4 < total:
+                    break
+                cmd = _decode_send(p + pos + 4, total)
+                if cmd is None:
+                    cmd = _decode_frame(PyBytes_FromStringAndSize(<const char*>p + pos + 4, total))
+                out.append(cmd)
+                pos += 4 + total
+        except ProtocolError as exc:
+            self._error = str(exc)
+            raise
+        finally:
+            PyBuffer_Release(&view)
+        if pos:
+            del buf[:pos]
+        if len(buf) >= 4:
+            self._need = 4 + _get32(<const uint8_t*>PyByteArray_AS_STRING(buf))
+        else:
+            self._need = 0
+        return out

@@ -1,0 +1,203 @@
+"""The usual send read straight from its frame (issue 11): a SEND_MESSAGE_V2 request with a
+binary (``ROCKETMQ``) header, as Java clients send it, becomes a :class:`PlainSend` - the
+request with the header fields the send path needs - without the ``extFields`` dict, its
+two dozen strings and the header object (``SendMessageProcessor`` reads the same fields
+from ``SendMessageRequestHeaderV2``).
+
+Only a frame that the general decode and ``SendMessageRequestHeaderV2.from_ext`` would take
+without a word comes out as a ``PlainSend``: no remark, every required field present,
+every number plain decimal, no field twice, ``batch`` false, text that is ASCII (topic and
+properties may be any UTF-8). Anything else - another code, a JSON header, a response, a
+header those would refuse - is decoded by ``codec.decode_frame`` as before, so errors and
+their wording stay the general path's. :meth:`PlainSend.command` gives the full command
+back when the processor takes the general path after all.
+
+``decode_send_frame`` and ``SendFrameDecoder`` (``codec.FrameDecoder`` with that per-frame
+step) have compiled twins in ``_kernels.pyx`` (DESIGN principle 19); the code here is their
+reference.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from rocketq.common import speedups
+from rocketq.common.errors import ProtocolError
+from rocketq.remoting import codec
+from rocketq.remoting.codes import LanguageCode, RequestCode, SerializeType
+from rocketq.remoting.command import FLAG_RESPONSE, RemotingCommand
+from rocketq.remoting.connection import ProcessorTable
+
+__all__ = ["PlainSend", "SendFrameDecoder", "decode_send_frame", "install"]
+
+_SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
+_ROCKETMQ = int(SerializeType.ROCKETMQ)
+_HEAD = struct.Struct(">hBhiii")  # code, language, version, opaque, flag, remark length
+_UINT = struct.Struct(">I")
+_LANGUAGE_BY_BYTE = {lc.value: lc.name for lc in LanguageCode}
+# SendMessageRequestHeaderV2's keys: all, the required ones, the integer ones (Java's
+# decimal text). Any other key takes the general way.
+_KNOWN = frozenset("abcdefghijklmn")
+_REQUIRED = frozenset("abcdefgh")
+_INTS = frozenset("defghjl")
+# Decimal digits a 64-bit value may have; a longer number goes the general way.
+_MAX_DIGITS = 18
+
+
+@dataclass(slots=True, eq=True)
+class PlainSend(RemotingCommand):
+    """A SEND_MESSAGE_V2 request with the header fields of the plain send path read from
+    its frame (``ext_fields`` stays None; :meth:`command` decodes them)."""
+
+    topic: str = ""
+    queue_id: int = 0
+    sys_flag: int = 0
+    born_timestamp: int = 0
+    msg_flag: int = 0  # the message's flag (header "h"); ``flag`` is the frame's
+    reconsume_times: int = 0
+    properties: str = ""
+    header: bytes = b""  # the frame's header as it came
+
+    def command(self) -> RemotingCommand:
+        """The request as ``codec.decode_frame`` gives it (with ``extFields``)."""
+        prefix = _UINT.pack((_ROCKETMQ << 24) | len(self.header))
+        cmd = codec.decode_frame(prefix + self.header)
+        cmd.body = self.body
+        return cmd
+
+
+def _decimal(text: str) -> int | None:
+    """``int(text)`` for the plain decimal Java writes (``-`` and digits), else None."""
+    digits = text[1:] if text[:1] == "-" else text
+    if not digits or len(digits) > _MAX_DIGITS or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text)
+
+
+def _ext_of(data: bytes, pos: int, end: int) -> dict[str, str] | None:
+    """The extFields entries of a binary header, or None for anything but well-formed
+    entries with V2 keys, each once, and ASCII values (topic and properties: UTF-8)."""
+    ext: dict[str, str] = {}
+    while pos < end:
+        if pos + 2 > end:
+            return None
+        key_len = int.from_bytes(data[pos : pos + 2], "big", signed=True)
+        key_raw = data[pos + 2 : pos + 2 + key_len]
+        pos += 2 + max(key_len, 0)
+        if key_len < 0 or pos + 4 > end:
+            return None
+        val_len = int.from_bytes(data[pos : pos + 4], "big", signed=True)
+        raw = data[pos + 4 : pos + 4 + val_len]
+        pos += 4 + max(val_len, 0)
+        if val_len < 0 or pos > end or not key_raw.isascii():
+            return None
+        key = key_raw.decode()
+        if key not in _KNOWN or key in ext or not (raw.isascii() or key in ("b", "i")):
+            return None
+        try:
+            ext[key] = raw.decode()
+        except UnicodeDecodeError:
+            return None
+    return ext
+
+
+def _plain_of(data: bytes, body: bytes | None) -> PlainSend | None:
+    """The PlainSend of a binary header (``data``), or None (see the module docstring)."""
+    if len(data) < _HEAD.size + 4:
+        return None
+    code, language, version, opaque, flag, remark_len = _HEAD.unpack_from(data, 0)
+    if code != _SEND_V2 or flag & FLAG_RESPONSE or remark_len > 0:
+        return None
+    pos = _HEAD.size
+    (ext_len,) = _UINT.unpack_from(data, pos)
+    pos += 4
+    if ext_len != len(data) - pos:
+        return None
+    ext = _ext_of(data, pos, len(data))
+    if ext is None or not ext.keys() >= _REQUIRED or ext.get("m", "false") != "false":
+        return None
+    ints: dict[str, int] = {}
+    for key in _INTS & ext.keys():
+        value = _decimal(ext[key])
+        if value is None:
+            return None
+        ints[key] = value
+    return PlainSend(
+        _SEND_V2, _LANGUAGE_BY_BYTE.get(language, "OTHER"), version, opaque, flag, None, None,
+        body, _ROCKETMQ, ext["b"], ints["e"], ints["f"], ints["g"], ints["h"], ints.get("j", 0),
+        ext.get("i", ""), data,
+    )  # fmt: skip
+
+
+@speedups.twin
+def decode_send_frame(frame: bytes | memoryview) -> RemotingCommand:
+    """``codec.decode_frame(frame)`` (``frame`` without its 4-byte total length), except that
+    a plain SEND_MESSAGE_V2 with a binary header comes out as a :class:`PlainSend`."""
+    return _decode_send_frame(frame)
+
+
+def _decode_send_frame(frame: bytes | memoryview) -> RemotingCommand:
+    # decode_send_frame's reference, also what the reference SendFrameDecoder calls
+    view = memoryview(frame)
+    if len(view) >= 4:
+        (word,) = _UINT.unpack_from(view, 0)
+        header_len = word & 0xFFFFFF
+        if word >> 24 == _ROCKETMQ and header_len <= len(view) - 4:
+            body = bytes(view[4 + header_len :]) if len(view) > 4 + header_len else None
+            plain = _plain_of(bytes(view[4 : 4 + header_len]), body)
+            if plain is not None:
+                return plain
+    return codec._decode_frame(view)  # the reference's own decode (pure stays pure)
+
+
+@speedups.twin
+class SendFrameDecoder:
+    """``codec.FrameDecoder`` whose frames go through :func:`decode_send_frame`: the same
+    splitting, limits and errors; plain sends come out as :class:`PlainSend`."""
+
+    __slots__ = ("_buf", "_error", "_max", "_need")
+
+    def __init__(self, max_frame_length: int = codec.DEFAULT_MAX_FRAME_LENGTH) -> None:
+        self._buf = bytearray()
+        self._max = max_frame_length
+        self._need = 0  # total length of the frame being waited for, 0 if unknown
+        self._error: str | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet form a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[RemotingCommand]:
+        """Add bytes; return the commands completed by them, in order."""
+        if self._error is not None:
+            raise ProtocolError(f"decoder already failed: {self._error}")
+        buf = self._buf
+        buf += data
+        if len(buf) < 4 or (self._need and len(buf) < self._need):
+            return []
+        out: list[RemotingCommand] = []
+        pos = 0
+        end = len(buf)
+        try:
+            while end - pos >= 4:
+                (total,) = _UINT.unpack_from(buf, pos)
+                if total < 4 or total > self._max:
+                    raise ProtocolError(f"frame length {total} outside [4, {self._max}]")
+                if end - pos - 4 < total:
+                    break
+                out.append(_decode_send_frame(bytes(buf[pos + 4 : pos + 4 + total])))
+                pos += 4 + total
+        except ProtocolError as exc:
+            self._error = str(exc)
+            raise
+        if pos:
+            del buf[:pos]
+        self._need = 4 + int.from_bytes(buf[:4], "big") if len(buf) >= 4 else 0
+        return out
+
+
+def install(table: ProcessorTable) -> None:
+    """Serve ``table``'s connections with :class:`SendFrameDecoder`."""
+    table.set_decoder(SendFrameDecoder)

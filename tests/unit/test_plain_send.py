@@ -1,0 +1,194 @@
+"""A plain send read straight from its frame (``broker/plain_send.py``, issue 11): the
+compiled twins equal the pure reference, a ``PlainSend`` holds what the general decode and
+``SendMessageRequestHeaderV2.from_ext`` give, and every other frame decodes as before."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rocketq.broker import plain_send
+from rocketq.broker.plain_send import PlainSend
+from rocketq.common import speedups
+from rocketq.common.errors import ProtocolError
+from rocketq.remoting.codec import decode_frame, encode
+from rocketq.remoting.codes import RequestCode, SerializeType
+from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.connection import Connection, ProcessorTable
+from rocketq.remoting.headers import SendMessageRequestHeaderV2
+from tests.conftest import compiled_kernels, outcome_of
+
+FIELDS = {
+    "a": "pg", "b": "BenchmarkTest", "c": "TBW102", "d": "4", "e": "1", "f": "0",
+    "g": "1700000000000", "h": "0", "i": "UNIQ_KEY\x01AB\x02WAIT\x01true\x02", "j": "0",
+    "k": "false", "m": "false",
+}  # fmt: skip
+
+
+def _frame(ext: dict[str, str] | None, *, code: int = 310, flag: int = 0, remark: str | None = None,
+           body: bytes | None = b"body", stype: int = SerializeType.ROCKETMQ) -> bytes:  # fmt: skip
+    cmd = RemotingCommand(code, "JAVA", 401, 7, flag, remark, ext, body, stype)
+    return encode(cmd)[4:]
+
+
+def _impls() -> list[Any]:
+    compiled = compiled_kernels("rocketq.broker._kernels")
+    return [speedups.REFERENCE["decode_send_frame"], compiled.decode_send_frame]
+
+
+def _check(frame: bytes) -> Any:
+    """Both implementations agree; a PlainSend holds the general decode's values."""
+    pure, compiled = _impls()
+    got = outcome_of(pure, frame)
+    assert outcome_of(compiled, frame) == got
+    assert type(outcome_of(compiled, frame)) is type(got)
+    general = outcome_of(decode_frame, frame)
+    if type(got) is not PlainSend:
+        assert got == general
+        return got
+    assert got.command() == general
+    header = SendMessageRequestHeaderV2.from_ext(general.ext_fields)
+    assert not header.batch
+    assert (got.topic, got.queue_id, got.sys_flag, got.born_timestamp, got.msg_flag) == (
+        header.topic, header.queue_id, header.sys_flag, header.born_timestamp, header.flag,
+    )  # fmt: skip
+    assert got.reconsume_times == (header.reconsume_times or 0)
+    assert got.properties == (header.properties or "")
+    assert (got.code, got.opaque, got.flag, got.body) == (310, 7, general.flag, general.body)
+    return got
+
+
+def test_a_java_send_is_plain() -> None:
+    got = _check(_frame(FIELDS))
+    assert type(got) is PlainSend and got.topic == "BenchmarkTest" and got.queue_id == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"m": "true"}, {"m": "False"}, {"d": "x"}, {"e": "+1"}, {"e": " 1"}, {"g": "1" * 19},
+        {"z": "1"}, {"a": "gé"}, {"l": "-"}, {"e": "٣"},
+    ],
+)  # fmt: skip
+def test_what_the_general_path_decides_is_not_plain(change: dict[str, str]) -> None:
+    assert type(_check(_frame({**FIELDS, **change}))) is RemotingCommand
+
+
+@pytest.mark.parametrize("missing", list("abcdefgh"))
+def test_a_required_field_missing_is_not_plain(missing: str) -> None:
+    ext = {k: v for k, v in FIELDS.items() if k != missing}
+    assert type(_check(_frame(ext))) is RemotingCommand
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"code": 10}, {"flag": 1}, {"remark": "r"}, {"stype": SerializeType.JSON}, {"body": None}],
+)
+def test_other_frames_decode_as_before(kw: dict[str, Any]) -> None:
+    got = _check(_frame(FIELDS, **kw))
+    assert type(got) is (PlainSend if kw == {"body": None} else RemotingCommand)
+
+
+def test_optional_fields_and_utf8() -> None:
+    ext = {k: v for k, v in FIELDS.items() if k not in "ijkm"}
+    got = _check(_frame({**ext, "b": "Tö", "l": "-3", "n": "broker-a"}))
+    assert type(got) is PlainSend and got.properties == "" and got.reconsume_times == 0
+    assert type(_check(_frame({**FIELDS, "i": "K\x01ü😀\x02"}))) is PlainSend
+
+
+def _with_duplicate(frame: bytes) -> bytes:
+    """The frame with its extFields' first entry written twice."""
+    header_len = struct.unpack_from(">I", frame)[0] & 0xFFFFFF
+    header, body = frame[4 : 4 + header_len], frame[4 + header_len :]
+    ext_len = struct.unpack_from(">i", header, 17)[0]
+    entry_len = 2 + 1 + 4 + struct.unpack_from(">i", header, 17 + 4 + 3)[0]
+    entry = header[21 : 21 + entry_len]
+    new = header[:17] + struct.pack(">i", ext_len + entry_len) + entry + header[21:]
+    return struct.pack(">I", (1 << 24) | len(new)) + new + body
+
+
+def test_a_key_twice_is_not_plain() -> None:
+    assert type(_check(_with_duplicate(_frame(FIELDS)))) is RemotingCommand
+
+
+_value = st.one_of(
+    st.sampled_from(["0", "1", "-1", "12", "-0", "007", "x", "", "true", "false", "1" * 18]),
+    st.text(st.sampled_from("09-+ aé\x01\x02"), max_size=6),
+)
+_ext = st.dictionaries(st.sampled_from(list("abcdefghijklmnoz")), _value, max_size=16)
+
+
+@given(_ext, st.sampled_from([310, 10, 320]), st.integers(0, 3))
+def test_twins_agree_on_any_header(ext: dict[str, str], code: int, flag: int) -> None:
+    _check(_frame(ext, code=code, flag=flag))
+
+
+@given(st.data())
+def test_twins_agree_on_mangled_frames(data: st.DataObject) -> None:
+    frame = bytearray(_frame({**FIELDS, **data.draw(_ext)}))
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(0, len(frame) - 1))
+        frame[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(frame)))
+    _check(bytes(frame[:cut]))
+
+
+def _decoders() -> list[Any]:
+    compiled = compiled_kernels("rocketq.broker._kernels")
+    return [speedups.REFERENCE["SendFrameDecoder"], compiled.SendFrameDecoder]
+
+
+@given(st.lists(st.sampled_from(["plain", "json", "v1", "pull"]), max_size=6), st.integers(1, 97))
+def test_decoders_agree_fed_whole_and_in_pieces(kinds: list[str], step: int) -> None:
+    frames = {
+        "plain": _frame(FIELDS), "json": _frame(FIELDS, stype=SerializeType.JSON),
+        "v1": _frame(FIELDS, code=10), "pull": _frame({"x": "1"}, code=11, body=None),
+    }  # fmt: skip
+    data = b"".join(struct.pack(">I", len(frames[k])) + frames[k] for k in kinds)
+    outs = []
+    for cls in _decoders():
+        whole = cls().feed(data)
+        decoder, pieces = cls(), []
+        for at in range(0, len(data), step):
+            pieces += decoder.feed(data[at : at + step])
+        assert pieces == whole and decoder.buffered == 0
+        outs.append([(type(c), c) for c in whole])
+    assert outs[0] == outs[1]
+    assert [c.command() if type(c) is PlainSend else c for _, c in outs[0]] == [
+        decode_frame(frames[k]) for k in kinds
+    ]
+
+
+@pytest.mark.parametrize("total", [0, 3, 2**30])
+def test_decoders_fail_on_a_bad_length_and_stay_failed(total: int) -> None:
+    for cls in _decoders():
+        decoder = cls(1 << 20)
+        with pytest.raises(ProtocolError, match="frame length"):
+            decoder.feed(struct.pack(">I", total) + b"\x00" * 8)
+        with pytest.raises(ProtocolError, match="already failed"):
+            decoder.feed(b"")
+
+
+def test_the_module_names_are_the_active_twins() -> None:
+    module = speedups.load_kernels("rocketq.broker._kernels")
+    if module is None:
+        assert plain_send.decode_send_frame is speedups.REFERENCE["decode_send_frame"]
+    else:
+        assert plain_send.decode_send_frame is module.decode_send_frame
+        assert plain_send.SendFrameDecoder is module.SendFrameDecoder
+
+
+async def test_a_table_with_a_decoder_serves_its_connections_with_it() -> None:
+    table = ProcessorTable()
+    assert type(Connection(table)._decoder) is type(Connection()._decoder)
+    plain_send.install(table)
+    conn = Connection(table)
+    assert type(conn._decoder) is plain_send.SendFrameDecoder
+    seen: list[RemotingCommand] = []
+    table.register(RequestCode.SEND_MESSAGE_V2, lambda c, req: seen.append(req))
+    conn.data_received(struct.pack(">I", len(_frame(FIELDS))) + _frame(FIELDS))
+    assert [type(c) for c in seen] == [PlainSend]
