@@ -192,3 +192,49 @@ async def test_a_table_with_a_decoder_serves_its_connections_with_it() -> None:
     table.register(RequestCode.SEND_MESSAGE_V2, lambda c, req: seen.append(req))
     conn.data_received(struct.pack(">I", len(_frame(FIELDS))) + _frame(FIELDS))
     assert [type(c) for c in seen] == [PlainSend]
+
+
+# --- the StoredMessage of a plain send ------------------------------------------------------
+
+_REFUSE = frozenset({"DELAY", "TRAN_MSG", "TIMER_DELIVER_MS"})
+_prop_text = st.one_of(
+    st.text(st.sampled_from("ab\x01\x02WAITDELAYCLUSTERfalse"), max_size=40),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["UNIQ_KEY", "WAIT", "TAGS", "KEYS", "CLUSTER", "DELAY", "a", "é"]),
+            st.sampled_from(["true", "false", "FALSE", "x", "", "a\x01b", "ü"]),
+        ),
+        max_size=6,
+    ).map(lambda pairs: "".join(f"{k}\x01{v}\x02" for k, v in pairs)),
+)
+
+
+def _plain_messages() -> list[Any]:
+    compiled = compiled_kernels("rocketq.broker._kernels")
+    return [speedups.REFERENCE["plain_message"], compiled.plain_message]
+
+
+def _built(fn: Any, text: str, cluster: str) -> Any:
+    got = outcome_of(fn, "T", 1, b"body", text, 3, 4, 5, ("127.0.0.1", 6), 7, cluster, _REFUSE)
+    if type(got) is tuple:
+        msg, wait = got
+        return msg, dict(msg.props), wait, type(msg.props)
+    return got
+
+
+@given(_prop_text, st.sampled_from(["DefaultCluster", "c\x01x", "clé", ""]))
+def test_plain_message_twins_agree(text: str, cluster: str) -> None:
+    pure, compiled = _plain_messages()
+    assert _built(compiled, text, cluster) == _built(pure, text, cluster)
+
+
+def test_plain_message_is_what_the_processor_built_before() -> None:
+    text = "UNIQ_KEY\x01AB\x02WAIT\x01false\x02TAGS\x01T"
+    for fn in _plain_messages():
+        msg, wait = fn("T", 1, b"b", text, 3, 4, 5, ("127.0.0.1", 6), 7, "C", _REFUSE)
+        assert wait is False
+        assert msg.properties == "UNIQ_KEY\x01AB\x02TAGS\x01T\x02CLUSTER\x01C"
+        assert msg.props == {"UNIQ_KEY": "AB", "TAGS": "T", "CLUSTER": "C"}
+        assert (msg.topic, msg.queue_id, msg.body, msg.flag, msg.sys_flag) == ("T", 1, b"b", 3, 4)
+        assert (msg.born_timestamp, msg.born_host, msg.reconsume_times) == (5, ("127.0.0.1", 6), 7)
+        assert fn("T", 1, b"b", "DELAY\x013", 0, 0, 0, ("h", 0), 0, "C", _REFUSE) is None

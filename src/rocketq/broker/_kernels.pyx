@@ -254,3 +254,96 @@ cdef class SendFrameDecoder:
         else:
             self._need = 0
         return out
+
+
+# --- the StoredMessage of a plain send ----------------------------------------------------
+
+cdef extern from "Python.h":
+    int PyUnicode_IS_COMPACT_ASCII(object text)
+    void* PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    object PyUnicode_New(Py_ssize_t size, unsigned int maxchar)
+    object PyUnicode_FromStringAndSize(const char* data, Py_ssize_t size)
+
+from libc.string cimport memchr, memcmp, memcpy
+
+from rocketq.common import record as _record
+
+# Pairs parsed in C at most; a longer text takes the reference's steps.
+DEF MAX_PAIRS = 64
+cdef str WAIT = "WAIT"  # MessageConst.WAIT_STORE_MSG_OK
+cdef str CLUSTER = "CLUSTER"  # MessageConst.CLUSTER
+cdef bytes CLUSTER_PAIR = b"CLUSTER\x01"
+
+
+cdef object _reference_plain_message():
+    from rocketq.common import speedups
+    return speedups.REFERENCE["plain_message"]
+
+
+def plain_message(topic, queue_id, body, text, flag, sys_flag, born_timestamp, born_host,
+                  reconsume_times, cluster, refuse):
+    """The StoredMessage of a plain send whose properties are ``text`` and its WAIT flag
+    (plain_send.plain_message is the reference, with the docs)."""
+    if not (type(text) is str and PyUnicode_IS_COMPACT_ASCII(text) and type(cluster) is str
+            and PyUnicode_IS_COMPACT_ASCII(cluster) and type(refuse) is frozenset
+            and "\x01" not in cluster and "\x02" not in cluster):
+        return _reference_plain_message()(topic, queue_id, body, text, flag, sys_flag,
+                                          born_timestamp, born_host, reconsume_times, cluster,
+                                          refuse)
+    cdef const char* p = <const char*>PyUnicode_DATA(text)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t starts[MAX_PAIRS]
+    cdef Py_ssize_t cuts[MAX_PAIRS]
+    cdef Py_ssize_t ends[MAX_PAIRS]
+    cdef int count = 0, i, wait_at = -1
+    cdef Py_ssize_t seg = 0, end, total = 0
+    cdef const char* cut
+    while seg <= n:  # decode_properties: segments between 0x02s, "name 0x01 value"
+        cut = <const char*>memchr(p + seg, 2, n - seg)
+        end = (cut - p) if cut != NULL else n
+        if end - seg >= 3:
+            cut = <const char*>memchr(p + seg, 1, end - seg)
+            if cut != NULL and p + seg < cut < p + end - 1:
+                if count == MAX_PAIRS or memchr(cut + 1, 1, p + end - cut - 1) != NULL:
+                    # many pairs, or a value encode_properties refuses: the reference
+                    return _reference_plain_message()(
+                        topic, queue_id, body, text, flag, sys_flag, born_timestamp,
+                        born_host, reconsume_times, cluster, refuse)
+                starts[count], cuts[count], ends[count] = seg, cut - p, end
+                count += 1
+        seg = end + 1
+    cdef dict props = {}
+    for i in range(count):
+        name = PyUnicode_FromStringAndSize(p + starts[i], cuts[i] - starts[i])
+        if name in refuse:
+            return None
+        if name == CLUSTER or name in props:  # a position kept or a value replaced
+            return _reference_plain_message()(
+                topic, queue_id, body, text, flag, sys_flag, born_timestamp, born_host,
+                reconsume_times, cluster, refuse)
+        props[name] = PyUnicode_FromStringAndSize(p + cuts[i] + 1, ends[i] - cuts[i] - 1)
+        if cuts[i] - starts[i] == 4 and memcmp(p + starts[i], b"WAIT", 4) == 0:
+            wait_at = i
+        else:
+            total += ends[i] - starts[i] + 1
+    wait = True
+    if wait_at >= 0:
+        wait = props.pop(WAIT).lower() != "false"
+    props[CLUSTER] = cluster
+    cdef Py_ssize_t cluster_len = PyUnicode_GET_LENGTH(cluster)
+    out = PyUnicode_New(total + 8 + cluster_len, 127)
+    cdef char* o = <char*>PyUnicode_DATA(out)
+    for i in range(count):  # the kept pairs as they came, each with its 0x02
+        if i != wait_at:
+            memcpy(o, p + starts[i], ends[i] - starts[i])
+            o[ends[i] - starts[i]] = 2
+            o += ends[i] - starts[i] + 1
+    memcpy(o, <const char*>CLUSTER_PAIR, 8)
+    memcpy(o + 8, PyUnicode_DATA(cluster), cluster_len)
+    msg = _sent_message(topic, queue_id, body, out, props, flag, sys_flag, born_timestamp,
+                        born_host, reconsume_times)
+    return msg, wait
+
+
+_sent_message = _record.sent_message  # the active twin

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from rocketq.broker.plain_send import PlainSend
+from rocketq.broker.plain_send import PlainSend, plain_message
 from rocketq.broker.schedule import delay_level_of, to_schedule
 from rocketq.broker.stats import BrokerStatsManager
 from rocketq.broker.timer.transform import TIMER_PROPERTIES, strip_timer_properties, to_timer
@@ -242,17 +242,15 @@ class SendMessageProcessor:
             or not 0 <= queue_id < max(config.write_queue_nums, config.read_queue_nums)
         ):
             return None
-        props = decode_properties(text)
-        if not _SPECIAL_KEYS.isdisjoint(props):  # delay, timer or transaction half
-            return None
-        wait = props.pop(MessageConst.WAIT_STORE_MSG_OK, "true").lower() != "false"
-        props[MessageConst.CLUSTER] = self.config.broker_cluster_name
         if config.topic_filter_type == "MULTI_TAG":
             sys_flag |= SysFlag.MULTI_TAGS
-        join = _JOIN_CLEAN if self._cluster_clean() else encode_properties
-        msg = sent_message(topic, queue_id, req.body or b"", join(props), props, msg_flag,
-                           sys_flag, born_at, self._born_host(conn.peer), reconsume)  # fmt: skip
-        return [msg], wait
+        # WAIT out, CLUSTER in, the properties encoded again; None: a delay, timer or half
+        built = plain_message(topic, queue_id, req.body or b"", text, msg_flag, sys_flag, born_at,
+                              self._born_host(conn.peer), reconsume,
+                              self.config.broker_cluster_name, _SPECIAL_KEYS)  # fmt: skip
+        if built is None:
+            return None
+        return [built[0]], built[1]
 
     def _answered_ok(
         self, conn: Connection, req: RemotingCommand, stored: PutMessageResult, msg: StoredMessage
