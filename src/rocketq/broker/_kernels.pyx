@@ -12,7 +12,8 @@ to ``codec.decode_frame``.
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.object cimport Py_TYPE
+from cpython.object cimport Py_TYPE, PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
 
 from rocketq.common.errors import ProtocolError
@@ -42,25 +43,80 @@ cdef int KEYS = 14
 _LANGUAGE_BY_BYTE = {lc.value: lc.name for lc in LanguageCode}
 _decode_frame = codec.decode_frame  # the active twin
 
-# PlainSend and the slot descriptors of its fields in order, once looked up (plain_send
-# imports this module while it is being imported: looked up at the first frame).
+# --- instances of slotted dataclasses, their slots written directly ------------------------
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    int T_OBJECT_EX
+    int READONLY
+
+cdef extern from "Python.h":
+    object PyType_GenericAlloc(PyTypeObject* cls, Py_ssize_t nitems)
+
+import types
+
+DEF MAX_FIELDS = 24
+
+cdef struct SlotPlan:
+    # The byte offset of each field's slot, in field order; n = 0: call the class instead.
+    Py_ssize_t n
+    Py_ssize_t offsets[MAX_FIELDS]
+
+
+cdef SlotPlan _plan_of(cls):
+    """Where the fields of ``cls`` (a slotted dataclass, no ``__post_init__``) live in its
+    instances, when each is a plain object slot that ``cls(*values)`` fills and nothing
+    else; else n = 0."""
+    import dataclasses
+    cdef SlotPlan plan
+    plan.n = 0
+    fields = dataclasses.fields(cls)
+    if (len(fields) > MAX_FIELDS or hasattr(cls, "__post_init__")
+            or (<PyTypeObject*>cls).tp_new != (<PyTypeObject*>object).tp_new):
+        return plan
+    cdef Py_ssize_t i
+    cdef PyMemberDef* member
+    for i in range(len(fields)):
+        d = getattr(cls, fields[i].name, None)
+        if type(d) is not types.MemberDescriptorType:
+            return plan
+        member = (<PyMemberDescrObject*><PyObject*>d).d_member
+        if member.type != T_OBJECT_EX or member.flags & READONLY:
+            return plan
+        plan.offsets[i] = member.offset
+    plan.n = len(fields)
+    return plan
+
+
+cdef object _make(cls, SlotPlan* plan, PyObject** values, Py_ssize_t n):
+    """``cls(*values)``: its slots written directly when ``plan`` allows."""
+    cdef Py_ssize_t i
+    if plan.n != n:
+        return cls(*[<object>values[i] for i in range(n)])
+    obj = PyType_GenericAlloc(<PyTypeObject*>cls, 0)  # every slot NULL
+    for i in range(n):
+        Py_INCREF(<object>values[i])
+        (<PyObject**>(<char*><PyObject*>obj + plan.offsets[i]))[0] = values[i]
+    return obj
+
+
+# PlainSend and where its fields go, looked up at the first frame (plain_send imports this
+# module while it is being imported).
 cdef object _plain_cls = None
-cdef tuple _plain_slots = None
+cdef SlotPlan _plain_plan
+DEF PLAIN_FIELDS = 17
 
 
 cdef object _plain_class():
-    global _plain_cls, _plain_slots
+    global _plain_cls, _plain_plan
     if _plain_cls is None:
-        import dataclasses
         from rocketq.broker.plain_send import PlainSend
-        slots = []
-        for f in dataclasses.fields(PlainSend):
-            for klass in PlainSend.__mro__:
-                if f.name in klass.__dict__:
-                    slots.append(klass.__dict__[f.name])
-                    break
-        member = type(PlainSend.__dict__["topic"])
-        _plain_slots = tuple(slots) if all(type(d) is member for d in slots) else None
+        _plain_plan = _plan_of(PlainSend)
         _plain_cls = PlainSend
     return _plain_cls
 
@@ -146,26 +202,26 @@ cdef object _plain_of(const uint8_t* p, Py_ssize_t n, object body):
             props = PyUnicode_DecodeUTF8(<const char*>p + at[KEY_PROPS], size[KEY_PROPS], NULL)
     except UnicodeDecodeError:
         return None
-    values = (
-        SEND_V2, _LANGUAGE_BY_BYTE.get(p[2], "OTHER"), <int>_get16(p + 3),
-        <int32_t>_get32(p + 5), flag, None, None, body, _ROCKETMQ, topic, num[KEY_QUEUE],
-        num[KEY_SYSFLAG], num[KEY_BORN], num[KEY_FLAG],
-        num[KEY_RECONSUME] if seen & (1u << KEY_RECONSUME) else 0, props,
-        PyBytes_FromStringAndSize(<const char*>p, n),
-    )
-    return _new_plain(values)
-
-
-cdef object _new_plain(tuple values):
+    cdef object language = _LANGUAGE_BY_BYTE.get(p[2], "OTHER")
+    cdef object version = <int>_get16(p + 3)
+    cdef object opaque = <int32_t>_get32(p + 5)
+    cdef object flag_obj = flag
+    cdef object queue_id = num[KEY_QUEUE]
+    cdef object sys_flag = num[KEY_SYSFLAG]
+    cdef object born = num[KEY_BORN]
+    cdef object msg_flag = num[KEY_FLAG]
+    cdef object reconsume = num[KEY_RECONSUME] if seen & (1u << KEY_RECONSUME) else 0
+    cdef object header = PyBytes_FromStringAndSize(<const char*>p, n)
+    cdef PyObject* values[PLAIN_FIELDS]
+    values[:] = [
+        <PyObject*>_SEND_V2, <PyObject*>language, <PyObject*>version, <PyObject*>opaque,
+        <PyObject*>flag_obj, <PyObject*>None, <PyObject*>None, <PyObject*>body,
+        <PyObject*>_ROCKETMQ, <PyObject*>topic, <PyObject*>queue_id, <PyObject*>sys_flag,
+        <PyObject*>born, <PyObject*>msg_flag, <PyObject*>reconsume, <PyObject*>props,
+        <PyObject*>header,
+    ]
     cls = _plain_class()
-    if _plain_slots is None or len(_plain_slots) != len(values):  # the class changed
-        return cls(*values)
-    obj = cls.__new__(cls)
-    cdef Py_ssize_t i
-    for i in range(len(values)):
-        d = _plain_slots[i]
-        Py_TYPE(d).tp_descr_set(d, obj, values[i])
-    return obj
+    return _make(cls, &_plain_plan, values, PLAIN_FIELDS)
 
 
 cdef object _decode_send(const uint8_t* p, Py_ssize_t length):
@@ -315,7 +371,7 @@ def plain_message(topic, queue_id, body, text, flag, sys_flag, born_timestamp, b
         seg = end + 1
     cdef dict props = {}
     for i in range(count):
-        name = PyUnicode_FromStringAndSize(p + starts[i], cuts[i] - starts[i])
+        name = _name(p + starts[i], cuts[i] - starts[i])
         if name in refuse:
             return None
         if name == CLUSTER or name in props:  # a position kept or a value replaced
@@ -341,9 +397,42 @@ def plain_message(topic, queue_id, body, text, flag, sys_flag, born_timestamp, b
             o += ends[i] - starts[i] + 1
     memcpy(o, <const char*>CLUSTER_PAIR, 8)
     memcpy(o + 8, PyUnicode_DATA(cluster), cluster_len)
-    msg = _sent_message(topic, queue_id, body, out, props, flag, sys_flag, born_timestamp,
-                        born_host, reconsume_times)
-    return msg, wait
+    return _stored_message(topic, queue_id, body, out, props, flag, sys_flag, born_timestamp,
+                           born_host, reconsume_times), wait
 
 
-_sent_message = _record.sent_message  # the active twin
+# The property names a Java producer sends: reused, not made (and hashed) per message.
+cdef tuple NAMES = ("UNIQ_KEY", "WAIT", "TAGS", "KEYS")
+
+
+cdef object _name(const char* p, Py_ssize_t n):
+    cdef str known
+    for known in NAMES:
+        if PyUnicode_GET_LENGTH(known) == n and memcmp(PyUnicode_DATA(known), p, n) == 0:
+            return known
+    return PyUnicode_FromStringAndSize(p, n)
+
+
+cdef SlotPlan _stored_plan
+cdef object _stored_cls = None
+cdef object _store_host = None
+DEF STORED_FIELDS = 15
+
+
+cdef object _stored_message(topic, queue_id, body, properties, props, flag, sys_flag,
+                            born_timestamp, born_host, reconsume_times):
+    """record.sent_message(...), the StoredMessage's slots written directly."""
+    global _stored_cls, _stored_plan, _store_host
+    if _stored_cls is None:
+        _stored_plan = _plan_of(_record.StoredMessage)
+        _store_host = _record.StoredMessage(topic="", queue_id=0, body=b"").store_host
+        _stored_cls = _record.StoredMessage
+    cdef object zero = 0
+    cdef PyObject* values[STORED_FIELDS]
+    values[:] = [
+        <PyObject*>topic, <PyObject*>queue_id, <PyObject*>body, <PyObject*>properties,
+        <PyObject*>flag, <PyObject*>zero, <PyObject*>zero, <PyObject*>sys_flag,
+        <PyObject*>born_timestamp, <PyObject*>born_host, <PyObject*>zero,
+        <PyObject*>_store_host, <PyObject*>reconsume_times, <PyObject*>zero, <PyObject*>props,
+    ]
+    return _make(_stored_cls, &_stored_plan, values, STORED_FIELDS)
