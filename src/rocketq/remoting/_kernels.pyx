@@ -4,19 +4,22 @@
 types of the pure-Python reference in ``codec.py`` (read that first: the frame and header
 layouts are drawn there).
 
-Frames are split and headers read with C types; a JSON header is still parsed by orjson,
-and only its usual shape (int code/version/opaque/flag, str language and remark, string
-extFields) is turned into a command here: any other shape goes to the reference's own
-``_decode_json_header``, which coerces it or says what is wrong. ROCKETMQ headers are
-encoded here unless a value would not fit, which the reference then reports.
+Frames are split and headers read with C types. A JSON header of the usual shape (int
+code/version/opaque/flag, str language and remark, string extFields) is read and written
+here, byte for byte as orjson would; any other JSON is left to orjson, and any other shape
+to the reference's own ``_decode_json_header``, which coerces it or says what is wrong.
+ROCKETMQ headers are encoded here unless a value would not fit, which the reference then
+reports.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcmp, memcpy
 from cpython.object cimport Py_TYPE
+from cpython.dict cimport PyDict_Next
+from cpython.ref cimport PyObject
 
 import orjson
 
@@ -27,6 +30,14 @@ from rocketq.remoting.command import RemotingCommand
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
     int PyObject_GenericSetAttr(object obj, object name, object value) except -1
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size)  # NULL: error set
+    bint PyUnicode_IS_COMPACT_ASCII(object text)
+    void* PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    long long PyLong_AsLongLongAndOverflow(object number, int* overflow) except? -1
+    void PyErr_Clear()
+    void* PyMem_Realloc(void* p, size_t n)
+    void PyMem_Free(void* p)
 
 # codec.py's constants.
 DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024
@@ -125,6 +136,9 @@ cdef inline bint _all_str(dict ext):
 
 
 cdef object _json_header(const uint8_t* p, Py_ssize_t n):
+    cmd = _json_usual(p, n)
+    if cmd is not None:
+        return cmd
     data = PyBytes_FromStringAndSize(<const char*>p, n)
     try:
         obj = _loads(data)
@@ -146,6 +160,320 @@ cdef object _json_header(const uint8_t* p, Py_ssize_t n):
             and (ext is None or (type(ext) is dict and _all_str(ext)))):
         return _command(code, language, version, opaque, flag, remark, ext, _JSON)
     return _reference()._decode_json_header(data)  # numbers as text, ordinals, ...
+
+
+# -- the usual JSON header read here, without orjson ---------------------------------------
+#
+# Every frame of a Python or C++ client, and every answer to them, carries one: an object of
+# int code/version/opaque/flag, str language and remark, and extFields of str values. Such a
+# header is read here straight into its command (orjson's dict, then the look-ups, cost more
+# than the rest of a frame's decoding). Anything else - another type, a number with a
+# fraction or an exponent or of 19 digits and more, a surrogate escape, a nested value,
+# any syntax error - returns None, and orjson and the reference decide as before.
+
+# A JSON scalar read by _scan_value: what kind it was.
+DEF J_FAIL = 0
+DEF J_STR = 1
+DEF J_INT = 2
+DEF J_NULL = 3
+DEF J_OTHER = 4  # true/false: valid, never one of the fields read here
+# Digits of an int read here: 18 always fit a long long.
+DEF MAX_INT_DIGITS = 18
+
+
+cdef inline Py_ssize_t _skip_ws(const uint8_t* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    while i < n and (p[i] == 32 or p[i] == 10 or p[i] == 13 or p[i] == 9):
+        i += 1
+    return i
+
+
+cdef inline int _hex_digit(uint8_t c) noexcept:
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+cdef Py_ssize_t _unescape(const uint8_t* p, Py_ssize_t i, Py_ssize_t end, char* out) noexcept:
+    """Bytes p[i:end] of a string with escapes, decoded as UTF-8 into out (never longer
+    than the input); -1 for an escape left to orjson (a surrogate, a bad one)."""
+    cdef Py_ssize_t o = 0
+    cdef uint8_t c
+    cdef int cp, d, j
+    while i < end:
+        c = p[i]
+        if c != 92:
+            out[o] = <char>c
+            o += 1
+            i += 1
+            continue
+        c = p[i + 1]  # an escape's second byte is before end: _scan_string saw it
+        i += 2
+        if c == 34 or c == 92 or c == 47:
+            out[o] = <char>c
+        elif c == 98:
+            out[o] = 8
+        elif c == 102:
+            out[o] = 12
+        elif c == 110:
+            out[o] = 10
+        elif c == 114:
+            out[o] = 13
+        elif c == 116:
+            out[o] = 9
+        elif c == 117:
+            if i + 4 > end:
+                return -1
+            cp = 0
+            for j in range(4):
+                d = _hex_digit(p[i + j])
+                if d < 0:
+                    return -1
+                cp = cp * 16 + d
+            i += 4
+            if 0xD800 <= cp <= 0xDFFF:
+                return -1
+            if cp < 0x80:
+                out[o] = <char>cp
+            elif cp < 0x800:
+                out[o] = <char>(0xC0 | (cp >> 6))
+                out[o + 1] = <char>(0x80 | (cp & 0x3F))
+                o += 1
+            else:
+                out[o] = <char>(0xE0 | (cp >> 12))
+                out[o + 1] = <char>(0x80 | ((cp >> 6) & 0x3F))
+                out[o + 2] = <char>(0x80 | (cp & 0x3F))
+                o += 2
+        else:
+            return -1
+        o += 1
+    return o
+
+
+cdef object _utf8_text(const char* data, Py_ssize_t size):
+    # None when the bytes are not UTF-8 (orjson then says so).
+    try:
+        return PyUnicode_DecodeUTF8(data, size, NULL)
+    except UnicodeDecodeError:
+        return None
+
+
+cdef object _scan_string(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, bint make):
+    """The string starting at p[at[0]] (its opening quote): its str when ``make``, else
+    True; None when it is left to orjson. at[0] moves past its closing quote."""
+    cdef Py_ssize_t i = at[0] + 1, start = i, size
+    cdef bint escaped = False
+    cdef uint8_t c
+    cdef char small[256]
+    cdef char* out
+    while True:
+        if i >= n:
+            return None
+        c = p[i]
+        if c == 34:
+            break
+        if c < 32:
+            return None  # a raw control character: not JSON
+        if c == 92:
+            escaped = True
+            i += 2
+            continue
+        i += 1
+    at[0] = i + 1
+    if not escaped:
+        if make:
+            return _utf8_text(<const char*>p + start, i - start)
+        for size in range(start, i):  # UTF-8 checked only where it is not ASCII
+            if p[size] >= 0x80:
+                return _utf8_text(<const char*>p + start, i - start)
+        return True
+    out = &small[0]
+    if i - start > 256:
+        out = <char*>PyMem_Realloc(NULL, <size_t>(i - start))
+    if out == NULL:
+        raise MemoryError()
+    try:
+        size = _unescape(p, start, i, out)
+        if size < 0:
+            return None
+        return _utf8_text(out, size)
+    finally:
+        if out != &small[0]:
+            PyMem_Free(out)
+
+
+cdef int _scan_value(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, long long* number) noexcept:
+    """A scalar but a string at p[at[0]]: J_INT (its value in number), J_NULL, J_OTHER
+    (true/false), or J_FAIL (anything left to orjson); at[0] moves past it."""
+    cdef Py_ssize_t i = at[0], digits
+    cdef uint8_t c = p[i]
+    cdef bint negative = False
+    cdef unsigned long long v = 0
+    if c == 45 or 48 <= c <= 57:
+        if c == 45:
+            negative = True
+            i += 1
+        digits = 0
+        while i < n and 48 <= p[i] <= 57:
+            v = v * 10 + (p[i] - 48)
+            digits += 1
+            i += 1
+        if (digits == 0 or digits > MAX_INT_DIGITS or (digits > 1 and p[i - digits] == 48)
+                or (i < n and (p[i] == 46 or p[i] == 101 or p[i] == 69))):
+            return J_FAIL
+        number[0] = -<long long>v if negative else <long long>v
+        at[0] = i
+        return J_INT
+    if i + 4 <= n and memcmp(p + i, b"null", 4) == 0:
+        at[0] = i + 4
+        return J_NULL
+    if i + 4 <= n and memcmp(p + i, b"true", 4) == 0:
+        at[0] = i + 4
+        return J_OTHER
+    if i + 5 <= n and memcmp(p + i, b"false", 5) == 0:
+        at[0] = i + 5
+        return J_OTHER
+    return J_FAIL
+
+
+cdef object _scan_ext(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
+    """The extFields object at p[at[0]] (its opening brace) when every value is a string,
+    else None."""
+    cdef dict out = {}
+    cdef Py_ssize_t i = _skip_ws(p, at[0] + 1, n)
+    cdef object value
+    if i < n and p[i] == 125:
+        at[0] = i + 1
+        return out
+    while True:
+        if i >= n or p[i] != 34:
+            return None
+        key = _scan_string(p, &i, n, True)
+        i = _skip_ws(p, i, n)
+        if key is None or i >= n or p[i] != 58:
+            return None
+        i = _skip_ws(p, i + 1, n)
+        if i >= n or p[i] != 34:
+            return None
+        value = _scan_string(p, &i, n, True)
+        if value is None:
+            return None
+        out[key] = value
+        i = _skip_ws(p, i, n)
+        if i < n and p[i] == 44:
+            i = _skip_ws(p, i + 1, n)
+        elif i < n and p[i] == 125:
+            at[0] = i + 1
+            return out
+        else:
+            return None
+
+
+# The header's keys read here (K_OTHER: any other key, its value checked and dropped).
+DEF K_OTHER = 0
+DEF K_CODE = 1
+DEF K_LANGUAGE = 2
+DEF K_VERSION = 3
+DEF K_OPAQUE = 4
+DEF K_FLAG = 5
+DEF K_REMARK = 6
+DEF K_EXT = 7
+
+
+cdef int _key_of(const uint8_t* p, Py_ssize_t size) noexcept:
+    if size == 4 and memcmp(p, b"code", 4) == 0:
+        return K_CODE
+    if size == 4 and memcmp(p, b"flag", 4) == 0:
+        return K_FLAG
+    if size == 6 and memcmp(p, b"opaque", 6) == 0:
+        return K_OPAQUE
+    if size == 6 and memcmp(p, b"remark", 6) == 0:
+        return K_REMARK
+    if size == 7 and memcmp(p, b"version", 7) == 0:
+        return K_VERSION
+    if size == 8 and memcmp(p, b"language", 8) == 0:
+        return K_LANGUAGE
+    if size == 9 and memcmp(p, b"extFields", 9) == 0:
+        return K_EXT
+    return K_OTHER
+
+
+cdef object _json_usual(const uint8_t* p, Py_ssize_t n):
+    """The command of a usual JSON header (see above), else None."""
+    cdef Py_ssize_t i = _skip_ws(p, 0, n), key_start
+    cdef long long number = 0, code = 0, version = 0, opaque = 0, flag = 0
+    cdef bint has_code = False
+    cdef int kind, key
+    cdef object text = None
+    language, remark, ext = "JAVA", None, None
+    if i >= n or p[i] != 123:
+        return None
+    i = _skip_ws(p, i + 1, n)
+    while True:
+        if i >= n or p[i] != 34:
+            return None  # an empty header has no code either: orjson and the reference say
+        key_start = i + 1
+        if _scan_string(p, &i, n, False) is None:
+            return None
+        if memchr(p + key_start, 92, i - 1 - key_start) != NULL:
+            return None  # an escaped key: not one of ours as any client writes it
+        key = _key_of(p + key_start, i - 1 - key_start)
+        i = _skip_ws(p, i, n)
+        if i >= n or p[i] != 58:
+            return None
+        i = _skip_ws(p, i + 1, n)
+        if i >= n:
+            return None
+        if p[i] == 123:
+            if key != K_EXT:
+                return None
+            ext = _scan_ext(p, &i, n)
+            if ext is None:
+                return None
+        else:
+            if p[i] == 34:
+                text = _scan_string(p, &i, n, key == K_LANGUAGE or key == K_REMARK)
+                kind = J_FAIL if text is None else J_STR
+            else:
+                kind = _scan_value(p, &i, n, &number)
+            if kind == J_FAIL:
+                return None
+            if key == K_CODE or key == K_OPAQUE or key == K_FLAG or key == K_VERSION:
+                if kind != J_INT:
+                    return None
+                if key == K_CODE:
+                    code, has_code = number, True
+                elif key == K_OPAQUE:
+                    opaque = number
+                elif key == K_FLAG:
+                    flag = number
+                else:
+                    version = number
+            elif key == K_LANGUAGE:
+                if kind != J_STR:
+                    return None
+                language = text
+            elif key == K_REMARK:
+                if kind != J_STR and kind != J_NULL:
+                    return None
+                remark = text if kind == J_STR else None
+            elif key == K_EXT:
+                if kind != J_NULL:
+                    return None
+                ext = None
+        i = _skip_ws(p, i, n)
+        if i < n and p[i] == 44:
+            i = _skip_ws(p, i + 1, n)
+        elif i < n and p[i] == 125:
+            break
+        else:
+            return None
+    if _skip_ws(p, i + 1, n) != n or not has_code:
+        return None
+    return _command(code, language, version, opaque, flag, remark, ext, _JSON)
 
 
 cdef str _take_text(const uint8_t* p, Py_ssize_t end, Py_ssize_t pos, Py_ssize_t length):
@@ -304,6 +632,7 @@ cdef class FrameDecoder:
 
 cdef bytes _json_header_bytes(cmd):
     # Keys in fastjson's (alphabetical) order; null remark/extFields are omitted as Java does.
+    # What orjson says of any header: the values _json_first leaves to it.
     header = {"code": cmd.code}
     ext = cmd.ext_fields
     if ext is not None:
@@ -317,6 +646,204 @@ cdef bytes _json_header_bytes(cmd):
     header["serializeTypeCurrentRPC"] = "JSON"
     header["version"] = cmd.version
     return _dumps(header)
+
+
+# -- the JSON header written here, byte for byte what orjson.dumps writes ---------------------
+#
+# Every request of the client and every answer but a stored send's is a JSON header of the
+# same few keys: building a dict for orjson and copying its output cost about as much as the
+# rest of a send's encoding. The usual header (int numbers, str texts, a dict of str
+# extFields) is written straight into the frame; anything else is left to orjson.
+
+# Per byte of a string's UTF-8: 0 copied as it is, 1 a two-character escape (\b \t \n \f
+# \r \" \\), 5 a \u00XX escape (the other control characters, lowercase hex), as orjson.
+cdef uint8_t _ESC_EXTRA[256]
+cdef char _ESC_CHAR[256]
+cdef const char* _HEX = "0123456789abcdef"
+for _c in range(256):
+    _ESC_EXTRA[_c] = 5 if _c < 0x20 else 0
+    _ESC_CHAR[_c] = 0
+for _c, _e in ((8, "b"), (9, "t"), (10, "n"), (12, "f"), (13, "r"), (34, '"'), (92, "\\")):
+    _ESC_EXTRA[_c] = 1
+    _ESC_CHAR[_c] = ord(_e)
+
+cdef struct _Text:
+    const uint8_t* data
+    Py_ssize_t size
+
+
+cdef inline bint _json_text(object value, _Text* out) noexcept:
+    # The UTF-8 of an exact str (ASCII ones are their own UTF-8); False for anything else,
+    # and for a str with a lone surrogate (orjson then says what is wrong).
+    cdef Py_ssize_t n
+    if type(value) is not str:
+        return False
+    if PyUnicode_IS_COMPACT_ASCII(value):
+        out.data = <const uint8_t*>PyUnicode_DATA(value)
+        out.size = PyUnicode_GET_LENGTH(value)
+        return True
+    out.data = <const uint8_t*>PyUnicode_AsUTF8AndSize(value, &n)
+    if out.data == NULL:
+        PyErr_Clear()
+        return False
+    out.size = n
+    return True
+
+
+cdef char* _put_json_text(char* p, _Text t) noexcept:
+    # Runs of plain bytes copied whole, each byte that needs it escaped as orjson does.
+    cdef Py_ssize_t i = 0, run = 0
+    cdef uint8_t c
+    p[0] = 34
+    p += 1
+    while i < t.size:
+        c = t.data[i]
+        if _ESC_EXTRA[c] == 0:
+            i += 1
+            continue
+        memcpy(p, t.data + run, i - run)
+        p += i - run
+        if _ESC_EXTRA[c] == 1:
+            p[0] = 92
+            p[1] = _ESC_CHAR[c]
+            p += 2
+        else:
+            memcpy(p, b"\\u00", 4)
+            p[4] = _HEX[c >> 4]
+            p[5] = _HEX[c & 15]
+            p += 6
+        i += 1
+        run = i
+    memcpy(p, t.data + run, i - run)
+    p += i - run
+    p[0] = 34
+    return p + 1
+
+
+cdef inline Py_ssize_t _put_decimal(char* p, long long value) noexcept:
+    cdef char tmp[24]
+    cdef Py_ssize_t n = 0, i
+    cdef unsigned long long v = <unsigned long long>value
+    if value < 0:
+        v = 0 - v
+    while True:
+        tmp[n] = <char>(48 + v % 10)
+        n += 1
+        v //= 10
+        if v == 0:
+            break
+    if value < 0:
+        tmp[n] = 45
+        n += 1
+    for i in range(n):
+        p[i] = tmp[n - 1 - i]
+    return n
+
+
+cdef inline bint _json_int(object value, long long* out) except -1:
+    # int and its subclasses (IntEnum codes) as orjson writes them; bool and numbers past
+    # 64 bits (signed) are left to orjson.
+    cdef int overflow = 0
+    if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return overflow == 0
+
+
+# The fixed texts of a header, in key order.
+cdef const char* _J_CODE = b'{"code":'
+cdef const char* _J_EXT = b',"extFields":{'
+cdef const char* _J_FLAG = b',"flag":'
+cdef const char* _J_LANGUAGE = b',"language":'
+cdef const char* _J_OPAQUE = b',"opaque":'
+cdef const char* _J_REMARK = b',"remark":'
+cdef const char* _J_VERSION = b',"serializeTypeCurrentRPC":"JSON","version":'
+# Bytes of a header beside its strings: the frame's lengths, the fixed texts, four numbers
+# at their longest (20 characters), braces, quotes.
+cdef Py_ssize_t HEADER_FIXED_MAX = 8 + 8 + 14 + 1 + 8 + 12 + 10 + 10 + 44 + 4 * 20 + 1
+# The scratch buffer a header is written into (grown for big ones, then kept): the
+# frame's first part is copied out of it at its true length.
+cdef char* _scratch = NULL
+cdef Py_ssize_t _scratch_size = 0
+
+
+cdef char* _scratch_of(Py_ssize_t size) except NULL:
+    global _scratch, _scratch_size
+    cdef void* grown
+    if size > _scratch_size:
+        size = max(size, 4096, 2 * _scratch_size)
+        grown = PyMem_Realloc(_scratch, <size_t>size)
+        if grown == NULL:
+            raise MemoryError()
+        _scratch, _scratch_size = <char*>grown, size
+    return _scratch
+
+
+cdef inline object _slot(object d, object cmd, str name):
+    # A RemotingCommand field: read through its slot when the class is what this module
+    # expects (no attribute lookup by name), else by name.
+    if _SLOTTED and type(cmd) is RemotingCommand:
+        return Py_TYPE(d).tp_descr_get(d, cmd, RemotingCommand)
+    return getattr(cmd, name)
+
+
+cdef object _json_first(cmd, Py_ssize_t body_len):
+    """The frame's first part (lengths + JSON header) of a usual header, else None."""
+    cdef long long code, flag, opaque, version
+    cdef _Text language, remark, key, value
+    cdef Py_ssize_t at, pos = 0
+    cdef bint comma = False
+    cdef PyObject* k
+    cdef PyObject* v
+    ext, remark_obj = _slot(_S_EXT, cmd, "ext_fields"), _slot(_S_REMARK, cmd, "remark")
+    if not (_json_int(_slot(_S_CODE, cmd, "code"), &code)
+            and _json_int(_slot(_S_FLAG, cmd, "flag"), &flag)
+            and _json_int(_slot(_S_OPAQUE, cmd, "opaque"), &opaque)
+            and _json_int(_slot(_S_VERSION, cmd, "version"), &version)
+            and _json_text(_slot(_S_LANGUAGE, cmd, "language"), &language)
+            and (remark_obj is None or _json_text(remark_obj, &remark))
+            and (ext is None or type(ext) is dict)):
+        return None
+    # Room for everything but extFields (every string byte escaped as \u00XX at worst);
+    # each entry makes room for itself.
+    at = HEADER_FIXED_MAX + 6 * language.size + (6 * remark.size if remark_obj is not None else 0)
+    cdef char* start = _scratch_of(at)
+    cdef char* p = _put_text(start + 8, _J_CODE, 8)
+    p += _put_decimal(p, code)
+    if ext is not None:
+        p = _put_text(p, _J_EXT, 14)
+        while PyDict_Next(ext, &pos, &k, &v):
+            if not (_json_text(<object>k, &key) and _json_text(<object>v, &value)):
+                return None
+            at = p - start
+            start = _scratch_of(at + 6 * (key.size + value.size) + 6 + HEADER_FIXED_MAX)
+            p = start + at
+            if comma:
+                p[0] = 44
+                p += 1
+            comma = True
+            p = _put_json_text(p, key)
+            p[0] = 58
+            p = _put_json_text(p + 1, value)
+        p[0] = 125
+        p += 1
+    p = _put_text(p, _J_FLAG, 8)
+    p += _put_decimal(p, flag)
+    p = _put_text(p, _J_LANGUAGE, 12)
+    p = _put_json_text(p, language)
+    p = _put_text(p, _J_OPAQUE, 10)
+    p += _put_decimal(p, opaque)
+    if remark_obj is not None:
+        p = _put_text(p, _J_REMARK, 10)
+        p = _put_json_text(p, remark)
+    p = _put_text(p, _J_VERSION, 44)
+    p += _put_decimal(p, version)
+    p[0] = 125
+    p += 1
+    cdef Py_ssize_t header_len = p - start - 8
+    _put32(start, <uint32_t>(4 + header_len + body_len))
+    _put32(start + 4, <uint32_t>header_len)  # serialize type 0: JSON
+    return PyBytes_FromStringAndSize(start, p - start)
 
 
 cdef bint _fits(value, long low, long high):
@@ -378,12 +905,15 @@ def encode_parts(cmd):
     """Encode ``cmd`` as the pieces of one frame (prefix+header, body), ready for writelines."""
     stype = cmd.serialize_type
     cdef bytes header
+    body = cmd.body
+    cdef Py_ssize_t body_len = len(body) if body else 0
     if stype == SERIALIZE_ROCKETMQ:
         header = _rocketmq_header_bytes(cmd)
     else:
+        written = _json_first(cmd, body_len)
+        if written is not None:
+            return [written, body] if body_len else [written]
         header = _json_header_bytes(cmd)
-    body = cmd.body
-    cdef Py_ssize_t body_len = len(body) if body else 0
     cdef Py_ssize_t header_len = len(header)
     cdef bytes first = PyBytes_FromStringAndSize(NULL, 8 + header_len)
     cdef char* p = PyBytes_AS_STRING(first)

@@ -1,0 +1,188 @@
+"""The compiled JSON header writer and reader against the pure-Python codec (orjson).
+
+``encode_parts`` writes the usual JSON header itself and ``FrameDecoder``/``decode_frame``
+read it themselves (remoting/_kernels.pyx); every other header is left to orjson. Either
+way the frame, the command or the exception type must be what the reference gives: here
+hypothesis feeds both odd texts (control characters, quotes, lone surrogates, non-ASCII),
+numbers at and past 64 bits, other JSON types, and hand-written JSON with whitespace,
+escapes, duplicate keys and syntax errors.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rocketq.remoting.codes import SerializeType
+from rocketq.remoting.command import RemotingCommand
+from tests.conftest import Kernels, compiled_kernels, outcome_of
+
+# Every code point, lone surrogates included, and the bytes JSON escapes, often.
+_odd_text = st.text(
+    st.one_of(
+        st.sampled_from('"\\/\x00\x01\x02\x08\t\n\x0c\r\x1f\x7f é€😀'),
+        st.characters(blacklist_categories=()),
+    ),
+    max_size=12,
+)
+_numbers = st.one_of(
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(-(2**65), 2**65),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, 0, -1]),
+)
+
+
+class _Code(enum.IntEnum):
+    SEND = 310
+
+
+def _ext_values() -> st.SearchStrategy[Any]:
+    return st.one_of(_odd_text, st.integers(-5, 5), st.none(), st.booleans())
+
+
+@given(
+    code=st.one_of(_numbers, st.just(_Code.SEND), st.booleans()),
+    language=st.one_of(st.sampled_from(["JAVA", "PYTHON"]), _odd_text, st.none(), st.just(3)),
+    version=_numbers,
+    opaque=_numbers,
+    flag=_numbers,
+    remark=st.one_of(st.none(), _odd_text, st.just(7)),
+    ext=st.one_of(
+        st.none(),
+        st.dictionaries(_odd_text, _odd_text, max_size=6),
+        st.dictionaries(_odd_text, _ext_values(), max_size=4),
+        st.dictionaries(st.integers(0, 3), _odd_text, max_size=2),
+    ),
+    body=st.one_of(st.none(), st.binary(max_size=6)),
+)
+def test_json_headers_are_written_as_orjson_writes_them(
+    both: tuple[Kernels, Kernels],
+    code: Any,
+    language: Any,
+    version: Any,
+    opaque: Any,
+    flag: Any,
+    remark: Any,
+    ext: Any,
+    body: bytes | None,
+) -> None:
+    pure, compiled = both
+    cmd = RemotingCommand(code, language, version, opaque, flag, remark, ext, body)
+    assert outcome_of(compiled.encode_parts, cmd) == outcome_of(pure.encode_parts, cmd)
+
+
+def test_a_json_header_with_deleted_extfields_entries_and_a_long_text(
+    both: tuple[Kernels, Kernels],
+) -> None:
+    pure, compiled = both
+    ext = {"gone": "x", "a": "1", "props": "KEYS\x01k\x02" * 2000}
+    del ext["gone"]  # the dict's first slot is empty: no comma before the first entry
+    for remark in (None, "r" * 5000):
+        cmd = RemotingCommand(310, "PYTHON", 401, 9, 0, remark, ext, b"b")
+        assert compiled.encode_parts(cmd) == pure.encode_parts(cmd)
+
+
+def _frame(header: bytes) -> bytes:
+    """A frame without its total length, as decode_frame takes it: JSON header, no body."""
+    return struct.pack(">I", len(header)) + header
+
+
+def _decoded_alike(pure: Kernels, compiled: Kernels, header: bytes) -> None:
+    expected = outcome_of(pure.decode_frame, _frame(header))
+    assert outcome_of(compiled.decode_frame, _frame(header)) == expected
+    decoder = compiled.FrameDecoder()
+    whole = struct.pack(">I", 4 + len(header)) + _frame(header)
+    assert outcome_of(decoder.feed, whole) == (
+        expected if isinstance(expected, type) else [expected]
+    )
+
+
+@given(
+    st.builds(
+        RemotingCommand,
+        code=st.integers(-(2**31), 2**31 - 1),
+        language=_odd_text,
+        version=st.integers(-(2**15), 2**15 - 1),
+        opaque=st.integers(-(2**31), 2**31 - 1),
+        flag=st.integers(0, 3),
+        remark=st.one_of(st.none(), _odd_text),
+        ext_fields=st.one_of(st.none(), st.dictionaries(_odd_text, _odd_text, max_size=5)),
+        serialize_type=st.just(SerializeType.JSON),
+    ),
+    st.lists(st.tuples(st.integers(0, 600), st.sampled_from(b' \t\n\r"\\{}[],:0-.eE1uatfn')),
+             max_size=3),
+)  # fmt: skip
+def test_written_headers_read_back_alike_even_mangled(
+    both: tuple[Kernels, Kernels], cmd: RemotingCommand, edits: list[tuple[int, int]]
+) -> None:
+    pure, compiled = both
+    try:
+        header = bytearray(pure.encode(cmd)[8:])
+    except Exception:  # a lone surrogate: nothing to read back
+        return
+    for pos, value in edits:
+        header[pos % len(header)] = value
+    _decoded_alike(pure, compiled, bytes(header))
+
+
+_SCALARS = [
+    '"JAVA"', '"a\\"b"', '"\\u0001x\\u00e9\\u20ac"', '"\\ud83d\\ude00"', '"\\ud800"', '"\\/\\b"',
+    '"\\q"', '"\\u12"', '"é"', '"\x01"', "0", "-0", "7", "-12", "01", "-", "1.5", "1e3", "2E1",
+    "123456789012345678", "1234567890123456789", "99999999999999999999", "null", "true",
+    "false", "nul", "[]", "{}", '{"a":"b"}', '{"a":1}', '{"a":null}', '{"a":"b",}', "",
+]  # fmt: skip
+_KEYS = ["code", "language", "version", "opaque", "flag", "remark", "extFields", "other",
+         "co\\u0064e", "serializeTypeCurrentRPC"]  # fmt: skip
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_KEYS), st.sampled_from(_SCALARS)), max_size=6),
+    st.sampled_from(["", " ", "\n", "\t ", "\r\n"]),
+    st.sampled_from(["", " ", "\n", "x", ",", "}"]),
+)
+def test_hand_written_headers_read_alike(
+    both: tuple[Kernels, Kernels], pairs: list[tuple[str, str]], space: str, tail: str
+) -> None:
+    pure, compiled = both
+    body = f"{space},{space}".join(f'"{key}"{space}:{space}{value}' for key, value in pairs)
+    header = f"{space}{{{space}{body}{space}}}{tail}".encode()
+    _decoded_alike(pure, compiled, header)
+    if pairs:  # with a code, most of these are usual headers the kernel reads itself
+        _decoded_alike(pure, compiled, header.replace(b"{", b'{"code":310,', 1))
+
+
+def test_usual_headers_read_alike(both: tuple[Kernels, Kernels]) -> None:
+    pure, compiled = both
+    for header in (
+        b'{"code":0,"extFields":{"msgId":"7F00","queueId":"3","queueOffset":"12",'
+        b'"MSG_REGION":"DefaultRegion","TRACE_ON":"true"},"flag":1,"language":"JAVA",'
+        b'"opaque":5,"serializeTypeCurrentRPC":"JSON","version":401}',
+        b'{"code":310,"extFields":{"i":"UNIQ_KEY\\u0001ab\\u0002"},"opaque":-3}\n',
+        b'{"code":1,"remark":null,"extFields":null,"extFields":{"k":"v"},"code":2}',
+        b'{"code":1,"extFields":{"k":"' + "é€".encode() + b'","k":"second"}}',
+        b'{"code":1,"language":"\xff"}',
+        b'{"code":1,"extFields":{"k":"' + b"x" * 300 + b'\\n"}}',
+    ):
+        _decoded_alike(pure, compiled, header)
+
+
+def test_the_kernels_read_and_write_the_usual_header_without_orjson(
+    both: tuple[Kernels, Kernels], monkeypatch: Any
+) -> None:
+    pure, compiled = both
+    kernels = compiled_kernels("rocketq.remoting._kernels")
+
+    def refused(*_args: Any) -> Any:
+        raise AssertionError("left to orjson")
+
+    ext = {"a": "group", "i": "UNIQ_KEY\x01id\x02WAIT\x01true\x02"}
+    cmd = RemotingCommand(_Code.SEND, "PYTHON", 401, 7, 0, None, ext, b"body")
+    frame = pure.encode(cmd)
+    monkeypatch.setattr(kernels, "_dumps", refused)
+    monkeypatch.setattr(kernels, "_loads", refused)
+    assert compiled.encode_parts(cmd) == pure.encode_parts(cmd)
+    assert compiled.decode_frame(frame[4:]) == pure.decode_frame(frame[4:])
