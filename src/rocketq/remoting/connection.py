@@ -167,7 +167,18 @@ class Connection(asyncio.Protocol):
                 else:
                     self._on_request(cmd)
             return
-        self._on_commands(commands, self._processors.many)
+        if not commands:
+            return
+        if self._out is not None:  # a flush is already due this turn
+            self._on_commands(commands, self._processors.many)
+            return
+        # The answers of this read are sent at its end, with no call_soon and Handle for it
+        # (a server answers most requests while it reads them).
+        self._out = []
+        try:
+            self._on_commands(commands, self._processors.many)
+        finally:
+            self._flush()
 
     def _on_commands(self, commands: list[RemotingCommand], many: dict[int, ManyProcessor]) -> None:
         """The frames of one read: runs of requests that share a many-processor go to it
@@ -203,7 +214,8 @@ class Connection(asyncio.Protocol):
                 self._reply(cmd, self._error_response(cmd, exc))
             return
         for cmd, result in zip(run, results, strict=True):
-            self._settle(cmd, result)
+            if result is not None:  # None: answered already, or later by the processor
+                self._settle(cmd, result)
 
     def eof_received(self) -> bool | None:
         # The peer will send no more. Bytes of a frame it never finished are a protocol

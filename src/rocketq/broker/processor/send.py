@@ -169,9 +169,10 @@ class SendMessageProcessor:
         puts: list[tuple[list[StoredMessage], bool]] = []
         waiting: list[tuple[int, RemotingCommand, RemotingCommand | None, StoredMessage]] = []
         writable = self.config.broker_permission & PERM_WRITE
+        born = self._born_host(conn.peer)
         for req in reqs:
             try:
-                plain = self._plain(conn, req) if writable else None
+                plain = self._plain(req, born) if writable else None
                 prepared = self._prepare(conn, req) if plain is None else None
             except Exception as exc:  # one bad request fails alone, not its whole read
                 log.exception("preparing a send from %s failed", conn.peer)
@@ -206,12 +207,13 @@ class SendMessageProcessor:
         return answers
 
     def _plain(
-        self, conn: Connection, req: RemotingCommand
+        self, req: RemotingCommand, born: tuple[str, int]
     ) -> tuple[list[StoredMessage], bool] | None:
         """The usual send, checked and built in one go: SEND_MESSAGE_V2 of one message to
         an existing writable topic and a valid queue, no transaction, delay, timer, retry
-        or DLQ handling to do. None for anything else, and for anything wrong: then
-        :meth:`_prepare` takes the request and decides (and words the refusal)."""
+        or DLQ handling to do; ``born`` is the sender's address. None for anything else,
+        and for anything wrong: then :meth:`_prepare` takes the request and decides (and
+        words the refusal)."""
         if type(req) is PlainSend:  # read from its frame (plain_send.py): not a batch
             topic, queue_id, sys_flag = req.topic, req.queue_id, req.sys_flag
             text, msg_flag = req.properties, req.msg_flag
@@ -246,8 +248,8 @@ class SendMessageProcessor:
             sys_flag |= SysFlag.MULTI_TAGS
         # WAIT out, CLUSTER in, the properties encoded again; None: a delay, timer or half
         built = plain_message(topic, queue_id, req.body or b"", text, msg_flag, sys_flag, born_at,
-                              self._born_host(conn.peer), reconsume,
-                              self.config.broker_cluster_name, _SPECIAL_KEYS)  # fmt: skip
+                              born, reconsume, self.config.broker_cluster_name,
+                              _SPECIAL_KEYS)  # fmt: skip
         if built is None:
             return None
         return [built[0]], built[1]
