@@ -236,3 +236,13 @@ def test_orderly_commit_never_skips_unconsumed(n: int, steps: list[tuple[int, bo
             pq.make_messages_to_consume_again(batch)
             assert pq.commit() == -1
         assert pq.msg_count == n - len(done)
+
+
+def test_acc_count_from_the_pull_responses_max_offset_matches_the_property() -> None:
+    by_property, by_header = ProcessQueue(), ProcessQueue()
+    batch = [msg(o, props={MessageConst.MAX_OFFSET: "20"}) for o in (5, 6, 7)]
+    by_property.put_messages(batch)
+    by_header.put_messages(batch, 20)
+    assert by_property.msg_acc_count == by_header.msg_acc_count == 13
+    by_header.put_messages([msg(30)], 20)
+    assert by_header.msg_acc_count == 13  # not positive: left as it was, as Java does

@@ -53,3 +53,53 @@ async def test_listeners_that_wait_get_up_to_thread_max_workers() -> None:
     await service.aclose()
     assert most == 4
     assert await committed(consumer) == 20
+
+
+async def test_a_worker_left_without_batches_waits_and_takes_the_next_pull() -> None:
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 4
+    tasks: list[asyncio.Task[object] | None] = []
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        tasks.append(asyncio.current_task())
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    service = ConsumeService(consumer, listener, orderly=False)
+    for first in (0, 10, 20):  # three pulls, each consumed before the next arrives
+        deliver(service, list(range(first, first + 10)))
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert len(tasks) == 30
+    assert len(set(tasks)) == 1  # one worker, parked between pulls, no Task per pull
+    await service.aclose()
+    assert len(service._tasks) == 0
+    assert not service._idle
+
+
+async def test_close_ends_parked_workers_at_once_and_a_restart_consumes_again() -> None:
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 4
+    gate = asyncio.Event()
+    seen: list[int] = []
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        await gate.wait()
+        seen.extend(m.queue_offset for m in msgs)
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    service = ConsumeService(consumer, listener, orderly=False)
+    deliver(service, list(range(8)))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    gate.set()  # four workers finish and park
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert len(service._idle) == 4
+    await service.aclose()  # wakes them: nothing is left for the grace period to wait on
+    assert len(service._tasks) == 0 and service._workers == 0
+    service.start()
+    deliver(service, [8, 9])
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert sorted(seen) == list(range(10))
+    await service.aclose()

@@ -81,6 +81,10 @@ MASTER_ID = 0
 _STATS_TICK_S = 1.0
 
 
+# Kept FindBrokerResults beyond this many are dropped at once (addresses seen x 2).
+_FOUND_RESULTS_MAX = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class FindBrokerResult:
     """A broker chosen for a pull or an offset request (``FindBrokerResult``)."""
@@ -212,6 +216,9 @@ class MQClientInstance:
         )
         self.route_table: dict[str, TopicRouteData] = {}
         self.broker_addrs: dict[str, dict[int, str]] = {}
+        # find_broker_address_in_subscribe's answers, made once per (address, slave): every
+        # pull asks (a frozen dataclass costs ~1 us to build).
+        self._found: dict[tuple[str, bool], FindBrokerResult] = {}
         self.producers: dict[str, ProducerMember] = {}
         self.consumers: dict[str, ConsumerMember] = {}
         self._tasks: TaskOwner | None = None
@@ -390,11 +397,19 @@ class MQClientInstance:
         if addr is None and broker_id != MASTER_ID:
             addr = addrs.get(broker_id + 1)
         if addr is not None:
-            return FindBrokerResult(addr, broker_id != MASTER_ID)
+            return self._found_result(addr, broker_id != MASTER_ID)
         if only_this_broker:
             return None
         first = min(addrs)
-        return FindBrokerResult(addrs[first], first != MASTER_ID)
+        return self._found_result(addrs[first], first != MASTER_ID)
+
+    def _found_result(self, addr: str, slave: bool) -> FindBrokerResult:
+        found = self._found.get((addr, slave))
+        if found is None:
+            if len(self._found) >= _FOUND_RESULTS_MAX:
+                self._found.clear()
+            found = self._found[(addr, slave)] = FindBrokerResult(addr, slave)
+        return found
 
     def any_broker_addr_of_topic(self, topic: str) -> str | None:
         """Some broker serving ``topic`` (consumer id lists can be asked of any of them)."""

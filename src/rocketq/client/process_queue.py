@@ -140,12 +140,14 @@ class ProcessQueue:
 
     # -- concurrent consumption ---------------------------------------------------------
 
-    def put_messages(self, msgs: Sequence[MessageExt]) -> bool:
+    def put_messages(self, msgs: Sequence[MessageExt], max_offset: int | None = None) -> bool:
         """Add pulled messages; True when a consume task should be dispatched.
 
         A message whose offset is already held replaces it without being counted again.
         The return value is Java's ``dispatchToConsume``: True once per idle period, until
-        ``take_messages`` finds nothing and marks the queue idle again.
+        ``take_messages`` finds nothing and marks the queue idle again. ``max_offset``: the
+        pull response's maxOffset, which the pull path also puts in every message's
+        MAX_OFFSET property (given, that text is not parsed again).
         """
         held, offsets = self._msgs, self._offsets
         size, highest = self._msg_size, self._queue_offset_max
@@ -168,7 +170,10 @@ class ProcessQueue:
         if self._msgs and not self._consuming_flag:
             dispatch = self._consuming_flag = True
         if msgs:
-            self._update_acc_count(msgs[-1])
+            if max_offset is None:
+                self._update_acc_count(msgs[-1])
+            elif max_offset - msgs[-1].queue_offset > 0:
+                self.msg_acc_count = max_offset - msgs[-1].queue_offset
         return dispatch
 
     def remove_messages(self, msgs: Iterable[MessageExt]) -> int:

@@ -513,7 +513,7 @@ class AsyncPushConsumer(AsyncLifecycle):
             msgs = result.messages
             self._count_pull(mq, int((time.monotonic() - began) * 1000), len(msgs))
             if msgs and not pq.dropped and self._service is not None:
-                dispatch = pq.put_messages(msgs)
+                dispatch = pq.put_messages(msgs, result.max_offset)
                 self._service.submit(msgs, pq, mq, dispatch)
             elif not msgs and pq.msg_count == 0:
                 self.offset_store.update_offset(mq, result.next_begin_offset, True)
