@@ -334,7 +334,8 @@ cdef extern from *:
 /* CRC-32 (zlib's, reflected polynomial 0xEDB88320): a byte table, and where the CPU has
    carry-less multiply, 64-byte blocks folded with PCLMULQDQ (Intel, "Fast CRC Computation
    for Generic Polynomials Using PCLMULQDQ Instruction", 2009; the constants of its
-   reflected CRC-32 example). */
+   reflected CRC-32 example; the steps are those of the folding routine zlib-ng and
+   Chromium's zlib ship, crc32_simd.c, under the zlib license). */
 static uint32_t rq_crc_table[256];
 static int rq_crc_simd = 0;
 
