@@ -4,7 +4,7 @@ carry the same signatures and the docs)."""
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from rocketq.common.record import Address, Buffer, MessageRecord, StoredMessage
+from rocketq.common.record import Address, Buffer, GatherLimits, MessageRecord, StoredMessage
 
 def java_string_hash(text: str) -> int: ...
 def decode_properties(text: str) -> dict[str, str]: ...
@@ -59,3 +59,13 @@ def sent_message(
     born_host: Address,
     reconsume_times: int,
 ) -> StoredMessage: ...
+def gather_records(
+    entries: Buffer,
+    index: int,
+    span: Buffer,
+    span_start: int,
+    min_phys: int,
+    count: int,
+    total: int,
+    limits: GatherLimits,
+) -> tuple[bytes, int, int, int, int, bool]: ...

@@ -17,6 +17,7 @@ only does the same with C types. Byte and text work only, no business logic.
     decode_records          rocketq.common.record
     messages_of_pull_body   rocketq.common.record
     sent_message            rocketq.common.record
+    gather_records          rocketq.common.record
 
 Helpers that only cache (IP packing, the topic field, the msgId prefix) and the record
 classes are taken from ``rocketq.common.record`` on first use (it imports this module).
@@ -801,3 +802,71 @@ cdef object _host(const uint8_t* raw, Py_ssize_t ip_len, Host* last, object made
     memcpy(last.raw, raw, n)
     last.n = n
     return host
+
+
+# --- pull reads ---------------------------------------------------------------------------
+
+cdef Py_ssize_t CQ_UNIT = 20  # ConsumeQueue entry: physical offset i64, size i32, tags i64
+
+
+def gather_records(entries, Py_ssize_t index, span, int64_t span_start, int64_t min_phys,
+                   int64_t count, int64_t total, tuple limits):
+    """An unfiltered pull's records, joined: from ConsumeQueue ``entries`` (20-byte units)
+    ...; record.gather_records is the reference, with the docs. Two passes: which entries
+    fit (limits, span), then one bytes of their size, copied into."""
+    cdef int64_t max_nums, max_phys, memory_limit, mem_bytes, mem_count, disk_bytes, disk_count
+    max_nums, max_phys, memory_limit, mem_bytes, mem_count, disk_bytes, disk_count = limits
+    cdef Py_buffer ev, sv
+    PyObject_GetBuffer(entries, &ev, PyBUF_SIMPLE)
+    try:
+        PyObject_GetBuffer(span, &sv, PyBUF_SIMPLE)
+        try:
+            return _gather(<const uint8_t*>ev.buf, ev.len // CQ_UNIT, index,
+                           <const uint8_t*>sv.buf, sv.len, span_start, min_phys, count, total,
+                           max_nums, max_phys, memory_limit, mem_bytes, mem_count,
+                           disk_bytes, disk_count)
+        finally:
+            PyBuffer_Release(&sv)
+    finally:
+        PyBuffer_Release(&ev)
+
+
+cdef tuple _gather(const uint8_t* cq, Py_ssize_t n, Py_ssize_t index, const uint8_t* span,
+                   Py_ssize_t span_len, int64_t span_start, int64_t min_phys, int64_t count,
+                   int64_t total, int64_t max_nums, int64_t max_phys, int64_t memory_limit,
+                   int64_t mem_bytes, int64_t mem_count, int64_t disk_bytes,
+                   int64_t disk_count):
+    cdef Py_ssize_t first = index
+    cdef int64_t phys, size, max_bytes, max_count, last_phys = -1, taken = 0
+    cdef int64_t span_end = span_start + span_len
+    cdef bint full = False
+    cdef const uint8_t* e
+    while index < n:  # pass 1: which entries the pull takes
+        e = cq + index * CQ_UNIT
+        phys = <int64_t>_get64(e)
+        size = <int32_t>_get32(e + 8)
+        if count:
+            if max_phys - phys > memory_limit:
+                max_bytes, max_count = disk_bytes, disk_count
+            else:
+                max_bytes, max_count = mem_bytes, mem_count
+            if count >= max_nums or total + size > max_bytes or count > max_count - 1:
+                full = True
+                break
+        if phys < min_phys or phys < span_start or phys + size > span_end or size < 0:
+            break
+        count += 1
+        total += size
+        taken += size
+        last_phys = phys
+        index += 1
+    joined = PyBytes_FromStringAndSize(NULL, taken)
+    cdef char* out = PyBytes_AS_STRING(joined)
+    cdef Py_ssize_t i
+    for i in range(first, index):  # pass 2: copy their records
+        e = cq + i * CQ_UNIT
+        phys = <int64_t>_get64(e)
+        size = <int32_t>_get32(e + 8)
+        memcpy(out, span + (phys - span_start), size)
+        out += size
+    return joined, index, count, total, last_phys, full

@@ -56,6 +56,7 @@ __all__ = [
     "MESSAGE_MAGIC_CODE_V2",
     "Address",
     "Buffer",
+    "GatherLimits",
     "MessageRecord",
     "RecordFormatError",
     "StoredMessage",
@@ -68,6 +69,7 @@ __all__ = [
     "decode_records",
     "encode_blank",
     "encode_record",
+    "gather_records",
     "messages_of_pull_body",
     "peek_record",
     "record_bytes",
@@ -524,3 +526,64 @@ def messages_of_pull_body(
             r.prepared_transaction_offset, broker_name,
         ))  # fmt: skip
     return out
+
+
+# A ConsumeQueue entry (CQ_STORE_UNIT_SIZE): physical offset i64, size i32, tags code i64.
+_CQ_ENTRY = struct.Struct(">qiq")
+GatherLimits: TypeAlias = tuple[int, int, int, int, int, int, int]
+
+
+@speedups.twin
+def gather_records(
+    entries: Buffer,
+    index: int,
+    span: Buffer,
+    span_start: int,
+    min_phys: int,
+    count: int,
+    total: int,
+    limits: GatherLimits,
+) -> tuple[bytes, int, int, int, int, bool]:
+    """An unfiltered pull's records, joined: from ConsumeQueue ``entries`` (20-byte units)
+    at ``index``, the records that lie in ``span`` (CommitLog bytes from the global offset
+    ``span_start``), one after another, while the pull is not full. Has a compiled twin.
+
+    ``count``/``total``: messages and bytes the pull holds already. ``limits`` is
+    (maxMsgNums, the CommitLog's max offset, the in-memory distance, max bytes and count
+    in memory, max bytes and count on disk): ``DefaultMessageStore#isTheBatchFull`` is
+    checked before every entry once the pull holds a message. Stops at the first entry
+    that is removed (below ``min_phys``) or outside the span, for the caller to handle.
+    Returns (the records, the next index, count, total, the last taken physical offset or
+    -1, whether the pull is full).
+    """
+    max_nums, max_phys, memory_limit, mem_bytes, mem_count, disk_bytes, disk_count = limits
+    view = memoryview(span)
+    span_end = span_start + len(view)
+    unit = _CQ_ENTRY.size
+    rest = memoryview(entries)[index * unit : len(entries) // unit * unit]
+    pieces = []
+    last_phys = -1
+    full = False
+    for phys, size, _tags in _CQ_ENTRY.iter_unpack(rest):
+        if count:
+            if max_phys - phys > memory_limit:
+                max_bytes, max_count = disk_bytes, disk_count
+            else:
+                max_bytes, max_count = mem_bytes, mem_count
+            if count >= max_nums or total + size > max_bytes or count > max_count - 1:
+                full = True
+                break
+        if phys < min_phys or phys < span_start or phys + size > span_end or size < 0:
+            break
+        at = phys - span_start
+        pieces.append(view[at : at + size])
+        count += 1
+        total += size
+        last_phys = phys
+        index += 1
+    joined = b"".join(pieces)
+    for piece in pieces:
+        piece.release()
+    view.release()
+    rest.release()
+    return joined, index, count, total, last_phys, full

@@ -10,8 +10,12 @@ found on the store's type, with no extra call or attribute hop per pull or per m
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rocketq.common.record import GatherLimits, gather_records
 from rocketq.store.config import SLAVE, StoreConfig
 from rocketq.store.format import MessageRecord, StoreError
 from rocketq.store.result import (
@@ -27,11 +31,30 @@ if TYPE_CHECKING:
     from rocketq.store.index_service import IndexService
     from rocketq.store.mapped_file import MappedFile
 
-__all__ = ["MessageStoreReads"]
+__all__ = ["JoinedGetMessageResult", "MessageStoreReads"]
 
 # getMessage scans at most this many ConsumeQueue bytes per call (maxFilterMessageCount).
 _MAX_FILTER_BYTES = 16_000
 _CQ_UNIT = 20
+_CQ_ENTRY = struct.Struct(">qiq")  # physical offset, size, tags code
+# A joined read takes ConsumeQueue entries this many at a time at first (a pull of 32
+# needs one chunk), four times more per chunk after (ConsumeQueue.iter_entries' chunks).
+_JOINED_CHUNK = 64
+_JOINED_CHUNK_MAX = 4096
+
+
+@dataclass(slots=True)
+class JoinedGetMessageResult(GetMessageResult):
+    """A :class:`GetMessageResult` whose records come joined in ``body`` (what a pull
+    response sends), not as one view each: ``buffers`` stays empty."""
+
+    body: bytes = b""
+    count: int = 0
+
+    @property
+    def message_count(self) -> int:
+        """Number of records in ``body``."""
+        return self.count
 
 
 def _span(mapped: MappedFile | None, phys: int, size: int) -> memoryview:
@@ -68,8 +91,14 @@ class MessageStoreReads:
         offset: int,
         max_msg_nums: int,
         message_filter: MessageFilter | None = None,
+        *,
+        joined: bool = False,
     ) -> GetMessageResult:
-        """Read up to ``max_msg_nums`` records from a queue (``DefaultMessageStore#getMessage``)."""
+        """Read up to ``max_msg_nums`` records from a queue (``DefaultMessageStore#getMessage``).
+
+        ``joined``: without a filter, the records found come as one ``bytes`` (a
+        :class:`JoinedGetMessageResult`, the pull response's body) instead of a view each.
+        """
         cq = self.find_consume_queue(topic, queue_id)
         if cq is None:
             return GetMessageResult(
@@ -85,7 +114,11 @@ class MessageStoreReads:
         elif offset > high:
             status, nxt = GetMessageStatus.OFFSET_OVERFLOW_BADLY, self._correct(offset, high)
         else:
-            result = self._read_queue(cq, offset, max_msg_nums, message_filter)
+            result: GetMessageResult
+            if joined and message_filter is None:
+                result = self._read_queue_joined(cq, offset, max_msg_nums)
+            else:
+                result = self._read_queue(cq, offset, max_msg_nums, message_filter)
             result.min_offset, result.max_offset = low, high
             return result
         return GetMessageResult(status, nxt, low, high)
@@ -184,6 +217,31 @@ class MessageStoreReads:
         if span is not None:
             span.release()
         return self._read_done(result, offset, scanned, count, total, max_phys, last_phys)
+
+    def _read_queue_joined(
+        self, cq: ConsumeQueue, offset: int, max_msg_nums: int
+    ) -> JoinedGetMessageResult:
+        """:meth:`_read_queue_unfiltered` with the records copied into one body:
+        :func:`gather_records` takes the ConsumeQueue's entries while their records lie in
+        the current CommitLog span; this loop handles only what it stops at (a removed
+        record, a record in another file)."""
+        max_phys = self.commit_log.max_offset()
+        result = JoinedGetMessageResult(GetMessageStatus.NO_MATCHED_MESSAGE, offset, 0, 0)
+        reader = _JoinedReader(self, offset, max_msg_nums, max_phys)
+        pieces: list[bytes] = []
+        for entries in reader.chunks(cq, offset):
+            index, n = 0, len(entries) // _CQ_UNIT
+            while index < n and not reader.full:
+                index = reader.gather(entries, index, pieces)
+                if index < n and not reader.full:
+                    index = reader.stopped_at(entries, index, result)
+        reader.close()
+        result.body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        result.count = reader.count
+        self._read_done(
+            result, offset, reader.scanned, reader.count, reader.total, max_phys, reader.last
+        )
+        return result
 
     def _read_done(
         self,
@@ -321,3 +379,85 @@ class MessageStoreReads:
             if result.buffers or last_time < begin:
                 break
         return result
+
+
+class _JoinedReader:
+    """Where one joined read is (:meth:`MessageStoreReads._read_queue_joined`): the
+    ConsumeQueue position, the CommitLog span, what the pull holds."""
+
+    def __init__(
+        self, store: MessageStoreReads, offset: int, max_msg_nums: int, max_phys: int
+    ) -> None:
+        c = store.config
+        self.limits: GatherLimits = (
+            max_msg_nums,
+            max_phys,
+            store._memory_limit,
+            c.max_transfer_bytes_on_message_in_memory,
+            c.max_transfer_count_on_message_in_memory,
+            c.max_transfer_bytes_on_message_in_disk,
+            c.max_transfer_count_on_message_in_disk,
+        )
+        self.min_phys = store.commit_log.min_offset()
+        self.find_file = store.commit_log.queue.find_file
+        self.left = max(_MAX_FILTER_BYTES, max_msg_nums * _CQ_UNIT) // _CQ_UNIT  # to scan
+        self.span: memoryview | None = None  # CommitLog bytes from span_start
+        self.span_start = 0
+        self.scanned = self.count = self.total = 0
+        self.last = -1  # physical offset of the last entry scanned
+        self.full = False
+
+    def chunks(self, cq: ConsumeQueue, offset: int) -> Iterator[bytes]:
+        """The ConsumeQueue's entries from ``offset``, a chunk at a time, until the pull
+        is full or ``left`` entries were read (``ConsumeQueue.iter_entries``' chunks)."""
+        if offset < cq.min_offset_in_queue():
+            return
+        pos, chunk, queue = offset * _CQ_UNIT, _JOINED_CHUNK, cq.queue
+        while self.left > 0 and not self.full and pos < queue.max_offset():
+            mapped = queue.find_file(pos)
+            if mapped is None:
+                return
+            start = pos - mapped.file_from_offset
+            n = min(self.left, chunk, (mapped.wrote_position - start) // _CQ_UNIT)
+            if n <= 0:
+                return
+            yield mapped.read_bytes(start, n * _CQ_UNIT)
+            pos += n * _CQ_UNIT
+            self.left -= n
+            chunk = min(chunk * 4, _JOINED_CHUNK_MAX)
+
+    def gather(self, entries: bytes, index: int, pieces: list[bytes]) -> int:
+        """Take entries from ``index`` with :func:`gather_records`; the next index."""
+        if self.span is None:
+            return index  # no span yet: stopped_at opens one
+        piece, after, self.count, self.total, last, self.full = gather_records(
+            entries, index, self.span, self.span_start, self.min_phys,
+            self.count, self.total, self.limits,
+        )  # fmt: skip
+        if after > index:
+            pieces.append(piece)
+            self.scanned += after - index
+            self.last = last
+        return after
+
+    def stopped_at(self, entries: bytes, index: int, result: GetMessageResult) -> int:
+        """The entry gather_records left (the pull is not full): a removed record is
+        scanned and skipped; else a span is opened where its record lies."""
+        phys, size, _tags = _CQ_ENTRY.unpack_from(entries, index * _CQ_UNIT)
+        if phys < self.min_phys:  # the record's file was deleted
+            self.scanned += 1
+            self.last = phys
+            if not self.count:
+                result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
+            return index + 1
+        if self.span is not None:
+            self.span.release()
+        self.span = _span(self.find_file(phys), phys, size)
+        self.span_start = phys
+        return index
+
+    def close(self) -> None:
+        """Release the span (the pieces are copies)."""
+        if self.span is not None:
+            self.span.release()
+            self.span = None

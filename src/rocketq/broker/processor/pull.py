@@ -23,6 +23,7 @@ from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import PullMessageRequestHeader
 from rocketq.remoting.heartbeat import EXPRESSION_TAG, SubscriptionData, build_subscription
 from rocketq.store.config import SLAVE
+from rocketq.store.read import JoinedGetMessageResult
 from rocketq.store.result import GetMessageStatus
 
 if TYPE_CHECKING:
@@ -115,7 +116,13 @@ class PullMessageProcessor:
             return self._respond(req, exc.code, exc.remark, h.queue_offset, 0, 0)
         store = self.store
         result = store.get_message(
-            h.consumer_group, h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, store_filter
+            h.consumer_group,
+            h.topic,
+            h.queue_id,
+            h.queue_offset,
+            h.max_msg_nums,
+            store_filter,
+            joined=True,  # unfiltered: the body comes copied in one pass (compiled)
         )
         count = result.message_count
         self.stats.on_store_get(result.status is GetMessageStatus.FOUND, count)
@@ -134,7 +141,12 @@ class PullMessageProcessor:
             result.release()
             self._suspend(conn, req, h, message_filter)
             return None
-        body = b"".join(result.buffers) if code == ResponseCode.SUCCESS else None
+        body = None
+        if code == ResponseCode.SUCCESS:
+            if isinstance(result, JoinedGetMessageResult):
+                body = result.body
+            else:
+                body = b"".join(result.buffers)
         result.release()
         if body is not None:  # PullMessageProcessor's SUCCESS figures; latency in ms
             latency = (time.monotonic_ns() - begin) // 1_000_000
