@@ -8,12 +8,13 @@ UNIQ_KEY when the producer set one, else the offset id, as the Java and C++ clie
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import Enum
 
 from rocketq.common.ids import UniqIdGenerator
 from rocketq.common.message import MessageConst, SysFlag, decode_properties
 from rocketq.common.record import MessageRecord, create_offset_msg_id
+from rocketq.remoting.send_codec import slotted_instance
 
 __all__ = [
     "Message",
@@ -184,11 +185,6 @@ class SendResult:
     trace_on: bool = True
 
 
-# SendResult's slots, filled directly by new_send_result.
-_SR_SLOTS = tuple(SendResult.__dict__[f.name].__set__ for f in fields(SendResult))
-_SR_STATUS, _SR_MSG_ID, _SR_OFFSET_ID, _SR_MQ, _SR_OFFSET, _SR_TX, _SR_REGION, _SR_TRACE = _SR_SLOTS
-
-
 def new_send_result(
     status: SendStatus,
     msg_id: str,
@@ -199,18 +195,11 @@ def new_send_result(
     region_id: str,
     trace_on: bool,
 ) -> SendResult:
-    """``SendResult(...)`` with every field given, without the frozen dataclass's
-    ``object.__setattr__`` per field (half the time; one is built per send)."""
-    result: SendResult = object.__new__(SendResult)
-    _SR_STATUS(result, status)
-    _SR_MSG_ID(result, msg_id)
-    _SR_OFFSET_ID(result, offset_msg_id)
-    _SR_MQ(result, message_queue)
-    _SR_OFFSET(result, queue_offset)
-    _SR_TX(result, transaction_id)
-    _SR_REGION(result, region_id)
-    _SR_TRACE(result, trace_on)
-    return result
+    """``SendResult(...)`` with every field given, its slots filled in one call without the
+    frozen dataclass's ``object.__setattr__`` per field (one is built per send)."""
+    values = (status, msg_id, offset_msg_id, message_queue, queue_offset, transaction_id,
+              region_id, trace_on)  # fmt: skip
+    return slotted_instance(SendResult, values)
 
 
 class PullStatus(Enum):

@@ -1,8 +1,8 @@
 """Types of the compiled twins in ``_kernels.pyx`` (the pure-Python reference in
-``codec.py`` carries the same signatures and the docs)."""
+``codec.py`` and ``send_codec.py`` carries the same signatures and the docs)."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from rocketq.remoting.command import RemotingCommand
 
@@ -19,7 +19,24 @@ def encode_parts(cmd: RemotingCommand) -> list[bytes]: ...
 def header_from_ext(
     plan: tuple[tuple[str, str, int, bool, Any], ...], cls: type[Any], ext: Mapping[str, str] | None
 ) -> Any: ...
-
 def encode_send_ok(
     opaque: int, serialize_type: int, msg_id: str, queue_id: int, queue_offset: int, region: str
 ) -> bytes: ...
+def send_v2_command(
+    code: int,
+    group: str,
+    topic: str,
+    default_topic: str,
+    default_topic_queue_nums: int,
+    queue_id: int,
+    sys_flag: int,
+    born_timestamp: int,
+    flag: int,
+    properties: str,
+    batch: bool,
+    body: bytes | None,
+) -> RemotingCommand: ...
+
+_T = TypeVar("_T")
+
+def slotted_instance(cls: type[_T], values: tuple[Any, ...]) -> _T: ...

@@ -1106,3 +1106,102 @@ def encode_send_ok(long long opaque, int serialize_type, str msg_id, long long q
     p = _put_bytes(p, _JSON_F)
     _put_bytes(p, _JSON_G)
     return out
+
+
+# -- a producer's send request and result (send_codec.py is the reference) --------------------
+
+from rocketq.common import speedups as _speedups
+from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeLatin1(const char* data, Py_ssize_t size, const char* errors)
+    dict _PyDict_NewPresized(Py_ssize_t minused)
+
+
+cdef object _decimal_text(object value):
+    # str(value), an int's formatted here.
+    cdef char digits[24]
+    cdef long long number
+    cdef int overflow = 0
+    if type(value) is int:
+        number = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow:
+            return PyUnicode_DecodeLatin1(digits, _put_decimal(digits, number), NULL)
+    return str(value)
+
+
+def send_v2_command(code, group, topic, default_topic, default_topic_queue_nums, queue_id,
+                    sys_flag, born_timestamp, flag, properties, batch, body):
+    """A send request (``code``: SEND_MESSAGE_V2, SEND_BATCH_MESSAGE, SEND_REPLY_MESSAGE_V2)
+    with ``SendMessageRequestHeaderV2``'s extFields written out: send_codec.py is the
+    reference, with the docs."""
+    cdef dict ext = _PyDict_NewPresized(12)
+    ext["a"] = group
+    ext["b"] = topic
+    ext["c"] = default_topic
+    ext["d"] = _decimal_text(default_topic_queue_nums)
+    ext["e"] = _decimal_text(queue_id)
+    ext["f"] = _decimal_text(sys_flag)
+    ext["g"] = _decimal_text(born_timestamp)
+    ext["h"] = _decimal_text(flag)
+    ext["i"] = properties
+    if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+        ext["j"] = "0"
+    ext["k"] = "false"
+    ext["m"] = "true" if batch else "false"
+    if not _SLOTTED:
+        return RemotingCommand(code, DEFAULT_LANGUAGE, DEFAULT_VERSION, 0, 0, None, ext, body)
+    cmd = _command(code, DEFAULT_LANGUAGE, DEFAULT_VERSION, 0, 0, None, ext, _JSON)
+    _fill(_S_BODY, cmd, body)
+    return cmd
+
+
+from cpython.object cimport PyTypeObject
+cdef extern from "Python.h":
+    PyTypeObject PyBaseObject_Type
+cdef tuple _NO_ARGS = ()
+
+
+# class -> the member descriptor of each of its __slots__, in order (None where a slot is not
+# a plain member); a few classes at most (SendResult): bounded all the same.
+cdef dict _class_slots = {}
+cdef Py_ssize_t CLASS_CACHE_LIMIT = 64
+
+
+cdef tuple _members_of(cls):
+    found = _class_slots.get(cls)
+    if found is not None:
+        return <tuple>found
+    names = cls.__slots__
+    if type(names) is not tuple:
+        return None
+    members = []
+    for name in names:
+        d = cls.__dict__.get(name)
+        members.append(d if type(d) is _MemberDescriptor else None)
+    if len(_class_slots) >= CLASS_CACHE_LIMIT:
+        _class_slots.clear()
+    found = _class_slots[cls] = (names, tuple(members))
+    return <tuple>found
+
+
+def slotted_instance(cls, tuple values):
+    """An instance of the slotted class ``cls`` (a frozen dataclass too) with its
+    ``__slots__`` set to ``values``, in order, without ``__init__``: send_codec.py is the
+    reference, with the docs."""
+    spec = _members_of(cls) if isinstance(cls, type) else None
+    if spec is None or len(<tuple>(<tuple>spec)[0]) != len(values):
+        return _speedups.REFERENCE["slotted_instance"](cls, values)  # says what is wrong
+    cdef tuple names = (<tuple>spec)[0], members = (<tuple>spec)[1]
+    cdef PyTypeObject* tp = <PyTypeObject*>cls
+    if tp.tp_new != PyBaseObject_Type.tp_new:  # its own __new__: object.__new__ refuses it
+        return _speedups.REFERENCE["slotted_instance"](cls, values)
+    obj = tp.tp_new(<type>cls, <PyObject*>_NO_ARGS, NULL)  # object.__new__(cls), no call
+    cdef Py_ssize_t i
+    for i in range(len(values)):
+        d = members[i]
+        if d is None:
+            PyObject_GenericSetAttr(obj, names[i], values[i])
+        else:
+            Py_TYPE(d).tp_descr_set(d, obj, values[i])
+    return obj

@@ -108,6 +108,25 @@ class RemotingClient:
             return conn.invoke(cmd, timeout)
         return self._connect_and_invoke(addr, cmd, timeout)
 
+    def request_now(
+        self, addr: str, cmd: RemotingCommand, timeout: float
+    ) -> asyncio.Future[RemotingCommand] | None:
+        """Write ``cmd`` now on the open connection to ``addr`` and return its response's
+        future (the response, or RemotingTimeoutError after ``timeout``, or
+        SendRequestError when the connection closes); None when there is no open
+        connection yet: await :meth:`invoke` then.
+
+        A synchronous send's fast path (every send of a producer awaits it): no coroutine
+        of its own and no in-flight limit, as Java's ``invokeSync`` has none (its
+        semaphores bound async and one-way requests only). A caller cancelled while it
+        waits cancels the future; the connection drops its entry when the response comes
+        or the deadline passes.
+        """
+        conn = self._connections.get(addr)
+        if conn is not None and conn.close_reason is None:  # see invoke
+            return conn.send_request(cmd, timeout)
+        return None
+
     async def _connect_and_invoke(
         self, addr: str, cmd: RemotingCommand, timeout: float
     ) -> RemotingCommand:
