@@ -93,6 +93,12 @@ class PullMessageProcessor:
         # time: its SubscriptionData and filter are built once per (group, topic, text,
         # type, filterSupportRetry), not per pull (~2.5 us each).
         self._filters: dict[tuple[str, str, str | None, str, bool], _Filter] = {}
+        # Pulls without it (Java push consumers): the filter of the heartbeat's subscription
+        # by (group, topic), with the SubscriptionData object and filterSupportRetry it
+        # was built from (~2 us a pull otherwise).
+        self._heartbeat_filters: dict[
+            tuple[str, str], tuple[SubscriptionData | None, bool, _Filter]
+        ] = {}
 
     def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand | None:
         """Entry point for code 11; None means the pull is held (answered later)."""
@@ -219,8 +225,7 @@ class PullMessageProcessor:
         (a ``*`` subscription without SQL92 or retry rule), so the store reads without a
         filter call per message."""
         if not h.sys_flag & FLAG_SUBSCRIPTION:  # the heartbeat's subscription: may change
-            built = self._message_filter(h, self._subscription(h))
-            return built, None if _takes_all(built) else built
+            return self._heartbeat_filter(h, self._subscription(h))
         key = (
             h.consumer_group,
             h.topic,
@@ -237,6 +242,24 @@ class PullMessageProcessor:
         elif key[3] != EXPRESSION_TAG and not self.config.enable_property_filter:
             self._subscription(h)  # refused as before once the broker stops allowing it
         return cached
+
+    def _heartbeat_filter(
+        self, h: PullMessageRequestHeader, sub: SubscriptionData | None
+    ) -> _Filter:
+        """The filter of a pull without its subscription (Java push consumers): built once
+        per SubscriptionData object of the group's heartbeat (ConsumerManager replaces the
+        object when a heartbeat changes it), as long as filterSupportRetry stays the same."""
+        retry = self.config.filter_support_retry
+        key = (h.consumer_group, h.topic)
+        cached = self._heartbeat_filters.get(key)
+        if cached is not None and cached[0] is sub and cached[1] == retry:
+            return cached[2]
+        built = self._message_filter(h, sub)
+        pair = (built, None if _takes_all(built) else built)
+        if len(self._heartbeat_filters) >= _FILTER_CACHE_MAX:
+            self._heartbeat_filters.clear()
+        self._heartbeat_filters[key] = (sub, retry, pair)
+        return pair
 
     def _subscription(self, h: PullMessageRequestHeader) -> SubscriptionData | None:
         expression_type = h.expression_type or EXPRESSION_TAG
