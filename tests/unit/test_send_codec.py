@@ -145,3 +145,41 @@ def test_a_filled_send_result_is_the_dataclass() -> None:
     made = send_codec.slotted_instance(SendResult, _RESULT)
     assert made == SendResult(*_RESULT)
     assert hash(made) == hash(SendResult(*_RESULT))
+
+
+_texts = st.one_of(
+    st.sampled_from(["3", "-3", "0", " 3", "+3", "٣", "3_0", "", "-", "03", "9" * 19, "x"]),
+    st.integers(-5, 5).map(str),
+    st.none(),
+    st.integers(0, 5),
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["msgId", "queueId", "queueOffset", "transactionId", "MSG_REGION",
+                         "TRACE_ON", "other"]),
+        _texts,
+    ),
+    st.integers(-1, 5),
+)  # fmt: skip
+def test_send_result_of_twins(ext: dict[str, Any], queue_id: int) -> None:
+    pure, compiled = _pair("send_result_of")
+    mq = MessageQueue("t", "b", queue_id)
+    args = (SendResult, SendStatus.SEND_OK, "UNIQ", ext, mq)
+    expected, got = outcome_of(pure, *args), outcome_of(compiled, *args)
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+def test_send_result_of_reads_a_stored_sends_answer() -> None:
+    mq = MessageQueue("t", "b", 3)
+    ext = {"msgId": "OFF", "queueId": "3", "queueOffset": "42", "TRACE_ON": "false"}
+    for fill in _pair("send_result_of"):
+        result = fill(SendResult, SendStatus.FLUSH_DISK_TIMEOUT, "U", ext, mq)
+        assert result == SendResult(
+            SendStatus.FLUSH_DISK_TIMEOUT, "U", "OFF", mq, 42, None, "DefaultRegion", False
+        )
+        assert result.message_queue is mq
+        assert fill(SendResult, SendStatus.SEND_OK, "U", {**ext, "queueId": "1"}, mq) is None
+        assert fill(SendResult, SendStatus.SEND_OK, "U", {"msgId": "OFF"}, mq) is None

@@ -49,6 +49,7 @@ from rocketq.remoting.headers import (
     ViewMessageRequestHeader,
 )
 from rocketq.remoting.heartbeat import HeartbeatData
+from rocketq.remoting.send_codec import send_result_of
 
 __all__ = ["MQClientAPI", "OffsetNotFoundError", "check_response", "process_send_response"]
 
@@ -85,8 +86,12 @@ def process_send_response(resp: RemotingCommand, mq: MessageQueue, uniq: str) ->
     if status is None:
         raise BrokerError(resp.code, resp.remark)
     ext = resp.ext_fields or {}
-    # SendMessageResponseHeader's fields read straight from extFields (every send pays for
-    # this); a missing or bad one is left to from_ext, which names it in its error.
+    # SendMessageResponseHeader's fields read straight from extFields into the result
+    # (every send pays for this: compiled); the other cases below.
+    result = send_result_of(SendResult, status, uniq, ext, mq)
+    if result is not None:
+        return result
+    # A missing or bad field is left to from_ext, which names it in its error.
     try:
         offset_msg_id = ext["msgId"]
         queue_id = int(ext["queueId"])

@@ -40,3 +40,6 @@ def send_v2_command(
 _T = TypeVar("_T")
 
 def slotted_instance(cls: type[_T], values: tuple[Any, ...]) -> _T: ...
+def send_result_of(
+    cls: type[_T], status: Any, msg_id: str, ext: dict[str, str], mq: Any
+) -> _T | None: ...

@@ -1189,13 +1189,20 @@ def slotted_instance(cls, tuple values):
     """An instance of the slotted class ``cls`` (a frozen dataclass too) with its
     ``__slots__`` set to ``values``, in order, without ``__init__``: send_codec.py is the
     reference, with the docs."""
+    obj = _slotted(cls, values)
+    if obj is None:  # not a class this fills: the reference does it, or says what is wrong
+        return _speedups.REFERENCE["slotted_instance"](cls, values)
+    return obj
+
+
+cdef object _slotted(cls, tuple values):
     spec = _members_of(cls) if isinstance(cls, type) else None
     if spec is None or len(<tuple>(<tuple>spec)[0]) != len(values):
-        return _speedups.REFERENCE["slotted_instance"](cls, values)  # says what is wrong
+        return None
     cdef tuple names = (<tuple>spec)[0], members = (<tuple>spec)[1]
     cdef PyTypeObject* tp = <PyTypeObject*>cls
     if tp.tp_new != PyBaseObject_Type.tp_new:  # its own __new__: object.__new__ refuses it
-        return _speedups.REFERENCE["slotted_instance"](cls, values)
+        return None
     obj = tp.tp_new(<type>cls, <PyObject*>_NO_ARGS, NULL)  # object.__new__(cls), no call
     cdef Py_ssize_t i
     for i in range(len(values)):
@@ -1205,3 +1212,60 @@ def slotted_instance(cls, tuple values):
         else:
             Py_TYPE(d).tp_descr_set(d, obj, values[i])
     return obj
+
+
+cdef object _MISSING = object()
+
+
+cdef object _int_text(object text):
+    # int(text) of a number's text, or None where int() raises ValueError/TypeError; the
+    # usual ASCII digits read here.
+    cdef Py_ssize_t n, i = 0
+    cdef const uint8_t* p
+    cdef long long v = 0
+    cdef bint negative = False
+    if type(text) is str and PyUnicode_IS_COMPACT_ASCII(text):
+        n = PyUnicode_GET_LENGTH(text)
+        p = <const uint8_t*>PyUnicode_DATA(text)
+        if n and p[0] == 45:
+            negative, i = True, 1
+        if 0 < n - i <= MAX_INT_DIGITS:
+            while i < n and 48 <= p[i] <= 57:
+                v = v * 10 + (p[i] - 48)
+                i += 1
+            if i == n:
+                return -v if negative else v
+    try:
+        return int(text)  # spaces, "+", underscores, other digits: as Python reads them
+    except (ValueError, TypeError):
+        return None
+
+
+def send_result_of(cls, status, msg_id, ext, mq):
+    """The ``SendResult`` (``cls``) of a stored send's answer (``processSendResponse``): its
+    slots filled from the answer's extFields: send_codec.py is the reference, with the docs."""
+    if type(ext) is not dict:
+        return _speedups.REFERENCE["send_result_of"](cls, status, msg_id, ext, mq)
+    cdef dict d = ext
+    offset_msg_id = d.get("msgId", _MISSING)
+    queue_id = d.get("queueId", _MISSING)
+    queue_offset = d.get("queueOffset", _MISSING)
+    if offset_msg_id is _MISSING or queue_id is _MISSING or queue_offset is _MISSING:
+        return None
+    queue_id = _int_text(queue_id)
+    if queue_id is None:
+        return None
+    queue_offset = _int_text(queue_offset)
+    if queue_offset is None or queue_id != mq.queue_id:
+        return None
+    values = (status, msg_id, offset_msg_id, mq, queue_offset, d.get("transactionId"),
+              d.get(_MSG_REGION, "DefaultRegion"), d.get(_TRACE_SWITCH) != "false")
+    obj = _slotted(cls, values)
+    if obj is None:
+        return _speedups.REFERENCE["slotted_instance"](cls, values)
+    return obj
+
+
+from rocketq.common.message import MessageConst
+_MSG_REGION = MessageConst.MSG_REGION
+_TRACE_SWITCH = MessageConst.TRACE_SWITCH

@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from rocketq.common import speedups
+from rocketq.common.message import MessageConst
 from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 from rocketq.remoting.command import DEFAULT_LANGUAGE, DEFAULT_VERSION, RemotingCommand
 
-__all__ = ["send_v2_command", "slotted_instance"]
+__all__ = ["send_result_of", "send_v2_command", "slotted_instance"]
 
 _T = TypeVar("_T")
 
@@ -71,3 +72,28 @@ def slotted_instance(cls: type[_T], values: tuple[Any, ...]) -> _T:
     for name, value in zip(names, values, strict=True):
         object.__setattr__(obj, name, value)
     return obj
+
+
+@speedups.twin
+def send_result_of(
+    cls: type[_T], status: Any, msg_id: str, ext: dict[str, str], mq: Any
+) -> _T | None:
+    """The ``SendResult`` (``cls``) of a stored send's answer (``processSendResponse``): its
+    slots status, ``msg_id`` (the UNIQ_KEY), msgId, ``mq``, queueOffset, transactionId,
+    MSG_REGION (DefaultRegion when absent) and TRACE_ON (true unless "false") filled from
+    the answer's extFields ``ext``; None when msgId, queueId or queueOffset is missing or
+    not a number, or queueId is not ``mq.queue_id``: the caller then reads the answer its
+    own slower way, which names what is wrong. Has a compiled twin."""
+    try:
+        offset_msg_id = ext["msgId"]
+        queue_id = int(ext["queueId"])
+        queue_offset = int(ext["queueOffset"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    if queue_id != mq.queue_id:
+        return None
+    get = ext.get
+    values = (status, msg_id, offset_msg_id, mq, queue_offset, get("transactionId"),
+              get(MessageConst.MSG_REGION, "DefaultRegion"),
+              get(MessageConst.TRACE_SWITCH) != "false")  # fmt: skip
+    return slotted_instance(cls, values)
