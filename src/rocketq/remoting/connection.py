@@ -437,6 +437,16 @@ class Connection(asyncio.Protocol):
         nothing for a one-way request or a closed connection (as an answer returned)."""
         self._reply(request, response)
 
+    def flush(self) -> None:
+        """Send what was written so far now, not at the end of this read or loop turn (a
+        processor's answers before its remaining work). What is written after goes out
+        as it would have."""
+        out = self._out
+        if out:
+            self._out = []  # a flush is still due (at the read's end, or the one scheduled)
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.writelines(out)
+
     def answer_frame(self, request: RemotingCommand, frame: bytes) -> None:
         """Answer ``request`` with a frame already encoded (its opaque, response flag and
         serialization included): a hot path's answer without a RemotingCommand. Nothing

@@ -449,7 +449,10 @@ class DefaultMessageStore(MessageStoreReads):
         return self._stored_when_flushed(tuple(appended))
 
     def submit_many(
-        self, puts: Sequence[tuple[Sequence[StoredMessage], bool]]
+        self,
+        puts: Sequence[tuple[Sequence[StoredMessage], bool]],
+        before_dispatch: Callable[[list[PutMessageResult | Awaitable[PutMessageResult]]], None]
+        | None = None,
     ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
         """Several puts at once (the sends of one socket read): what
         ``[self.submit_messages(msgs, wait_store) for msgs, wait_store in puts]`` answers,
@@ -459,6 +462,12 @@ class DefaultMessageStore(MessageStoreReads):
         read, one write per run of records that share a CommitLog file (a batch still goes
         into one file as a unit), one dispatch pass, one HA notify, one group-commit waiter
         for the SYNC_FLUSH puts. Every record is in the mapped file before this returns.
+
+        ``before_dispatch`` gets the answers once the records are written and before the
+        dispatch pass (ConsumeQueue, index, arrivals), which runs after it all the same:
+        the broker sends its answers first, as RocketMQ does (its ReputMessageService
+        dispatches behind the append). Both happen before this returns, so whatever is
+        asked next already finds the messages dispatched.
         """
         refused = self._refusal()
         if refused is not None:
@@ -477,8 +486,25 @@ class DefaultMessageStore(MessageStoreReads):
         outcomes: list[tuple[AppendResult, ...] | StoreError | OSError] = []
         try:
             self.commit_log.append_many(batches, outcomes)
+        except BaseException:
+            self._stored_many(batches, outcomes)
+            raise
+        try:
+            answered = self._answers_many(places, outcomes, waits, answers)
+            if before_dispatch is not None:
+                before_dispatch(answered)
         finally:
             self._stored_many(batches, outcomes)
+        return answered
+
+    def _answers_many(
+        self,
+        places: Sequence[int],
+        outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
+        waits: Sequence[bool],
+        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None],
+    ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
+        """``answers`` completed with the result of each batch handed to the CommitLog."""
         wake = False
         waiting: list[tuple[int, tuple[AppendResult, ...]]] = []
         for place, outcome, wait_store in zip(places, outcomes, waits, strict=True):

@@ -196,14 +196,20 @@ class SendMessageProcessor:
             waiting.append((len(answers), req, refusal_to, msgs[0]))
             puts.append((msgs, wait))
             answers.append(None)
-        if puts:
-            stored_all = self.store.submit_many(puts)
+        if not puts:
+            return answers
+
+        def answer(stored_all: list[PutMessageResult | Awaitable[PutMessageResult]]) -> None:
+            # before the store's dispatch pass: the stored ones are sent at once
             for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
                 if type(stored) is PutMessageResult and self._answered_ok(conn, req, stored, first):
                     continue
                 if response is None:
                     response = req.make_response(ext_fields={})
                 answers[at] = self._answered(conn, req, response, first, stored, True)
+            conn.flush()
+
+        self.store.submit_many(puts, answer)
         return answers
 
     def _plain(
