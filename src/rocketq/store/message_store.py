@@ -10,8 +10,10 @@ last three files after a clean stop; from the checkpoint with CRC checks when th
 ``abort`` file says the last run died), cut ConsumeQueue entries that point past the
 recovered end, rebuild the per-queue offsets and re-dispatch records the queues miss.
 
-The read side (``get_message`` and the lookups) is the base class
-:class:`~rocketq.store.read.MessageStoreReads`, in its own module.
+The put side (``put_message(s)``, ``submit_messages``, ``submit_many`` and the dispatch of
+what they append) is the base class :class:`~rocketq.store.put.MessageStorePuts`, the
+read side (``get_message`` and the lookups) :class:`~rocketq.store.read.MessageStoreReads`,
+each in its own module.
 """
 
 from __future__ import annotations
@@ -22,70 +24,40 @@ import dataclasses
 import logging
 import os
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rocketq.common.record import decode_records
 from rocketq.common.tasks import TaskOwner
-from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.checkpoint import StoreCheckpoint, StoreLock, lock_path
 from rocketq.store.clean import CleanService
-from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
+from rocketq.store.commit_log import AppendResult, CommitLog
 from rocketq.store.config import SLAVE, SYNC_FLUSH, SYNC_MASTER, StoreConfig
 from rocketq.store.consume_queue import ConsumeQueue
 from rocketq.store.flush import CommitLogFlushService
 from rocketq.store.format import (
     BLANK_MAGIC_CODE,
     END_FILE_MIN_BLANK_LENGTH,
-    MAX_PROPERTIES_LENGTH,
     Address,
     MessageRecord,
     StoredMessage,
-    StoreError,
     decode_properties,
     peek_record,
-    tags_code,
 )
 from rocketq.store.ha.client import HAClient, HAClientStats
 from rocketq.store.ha.service import HAService, HAServiceStats
 from rocketq.store.index_service import IndexService
+from rocketq.store.put import MessageStorePuts
 from rocketq.store.read import MessageStoreReads
-from rocketq.store.result import (
-    PutMessageResult,
-    PutMessageStatus,
-)
 
 __all__ = ["DefaultMessageStore", "MessageStoreStats", "decode_records"]
 
 log = logging.getLogger("rocketq.store")
 
-# Topic length is one signed byte in the V1 record (MessageVersion.MESSAGE_VERSION_V1).
-MAX_TOPIC_LENGTH = 127
 # Transaction type bits of sysFlag: PREPARED and ROLLBACK records get no queue entry.
 _TX_MASK = 0xC
 _TX_NO_QUEUE = frozenset({0x4, 0xC})
-# The bit both of them have and COMMIT (0x8) and NOT_TYPE (0) do not.
-_TX_PREPARED_BIT = 0x4
 _DELAY_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-_SET_STATUS, _SET_APPENDED, _SET_REMARK = (
-    PutMessageResult.__dict__[name].__set__ for name in PutMessageResult.__slots__
-)
-
-
-def _put_ok(appended: tuple[AppendResult, ...]) -> PutMessageResult:
-    """``PutMessageResult(PUT_OK, appended)`` through the slot descriptors (the frozen
-    dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here."""
-    result: PutMessageResult = object.__new__(PutMessageResult)
-    _SET_STATUS(result, PutMessageStatus.PUT_OK)
-    _SET_APPENDED(result, appended)
-    _SET_REMARK(result, "")
-    return result
-
-
-# What an empty put answers (a batch that decoded to nothing).
-_NO_MESSAGE = PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark="no message")
 
 
 def _total_memory() -> int:
@@ -117,7 +89,7 @@ class MessageStoreStats:
     put_count: int
 
 
-class DefaultMessageStore(MessageStoreReads):
+class DefaultMessageStore(MessageStorePuts, MessageStoreReads):
     """RocketMQ's message store over the directory ``config.store_path_root_dir``.
 
     Replication (``store/ha``): a SLAVE gets an :class:`HAClient` (it follows the master
@@ -358,341 +330,6 @@ class DefaultMessageStore(MessageStoreReads):
         keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
         if keys or uniq:
             self.index_service.build_index(topic, keys or "", uniq, phys, stamp, sys_flag)
-
-    def _tags_code(self, topic: str, props: Mapping[str, str], store_timestamp: int) -> int:
-        if topic == SCHEDULE_TOPIC and "DELAY" in props:
-            # Schedule queues keep the delivery time where other queues keep the tag hash.
-            level = min(max(int(props["DELAY"]), 1), len(self.delay_levels))
-            return store_timestamp + self.delay_levels[level - 1]
-        return tags_code(props.get("TAGS"))
-
-    # -- put --------------------------------------------------------------------------------
-
-    def _check_put(self, msgs: Sequence[StoredMessage]) -> PutMessageResult | None:
-        refused = self._refusal()
-        if refused is not None:
-            return refused
-        return self._check_messages(msgs)
-
-    @staticmethod
-    def _check_messages(msgs: Sequence[StoredMessage]) -> PutMessageResult | None:
-        """The per-message reasons to refuse a put (topic and properties lengths)."""
-        for msg in msgs:
-            # UTF-8 is never shorter than the text and as long when it is ASCII: most texts
-            # are decided without encoding them.
-            topic, props = msg.topic, msg.properties
-            if not (len(topic) <= MAX_TOPIC_LENGTH and topic.isascii()) and (
-                len(topic.encode()) > MAX_TOPIC_LENGTH
-            ):
-                return PutMessageResult(
-                    PutMessageStatus.MESSAGE_ILLEGAL,
-                    remark=f"topic longer than {MAX_TOPIC_LENGTH} bytes",
-                )
-            if not (len(props) <= MAX_PROPERTIES_LENGTH and props.isascii()) and (
-                len(props.encode()) > MAX_PROPERTIES_LENGTH
-            ):
-                return PutMessageResult(
-                    PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
-                    remark="msg properties length limit 32KB",
-                )
-        return None
-
-    async def put_message(self, msg: StoredMessage, wait_store: bool = True) -> PutMessageResult:
-        """Store one message; with SYNC_FLUSH and ``wait_store`` answer once it is on disk."""
-        return await self.put_messages([msg], wait_store)
-
-    async def put_messages(
-        self, msgs: Sequence[StoredMessage], wait_store: bool = True
-    ) -> PutMessageResult:
-        """Store a batch back to back with consecutive queue offsets."""
-        result = self.submit_messages(msgs, wait_store)
-        if isinstance(result, PutMessageResult):
-            return result
-        return await result
-
-    def submit_messages(
-        self, msgs: Sequence[StoredMessage], wait_store: bool = True
-    ) -> PutMessageResult | Awaitable[PutMessageResult]:
-        """:meth:`put_messages` without a coroutine when there is nothing to wait for.
-
-        The batch is appended and dispatched now. The result comes back at once unless the
-        put must wait (SYNC_FLUSH or SYNC_MASTER with ``wait_store``): then an awaitable of
-        it. The send path answers most sends this way in the turn that read them.
-        """
-        refused = self._check_put(msgs)
-        if refused is not None:
-            return refused
-        if not msgs:
-            return _NO_MESSAGE
-        try:
-            appended = self.commit_log.append_batch(msgs)
-        except MessageSizeExceededError as exc:
-            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=str(exc))
-        except OSError as exc:
-            log.error("append failed: %s", exc)
-            return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(exc))
-        if self._held is None:
-            self._dispatch_appended(msgs, appended)
-        else:  # a controller-mode master holding back what the set does not have yet
-            self._held.append((msgs, appended))
-            self._release_held()
-        self._put_count += len(msgs)
-        if self.ha_service is not None:
-            self.ha_service.notify_append()
-        if self._sync_master and wait_store:
-            return self._stored_after(self._wait_flush_and_replica(appended[-1]), appended)
-        if not self._sync_flush:
-            return _put_ok(tuple(appended))
-        if not wait_store:
-            self.flush_service.wakeup()
-            return _put_ok(tuple(appended))
-        return self._stored_when_flushed(tuple(appended))
-
-    def submit_many(
-        self,
-        puts: Sequence[tuple[Sequence[StoredMessage], bool]],
-        before_dispatch: Callable[[list[PutMessageResult | Awaitable[PutMessageResult]]], None]
-        | None = None,
-    ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
-        """Several puts at once (the sends of one socket read): what
-        ``[self.submit_messages(msgs, wait_store) for msgs, wait_store in puts]`` answers,
-        in the same order, with the same offsets, msgIds and statuses.
-
-        The work is done once for all where it can be: the store's state checks, the clock
-        read, one write per run of records that share a CommitLog file (a batch still goes
-        into one file as a unit), one dispatch pass, one HA notify, one group-commit waiter
-        for the SYNC_FLUSH puts. Every record is in the mapped file before this returns.
-
-        ``before_dispatch`` gets the answers once the records are written and before the
-        dispatch pass (ConsumeQueue, index, arrivals), which runs after it all the same:
-        the broker sends its answers first, as RocketMQ does (its ReputMessageService
-        dispatches behind the append). Both happen before this returns, so whatever is
-        asked next already finds the messages dispatched.
-        """
-        refused = self._refusal()
-        if refused is not None:
-            return [refused for _ in puts]
-        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None] = []
-        places: list[int] = []  # answers index of each batch handed to the CommitLog
-        batches: list[Sequence[StoredMessage]] = []
-        waits: list[bool] = []  # and its wait_store
-        for msgs, wait_store in puts:
-            bad = self._check_messages(msgs) if msgs else _NO_MESSAGE
-            if bad is None:
-                places.append(len(answers))
-                batches.append(msgs)
-                waits.append(wait_store)
-            answers.append(bad)
-        outcomes: list[tuple[AppendResult, ...] | StoreError | OSError] = []
-        try:
-            self.commit_log.append_many(batches, outcomes)
-        except BaseException:
-            self._stored_many(batches, outcomes)
-            raise
-        try:
-            answered = self._answers_many(places, outcomes, waits, answers)
-            if before_dispatch is not None:
-                before_dispatch(answered)
-        finally:
-            self._stored_many(batches, outcomes)
-        return answered
-
-    def _answers_many(
-        self,
-        places: Sequence[int],
-        outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
-        waits: Sequence[bool],
-        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None],
-    ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
-        """``answers`` completed with the result of each batch handed to the CommitLog."""
-        wake = False
-        waiting: list[tuple[int, tuple[AppendResult, ...]]] = []
-        for place, outcome, wait_store in zip(places, outcomes, waits, strict=True):
-            if not isinstance(outcome, tuple):
-                answers[place] = self._append_failed(outcome)
-            elif self._sync_master and wait_store:
-                wait = self._wait_flush_and_replica(outcome[-1])
-                answers[place] = self._stored_after(wait, outcome)
-            elif not self._sync_flush:
-                answers[place] = _put_ok(outcome)
-            elif not wait_store:
-                answers[place] = _put_ok(outcome)
-                wake = True  # it does not wait, but is flushed soon all the same
-            else:
-                waiting.append((place, outcome))
-        if wake:
-            self.flush_service.wakeup()
-        if waiting:
-            self._stored_when_flushed_many(waiting, answers)
-        return answers  # type: ignore[return-value]  # every None was replaced
-
-    def _refusal(self) -> PutMessageResult | None:
-        """The store-wide reasons to refuse any put (``_check_put`` without the messages)."""
-        if not self._running:
-            return PutMessageResult(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="store is not running"
-            )
-        if self.clean_service.disk_full:
-            return PutMessageResult(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="disk full: store is over 90 %"
-            )
-        if self.config.broker_role == SLAVE:
-            return PutMessageResult(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE, remark="a slave takes no writes"
-            )
-        return None
-
-    @staticmethod
-    def _append_failed(error: StoreError | OSError) -> PutMessageResult:
-        if isinstance(error, MessageSizeExceededError):
-            return PutMessageResult(PutMessageStatus.MESSAGE_ILLEGAL, remark=str(error))
-        log.error("append failed: %s", error)
-        return PutMessageResult(PutMessageStatus.CREATE_MAPPED_FILE_FAILED, remark=str(error))
-
-    def _stored_many(
-        self,
-        batches: Sequence[Sequence[StoredMessage]],
-        outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
-    ) -> None:
-        """Dispatch (or hold) the batches ``append_many`` stored, in one pass."""
-        flat_msgs: list[StoredMessage] = []
-        flat_appended: list[AppendResult] = []
-        held = self._held
-        stored = 0
-        for msgs, outcome in zip(batches, outcomes, strict=False):
-            if isinstance(outcome, tuple):
-                stored += 1
-                if held is not None:
-                    held.append((msgs, outcome))
-                flat_msgs += msgs
-                flat_appended += outcome
-        if not stored:
-            return
-        if held is None:
-            self._dispatch_appended(flat_msgs, flat_appended)
-        else:
-            self._release_held()
-        self._put_count += len(flat_msgs)
-        if self.ha_service is not None:
-            self.ha_service.notify_append()
-
-    def _stored_when_flushed_many(
-        self,
-        waiting: Sequence[tuple[int, tuple[AppendResult, ...]]],
-        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None],
-    ) -> None:
-        """SYNC_FLUSH puts of one call: a future each, answered by ONE group-commit waiter
-        at the end of the last (the sync that covers it covers them all)."""
-        loop = asyncio.get_running_loop()
-        futures: list[tuple[asyncio.Future[PutMessageResult], tuple[AppendResult, ...]]] = []
-        for place, appended in waiting:
-            future: asyncio.Future[PutMessageResult] = loop.create_future()
-            answers[place] = future
-            futures.append((future, appended))
-        queue = self.commit_log.queue
-
-        def flushed(ok: bool) -> None:
-            where = queue.flushed_where  # a failed sync may still cover the first ones
-            for future, appended in futures:
-                if not future.done():
-                    end = appended[-1].physical_offset + appended[-1].size
-                    on_disk = ok or where >= end
-                    status = (
-                        PutMessageStatus.PUT_OK if on_disk else PutMessageStatus.FLUSH_DISK_TIMEOUT
-                    )
-                    future.set_result(PutMessageResult(status, appended))
-
-        last = waiting[-1][1][-1]
-        timeout = self.config.sync_flush_timeout / 1000
-        self.flush_service.when_flushed(last.physical_offset + last.size, timeout, flushed)
-
-    def _stored_when_flushed(
-        self, appended: tuple[AppendResult, ...]
-    ) -> asyncio.Future[PutMessageResult]:
-        """SYNC_FLUSH: a future answered by the group commit's callback (no coroutine)."""
-        future: asyncio.Future[PutMessageResult] = asyncio.get_running_loop().create_future()
-
-        def flushed(ok: bool) -> None:
-            if not future.done():
-                status = PutMessageStatus.PUT_OK if ok else PutMessageStatus.FLUSH_DISK_TIMEOUT
-                future.set_result(PutMessageResult(status, appended))
-
-        last = appended[-1]
-        timeout = self.config.sync_flush_timeout / 1000
-        self.flush_service.when_flushed(last.physical_offset + last.size, timeout, flushed)
-        return future
-
-    @staticmethod
-    async def _stored_after(
-        wait: Awaitable[PutMessageStatus], appended: Sequence[AppendResult]
-    ) -> PutMessageResult:
-        return PutMessageResult(await wait, tuple(appended))
-
-    def _dispatch_appended(
-        self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
-    ) -> None:
-        # _index and _tags_code inlined: this runs once per stored message.
-        queues = self.consume_queues
-        index = self.index_service
-        listener = self.message_arriving_listener
-        arrivals: list[tuple[str, int, int, int]] | None = None
-        if self.messages_arriving_listener is not None:
-            arrivals = []
-        indexed: list[tuple[str, str, str | None, int, int, int]] = []
-        for msg, result in zip(msgs, appended, strict=True):
-            topic, props, sys_flag = msg.topic, msg.props, msg.sys_flag
-            if props is None:
-                props = decode_properties(msg.properties) if msg.properties else {}
-            phys = result.physical_offset
-            if index is not None:
-                keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
-                if keys or uniq:
-                    indexed.append((topic, keys or "", uniq, phys, result.store_timestamp,
-                                    sys_flag))  # fmt: skip
-            if sys_flag & _TX_PREPARED_BIT:  # PREPARED or ROLLBACK: no queue entry
-                continue
-            queue_id = msg.queue_id
-            cq = queues.get((topic, queue_id)) or self._new_consume_queue(topic, queue_id)
-            if topic == SCHEDULE_TOPIC:
-                code = self._tags_code(topic, props, result.store_timestamp)
-            else:
-                code = tags_code(props.get("TAGS"))
-            queue_offset = result.queue_offset
-            cq.put(phys, result.size, code, queue_offset)
-            if listener is not None:
-                listener(topic, queue_id, queue_offset + 1, code)
-            if arrivals is not None:
-                arrivals.append((topic, queue_id, queue_offset + 1, code))
-        last = appended[-1]
-        self._last_dispatched_timestamp = last.store_timestamp
-        if indexed and index is not None:
-            index.build_many(indexed)
-        self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
-        if arrivals and self.messages_arriving_listener is not None:
-            self.messages_arriving_listener(arrivals)
-
-    async def _wait_flush(self, last: AppendResult, wait_store: bool) -> PutMessageStatus:
-        end = last.physical_offset + last.size
-        if self.config.flush_disk_type != SYNC_FLUSH:
-            return PutMessageStatus.PUT_OK
-        if not wait_store:
-            self.flush_service.wakeup()
-            return PutMessageStatus.PUT_OK
-        ok = await self.flush_service.wait_flushed(end, self.config.sync_flush_timeout / 1000)
-        return PutMessageStatus.PUT_OK if ok else PutMessageStatus.FLUSH_DISK_TIMEOUT
-
-    async def _wait_flush_and_replica(self, last: AppendResult) -> PutMessageStatus:
-        """SYNC_MASTER with WAIT=true: flush and slave ack in parallel; a replication
-        failure wins over a flush failure (``CommitLog#asyncPutMessage`` thenCombine)."""
-        end = last.physical_offset + last.size
-        replica: PutMessageStatus | asyncio.Future[bool] = PutMessageStatus.SLAVE_NOT_AVAILABLE
-        if self.ha_service is not None:
-            replica = self.ha_service.submit_replica_request(end)
-        flushed = await self._wait_flush(last, True)
-        if not isinstance(replica, PutMessageStatus):
-            acked = await replica
-            replica = PutMessageStatus.PUT_OK if acked else PutMessageStatus.FLUSH_SLAVE_TIMEOUT
-        return replica if replica is not PutMessageStatus.PUT_OK else flushed
 
     def append_to_commit_log(self, offset: int, data: bytes | memoryview) -> bool:
         """A slave stores bytes of its master's CommitLog and dispatches the records that are
