@@ -1,4 +1,5 @@
-"""The compiled JSON header writer and reader against the pure-Python codec (orjson).
+"""The compiled JSON header writer and reader against the pure-Python codec (orjson), and
+the compiled ROCKETMQ (binary) header writer against the reference's.
 
 ``encode_parts`` writes the usual JSON header itself and ``FrameDecoder``/``decode_frame``
 read it themselves (remoting/_kernels.pyx); every other header is left to orjson. Either
@@ -72,6 +73,40 @@ def test_json_headers_are_written_as_orjson_writes_them(
 ) -> None:
     pure, compiled = both
     cmd = RemotingCommand(code, language, version, opaque, flag, remark, ext, body)
+    assert outcome_of(compiled.encode_parts, cmd) == outcome_of(pure.encode_parts, cmd)
+
+
+@given(
+    code=st.one_of(_numbers, st.just(_Code.SEND), st.booleans()),
+    language=st.one_of(st.sampled_from(["JAVA", "PYTHON", "NOPE"]), st.none(), st.just([])),
+    version=_numbers,
+    opaque=_numbers,
+    flag=_numbers,
+    remark=st.one_of(st.none(), _odd_text, st.just(7), st.just("")),
+    ext=st.one_of(
+        st.none(),
+        st.dictionaries(_odd_text, _odd_text, max_size=6),
+        st.dictionaries(_odd_text, _ext_values(), max_size=4),
+        st.dictionaries(st.integers(0, 3), _odd_text, max_size=2),
+        st.just({"k" * 0x8000: "v"}),
+    ),
+    body=st.one_of(st.none(), st.binary(max_size=6)),
+)
+def test_rocketmq_headers_are_written_as_the_reference_writes_them(
+    both: tuple[Kernels, Kernels],
+    code: Any,
+    language: Any,
+    version: Any,
+    opaque: Any,
+    flag: Any,
+    remark: Any,
+    ext: Any,
+    body: bytes | None,
+) -> None:
+    pure, compiled = both
+    cmd = RemotingCommand(
+        code, language, version, opaque, flag, remark, ext, body, SerializeType.ROCKETMQ
+    )
     assert outcome_of(compiled.encode_parts, cmd) == outcome_of(pure.encode_parts, cmd)
 
 

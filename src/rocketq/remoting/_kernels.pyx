@@ -846,59 +846,59 @@ cdef object _json_first(cmd, Py_ssize_t body_len):
     return PyBytes_FromStringAndSize(start, p - start)
 
 
-cdef bint _fits(value, long low, long high):
-    # int subclasses too: codes are IntEnums (RequestCode, ResponseCode)
-    return isinstance(value, int) and low <= value <= high
-
-
-cdef bytes _rocketmq_header_bytes(cmd):
-    code, version, opaque, flag = cmd.code, cmd.version, cmd.opaque, cmd.flag
-    remark, ext = cmd.remark, cmd.ext_fields
-    if not (_fits(code, -0x8000, 0x7FFF) and _fits(version, -0x8000, 0x7FFF)
-            and _fits(opaque, -0x80000000, 0x7FFFFFFF) and _fits(flag, -0x80000000, 0x7FFFFFFF)
-            and (not remark or type(remark) is str) and (ext is None or type(ext) is dict)):
-        return _reference()._encode_rocketmq_header(cmd)  # raises what struct says
-    cdef list pieces = []
-    cdef Py_ssize_t ext_size = 0
+cdef object _rocketmq_first(cmd, Py_ssize_t body_len):
+    """The frame's first part (lengths + ROCKETMQ header) written straight from the command's
+    fields (the UTF-8 of its strings, no intermediate pieces), else None: a value that would
+    not fit, or that is not what the header holds, is left to the reference, which says so."""
+    cdef long long code, flag, opaque, version
+    cdef _Text remark, key, value
+    cdef Py_ssize_t size, ext_size = 0, pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    ext, remark_obj = _slot(_S_EXT, cmd, "ext_fields"), _slot(_S_REMARK, cmd, "remark")
+    remark.size = 0
+    if not (_json_int(_slot(_S_CODE, cmd, "code"), &code) and -0x8000 <= code <= 0x7FFF
+            and _json_int(_slot(_S_VERSION, cmd, "version"), &version)
+            and -0x8000 <= version <= 0x7FFF
+            and _json_int(_slot(_S_OPAQUE, cmd, "opaque"), &opaque)
+            and -0x80000000 <= opaque <= 0x7FFFFFFF
+            and _json_int(_slot(_S_FLAG, cmd, "flag"), &flag)
+            and -0x80000000 <= flag <= 0x7FFFFFFF
+            and (not remark_obj or _json_text(remark_obj, &remark))
+            and (ext is None or type(ext) is dict)):
+        return None
     if ext:
-        for key, value in (<dict>ext).items():
-            if type(key) is not str or type(value) is not str:
-                return _reference()._encode_rocketmq_header(cmd)
-            k = (<str>key).encode()
-            v = (<str>value).encode()
-            if len(k) > 0x7FFF:
-                return _reference()._encode_rocketmq_header(cmd)
-            pieces += (k, v)
-            ext_size += 6 + len(k) + len(v)
-    remark_bytes = (<str>remark).encode() if remark else b""
-    cdef Py_ssize_t remark_len = len(remark_bytes)
-    cdef bytes out = PyBytes_FromStringAndSize(
-        NULL, RMQ_FIXED_SIZE + 4 + remark_len + 4 + ext_size
-    )
-    cdef char* p = PyBytes_AS_STRING(out)
+        while PyDict_Next(ext, &pos, &k, &v):
+            if not (_json_text(<object>k, &key) and _json_text(<object>v, &value)
+                    and key.size <= 0x7FFF):
+                return None
+            ext_size += 6 + key.size + value.size
+    size = 8 + RMQ_FIXED_SIZE + 4 + remark.size + 4 + ext_size
+    first = PyBytes_FromStringAndSize(NULL, size)
+    cdef char* p = PyBytes_AS_STRING(first)
+    _put32(p, <uint32_t>(size - 4 + body_len))
+    _put32(p + 4, (<uint32_t>SERIALIZE_ROCKETMQ << 24) | <uint32_t>(size - 8))
+    p += 8
     _put16(p, <uint32_t><int32_t>code)
-    p[2] = <char><int>_BYTE_BY_LANGUAGE.get(cmd.language, _OTHER)
+    p[2] = <char><int>_BYTE_BY_LANGUAGE.get(_slot(_S_LANGUAGE, cmd, "language"), _OTHER)
     _put16(p + 3, <uint32_t><int32_t>version)
     _put32(p + 5, <uint32_t><int32_t>opaque)
     _put32(p + 9, <uint32_t><int32_t>flag)
     p += RMQ_FIXED_SIZE
-    _put32(p, <uint32_t>remark_len)
-    memcpy(p + 4, PyBytes_AS_STRING(remark_bytes), remark_len)
-    p += 4 + remark_len
+    _put32(p, <uint32_t>remark.size)
+    p = _put_text(p + 4, <const char*>remark.data, remark.size)
     _put32(p, <uint32_t>ext_size)
     p += 4
-    cdef Py_ssize_t i, n
-    for i in range(0, len(pieces), 2):
-        k, v = pieces[i], pieces[i + 1]
-        n = len(k)
-        _put16(p, <uint32_t>n)
-        memcpy(p + 2, PyBytes_AS_STRING(k), n)
-        p += 2 + n
-        n = len(v)
-        _put32(p, <uint32_t>n)
-        memcpy(p + 4, PyBytes_AS_STRING(v), n)
-        p += 4 + n
-    return out
+    if ext:
+        pos = 0
+        while PyDict_Next(ext, &pos, &k, &v):
+            _json_text(<object>k, &key)
+            _json_text(<object>v, &value)
+            _put16(p, <uint32_t>key.size)
+            p = _put_text(p + 2, <const char*>key.data, key.size)
+            _put32(p, <uint32_t>value.size)
+            p = _put_text(p + 4, <const char*>value.data, value.size)
+    return first
 
 
 def encode_parts(cmd):
@@ -908,7 +908,10 @@ def encode_parts(cmd):
     body = cmd.body
     cdef Py_ssize_t body_len = len(body) if body else 0
     if stype == SERIALIZE_ROCKETMQ:
-        header = _rocketmq_header_bytes(cmd)
+        written = _rocketmq_first(cmd, body_len)
+        if written is not None:
+            return [written, body] if body_len else [written]
+        header = _reference()._encode_rocketmq_header(cmd)  # raises what struct says
     else:
         written = _json_first(cmd, body_len)
         if written is not None:
