@@ -232,9 +232,11 @@ class MessageStoreReads:
         for entries in reader.chunks(cq, offset):
             index, n = 0, len(entries) // _CQ_UNIT
             while index < n and not reader.full:
-                index = reader.gather(entries, index, pieces)
+                if reader.span is not None:
+                    index = reader.gather(entries, index, pieces)
                 if index < n and not reader.full:
                     index = reader.stopped_at(entries, index, result)
+            entries.release()
         reader.close()
         result.body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         result.count = reader.count
@@ -407,9 +409,10 @@ class _JoinedReader:
         self.last = -1  # physical offset of the last entry scanned
         self.full = False
 
-    def chunks(self, cq: ConsumeQueue, offset: int) -> Iterator[bytes]:
-        """The ConsumeQueue's entries from ``offset``, a chunk at a time, until the pull
-        is full or ``left`` entries were read (``ConsumeQueue.iter_entries``' chunks)."""
+    def chunks(self, cq: ConsumeQueue, offset: int) -> Iterator[memoryview]:
+        """The ConsumeQueue's entries from ``offset``, a view of a chunk at a time (the
+        caller releases it), until the pull is full or ``left`` entries were read
+        (``ConsumeQueue.iter_entries``' chunks)."""
         if offset < cq.min_offset_in_queue():
             return
         pos, chunk, queue = offset * _CQ_UNIT, _JOINED_CHUNK, cq.queue
@@ -421,15 +424,15 @@ class _JoinedReader:
             n = min(self.left, chunk, (mapped.wrote_position - start) // _CQ_UNIT)
             if n <= 0:
                 return
-            yield mapped.read_bytes(start, n * _CQ_UNIT)
+            yield mapped.read(start, n * _CQ_UNIT)
             pos += n * _CQ_UNIT
             self.left -= n
             chunk = min(chunk * 4, _JOINED_CHUNK_MAX)
 
-    def gather(self, entries: bytes, index: int, pieces: list[bytes]) -> int:
-        """Take entries from ``index`` with :func:`gather_records`; the next index."""
-        if self.span is None:
-            return index  # no span yet: stopped_at opens one
+    def gather(self, entries: memoryview, index: int, pieces: list[bytes]) -> int:
+        """Take entries from ``index`` with :func:`gather_records` (a span is open); the
+        next index."""
+        assert self.span is not None
         piece, after, self.count, self.total, last, self.full = gather_records(
             entries, index, self.span, self.span_start, self.min_phys,
             self.count, self.total, self.limits,
@@ -440,7 +443,7 @@ class _JoinedReader:
             self.last = last
         return after
 
-    def stopped_at(self, entries: bytes, index: int, result: GetMessageResult) -> int:
+    def stopped_at(self, entries: memoryview, index: int, result: GetMessageResult) -> int:
         """The entry gather_records left (the pull is not full): a removed record is
         scanned and skipped; else a span is opened where its record lies."""
         phys, size, _tags = _CQ_ENTRY.unpack_from(entries, index * _CQ_UNIT)
