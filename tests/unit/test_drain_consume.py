@@ -103,3 +103,38 @@ async def test_close_ends_parked_workers_at_once_and_a_restart_consumes_again() 
         await asyncio.sleep(0)
     assert sorted(seen) == list(range(10))
     await service.aclose()
+
+
+async def test_parked_workers_are_woken_when_listeners_wait() -> None:
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 4
+    gate = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await gate.wait()
+        running -= 1
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    service = ConsumeService(consumer, listener, orderly=False)
+    deliver(service, list(range(8)))  # the listeners wait: four workers start
+    for _ in range(20):
+        await asyncio.sleep(0)
+    gate.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(service._idle) == 4  # done: all four parked
+    gate.clear()
+    most = 0
+    deliver(service, list(range(8, 16)))  # they wait again: every parked worker takes one
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert running == 4
+    gate.set()
+    await service.aclose()
+    assert most == 4
+    assert await committed(consumer) == 16

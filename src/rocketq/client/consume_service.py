@@ -382,7 +382,8 @@ class ConsumeService:
         while batches:
             msgs, pq, mq = batches.popleft()
             self._free_workers -= 1
-            if batches and not self._free_workers and not self._grow_pending:
+            # every free worker is parked: one of them (or a new one) may have to help
+            if batches and self._free_workers <= len(self._idle) and not self._grow_pending:
                 self._grow_pending = True
                 call_soon(self._grow)
             try:
