@@ -6,16 +6,25 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from rocketq.common.errors import RemotingConnectError, RemotingError
+from rocketq.common.errors import ClientError, RemotingConnectError, RemotingError
 from rocketq.common.tasks import TaskOwner
 from rocketq.remoting.codec import DEFAULT_MAX_FRAME_LENGTH
+from rocketq.remoting.codes import SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection, ProcessorTable
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "InvokeCallback", "RemotingClient", "split_addr"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "SERIALIZE_TYPE_ENV",
+    "InvokeCallback",
+    "RemotingClient",
+    "serialize_type_from_env",
+    "split_addr",
+]
 
 log = logging.getLogger("rocketq.remoting")
 
@@ -23,6 +32,28 @@ log = logging.getLogger("rocketq.remoting")
 DEFAULT_CONNECT_TIMEOUT = 3.0
 # The usual RPC timeout of RocketMQ's clients (3 s for sends and admin calls).
 DEFAULT_TIMEOUT = 3.0
+
+# RemotingCommand.SERIALIZE_TYPE_ENV: how a Java client writes the header of every request it
+# sends, JSON unless this says ROCKETMQ (the binary header). RocketMQ's benchmark tools set
+# ROCKETMQ (through the rocketmq.serialize.type property, which Python has no counterpart of).
+SERIALIZE_TYPE_ENV = "ROCKETMQ_SERIALIZE_TYPE"
+_JSON = SerializeType.JSON
+
+
+def serialize_type_from_env() -> SerializeType:
+    """The request serialization ``ROCKETMQ_SERIALIZE_TYPE`` names (JSON when unset or
+    blank); another name is an error, as Java's ``RemotingCommand`` refuses to start."""
+    name = os.environ.get(SERIALIZE_TYPE_ENV, "").strip()
+    if not name:
+        return SerializeType.JSON
+    try:
+        return SerializeType[name]
+    except KeyError:
+        raise ClientError(
+            f"parser specified protocol error. protocol={name} ({SERIALIZE_TYPE_ENV}: "
+            f"JSON or ROCKETMQ)"
+        ) from None
+
 
 InvokeCallback = Callable[[RemotingCommand | None, BaseException | None], Awaitable[None] | None]
 
@@ -44,8 +75,14 @@ class RemotingClient:
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+        serialize_type: SerializeType | None = None,
     ) -> None:
         self.processors = processors or ProcessorTable()
+        # The header serialization of the requests sent through here (their responses come
+        # back in it from rocketq, in the broker's own from Java); default: the environment.
+        self.serialize_type = (
+            serialize_type_from_env() if serialize_type is None else serialize_type
+        )
         self._connect_timeout = connect_timeout
         self._max_frame_length = max_frame_length
         self._connections: dict[str, Connection] = {}
@@ -101,6 +138,8 @@ class RemotingClient:
         connection's own ``invoke`` coroutine, one coroutine less per request (every send
         and pull awaits through here); callers await it at once, as they would a coroutine.
         """
+        if self.serialize_type is not _JSON:
+            cmd.serialize_type = self.serialize_type
         conn = self._connections.get(addr)
         # is_open without the property call: a connection kept here has its transport (it
         # is kept once connected), so it is open until it has a close reason.
@@ -124,6 +163,8 @@ class RemotingClient:
         """
         conn = self._connections.get(addr)
         if conn is not None and conn.close_reason is None:  # see invoke
+            if self.serialize_type is not _JSON:
+                cmd.serialize_type = self.serialize_type
             return conn.send_request(cmd, timeout)
         return None
 
@@ -136,6 +177,8 @@ class RemotingClient:
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand) -> None:
         """Send a request that wants no answer."""
         conn = await self.connection(addr)
+        if self.serialize_type is not _JSON:
+            cmd.serialize_type = self.serialize_type
         conn.send_oneway(cmd)
 
     async def invoke_async(
@@ -148,6 +191,8 @@ class RemotingClient:
         """Send now and return; ``callback(response, error)`` runs when the answer comes
         (or the failure: a timeout, the connection closing); :meth:`aclose` waits for it."""
         conn = await self.connection(addr)
+        if self.serialize_type is not _JSON:
+            cmd.serialize_type = self.serialize_type
         future = conn.send_request(cmd, timeout)
         self._tasks.spawn(self._answer(future, callback), f"invoke-async-{cmd.code}-{addr}")
 
