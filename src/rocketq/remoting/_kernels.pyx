@@ -29,6 +29,7 @@ from rocketq.remoting.command import RemotingCommand
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
+    object PyUnicode_DecodeLatin1(const char* data, Py_ssize_t size, const char* errors)
     int PyObject_GenericSetAttr(object obj, object name, object value) except -1
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size)  # NULL: error set
     bint PyUnicode_IS_COMPACT_ASCII(object text)
@@ -339,6 +340,19 @@ cdef int _scan_value(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, long long* 
     return J_FAIL
 
 
+cdef object _scan_key(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
+    """An extFields key, as _scan_string makes it; the cached str when it has no escape."""
+    cdef Py_ssize_t start = at[0] + 1, i = at[0]
+    if _scan_string(p, &i, n, False) is None:
+        return None
+    if memchr(p + start, 92, i - 1 - start) == NULL:
+        key = _key_text(p + start, i - 1 - start)
+        if key is not None:
+            at[0] = i
+            return key
+    return _scan_string(p, at, n, True)
+
+
 cdef object _scan_ext(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
     """The extFields object at p[at[0]] (its opening brace) when every value is a string,
     else None."""
@@ -351,7 +365,7 @@ cdef object _scan_ext(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
     while True:
         if i >= n or p[i] != 34:
             return None
-        key = _scan_string(p, &i, n, True)
+        key = _scan_key(p, &i, n)
         i = _skip_ws(p, i, n)
         if key is None or i >= n or p[i] != 58:
             return None
@@ -485,6 +499,35 @@ cdef str _take_text(const uint8_t* p, Py_ssize_t end, Py_ssize_t pos, Py_ssize_t
         raise ProtocolError(f"ROCKETMQ header string is not UTF-8: {exc}") from exc
 
 
+# extFields keys met before, by a hash of their bytes: a key read again is the same str
+# (its hash kept), not a new one (a SEND answer's five keys, every time). ASCII keys up to
+# KEY_CACHE_MAX_LEN bytes; a slot holds the last key that hashed to it.
+DEF KEY_CACHE_SLOTS = 64
+DEF KEY_CACHE_MAX_LEN = 32
+cdef list _key_cache = [None] * KEY_CACHE_SLOTS
+
+
+cdef object _key_text(const uint8_t* p, Py_ssize_t n):
+    """The str of the ASCII key p[:n] from the cache (added when missing); None when the
+    key is not cached here (too long, not ASCII): the caller decodes it."""
+    cdef Py_ssize_t i
+    cdef size_t h = <size_t>n
+    if n == 0 or n > KEY_CACHE_MAX_LEN:
+        return None
+    for i in range(n):
+        if p[i] >= 0x80:
+            return None
+        h = h * 31 + p[i]
+    cdef Py_ssize_t slot = <Py_ssize_t>(h & (KEY_CACHE_SLOTS - 1))
+    cached = _key_cache[slot]
+    if (cached is not None and PyUnicode_GET_LENGTH(cached) == n
+            and memcmp(PyUnicode_DATA(cached), p, n) == 0):
+        return cached
+    key = PyUnicode_DecodeLatin1(<const char*>p, n, NULL)
+    _key_cache[slot] = key
+    return key
+
+
 cdef object _truncated():
     return ProtocolError("truncated ROCKETMQ header: a length runs past the header")
 
@@ -497,7 +540,9 @@ cdef dict _rocketmq_ext(const uint8_t* p, Py_ssize_t end):
             raise _truncated()
         key_len = _get16(p + pos)
         pos += 2
-        key = _take_text(p, end, pos, key_len)
+        key = _key_text(p + pos, key_len) if 0 < key_len <= end - pos else None
+        if key is None:
+            key = _take_text(p, end, pos, key_len)
         pos += key_len
         if pos + 4 > end:
             raise _truncated()
@@ -1117,7 +1162,6 @@ from rocketq.common import speedups as _speedups
 from rocketq.common.topic import RETRY_GROUP_TOPIC_PREFIX
 
 cdef extern from "Python.h":
-    object PyUnicode_DecodeLatin1(const char* data, Py_ssize_t size, const char* errors)
     dict _PyDict_NewPresized(Py_ssize_t minused)
 
 
