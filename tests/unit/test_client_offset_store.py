@@ -230,3 +230,19 @@ async def test_local_reads_java_fastjson_object_keys(tmp_path: Path) -> None:
     )
     await store.load()
     assert store.clone_offset_table() == {MQ0: 12, OTHER: 3}
+
+
+async def test_memory_offset_is_read_offset_from_memory(tmp_path: Path) -> None:
+    async def fetch(mq: MessageQueue) -> int:
+        return 7
+
+    async def commit(mq: MessageQueue, offset: int) -> None:
+        return None
+
+    mq = MessageQueue("T", "b", 0)
+    for store in (RemoteBrokerOffsetStore(fetch, commit), LocalFileOffsetStore("c", "g", tmp_path)):
+        assert store.memory_offset(mq) == -1
+        assert await store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY) == -1
+        store.update_offset(mq, 12, False)
+        assert store.memory_offset(mq) == 12
+        assert await store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY) == 12

@@ -82,6 +82,10 @@ class OffsetStore(Protocol):
         """The offset of ``mq``: >= 0, -1 unknown, -2 the store failed."""
         ...
 
+    def memory_offset(self, mq: MessageQueue) -> int:
+        """``read_offset(mq, READ_FROM_MEMORY)`` without a coroutine (every pull asks)."""
+        ...
+
     async def persist_all(self, mqs: Collection[MessageQueue]) -> None:
         """Persist the offsets of ``mqs`` (every 5 s and at shutdown)."""
         ...
@@ -132,6 +136,10 @@ class _MemoryTable:
         old = self._table.get(mq)
         if old is None or not increase_only or offset > old:
             self._table[mq] = offset
+
+    def memory_offset(self, mq: MessageQueue) -> int:
+        """The in-memory offset, -1 when none (``read_offset`` with READ_FROM_MEMORY)."""
+        return self._table.get(mq, -1)
 
     def remove_offset(self, mq: MessageQueue) -> None:
         """Forget the in-memory offset of a queue no longer consumed."""

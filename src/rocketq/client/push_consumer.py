@@ -497,7 +497,7 @@ class AsyncPushConsumer(AsyncLifecycle):
         if sub is None:
             await asyncio.sleep(self.config.pull_time_delay_mills_when_exception / 1000)
             return offset
-        commit = await self.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_MEMORY)
+        commit = self.offset_store.memory_offset(mq)  # READ_FROM_MEMORY
         began = time.monotonic()
         result = await self.pull_api.pull_kernel(
             mq,
