@@ -7,6 +7,7 @@ are drawn in ``store/format.py``):
     put_index_key       rocketq.store.index_file   IndexFile#putKey: hash, entry, header
     put_index_keys      rocketq.store.index_file   put_index_key of several keys
     put_batches         rocketq.store.commit_log   records of several puts into a mapping
+    put_ok              rocketq.store.put          a PUT_OK PutMessageResult
 """
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -569,6 +570,35 @@ cdef object _new_result(int64_t phys, int32_t total, int64_t queue_offset, int64
             value = msg_id
         Py_INCREF(value)  # the slot's reference (it was empty: nothing to release)
         (<PyObject**>(base + _result_offsets[i]))[0] = <PyObject*>value
+    return obj
+
+
+# PutMessageResult's slots (status, appended, remark) and PUT_OK, once looked up.
+cdef object _ok_type = None
+cdef object _ok_status = None
+cdef Py_ssize_t _ok_offsets[3]
+
+
+def put_ok(appended):
+    """``PutMessageResult(PUT_OK, appended)`` through the slot descriptors (the frozen
+    dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here.
+    put.put_ok is the reference."""
+    global _ok_type, _ok_status
+    cdef Py_ssize_t i
+    if _ok_type is None:
+        from rocketq.store.result import PutMessageResult, PutMessageStatus
+        if PutMessageResult.__slots__ != ("status", "appended", "remark"):
+            return _reference("put_ok")(appended)
+        for i in range(3):
+            _ok_offsets[i] = _slot_offset(PutMessageResult, PutMessageResult.__slots__[i])
+        _ok_status, _ok_type = PutMessageStatus.PUT_OK, PutMessageResult
+    obj = _object_new(_ok_type)
+    cdef char* base = <char*><PyObject*>obj
+    cdef object value
+    for i in range(3):
+        value = _ok_status if i == 0 else appended if i == 1 else ""
+        Py_INCREF(value)  # the slot's reference (it was empty: nothing to release)
+        (<PyObject**>(base + _ok_offsets[i]))[0] = <PyObject*>value
     return obj
 
 

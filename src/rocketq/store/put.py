@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from rocketq.common import speedups
 from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
 from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from rocketq.store.ha.service import HAService
     from rocketq.store.index_service import IndexService
 
-__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts"]
+__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts", "put_ok"]
 
 log = logging.getLogger("rocketq.store")
 
@@ -52,9 +53,11 @@ _SET_STATUS, _SET_APPENDED, _SET_REMARK = (
 )
 
 
-def _put_ok(appended: tuple[AppendResult, ...]) -> PutMessageResult:
+@speedups.twin
+def put_ok(appended: tuple[AppendResult, ...]) -> PutMessageResult:
     """``PutMessageResult(PUT_OK, appended)`` through the slot descriptors (the frozen
-    dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here."""
+    dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here.
+    Has a compiled twin."""
     result: PutMessageResult = object.__new__(PutMessageResult)
     _SET_STATUS(result, PutMessageStatus.PUT_OK)
     _SET_APPENDED(result, appended)
@@ -174,10 +177,10 @@ class MessageStorePuts:
         if self._sync_master and wait_store:
             return self._stored_after(self._wait_flush_and_replica(appended[-1]), appended)
         if not self._sync_flush:
-            return _put_ok(tuple(appended))
+            return put_ok(tuple(appended))
         if not wait_store:
             self.flush_service.wakeup()
-            return _put_ok(tuple(appended))
+            return put_ok(tuple(appended))
         return self._stored_when_flushed(tuple(appended))
 
     def submit_many(
@@ -246,9 +249,9 @@ class MessageStorePuts:
                 wait = self._wait_flush_and_replica(outcome[-1])
                 answers[place] = self._stored_after(wait, outcome)
             elif not self._sync_flush:
-                answers[place] = _put_ok(outcome)
+                answers[place] = put_ok(outcome)
             elif not wait_store:
-                answers[place] = _put_ok(outcome)
+                answers[place] = put_ok(outcome)
                 wake = True  # it does not wait, but is flushed soon all the same
             else:
                 waiting.append((place, outcome))
