@@ -20,6 +20,9 @@ from rocketq.store.message_store import DefaultMessageStore
 from rocketq.store.read import JoinedGetMessageResult
 from rocketq.store.result import GetMessageStatus
 from tests.conftest import compiled_kernels, outcome_of
+from tests.unit.test_store_retention import at_hour, clean_of, fill, store, usage
+
+__all__ = ["store"]  # the fixture, used by name
 
 _ENTRY = struct.Struct(">qiq")
 _SPAN_START = 1000
@@ -132,3 +135,26 @@ async def test_a_joined_read_is_the_plain_reads_views_joined(tmp_path: Path) -> 
         assert cases > 100
     finally:
         await store.aclose()
+
+
+async def test_joined_and_plain_reads_agree_after_commit_log_files_are_deleted(
+    store: DefaultMessageStore,
+) -> None:
+    await fill(store, 60)
+    await fill(store, 3, queue_id=1)
+    await clean_of(store, clock=at_hour(4), disk_usage=usage(0.1)).run_once()
+    assert store.get_min_offset_in_queue("T", 0) > 0
+    for queue_id in (0, 1):
+        for offset in range(0, 64):
+            for most in (1, 32):
+                plain = store.get_message("g", "T", queue_id, offset, most)
+                joined = store.get_message("g", "T", queue_id, offset, most, joined=True)
+                body = joined.body if isinstance(joined, JoinedGetMessageResult) else b""
+                assert body == b"".join(plain.buffers)
+                assert (joined.status, joined.next_begin_offset, joined.message_count) == (
+                    plain.status,
+                    plain.next_begin_offset,
+                    plain.message_count,
+                )
+                plain.release()
+                joined.release()
