@@ -180,6 +180,11 @@ DEF J_NULL = 3
 DEF J_OTHER = 4  # true/false: valid, never one of the fields read here
 # Digits of an int read here: 18 always fit a long long.
 DEF MAX_INT_DIGITS = 18
+# The cache of short ASCII texts (_key_text): its slots, the longest key kept, and the
+# longest value looked up there (the usual ones repeat: "true", "0", a topic).
+DEF KEY_CACHE_SLOTS = 64
+DEF KEY_CACHE_MAX_LEN = 32
+DEF VALUE_CACHE_MAX_LEN = 16
 
 
 cdef inline Py_ssize_t _skip_ws(const uint8_t* p, Py_ssize_t i, Py_ssize_t n) noexcept:
@@ -262,9 +267,11 @@ cdef object _utf8_text(const char* data, Py_ssize_t size):
         return None
 
 
-cdef object _scan_string(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, bint make):
-    """The string starting at p[at[0]] (its opening quote): its str when ``make``, else
-    True; None when it is left to orjson. at[0] moves past its closing quote."""
+cdef object _scan_string(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, bint make,
+                         Py_ssize_t cached=0):
+    """The string starting at p[at[0]] (its opening quote): its str when ``make`` (from the
+    cache of short texts when it is ASCII without escapes and at most ``cached`` bytes),
+    else True; None when it is left to orjson. at[0] moves past its closing quote."""
     cdef Py_ssize_t i = at[0] + 1, start = i, size
     cdef bint escaped = False
     cdef uint8_t c
@@ -286,6 +293,10 @@ cdef object _scan_string(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, bint ma
     at[0] = i + 1
     if not escaped:
         if make:
+            if i - start <= cached:
+                text = _key_text(p + start, i - start)
+                if text is not None:
+                    return text
             return _utf8_text(<const char*>p + start, i - start)
         for size in range(start, i):  # UTF-8 checked only where it is not ASCII
             if p[size] >= 0x80:
@@ -340,19 +351,6 @@ cdef int _scan_value(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n, long long* 
     return J_FAIL
 
 
-cdef object _scan_key(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
-    """An extFields key, as _scan_string makes it; the cached str when it has no escape."""
-    cdef Py_ssize_t start = at[0] + 1, i = at[0]
-    if _scan_string(p, &i, n, False) is None:
-        return None
-    if memchr(p + start, 92, i - 1 - start) == NULL:
-        key = _key_text(p + start, i - 1 - start)
-        if key is not None:
-            at[0] = i
-            return key
-    return _scan_string(p, at, n, True)
-
-
 cdef object _scan_ext(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
     """The extFields object at p[at[0]] (its opening brace) when every value is a string,
     else None."""
@@ -365,14 +363,14 @@ cdef object _scan_ext(const uint8_t* p, Py_ssize_t* at, Py_ssize_t n):
     while True:
         if i >= n or p[i] != 34:
             return None
-        key = _scan_key(p, &i, n)
+        key = _scan_string(p, &i, n, True, KEY_CACHE_MAX_LEN)
         i = _skip_ws(p, i, n)
         if key is None or i >= n or p[i] != 58:
             return None
         i = _skip_ws(p, i + 1, n)
         if i >= n or p[i] != 34:
             return None
-        value = _scan_string(p, &i, n, True)
+        value = _scan_string(p, &i, n, True, VALUE_CACHE_MAX_LEN)
         if value is None:
             return None
         out[key] = value
@@ -449,7 +447,8 @@ cdef object _json_usual(const uint8_t* p, Py_ssize_t n):
                 return None
         else:
             if p[i] == 34:
-                text = _scan_string(p, &i, n, key == K_LANGUAGE or key == K_REMARK)
+                text = _scan_string(p, &i, n, key == K_LANGUAGE or key == K_REMARK,
+                                    KEY_CACHE_MAX_LEN if key == K_LANGUAGE else 0)
                 kind = J_FAIL if text is None else J_STR
             else:
                 kind = _scan_value(p, &i, n, &number)
@@ -502,8 +501,6 @@ cdef str _take_text(const uint8_t* p, Py_ssize_t end, Py_ssize_t pos, Py_ssize_t
 # extFields keys met before, by a hash of their bytes: a key read again is the same str
 # (its hash kept), not a new one (a SEND answer's five keys, every time). ASCII keys up to
 # KEY_CACHE_MAX_LEN bytes; a slot holds the last key that hashed to it.
-DEF KEY_CACHE_SLOTS = 64
-DEF KEY_CACHE_MAX_LEN = 32
 cdef list _key_cache = [None] * KEY_CACHE_SLOTS
 
 
@@ -548,7 +545,10 @@ cdef dict _rocketmq_ext(const uint8_t* p, Py_ssize_t end):
             raise _truncated()
         val_len = <int32_t>_get32(p + pos)
         pos += 4
-        out[key] = _take_text(p, end, pos, val_len)
+        value = None
+        if 0 < val_len <= VALUE_CACHE_MAX_LEN and val_len <= end - pos:
+            value = _key_text(p + pos, val_len)  # short values repeat too ("true", "0")
+        out[key] = value if value is not None else _take_text(p, end, pos, val_len)
         pos += val_len
     return out
 
