@@ -116,79 +116,70 @@ async def test_a_round_spanning_several_files_syncs_each() -> None:
     assert rounds == [(300, 300, True)] and len(calls) == 3
 
 
+class FirstSyncHeld:
+    """A GroupCommitThread whose first sync lasts until ``release()``; rounds recorded."""
+
+    def __init__(self, max_gather_s: float) -> None:
+        self.gate = threading.Event()
+        self.in_sync = threading.Event()
+        self.rounds: list[int] = []
+        self.high = 0
+        self.changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.committer = GroupCommitThread(self._flush, self._done, loop, max_gather_s)
+
+    def _flush(self) -> int:
+        self.in_sync.set()
+        if not self.rounds:
+            self.gate.wait(WAIT_S)
+        return self.high
+
+    def _done(self, target: int, flushed: int, ok: bool) -> None:
+        self.rounds.append(target)
+        self.changed.set()
+
+    async def ask(self, *offsets: int) -> None:
+        """Request each offset; the first one's sync is under way before the next."""
+        for offset in offsets:
+            self.high = offset
+            self.committer.request(offset)
+            if not self.in_sync.is_set():
+                assert await asyncio.to_thread(self.in_sync.wait, WAIT_S)
+
+    async def rounds_done(self, count: int) -> None:
+        while len(self.rounds) < count:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), WAIT_S)
+
+
 async def test_a_round_waits_for_the_senders_it_expects() -> None:
     # Round 1 carries one request; two more come during its (long) sync: three senders
     # are outstanding. Round 2 then waits for a third request before it syncs, instead of
     # syncing the two at once and leaving the third for a round of its own.
-    loop = asyncio.get_running_loop()
-    gate = threading.Event()
-    in_sync = threading.Event()
-    rounds: list[int] = []
-    one, two = asyncio.Event(), asyncio.Event()
-    asked = {"high": 0}
-
-    def flush() -> int:
-        in_sync.set()
-        if not rounds:
-            gate.wait(WAIT_S)
-        return asked["high"]
-
-    def done(target: int, flushed: int, ok: bool) -> None:
-        rounds.append(target)
-        (one if len(rounds) == 1 else two).set()
-
-    committer = GroupCommitThread(flush, done, loop, max_gather_s=WAIT_S)
-    committer.start()
+    held = FirstSyncHeld(max_gather_s=WAIT_S)
+    held.committer.start()
     try:
-        for offset in (100, 200, 250):
-            asked["high"] = offset
-            committer.request(offset)
-            if offset == 100:
-                assert await asyncio.to_thread(in_sync.wait, WAIT_S)
+        await held.ask(100, 200, 250)
         await asyncio.sleep(0.3)  # the first sync lasts this long: round 2 may wait as long
-        gate.set()
-        await asyncio.wait_for(one.wait(), WAIT_S)
-        asked["high"] = 300
-        committer.request(300)  # the sender round 1 answered comes back
-        await asyncio.wait_for(two.wait(), WAIT_S)
+        held.gate.set()
+        await held.rounds_done(1)
+        await held.ask(300)  # the sender round 1 answered comes back
+        await held.rounds_done(2)
     finally:
-        await asyncio.to_thread(committer.stop)
-    assert rounds == [100, 300]
-    assert (committer.rounds, committer.requests) == (2, 4)
+        await asyncio.to_thread(held.committer.stop)
+    assert held.rounds == [100, 300]
+    assert (held.committer.rounds, held.committer.requests) == (2, 4)
 
 
 async def test_a_sender_that_stopped_costs_one_capped_wait() -> None:
     # Three outstanding, but only two come back: the round is cut after the cap.
-    loop = asyncio.get_running_loop()
-    gate = threading.Event()
-    in_sync = threading.Event()
-    rounds: list[int] = []
-    ended = asyncio.Event()
-    asked = {"high": 0}
-
-    def flush() -> int:
-        in_sync.set()
-        if not rounds:
-            gate.wait(WAIT_S)
-        return asked["high"]
-
-    def done(target: int, flushed: int, ok: bool) -> None:
-        rounds.append(target)
-        if len(rounds) == 2:
-            ended.set()
-
-    committer = GroupCommitThread(flush, done, loop, max_gather_s=0.05)
-    committer.start()
+    held = FirstSyncHeld(max_gather_s=0.05)
+    held.committer.start()
     try:
-        for offset in (100, 200, 250):
-            asked["high"] = offset
-            committer.request(offset)
-            if offset == 100:
-                assert await asyncio.to_thread(in_sync.wait, WAIT_S)
+        await held.ask(100, 200, 250)
         await asyncio.sleep(0.1)  # a sync longer than the cap
-        gate.set()
-        await asyncio.wait_for(ended.wait(), WAIT_S)
+        held.gate.set()
+        await held.rounds_done(2)
     finally:
-        await asyncio.to_thread(committer.stop)
-    assert rounds == [100, 250]
-
+        await asyncio.to_thread(held.committer.stop)
+    assert held.rounds == [100, 250]
