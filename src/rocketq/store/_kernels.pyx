@@ -322,23 +322,20 @@ cdef enum:
 
 cdef const char* HEX_DIGITS = b"0123456789ABCDEF"
 
-# BODYCRC is zlib.crc32 of the body (what record.py computes), here in C:
+# BODYCRC is zlib.crc32 of the body (what record.py computes), here in C: the crc32 of the
+# zlib library Python's own zlib module uses (looked up once, so no Python call per record),
+# or, where that library cannot be found, a table-driven CRC-32 of the same polynomial.
 cdef extern from *:
     """
 #include <stdint.h>
 #include <stddef.h>
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define RQ_CRC_SIMD 1
-#endif
+#include <limits.h>
+#include <dlfcn.h>
 
-/* CRC-32 (zlib's, reflected polynomial 0xEDB88320): a byte table, and where the CPU has
-   carry-less multiply, 64-byte blocks folded with PCLMULQDQ (Intel, "Fast CRC Computation
-   for Generic Polynomials Using PCLMULQDQ Instruction", 2009; the constants of its
-   reflected CRC-32 example; the steps are those of the folding routine zlib-ng and
-   Chromium's zlib ship, crc32_simd.c, under the zlib license). */
-static uint32_t rq_crc_table[256];
-static int rq_crc_simd = 0;
+/* zlib's crc32(crc, buf, len) */
+typedef unsigned long (*rq_zlib_crc32_fn)(unsigned long, const unsigned char*, unsigned int);
+static rq_zlib_crc32_fn rq_zlib_crc32 = NULL;
+static uint32_t rq_crc_table[256];  /* reflected polynomial 0xEDB88320, one byte a step */
 
 static void rq_crc_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
@@ -346,103 +343,28 @@ static void rq_crc_init(void) {
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         rq_crc_table[i] = c;
     }
-#ifdef RQ_CRC_SIMD
-    __builtin_cpu_init();
-    rq_crc_simd = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-#endif
+    void* lib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib != NULL) rq_zlib_crc32 = (rq_zlib_crc32_fn)dlsym(lib, "crc32");
 }
 
-static uint32_t rq_crc_bytes(uint32_t crc, const unsigned char* p, size_t n) {
+static uint32_t rq_crc32_table(const unsigned char* p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
     while (n--) crc = rq_crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-    return crc;
+    return ~crc;
 }
-
-#ifdef RQ_CRC_SIMD
-/* len >= 64, a multiple of 16; crc and the result are the raw (inverted) register. */
-__attribute__((target("sse4.1,pclmul")))
-static uint32_t rq_crc_fold(uint32_t crc, const unsigned char* buf, size_t len) {
-    const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596LL, 0x0154442bd4LL);
-    const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009eLL, 0x01751997d0LL);
-    const __m128i k5k0 = _mm_set_epi64x(0x0000000000LL, 0x0163cd6124LL);
-    const __m128i poly = _mm_set_epi64x(0x01f7011641LL, 0x01db710641LL);
-    __m128i x0, x1, x2, x3, x4, x5, x6, x7, x8;
-    x1 = _mm_loadu_si128((const __m128i*)(buf + 0x00));
-    x2 = _mm_loadu_si128((const __m128i*)(buf + 0x10));
-    x3 = _mm_loadu_si128((const __m128i*)(buf + 0x20));
-    x4 = _mm_loadu_si128((const __m128i*)(buf + 0x30));
-    x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
-    x0 = k1k2;
-    buf += 64;
-    len -= 64;
-    while (len >= 64) {  /* four lanes folded 64 bytes ahead */
-        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-        x6 = _mm_clmulepi64_si128(x2, x0, 0x00);
-        x7 = _mm_clmulepi64_si128(x3, x0, 0x00);
-        x8 = _mm_clmulepi64_si128(x4, x0, 0x00);
-        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-        x2 = _mm_clmulepi64_si128(x2, x0, 0x11);
-        x3 = _mm_clmulepi64_si128(x3, x0, 0x11);
-        x4 = _mm_clmulepi64_si128(x4, x0, 0x11);
-        x1 = _mm_xor_si128(_mm_xor_si128(x1, x5), _mm_loadu_si128((const __m128i*)(buf + 0x00)));
-        x2 = _mm_xor_si128(_mm_xor_si128(x2, x6), _mm_loadu_si128((const __m128i*)(buf + 0x10)));
-        x3 = _mm_xor_si128(_mm_xor_si128(x3, x7), _mm_loadu_si128((const __m128i*)(buf + 0x20)));
-        x4 = _mm_xor_si128(_mm_xor_si128(x4, x8), _mm_loadu_si128((const __m128i*)(buf + 0x30)));
-        buf += 64;
-        len -= 64;
-    }
-    x0 = k3k4;  /* the four lanes into one */
-    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-    x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
-    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-    x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
-    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-    x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
-    while (len >= 16) {  /* then 16 bytes at a time */
-        x2 = _mm_loadu_si128((const __m128i*)buf);
-        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-        x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
-        buf += 16;
-        len -= 16;
-    }
-    x2 = _mm_clmulepi64_si128(x1, x0, 0x10);  /* 128 bits to 64 */
-    x3 = _mm_setr_epi32(~0, 0, ~0, 0);
-    x1 = _mm_srli_si128(x1, 8);
-    x1 = _mm_xor_si128(x1, x2);
-    x0 = k5k0;
-    x2 = _mm_srli_si128(x1, 4);
-    x1 = _mm_and_si128(x1, x3);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    x1 = _mm_xor_si128(x1, x2);
-    x0 = poly;  /* Barrett reduction to 32 bits */
-    x2 = _mm_and_si128(x1, x3);
-    x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
-    x2 = _mm_and_si128(x2, x3);
-    x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
-    x1 = _mm_xor_si128(x1, x2);
-    return (uint32_t)_mm_extract_epi32(x1, 1);
-}
-#endif
 
 /* zlib.crc32(data) */
 static uint32_t rq_crc32(const unsigned char* p, size_t n) {
-    uint32_t crc = 0xFFFFFFFFu;
-#ifdef RQ_CRC_SIMD
-    if (rq_crc_simd && n >= 64) {
-        size_t chunk = n & ~(size_t)15;
-        crc = rq_crc_fold(crc, p, chunk);
-        p += chunk;
-        n -= chunk;
+    if (rq_zlib_crc32 != NULL && n <= UINT_MAX) {
+        return (uint32_t)rq_zlib_crc32(0, p, (unsigned int)n);
     }
-#endif
-    return ~rq_crc_bytes(crc, p, n);
+    return rq_crc32_table(p, n);
 }
     """
     void rq_crc_init()
     uint32_t rq_crc32(const unsigned char* p, size_t n) noexcept nogil
+    uint32_t rq_crc32_table(const unsigned char* p, size_t n) noexcept nogil
+    bint rq_crc_from_zlib "(rq_zlib_crc32 != NULL)"
 
 rq_crc_init()
 
@@ -451,6 +373,17 @@ def body_crc(data):
     """``zlib.crc32(data)`` of a bytes object, as the records' BODYCRC is computed here."""
     cdef bytes b = data
     return rq_crc32(<const unsigned char*>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+
+
+def body_crc_by_table(data):
+    """The same through the byte table alone (the path taken when zlib is not found)."""
+    cdef bytes b = data
+    return rq_crc32_table(<const unsigned char*>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+
+
+def crc_from_zlib():
+    """True when BODYCRC is computed by zlib's own crc32 (found at import)."""
+    return rq_crc_from_zlib
 
 
 _object_new = object.__new__
