@@ -15,6 +15,7 @@ import enum
 import struct
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,6 +119,20 @@ def test_a_json_header_with_deleted_extfields_entries_and_a_long_text(
     del ext["gone"]  # the dict's first slot is empty: no comma before the first entry
     for remark in (None, "r" * 5000):
         cmd = RemotingCommand(310, "PYTHON", 401, 9, 0, remark, ext, b"b")
+        assert compiled.encode_parts(cmd) == pure.encode_parts(cmd)
+
+
+@pytest.mark.parametrize("entries", [0, 1, 40, 200])
+@pytest.mark.parametrize("remark_size", [0, 300, 40_000])
+def test_big_headers_escaped_everywhere_are_written_alike(
+    both: tuple[Kernels, Kernels], entries: int, remark_size: int
+) -> None:
+    """Every byte escaped (6 written per byte), in extFields and after them (the remark,
+    the language): the room made as the header grows covers what follows it too."""
+    pure, compiled = both
+    ext = {f"k{i}\x01": "\x02" * (i * 7 % 900) for i in range(entries)}
+    for _ in range(2):  # a big one, then another after the buffer was given back
+        cmd = RemotingCommand(310, "\x03" * 50, 401, 9, 0, "\x1f" * remark_size, ext, b"b")
         assert compiled.encode_parts(cmd) == pure.encode_parts(cmd)
 
 

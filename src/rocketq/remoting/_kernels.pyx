@@ -806,10 +806,11 @@ cdef const char* _J_VERSION = b',"serializeTypeCurrentRPC":"JSON","version":'
 # Bytes of a header beside its strings: the frame's lengths, the fixed texts, four numbers
 # at their longest (20 characters), braces, quotes.
 cdef Py_ssize_t HEADER_FIXED_MAX = 8 + 8 + 14 + 1 + 8 + 12 + 10 + 10 + 44 + 4 * 20 + 1
-# The scratch buffer a header is written into (grown for big ones, then kept): the
-# frame's first part is copied out of it at its true length.
+# The scratch buffer a header is written into (grown for a big one, kept up to
+# SCRATCH_KEEP bytes): the frame's first part is copied out of it at its true length.
 cdef char* _scratch = NULL
 cdef Py_ssize_t _scratch_size = 0
+cdef Py_ssize_t SCRATCH_KEEP = 64 * 1024
 
 
 cdef char* _scratch_of(Py_ssize_t size) except NULL:
@@ -822,6 +823,14 @@ cdef char* _scratch_of(Py_ssize_t size) except NULL:
             raise MemoryError()
         _scratch, _scratch_size = <char*>grown, size
     return _scratch
+
+
+cdef void _trim_scratch() noexcept:
+    # A buffer grown past SCRATCH_KEEP for one big header is given back, not kept.
+    global _scratch, _scratch_size
+    if _scratch_size > SCRATCH_KEEP:
+        PyMem_Free(_scratch)
+        _scratch, _scratch_size = NULL, 0
 
 
 cdef inline object _slot(object d, object cmd, str name):
@@ -850,18 +859,20 @@ cdef object _json_first(cmd, Py_ssize_t body_len):
             and (ext is None or type(ext) is dict)):
         return None
     # Room for everything but extFields (every string byte escaped as \u00XX at worst);
-    # each entry makes room for itself.
-    at = HEADER_FIXED_MAX + 6 * language.size + (6 * remark.size if remark_obj is not None else 0)
-    cdef char* start = _scratch_of(at)
+    # each entry makes room for itself and for all that follows it.
+    cdef Py_ssize_t rest = (HEADER_FIXED_MAX + 6 * language.size
+                            + (6 * remark.size + 2 if remark_obj is not None else 0))
+    cdef char* start = _scratch_of(rest)
     cdef char* p = _put_text(start + 8, _J_CODE, 8)
     p += _put_decimal(p, code)
     if ext is not None:
         p = _put_text(p, _J_EXT, 14)
         while PyDict_Next(ext, &pos, &k, &v):
             if not (_json_text(<object>k, &key) and _json_text(<object>v, &value)):
+                _trim_scratch()
                 return None
             at = p - start
-            start = _scratch_of(at + 6 * (key.size + value.size) + 6 + HEADER_FIXED_MAX)
+            start = _scratch_of(at + 6 * (key.size + value.size) + 6 + rest)
             p = start + at
             if comma:
                 p[0] = 44
@@ -888,7 +899,9 @@ cdef object _json_first(cmd, Py_ssize_t body_len):
     cdef Py_ssize_t header_len = p - start - 8
     _put32(start, <uint32_t>(4 + header_len + body_len))
     _put32(start + 4, <uint32_t>header_len)  # serialize type 0: JSON
-    return PyBytes_FromStringAndSize(start, p - start)
+    first = PyBytes_FromStringAndSize(start, p - start)
+    _trim_scratch()
+    return first
 
 
 cdef object _rocketmq_first(cmd, Py_ssize_t body_len):
