@@ -78,11 +78,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # The modules holding @speedups.twin functions.
 TWINNED_MODULES = (
+    "rocketq.broker.plain_send",
     "rocketq.common.hashing",
     "rocketq.common.message",
     "rocketq.common.record",
     "rocketq.remoting.codec",
+    "rocketq.remoting.send_codec",
+    "rocketq.store.commit_log",
     "rocketq.store.index_file",
+    "rocketq.store.put",
 )
 
 
