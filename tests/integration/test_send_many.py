@@ -96,3 +96,19 @@ async def test_sends_of_one_read_each_answered_in_arrival_order(tmp_path: Path, 
             queue = next(q for q in queues if q.queue_id == 0)
             result = await consumer.pull(queue, "*", 0, 32)
         assert [m.body for m in result.messages] == [b"a", b"b", b"c", b"e", b"f", b"g"]
+
+
+async def test_sends_a_stopped_store_refuses_are_answered_at_once(tmp_path: Path) -> None:
+    # Refused by the store as a whole (not running; also a slave, a full disk): every send
+    # of the read gets SERVICE_NOT_AVAILABLE at once, so its client tries another broker.
+    async with running_cluster(tmp_path) as (_namesrv, broker):
+        plain = {MessageConst.TAGS: "T"}
+        first = await _exchange(broker.port, [_send(1, TOPIC, b"a", plain)])
+        assert first[1].code == ResponseCode.SUCCESS  # the topic exists: the plain path
+        await broker.store.aclose()
+        frames = [_send(opaque, TOPIC, b"b", plain) for opaque in (2, 3, 4)]
+        frames[2].serialize_type = SerializeType.ROCKETMQ
+        answers = await _exchange(broker.port, frames)
+        assert sorted(answers) == [2, 3, 4]
+        for answer in answers.values():
+            assert answer.code == ResponseCode.SERVICE_NOT_AVAILABLE, answer

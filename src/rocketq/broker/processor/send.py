@@ -198,19 +198,50 @@ class SendMessageProcessor:
             answers.append(None)
         if not puts:
             return answers
+        self._store_and_answer(conn, puts, waiting, answers)
+        return answers
+
+    def _store_and_answer(
+        self,
+        conn: Connection,
+        puts: list[tuple[list[StoredMessage], bool]],
+        waiting: list[tuple[int, RemotingCommand, RemotingCommand | None, StoredMessage]],
+        answers: list[RemotingCommand | Awaitable[RemotingCommand] | None],
+    ) -> None:
+        """Store the prepared sends of a read with one ``submit_many`` and fill ``answers``
+        (``waiting``: each one's place, request, refusal-to response, first message).
+
+        The stored ones are answered before the store's dispatch pass. A failure after
+        that began does not answer anyone twice: those answered stay answered, the rest
+        get SYSTEM_ERROR. A store that refuses the whole read (not running, a slave, disk
+        full) answers each send with its refusal, as RocketMQ does, so the client retries
+        elsewhere at once instead of timing out."""
+        done = [-1]  # sends answered so far; -1 until the store hands its results over
 
         def answer(stored_all: list[PutMessageResult | Awaitable[PutMessageResult]]) -> None:
-            # before the store's dispatch pass: the stored ones are sent at once
+            done[0] = 0
             for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
-                if type(stored) is PutMessageResult and self._answered_ok(conn, req, stored, first):
-                    continue
-                if response is None:
-                    response = req.make_response(ext_fields={})
-                answers[at] = self._answered(conn, req, response, first, stored, True)
+                if type(stored) is not PutMessageResult or not self._answered_ok(
+                    conn, req, stored, first
+                ):
+                    if response is None:
+                        response = req.make_response(ext_fields={})
+                    answers[at] = self._answered(conn, req, response, first, stored, True)
+                done[0] += 1
             conn.flush()
 
-        self.store.submit_many(puts, answer)
-        return answers
+        try:
+            stored_all = self.store.submit_many(puts, answer)
+        except Exception as exc:
+            if done[0] < 0:
+                raise  # nobody answered yet: the connection answers the read SYSTEM_ERROR
+            log.exception("storing the sends of a read from %s failed", conn.peer)
+            for at, req, _, _ in waiting[done[0] :]:
+                error = req.make_response(ext_fields={})
+                answers[at] = _fail(error, ResponseCode.SYSTEM_ERROR, repr(exc))
+            return
+        if done[0] < 0:  # refused before anything was written: no dispatch pass to precede
+            answer(stored_all)
 
     def _plain(
         self, req: RemotingCommand, born: tuple[str, int]
