@@ -55,7 +55,10 @@ def _model(
     return out, index, count, total, last, full
 
 
-_entries = st.lists(st.tuples(st.integers(900, 1300), st.integers(-2, 80)), max_size=12)
+# physical offsets around the span, and a corrupt entry's extremes (2**63 - 5 + size wraps
+# in 64 bits: it must not pass the span check)
+_phys = st.one_of(st.integers(900, 1300), st.sampled_from([-1, -(2**62), 2**63 - 5, 2**63 - 1]))
+_entries = st.lists(st.tuples(_phys, st.integers(-2, 80)), max_size=12)
 _limits = st.tuples(
     st.integers(1, 40),  # maxMsgNums
     st.integers(1000, 1400),  # the CommitLog's max offset
@@ -93,6 +96,38 @@ def test_twins_agree_with_the_rule_entry_by_entry(
     for fn in (speedups.REFERENCE["gather_records"], compiled_kernels().gather_records):
         assert outcome_of(fn, *args) == expected
         assert outcome_of(fn, memoryview(raw), *args[1:]) == expected
+
+
+def test_a_negative_entry_index_is_refused_both_ways() -> None:
+    raw = _ENTRY.pack(1000, 10, 7) * 3
+    assert record.gather_records  # registers the reference
+    for fn in (speedups.REFERENCE["gather_records"], compiled_kernels().gather_records):
+        outcome = outcome_of(fn, raw, -1, b"x" * 50, _SPAN_START, 0, 0, 0, (32,) + (10**6,) * 6)
+        assert outcome is ValueError, fn
+
+
+async def test_a_corrupt_consume_queue_entry_is_skipped_by_both_reads(tmp_path: Path) -> None:
+    # an entry whose size went negative: the joined read must neither loop on it nor copy
+    # from it; it is scanned and skipped, as by the plain read
+    store = DefaultMessageStore(StoreConfig(store_path_root_dir=str(tmp_path)))
+    await store.start()
+    try:
+        for i in range(5):
+            await store.put_message(StoredMessage(topic="T", queue_id=0, body=b"m%d" % i))
+        cq = store.find_consume_queue("T", 0)
+        assert cq is not None
+        mapped = cq.queue.files[0]
+        mapped.buffer()[2 * 20 + 8 : 2 * 20 + 12] = struct.pack(">i", -7)  # entry 2: size
+        plain = store.get_message("g", "T", 0, 0, 32)
+        joined = store.get_message("g", "T", 0, 0, 32, joined=True)
+        assert isinstance(joined, JoinedGetMessageResult)
+        assert joined.body == b"".join(plain.buffers)
+        assert joined.message_count == plain.message_count == 4
+        assert joined.next_begin_offset == plain.next_begin_offset == 5
+        plain.release()
+        joined.release()
+    finally:
+        await store.aclose()
 
 
 async def test_a_joined_read_is_the_plain_reads_views_joined(tmp_path: Path) -> None:

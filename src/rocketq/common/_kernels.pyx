@@ -836,9 +836,10 @@ cdef tuple _gather(const uint8_t* cq, Py_ssize_t n, Py_ssize_t index, const uint
                    int64_t total, int64_t max_nums, int64_t max_phys, int64_t memory_limit,
                    int64_t mem_bytes, int64_t mem_count, int64_t disk_bytes,
                    int64_t disk_count):
+    if index < 0:
+        raise ValueError(f"entry index {index} is negative")
     cdef Py_ssize_t first = index
     cdef int64_t phys, size, max_bytes, max_count, last_phys = -1, taken = 0
-    cdef int64_t span_end = span_start + span_len
     cdef bint full = False
     cdef const uint8_t* e
     while index < n:  # pass 1: which entries the pull takes
@@ -853,7 +854,8 @@ cdef tuple _gather(const uint8_t* cq, Py_ssize_t n, Py_ssize_t index, const uint
             if count >= max_nums or total + size > max_bytes or count > max_count - 1:
                 full = True
                 break
-        if phys < min_phys or phys < span_start or phys + size > span_end or size < 0:
+        # (no phys + size: a corrupt entry's phys near 2**63 would wrap past the checks)
+        if size < 0 or phys < min_phys or phys < span_start or phys - span_start > span_len - size:
             break
         count += 1
         total += size

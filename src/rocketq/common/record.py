@@ -556,6 +556,8 @@ def gather_records(
     Returns (the records, the next index, count, total, the last taken physical offset or
     -1, whether the pull is full).
     """
+    if index < 0:
+        raise ValueError(f"entry index {index} is negative")
     max_nums, max_phys, memory_limit, mem_bytes, mem_count, disk_bytes, disk_count = limits
     view = memoryview(span)
     span_end = span_start + len(view)
@@ -573,7 +575,7 @@ def gather_records(
             if count >= max_nums or total + size > max_bytes or count > max_count - 1:
                 full = True
                 break
-        if phys < min_phys or phys < span_start or phys + size > span_end or size < 0:
+        if size < 0 or phys < min_phys or phys < span_start or phys + size > span_end:
             break
         at = phys - span_start
         pieces.append(view[at : at + size])

@@ -201,6 +201,8 @@ class MessageStoreReads:
                     break
             scanned += 1
             last_phys = phys
+            if size < 0:  # a corrupt entry: no record to take
+                continue
             if phys < min_phys:  # the record's file was deleted
                 if not buffers:
                     result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
@@ -457,6 +459,10 @@ class _JoinedReader:
             self.span.release()
         self.span = _span(self.find_file(phys), phys, size)
         self.span_start = phys
+        if size < 0 or size > len(self.span):  # a corrupt entry: no record to take
+            self.scanned += 1
+            self.last = phys
+            return index + 1
         return index
 
     def close(self) -> None:
