@@ -117,16 +117,20 @@ async def test_a_round_spanning_several_files_syncs_each() -> None:
 
 
 class FirstSyncHeld:
-    """A GroupCommitThread whose first sync lasts until ``release()``; rounds recorded."""
+    """A GroupCommitThread whose first sync lasts until ``release()``, on a clock the test
+    sets (``now``): its rounds' waits end by requests or by the test, never by real time."""
 
     def __init__(self, max_gather_s: float) -> None:
         self.gate = threading.Event()
         self.in_sync = threading.Event()
         self.rounds: list[int] = []
         self.high = 0
+        self.now = 0.0
         self.changed = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self.committer = GroupCommitThread(self._flush, self._done, loop, max_gather_s)
+        self.committer = GroupCommitThread(
+            self._flush, self._done, loop, max_gather_s, clock=lambda: self.now
+        )
 
     def _flush(self) -> int:
         self.in_sync.set()
@@ -146,6 +150,12 @@ class FirstSyncHeld:
             if not self.in_sync.is_set():
                 assert await asyncio.to_thread(self.in_sync.wait, WAIT_S)
 
+    async def release(self, sync_s: float) -> None:
+        """End the first sync as if it had taken ``sync_s``; wait for its round."""
+        self.now += sync_s
+        self.gate.set()
+        await self.rounds_done(1)
+
     async def rounds_done(self, count: int) -> None:
         while len(self.rounds) < count:
             self.changed.clear()
@@ -153,16 +163,16 @@ class FirstSyncHeld:
 
 
 async def test_a_round_waits_for_the_senders_it_expects() -> None:
-    # Round 1 carries one request; two more come during its (long) sync: three senders
-    # are outstanding. Round 2 then waits for a third request before it syncs, instead of
+    # Round 1 carries one request; two more come during its sync: three senders are
+    # outstanding. Round 2 then waits for a third request before it syncs, instead of
     # syncing the two at once and leaving the third for a round of its own.
     held = FirstSyncHeld(max_gather_s=WAIT_S)
     held.committer.start()
     try:
         await held.ask(100, 200, 250)
-        await asyncio.sleep(0.3)  # the first sync lasts this long: round 2 may wait as long
-        held.gate.set()
-        await held.rounds_done(1)
+        await held.release(sync_s=100.0)  # round 2 may wait as long as the cap (WAIT_S)
+        await asyncio.sleep(0.05)
+        assert held.rounds == [100]  # gathering (without it, 250 would be synced by now)
         await held.ask(300)  # the sender round 1 answered comes back
         await held.rounds_done(2)
     finally:
@@ -172,13 +182,15 @@ async def test_a_round_waits_for_the_senders_it_expects() -> None:
 
 
 async def test_a_sender_that_stopped_costs_one_capped_wait() -> None:
-    # Three outstanding, but only two come back: the round is cut after the cap.
+    # Three outstanding, but only two come back: the round is cut once the cap passed.
     held = FirstSyncHeld(max_gather_s=0.05)
     held.committer.start()
     try:
         await held.ask(100, 200, 250)
-        await asyncio.sleep(0.1)  # a sync longer than the cap
-        held.gate.set()
+        await held.release(sync_s=100.0)
+        await asyncio.sleep(0.05)
+        assert held.rounds == [100]  # still within the cap: the clock has not moved
+        held.now += 1.0  # past the cap
         await held.rounds_done(2)
     finally:
         await asyncio.to_thread(held.committer.stop)

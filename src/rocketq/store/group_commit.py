@@ -44,6 +44,8 @@ class GroupCommitThread:
     ``flush()`` syncs what is dirty and returns the flushed offset (blocking, GIL released
     in ``fdatasync``); ``done(target, flushed, ok)`` is called on ``loop`` after each
     round: every offset up to ``target`` was asked for before that round began.
+    ``max_gather_s`` caps a round's wait for the requests it expects; ``clock`` (seconds,
+    monotonic) times the syncs and those waits.
     """
 
     def __init__(
@@ -52,9 +54,11 @@ class GroupCommitThread:
         done: Callable[[int, int, bool], None],
         loop: asyncio.AbstractEventLoop,
         max_gather_s: float = MAX_GATHER_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._flush = flush
         self._max_gather_s = max_gather_s
+        self._clock = clock
         self._done = done
         self._loop = loop
         self._cond = threading.Condition()
@@ -79,10 +83,9 @@ class GroupCommitThread:
     def request(self, offset: int) -> None:
         """Ask for the log to be on disk up to ``offset`` (any thread)."""
         with self._cond:
-            self._count += 1
-            if offset > self._asked:
-                self._asked = offset
-                self._cond.notify()
+            self._count += 1  # a round gathering requests counts this one too
+            self._asked = max(self._asked, offset)
+            self._cond.notify()
 
     def stop(self) -> None:
         """Finish the round asked for so far, then end the thread (blocking: call it from
@@ -103,10 +106,10 @@ class GroupCommitThread:
                     return
                 self._gather()
                 target, carried, self._count = self._asked, self._count, 0
-            began = time.monotonic()
+            began = self._clock()
             ok, flushed = self._sync(target)
             with self._cond:
-                self._last_sync_s = time.monotonic() - began
+                self._last_sync_s = self._clock() - began
                 self._served = target
                 self._expected = carried + self._count  # answered now + came meanwhile
                 self.rounds += 1
@@ -121,9 +124,9 @@ class GroupCommitThread:
         most as long as the last sync took. Returns at once for a lone sender."""
         if self._expected < 2 or self._count >= self._expected:
             return
-        deadline = time.monotonic() + min(self._last_sync_s, self._max_gather_s)
+        deadline = self._clock() + min(self._last_sync_s, self._max_gather_s)
         while self._count < self._expected and not self._stopping:
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 return
             self._cond.wait(left)
