@@ -93,6 +93,14 @@ cdef SlotPlan _plan_of(cls):
     return plan
 
 
+cdef _check_fields(cls, tuple names):
+    """Refuse to build ``cls`` by position when its fields are not ``names``, in order."""
+    import dataclasses
+    found = tuple(f.name for f in dataclasses.fields(cls))
+    if found != names:
+        raise RuntimeError(f"{cls.__name__}'s fields are {found}, this kernel fills {names}")
+
+
 cdef object _make(cls, SlotPlan* plan, PyObject** values, Py_ssize_t n):
     """``cls(*values)``: its slots written directly when ``plan`` allows."""
     cdef Py_ssize_t i
@@ -417,6 +425,13 @@ cdef SlotPlan _stored_plan
 cdef object _stored_cls = None
 cdef object _store_host = None
 DEF STORED_FIELDS = 15
+# The order _stored_message hands StoredMessage its values in (checked at first use: a
+# field added or moved would otherwise fill the wrong slots without a word).
+_STORED_NAMES = (
+    "topic", "queue_id", "body", "properties", "flag", "queue_offset", "physical_offset",
+    "sys_flag", "born_timestamp", "born_host", "store_timestamp", "store_host",
+    "reconsume_times", "prepared_transaction_offset", "props",
+)
 
 
 cdef object _stored_message(topic, queue_id, body, properties, props, flag, sys_flag,
@@ -424,6 +439,7 @@ cdef object _stored_message(topic, queue_id, body, properties, props, flag, sys_
     """record.sent_message(...), the StoredMessage's slots written directly."""
     global _stored_cls, _stored_plan, _store_host
     if _stored_cls is None:
+        _check_fields(_record.StoredMessage, _STORED_NAMES)
         _stored_plan = _plan_of(_record.StoredMessage)
         _store_host = _record.StoredMessage(topic="", queue_id=0, body=b"").store_host
         _stored_cls = _record.StoredMessage

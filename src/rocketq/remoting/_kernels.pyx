@@ -850,11 +850,12 @@ cdef object _json_first(cmd, Py_ssize_t body_len):
     cdef PyObject* k
     cdef PyObject* v
     ext, remark_obj = _slot(_S_EXT, cmd, "ext_fields"), _slot(_S_REMARK, cmd, "remark")
+    language_obj = _slot(_S_LANGUAGE, cmd, "language")  # held: language points into it
     if not (_json_int(_slot(_S_CODE, cmd, "code"), &code)
             and _json_int(_slot(_S_FLAG, cmd, "flag"), &flag)
             and _json_int(_slot(_S_OPAQUE, cmd, "opaque"), &opaque)
             and _json_int(_slot(_S_VERSION, cmd, "version"), &version)
-            and _json_text(_slot(_S_LANGUAGE, cmd, "language"), &language)
+            and _json_text(language_obj, &language)
             and (remark_obj is None or _json_text(remark_obj, &remark))
             and (ext is None or type(ext) is dict)):
         return None
