@@ -9,6 +9,8 @@ echo "== $(date -u +%H:%M) load: $(cut -d' ' -f1-3 /proc/loadavg) HEAD $(git rev
 echo "== startup"; .venv/bin/python benchmarks/startup_bench.py --runs 5
 echo "== compare-send ASYNC"; bash ../shared/anchors/rocketmq-4.9.4/compare-send.sh . ASYNC_FLUSH 45 2>&1 | tail -3
 echo "== compare-send SYNC"; bash ../shared/anchors/rocketmq-4.9.4/compare-send.sh . SYNC_FLUSH 45 2>&1 | tail -3
+echo "== SYNC_FLUSH group commit: messages per fdatasync, 8 senders (perf stat)"
+for load in java rocketq; do .venv/bin/python benchmarks/send_path.py --flush SYNC_FLUSH --perf --load $load --seconds 10 --rounds 1 2>&1 | grep "msgs/fdatasync" | sed "s/^/$load: /"; done
 echo "== java async fill + push drain"; bash benchmarks/java_compare.sh . ASYNC_FLUSH 300000 2>&1 | tail -8
 echo "== own client"
 D=$(mktemp -d); NP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'); BP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
