@@ -2,7 +2,7 @@
 ``index_file.py`` carries the same signature and the docs)."""
 
 import mmap
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rocketq.store.commit_log import AppendResult
@@ -48,6 +48,13 @@ def put_index_keys(
     keys: Sequence[tuple[str, str, int, int]],
     first: int,
 ) -> int: ...
+def queue_runs(
+    msgs: Sequence[StoredMessage],
+    appended: Sequence[AppendResult],
+    scheduled_code: Callable[[str, Mapping[str, str], int], int],
+    indexed: list[tuple[str, str, str | None, int, int, int]] | None,
+    arrivals: list[tuple[str, int, int, int]],
+) -> dict[tuple[str, int], tuple[int, bytearray]] | None: ...
 def put_ok(appended: tuple[AppendResult, ...]) -> Any: ...
 def body_crc(data: bytes) -> int: ...
 def body_crc_by_table(data: bytes) -> int: ...

@@ -8,6 +8,7 @@ are drawn in ``store/format.py``):
     put_index_keys      rocketq.store.index_file   put_index_key of several keys
     put_batches         rocketq.store.commit_log   records of several puts into a mapping
     put_ok              rocketq.store.put          a PUT_OK PutMessageResult
+    queue_runs          rocketq.store.put          a dispatch pass's ConsumeQueue entries
 """
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -742,3 +743,126 @@ cdef object _msg_id_prefix(object store_host):
     if type(prefix) is not str or not (<str>prefix).isascii():
         raise ValueError("msgId prefix is not ASCII text")
     return prefix
+
+
+# --- Dispatch ---------------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    int PyByteArray_Resize(object array, Py_ssize_t size) except -1
+    char* PyByteArray_AS_STRING(object array)
+    Py_ssize_t PyByteArray_GET_SIZE(object array)
+
+# ConsumeQueue.CQ_STORE_UNIT_SIZE; put.py's _MAX_QUEUE_OFFSET and _TX_PREPARED_BIT.
+cdef Py_ssize_t CQ_UNIT = 20
+cdef int64_t MAX_QUEUE_OFFSET = 1 << 58
+cdef Py_ssize_t _props_offset = -1
+cdef object _schedule_topic = None
+cdef object _decode_properties = None
+cdef object _tags_code = None
+
+
+cdef int _bind_dispatch() except -1:
+    global _props_offset, _schedule_topic, _decode_properties, _tags_code
+    if _msg_type is None:
+        _bind_classes()
+    from rocketq.common.topic import SCHEDULE_TOPIC
+    from rocketq.store import put
+    _schedule_topic, _decode_properties, _tags_code = (
+        SCHEDULE_TOPIC, put.decode_properties, put.tags_code)
+    _props_offset = _slot_offset(_msg_type, "props")
+    return 0
+
+
+cdef inline object _slot(object obj, Py_ssize_t offset, str name):
+    """The slot at ``offset`` of ``obj`` (AttributeError when unset)."""
+    cdef PyObject* value = (<PyObject**>(<char*><PyObject*>obj + offset))[0]
+    if value == NULL:
+        raise AttributeError(name)
+    return <object>value
+
+
+cdef inline object _get(object props, str key):
+    if type(props) is dict:
+        return (<dict>props).get(key)
+    return props.get(key)
+
+
+def queue_runs(msgs, appended, scheduled_code, list indexed, list arrivals not None):
+    """The per-record work of a dispatch pass over freshly appended records, as data.
+
+    put.queue_runs is the reference, with the docs. Inputs of other types go to the
+    reference whole."""
+    cdef Py_ssize_t i, n = len(msgs), used
+    cdef int64_t phys, last_phys = -1, size, queue_offset, code, first
+    cdef uint8_t* p
+    cdef dict runs = {}
+    if _props_offset < 0:
+        _bind_dispatch()
+    usual = len(appended) == n
+    for i in range(n if usual else 0):
+        if type(msgs[i]) is not _msg_type or type(appended[i]) is not _result_type:
+            usual = False
+            break
+    if not usual:
+        return _reference("queue_runs")(msgs, appended, scheduled_code, indexed, arrivals)
+    for i in range(n):
+        msg, result = msgs[i], appended[i]
+        topic = _field(msg, F_TOPIC)
+        props = _slot(msg, _props_offset, "props")
+        sys_flag = _field(msg, F_SYS_FLAG)
+        if props is None:
+            properties = _field(msg, F_PROPERTIES)
+            props = _decode_properties(properties) if properties else {}
+        phys_o = _slot(result, _result_offsets[0], "physical_offset")
+        stamp = _slot(result, _result_offsets[3], "store_timestamp")
+        try:
+            phys = phys_o
+        except OverflowError:
+            return None
+        if phys <= last_phys:
+            return None
+        last_phys = phys
+        if indexed is not None:
+            keys, uniq = _get(props, "KEYS"), _get(props, "UNIQ_KEY")
+            if keys or uniq:
+                indexed.append((topic, keys or "", uniq, phys_o, stamp, sys_flag))
+        if sys_flag & 0x4:  # PREPARED or ROLLBACK: no queue entry
+            continue
+        queue_id = _field(msg, F_QUEUE_ID)
+        try:
+            queue_offset = _slot(result, _result_offsets[2], "queue_offset")
+        except OverflowError:
+            return None
+        if not 0 <= queue_offset < MAX_QUEUE_OFFSET:
+            return None
+        if topic == _schedule_topic:
+            code_o = scheduled_code(topic, props, stamp)
+        else:
+            tags = _get(props, "TAGS")
+            if type(tags) is str:
+                code_o = <int32_t>_hash_more(0, tags) if tags else 0
+            else:
+                code_o = _tags_code(tags)
+        key = (topic, queue_id)
+        run = runs.get(key)
+        if run is None:
+            entries = bytearray()
+            runs[key] = (_slot(result, _result_offsets[2], "queue_offset"), entries)
+        else:
+            first, entries = run
+            if queue_offset != first + PyByteArray_GET_SIZE(entries) // CQ_UNIT:
+                return None
+        try:
+            size, code = _slot(result, _result_offsets[1], "size"), code_o
+        except OverflowError:
+            return None
+        if not -2147483648 <= size <= INT32_MAX:
+            return None
+        used = PyByteArray_GET_SIZE(entries)
+        PyByteArray_Resize(entries, used + CQ_UNIT)
+        p = <uint8_t*>PyByteArray_AS_STRING(entries) + used
+        _put64(p, phys)
+        _put32(p + 8, <uint32_t><int32_t>size)
+        _put64(p + 12, code)
+        arrivals.append((topic, queue_id, queue_offset + 1, code_o))
+    return runs

@@ -125,6 +125,23 @@ class ConsumeQueue:
         self.max_physic_offset = physical_offset + size
         return True
 
+    def put_entries(self, queue_offset: int, entries: bytes) -> None:
+        """:meth:`put` of each 20-byte entry of ``entries`` (consecutive logical offsets
+        from ``queue_offset``, ascending commitlog offsets): one write when they all go
+        after the last entry of the last file, else entry by entry."""
+        phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, 0)
+        files = self.queue.files
+        if files and phys + size > self.max_physic_offset:  # then so are all the others
+            tail = files[-1]
+            position = queue_offset * CQ_STORE_UNIT_SIZE - tail.file_from_offset
+            if position > 0 and tail.append_at(position, entries):
+                last = len(entries) - CQ_STORE_UNIT_SIZE
+                phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, last)
+                self.max_physic_offset = phys + size
+                return
+        for i, (phys, size, code) in enumerate(_CQ_ENTRY_STRUCT.iter_unpack(entries)):
+            self.put(phys, size, code, queue_offset + i)
+
     def _fill_pre_blank(self, mapped: MappedFile, expect: int) -> None:
         count = (expect - mapped.file_from_offset) // CQ_STORE_UNIT_SIZE
         mapped.append(PLACEHOLDER_ENTRY * count)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
 from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
 from rocketq.store.format import (
+    CQ_STORE_UNIT_SIZE,
     MAX_PROPERTIES_LENGTH,
     StoredMessage,
     StoreError,
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from rocketq.store.ha.service import HAService
     from rocketq.store.index_service import IndexService
 
-__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts", "put_ok"]
+__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts", "put_ok", "queue_runs"]
 
 log = logging.getLogger("rocketq.store")
 
@@ -63,6 +65,73 @@ def put_ok(appended: tuple[AppendResult, ...]) -> PutMessageResult:
     _SET_APPENDED(result, appended)
     _SET_REMARK(result, "")
     return result
+
+
+# A ConsumeQueue entry: commitlog offset i64, size i32, tags code i64 (store/format.py).
+_CQ_ENTRY = struct.Struct(">qiq")
+# One arrival: (topic, queue id, the queue's next offset, tags code).
+Arrival = tuple[str, int, int, int]
+# One record for the IndexFile: (topic, keys, uniq key, offset, store time, sys flag).
+Indexed = tuple[str, str, str | None, int, int, int]
+# queue_runs leaves larger queue offsets to the record-by-record dispatch (the byte
+# position, offset * 20, stays far inside an int64).
+_MAX_QUEUE_OFFSET = 1 << 58
+
+
+@speedups.twin
+def queue_runs(
+    msgs: Sequence[StoredMessage],
+    appended: Sequence[AppendResult],
+    scheduled_code: Callable[[str, Mapping[str, str], int], int],
+    indexed: list[Indexed] | None,
+    arrivals: list[Arrival],
+) -> dict[tuple[str, int], tuple[int, bytearray]] | None:
+    """The per-record work of a dispatch pass over freshly appended records, as data.
+
+    Answers the ConsumeQueue entries of the pass per queue: (topic, queue id) ->
+    (queue offset of the first, the 20-byte entries back to back). Appends to ``indexed``
+    (when not None) each record with KEYS or a UNIQ_KEY, and to ``arrivals`` each record
+    given an entry (PREPARED and ROLLBACK records get none), in record order. The tags
+    code is ``scheduled_code(topic, props, store time)`` for SCHEDULE_TOPIC records.
+
+    None (the lists then hold a part: throw them away) when the pass is not the usual
+    one, for the caller to dispatch record by record: a queue's offsets not consecutive,
+    the commitlog offsets not ascending, a value the entry layout cannot hold. Has a
+    compiled twin."""
+    runs: dict[tuple[str, int], tuple[int, bytearray]] = {}
+    last_phys = -1
+    for msg, result in zip(msgs, appended, strict=True):
+        topic, props, sys_flag = msg.topic, msg.props, msg.sys_flag
+        if props is None:
+            props = decode_properties(msg.properties) if msg.properties else {}
+        phys, stamp = result.physical_offset, result.store_timestamp
+        if phys <= last_phys:
+            return None
+        last_phys = phys
+        if indexed is not None:
+            keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
+            if keys or uniq:
+                indexed.append((topic, keys or "", uniq, phys, stamp, sys_flag))
+        if sys_flag & _TX_PREPARED_BIT:  # PREPARED or ROLLBACK: no queue entry
+            continue
+        queue_id, queue_offset = msg.queue_id, result.queue_offset
+        if not 0 <= queue_offset < _MAX_QUEUE_OFFSET:
+            return None
+        if topic == SCHEDULE_TOPIC:
+            code = scheduled_code(topic, props, stamp)
+        else:
+            code = tags_code(props.get("TAGS"))
+        run = runs.get((topic, queue_id))
+        if run is None:
+            run = runs[(topic, queue_id)] = (queue_offset, bytearray())
+        elif queue_offset != run[0] + len(run[1]) // CQ_STORE_UNIT_SIZE:
+            return None
+        try:
+            run[1].extend(_CQ_ENTRY.pack(phys, result.size, code))
+        except struct.error:
+            return None
+        arrivals.append((topic, queue_id, queue_offset + 1, code))
+    return runs
 
 
 # What an empty put answers (a batch that decoded to nothing).
@@ -366,14 +435,52 @@ class MessageStorePuts:
     def _dispatch_appended(
         self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
     ) -> None:
-        # _index and _tags_code inlined: this runs once per stored message.
+        """The ConsumeQueue entries, index keys and arrivals of appended records: each
+        queue's entries of the pass written at once (``ReputMessageService#doReput``)."""
+        index = self.index_service
+        indexed: list[Indexed] | None = [] if index is not None else None
+        arrivals: list[Arrival] = []
+        runs = queue_runs(msgs, appended, self._tags_code, indexed, arrivals)
+        if runs is None:
+            self._dispatch_each(msgs, appended)
+            return
+        queues = self.consume_queues
+        for key, (first, entries) in runs.items():
+            cq = queues.get(key) or self._new_consume_queue(*key)
+            cq.put_entries(first, bytes(entries))
+        listener = self.message_arriving_listener
+        if listener is not None:
+            for arrival in arrivals:
+                listener(*arrival)
+        self._dispatched(appended, indexed, arrivals)
+
+    def _dispatched(
+        self,
+        appended: Sequence[AppendResult],
+        indexed: list[Indexed] | None,
+        arrivals: list[Arrival] | None,
+    ) -> None:
+        """The end of a dispatch pass: the index keys, the marks, the arrivals."""
+        last = appended[-1]
+        self._last_dispatched_timestamp = last.store_timestamp
+        if indexed and self.index_service is not None:
+            self.index_service.build_many(indexed)
+        self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
+        if arrivals and self.messages_arriving_listener is not None:
+            self.messages_arriving_listener(arrivals)
+
+    def _dispatch_each(
+        self, msgs: Sequence[StoredMessage], appended: Sequence[AppendResult]
+    ) -> None:
+        """:meth:`_dispatch_appended` record by record: for the passes ``queue_runs``
+        leaves (a re-dispatch, offsets out of order)."""
         queues = self.consume_queues
         index = self.index_service
         listener = self.message_arriving_listener
-        arrivals: list[tuple[str, int, int, int]] | None = None
+        arrivals: list[Arrival] | None = None
         if self.messages_arriving_listener is not None:
             arrivals = []
-        indexed: list[tuple[str, str, str | None, int, int, int]] = []
+        indexed: list[Indexed] = []
         for msg, result in zip(msgs, appended, strict=True):
             topic, props, sys_flag = msg.topic, msg.props, msg.sys_flag
             if props is None:
@@ -388,23 +495,14 @@ class MessageStorePuts:
                 continue
             queue_id = msg.queue_id
             cq = queues.get((topic, queue_id)) or self._new_consume_queue(topic, queue_id)
-            if topic == SCHEDULE_TOPIC:
-                code = self._tags_code(topic, props, result.store_timestamp)
-            else:
-                code = tags_code(props.get("TAGS"))
+            code = self._tags_code(topic, props, result.store_timestamp)
             queue_offset = result.queue_offset
             cq.put(phys, result.size, code, queue_offset)
             if listener is not None:
                 listener(topic, queue_id, queue_offset + 1, code)
             if arrivals is not None:
                 arrivals.append((topic, queue_id, queue_offset + 1, code))
-        last = appended[-1]
-        self._last_dispatched_timestamp = last.store_timestamp
-        if indexed and index is not None:
-            index.build_many(indexed)
-        self._append_marks.append((last.physical_offset + last.size, last.store_timestamp))
-        if arrivals and self.messages_arriving_listener is not None:
-            self.messages_arriving_listener(arrivals)
+        self._dispatched(appended, indexed, arrivals)
 
     async def _wait_flush(self, last: AppendResult, wait_store: bool) -> PutMessageStatus:
         end = last.physical_offset + last.size
