@@ -12,11 +12,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rocketq.common.message import encode_properties
+from rocketq.common.message import decode_properties, encode_properties
 from rocketq.common.record import StoredMessage
+from rocketq.common.speedups import REFERENCE
 from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.commit_log import AppendResult
 from rocketq.store.consume_queue import ConsumeQueue
+from rocketq.store.index_service import IndexService
 from tests.conftest import Kernels
 
 _ENTRY = struct.Struct(">qiq")
@@ -29,8 +31,8 @@ _record = st.fixed_dictionaries({
     "queue_id": st.integers(0, 2),
     "sys_flag": st.sampled_from([0, 0x4, 0x8, 0xC, 0x10]),
     "tags": _tags,
-    "keys": st.one_of(st.none(), st.just(""), st.just("k1 k2")),
-    "uniq": st.one_of(st.none(), st.just("U1")),
+    "keys": st.one_of(st.none(), st.just(""), st.just("k1 k2"), st.just(" k1  k2 ")),
+    "uniq": st.one_of(st.none(), st.just(""), st.just("U1")),
     "parsed": st.booleans(),  # props given, or only the properties text
     "size": st.sampled_from([1, 200, 2**31 - 1, 2**31]),
     "gap": st.sampled_from([1, 1, 1, 1, 0, -5]),  # commitlog bytes after the previous record
@@ -61,12 +63,13 @@ def _pass(records: list[dict[str, Any]]) -> tuple[list[StoredMessage], list[Appe
 
 
 def _run(fn: Any, msgs: Any, appended: Any, indexing: bool) -> Any:
-    indexed: list[Any] | None = [] if indexing else None
+    index_keys: list[Any] | None = [] if indexing else None
     arrivals: list[Any] = []
-    runs = fn(msgs, appended, _scheduled, indexed, arrivals)
+    runs = fn(msgs, appended, _scheduled, index_keys, arrivals)
     if runs is None:
         return None
-    return {k: (first, bytes(entries)) for k, (first, entries) in runs.items()}, indexed, arrivals
+    runs = {k: (first, bytes(entries)) for k, (first, entries) in runs.items()}
+    return runs, index_keys, arrivals
 
 
 @settings(max_examples=300)
@@ -85,14 +88,44 @@ def test_queue_runs_usual_pass(impl: Kernels) -> None:
     records = [dict(topic="T1", queue_id=i % 2, sys_flag=0, tags="TagA", keys="k", uniq="U",
                     parsed=True, size=100, gap=0, skip=0) for i in range(5)]  # fmt: skip
     msgs, appended = _pass(records)
-    runs, indexed, arrivals = _run(impl.queue_runs, msgs, appended, True)
+    runs, index_keys, arrivals = _run(impl.queue_runs, msgs, appended, True)
     code = 2_598_919  # Java "TagA".hashCode()
     assert runs[("T1", 0)] == (7, b"".join(_ENTRY.pack(p, 100, code) for p in (0, 200, 400)))
     assert runs[("T1", 1)] == (7, b"".join(_ENTRY.pack(p, 100, code) for p in (100, 300)))
     assert [a[:3] for a in arrivals] == [("T1", 0, 8), ("T1", 1, 8), ("T1", 0, 9), ("T1", 1, 9),
                                          ("T1", 0, 10)]  # fmt: skip
     assert {a[3] for a in arrivals} == {code}
-    assert [r[3] for r in indexed] == [0, 100, 200, 300, 400]
+    assert index_keys == [("T1#", key, phys, 1_700_000_000_000)
+                          for phys in (0, 100, 200, 300, 400) for key in ("U", "k")]  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_record, min_size=1, max_size=12))
+def test_pass_keys_index_what_build_many_does(
+    tmp_path_factory: Any, records: list[dict[str, Any]]
+) -> None:
+    """The keys queue_runs makes, put with put_pass_keys: the same index files as
+    build_many of the records (what the record-by-record dispatch hands it)."""
+    msgs, appended = _pass(records)
+    index_keys: list[Any] = []
+    if REFERENCE["queue_runs"](msgs, appended, _scheduled, index_keys, []) is None:
+        return
+    indexed = [(m.topic, (m.props or decode_properties(m.properties)).get("KEYS") or "",
+                (m.props or decode_properties(m.properties)).get("UNIQ_KEY"),
+                a.physical_offset, a.store_timestamp, m.sys_flag)
+               for m, a in zip(msgs, appended, strict=True)]  # fmt: skip
+    indexed = [r for r in indexed if r[1] or r[2]]
+    if not index_keys:  # ROLLBACK records only (build_many opens a file for no key)
+        assert all(r[5] & 0xC == 0xC for r in indexed)
+        return
+    roots = tmp_path_factory.mktemp("pass"), tmp_path_factory.mktemp("many")
+    services = [IndexService(root, 16, 40, clock=lambda: 1_700_000_000_000) for root in roots]
+    services[0].put_pass_keys(index_keys)
+    services[1].build_many(indexed)
+    for service in services:
+        service.close()
+    files = [{p.name: p.read_bytes() for p in sorted(root.iterdir())} for root in roots]
+    assert files[0] == files[1]
 
 
 def _queue(root: Path) -> ConsumeQueue:

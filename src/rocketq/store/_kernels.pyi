@@ -52,7 +52,7 @@ def queue_runs(
     msgs: Sequence[StoredMessage],
     appended: Sequence[AppendResult],
     scheduled_code: Callable[[str, Mapping[str, str], int], int],
-    indexed: list[tuple[str, str, str | None, int, int, int]] | None,
+    index_keys: list[tuple[str, str, int, int]] | None,
     arrivals: list[tuple[str, int, int, int]],
 ) -> dict[tuple[str, int], tuple[int, bytearray]] | None: ...
 def put_ok(appended: tuple[AppendResult, ...]) -> Any: ...

@@ -787,7 +787,7 @@ cdef inline object _get(object props, str key):
     return props.get(key)
 
 
-def queue_runs(msgs, appended, scheduled_code, list indexed, list arrivals not None):
+def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals not None):
     """The per-record work of a dispatch pass over freshly appended records, as data.
 
     put.queue_runs is the reference, with the docs. Inputs of other types go to the
@@ -796,6 +796,7 @@ def queue_runs(msgs, appended, scheduled_code, list indexed, list arrivals not N
     cdef int64_t phys, last_phys = -1, size, queue_offset, code, first
     cdef uint8_t* p
     cdef dict runs = {}
+    last_topic = prefix = None
     if _props_offset < 0:
         _bind_dispatch()
     usual = len(appended) == n
@@ -804,7 +805,7 @@ def queue_runs(msgs, appended, scheduled_code, list indexed, list arrivals not N
             usual = False
             break
     if not usual:
-        return _reference("queue_runs")(msgs, appended, scheduled_code, indexed, arrivals)
+        return _reference("queue_runs")(msgs, appended, scheduled_code, index_keys, arrivals)
     for i in range(n):
         msg, result = msgs[i], appended[i]
         topic = _field(msg, F_TOPIC)
@@ -822,10 +823,17 @@ def queue_runs(msgs, appended, scheduled_code, list indexed, list arrivals not N
         if phys <= last_phys:
             return None
         last_phys = phys
-        if indexed is not None:
+        if index_keys is not None:
             keys, uniq = _get(props, "KEYS"), _get(props, "UNIQ_KEY")
-            if keys or uniq:
-                indexed.append((topic, keys or "", uniq, phys_o, stamp, sys_flag))
+            if (keys or uniq) and sys_flag & 0xC != 0xC:  # a ROLLBACK's are not indexed
+                if topic != last_topic:
+                    last_topic, prefix = topic, f"{topic}#"
+                if uniq is not None:
+                    index_keys.append((prefix, uniq, phys_o, stamp))
+                if keys:
+                    for token in keys.split(" "):  # MessageConst.KEY_SEPARATOR
+                        if token:
+                            index_keys.append((prefix, token, phys_o, stamp))
         if sys_flag & 0x4:  # PREPARED or ROLLBACK: no queue entry
             continue
         queue_id = _field(msg, F_QUEUE_ID)

@@ -190,6 +190,20 @@ class IndexService:
                 log.info("index file %s is full, creating another one", index_file.file_name)
                 index_file = self.get_and_create_last_file()
 
+    def put_pass_keys(self, keys: list[tuple[str, str, int, int]]) -> None:
+        """The keys :meth:`build_many` makes of a dispatch pass's records, made by the
+        caller (``put.queue_runs``), commitlog offsets ascending: put the same way."""
+        index_file = self.get_and_create_last_file()
+        floor = index_file.end_phy_offset  # below it: indexed before a restart re-dispatched it
+        if keys[0][2] < floor:
+            keys = [key for key in keys if key[2] >= floor]
+        done = 0
+        while done < len(keys):
+            done = index_file.put_keys(keys, done)
+            if done < len(keys):
+                log.info("index file %s is full, creating another one", index_file.file_name)
+                index_file = self.get_and_create_last_file()
+
     def _put_key(
         self, index_file: IndexFile, prefix: str, key: str, phy_offset: int, ts: int
     ) -> IndexFile:

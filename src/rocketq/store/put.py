@@ -49,6 +49,10 @@ MAX_TOPIC_LENGTH = 127
 # Transaction type bits of sysFlag: PREPARED (0x4) and ROLLBACK (0xC) records get no queue
 # entry; this is the bit both of them have and COMMIT (0x8) and NOT_TYPE (0) do not.
 _TX_PREPARED_BIT = 0x4
+# MessageConst.KEY_SEPARATOR (index_service.KEY_SEPARATOR): between the keys of KEYS.
+_KEY_SEPARATOR = " "
+# sysFlag's transaction bits of a ROLLBACK record: its keys are not indexed.
+_TX_ROLLBACK = 0xC
 
 _SET_STATUS, _SET_APPENDED, _SET_REMARK = (
     PutMessageResult.__dict__[name].__set__ for name in PutMessageResult.__slots__
@@ -73,6 +77,8 @@ _CQ_ENTRY = struct.Struct(">qiq")
 Arrival = tuple[str, int, int, int]
 # One record for the IndexFile: (topic, keys, uniq key, offset, store time, sys flag).
 Indexed = tuple[str, str, str | None, int, int, int]
+# One IndexFile key: (topic + "#", key, offset, store time).
+IndexKey = tuple[str, str, int, int]
 # queue_runs leaves larger queue offsets to the record-by-record dispatch (the byte
 # position, offset * 20, stays far inside an int64).
 _MAX_QUEUE_OFFSET = 1 << 58
@@ -83,16 +89,19 @@ def queue_runs(
     msgs: Sequence[StoredMessage],
     appended: Sequence[AppendResult],
     scheduled_code: Callable[[str, Mapping[str, str], int], int],
-    indexed: list[Indexed] | None,
+    index_keys: list[IndexKey] | None,
     arrivals: list[Arrival],
 ) -> dict[tuple[str, int], tuple[int, bytearray]] | None:
     """The per-record work of a dispatch pass over freshly appended records, as data.
 
     Answers the ConsumeQueue entries of the pass per queue: (topic, queue id) ->
-    (queue offset of the first, the 20-byte entries back to back). Appends to ``indexed``
-    (when not None) each record with KEYS or a UNIQ_KEY, and to ``arrivals`` each record
-    given an entry (PREPARED and ROLLBACK records get none), in record order. The tags
-    code is ``scheduled_code(topic, props, store time)`` for SCHEDULE_TOPIC records.
+    (queue offset of the first, the 20-byte entries back to back). Appends to
+    ``index_keys`` (when not None) the IndexFile keys of the records, as
+    ``IndexService.build_many`` makes them: (``topic#``, key, offset, store time) of the
+    UNIQ_KEY, then of each KEYS token, none for a ROLLBACK record. Appends to ``arrivals``
+    each record given an entry (PREPARED and ROLLBACK records get none), in record order.
+    The tags code is ``scheduled_code(topic, props, store time)`` for SCHEDULE_TOPIC
+    records.
 
     None (the lists then hold a part: throw them away) when the pass is not the usual
     one, for the caller to dispatch record by record: a queue's offsets not consecutive,
@@ -108,10 +117,15 @@ def queue_runs(
         if phys <= last_phys:
             return None
         last_phys = phys
-        if indexed is not None:
+        if index_keys is not None:
             keys, uniq = props.get("KEYS"), props.get("UNIQ_KEY")
-            if keys or uniq:
-                indexed.append((topic, keys or "", uniq, phys, stamp, sys_flag))
+            if (keys or uniq) and sys_flag & _TX_ROLLBACK != _TX_ROLLBACK:
+                if uniq is not None:
+                    index_keys.append((f"{topic}#", uniq, phys, stamp))
+                if keys:
+                    for token in keys.split(_KEY_SEPARATOR):
+                        if token:
+                            index_keys.append((f"{topic}#", token, phys, stamp))
         if sys_flag & _TX_PREPARED_BIT:  # PREPARED or ROLLBACK: no queue entry
             continue
         queue_id, queue_offset = msg.queue_id, result.queue_offset
@@ -438,9 +452,9 @@ class MessageStorePuts:
         """The ConsumeQueue entries, index keys and arrivals of appended records: each
         queue's entries of the pass written at once (``ReputMessageService#doReput``)."""
         index = self.index_service
-        indexed: list[Indexed] | None = [] if index is not None else None
+        index_keys: list[IndexKey] | None = [] if index is not None else None
         arrivals: list[Arrival] = []
-        runs = queue_runs(msgs, appended, self._tags_code, indexed, arrivals)
+        runs = queue_runs(msgs, appended, self._tags_code, index_keys, arrivals)
         if runs is None:
             self._dispatch_each(msgs, appended)
             return
@@ -452,7 +466,9 @@ class MessageStorePuts:
         if listener is not None:
             for arrival in arrivals:
                 listener(*arrival)
-        self._dispatched(appended, indexed, arrivals)
+        if index_keys and index is not None:
+            index.put_pass_keys(index_keys)
+        self._dispatched(appended, None, arrivals)
 
     def _dispatched(
         self,
