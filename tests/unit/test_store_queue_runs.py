@@ -170,3 +170,22 @@ def test_put_entries_writes_what_put_does(
     by_run.close()
     by_entry.close()
     assert _files(one) == _files(each)
+
+
+def test_queue_runs_many_queues_twins(both: tuple[Kernels, Kernels]) -> None:
+    """More queues in a pass than the compiled pass keeps at hand (it looks the rest up)."""
+    pure, compiled = both
+    base = dict(topic="T1", sys_flag=0, tags="TagA", keys=None, uniq="U", parsed=True,
+                size=100, gap=0)  # fmt: skip
+    records = [dict(base, queue_id=i % 12, skip=0) for i in range(36)]
+    msgs, appended = _pass(records)
+    got = _run(compiled.queue_runs, msgs, appended, True)
+    assert got is not None and len(got[0]) == 12
+    assert got == _run(pure.queue_runs, msgs, appended, True)
+    records[30]["skip"] = 1  # queue 6 (one kept at hand), then queue 10 (one looked up)
+    msgs, appended = _pass(records)
+    assert _run(compiled.queue_runs, msgs, appended, True) is None
+    records[30]["skip"], records[34]["skip"] = 0, 1
+    msgs, appended = _pass(records)
+    assert _run(compiled.queue_runs, msgs, appended, True) is None
+    assert _run(pure.queue_runs, msgs, appended, True) is None

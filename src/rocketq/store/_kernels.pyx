@@ -749,6 +749,7 @@ cdef object _msg_id_prefix(object store_host):
 
 cdef extern from "Python.h":
     int PyByteArray_Resize(object array, Py_ssize_t size) except -1
+    object PyByteArray_FromStringAndSize(const char* data, Py_ssize_t size)
     char* PyByteArray_AS_STRING(object array)
     Py_ssize_t PyByteArray_GET_SIZE(object array)
 
@@ -781,6 +782,32 @@ cdef inline object _slot(object obj, Py_ssize_t offset, str name):
     return <object>value
 
 
+cdef enum:
+    RUN_CACHE = 8
+
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object number, int* overflow) except? -1
+
+
+cdef inline bint _small_int(object number, int64_t* out) except -1:
+    """True with ``out`` set when ``number`` is an int that fits an int64."""
+    cdef int overflow = 0
+    if type(number) is not int:
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(number, &overflow)
+    return overflow == 0
+
+
+cdef inline bint _same_text(object a, object b) except -1:
+    """``a == b``, without the generic comparison for two str."""
+    if a is b:
+        return True
+    if type(a) is str and type(b) is str:
+        return (<str>a) == (<str>b)
+    return a == b
+
+
 cdef inline object _get(object props, str key):
     if type(props) is dict:
         return (<dict>props).get(key)
@@ -796,6 +823,15 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
     cdef int64_t phys, last_phys = -1, size, queue_offset, code, first
     cdef uint8_t* p
     cdef dict runs = {}
+    # The first RUN_CACHE runs of the pass (borrowed: runs holds them), looked up by
+    # (topic, queue id) without a key tuple.
+    cdef PyObject* run_topics[RUN_CACHE]
+    cdef PyObject* run_entries[RUN_CACHE]
+    cdef int64_t run_qids[RUN_CACHE]
+    cdef int64_t run_firsts[RUN_CACHE]
+    cdef int cached = 0, j, k
+    cdef int64_t qid = 0
+    cdef bint small
     last_topic = prefix = None
     if _props_offset < 0:
         _bind_dispatch()
@@ -826,7 +862,7 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
         if index_keys is not None:
             keys, uniq = _get(props, "KEYS"), _get(props, "UNIQ_KEY")
             if (keys or uniq) and sys_flag & 0xC != 0xC:  # a ROLLBACK's are not indexed
-                if topic != last_topic:
+                if last_topic is None or not _same_text(last_topic, topic):
                     last_topic, prefix = topic, f"{topic}#"
                 if uniq is not None:
                     index_keys.append((prefix, uniq, phys_o, stamp))
@@ -843,7 +879,7 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
             return None
         if not 0 <= queue_offset < MAX_QUEUE_OFFSET:
             return None
-        if topic == _schedule_topic:
+        if _same_text(topic, _schedule_topic):
             code_o = scheduled_code(topic, props, stamp)
         else:
             tags = _get(props, "TAGS")
@@ -851,15 +887,31 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
                 code_o = <int32_t>_hash_more(0, tags) if tags else 0
             else:
                 code_o = _tags_code(tags)
-        key = (topic, queue_id)
-        run = runs.get(key)
-        if run is None:
-            entries = bytearray()
-            runs[key] = (_slot(result, _result_offsets[2], "queue_offset"), entries)
-        else:
-            first, entries = run
-            if queue_offset != first + PyByteArray_GET_SIZE(entries) // CQ_UNIT:
+        j = -1
+        small = _small_int(queue_id, &qid)
+        if small:  # the runs met so far, without a key tuple and a dict lookup
+            for k in range(cached):
+                if run_qids[k] == qid and _same_text(<object>run_topics[k], topic):
+                    j = k
+                    break
+        if j >= 0:
+            entries = <object>run_entries[j]
+            if queue_offset != run_firsts[j] + PyByteArray_GET_SIZE(entries) // CQ_UNIT:
                 return None
+        else:
+            key = (topic, queue_id)
+            run = runs.get(key)
+            if run is None:
+                entries = PyByteArray_FromStringAndSize(NULL, 0)
+                runs[key] = (_slot(result, _result_offsets[2], "queue_offset"), entries)
+                if small and cached < RUN_CACHE:  # runs holds the topic and the entries
+                    run_topics[cached], run_entries[cached] = <PyObject*>topic, <PyObject*>entries
+                    run_qids[cached], run_firsts[cached] = qid, queue_offset
+                    cached += 1
+            else:
+                first, entries = run
+                if queue_offset != first + PyByteArray_GET_SIZE(entries) // CQ_UNIT:
+                    return None
         try:
             size, code = _slot(result, _result_offsets[1], "size"), code_o
         except OverflowError:
