@@ -112,3 +112,32 @@ async def test_sends_a_stopped_store_refuses_are_answered_at_once(tmp_path: Path
         assert sorted(answers) == [2, 3, 4]
         for answer in answers.values():
             assert answer.code == ResponseCode.SERVICE_NOT_AVAILABLE, answer
+
+
+async def test_a_failure_after_the_answers_began_answers_no_send_twice(tmp_path: Path) -> None:
+    # A read's stored sends are answered before the store's dispatch pass; when that pass
+    # then fails, those answers stand: each send is answered once, and the broker goes on.
+    async with running_cluster(tmp_path) as (_namesrv, broker):
+        plain = {MessageConst.TAGS: "T"}
+        first = await _exchange(broker.port, [_send(1, TOPIC, b"a", plain)])
+        assert first[1].code == ResponseCode.SUCCESS  # the topic exists: the plain path
+
+        def broken(arrivals: list[tuple[str, int, int, int]]) -> None:
+            raise RuntimeError("arrival listener broke")
+
+        broker.store.messages_arriving_listener = broken
+        frames = [_send(opaque, TOPIC, b"b", plain) for opaque in (2, 3, 4)]
+        frames.append(RemotingCommand.request(RequestCode.GET_BROKER_CONFIG, {}))
+        frames[3].opaque = 5  # answered after anything the sends' run answered
+        reader, writer = await asyncio.open_connection("127.0.0.1", broker.port)
+        try:
+            writer.write(b"".join(encode(cmd) for cmd in frames))
+            decoder, answers = FrameDecoder(), []
+            while not answers or answers[-1].opaque != 5:
+                data = await asyncio.wait_for(reader.read(65536), ANSWER_TIMEOUT_S)
+                assert data, "connection closed"
+                answers.extend(decoder.feed(data))
+        finally:
+            writer.close()
+        assert [a.opaque for a in answers] == [2, 3, 4, 5]
+        assert all(a.code == ResponseCode.SUCCESS for a in answers)
