@@ -4,20 +4,19 @@ same queue, and records equal field by field, properties byte for byte (issue 11
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from rocketq.broker.plain_send import PlainSend, decode_send_frame
 from rocketq.common.message import MessageConst, encode_properties
-from rocketq.remoting.codec import FrameDecoder, encode
+from rocketq.remoting.codec import encode
 from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.testing import running_cluster
+from tests.integration.raw_frames import exchange
 
 TOPIC = "PlainTopic"
-ANSWER_TIMEOUT_S = 20.0
 _PLAIN = {MessageConst.TAGS: "T", MessageConst.KEYS: "k1 k2", "UNIQ_KEY": "AB12"}
 
 # (name, extFields changes, properties; None: no "i" field)
@@ -56,34 +55,17 @@ def _send(opaque: int, change: dict[str, str], props: dict[str, str] | None,
     return cmd
 
 
-async def _exchange(port: int, frames: list[RemotingCommand]) -> dict[int, RemotingCommand]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(b"".join(encode(cmd) for cmd in frames))
-        await writer.drain()
-        decoder = FrameDecoder()
-        answers: dict[int, RemotingCommand] = {}
-        while len(answers) < len(frames):
-            data = await asyncio.wait_for(reader.read(65536), ANSWER_TIMEOUT_S)
-            assert data, f"connection closed with {len(answers)} of {len(frames)} answers"
-            for cmd in decoder.feed(data):
-                answers[cmd.opaque] = cmd
-        return answers
-    finally:
-        writer.close()
-
-
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
 async def test_binary_sends_answer_and_store_as_json_ones(tmp_path: Path, flush: str) -> None:
     async with running_cluster(tmp_path, {"flushDiskType": flush}) as (_namesrv, broker):
-        await _exchange(broker.port, [_send(1, {}, _PLAIN, SerializeType.JSON)])  # the topic
+        await exchange(broker.port, [_send(1, {}, _PLAIN, SerializeType.JSON)])  # the topic
         frames = []
         for n, (_name, change, props) in enumerate(CASES):
             # binary first: a new topic is created by the first of the pair
             frames.append(_send(100 + n, change, props, SerializeType.ROCKETMQ))
             frames.append(_send(200 + n, change, props, SerializeType.JSON))
         assert type(decode_send_frame(encode(frames[0])[4:])) is PlainSend
-        answers = await _exchange(broker.port, frames)
+        answers = await exchange(broker.port, frames)
         log = broker.store.commit_log
         refused = {name for n, (name, _, _) in enumerate(CASES) if answers[100 + n].code}
         assert refused == {

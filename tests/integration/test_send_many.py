@@ -16,9 +16,9 @@ from rocketq.remoting.codec import FrameDecoder, encode
 from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.testing import running_cluster
+from tests.integration.raw_frames import ANSWER_TIMEOUT_S, exchange
 
 TOPIC = "ManyTopic"
-ANSWER_TIMEOUT_S = 20.0
 
 
 def _send(
@@ -33,24 +33,6 @@ def _send(
     cmd = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, fields, body)
     cmd.opaque = opaque
     return cmd
-
-
-async def _exchange(port: int, frames: list[RemotingCommand]) -> dict[int, RemotingCommand]:
-    """All frames in one write; the answers by opaque."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(b"".join(encode(cmd) for cmd in frames))
-        await writer.drain()
-        decoder = FrameDecoder()
-        answers: dict[int, RemotingCommand] = {}
-        while len(answers) < len(frames):
-            data = await asyncio.wait_for(reader.read(65536), ANSWER_TIMEOUT_S)
-            assert data, f"connection closed with {len(answers)} of {len(frames)} answers"
-            for cmd in decoder.feed(data):
-                answers[cmd.opaque] = cmd
-        return answers
-    finally:
-        writer.close()
 
 
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
@@ -77,7 +59,7 @@ async def test_sends_of_one_read_each_answered_in_arrival_order(tmp_path: Path, 
         ]
         frames[4].opaque = 5
         frames[9].serialize_type = SerializeType.ROCKETMQ
-        answers = await _exchange(broker.port, frames)
+        answers = await exchange(broker.port, frames)
         assert sorted(answers) == list(range(1, 11))
         assert answers[10].serialize_type == SerializeType.ROCKETMQ
         assert answers[9].serialize_type == SerializeType.JSON
@@ -103,12 +85,12 @@ async def test_sends_a_stopped_store_refuses_are_answered_at_once(tmp_path: Path
     # of the read gets SERVICE_NOT_AVAILABLE at once, so its client tries another broker.
     async with running_cluster(tmp_path) as (_namesrv, broker):
         plain = {MessageConst.TAGS: "T"}
-        first = await _exchange(broker.port, [_send(1, TOPIC, b"a", plain)])
+        first = await exchange(broker.port, [_send(1, TOPIC, b"a", plain)])
         assert first[1].code == ResponseCode.SUCCESS  # the topic exists: the plain path
         await broker.store.aclose()
         frames = [_send(opaque, TOPIC, b"b", plain) for opaque in (2, 3, 4)]
         frames[2].serialize_type = SerializeType.ROCKETMQ
-        answers = await _exchange(broker.port, frames)
+        answers = await exchange(broker.port, frames)
         assert sorted(answers) == [2, 3, 4]
         for answer in answers.values():
             assert answer.code == ResponseCode.SERVICE_NOT_AVAILABLE, answer
@@ -119,7 +101,7 @@ async def test_a_failure_after_the_answers_began_answers_no_send_twice(tmp_path:
     # then fails, those answers stand: each send is answered once, and the broker goes on.
     async with running_cluster(tmp_path) as (_namesrv, broker):
         plain = {MessageConst.TAGS: "T"}
-        first = await _exchange(broker.port, [_send(1, TOPIC, b"a", plain)])
+        first = await exchange(broker.port, [_send(1, TOPIC, b"a", plain)])
         assert first[1].code == ResponseCode.SUCCESS  # the topic exists: the plain path
 
         def broken(arrivals: list[tuple[str, int, int, int]]) -> None:
