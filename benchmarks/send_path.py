@@ -44,18 +44,69 @@ WARMUP = 3.0
 TOPIC = "SendPathBench"
 # Innermost match wins: (stage, substrings of a py-spy frame "function (file:line)").
 STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("decode frame", ("feed (rocketq/remoting/codec", "decode_frame (")),
+    (
+        "decode frame",
+        (
+            "feed (rocketq/remoting/codec",
+            "decode_frame (",
+            "feed (rocketq/broker/plain_send",
+            "data_received (rocketq/remoting/connection",
+        ),
+    ),
     ("header from_ext", ("from_ext (",)),
-    ("checks", ("_check (rocketq/broker/processor/send", "_check_put (")),
+    (
+        "checks + build",
+        (
+            "_check (rocketq/broker/processor/send",
+            "_check_put (",
+            "_plain (rocketq/broker/processor/send",
+            "handle_many (rocketq/broker/processor/send",
+        ),
+    ),
     ("properties", ("_build (rocketq/broker/processor/send", "decode_properties", "encode_prop")),
     ("record encode", ("record_parts (", "_sized (", "checked_record_length")),
-    ("append", ("append (rocketq/store/mapped_file", "append_batch (", "create_offset_msg_id")),
-    ("ConsumeQueue dispatch", ("rocketq/store/consume_queue", "_dispatch_appended (")),
+    (
+        "append",
+        (
+            "append (rocketq/store/mapped_file",
+            "append_batch (",
+            "append_many (",
+            "create_offset_msg_id",
+        ),
+    ),
+    (
+        "ConsumeQueue dispatch",
+        (
+            "rocketq/store/consume_queue",
+            "_dispatch_appended (",
+            "_stored_many (",
+            "_dispatched (",
+            "_dispatch_each (",
+        ),
+    ),
     ("index put", ("rocketq/store/index_", "_index (rocketq/store/message_store")),
-    ("long-poll notify", ("notify_message_arriving", "_on_message_arriving")),
+    (
+        "long-poll notify",
+        ("notify_message_arriving", "_on_message_arriving", "_on_messages_arriving"),
+    ),
     ("flush wait", ("rocketq/store/flush", "_wait_flush")),
-    ("response encode", ("_answer (", "to_ext (", "encode_parts (", "write (rocketq/remoting")),
-    ("write (syscall)", ("_flush (rocketq/remoting/connection",)),
+    (
+        "response encode",
+        (
+            "_answer (",
+            "to_ext (",
+            "encode_parts (",
+            "write (rocketq/remoting",
+            "_answered_ok (",
+            "_answered (",
+            "answer_frame (",
+            "answer (rocketq/broker/processor/send",
+        ),
+    ),
+    (
+        "write (syscall)",
+        ("_flush (rocketq/remoting/connection", "flush (rocketq/remoting/connection"),
+    ),
     (
         "request dispatch",
         (
@@ -65,9 +116,20 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
             "process (rocketq/broker",
             "handle (rocketq/broker/processor/send",
             "answer (rocketq/remoting",
+            "_on_commands (",
+            "_on_run (",
         ),
     ),
-    ("store put (rest)", ("put_messages (", "submit_messages (", "_stored_when_flushed")),
+    (
+        "store put (rest)",
+        (
+            "put_messages (",
+            "submit_messages (",
+            "_stored_when_flushed",
+            "submit_many (",
+            "_answers_many (",
+        ),
+    ),
 ]
 
 
