@@ -41,6 +41,38 @@ def test_new_file_is_preallocated_and_appends(tmp_path: Path) -> None:
     assert path.read_bytes()[:5] == b"abcde"
 
 
+def _read_ahead_off(path: Path) -> bool:
+    """Whether this process maps ``path`` with MADV_RANDOM ("rr" in its smaps VmFlags)."""
+    found = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if not line[:1].isupper() and "-" in line.split(" ", 1)[0]:
+            found = line.endswith(str(path))
+        elif found and line.startswith("VmFlags:"):
+            return "rr" in line.split()[1:]
+    raise AssertionError(f"{path} is not mapped")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc smaps")
+def test_read_ahead_off_while_appending_and_back_when_full(tmp_path: Path) -> None:
+    size = 4 * 4096
+    fresh = MappedFile(tmp_path / file_name_of(0), size)
+    assert _read_ahead_off(fresh.path)  # a new file: written from its first byte
+    fresh.append(bytes(size // 2))
+    assert _read_ahead_off(fresh.path)
+    fresh.wrote_in_place(size)  # full: consumers reading it cold get read-ahead back
+    assert not _read_ahead_off(fresh.path)
+    fresh.close()
+
+    loaded = MappedFile(tmp_path / file_name_of(0), size)  # as load() maps it for recovery
+    assert not _read_ahead_off(loaded.path)
+    loaded.set_positions(4096)
+    assert loaded.append_at(4096, b"x" * 100)
+    assert _read_ahead_off(loaded.path)
+    loaded.append_blank(b"end")
+    assert loaded.is_full and not _read_ahead_off(loaded.path)
+    loaded.close()
+
+
 def test_reopen_keeps_bytes_and_rejects_wrong_size(tmp_path: Path) -> None:
     path = tmp_path / file_name_of(0)
     mf = MappedFile(path, SIZE)

@@ -388,10 +388,19 @@ def _map(path: Path, file_size: int) -> tuple[int, mmap.mmap]:
             os.ftruncate(fd, file_size)
         elif size != file_size:
             raise StoreError(f"{path} has {size} bytes, index geometry needs {file_size}")
-        return fd, mmap.mmap(fd, file_size)
+        mm = mmap.mmap(fd, file_size)
     except BaseException:
         os.close(fd)
         raise
+    # Slots are hit at random: no read-ahead, so each write dirties one page, not the
+    # large folio read-ahead would bring in (see mapped_file's module docstring).
+    advice = getattr(mmap, "MADV_RANDOM", None)
+    if advice is not None:
+        try:
+            mm.madvise(advice)
+        except OSError as exc:
+            log.debug("madvise on %s failed: %s", path, exc)
+    return fd, mm
 
 
 def _datasync(fd: int) -> None:
