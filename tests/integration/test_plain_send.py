@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rocketq.broker.plain_send import PlainSend, decode_send_frame
-from rocketq.common.message import MessageConst, encode_properties
+from rocketq.common.message import MessageConst, decode_properties, encode_properties
 from rocketq.remoting.codec import encode
 from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
@@ -26,6 +26,7 @@ CASES: list[tuple[str, dict[str, str], dict[str, str] | None]] = [
     ("wait true", {}, {**_PLAIN, MessageConst.WAIT_STORE_MSG_OK: "true"}),
     ("no properties", {}, None),
     ("utf-8 properties", {}, {"K": "ü😀", MessageConst.TAGS: "é"}),
+    ("a value holding 0x01", {}, {**_PLAIN, "X": "a\x01b"}),  # Java stores it
     ("cluster sent", {}, {MessageConst.CLUSTER: "Other", "A": "b"}),
     ("no reconsume", {"j": ""}, _PLAIN),
     ("reconsume 3, flag 5", {"j": "3", "h": "5", "f": "0"}, _PLAIN),
@@ -82,6 +83,8 @@ async def test_binary_sends_answer_and_store_as_json_ones(tmp_path: Path, flush:
             rec_b = log.read_record(int(ext_b["msgId"][-16:], 16), check_crc=True)
             rec_j = log.read_record(int(ext_j["msgId"][-16:], 16), check_crc=True)
             assert rec_b.properties == rec_j.properties, name
+            if name == "a value holding 0x01":
+                assert decode_properties(rec_b.properties)["X"] == "a\x01b"
             assert (
                 rec_b.body == f"body {100 + n}".encode()
                 and rec_j.body == f"body {200 + n}".encode()

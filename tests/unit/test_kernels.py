@@ -274,8 +274,11 @@ def test_decode_record_reads_every_buffer_kind(impl: Kernels) -> None:
 
 
 def test_twins_raise_the_reference_errors(impl: Kernels) -> None:
-    with pytest.raises(ValueError, match="0x01/0x02"):
+    with pytest.raises(ValueError, match="value may not hold 0x02"):
         impl.encode_properties({"k": "v\x02"})
+    for name in ("k\x01", "\x02k"):
+        with pytest.raises(ValueError, match="name may not hold 0x01/0x02"):
+            impl.encode_properties({name: "v"})
     with pytest.raises((TypeError, AttributeError)):  # a kernel checks its str argument
         impl.decode_properties(None)  # type: ignore[arg-type]
     msg = StoredMessage("T", 0, b"")
@@ -285,6 +288,14 @@ def test_twins_raise_the_reference_errors(impl: Kernels) -> None:
         impl.record_parts(msg, b"T", b"", 96, 0, 0, 0, ("not-an-ip", 1))
     with pytest.raises(RecordFormatError, match="no record header"):
         impl.decode_record(b"\x00" * 7)
+
+
+def test_a_value_holding_0x01_round_trips_as_in_java(impl: Kernels) -> None:
+    # Java writes it as it is and reads all after a pair's first 0x01 back as the value.
+    props = {"KEYS": "a\x01b", "TAGS": "\x01", "UNIQ_KEY": "x"}
+    text = impl.encode_properties(props)
+    assert text == "KEYS\x01a\x01b\x02TAGS\x01\x01\x02UNIQ_KEY\x01x"
+    assert impl.decode_properties(text) == props
 
 
 def test_pure_modules_keep_their_reference_functions() -> None:

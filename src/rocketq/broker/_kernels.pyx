@@ -369,8 +369,7 @@ def plain_message(topic, queue_id, body, text, flag, sys_flag, born_timestamp, b
         if end - seg >= 3:
             cut = <const char*>memchr(p + seg, 1, end - seg)
             if cut != NULL and p + seg < cut < p + end - 1:
-                if count == MAX_PAIRS or memchr(cut + 1, 1, p + end - cut - 1) != NULL:
-                    # many pairs, or a value encode_properties refuses: the reference
+                if count == MAX_PAIRS:  # many pairs: the reference
                     return _reference_plain_message()(
                         topic, queue_id, body, text, flag, sys_flag, born_timestamp,
                         born_host, reconsume_times, cluster, refuse)

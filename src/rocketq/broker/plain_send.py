@@ -217,8 +217,8 @@ def plain_message(
     """The StoredMessage of a plain send whose properties are ``text`` and its WAIT flag
     (``SendMessageProcessor`` builds it so: WAIT taken out, CLUSTER set, the properties
     encoded again), or None when a property named in ``refuse`` is there. The compiled twin
-    does it in one pass over the text; the separators rules of ``encode_properties`` hold
-    (a value holding 0x01 raises ValueError)."""
+    does it in one pass over the text. A value may hold 0x01 (Java keeps it: all after a
+    pair's first 0x01 is the value)."""
     props = decode_properties(text)
     if not refuse.isdisjoint(props):
         return None

@@ -158,10 +158,17 @@ def decode_properties(str text not None):
     return out
 
 
-cdef inline bint _has_separator(str text):
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
-    return (PyUnicode_FindChar(text, NAME_VALUE_SEPARATOR, 0, n, 1) >= 0
-            or PyUnicode_FindChar(text, PROPERTY_SEPARATOR, 0, n, 1) >= 0)
+cdef inline bint _has_char(str text, Py_UCS4 char):
+    return PyUnicode_FindChar(text, char, 0, PyUnicode_GET_LENGTH(text), 1) >= 0
+
+
+cdef inline int _check_pair(str name, str value) except -1:
+    """encode_properties' refusals (the reference has the reasons)."""
+    if _has_char(name, NAME_VALUE_SEPARATOR) or _has_char(name, PROPERTY_SEPARATOR):
+        raise ValueError(f"property name may not hold 0x01/0x02: {name!r}")
+    if _has_char(value, PROPERTY_SEPARATOR):
+        raise ValueError(f"property value may not hold 0x02: {value!r}")
+    return 0
 
 
 cdef object _encode_str_dict(dict props, bint trailing_separator):
@@ -174,10 +181,8 @@ cdef object _encode_str_dict(dict props, bint trailing_separator):
             continue
         if type(name) is not str or type(value) is not str:
             return None
-        for text in (name, value):
-            if _has_separator(text):
-                raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
-            maxchar = max(maxchar, PyUnicode_MAX_CHAR_VALUE(text))
+        _check_pair(name, value)
+        maxchar = max(maxchar, PyUnicode_MAX_CHAR_VALUE(name), PyUnicode_MAX_CHAR_VALUE(value))
         size += PyUnicode_GET_LENGTH(name) + PyUnicode_GET_LENGTH(value) + 2
     if size and not trailing_separator:
         size -= 1
@@ -212,14 +217,13 @@ def encode_properties(props, trailing_separator=False):
         if value is None:
             continue
         if type(name) is str and type(value) is str:
-            for text in (name, value):
-                if _has_separator(text):
-                    raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
+            _check_pair(name, value)
             parts += (name, "\x01", value, "\x02")
         else:  # str subclasses and other types: exactly the reference's steps
-            for text in (name, value):
-                if "\x01" in text or "\x02" in text:
-                    raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
+            if "\x01" in name or "\x02" in name:
+                raise ValueError(f"property name may not hold 0x01/0x02: {name!r}")
+            if "\x02" in value:
+                raise ValueError(f"property value may not hold 0x02: {value!r}")
             parts.append(f"{name}\x01{value}\x02")
     cdef str joined = "".join(parts)
     if trailing_separator or not joined:

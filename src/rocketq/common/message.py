@@ -98,14 +98,18 @@ def encode_properties(props: Mapping[str, str | None], trailing_separator: bool 
 
     Java 4.9 drops the last 0x02, and so do we by default: ali-ons reads a trailing 0x02 as
     an extra empty property. C++, ali-ons and 5.3 write it (``trailing_separator=True``).
+    A value may hold 0x01 (Java writes it, and reads everything after a pair's first 0x01
+    back as the value); a name holding 0x01 or 0x02, or a value holding 0x02, would not
+    read back and raises ``ValueError``.
     """
     parts = []
     for name, value in props.items():
         if value is None:
             continue
-        for text in (name, value):
-            if NAME_VALUE_SEPARATOR in text or PROPERTY_SEPARATOR in text:
-                raise ValueError(f"property text may not hold 0x01/0x02: {text!r}")
+        if NAME_VALUE_SEPARATOR in name or PROPERTY_SEPARATOR in name:
+            raise ValueError(f"property name may not hold 0x01/0x02: {name!r}")
+        if PROPERTY_SEPARATOR in value:
+            raise ValueError(f"property value may not hold 0x02: {value!r}")
         parts.append(f"{name}{NAME_VALUE_SEPARATOR}{value}{PROPERTY_SEPARATOR}")
     text = "".join(parts)
     return text if trailing_separator else text[:-1]
