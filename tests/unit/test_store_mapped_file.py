@@ -53,9 +53,14 @@ def _read_ahead_off(path: Path) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc smaps")
-def test_read_ahead_off_while_appending_and_back_when_full(tmp_path: Path) -> None:
+def test_synced_appends_turn_read_ahead_off_until_full(tmp_path: Path) -> None:
     size = 4 * 4096
-    fresh = MappedFile(tmp_path / file_name_of(0), size)
+    plain = MappedFile(tmp_path / file_name_of(size * 8), size)  # appends not synced one by one
+    plain.append(b"x" * 100)
+    assert not _read_ahead_off(plain.path)
+    plain.close()
+
+    fresh = MappedFile(tmp_path / file_name_of(0), size, synced_appends=True)
     assert _read_ahead_off(fresh.path)  # a new file: written from its first byte
     fresh.append(bytes(size // 2))
     assert _read_ahead_off(fresh.path)
@@ -63,7 +68,7 @@ def test_read_ahead_off_while_appending_and_back_when_full(tmp_path: Path) -> No
     assert not _read_ahead_off(fresh.path)
     fresh.close()
 
-    loaded = MappedFile(tmp_path / file_name_of(0), size)  # as load() maps it for recovery
+    loaded = MappedFile(tmp_path / file_name_of(0), size, synced_appends=True)  # as load() does
     assert not _read_ahead_off(loaded.path)
     loaded.set_positions(4096)
     assert loaded.append_at(4096, b"x" * 100)
@@ -71,6 +76,11 @@ def test_read_ahead_off_while_appending_and_back_when_full(tmp_path: Path) -> No
     loaded.append_blank(b"end")
     assert loaded.is_full and not _read_ahead_off(loaded.path)
     loaded.close()
+
+    queue = MappedFileQueue(tmp_path / "q", size, synced_appends=True)
+    created = queue.get_last_file()
+    assert created is not None and _read_ahead_off(created.path)  # what the queue creates
+    queue.close()
 
 
 def test_reopen_keeps_bytes_and_rejects_wrong_size(tmp_path: Path) -> None:

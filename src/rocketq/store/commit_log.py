@@ -202,10 +202,12 @@ class CommitLog:
         store_host: Address,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         clock: Callable[[], int] = _now_ms,
+        synced_appends: bool = False,
     ) -> None:
         if file_size <= END_FILE_MIN_BLANK_LENGTH:
             raise ValueError("commitlog file size must exceed the 8-byte end-of-file filler")
-        self.queue = MappedFileQueue(store_dir, file_size)
+        # synced_appends: SYNC_FLUSH's group commit syncs every few records (MappedFile)
+        self.queue = MappedFileQueue(store_dir, file_size, synced_appends)
         self.store_host = store_host
         self.max_message_size = max_message_size
         self.topic_queue_table: dict[str, int] = {}

@@ -8,12 +8,15 @@ Mirrors RocketMQ's ``MappedFile``/``DefaultMappedFile`` and ``MappedFileQueue``:
 * ``flush`` calls ``fdatasync`` on the file descriptor: it releases the GIL, so the flush
   service may run it in a worker thread while the event loop keeps appending. Dirty pages of
   a ``MAP_SHARED`` mapping belong to the page cache, which ``fdatasync`` writes back.
-* A file being appended to is mapped with ``MADV_RANDOM``, and back to ``MADV_NORMAL``
-  once full. Linux (6.x) caches file pages in large folios where it reads ahead, and a
-  write fault into a hole reads ahead too; a write then dirties the whole folio, so each
+* ``synced_appends`` (the CommitLog under SYNC_FLUSH, synced every few records): the file
+  being appended to is mapped with ``MADV_RANDOM``, and back to ``MADV_NORMAL`` once full.
+  Linux (6.x) caches file pages in large folios where it reads ahead, and a write fault
+  into a hole reads ahead too; a write then dirties the whole folio, so each
   ``fdatasync`` of a few KiB of records wrote back about 900 KiB here, and a SYNC_FLUSH
   send waited for all of it. With read-ahead off, the holes ahead of the writer come in
-  as single pages. A full file gets read-ahead back for consumers reading it cold.
+  as single pages (a fault per page: ~0.3 us more per 1 KiB record, which the periodic
+  flush of ASYNC_FLUSH has no reason to pay). A full file gets read-ahead back for
+  consumers reading it cold.
 
 A memoryview returned by :meth:`MappedFile.read` pins the mapping; destroying a file whose
 views are still alive unlinks it and leaves the unmapping to the garbage collector.
@@ -62,7 +65,7 @@ def file_name_of(offset: int) -> str:
 class MappedFile:
     """One fixed-size file mapped into memory, named by its start offset."""
 
-    def __init__(self, path: str | Path, file_size: int) -> None:
+    def __init__(self, path: str | Path, file_size: int, synced_appends: bool = False) -> None:
         self.path = Path(path)
         self.file_size = file_size
         try:
@@ -85,10 +88,11 @@ class MappedFile:
         self._wrote = 0
         self._flushed = 0
         self._closed = False
-        # A new file is written from its first byte; a loaded one keeps read-ahead for
-        # recovery's scan until its first append.
+        # With synced_appends: a new file is written from its first byte; a loaded one
+        # keeps read-ahead for recovery's scan until its first append. Without: never.
+        self._synced_appends = synced_appends
         self._writing = False
-        if size == 0:
+        if size == 0 and synced_appends:
             self._advise(0)
 
     def __repr__(self) -> str:
@@ -144,7 +148,7 @@ class MappedFile:
             raise StoreError(f"{len(data)} bytes do not fit in {self.path.name} at {pos}")
         self._mm[pos:end] = data
         self._wrote = end
-        if not self._writing or end == self.file_size:
+        if self._synced_appends and (not self._writing or end == self.file_size):
             self._advise(end)
         return pos
 
@@ -156,7 +160,7 @@ class MappedFile:
             return False
         self._mm[position:end] = data
         self._wrote = end
-        if not self._writing or end == self.file_size:
+        if self._synced_appends and (not self._writing or end == self.file_size):
             self._advise(end)
         return True
 
@@ -167,7 +171,7 @@ class MappedFile:
         if not self._wrote <= end <= self.file_size:
             raise StoreError(f"write end {end} outside {self._wrote}..{self.file_size}")
         self._wrote = end
-        if not self._writing or end == self.file_size:
+        if self._synced_appends and (not self._writing or end == self.file_size):
             self._advise(end)
 
     def append_blank(self, filler: bytes) -> int:
@@ -177,7 +181,8 @@ class MappedFile:
         """
         pos = self.append(filler)
         self._wrote = self.file_size
-        self._advise(self.file_size)
+        if self._synced_appends:
+            self._advise(self.file_size)
         return pos
 
     def _advise(self, end: int) -> None:
@@ -277,11 +282,12 @@ def _zero_range(mm: mmap.mmap, start: int, end: int) -> None:
 class MappedFileQueue:
     """A directory of equal-size mapped files forming one logical byte sequence."""
 
-    def __init__(self, store_dir: str | Path, file_size: int) -> None:
+    def __init__(self, store_dir: str | Path, file_size: int, synced_appends: bool = False) -> None:
         if file_size <= 0:
             raise ValueError("file_size must be positive")
         self.store_dir = Path(store_dir)
         self.file_size = file_size
+        self.synced_appends = synced_appends  # see the module docstring
         self.files: list[MappedFile] = []
         self.flushed_where = 0
 
@@ -304,7 +310,7 @@ class MappedFileQueue:
                 continue
             if size != self.file_size:
                 raise StoreError(f"{path} has {size} bytes, store config says {self.file_size}")
-            mapped = MappedFile(path, self.file_size)
+            mapped = MappedFile(path, self.file_size, self.synced_appends)
             mapped.set_positions(self.file_size)
             self.files.append(mapped)
         self._check_contiguous()
@@ -351,7 +357,8 @@ class MappedFileQueue:
 
     def _create(self, offset: int) -> MappedFile:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        mapped = MappedFile(self.store_dir / file_name_of(offset), self.file_size)
+        mapped = MappedFile(self.store_dir / file_name_of(offset), self.file_size,
+                            self.synced_appends)  # fmt: skip
         self.files.append(mapped)
         return mapped
 

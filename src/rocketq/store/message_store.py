@@ -112,6 +112,7 @@ class DefaultMessageStore(MessageStorePuts, MessageStoreReads):
             config.mapped_file_size_commit_log,
             store_host,
             config.max_message_size,
+            synced_appends=config.flush_disk_type == SYNC_FLUSH,
         )
         self.consume_queues: dict[tuple[str, int], ConsumeQueue] = {}
         self.lock = StoreLock(lock_path(self.root))
