@@ -68,6 +68,26 @@ async def committed(consumer: FakeConsumer) -> int:
     return await consumer.offset_store.read_offset(MQ, ReadOffsetType.READ_FROM_MEMORY)
 
 
+class GatedListener:
+    """A concurrent listener that waits on ``gate`` before it succeeds, counting how many
+    wait at once (``running``, the peak in ``most``) and recording the offsets it consumed."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.running = 0
+        self.most = 0
+        self.seen: list[int] = []
+
+    async def listen(self, msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        """The listener itself (a bound coroutine method, so ConsumeService awaits it)."""
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        self.seen.extend(m.queue_offset for m in msgs)
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+
 def test_fake_consumer_fits_the_seam() -> None:
     side: ConsumerSide = FakeConsumer()
     assert side.max_reconsume_times() == 16
@@ -170,29 +190,16 @@ async def test_concurrent_batches_run_on_at_most_thread_max_workers() -> None:
     """Batches queue for consume_thread_max (2 here) workers: two listeners wait at once,
     the rest start as they finish, and every batch is acknowledged."""
     consumer = FakeConsumer()
-    gate = asyncio.Event()
-    running = 0
-    most = 0
-    seen: list[int] = []
-
-    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await gate.wait()
-        running -= 1
-        seen.extend(m.queue_offset for m in msgs)
-        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-    service = ConsumeService(consumer, listener, orderly=False)
+    listener = GatedListener()
+    service = ConsumeService(consumer, listener.listen, orderly=False)
     deliver(service, [0, 1, 2, 3, 4])
     for _ in range(5):
         await asyncio.sleep(0)
-    assert running == 2
-    gate.set()
+    assert listener.running == 2
+    listener.gate.set()
     await service.aclose()
-    assert most == 2
-    assert sorted(seen) == [0, 1, 2, 3, 4]
+    assert listener.most == 2
+    assert sorted(listener.seen) == [0, 1, 2, 3, 4]
     assert await committed(consumer) == 5
 
 

@@ -8,7 +8,26 @@ import asyncio
 
 from rocketq.client.consume_service import ConsumeConcurrentlyStatus, ConsumeService
 from rocketq.client.message import MessageExt
-from tests.unit.test_client_consume_service import FakeConsumer, committed, deliver
+from tests.unit.test_client_consume_service import (
+    FakeConsumer,
+    GatedListener,
+    committed,
+    deliver,
+)
+
+
+async def _turns(count: int) -> None:
+    """Let the event loop run ``count`` times round (no wall-clock wait)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def _gated_service() -> tuple[FakeConsumer, GatedListener, ConsumeService]:
+    """A concurrent ConsumeService of up to four workers whose listener waits on a gate."""
+    consumer = FakeConsumer()
+    consumer.config.consume_thread_max = 4
+    listener = GatedListener()
+    return consumer, listener, ConsumeService(consumer, listener.listen, orderly=False)
 
 
 async def test_a_listener_that_never_waits_runs_the_backlog_on_one_worker() -> None:
@@ -22,36 +41,20 @@ async def test_a_listener_that_never_waits_runs_the_backlog_on_one_worker() -> N
 
     service = ConsumeService(consumer, listener, orderly=False)
     deliver(service, list(range(100)))  # 100 batches of one
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await _turns(10)
     assert len(tasks) == 1
     assert await committed(consumer) == 100
     await service.aclose()
 
 
 async def test_listeners_that_wait_get_up_to_thread_max_workers() -> None:
-    consumer = FakeConsumer()
-    consumer.config.consume_thread_max = 4
-    gate = asyncio.Event()
-    running = 0
-    most = 0
-
-    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await gate.wait()
-        running -= 1
-        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-    service = ConsumeService(consumer, listener, orderly=False)
+    consumer, listener, service = _gated_service()
     deliver(service, list(range(20)))
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert running == 4
-    gate.set()
+    await _turns(20)
+    assert listener.running == 4
+    listener.gate.set()
     await service.aclose()
-    assert most == 4
+    assert listener.most == 4
     assert await committed(consumer) == 20
 
 
@@ -67,8 +70,7 @@ async def test_a_worker_left_without_batches_waits_and_takes_the_next_pull() -> 
     service = ConsumeService(consumer, listener, orderly=False)
     for first in (0, 10, 20):  # three pulls, each consumed before the next arrives
         deliver(service, list(range(first, first + 10)))
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await _turns(5)
     assert len(tasks) == 30
     assert len(set(tasks)) == 1  # one worker, parked between pulls, no Task per pull
     await service.aclose()
@@ -77,64 +79,34 @@ async def test_a_worker_left_without_batches_waits_and_takes_the_next_pull() -> 
 
 
 async def test_close_ends_parked_workers_at_once_and_a_restart_consumes_again() -> None:
-    consumer = FakeConsumer()
-    consumer.config.consume_thread_max = 4
-    gate = asyncio.Event()
-    seen: list[int] = []
-
-    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
-        await gate.wait()
-        seen.extend(m.queue_offset for m in msgs)
-        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-    service = ConsumeService(consumer, listener, orderly=False)
+    _consumer, listener, service = _gated_service()
     deliver(service, list(range(8)))
-    for _ in range(10):
-        await asyncio.sleep(0)
-    gate.set()  # four workers finish and park
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await _turns(10)
+    listener.gate.set()  # four workers finish and park
+    await _turns(10)
     assert len(service._idle) == 4
     await service.aclose()  # wakes them: nothing is left for the grace period to wait on
     assert len(service._tasks) == 0 and service._workers == 0
     service.start()
     deliver(service, [8, 9])
-    for _ in range(10):
-        await asyncio.sleep(0)
-    assert sorted(seen) == list(range(10))
+    await _turns(10)
+    assert sorted(listener.seen) == list(range(10))
     await service.aclose()
 
 
 async def test_parked_workers_are_woken_when_listeners_wait() -> None:
-    consumer = FakeConsumer()
-    consumer.config.consume_thread_max = 4
-    gate = asyncio.Event()
-    running = 0
-    most = 0
-
-    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await gate.wait()
-        running -= 1
-        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-    service = ConsumeService(consumer, listener, orderly=False)
+    consumer, listener, service = _gated_service()
     deliver(service, list(range(8)))  # the listeners wait: four workers start
-    for _ in range(20):
-        await asyncio.sleep(0)
-    gate.set()
-    for _ in range(20):
-        await asyncio.sleep(0)
+    await _turns(20)
+    listener.gate.set()
+    await _turns(20)
     assert len(service._idle) == 4  # done: all four parked
-    gate.clear()
-    most = 0
+    listener.gate.clear()
+    listener.most = 0
     deliver(service, list(range(8, 16)))  # they wait again: every parked worker takes one
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert running == 4
-    gate.set()
+    await _turns(20)
+    assert listener.running == 4
+    listener.gate.set()
     await service.aclose()
-    assert most == 4
+    assert listener.most == 4
     assert await committed(consumer) == 16
