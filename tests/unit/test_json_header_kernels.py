@@ -46,68 +46,60 @@ def _ext_values() -> st.SearchStrategy[Any]:
     return st.one_of(_odd_text, st.integers(-5, 5), st.none(), st.booleans())
 
 
+def _commands(
+    serialize_type: SerializeType,
+    language: st.SearchStrategy[Any],
+    remark: st.SearchStrategy[Any],
+    more_ext: tuple[st.SearchStrategy[Any], ...] = (),
+) -> st.SearchStrategy[RemotingCommand]:
+    """Commands whose every field may be odd (numbers past 64 bits, bools, odd texts, other
+    JSON types), written with ``serialize_type``; ``more_ext`` adds extFields choices."""
+    return st.builds(
+        RemotingCommand,
+        code=st.one_of(_numbers, st.just(_Code.SEND), st.booleans()),
+        language=language,
+        version=_numbers,
+        opaque=_numbers,
+        flag=_numbers,
+        remark=remark,
+        ext_fields=st.one_of(
+            st.none(),
+            st.dictionaries(_odd_text, _odd_text, max_size=6),
+            st.dictionaries(_odd_text, _ext_values(), max_size=4),
+            st.dictionaries(st.integers(0, 3), _odd_text, max_size=2),
+            *more_ext,
+        ),
+        body=st.one_of(st.none(), st.binary(max_size=6)),
+        serialize_type=st.just(serialize_type),
+    )
+
+
 @given(
-    code=st.one_of(_numbers, st.just(_Code.SEND), st.booleans()),
-    language=st.one_of(st.sampled_from(["JAVA", "PYTHON"]), _odd_text, st.none(), st.just(3)),
-    version=_numbers,
-    opaque=_numbers,
-    flag=_numbers,
-    remark=st.one_of(st.none(), _odd_text, st.just(7)),
-    ext=st.one_of(
-        st.none(),
-        st.dictionaries(_odd_text, _odd_text, max_size=6),
-        st.dictionaries(_odd_text, _ext_values(), max_size=4),
-        st.dictionaries(st.integers(0, 3), _odd_text, max_size=2),
-    ),
-    body=st.one_of(st.none(), st.binary(max_size=6)),
+    _commands(
+        SerializeType.JSON,
+        language=st.one_of(st.sampled_from(["JAVA", "PYTHON"]), _odd_text, st.none(), st.just(3)),
+        remark=st.one_of(st.none(), _odd_text, st.just(7)),
+    )
 )
 def test_json_headers_are_written_as_orjson_writes_them(
-    both: tuple[Kernels, Kernels],
-    code: Any,
-    language: Any,
-    version: Any,
-    opaque: Any,
-    flag: Any,
-    remark: Any,
-    ext: Any,
-    body: bytes | None,
+    both: tuple[Kernels, Kernels], cmd: RemotingCommand
 ) -> None:
     pure, compiled = both
-    cmd = RemotingCommand(code, language, version, opaque, flag, remark, ext, body)
     assert outcome_of(compiled.encode_parts, cmd) == outcome_of(pure.encode_parts, cmd)
 
 
 @given(
-    code=st.one_of(_numbers, st.just(_Code.SEND), st.booleans()),
-    language=st.one_of(st.sampled_from(["JAVA", "PYTHON", "NOPE"]), st.none(), st.just([])),
-    version=_numbers,
-    opaque=_numbers,
-    flag=_numbers,
-    remark=st.one_of(st.none(), _odd_text, st.just(7), st.just("")),
-    ext=st.one_of(
-        st.none(),
-        st.dictionaries(_odd_text, _odd_text, max_size=6),
-        st.dictionaries(_odd_text, _ext_values(), max_size=4),
-        st.dictionaries(st.integers(0, 3), _odd_text, max_size=2),
-        st.just({"k" * 0x8000: "v"}),
-    ),
-    body=st.one_of(st.none(), st.binary(max_size=6)),
+    _commands(
+        SerializeType.ROCKETMQ,
+        language=st.one_of(st.sampled_from(["JAVA", "PYTHON", "NOPE"]), st.none(), st.just([])),
+        remark=st.one_of(st.none(), _odd_text, st.just(7), st.just("")),
+        more_ext=(st.just({"k" * 0x8000: "v"}),),
+    )
 )
 def test_rocketmq_headers_are_written_as_the_reference_writes_them(
-    both: tuple[Kernels, Kernels],
-    code: Any,
-    language: Any,
-    version: Any,
-    opaque: Any,
-    flag: Any,
-    remark: Any,
-    ext: Any,
-    body: bytes | None,
+    both: tuple[Kernels, Kernels], cmd: RemotingCommand
 ) -> None:
     pure, compiled = both
-    cmd = RemotingCommand(
-        code, language, version, opaque, flag, remark, ext, body, SerializeType.ROCKETMQ
-    )
     assert outcome_of(compiled.encode_parts, cmd) == outcome_of(pure.encode_parts, cmd)
 
 
