@@ -70,6 +70,33 @@ def addr_of(server: RemotingServer) -> str:
     return f"127.0.0.1:{server.port}"
 
 
+def never_answer(server: RemotingServer) -> asyncio.Event:
+    """Register a NEVER processor that holds every request on an event nobody sets (it is
+    never answered); the returned event is set once a request reached it."""
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def hang(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
+        started.set()
+        await never.wait()
+        return cmd.make_response()
+
+    server.processors.register(NEVER, hang)
+    return started
+
+
+async def hung_call(
+    server: RemotingServer, client: RemotingClient
+) -> asyncio.Future[RemotingCommand]:
+    """A NEVER request from ``client`` (timeout 30 s) that the server holds, once it holds it."""
+    started = never_answer(server)
+    call = asyncio.ensure_future(
+        client.invoke(addr_of(server), RemotingCommand.request(NEVER), timeout=30)
+    )
+    await started.wait()
+    return call
+
+
 async def read_commands(reader: asyncio.StreamReader, count: int) -> list[RemotingCommand]:
     """Read from a raw socket until ``count`` commands arrived."""
     decoder = FrameDecoder()
@@ -306,13 +333,7 @@ async def test_server_initiated_requests_use_client_processors(server: RemotingS
 
 
 async def test_invoke_timeout(server: RemotingServer, client: RemotingClient) -> None:
-    never = asyncio.Event()
-
-    async def silent(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        await never.wait()  # nobody sets it: this request is never answered
-        return cmd.make_response()
-
-    server.processors.register(NEVER, silent)
+    never_answer(server)
     with pytest.raises(RemotingTimeoutError, match="timeout"):
         await client.invoke(addr_of(server), RemotingCommand.request(NEVER), timeout=0.05)
     # the connection is still usable afterwards
@@ -331,14 +352,8 @@ async def test_short_timeout_expires_behind_long_ones_and_answers_still_match(
         await release.wait()
         return cmd.make_response(remark="late")
 
-    never = asyncio.Event()
-
-    async def silent(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        await never.wait()
-        return cmd.make_response()
-
     server.processors.register(ORDERED, held)
-    server.processors.register(NEVER, silent)
+    never_answer(server)
     addr = addr_of(server)
     long_calls = [
         asyncio.ensure_future(client.invoke(addr, RemotingCommand.request(ORDERED), timeout=30))
@@ -358,13 +373,7 @@ async def test_answered_requests_behind_a_held_one_are_dropped(
 ) -> None:
     """A request held at the head of its deadline bucket (a long-polling pull) does not
     keep thousands of answered ones behind it."""
-    never = asyncio.Event()
-
-    async def silent(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        await never.wait()
-        return cmd.make_response()
-
-    server.processors.register(NEVER, silent)
+    never_answer(server)
     addr = addr_of(server)
     held = asyncio.ensure_future(client.invoke(addr, RemotingCommand.request(NEVER), timeout=30))
     for _ in range(5):
@@ -431,18 +440,8 @@ async def test_bad_address_is_connect_error(client: RemotingClient) -> None:
 async def test_server_closing_connection_fails_pending(
     server: RemotingServer, client: RemotingClient
 ) -> None:
-    started = asyncio.Event()
-    never = asyncio.Event()
-
-    async def hang(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        started.set()
-        await never.wait()
-        return cmd.make_response()
-
-    server.processors.register(NEVER, hang)
+    call = await hung_call(server, client)
     addr = addr_of(server)
-    call = asyncio.ensure_future(client.invoke(addr, RemotingCommand.request(NEVER), timeout=30))
-    await started.wait()
     (conn,) = server.connections
     conn.close("test closes it")
     with pytest.raises(RemotingSendRequestError):
@@ -470,20 +469,8 @@ async def test_answer_written_before_close_is_delivered(
 
 
 async def test_client_close_fails_pending(server: RemotingServer) -> None:
-    started = asyncio.Event()
-    never = asyncio.Event()
-
-    async def hang(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        started.set()
-        await never.wait()
-        return cmd.make_response()
-
-    server.processors.register(NEVER, hang)
     client = RemotingClient()
-    call = asyncio.ensure_future(
-        client.invoke(addr_of(server), RemotingCommand.request(NEVER), timeout=30)
-    )
-    await started.wait()
+    call = await hung_call(server, client)
     await client.aclose()
     with pytest.raises(RemotingSendRequestError):
         await call
@@ -494,18 +481,8 @@ async def test_client_close_fails_pending(server: RemotingServer) -> None:
 async def test_cancelled_invoke_leaves_no_pending_entry(
     server: RemotingServer, client: RemotingClient
 ) -> None:
-    started = asyncio.Event()
-    never = asyncio.Event()
-
-    async def hang(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        started.set()
-        await never.wait()
-        return cmd.make_response()
-
-    server.processors.register(NEVER, hang)
+    call = await hung_call(server, client)
     addr = addr_of(server)
-    call = asyncio.ensure_future(client.invoke(addr, RemotingCommand.request(NEVER), timeout=30))
-    await started.wait()
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
@@ -533,13 +510,7 @@ async def test_invoke_async_callback(server: RemotingServer, client: RemotingCli
 async def test_invoke_async_coroutine_callback_and_error(
     server: RemotingServer, client: RemotingClient
 ) -> None:
-    never = asyncio.Event()
-
-    async def silent(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
-        await never.wait()
-        return cmd.make_response()
-
-    server.processors.register(NEVER, silent)
+    never_answer(server)
     results: asyncio.Queue[tuple[RemotingCommand | None, BaseException | None]] = asyncio.Queue()
 
     async def callback(response: RemotingCommand | None, error: BaseException | None) -> None:
