@@ -12,7 +12,7 @@ header those would refuse - is decoded by ``codec.decode_frame`` as before, so e
 their wording stay the general path's. :meth:`PlainSend.command` gives the full command
 back when the processor takes the general path after all.
 
-``decode_send_frame`` and ``SendFrameDecoder`` (``codec.FrameDecoder`` with that per-frame
+``decode_send_frame`` and ``SendFrameDecoder`` (``codec.FrameSplitter`` with that per-frame
 step) have compiled twins in ``_kernels.pyx`` (DESIGN principle 19); the code here is their
 reference.
 """
@@ -23,7 +23,6 @@ import struct
 from dataclasses import dataclass
 
 from rocketq.common import speedups
-from rocketq.common.errors import ProtocolError
 from rocketq.common.message import MessageConst, decode_properties, encode_properties
 from rocketq.common.record import Address, StoredMessage, sent_message
 from rocketq.remoting import codec
@@ -154,50 +153,14 @@ def _decode_send_frame(frame: bytes | memoryview) -> RemotingCommand:
 
 
 @speedups.twin
-class SendFrameDecoder:
+class SendFrameDecoder(codec.FrameSplitter):
     """``codec.FrameDecoder`` whose frames go through :func:`decode_send_frame`: the same
-    splitting, limits and errors; plain sends come out as :class:`PlainSend`."""
+    splitting, limits and errors (``codec.FrameSplitter``'s); plain sends come out as
+    :class:`PlainSend`."""
 
-    __slots__ = ("_buf", "_error", "_max", "_need")
+    __slots__ = ()
 
-    def __init__(self, max_frame_length: int = codec.DEFAULT_MAX_FRAME_LENGTH) -> None:
-        self._buf = bytearray()
-        self._max = max_frame_length
-        self._need = 0  # total length of the frame being waited for, 0 if unknown
-        self._error: str | None = None
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held that do not yet form a whole frame."""
-        return len(self._buf)
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[RemotingCommand]:
-        """Add bytes; return the commands completed by them, in order."""
-        if self._error is not None:
-            raise ProtocolError(f"decoder already failed: {self._error}")
-        buf = self._buf
-        buf += data
-        if len(buf) < 4 or (self._need and len(buf) < self._need):
-            return []
-        out: list[RemotingCommand] = []
-        pos = 0
-        end = len(buf)
-        try:
-            while end - pos >= 4:
-                (total,) = _UINT.unpack_from(buf, pos)
-                if total < 4 or total > self._max:
-                    raise ProtocolError(f"frame length {total} outside [4, {self._max}]")
-                if end - pos - 4 < total:
-                    break
-                out.append(_decode_send_frame(bytes(buf[pos + 4 : pos + 4 + total])))
-                pos += 4 + total
-        except ProtocolError as exc:
-            self._error = str(exc)
-            raise
-        if pos:
-            del buf[:pos]
-        self._need = 4 + int.from_bytes(buf[:4], "big") if len(buf) >= 4 else 0
-        return out
+    _decode_one = staticmethod(_decode_send_frame)
 
 
 @speedups.twin

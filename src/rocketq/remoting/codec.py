@@ -38,6 +38,7 @@ __all__ = [
     "FIELD_STR",
     "FieldPlan",
     "FrameDecoder",
+    "FrameSplitter",
     "coerce_ext_fields",
     "decode_frame",
     "encode",
@@ -382,17 +383,24 @@ def _decode_frame(frame: bytes | memoryview) -> RemotingCommand:
     return cmd
 
 
-@speedups.twin
-class FrameDecoder:
+class FrameSplitter:
     """Accumulates bytes and yields every complete command they hold.
 
     A frame may arrive split across many reads, and one read may hold many frames.
     A frame whose length is impossible or above ``max_frame_length`` raises
     ``ProtocolError``: the caller closes that one connection. After that the stream
     position is lost, so the decoder stays failed: every later ``feed`` raises too.
+
+    Each whole frame goes through ``_decode_one``: :class:`FrameDecoder`'s is
+    ``decode_frame``'s reference; a subclass names its own (``plain_send.SendFrameDecoder``),
+    and the splitting stays here, once (the compiled twins share ``_frames.pxi`` so).
     """
 
     __slots__ = ("_buf", "_error", "_max", "_need")
+
+    # The per-frame decode: a frame without its total length, as a view into the buffer
+    # that it must not keep, to its command; a bad frame raises ProtocolError.
+    _decode_one = staticmethod(_decode_frame)
 
     def __init__(self, max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH) -> None:
         self._buf = bytearray()
@@ -418,6 +426,7 @@ class FrameDecoder:
         pos = 0
         end = len(buf)
         view = memoryview(buf)
+        decode = self._decode_one
         try:
             while end - pos >= 4:
                 (total,) = _UINT.unpack_from(view, pos)
@@ -427,7 +436,7 @@ class FrameDecoder:
                     )
                 if end - pos - 4 < total:
                     break
-                out.append(_decode_frame(view[pos + 4 : pos + 4 + total]))
+                out.append(decode(view[pos + 4 : pos + 4 + total]))
                 pos += 4 + total
         except ProtocolError as exc:
             self._error = str(exc)
@@ -438,6 +447,14 @@ class FrameDecoder:
             del buf[:pos]
         self._need = 4 + int.from_bytes(buf[:4], "big") if len(buf) >= 4 else 0
         return out
+
+
+@speedups.twin
+class FrameDecoder(FrameSplitter):
+    """:class:`FrameSplitter` decoding every frame as ``decode_frame`` does: the decoder of
+    every connection (``Connection``) unless its processor table names another."""
+
+    __slots__ = ()
 
 
 # ---------------------------------------------------------------------------------------------
