@@ -30,6 +30,20 @@ def _gated_service() -> tuple[FakeConsumer, GatedListener, ConsumeService]:
     return consumer, listener, ConsumeService(consumer, listener.listen, orderly=False)
 
 
+async def _four_wait_then_all_commit(
+    consumer: FakeConsumer, listener: GatedListener, service: ConsumeService, offsets: list[int]
+) -> None:
+    """Deliver ``offsets`` (one batch each): four listeners wait at once, never more, and
+    once the gate opens and the service closes the offset after the last is committed."""
+    deliver(service, offsets)
+    await _turns(20)
+    assert listener.running == 4
+    listener.gate.set()
+    await service.aclose()
+    assert listener.most == 4
+    assert await committed(consumer) == offsets[-1] + 1
+
+
 async def test_a_listener_that_never_waits_runs_the_backlog_on_one_worker() -> None:
     consumer = FakeConsumer()
     consumer.config.consume_thread_max = 8
@@ -49,13 +63,7 @@ async def test_a_listener_that_never_waits_runs_the_backlog_on_one_worker() -> N
 
 async def test_listeners_that_wait_get_up_to_thread_max_workers() -> None:
     consumer, listener, service = _gated_service()
-    deliver(service, list(range(20)))
-    await _turns(20)
-    assert listener.running == 4
-    listener.gate.set()
-    await service.aclose()
-    assert listener.most == 4
-    assert await committed(consumer) == 20
+    await _four_wait_then_all_commit(consumer, listener, service, list(range(20)))
 
 
 async def test_a_worker_left_without_batches_waits_and_takes_the_next_pull() -> None:
@@ -103,10 +111,5 @@ async def test_parked_workers_are_woken_when_listeners_wait() -> None:
     assert len(service._idle) == 4  # done: all four parked
     listener.gate.clear()
     listener.most = 0
-    deliver(service, list(range(8, 16)))  # they wait again: every parked worker takes one
-    await _turns(20)
-    assert listener.running == 4
-    listener.gate.set()
-    await service.aclose()
-    assert listener.most == 4
-    assert await committed(consumer) == 16
+    # they wait again: every parked worker takes one
+    await _four_wait_then_all_commit(consumer, listener, service, list(range(8, 16)))
