@@ -8,13 +8,15 @@ Cython and the machine's own C compiler. No compiler, no Python headers: a warni
 rocketq runs on its pure-Python modules, which stay the reference.
 
 Run as a script (``python hatch_build.py --inplace``, what ``make`` does) it only compiles
-the kernels, and only those older than their ``.pyx``; hatchling is not needed then.
+the kernels, and only those older than their ``.pyx`` or a ``.pxi`` it includes; hatchling
+is not needed then.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -34,6 +36,9 @@ KERNELS = tuple(
     ROOT / "src" / "rocketq" / package / "_kernels.pyx"
     for package in ("common", "remoting", "store", "broker")
 )
+# A kernel's Cython ``include "<file>"`` lines (a path relative to the .pyx): the files its
+# build reads besides the .pyx (remoting/_frames.pxi, included by two kernels).
+INCLUDE = re.compile(r'^include\s+"([^"]+)"', re.MULTILINE)
 # Seconds a compile may take before it counts as failed (gcc -O2 takes ~10 s here).
 COMPILE_TIMEOUT = 300
 
@@ -41,6 +46,11 @@ COMPILE_TIMEOUT = 300
 def extension_path(pyx: Path) -> Path:
     """Where the compiled module of ``pyx`` goes: beside it, with this Python's suffix."""
     return pyx.with_suffix(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+
+
+def kernel_sources(pyx: Path) -> list[Path]:
+    """``pyx`` and the files it includes: a change to any of them makes its build stale."""
+    return [pyx, *(pyx.parent / name for name in INCLUDE.findall(pyx.read_text()))]
 
 
 def compile_kernel(pyx: Path) -> Path:
@@ -77,7 +87,8 @@ def compile_kernel(pyx: Path) -> Path:
 
 
 def build_kernels(force: bool = False) -> list[Path]:
-    """Compile every kernel whose extension is missing or older than its ``.pyx``.
+    """Compile every kernel whose extension is missing or older than its ``.pyx`` or a file
+    that ``.pyx`` includes.
 
     Returns the extension modules present afterwards. A kernel that cannot be compiled
     (no compiler, no Cython, no headers) is reported on stderr and skipped.
@@ -87,7 +98,8 @@ def build_kernels(force: bool = False) -> list[Path]:
         out = extension_path(pyx)
         if not pyx.exists():
             continue
-        if force or not out.exists() or out.stat().st_mtime < pyx.stat().st_mtime:
+        newest = max(path.stat().st_mtime for path in kernel_sources(pyx))
+        if force or not out.exists() or out.stat().st_mtime < newest:
             try:
                 compile_kernel(pyx)
             except (OSError, subprocess.SubprocessError) as exc:

@@ -10,7 +10,6 @@ to ``codec.decode_frame``.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.object cimport Py_TYPE, PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
@@ -24,7 +23,6 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
 
 DEFAULT_MAX_FRAME_LENGTH = codec.DEFAULT_MAX_FRAME_LENGTH
-cdef uint32_t MIN_TOTAL_LENGTH = 4
 cdef uint32_t HEADER_LEN_MASK = 0xFFFFFF
 cdef int SEND_V2 = RequestCode.SEND_MESSAGE_V2
 cdef uint32_t ROCKETMQ = SerializeType.ROCKETMQ
@@ -258,66 +256,17 @@ def decode_send_frame(frame):
     return plain if plain is not None else _decode_frame(frame)
 
 
-cdef class SendFrameDecoder:
+include "../remoting/_frames.pxi"  # _FrameSplitter: codec.FrameSplitter, the splitting loop
+
+
+cdef class SendFrameDecoder(_FrameSplitter):
     """``codec.FrameDecoder`` whose frames go through ``decode_send_frame``."""
 
-    cdef bytearray _buf
-    cdef Py_ssize_t _max
-    cdef Py_ssize_t _need
-    cdef object _error
-
-    def __init__(self, max_frame_length=DEFAULT_MAX_FRAME_LENGTH):
-        self._buf = bytearray()
-        self._max = max_frame_length
-        self._need = 0
-        self._error = None
-
-    @property
-    def buffered(self):
-        """Bytes held that do not yet form a whole frame."""
-        return len(self._buf)
-
-    def feed(self, data):
-        """Add bytes; return the commands completed by them, in order."""
-        if self._error is not None:
-            raise ProtocolError(f"decoder already failed: {self._error}")
-        cdef bytearray buf = self._buf
-        buf += data
-        cdef Py_ssize_t end = len(buf)
-        if end < 4 or (self._need and end < self._need):
-            return []
-        cdef list out = []
-        cdef Py_ssize_t pos = 0
-        cdef uint32_t total
-        cdef Py_buffer view
-        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)  # pins buf until released
-        cdef const uint8_t* p = <const uint8_t*>view.buf
-        try:
-            while end - pos >= 4:
-                total = _get32(p + pos)
-                if total < MIN_TOTAL_LENGTH or total > self._max:
-                    raise ProtocolError(
-                        f"frame length {total} outside [{MIN_TOTAL_LENGTH}, {self._max}]"
-                    )
-                if end - pos - 4 < total:
-                    break
-                cmd = _decode_send(p + pos + 4, total)
-                if cmd is None:
-                    cmd = _decode_frame(PyBytes_FromStringAndSize(<const char*>p + pos + 4, total))
-                out.append(cmd)
-                pos += 4 + total
-        except ProtocolError as exc:
-            self._error = str(exc)
-            raise
-        finally:
-            PyBuffer_Release(&view)
-        if pos:
-            del buf[:pos]
-        if len(buf) >= 4:
-            self._need = 4 + _get32(<const uint8_t*>PyByteArray_AS_STRING(buf))
-        else:
-            self._need = 0
-        return out
+    cdef object _decode_one(self, const uint8_t* p, Py_ssize_t length):
+        cmd = _decode_send(p, length)
+        if cmd is None:
+            cmd = _decode_frame(PyBytes_FromStringAndSize(<const char*>p, length))
+        return cmd
 
 
 # --- the StoredMessage of a plain send ----------------------------------------------------

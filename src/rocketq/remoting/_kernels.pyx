@@ -13,7 +13,6 @@ reports.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t
 from libc.string cimport memchr, memcmp, memcpy
@@ -42,7 +41,6 @@ cdef extern from "Python.h":
 
 # codec.py's constants.
 DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024
-cdef uint32_t MIN_TOTAL_LENGTH = 4
 cdef uint32_t HEADER_LEN_MASK = 0xFFFFFF
 # code i16, language u8, version i16, opaque i32, flag i32 (codec._RMQ_FIXED)
 cdef Py_ssize_t RMQ_FIXED_SIZE = 13
@@ -608,69 +606,15 @@ def decode_frame(frame):
         PyBuffer_Release(&view)
 
 
-cdef class FrameDecoder:
-    """Accumulates bytes and yields every complete command they hold.
+include "_frames.pxi"  # _FrameSplitter: the splitting loop, shared with broker/_kernels.pyx
 
-    Same contract as the reference ``codec.FrameDecoder``: a bad frame raises
-    ``ProtocolError`` and every later ``feed`` raises too.
-    """
 
-    cdef bytearray _buf
-    cdef Py_ssize_t _max
-    cdef Py_ssize_t _need
-    cdef object _error
+cdef class FrameDecoder(_FrameSplitter):
+    """Accumulates bytes and yields every complete command they hold, each decoded as
+    ``decode_frame`` does (the reference ``codec.FrameDecoder``'s contract)."""
 
-    def __init__(self, max_frame_length=DEFAULT_MAX_FRAME_LENGTH):
-        self._buf = bytearray()
-        self._max = max_frame_length
-        self._need = 0
-        self._error = None
-
-    @property
-    def buffered(self):
-        """Bytes held that do not yet form a whole frame."""
-        return len(self._buf)
-
-    def feed(self, data):
-        """Add bytes; return the commands completed by them, in order."""
-        if self._error is not None:
-            raise ProtocolError(f"decoder already failed: {self._error}")
-        cdef bytearray buf = self._buf
-        buf += data
-        cdef Py_ssize_t end = len(buf)
-        if end < 4 or (self._need and end < self._need):
-            return []
-        cdef list out = []
-        cdef Py_ssize_t pos = 0
-        cdef uint32_t total
-        # A buffer export pins the bytearray (it cannot be resized under p) until released,
-        # as the reference's memoryview does.
-        cdef Py_buffer view
-        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
-        cdef const uint8_t* p = <const uint8_t*>view.buf
-        try:
-            while end - pos >= 4:
-                total = _get32(p + pos)
-                if total < MIN_TOTAL_LENGTH or total > self._max:
-                    raise ProtocolError(
-                        f"frame length {total} outside [{MIN_TOTAL_LENGTH}, {self._max}]"
-                    )
-                if end - pos - 4 < total:
-                    break
-                out.append(_decode(p + pos + 4, total))
-                pos += 4 + total
-        except ProtocolError as exc:
-            self._error = str(exc)
-            raise
-        finally:
-            PyBuffer_Release(&view)
-        if pos:
-            del buf[:pos]
-        if len(buf) >= 4:
-            self._need = 4 + _get32(<const uint8_t*>PyByteArray_AS_STRING(buf))
-        else:
-            self._need = 0
-        return out
+    cdef object _decode_one(self, const uint8_t* p, Py_ssize_t length):
+        return _decode(p, length)
 
 
 # --- encoding -----------------------------------------------------------------------------
