@@ -173,6 +173,18 @@ def test_decoders_fail_on_a_bad_length_and_stay_failed(total: int) -> None:
             decoder.feed(b"")
 
 
+def test_decoders_fail_on_a_frame_their_decode_refuses_and_stay_failed() -> None:
+    # The error is the per-frame decode's (codec.FrameSplitter's hook), kept by the splitting.
+    bad = b"\x07\x00\x00\x01xxxxx"  # serialize type 7
+    for cls in _decoders():
+        decoder = cls()
+        with pytest.raises(ProtocolError, match="unknown serialize type 7"):
+            decoder.feed(struct.pack(">I", len(bad)) + bad)
+        with pytest.raises(ProtocolError, match="already failed: unknown serialize type 7"):
+            decoder.feed(_frame(FIELDS))
+        assert decoder.buffered == 4 + len(bad)  # a failed decoder takes no more bytes
+
+
 def test_the_module_names_are_the_active_twins() -> None:
     module = speedups.load_kernels("rocketq.broker._kernels")
     if module is None:
