@@ -195,3 +195,32 @@ async def test_a_sender_that_stopped_costs_one_capped_wait() -> None:
     finally:
         await asyncio.to_thread(held.committer.stop)
     assert held.rounds == [100, 250]
+
+
+async def test_with_idle_flush_it_syncs_what_nobody_asked_for() -> None:
+    loop = asyncio.get_running_loop()
+    dirty = {"end": 0}
+    reported: list[tuple[int, int, bool]] = []
+    synced = asyncio.Event()
+
+    def flush() -> int:
+        return dirty["end"]  # everything written so far is on disk after this
+
+    def done(target: int, flushed: int, ok: bool) -> None:
+        reported.append((target, flushed, ok))
+        if flushed >= 700:
+            synced.set()
+
+    quiet = GroupCommitThread(flush, done, loop)  # without idle_flush_s: only when asked
+    idle = GroupCommitThread(flush, done, loop, idle_flush_s=0.001)
+    quiet.start()
+    idle.start()
+    try:
+        dirty["end"] = 700  # appended, nobody asks (a slave's copy of its master's log)
+        await asyncio.wait_for(synced.wait(), WAIT_S)
+    finally:
+        await asyncio.to_thread(quiet.stop)
+        await asyncio.to_thread(idle.stop)
+    assert (700, 700, True) in reported
+    assert quiet.rounds == 0 and idle.rounds == 0  # idle syncs are not request rounds
+    assert len([r for r in reported if r[1] == 700]) == 1  # reported once, not every 1 ms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -194,6 +195,29 @@ async def test_illegal_messages(tmp_path: Path, topic: str) -> None:
         assert (await store.put_message(huge)).status is PutMessageStatus.MESSAGE_ILLEGAL
     finally:
         await store.aclose()
+
+
+async def test_a_sync_flush_slave_syncs_what_it_copies(tmp_path: Path) -> None:
+    # No send asks a slave's group commit for a sync: it syncs the copy all the same
+    # (GroupCommitService flushes every 10 ms), so the flushed offset reaches the end.
+    master = DefaultMessageStore(make_config(tmp_path / "m"))
+    slave = DefaultMessageStore(make_config(tmp_path / "s", flush_disk_type="SYNC_FLUSH"))
+    await master.start()
+    await slave.start()
+    try:
+        for i in range(5):
+            await master.put_message(msg(queue_id=0, body=bytes(300), keys=f"key{i}"))
+        end = master.commit_log.max_offset()
+        with master.commit_log.get_data(0, end) as view:
+            assert slave.append_to_commit_log(0, bytes(view))
+        for _ in range(500):
+            if slave.commit_log.queue.flushed_where >= end:
+                break
+            await asyncio.sleep(0.01)
+        assert slave.commit_log.queue.flushed_where == end
+    finally:
+        await master.aclose()
+        await slave.aclose()
 
 
 async def test_slave_appends_master_bytes_and_dispatches(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from rocketq.common.tasks import TaskOwner
 from rocketq.store.commit_log import CommitLog
 from rocketq.store.config import SYNC_FLUSH, StoreConfig
-from rocketq.store.group_commit import GroupCommitThread
+from rocketq.store.group_commit import IDLE_FLUSH_S, GroupCommitThread
 
 __all__ = ["CommitLogFlushService"]
 
@@ -58,8 +58,9 @@ class CommitLogFlushService:
         """Start the group commit thread (SYNC_FLUSH) or the periodic flush loop."""
         if self.sync:
             self._committer = GroupCommitThread(
-                lambda: self.commit_log.flush(0), self._synced, asyncio.get_running_loop()
-            )
+                lambda: self.commit_log.flush(0), self._synced, asyncio.get_running_loop(),
+                idle_flush_s=IDLE_FLUSH_S,
+            )  # fmt: skip
             self._committer.start()
         else:
             self._tasks.spawn(self._realtime_loop(), "commitlog-flush")

@@ -17,6 +17,10 @@ during its sync: the senders' concurrency), for at most as long as that sync too
 at ``max_gather_s``, :data:`MAX_GATHER_S` by default). A lone sender (one outstanding)
 never waits; senders that stop cost one capped wait, after which the expectation follows
 the lower count.
+
+With ``idle_flush_s`` the thread also syncs when nobody asked for that long, as
+``GroupCommitService`` does every 10 ms: bytes appended without a request (a slave's copy
+of its master's log, an append that does not wait for the disk) reach it too.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["GroupCommitThread"]
+__all__ = ["IDLE_FLUSH_S", "GroupCommitThread"]
 
 log = logging.getLogger("rocketq.store")
 
@@ -36,6 +40,8 @@ log = logging.getLogger("rocketq.store")
 # 0.1-1 ms, on a spinning disk several; waiting longer than this for a sender that may
 # have stopped costs more latency than a second sync would.
 MAX_GATHER_S: Final = 0.002
+# GroupCommitService#run: waitForRunning(10), then a flush whether or not anyone asked.
+IDLE_FLUSH_S: Final = 0.010
 
 
 class GroupCommitThread:
@@ -45,7 +51,9 @@ class GroupCommitThread:
     in ``fdatasync``); ``done(target, flushed, ok)`` is called on ``loop`` after each
     round: every offset up to ``target`` was asked for before that round began.
     ``max_gather_s`` caps a round's wait for the requests it expects; ``clock`` (seconds,
-    monotonic) times the syncs and those waits.
+    monotonic) times the syncs and those waits; ``idle_flush_s`` (None: never) is how long
+    the thread waits for a request before it syncs what is dirty all the same (reported
+    with ``done(flushed, flushed, True)`` when that moved the flushed offset).
     """
 
     def __init__(
@@ -55,8 +63,11 @@ class GroupCommitThread:
         loop: asyncio.AbstractEventLoop,
         max_gather_s: float = MAX_GATHER_S,
         clock: Callable[[], float] = time.monotonic,
+        idle_flush_s: float | None = None,
     ) -> None:
         self._flush = flush
+        self._idle_flush_s = idle_flush_s
+        self._idle_flushed = -1  # the offset the last idle sync reported
         self._max_gather_s = max_gather_s
         self._clock = clock
         self._done = done
@@ -100,12 +111,16 @@ class GroupCommitThread:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._asked <= self._served and not self._stopping:
-                    self._cond.wait()
-                if self._asked <= self._served:  # stopping with nothing left
+                idle = self._wait_for_work()
+                if idle is None:  # stopping with nothing left
                     return
-                self._gather()
-                target, carried, self._count = self._asked, self._count, 0
+                if not idle:
+                    self._gather()
+                    target, carried, self._count = self._asked, self._count, 0
+            if idle:
+                if not self._idle_round():
+                    return
+                continue
             began = self._clock()
             ok, flushed = self._sync(target)
             with self._cond:
@@ -118,6 +133,31 @@ class GroupCommitThread:
                 self._loop.call_soon_threadsafe(self._done, target, flushed, ok)
             except RuntimeError:  # the loop closed under us: nobody waits any more
                 return
+
+    def _wait_for_work(self) -> bool | None:
+        """(Lock held.) False once a request is waiting; True when ``idle_flush_s`` passed
+        without one; None when stopping with nothing left to sync."""
+        while self._asked <= self._served and not self._stopping:
+            if not self._cond.wait(self._idle_flush_s) and self._asked <= self._served:
+                return True  # timed out (only with idle_flush_s) and still nothing asked
+        return None if self._asked <= self._served else False
+
+    def _idle_round(self) -> bool:
+        """Sync what is dirty although nobody asked; report it when that moved the flushed
+        offset. False when the loop is gone (the thread ends)."""
+        try:
+            flushed = self._flush()
+        except Exception:
+            log.exception("commitlog idle flush failed")
+            return True
+        if flushed <= self._idle_flushed:
+            return True
+        self._idle_flushed = flushed
+        try:
+            self._loop.call_soon_threadsafe(self._done, flushed, flushed, True)
+        except RuntimeError:  # the loop closed under us: nobody waits any more
+            return False
+        return True
 
     def _gather(self) -> None:
         """Before a round is cut (lock held): wait until the requests expected are in, at
