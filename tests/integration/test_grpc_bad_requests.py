@@ -86,3 +86,20 @@ async def test_grpc_errors_are_not_raised(served: Served) -> None:  # noqa: F811
         "QueryRoute", svc.QueryRouteRequest(topic=pb.Resource(name="GT")), svc.QueryRouteResponse
     )
     assert route.status.code == pb.Code.OK
+
+
+async def test_property_control_characters_get_a_status(served: Served) -> None:  # noqa: F811
+    # SendMessageActivity refuses a user property whose key or value holds a control
+    # character with ILLEGAL_MESSAGE_PROPERTY_KEY (for a value too); a clean one is stored.
+    _broker, _server, client = served
+    cases = [({"a\x01b": "v"}, pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY),
+             ({"k": "a\x01b"}, pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY),
+             ({"k": "a\x02b"}, pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY),
+             ({"color": "red"}, pb.Code.OK)]  # fmt: skip
+    for i, (props, code) in enumerate(cases):
+        msg = _message(10 + i)
+        msg.user_properties.update(props)
+        request = svc.SendMessageRequest(messages=[msg])
+        answer = await client.call("SendMessage", request, svc.SendMessageResponse)
+        assert (answer.status.code, answer.entries[0].status.code) == (code, code), props
+        assert answer.entries[0].message_id == msg.system_properties.message_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 
 import pytest
 
@@ -98,6 +99,22 @@ def test_gzip_body_is_stored_plain() -> None:
     assert stored_from_pb(msg, 0, ("1.2.3.4", 1), "C", MAX_BODY).body == b"zipped"
 
 
+def _set(msg: pb.Message, field: str, value: str) -> None:
+    setattr(msg.system_properties, field, value)
+
+
+# A control character (Character.isISOControl) where the proxy refuses one; a message id is
+# not checked by the proxy, but its 0x02 would break the stored properties string.
+_CONTROL_CHANGES: dict[str, Callable[[pb.Message], None]] = {
+    "key_control": lambda m: m.user_properties.update({"a\x01b": "v"}),
+    "value_control": lambda m: m.user_properties.update({"color": "re\x7fd"}),
+    "tag_control": lambda m: _set(m, "tag", "T\x02"),
+    "keys_control": lambda m: m.system_properties.keys.append("k\x00"),
+    "group_control": lambda m: _set(m, "message_group", "g\x9f"),
+    "id_separator": lambda m: _set(m, "message_id", "01AB\x02CD"),
+}
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -106,6 +123,12 @@ def test_gzip_body_is_stored_plain() -> None:
         ("big_body", pb.Code.MESSAGE_BODY_TOO_LARGE),
         ("no_id", pb.Code.ILLEGAL_MESSAGE_ID),
         ("bad_tag", pb.Code.ILLEGAL_MESSAGE_TAG),
+        ("key_control", pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY),
+        ("value_control", pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY),  # the proxy's code for both
+        ("tag_control", pb.Code.ILLEGAL_MESSAGE_TAG),
+        ("keys_control", pb.Code.ILLEGAL_MESSAGE_KEY),
+        ("group_control", pb.Code.ILLEGAL_MESSAGE_GROUP),
+        ("id_separator", pb.Code.BAD_REQUEST),
     ],
 )
 def test_bad_producer_messages(change: str, code: int) -> None:
@@ -118,6 +141,8 @@ def test_bad_producer_messages(change: str, code: int) -> None:
         msg.body = b"x" * 11
     elif change == "no_id":
         msg.system_properties.message_id = ""
+    elif change in _CONTROL_CHANGES:
+        _CONTROL_CHANGES[change](msg)
     else:
         msg.system_properties.tag = "A||B"
     with pytest.raises(BadMessage) as info:
@@ -132,3 +157,11 @@ def test_service_has_every_rpc_of_the_5x_protocol() -> None:
     assert streaming["Telemetry"] == (True, True)
     assert streaming["ReceiveMessage"] == (False, True)
     assert len(streaming) == 17
+
+
+def test_control_characters_are_javas_iso_controls() -> None:
+    from rocketq.broker.grpc.convert import has_control_character
+
+    controls = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]]
+    assert all(has_control_character(f"a{c}b") for c in controls)
+    assert not any(has_control_character(c) for c in (" ", "~", "\xa0", "é", "\u2028", "中"))

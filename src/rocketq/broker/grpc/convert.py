@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import ipaddress
+import re
 import zlib
 from collections.abc import Mapping
 
@@ -23,6 +24,7 @@ __all__ = [
     "BadMessage",
     "duration_ms",
     "endpoints_of",
+    "has_control_character",
     "message_to_pb",
     "message_type_of",
     "ok",
@@ -38,6 +40,8 @@ SYSTEM_PROPERTY_NAMES = frozenset(
     for name, value in vars(MessageConst).items()
     if name.isupper() and isinstance(value, str) and value != MessageConst.KEY_SEPARATOR
 ) | {"POP_CK", "1ST_POP_TIME", "INNER_NUM", "INNER_BASE", "TRACE_CONTEXT", "BORNHOST"}
+# Character.isISOControl: C0 controls, DEL and the C1 controls.
+_ISO_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _NANOS_PER_MS = 1_000_000
 _MS_PER_S = 1000
 
@@ -113,18 +117,49 @@ def _body(msg: pb.Message) -> bytes:
     return msg.body
 
 
+def has_control_character(text: str) -> bool:
+    """Java's ``Character.isISOControl`` on any char of ``text`` (the proxy's
+    ``GrpcValidator#containControlCharacter``, Guava's ``CharMatcher.javaIsoControl``)."""
+    return _ISO_CONTROL.search(text) is not None
+
+
+def _check_user_properties(props: Mapping[str, str]) -> None:
+    """``SendMessageActivity#buildMessageProperty``: a user property may not take a reserved
+    name, and neither its key nor its value may hold a control character. The proxy answers
+    ILLEGAL_MESSAGE_PROPERTY_KEY for a bad value too, so we do."""
+    illegal = pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY
+    for key, value in props.items():
+        if key in SYSTEM_PROPERTY_NAMES:
+            raise BadMessage(illegal, f"property key {key!r} is reserved")
+        if has_control_character(key):
+            raise BadMessage(illegal, f"property key {key!r} holds a control character")
+        if has_control_character(value):
+            raise BadMessage(illegal, f"the value of property {key!r} holds a control character")
+
+
+def _check_tag_keys_group(sp: pb.SystemProperties) -> None:
+    """``GrpcValidator#validateTag`` and ``SendMessageActivity#validateMessageKey`` /
+    ``#validateMessageGroup``: no control characters (0x01/0x02 would also break the stored
+    properties string)."""
+    if sp.HasField("tag") and (
+        not sp.tag.strip() or "|" in sp.tag or has_control_character(sp.tag)
+    ):
+        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_TAG, f"illegal tag {sp.tag!r}")
+    for key in sp.keys:
+        if has_control_character(key):
+            raise BadMessage(pb.Code.ILLEGAL_MESSAGE_KEY, f"key {key!r} holds a control character")
+    if has_control_character(sp.message_group):
+        text = f"message group {sp.message_group!r} holds a control character"
+        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_GROUP, text)
+
+
 def _properties(msg: pb.Message) -> dict[str, str]:
     """User properties plus the system properties RocketMQ stores as named properties."""
     sp = msg.system_properties
-    for key in msg.user_properties:
-        if key in SYSTEM_PROPERTY_NAMES:
-            raise BadMessage(
-                pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY, f"property key {key!r} is reserved"
-            )
+    _check_user_properties(msg.user_properties)
+    _check_tag_keys_group(sp)
     props = dict(msg.user_properties)
     if sp.HasField("tag"):
-        if not sp.tag.strip() or "|" in sp.tag:
-            raise BadMessage(pb.Code.ILLEGAL_MESSAGE_TAG, f"illegal tag {sp.tag!r}")
         props[MessageConst.TAGS] = sp.tag
     if sp.keys:
         props[MessageConst.KEYS] = MessageConst.KEY_SEPARATOR.join(sp.keys)
@@ -152,12 +187,16 @@ def stored_from_pb(
         )
     props = _properties(msg)
     props[MessageConst.CLUSTER] = cluster
+    try:  # what the checks above let through (a message id holding 0x02, say)
+        properties = encode_properties(props)
+    except ValueError as exc:
+        raise BadMessage(pb.Code.BAD_REQUEST, str(exc)) from exc
     born = msg.system_properties.born_timestamp
     return StoredMessage(
         topic=msg.topic.name,
         queue_id=queue_id,
         body=body,
-        properties=encode_properties(props),
+        properties=properties,
         props=props,
         born_timestamp=_timestamp_ms(born) if born.seconds or born.nanos else 0,
         born_host=born_host,
