@@ -220,6 +220,22 @@ async def test_a_sync_flush_slave_syncs_what_it_copies(tmp_path: Path) -> None:
         await slave.aclose()
 
 
+async def test_flush_disk_type_changed_while_running_applies_from_the_next_start(
+    tmp_path: Path,
+) -> None:
+    # updateBrokerConfig writes flushDiskType into the live config; the store keeps the
+    # mode it started in (no group commit thread to answer a SYNC_FLUSH wait here).
+    config = make_config(tmp_path, broker_role="SYNC_MASTER", sync_flush_timeout=60_000)
+    store = DefaultMessageStore(config)
+    await store.start()
+    try:
+        config.flush_disk_type = "SYNC_FLUSH"
+        put = await asyncio.wait_for(store.put_message(msg()), 30)  # not the 60 s timeout
+        assert put.status is PutMessageStatus.SLAVE_NOT_AVAILABLE  # no slave; not a flush wait
+    finally:
+        await store.aclose()
+
+
 async def test_slave_appends_master_bytes_and_dispatches(tmp_path: Path) -> None:
     master = DefaultMessageStore(make_config(tmp_path / "m"))
     slave = DefaultMessageStore(make_config(tmp_path / "s"))

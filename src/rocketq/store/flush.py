@@ -48,11 +48,14 @@ class CommitLogFlushService:
         self._tasks = TaskOwner(log)
         self._last_thorough = time.monotonic()
         self._committer: GroupCommitThread | None = None  # SYNC_FLUSH, once started
+        # The mode is chosen once: updateBrokerConfig may change flushDiskType in the
+        # config, which applies from the next start (the store's threads are this mode's).
+        self._sync = config.flush_disk_type == SYNC_FLUSH
 
     @property
     def sync(self) -> bool:
-        """True for SYNC_FLUSH (group commit)."""
-        return self.config.flush_disk_type == SYNC_FLUSH
+        """True for SYNC_FLUSH (group commit), as the store was started."""
+        return self._sync
 
     def start(self) -> None:
         """Start the group commit thread (SYNC_FLUSH) or the periodic flush loop."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rocketq.common import speedups
 from rocketq.common.topic import SCHEDULE_TOPIC
 from rocketq.store.commit_log import AppendResult, CommitLog, MessageSizeExceededError
-from rocketq.store.config import SLAVE, SYNC_FLUSH, StoreConfig
+from rocketq.store.config import SLAVE, StoreConfig
 from rocketq.store.format import (
     CQ_STORE_UNIT_SIZE,
     MAX_PROPERTIES_LENGTH,
@@ -522,7 +522,7 @@ class MessageStorePuts:
 
     async def _wait_flush(self, last: AppendResult, wait_store: bool) -> PutMessageStatus:
         end = last.physical_offset + last.size
-        if self.config.flush_disk_type != SYNC_FLUSH:
+        if not self._sync_flush:  # the mode the store started in (flush.py)
             return PutMessageStatus.PUT_OK
         if not wait_store:
             self.flush_service.wakeup()

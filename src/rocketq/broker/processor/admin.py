@@ -69,6 +69,9 @@ log = logging.getLogger("rocketq.broker")
 BROKER_VERSION = 401
 BROKER_VERSION_DESC = "V4_9_4"
 # MQVersion.Version.V3_0_7_SNAPSHOT: older clients cannot take RESET_CONSUMER_CLIENT_OFFSET.
+# Store settings whose threads and files are set up at start: an update is kept in the
+# config (and shown by getBrokerConfig) but takes effect at the next start.
+RESTART_KEYS = frozenset({"flushDiskType"})
 _VERSION_RESET_OFFSET = 28  # its ordinal in MQVersion.Version (V3_0_0_SNAPSHOT = 0)
 # TopicValidator.SYSTEM_TOPIC_PREFIX: topics named like this belong to the broker.
 _SLAVE_REMARK = (
@@ -429,7 +432,8 @@ class AdminBrokerProcessor:
     # -- broker config and runtime ------------------------------------------------------------
 
     def update_broker_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        """Apply the known broker and store keys of a properties body."""
+        """Apply the known broker and store keys of a properties body (those of
+        :data:`RESTART_KEYS` are kept in the config and take effect at the next start)."""
         values = parse_properties((req.body or b"").decode("utf-8", "replace"))
         log.info("updateBrokerConfig %s called by %s", values, conn.peer)
         broker, store = self.config, self.store_config
@@ -445,6 +449,9 @@ class AdminBrokerProcessor:
         ignored = sorted(set(values) - set(known))
         if ignored:
             log.warning("updateBrokerConfig ignores unknown keys %s", ignored)
+        later = sorted(set(values) & RESTART_KEYS)
+        if later:
+            log.warning("updateBrokerConfig: %s apply from the next start", later)
         self.config_version = DataVersion(
             timestamp=_now_ms(), counter=self.config_version.counter + 1
         )
