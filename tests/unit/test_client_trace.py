@@ -4,6 +4,8 @@ clients write them, round trips, the older layouts Java still reads, the index k
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from rocketq.client.message import MessageExt
@@ -148,3 +150,34 @@ def test_trace_views_keep_only_the_asked_message() -> None:
     assert (view.msg_type, view.group_name, view.status) == ("Pub", "pg", "success")
     assert view.client_host == "10.1.2.3" and view.cost_time == 7
     assert view.time_stamp == 1700000000123 and view.keys == "k1 k2"
+
+
+@pytest.mark.parametrize(
+    "trace_type", [TraceType.Pub, TraceType.SubAfter, TraceType.EndTransaction]
+)
+def test_unreadable_record_is_skipped_and_the_others_kept(
+    trace_type: TraceType, caplog: pytest.LogCaptureFixture
+) -> None:
+    # KEYS holding 0x01 is written as it is (as Java writes it): the fields after it shift,
+    # so a number field reads "127.0.0.1:10911" or "k2"; only that record is lost.
+    bean = TraceBean(msg_id="7F0000010001", keys=f"k1{A}k2", store_host="127.0.0.1:10911")
+    corrupt = encode_trace_context(TraceContext(trace_type, trace_beans=(bean,))).trans_data
+    after = TraceContext(
+        TraceType.SubAfter, time_stamp=3, group_name="cg", request_id="q", cost_time=4,
+        trace_beans=(TraceBean(msg_id="7F0000010001", keys="k"),),
+    )  # fmt: skip
+    short = f"SubBefore{A}1{A}R{B}"  # a record that runs out of fields
+    text = encode_trace_context(PUB).trans_data + corrupt + short
+    text += encode_trace_context(after).trans_data
+    with caplog.at_level(logging.DEBUG, logger="rocketq.client"):
+        assert decode_trace_data(text) == [PUB, after]
+    skipped = [r for r in caplog.records if "unreadable" in r.getMessage()]
+    assert len(skipped) == 2 and trace_type.value in skipped[0].getMessage()
+    trace_msg = MessageExt(
+        topic="RMQ_SYS_TRACE_TOPIC", body=text.encode(), properties={}, msg_id="x",
+        offset_msg_id="y", queue_id=0, queue_offset=0, commit_log_offset=0, born_timestamp=0,
+        born_host=("10.1.2.3", 5555), store_timestamp=0, store_host=("127.0.0.1", 10911),
+        reconsume_times=0, sys_flag=0, flag=0, body_crc=0,
+    )  # fmt: skip
+    views = decode_trace_views("7F0000010001", trace_msg)
+    assert [v.msg_type for v in views] == ["Pub", "SubAfter"]

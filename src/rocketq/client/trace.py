@@ -20,6 +20,7 @@ As Java's ``StringBuilder`` does, a missing text value is written ``null``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
@@ -40,6 +41,8 @@ __all__ = [
     "decode_trace_views",
     "encode_trace_context",
 ]
+
+log = logging.getLogger("rocketq.client")
 
 # TraceConstants.CONTENT_SPLITOR / FIELD_SPLITOR.
 CONTENT_SPLITOR = "\x01"
@@ -184,13 +187,23 @@ def encode_trace_context(ctx: TraceContext) -> TraceTransferBean:
 
 def decode_trace_data(data: str) -> list[TraceContext]:
     """``TraceDataEncoder.decoderFromTraceDataString``: the records of a trace message
-    (old layouts included; unknown record types are skipped)."""
+    (old layouts included; unknown record types are skipped).
+
+    A record it cannot read is skipped and logged at debug, and the others are kept. Java's
+    decoder throws instead, losing the whole trace message: a KEYS or TAGS value holding
+    0x01 (which a message may carry) is written unescaped, so the fields after it shift and
+    a number field no longer holds a number, or the record runs short.
+    """
     out: list[TraceContext] = []
     for record in data.split(FIELD_SPLITOR):
         line = record.split(CONTENT_SPLITOR)
         decode = _DECODERS.get(line[0])
-        if decode is not None:
+        if decode is None:
+            continue
+        try:
             out.append(decode(line))
+        except (ValueError, IndexError) as exc:
+            log.debug("skipped an unreadable %s trace record (%s): %r", line[0], exc, record)
     return out
 
 
