@@ -37,9 +37,10 @@ _MSG_ID = "7F00000100002A9F0000000000000000"
 
 def _instant(_conn: Connection, cmd: RemotingCommand) -> RemotingCommand:
     """A successful send result, nothing stored."""
-    ext = cmd.ext_fields or {}
-    queue_id = ext.get("e", ext.get("queueId", "0"))
-    fields = {"msgId": _MSG_ID, "queueId": queue_id, "queueOffset": "0"}
+    queue_id = getattr(cmd, "queue_id", None)  # a PlainSend (binary header) has it read
+    if queue_id is None:
+        queue_id = (cmd.ext_fields or {}).get("e", "0")
+    fields = {"msgId": _MSG_ID, "queueId": str(queue_id), "queueOffset": "0"}
     return cmd.make_response(ResponseCode.SUCCESS, None, fields)
 
 
@@ -103,8 +104,10 @@ def main() -> None:
     for _ in range(args.rounds):
         for mode in medians:
             windows = _round(mode, args.seconds)
+            if not windows:
+                raise SystemExit(f"the Java Producer printed no TPS against the {mode} broker")
             steady = windows[1:] or windows  # the first window includes warm-up
-            medians[mode].append(statistics.median(steady) if steady else 0.0)
+            medians[mode].append(statistics.median(steady))
             print(f"{mode:8s} windows {windows}", flush=True)
     real, instant = (statistics.median(v) for v in medians.values())
     print(f"median of steady windows: real {real:,.0f}/s  instant {instant:,.0f}/s  "

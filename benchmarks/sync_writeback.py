@@ -11,6 +11,8 @@ fault into a hole reads ahead too, so the default mapping dirties (and each sync
 back) far more than the few KiB appended.
 
     .venv/bin/python benchmarks/sync_writeback.py --dir /var/tmp --seconds 5
+
+``--dir`` must be on a block device (not a tmpfs, where a sync does nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import argparse
 import mmap
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -73,18 +74,21 @@ def run(directory: Path, advice: str | None, seconds: float, record: int) -> str
         path.unlink(missing_ok=True)
     latencies.sort()
     syncs = len(latencies)
+    if not syncs:
+        return f"{advice or 'default':12s} no sync ran (raise --seconds)"
     p90 = latencies[int(syncs * 0.9)]
-    per_sync = (sectors1 - sectors0) * 512 / 1024 / syncs
-    return (
-        f"{advice or 'default':12s} {syncs:6d} syncs  median {statistics.median(latencies):6.0f} µs"
-        f"  p90 {p90:6.0f} µs  device writes/sync {(writes1 - writes0) / syncs:5.2f}"
-        f"  KiB/sync {per_sync:7.1f}"
-    )
+    device = "no block device under --dir"
+    if stat is not None:
+        device = (f"device writes/sync {(writes1 - writes0) / syncs:5.2f}"
+                  f"  KiB/sync {(sectors1 - sectors0) * 512 / 1024 / syncs:7.1f}")  # fmt: skip
+    median = statistics.median(latencies)
+    return (f"{advice or 'default':12s} {syncs:6d} syncs  median {median:6.0f} µs"
+            f"  p90 {p90:6.0f} µs  {device}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", default=tempfile.gettempdir(), help="where the file goes")
+    parser.add_argument("--dir", default="/var/tmp", help="where the file goes (a disk)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per pass")
     parser.add_argument("--record", type=int, default=1100, help="bytes per record")
     parser.add_argument("--rounds", type=int, default=2, help="alternating passes of each")
