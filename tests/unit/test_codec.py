@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rocketq.common.errors import ProtocolError
+from rocketq.remoting import codec
 from rocketq.remoting.codec import (
     DEFAULT_MAX_FRAME_LENGTH,
     FrameDecoder,
@@ -565,6 +567,67 @@ def test_decoder_stays_failed_after_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="already failed") as again:
         decoder.feed(JAVA_ROCKETMQ_FRAME)
     assert str(first.value) in str(again.value)
+
+
+# What the compiled splitting loop's own per-frame decode raises (_frames.pxi): a decoder
+# class names its decode; the loop alone decodes nothing.
+NO_DECODE = "a decoder names its per-frame decode"
+
+
+def _no_decode(frame: memoryview) -> RemotingCommand:
+    raise NotImplementedError(NO_DECODE)
+
+
+def splitter_without_decode() -> Any:
+    """This implementation's splitting loop with a per-frame decode that raises something
+    other than ProtocolError. The compiled loop's base class is one as it is (its
+    ``_decode_one`` is a C method, which no Python subclass replaces); the reference's
+    takes a hook raising the same."""
+    splitter = FrameDecoder.__mro__[1]  # FrameDecoder's base: the splitting loop
+    if splitter is not codec.FrameSplitter:
+        return splitter()
+
+    class NoDecode(codec.FrameSplitter):
+        __slots__ = ()
+        _decode_one = staticmethod(_no_decode)
+
+    return NoDecode()
+
+
+def test_decoder_stays_failed_after_a_decode_error_of_any_kind() -> None:
+    decoder = splitter_without_decode()
+    data = JAVA_ROCKETMQ_FRAME * 2
+    with pytest.raises(NotImplementedError, match=NO_DECODE):
+        decoder.feed(data)
+    # Failed as after a bad frame: nothing of the stream is decoded (again) from here on.
+    with pytest.raises(ProtocolError, match=f"already failed: NotImplementedError: {NO_DECODE}"):
+        decoder.feed(JAVA_ROCKETMQ_FRAME)
+    assert decoder.buffered == len(data)
+
+
+def test_frames_decoded_before_a_failing_one_are_never_decoded_again() -> None:
+    # The reference only: a test cannot make the compiled per-frame decode (C) fail on the
+    # second frame of a feed; the compiled loop's failure handling is the test above's.
+    if FrameDecoder is not codec.FrameDecoder:
+        pytest.skip("a Python decode hook reaches only the reference's loop")
+    decoded: list[bytes] = []
+
+    def decode_until_second(frame: memoryview) -> RemotingCommand:
+        if decoded:
+            raise UnicodeDecodeError("utf-8", bytes(frame), 0, 1, "a hook's own failure")
+        decoded.append(bytes(frame))
+        return codec._decode_frame(frame)
+
+    class FailsOnSecond(codec.FrameSplitter):
+        __slots__ = ()
+        _decode_one = staticmethod(decode_until_second)
+
+    decoder = FailsOnSecond()
+    with pytest.raises(UnicodeDecodeError):
+        decoder.feed(JAVA_ROCKETMQ_FRAME * 2)  # the first command is lost with the exception
+    with pytest.raises(ProtocolError, match="already failed: UnicodeDecodeError: 'utf-8'"):
+        decoder.feed(b"")
+    assert decoded == [JAVA_ROCKETMQ_FRAME[4:]]
 
 
 def test_decode_frame_rejects_too_short_frame() -> None:

@@ -18,7 +18,8 @@ cdef class _FrameSplitter:
     """Accumulates bytes and yields every complete command they hold.
 
     Same contract as the reference ``codec.FrameSplitter``: a bad frame raises
-    ``ProtocolError`` and every later ``feed`` raises too.
+    ``ProtocolError``, any other exception from ``_decode_one`` passes through, and after
+    either every later ``feed`` raises too.
     """
 
     cdef bytearray _buf
@@ -71,6 +72,10 @@ cdef class _FrameSplitter:
                 pos += 4 + total
         except ProtocolError as exc:
             self._error = str(exc)
+            raise
+        except Exception as exc:
+            # Any other failure of a frame's decode: failed all the same (the reference's why).
+            self._error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             PyBuffer_Release(&view)

@@ -390,6 +390,7 @@ class FrameSplitter:
     A frame whose length is impossible or above ``max_frame_length`` raises
     ``ProtocolError``: the caller closes that one connection. After that the stream
     position is lost, so the decoder stays failed: every later ``feed`` raises too.
+    Any other exception from a frame's decode fails the decoder the same way.
 
     Each whole frame goes through ``_decode_one``: :class:`FrameDecoder`'s is
     ``decode_frame``'s reference; a subclass names its own (``plain_send.SendFrameDecoder``),
@@ -440,6 +441,12 @@ class FrameSplitter:
                 pos += 4 + total
         except ProtocolError as exc:
             self._error = str(exc)
+            raise
+        except Exception as exc:
+            # A decode that fails otherwise (a hook's bug, MemoryError) breaks the stream as
+            # much: the frames decoded before it in this call are lost with the exception,
+            # and the buffer still holds them, so a later feed must not decode them again.
+            self._error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             view.release()
