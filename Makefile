@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The optional compiled core (DESIGN principle 19), built in place beside its .pyx: the
-# editable install builds it, this step rebuilds it when the .pyx is newer (else a no-op).
+# editable install builds it, this step rebuilds a kernel whose build is missing or older
+# than its .pyx or a .pxi that .pyx includes (else a no-op).
 # Without a C compiler it warns and rocketq runs in pure Python.
 core: $(STAMP)
 	$(BIN)/python hatch_build.py --inplace

@@ -53,6 +53,16 @@ def kernel_sources(pyx: Path) -> list[Path]:
     return [pyx, *(pyx.parent / name for name in INCLUDE.findall(pyx.read_text()))]
 
 
+def is_stale(pyx: Path, out: Path) -> bool:
+    """``out`` (the extension of ``pyx``) is missing or older than ``pyx`` or a file it
+    includes. A source that cannot be read counts as stale: the compile then says why."""
+    try:
+        built = out.stat().st_mtime
+        return any(path.stat().st_mtime > built for path in kernel_sources(pyx))
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 def compile_kernel(pyx: Path) -> Path:
     """Cython ``pyx`` to C, then C to an extension module with the compiler Python was
     built with (``LDSHARED``: compile and link in one step). Raises on any failure."""
@@ -98,19 +108,20 @@ def build_kernels(force: bool = False) -> list[Path]:
         out = extension_path(pyx)
         if not pyx.exists():
             continue
-        newest = max(path.stat().st_mtime for path in kernel_sources(pyx))
-        if force or not out.exists() or out.stat().st_mtime < newest:
-            try:
+        # The freshness test is inside the try too: whatever fails here (a source gone, a
+        # compiler missing) leaves rocketq pure Python, never a failed install (principle 19).
+        try:
+            if force or is_stale(pyx, out):
                 compile_kernel(pyx)
-            except (OSError, subprocess.SubprocessError) as exc:
-                out.unlink(missing_ok=True)  # never leave a stale build beside a newer .pyx
-                print(
-                    f"WARNING: rocketq's compiled core ({pyx.name}) was not built ({exc}); "
-                    "rocketq runs in pure Python (slower). Install a C compiler and the "
-                    "Python headers to build it.",
-                    file=sys.stderr,
-                )
-                continue
+        except (OSError, subprocess.SubprocessError) as exc:
+            out.unlink(missing_ok=True)  # never leave a stale build beside a newer .pyx
+            print(
+                f"WARNING: rocketq's compiled core ({pyx.name}) was not built ({exc}); "
+                "rocketq runs in pure Python (slower). Install a C compiler and the "
+                "Python headers to build it.",
+                file=sys.stderr,
+            )
+            continue
         built.append(out)
     return built
 
