@@ -1,6 +1,8 @@
-"""A send read straight from its binary frame (``PlainSend``) is answered and stored exactly
-as the same send with a JSON header, which takes the general decode: same codes and remarks,
-same queue, and records equal field by field, properties byte for byte (issue 11)."""
+"""A send read straight from its frame (``PlainSend``), with a binary header or a JSON one, is
+answered and stored exactly as the same send the general decode takes (a JSON header with a
+key the plain read refuses, which the general path ignores): same codes and remarks, same
+queue, the request's serialize type, and records equal field by field, properties byte for
+byte (issue 11)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,12 @@ CASES: list[tuple[str, dict[str, str], dict[str, str] | None]] = [
 ]
 
 
+# A key SendMessageRequestHeaderV2 does not have: the general path ignores it, the plain
+# read refuses the frame.
+_GENERAL = {"z": "1"}
+_OFFSET = {"binary": 100, "json": 200, "general": 300}  # opaque = offset + case number
+
+
 def _send(opaque: int, change: dict[str, str], props: dict[str, str] | None,
           stype: int) -> RemotingCommand:  # fmt: skip
     fields = {
@@ -56,39 +64,58 @@ def _send(opaque: int, change: dict[str, str], props: dict[str, str] | None,
     return cmd
 
 
+def _frames(n: int, change: dict[str, str], props: dict[str, str] | None) -> list[RemotingCommand]:
+    """Case ``n`` as a binary, a JSON and a general (JSON, refused by the plain read) send."""
+    return [
+        _send(_OFFSET["binary"] + n, change, props, SerializeType.ROCKETMQ),
+        _send(_OFFSET["json"] + n, change, props, SerializeType.JSON),
+        _send(_OFFSET["general"] + n, {**change, **_GENERAL}, props, SerializeType.JSON),
+    ]
+
+
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
-async def test_binary_sends_answer_and_store_as_json_ones(tmp_path: Path, flush: str) -> None:
+async def test_plain_sends_answer_and_store_as_general_ones(tmp_path: Path, flush: str) -> None:
     async with running_cluster(tmp_path, {"flushDiskType": flush}) as (_namesrv, broker):
         await exchange(broker.port, [_send(1, {}, _PLAIN, SerializeType.JSON)])  # the topic
         frames = []
         for n, (_name, change, props) in enumerate(CASES):
-            # binary first: a new topic is created by the first of the pair
-            frames.append(_send(100 + n, change, props, SerializeType.ROCKETMQ))
-            frames.append(_send(200 + n, change, props, SerializeType.JSON))
-        assert type(decode_send_frame(encode(frames[0])[4:])) is PlainSend
+            # a plain one first: a new topic is created by the first of the three
+            frames += _frames(n, change, props)
+        plain, json_plain, general = (decode_send_frame(encode(f)[4:]) for f in frames[:3])
+        assert (type(plain), type(json_plain), type(general)) == (
+            PlainSend, PlainSend, RemotingCommand
+        )  # fmt: skip
+        assert json_plain.serialize_type == SerializeType.JSON
         answers = await exchange(broker.port, frames)
         log = broker.store.commit_log
-        refused = {name for n, (name, _, _) in enumerate(CASES) if answers[100 + n].code}
+        refused = {
+            name for n, (name, _, _) in enumerate(CASES) if answers[_OFFSET["general"] + n].code
+        }
         assert refused == {
             "queue out of range", "forbidden topic", "bad topic", "batch flag", "bad number"
         }  # fmt: skip
         for n, (name, _change, _props) in enumerate(CASES):
-            binary, json = answers[100 + n], answers[200 + n]
-            assert binary.serialize_type == SerializeType.ROCKETMQ, name
-            assert (binary.code, binary.remark) == (json.code, json.remark), name
-            if binary.code != ResponseCode.SUCCESS:
-                continue
-            ext_b, ext_j = binary.ext_fields or {}, json.ext_fields or {}
-            assert ext_b.keys() == ext_j.keys() and ext_b["queueId"] == ext_j["queueId"], name
-            rec_b = log.read_record(int(ext_b["msgId"][-16:], 16), check_crc=True)
-            rec_j = log.read_record(int(ext_j["msgId"][-16:], 16), check_crc=True)
-            assert rec_b.properties == rec_j.properties, name
-            if name == "a value holding 0x01":
-                assert decode_properties(rec_b.properties)["X"] == "a\x01b"
-            assert (
-                rec_b.body == f"body {100 + n}".encode()
-                and rec_j.body == f"body {200 + n}".encode()
-            )
-            for field in ("topic", "queue_id", "flag", "sys_flag", "born_timestamp", "born_host",
-                          "reconsume_times", "magic"):  # fmt: skip
-                assert getattr(rec_b, field) == getattr(rec_j, field), (name, field)
+            expected = answers[_OFFSET["general"] + n]
+            assert expected.serialize_type == SerializeType.JSON, name
+            rec_g = None
+            if expected.code == ResponseCode.SUCCESS:
+                ext_g = expected.ext_fields or {}
+                rec_g = log.read_record(int(ext_g["msgId"][-16:], 16), check_crc=True)
+                assert rec_g.body == f"body {_OFFSET['general'] + n}".encode()
+            for kind, stype in (("binary", SerializeType.ROCKETMQ), ("json", SerializeType.JSON)):
+                got = answers[_OFFSET[kind] + n]
+                assert got.serialize_type == stype, (name, kind)
+                assert (got.code, got.remark) == (expected.code, expected.remark), (name, kind)
+                if rec_g is None:
+                    continue
+                ext, ext_g = got.ext_fields or {}, expected.ext_fields or {}
+                assert ext.keys() == ext_g.keys(), (name, kind)
+                assert ext["queueId"] == ext_g["queueId"], (name, kind)
+                rec = log.read_record(int(ext["msgId"][-16:], 16), check_crc=True)
+                assert rec.properties == rec_g.properties, (name, kind)
+                if name == "a value holding 0x01":
+                    assert decode_properties(rec.properties)["X"] == "a\x01b"
+                assert rec.body == f"body {_OFFSET[kind] + n}".encode(), (name, kind)
+                for field in ("topic", "queue_id", "flag", "sys_flag", "born_timestamp",
+                              "born_host", "reconsume_times", "magic"):  # fmt: skip
+                    assert getattr(rec, field) == getattr(rec_g, field), (name, kind, field)

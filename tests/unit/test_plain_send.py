@@ -1,9 +1,11 @@
 """A plain send read straight from its frame (``broker/plain_send.py``, issue 11): the
 compiled twins equal the pure reference, a ``PlainSend`` holds what the general decode and
-``SendMessageRequestHeaderV2.from_ext`` give, and every other frame decodes as before."""
+``SendMessageRequestHeaderV2.from_ext`` give - with a binary header and with a JSON one -
+and every other frame decodes as before."""
 
 from __future__ import annotations
 
+import json
 import struct
 from typing import Any
 
@@ -51,6 +53,9 @@ def _check(frame: bytes) -> Any:
         assert got == general
         return got
     assert got.command() == general
+    header_len = struct.unpack_from(">I", frame)[0] & 0xFFFFFF
+    assert got.serialize_type == general.serialize_type and got.header == frame[4 : 4 + header_len]
+    assert got.ext_fields is None and got.remark is None and general.remark is None
     header = SendMessageRequestHeaderV2.from_ext(general.ext_fields)
     assert not header.batch
     assert (got.topic, got.queue_id, got.sys_flag, got.born_timestamp, got.msg_flag) == (
@@ -62,42 +67,86 @@ def _check(frame: bytes) -> Any:
     return got
 
 
-def test_a_java_send_is_plain() -> None:
-    got = _check(_frame(FIELDS))
+_STYPES = [SerializeType.ROCKETMQ, SerializeType.JSON]
+
+
+@pytest.mark.parametrize("stype", _STYPES)
+def test_a_java_send_is_plain(stype: int) -> None:
+    got = _check(_frame(FIELDS, stype=stype))
     assert type(got) is PlainSend and got.topic == "BenchmarkTest" and got.queue_id == 1
+    assert got.serialize_type == stype and got.language == "JAVA" and got.version == 401
 
 
+@pytest.mark.parametrize("stype", _STYPES)
 @pytest.mark.parametrize(
     "change",
     [
         {"m": "true"}, {"m": "False"}, {"d": "x"}, {"e": "+1"}, {"e": " 1"}, {"g": "1" * 19},
-        {"z": "1"}, {"a": "gé"}, {"l": "-"}, {"e": "٣"},
+        {"z": "1"}, {"l": "-"}, {"e": "٣"}, {"topic": "T"},
     ],
 )  # fmt: skip
-def test_what_the_general_path_decides_is_not_plain(change: dict[str, str]) -> None:
-    assert type(_check(_frame({**FIELDS, **change}))) is RemotingCommand
+def test_what_the_general_path_decides_is_not_plain(change: dict[str, str], stype: int) -> None:
+    assert type(_check(_frame({**FIELDS, **change}, stype=stype))) is RemotingCommand
 
 
-@pytest.mark.parametrize("missing", list("abcdefgh"))
-def test_a_required_field_missing_is_not_plain(missing: str) -> None:
-    ext = {k: v for k, v in FIELDS.items() if k != missing}
+def test_non_ascii_text_in_a_field_the_send_does_not_read() -> None:
+    # The binary reader takes only ASCII there; a JSON header's strings are decoded already.
+    ext = {**FIELDS, "a": "gé"}
     assert type(_check(_frame(ext))) is RemotingCommand
+    assert type(_check(_frame(ext, stype=SerializeType.JSON))) is PlainSend
 
 
+@pytest.mark.parametrize("stype", _STYPES)
+@pytest.mark.parametrize("missing", list("abcdefgh"))
+def test_a_required_field_missing_is_not_plain(missing: str, stype: int) -> None:
+    ext = {k: v for k, v in FIELDS.items() if k != missing}
+    assert type(_check(_frame(ext, stype=stype))) is RemotingCommand
+
+
+@pytest.mark.parametrize("stype", _STYPES)
 @pytest.mark.parametrize(
-    "kw",
-    [{"code": 10}, {"flag": 1}, {"remark": "r"}, {"stype": SerializeType.JSON}, {"body": None}],
+    "kw", [{"code": 10}, {"code": 320}, {"flag": 1}, {"remark": "r"}, {"body": None}]
 )
-def test_other_frames_decode_as_before(kw: dict[str, Any]) -> None:
-    got = _check(_frame(FIELDS, **kw))
+def test_other_frames_decode_as_before(kw: dict[str, Any], stype: int) -> None:
+    got = _check(_frame(FIELDS, stype=stype, **kw))
     assert type(got) is (PlainSend if kw == {"body": None} else RemotingCommand)
 
 
-def test_optional_fields_and_utf8() -> None:
+def test_an_empty_json_remark_is_not_plain() -> None:
+    assert type(_check(_frame(FIELDS, remark="", stype=SerializeType.JSON))) is RemotingCommand
+
+
+@pytest.mark.parametrize("stype", _STYPES)
+def test_optional_fields_and_utf8(stype: int) -> None:
     ext = {k: v for k, v in FIELDS.items() if k not in "ijkm"}
-    got = _check(_frame({**ext, "b": "Tö", "l": "-3", "n": "broker-a"}))
+    got = _check(_frame({**ext, "b": "Tö", "l": "-3", "n": "broker-a"}, stype=stype))
     assert type(got) is PlainSend and got.properties == "" and got.reconsume_times == 0
-    assert type(_check(_frame({**FIELDS, "i": "K\x01ü😀\x02"}))) is PlainSend
+    assert type(_check(_frame({**FIELDS, "i": "K\x01ü😀\x02"}, stype=stype))) is PlainSend
+
+
+def _json_frame(header: dict[str, Any] | str, body: bytes = b"body") -> bytes:
+    """A frame whose JSON header is ``header`` as given (not as ``codec.encode`` writes)."""
+    text = (header if isinstance(header, str) else json.dumps(header)).encode()
+    return struct.pack(">I", len(text)) + text + body
+
+
+def test_json_headers_as_other_clients_write_them() -> None:
+    base = {"code": 310, "language": "CPP", "version": 1, "opaque": 7, "flag": 0}
+    # numbers and booleans become text (codec.coerce_ext_fields), nulls are dropped
+    ext: dict[str, Any] = {**FIELDS, "e": 2, "g": 1700000000000, "m": False, "l": None}
+    got = _check(_json_frame({**base, "extFields": ext}))
+    assert type(got) is PlainSend and (got.queue_id, got.born_timestamp) == (2, 1700000000000)
+    got = _check(_json_frame({**base, "language": 0, "extFields": FIELDS}))  # an ordinal
+    assert type(got) is PlainSend and got.language == "JAVA"
+    assert (
+        type(_check(_json_frame({**base, "extFields": {**FIELDS, "m": True}}))) is RemotingCommand
+    )
+    # a key twice: the JSON decode keeps one value, the PlainSend the same one
+    twice = json.dumps({**base, "extFields": FIELDS})[:-2] + ', "e": "3"}}'
+    got = _check(_json_frame(twice))
+    assert type(got) is PlainSend and got.queue_id == 3
+    for header in ({**base, "extFields": None}, {**base, "flag": 3, "extFields": FIELDS}):
+        assert type(_check(_json_frame(header))) is RemotingCommand
 
 
 def _with_duplicate(frame: bytes) -> bytes:
@@ -122,14 +171,15 @@ _value = st.one_of(
 _ext = st.dictionaries(st.sampled_from(list("abcdefghijklmnoz")), _value, max_size=16)
 
 
-@given(_ext, st.sampled_from([310, 10, 320]), st.integers(0, 3))
-def test_twins_agree_on_any_header(ext: dict[str, str], code: int, flag: int) -> None:
-    _check(_frame(ext, code=code, flag=flag))
+@given(_ext, st.sampled_from([310, 10, 320]), st.integers(0, 3), st.sampled_from(_STYPES))
+def test_twins_agree_on_any_header(ext: dict[str, str], code: int, flag: int, stype: int) -> None:
+    _check(_frame(ext, code=code, flag=flag, stype=stype))
 
 
 @given(st.data())
 def test_twins_agree_on_mangled_frames(data: st.DataObject) -> None:
-    frame = bytearray(_frame({**FIELDS, **data.draw(_ext)}))
+    stype = data.draw(st.sampled_from(_STYPES))
+    frame = bytearray(_frame({**FIELDS, **data.draw(_ext)}, stype=stype))
     for _ in range(data.draw(st.integers(0, 3))):
         at = data.draw(st.integers(0, len(frame) - 1))
         frame[at] = data.draw(st.integers(0, 255))
@@ -142,10 +192,16 @@ def _decoders() -> list[Any]:
     return [speedups.REFERENCE["SendFrameDecoder"], compiled.SendFrameDecoder]
 
 
-@given(st.lists(st.sampled_from(["plain", "json", "v1", "pull"]), max_size=6), st.integers(1, 97))
+_KINDS = ["plain", "json", "json v1", "json batch", "v1", "pull"]
+
+
+@given(st.lists(st.sampled_from(_KINDS), max_size=6), st.integers(1, 97))
 def test_decoders_agree_fed_whole_and_in_pieces(kinds: list[str], step: int) -> None:
+    json_ = SerializeType.JSON
     frames = {
-        "plain": _frame(FIELDS), "json": _frame(FIELDS, stype=SerializeType.JSON),
+        "plain": _frame(FIELDS), "json": _frame(FIELDS, stype=json_),
+        "json v1": _frame(FIELDS, code=10, stype=json_),
+        "json batch": _frame({**FIELDS, "m": "true"}, stype=json_),
         "v1": _frame(FIELDS, code=10), "pull": _frame({"x": "1"}, code=11, body=None),
     }  # fmt: skip
     data = b"".join(struct.pack(">I", len(frames[k])) + frames[k] for k in kinds)
@@ -161,6 +217,7 @@ def test_decoders_agree_fed_whole_and_in_pieces(kinds: list[str], step: int) -> 
     assert [c.command() if type(c) is PlainSend else c for _, c in outs[0]] == [
         decode_frame(frames[k]) for k in kinds
     ]
+    assert [t is PlainSend for t, _ in outs[0]] == [k in ("plain", "json") for k in kinds]
 
 
 @pytest.mark.parametrize("total", [0, 3, 2**30])
@@ -202,8 +259,10 @@ async def test_a_table_with_a_decoder_serves_its_connections_with_it() -> None:
     assert type(conn._decoder) is plain_send.SendFrameDecoder
     seen: list[RemotingCommand] = []
     table.register(RequestCode.SEND_MESSAGE_V2, lambda c, req: seen.append(req))
-    conn.data_received(struct.pack(">I", len(_frame(FIELDS))) + _frame(FIELDS))
-    assert [type(c) for c in seen] == [PlainSend]
+    for stype in _STYPES:
+        frame = _frame(FIELDS, stype=stype)
+        conn.data_received(struct.pack(">I", len(frame)) + frame)
+    assert [(type(c), c.serialize_type) for c in seen] == [(PlainSend, s) for s in _STYPES]
 
 
 # --- the StoredMessage of a plain send ------------------------------------------------------

@@ -6,26 +6,37 @@ pure-Python reference there (read it first: which frames become a ``PlainSend``)
 A plain send's binary header is read with C types: its V2 keys are single letters, so the
 entries are told apart by one byte, numbers are parsed from their digits, and only the
 topic, the properties and the header itself become Python objects. Every other frame goes
-to ``codec.decode_frame``.
+to ``codec.decode_frame``; a JSON one decoded there is a plain send when its extFields
+dict, read in one C pass (one letter per key, numbers from the strings' bytes), passes the
+same rules.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_Next
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact
 from cpython.object cimport Py_TYPE, PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
+from libc.string cimport memcmp
 
 from rocketq.common.errors import ProtocolError
 from rocketq.remoting import codec
 from rocketq.remoting.codes import LanguageCode, RequestCode, SerializeType
+from rocketq.remoting.command import RemotingCommand as _Command
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
+    int PyUnicode_IS_COMPACT_ASCII(object text)
+    void* PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    Py_UCS4 PyUnicode_READ_CHAR(object text, Py_ssize_t index)
 
 DEFAULT_MAX_FRAME_LENGTH = codec.DEFAULT_MAX_FRAME_LENGTH
 cdef uint32_t HEADER_LEN_MASK = 0xFFFFFF
 cdef int SEND_V2 = RequestCode.SEND_MESSAGE_V2
 cdef uint32_t ROCKETMQ = SerializeType.ROCKETMQ
+cdef uint32_t JSON = SerializeType.JSON
 _ROCKETMQ = SerializeType.ROCKETMQ
 _SEND_V2 = RequestCode.SEND_MESSAGE_V2
 # code i16, language u8, version i16, opaque i32, flag i32, remark length i32; ext length
@@ -244,16 +255,130 @@ cdef object _decode_send(const uint8_t* p, Py_ssize_t length):
     return _plain_of(p + 4, header_len, body)
 
 
+# RemotingCommand and where its fields live, looked up at the first JSON frame: the
+# fields of a decoded command are read from their slots (no attribute lookups).
+cdef object _command_cls = None
+cdef SlotPlan _command_plan
+_COMMAND_NAMES = (
+    "code", "language", "version", "opaque", "flag", "remark", "ext_fields", "body",
+    "serialize_type",
+)
+DEF CMD_CODE = 0
+DEF CMD_LANGUAGE = 1
+DEF CMD_VERSION = 2
+DEF CMD_OPAQUE = 3
+DEF CMD_FLAG = 4
+DEF CMD_REMARK = 5
+DEF CMD_EXT = 6
+DEF CMD_BODY = 7
+cdef object SEND_V2_INT = int(RequestCode.SEND_MESSAGE_V2)
+cdef object JSON_INT = int(SerializeType.JSON)
+
+
+cdef object _command_class():
+    global _command_cls, _command_plan
+    if _command_cls is None:
+        _check_fields(_Command, _COMMAND_NAMES)
+        _command_plan = _plan_of(_Command)
+        _command_cls = _Command
+    return _command_cls
+
+
+cdef inline object _field(object cmd, int at):
+    """Field ``at`` (CMD_*) of ``cmd``, a RemotingCommand: its slot, else its attribute."""
+    cdef PyObject* value
+    if _command_plan.n:
+        value = (<PyObject**>(<char*><PyObject*>cmd + _command_plan.offsets[at]))[0]
+        if value != NULL:
+            return <object>value
+    return getattr(cmd, _COMMAND_NAMES[at])
+
+
+cdef object _json_plain(object cmd, const uint8_t* p, Py_ssize_t n):
+    """plain_send._plain_of_json: the PlainSend of ``cmd``, decoded from a JSON header (its
+    ``n`` bytes at ``p``), or None. Its extFields dict is read in C, one pass."""
+    if type(cmd) is not _command_class():
+        return None
+    code, flag = _field(cmd, CMD_CODE), _field(cmd, CMD_FLAG)
+    if code != SEND_V2_INT or flag & 1:
+        return None
+    ext = _field(cmd, CMD_EXT)
+    if _field(cmd, CMD_REMARK) is not None or type(ext) is not dict:
+        return None
+    cdef PyObject* values_of[14]  # each key's value (borrowed from the dict)
+    cdef int64_t num[14]          # its number, for the integer keys
+    cdef Py_ssize_t pos = 0, length
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef uint32_t seen = 0, bit
+    cdef int k
+    while PyDict_Next(ext, &pos, &key, &value):
+        if not PyUnicode_Check(<object>key) or PyUnicode_GET_LENGTH(<object>key) != 1:
+            return None
+        k = <int>PyUnicode_READ_CHAR(<object>key, 0) - 97  # 'a'
+        if k < 0 or k >= KEYS or not PyUnicode_CheckExact(<object>value):
+            return None
+        bit = 1u << k
+        seen |= bit
+        values_of[k] = value
+        if INTS & bit or k == KEY_BATCH:
+            if not PyUnicode_IS_COMPACT_ASCII(<object>value):
+                return None
+            length = PyUnicode_GET_LENGTH(<object>value)
+            if k == KEY_BATCH:
+                if length != 5 or memcmp(PyUnicode_DATA(<object>value), b"false", 5) != 0:
+                    return None
+            elif not _decimal(<const uint8_t*>PyUnicode_DATA(<object>value), length, &num[k]):
+                return None
+    if seen & REQUIRED != REQUIRED:
+        return None
+    cdef object topic = <object>values_of[KEY_TOPIC]
+    cdef object props = <object>values_of[KEY_PROPS] if seen & (1u << KEY_PROPS) else ""
+    cdef object language = _field(cmd, CMD_LANGUAGE)
+    cdef object version = _field(cmd, CMD_VERSION)
+    cdef object opaque = _field(cmd, CMD_OPAQUE)
+    cdef object body = _field(cmd, CMD_BODY)
+    cdef object queue_id = num[KEY_QUEUE]
+    cdef object sys_flag = num[KEY_SYSFLAG]
+    cdef object born = num[KEY_BORN]
+    cdef object msg_flag = num[KEY_FLAG]
+    cdef object reconsume = num[KEY_RECONSUME] if seen & (1u << KEY_RECONSUME) else 0
+    cdef object header = PyBytes_FromStringAndSize(<const char*>p, n)
+    cdef PyObject* values[PLAIN_FIELDS]
+    values[:] = [
+        <PyObject*>SEND_V2_INT, <PyObject*>language, <PyObject*>version, <PyObject*>opaque,
+        <PyObject*>flag, <PyObject*>None, <PyObject*>None, <PyObject*>body,
+        <PyObject*>JSON_INT, <PyObject*>topic, <PyObject*>queue_id, <PyObject*>sys_flag,
+        <PyObject*>born, <PyObject*>msg_flag, <PyObject*>reconsume, <PyObject*>props,
+        <PyObject*>header,
+    ]
+    cls = _plain_class()
+    return _make(cls, &_plain_plan, values, PLAIN_FIELDS)
+
+
+cdef object _decode_general(const uint8_t* p, Py_ssize_t length, object frame):
+    """``codec.decode_frame(frame)`` (``frame``: the ``length`` bytes at ``p``), a plain send
+    with a JSON header as a PlainSend."""
+    cmd = _decode_frame(frame)
+    if length >= 4 and _get32(p) >> 24 == JSON:  # decoded: the header length fits
+        plain = _json_plain(cmd, p + 4, _get32(p) & HEADER_LEN_MASK)
+        if plain is not None:
+            return plain
+    return cmd
+
+
 def decode_send_frame(frame):
     """``codec.decode_frame(frame)`` (``frame`` without its 4-byte total length), except that
-    a plain SEND_MESSAGE_V2 with a binary header comes out as a ``PlainSend``."""
+    a plain SEND_MESSAGE_V2 (either header form) comes out as a ``PlainSend``."""
     cdef Py_buffer view
     PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
     try:
-        plain = _decode_send(<const uint8_t*>view.buf, view.len)
+        cmd = _decode_send(<const uint8_t*>view.buf, view.len)
+        if cmd is None:
+            cmd = _decode_general(<const uint8_t*>view.buf, view.len, frame)
     finally:
         PyBuffer_Release(&view)
-    return plain if plain is not None else _decode_frame(frame)
+    return cmd
 
 
 include "../remoting/_frames.pxi"  # _FrameSplitter: codec.FrameSplitter, the splitting loop
@@ -265,20 +390,18 @@ cdef class SendFrameDecoder(_FrameSplitter):
     cdef object _decode_one(self, const uint8_t* p, Py_ssize_t length):
         cmd = _decode_send(p, length)
         if cmd is None:
-            cmd = _decode_frame(PyBytes_FromStringAndSize(<const char*>p, length))
+            frame = PyBytes_FromStringAndSize(<const char*>p, length)
+            cmd = _decode_general(p, length, frame)
         return cmd
 
 
 # --- the StoredMessage of a plain send ----------------------------------------------------
 
 cdef extern from "Python.h":
-    int PyUnicode_IS_COMPACT_ASCII(object text)
-    void* PyUnicode_DATA(object text)
-    Py_ssize_t PyUnicode_GET_LENGTH(object text)
     object PyUnicode_New(Py_ssize_t size, unsigned int maxchar)
     object PyUnicode_FromStringAndSize(const char* data, Py_ssize_t size)
 
-from libc.string cimport memchr, memcmp, memcpy
+from libc.string cimport memchr, memcpy
 
 from rocketq.common import record as _record
 

@@ -1,16 +1,19 @@
-"""The usual send read straight from its frame (issue 11): a SEND_MESSAGE_V2 request with a
-binary (``ROCKETMQ``) header, as Java clients send it, becomes a :class:`PlainSend` - the
-request with the header fields the send path needs - without the ``extFields`` dict, its
-two dozen strings and the header object (``SendMessageProcessor`` reads the same fields
-from ``SendMessageRequestHeaderV2``).
+"""The usual send read straight from its frame (issue 11): a SEND_MESSAGE_V2 request, as Java
+clients send it, becomes a :class:`PlainSend` - the request with the header fields the send
+path needs - without the header object (``SendMessageProcessor`` reads the same fields from
+``SendMessageRequestHeaderV2``). A binary (``ROCKETMQ``) header is read here, without the
+``extFields`` dict and its two dozen strings; a JSON header is decoded by
+``codec.decode_frame`` and its ``extFields`` dict checked and read by the same rule
+(:func:`_plain_send`, what it saves is ``SendMessageRequestHeaderV2.from_ext``). The
+``PlainSend`` keeps the header's bytes and serialize type.
 
 Only a frame that the general decode and ``SendMessageRequestHeaderV2.from_ext`` would take
 without a word comes out as a ``PlainSend``: no remark, every required field present,
-every number plain decimal, no field twice, ``batch`` false, text that is ASCII (topic and
-properties may be any UTF-8). Anything else - another code, a JSON header, a response, a
-header those would refuse - is decoded by ``codec.decode_frame`` as before, so errors and
-their wording stay the general path's. :meth:`PlainSend.command` gives the full command
-back when the processor takes the general path after all.
+every number plain decimal, no field twice, ``batch`` absent or "false", only V2 keys; in a
+binary header text that is ASCII (topic and properties may be any UTF-8). Anything else -
+another code, a response, a header those would refuse - is decoded by ``codec.decode_frame``
+as before, so errors and their wording stay the general path's. :meth:`PlainSend.command`
+gives the full command back when the processor takes the general path after all.
 
 ``decode_send_frame`` and ``SendFrameDecoder`` (``codec.FrameSplitter`` with that per-frame
 step) have compiled twins in ``_kernels.pyx`` (DESIGN principle 19); the code here is their
@@ -34,6 +37,7 @@ __all__ = ["PlainSend", "SendFrameDecoder", "decode_send_frame", "install", "pla
 
 _SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
 _ROCKETMQ = int(SerializeType.ROCKETMQ)
+_JSON = int(SerializeType.JSON)
 _HEAD = struct.Struct(">hBhiii")  # code, language, version, opaque, flag, remark length
 _UINT = struct.Struct(">I")
 _LANGUAGE_BY_BYTE = {lc.value: lc.name for lc in LanguageCode}
@@ -62,7 +66,7 @@ class PlainSend(RemotingCommand):
 
     def command(self) -> RemotingCommand:
         """The request as ``codec.decode_frame`` gives it (with ``extFields``)."""
-        prefix = _UINT.pack((_ROCKETMQ << 24) | len(self.header))
+        prefix = _UINT.pack((self.serialize_type << 24) | len(self.header))
         cmd = codec.decode_frame(prefix + self.header)
         cmd.body = self.body
         return cmd
@@ -108,7 +112,7 @@ def _plain_of(data: bytes, body: bytes | None) -> PlainSend | None:
     if len(data) < _HEAD.size + 4:
         return None
     code, language, version, opaque, flag, remark_len = _HEAD.unpack_from(data, 0)
-    if code != _SEND_V2 or flag & FLAG_RESPONSE or remark_len > 0:
+    if remark_len > 0:  # a remark: not plain (and the extFields would start after it)
         return None
     pos = _HEAD.size
     (ext_len,) = _UINT.unpack_from(data, pos)
@@ -116,25 +120,55 @@ def _plain_of(data: bytes, body: bytes | None) -> PlainSend | None:
     if ext_len != len(data) - pos:
         return None
     ext = _ext_of(data, pos, len(data))
-    if ext is None or not ext.keys() >= _REQUIRED or ext.get("m", "false") != "false":
+    if ext is None:
+        return None
+    head = (code, _LANGUAGE_BY_BYTE.get(language, "OTHER"), version, opaque, flag, None)
+    return _plain_send(head, ext, body, _ROCKETMQ, data)
+
+
+def _plain_send(
+    head: tuple[int, str, int, int, int, str | None],
+    ext: dict[str, str] | None,
+    body: bytes | None,
+    serialize_type: int,
+    header: bytes,
+) -> PlainSend | None:
+    """The PlainSend of a request whose code, language, version, opaque, flag and remark
+    are ``head`` and whose extFields are ``ext``, or None unless it is a plain send: code
+    SEND_MESSAGE_V2, a request, no remark, only V2 keys, the required ones there, every
+    value a str, the integer ones plain decimal, ``batch`` absent or "false". Both header
+    forms end here (a binary one read by :func:`_plain_of`, a JSON one decoded by
+    ``codec``)."""
+    code, language, version, opaque, flag, remark = head
+    if code != _SEND_V2 or flag & FLAG_RESPONSE or remark is not None or ext is None:
+        return None
+    if not (_REQUIRED <= ext.keys() <= _KNOWN) or ext.get("m", "false") != "false":
         return None
     ints: dict[str, int] = {}
-    for key in _INTS & ext.keys():
-        value = _decimal(ext[key])
-        if value is None:
+    for key, text in ext.items():
+        if type(text) is not str:
             return None
-        ints[key] = value
+        if key in _INTS:
+            value = _decimal(text)
+            if value is None:
+                return None
+            ints[key] = value
     return PlainSend(
-        _SEND_V2, _LANGUAGE_BY_BYTE.get(language, "OTHER"), version, opaque, flag, None, None,
-        body, _ROCKETMQ, ext["b"], ints["e"], ints["f"], ints["g"], ints["h"], ints.get("j", 0),
-        ext.get("i", ""), data,
+        _SEND_V2, language, version, opaque, flag, None, None, body, serialize_type, ext["b"],
+        ints["e"], ints["f"], ints["g"], ints["h"], ints.get("j", 0), ext.get("i", ""), header,
     )  # fmt: skip
+
+
+def _plain_of_json(cmd: RemotingCommand, header: bytes) -> PlainSend | None:
+    """The PlainSend of a request decoded from a JSON header (``header``), or None."""
+    head = (cmd.code, cmd.language, cmd.version, cmd.opaque, cmd.flag, cmd.remark)
+    return _plain_send(head, cmd.ext_fields, cmd.body, _JSON, header)
 
 
 @speedups.twin
 def decode_send_frame(frame: bytes | memoryview) -> RemotingCommand:
     """``codec.decode_frame(frame)`` (``frame`` without its 4-byte total length), except that
-    a plain SEND_MESSAGE_V2 with a binary header comes out as a :class:`PlainSend`."""
+    a plain SEND_MESSAGE_V2 (either header form) comes out as a :class:`PlainSend`."""
     return _decode_send_frame(frame)
 
 
@@ -149,7 +183,13 @@ def _decode_send_frame(frame: bytes | memoryview) -> RemotingCommand:
             plain = _plain_of(bytes(view[4 : 4 + header_len]), body)
             if plain is not None:
                 return plain
-    return codec._decode_frame(view)  # the reference's own decode (pure stays pure)
+    cmd = codec._decode_frame(view)  # the reference's own decode (pure stays pure)
+    if cmd.serialize_type == _JSON:  # decoded: the header length word is there and fits
+        header_len = _UINT.unpack_from(view, 0)[0] & 0xFFFFFF
+        plain = _plain_of_json(cmd, bytes(view[4 : 4 + header_len]))
+        if plain is not None:
+            return plain
+    return cmd
 
 
 @speedups.twin
