@@ -4,6 +4,8 @@ with an empty request, and with requests whose fields are wrong, answers with a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -102,4 +104,28 @@ async def test_property_control_characters_get_a_status(served: Served) -> None:
         request = svc.SendMessageRequest(messages=[msg])
         answer = await client.call("SendMessage", request, svc.SendMessageResponse)
         assert (answer.status.code, answer.entries[0].status.code) == (code, code), props
+        assert answer.entries[0].message_id == msg.system_properties.message_id
+
+
+async def test_proxy_limits_get_a_status(served: Served) -> None:  # noqa: F811
+    # ProxyConfig's userPropertyMaxNum (128), maxUserPropertySize (16 KiB) and
+    # maxMessageGroupSize (64 bytes), and SendMessageActivity's whitespace-only key: each
+    # refused message gets its code, the one at the limit is stored.
+    _broker, _server, client = served
+    many = {f"p{i}": "v" for i in range(129)}
+    cases: list[tuple[Callable[[pb.Message], object], int]] = [
+        (lambda m: m.user_properties.update(dict(list(many.items())[:128])), pb.Code.OK),
+        (lambda m: m.user_properties.update(many), pb.Code.MESSAGE_PROPERTIES_TOO_LARGE),
+        (lambda m: m.user_properties.update({"k": "v" * 16 * 1024}),
+         pb.Code.MESSAGE_PROPERTIES_TOO_LARGE),
+        (lambda m: m.system_properties.keys.append(" "), pb.Code.ILLEGAL_MESSAGE_KEY),
+        (lambda m: setattr(m.system_properties, "message_group", "g" * 64),
+         pb.Code.ILLEGAL_MESSAGE_GROUP),
+    ]  # fmt: skip
+    for i, (change, code) in enumerate(cases):
+        msg = _message(20 + i)
+        change(msg)
+        request = svc.SendMessageRequest(messages=[msg])
+        answer = await client.call("SendMessage", request, svc.SendMessageResponse)
+        assert (answer.status.code, answer.entries[0].status.code) == (code, code), i
         assert answer.entries[0].message_id == msg.system_properties.message_id

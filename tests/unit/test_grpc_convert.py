@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import unicodedata
 from collections.abc import Callable
 
 import pytest
 
 from rocketq.broker.grpc.clients import queue_permission
 from rocketq.broker.grpc.convert import (
+    MAX_MESSAGE_GROUP_SIZE,
+    MAX_USER_PROPERTY_SIZE,
+    USER_PROPERTY_MAX_NUM,
     BadMessage,
     endpoints_of,
+    is_blank,
     message_to_pb,
     parse_peer,
     stored_from_pb,
@@ -165,3 +170,132 @@ def test_control_characters_are_javas_iso_controls() -> None:
     controls = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]]
     assert all(has_control_character(f"a{c}b") for c in controls)
     assert not any(has_control_character(c) for c in (" ", "~", "\xa0", "é", "\u2028", "中"))
+
+
+def _store(msg: pb.Message) -> dict[str, str]:
+    props = stored_from_pb(msg, 0, ("1.2.3.4", 1), "C", MAX_BODY).props
+    assert props is not None
+    return props
+
+
+def _refused(msg: pb.Message) -> int:
+    with pytest.raises(BadMessage) as info:
+        stored_from_pb(msg, 0, ("1.2.3.4", 1), "C", MAX_BODY)
+    return info.value.code
+
+
+def _with_properties(count: int) -> pb.Message:
+    msg = _producer_message()
+    msg.user_properties.clear()
+    msg.user_properties.update({f"p{i}": "v" for i in range(count)})
+    return msg
+
+
+def test_user_property_count_limit() -> None:
+    # ProxyConfig.userPropertyMaxNum (128): 128 is fine, 129 is MESSAGE_PROPERTIES_TOO_LARGE
+    assert USER_PROPERTY_MAX_NUM == 128
+    assert len(_store(_with_properties(128))) == 128 + 4  # TAGS, KEYS, UNIQ_KEY, CLUSTER
+    assert _refused(_with_properties(129)) == pb.Code.MESSAGE_PROPERTIES_TOO_LARGE
+
+
+def _sized(total: int) -> pb.Message:
+    """A message whose user property keys and values, tag and keys are ``total`` UTF-8
+    bytes: "color"/"red" (8), "TagA" (4), "k1"/"k2" (4), then a value of two-byte chars."""
+    msg = _producer_message()
+    left = total - 16 - len("big")
+    msg.user_properties["big"] = "é" * (left // 2) + "x" * (left % 2)
+    return msg
+
+
+def test_user_property_size_counts_utf8_bytes_of_properties_tag_and_keys() -> None:
+    # ProxyConfig.maxUserPropertySize (16 KiB): the sum may reach it, not pass it
+    assert MAX_USER_PROPERTY_SIZE == 16 * 1024
+    assert "big" in _store(_sized(MAX_USER_PROPERTY_SIZE))
+    assert _refused(_sized(MAX_USER_PROPERTY_SIZE + 1)) == pb.Code.MESSAGE_PROPERTIES_TOO_LARGE
+    # the keys and the tag count: one more byte of key is one too many, one less of tag fits
+    msg = _sized(MAX_USER_PROPERTY_SIZE)
+    msg.system_properties.keys.append("z")
+    assert _refused(msg) == pb.Code.MESSAGE_PROPERTIES_TOO_LARGE
+    msg.system_properties.tag = "Tag"  # one byte shorter: back at the limit
+    assert _store(msg)["KEYS"] == "k1 k2 z"
+
+
+def test_count_is_checked_before_reserved_names() -> None:
+    # buildMessageProperty counts first, then looks at each key
+    msg = _with_properties(129)
+    msg.user_properties["UNIQ_KEY"] = "x"
+    assert _refused(msg) == pb.Code.MESSAGE_PROPERTIES_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("group", "code"),
+    [
+        ("g" * (MAX_MESSAGE_GROUP_SIZE - 1), pb.Code.OK),
+        ("g" * MAX_MESSAGE_GROUP_SIZE, pb.Code.ILLEGAL_MESSAGE_GROUP),
+        ("é" * 31 + "g", pb.Code.OK),  # 63 bytes
+        ("é" * 32, pb.Code.ILLEGAL_MESSAGE_GROUP),  # 32 chars but 64 bytes
+        (" \t ", pb.Code.ILLEGAL_MESSAGE_GROUP),
+        ("\u3000", pb.Code.ILLEGAL_MESSAGE_GROUP),  # Java whitespace (ideographic space)
+        ("\xa0", pb.Code.OK),  # a no-break space is not Java whitespace
+        (" g ", pb.Code.OK),
+        ("", pb.Code.OK),  # no group
+    ],
+)
+def test_message_group_rules(group: str, code: int) -> None:
+    # ProxyConfig.maxMessageGroupSize (64) counts UTF-8 bytes and is itself too many
+    msg = _producer_message(message_group=group)
+    if code == pb.Code.OK:
+        assert _store(msg).get("__SHARDINGKEY") == (group or None)
+    else:
+        assert _refused(msg) == code
+
+
+@pytest.mark.parametrize(
+    ("keys", "code"),
+    [
+        ([" "], pb.Code.ILLEGAL_MESSAGE_KEY),
+        (["k", "\t\n"], pb.Code.ILLEGAL_MESSAGE_KEY),
+        (["\u2028"], pb.Code.ILLEGAL_MESSAGE_KEY),
+        ([" k "], pb.Code.OK),
+        (["", "k"], pb.Code.OK),  # an empty key is skipped by validateMessageKey
+    ],
+)
+def test_message_key_may_not_be_only_whitespace(keys: list[str], code: int) -> None:
+    msg = _producer_message()
+    del msg.system_properties.keys[:]
+    msg.system_properties.keys.extend(keys)
+    if code == pb.Code.OK:
+        assert _store(msg)["KEYS"] == " ".join(keys)
+    else:
+        assert _refused(msg) == code
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [
+        ("  ", pb.Code.ILLEGAL_MESSAGE_TAG),
+        ("A|B", pb.Code.ILLEGAL_MESSAGE_TAG),
+        ("A B", pb.Code.OK),
+        ("", pb.Code.OK),  # validateTag skips an empty tag
+    ],
+)
+def test_tag_rules(tag: str, code: int) -> None:
+    msg = _producer_message(tag=tag)
+    if code == pb.Code.OK:
+        assert _store(msg)["TAGS"] == tag
+    else:
+        assert _refused(msg) == code
+
+
+def test_blank_message_id_is_refused() -> None:
+    # buildMessageProperty: StringUtils.isBlank(messageId) -> ILLEGAL_MESSAGE_ID
+    assert _refused(_producer_message(message_id=" \t")) == pb.Code.ILLEGAL_MESSAGE_ID
+
+
+def test_is_blank_is_javas_whitespace() -> None:
+    separators = {
+        chr(c) for c in range(0x10000) if unicodedata.category(chr(c)) in {"Zs", "Zl", "Zp"}
+    }
+    java = (separators - {"\xa0", "\u2007", "\u202f"}) | set("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
+    assert {chr(c) for c in range(0x10000) if is_blank(chr(c))} == java
+    assert is_blank("") and is_blank(" \u3000\t") and not is_blank(" x ")

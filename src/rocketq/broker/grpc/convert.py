@@ -25,6 +25,7 @@ __all__ = [
     "duration_ms",
     "endpoints_of",
     "has_control_character",
+    "is_blank",
     "message_to_pb",
     "message_type_of",
     "ok",
@@ -42,6 +43,21 @@ SYSTEM_PROPERTY_NAMES = frozenset(
 ) | {"POP_CK", "1ST_POP_TIME", "INNER_NUM", "INNER_BASE", "TRACE_CONTEXT", "BORNHOST"}
 # Character.isISOControl: C0 controls, DEL and the C1 controls.
 _ISO_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Character.isWhitespace (what StringUtils.isBlank tests): the Unicode space, line and
+# paragraph separators except the no-break ones (U+00A0, U+2007, U+202F), plus TAB, LF, VT,
+# FF, CR and the four information separators U+001C..U+001F.
+_JAVA_WHITESPACE = re.compile(
+    "[\t\n\x0b\x0c\r\x1c-\x1f \u1680\u2000-\u2006\u2008-\u200a\u2028\u2029\u205f\u3000]*"
+)
+# ProxyConfig.userPropertyMaxNum: SendMessageActivity#buildMessageProperty refuses a message
+# with more user properties than this (MESSAGE_PROPERTIES_TOO_LARGE).
+USER_PROPERTY_MAX_NUM = 128
+# ProxyConfig.maxUserPropertySize: the most UTF-8 bytes the user property keys and values,
+# the tag and the keys may take together (more: MESSAGE_PROPERTIES_TOO_LARGE).
+MAX_USER_PROPERTY_SIZE = 16 * 1024
+# ProxyConfig.maxMessageGroupSize: SendMessageActivity#validateMessageGroup refuses a message
+# group of this many UTF-8 bytes or more (ILLEGAL_MESSAGE_GROUP), so 63 is the longest.
+MAX_MESSAGE_GROUP_SIZE = 64
 _NANOS_PER_MS = 1_000_000
 _MS_PER_S = 1000
 
@@ -123,11 +139,25 @@ def has_control_character(text: str) -> bool:
     return _ISO_CONTROL.search(text) is not None
 
 
-def _check_user_properties(props: Mapping[str, str]) -> None:
-    """``SendMessageActivity#buildMessageProperty``: a user property may not take a reserved
-    name, and neither its key nor its value may hold a control character. The proxy answers
-    ILLEGAL_MESSAGE_PROPERTY_KEY for a bad value too, so we do."""
+def is_blank(text: str) -> bool:
+    """Commons Lang's ``StringUtils.isBlank``: empty, or Java whitespace only."""
+    return _JAVA_WHITESPACE.fullmatch(text) is not None
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _check_user_properties(props: Mapping[str, str]) -> int:
+    """``SendMessageActivity#buildMessageProperty``: at most ``USER_PROPERTY_MAX_NUM`` user
+    properties; none may take a reserved name, and neither a key nor a value may hold a
+    control character (the proxy answers ILLEGAL_MESSAGE_PROPERTY_KEY for a bad value too,
+    so we do). Returns their UTF-8 size (keys and values), as the proxy adds it up."""
+    if len(props) > USER_PROPERTY_MAX_NUM:
+        text = f"{len(props)} user properties, more than the {USER_PROPERTY_MAX_NUM} allowed"
+        raise BadMessage(pb.Code.MESSAGE_PROPERTIES_TOO_LARGE, text)
     illegal = pb.Code.ILLEGAL_MESSAGE_PROPERTY_KEY
+    size = 0
     for key, value in props.items():
         if key in SYSTEM_PROPERTY_NAMES:
             raise BadMessage(illegal, f"property key {key!r} is reserved")
@@ -135,38 +165,61 @@ def _check_user_properties(props: Mapping[str, str]) -> None:
             raise BadMessage(illegal, f"property key {key!r} holds a control character")
         if has_control_character(value):
             raise BadMessage(illegal, f"the value of property {key!r} holds a control character")
+        size += _utf8_size(key) + _utf8_size(value)
+    return size
 
 
-def _check_tag_keys_group(sp: pb.SystemProperties) -> None:
-    """``GrpcValidator#validateTag`` and ``SendMessageActivity#validateMessageKey`` /
-    ``#validateMessageGroup``: no control characters (0x01/0x02 would also break the stored
-    properties string)."""
-    if sp.HasField("tag") and (
-        not sp.tag.strip() or "|" in sp.tag or has_control_character(sp.tag)
-    ):
-        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_TAG, f"illegal tag {sp.tag!r}")
+def _check_tag_and_keys(sp: pb.SystemProperties) -> int:
+    """``GrpcValidator#validateTag`` and ``SendMessageActivity#validateMessageKey``: a tag
+    that is not empty may not be blank, hold '|' or a control character; a key that is not
+    empty may not be blank or hold a control character (0x01/0x02 would also break the
+    stored properties string). Returns their UTF-8 size, part of the user property size."""
+    tag = sp.tag
+    if tag and (is_blank(tag) or "|" in tag or has_control_character(tag)):
+        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_TAG, f"illegal tag {tag!r}")
+    size = _utf8_size(tag)
     for key in sp.keys:
+        if key and is_blank(key):
+            raise BadMessage(pb.Code.ILLEGAL_MESSAGE_KEY, f"key {key!r} is only whitespace")
         if has_control_character(key):
             raise BadMessage(pb.Code.ILLEGAL_MESSAGE_KEY, f"key {key!r} holds a control character")
-    if has_control_character(sp.message_group):
-        text = f"message group {sp.message_group!r} holds a control character"
-        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_GROUP, text)
+        size += _utf8_size(key)
+    return size
+
+
+def _check_message_group(group: str) -> None:
+    """``SendMessageActivity#validateMessageGroup`` (an empty group is no group): not blank,
+    under ``MAX_MESSAGE_GROUP_SIZE`` UTF-8 bytes, no control character."""
+    if not group:
+        return
+    code = pb.Code.ILLEGAL_MESSAGE_GROUP
+    if is_blank(group):
+        raise BadMessage(code, f"message group {group!r} is only whitespace")
+    if _utf8_size(group) >= MAX_MESSAGE_GROUP_SIZE:
+        text = f"message group is {_utf8_size(group)} bytes, {MAX_MESSAGE_GROUP_SIZE} or more"
+        raise BadMessage(code, text)
+    if has_control_character(group):
+        raise BadMessage(code, f"message group {group!r} holds a control character")
 
 
 def _properties(msg: pb.Message) -> dict[str, str]:
-    """User properties plus the system properties RocketMQ stores as named properties."""
+    """User properties plus the system properties RocketMQ stores as named properties,
+    checked in ``buildMessageProperty``'s order."""
     sp = msg.system_properties
-    _check_user_properties(msg.user_properties)
-    _check_tag_keys_group(sp)
+    size = _check_user_properties(msg.user_properties) + _check_tag_and_keys(sp)
+    if size > MAX_USER_PROPERTY_SIZE:
+        text = f"user properties, tag and keys are {size} bytes, more than {MAX_USER_PROPERTY_SIZE}"
+        raise BadMessage(pb.Code.MESSAGE_PROPERTIES_TOO_LARGE, text)
+    if is_blank(sp.message_id):
+        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_ID, "message id is empty or only whitespace")
+    _check_message_group(sp.message_group)
     props = dict(msg.user_properties)
     if sp.HasField("tag"):
         props[MessageConst.TAGS] = sp.tag
     if sp.keys:
         props[MessageConst.KEYS] = MessageConst.KEY_SEPARATOR.join(sp.keys)
-    if not sp.message_id:
-        raise BadMessage(pb.Code.ILLEGAL_MESSAGE_ID, "message id is empty")
     props[MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = sp.message_id
-    if sp.HasField("message_group"):
+    if sp.message_group:  # an empty group is no group (no SHARDING_KEY), as in Java
         props[MessageConst.SHARDING_KEY] = sp.message_group
     if sp.HasField("trace_context"):
         props["TRACE_CONTEXT"] = sp.trace_context
