@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rocketq.store import mapped_file
 from rocketq.store.format import StoreError
 from rocketq.store.mapped_file import MappedFile, MappedFileQueue, file_name_of
 
@@ -257,3 +258,35 @@ def test_delete_expired_by_offset(tmp_path: Path) -> None:
     assert q.delete_expired_by_offset(10_000, unit) == 1  # last file is kept
     assert [m.file_from_offset for m in q.files] == [unit * 4]
     q.close()
+
+
+def test_a_truncation_waits_for_a_running_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slave promoted in controller mode truncates its log while its flush thread syncs:
+    # the flush must not then mark the dropped bytes, and so the ones written again over
+    # them, as on disk.
+    queue = MappedFileQueue(tmp_path, 4096)
+    mapped = queue.get_last_file()
+    assert mapped is not None
+    mapped.append(b"x" * 1000)
+    real_sync = mapped_file._datasync
+    truncations: list[threading.Thread] = []
+
+    def sync_while_truncating(fd: int) -> None:
+        if not truncations:  # the first sync: a truncation comes in from the loop meanwhile
+            truncation = threading.Thread(target=queue.truncate_dirty_files, args=(400,))
+            truncations.append(truncation)
+            truncation.start()
+            truncation.join(0.2)  # with the lock it waits for this flush to end
+        real_sync(fd)
+
+    monkeypatch.setattr(mapped_file, "_datasync", sync_while_truncating)
+    queue.flush()
+    truncations[0].join(10)
+    assert not truncations[0].is_alive()
+    assert (mapped.wrote_position, queue.flushed_where) == (400, 400)
+    mapped.append(b"y" * 300)
+    queue.flush()
+    assert queue.flushed_where == 700 == mapped.flushed_position
+    queue.close()

@@ -28,6 +28,7 @@ import logging
 import mmap
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -288,6 +289,10 @@ class MappedFileQueue:
         self.store_dir = Path(store_dir)
         self.file_size = file_size
         self.synced_appends = synced_appends  # see the module docstring
+        # flush() runs in a flush thread while the loop may truncate or delete files: one at
+        # a time, or a flush that began before a truncation would mark the dropped bytes
+        # (and so the rewritten ones) as on disk. Re-entrant: destroy() runs under it too.
+        self._lock = threading.RLock()
         self.files: list[MappedFile] = []
         self.flushed_where = 0
 
@@ -378,22 +383,24 @@ class MappedFileQueue:
 
     def truncate_dirty_files(self, offset: int) -> None:
         """Drop everything from global ``offset`` on: trim its file, delete later files."""
-        keep = []
-        for mapped in self.files:
-            if mapped.file_from_offset + self.file_size <= offset:
-                keep.append(mapped)
-            elif offset >= mapped.file_from_offset:
-                mapped.truncate(offset - mapped.file_from_offset)
-                keep.append(mapped)
-            else:
-                mapped.destroy()
-        self.files = keep
-        self.flushed_where = min(self.flushed_where, offset)
+        with self._lock:
+            keep = []
+            for mapped in self.files:
+                if mapped.file_from_offset + self.file_size <= offset:
+                    keep.append(mapped)
+                elif offset >= mapped.file_from_offset:
+                    mapped.truncate(offset - mapped.file_from_offset)
+                    keep.append(mapped)
+                else:
+                    mapped.destroy()
+            self.files = keep
+            self.flushed_where = min(self.flushed_where, offset)
 
     def delete_last_file(self) -> None:
         """Destroy the newest file (recovery of a queue whose tail file is unusable)."""
-        if self.files:
-            self.files.pop().destroy()
+        with self._lock:
+            if self.files:
+                self.files.pop().destroy()
 
     def delete_expired_by_time(
         self, expired_ms: int, clean_immediately: bool = False, now_ms: int | None = None
@@ -403,15 +410,16 @@ class MappedFileQueue:
         Stops at the first file still alive (no holes in the middle) and after
         ``DELETE_FILES_BATCH_MAX`` files. Returns how many were deleted.
         """
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        count = 0
-        for mapped in self.files[:-1][:DELETE_FILES_BATCH_MAX]:
-            if not clean_immediately and now < mapped.last_modified_ms() + expired_ms:
-                break
-            mapped.destroy()
-            count += 1
-        del self.files[:count]
-        return count
+        with self._lock:
+            now = int(time.time() * 1000) if now_ms is None else now_ms
+            count = 0
+            for mapped in self.files[:-1][:DELETE_FILES_BATCH_MAX]:
+                if not clean_immediately and now < mapped.last_modified_ms() + expired_ms:
+                    break
+                mapped.destroy()
+                count += 1
+            del self.files[:count]
+            return count
 
     def delete_expired_by_offset(self, offset: int, unit_size: int) -> int:
         """Delete logic-queue files whose last unit points below commitlog ``offset``.
@@ -419,45 +427,49 @@ class MappedFileQueue:
         ``deleteExpiredFileByOffset``: the first 8 bytes of each file's last unit are the
         commitlog offset it indexes. The last file is never deleted.
         """
-        count = 0
-        for mapped in self.files[:-1]:
-            max_phy = _read_long(mapped, self.file_size - unit_size)
-            if max_phy >= offset:
-                break
-            mapped.destroy()
-            count += 1
-        del self.files[:count]
-        return count
+        with self._lock:
+            count = 0
+            for mapped in self.files[:-1]:
+                max_phy = _read_long(mapped, self.file_size - unit_size)
+                if max_phy >= offset:
+                    break
+                mapped.destroy()
+                count += 1
+            del self.files[:count]
+            return count
 
     def flush(self, least_pages: int = 0) -> bool:
         """Flush the file holding ``flushed_where``; True when nothing was left to flush.
 
         Runs in a worker thread in the flush service; never call it concurrently with itself.
         """
-        first = self.first
-        if first is not None and self.flushed_where < first.file_from_offset:
-            self.flushed_where = first.file_from_offset  # the files below were deleted
-        mapped = self.find_file(self.flushed_where, self.flushed_where == 0)
-        if mapped is None:
-            return True
-        where = mapped.file_from_offset + mapped.flush(least_pages)
-        done = where == self.flushed_where
-        self.flushed_where = where
-        return done
+        with self._lock:
+            first = self.first
+            if first is not None and self.flushed_where < first.file_from_offset:
+                self.flushed_where = first.file_from_offset  # the files below were deleted
+            mapped = self.find_file(self.flushed_where, self.flushed_where == 0)
+            if mapped is None:
+                return True
+            where = mapped.file_from_offset + mapped.flush(least_pages)
+            done = where == self.flushed_where
+            self.flushed_where = where
+            return done
 
     def close(self) -> None:
         """Unmap every file."""
-        for mapped in self.files:
-            mapped.close()
+        with self._lock:
+            for mapped in self.files:
+                mapped.close()
 
     def destroy(self) -> None:
         """Delete every file and the directory if it ends up empty."""
-        for mapped in self.files:
-            mapped.destroy()
-        self.files = []
-        self.flushed_where = 0
-        if self.store_dir.is_dir() and not any(self.store_dir.iterdir()):
-            self.store_dir.rmdir()
+        with self._lock:
+            for mapped in self.files:
+                mapped.destroy()
+            self.files = []
+            self.flushed_where = 0
+            if self.store_dir.is_dir() and not any(self.store_dir.iterdir()):
+                self.store_dir.rmdir()
 
 
 def _read_long(mapped: MappedFile, position: int) -> int:
