@@ -4,7 +4,10 @@ before it began, reports each round on the event loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+
+import pytest
 
 from rocketq.store.group_commit import GroupCommitThread
 
@@ -224,3 +227,44 @@ async def test_with_idle_flush_it_syncs_what_nobody_asked_for() -> None:
     assert (700, 700, True) in reported
     assert quiet.rounds == 0 and idle.rounds == 0  # idle syncs are not request rounds
     assert len([r for r in reported if r[1] == 700]) == 1  # reported once, not every 1 ms
+
+
+async def test_an_idle_flush_that_keeps_failing_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.get_running_loop()
+    calls = {"n": 0}
+    failed_enough = threading.Event()
+
+    def flush() -> int:
+        calls["n"] += 1
+        if calls["n"] >= 20:
+            failed_enough.set()
+        raise OSError(5, "Input/output error")
+
+    committer = GroupCommitThread(flush, lambda *_: None, loop, idle_flush_s=0.001)
+    with caplog.at_level(logging.ERROR, logger="rocketq.store"):
+        committer.start()
+        try:
+            assert await asyncio.to_thread(failed_enough.wait, WAIT_S)
+        finally:
+            await asyncio.to_thread(committer.stop)
+    assert len([r for r in caplog.records if "idle flush failed" in r.getMessage()]) == 1
+
+
+def test_the_thread_ends_once_its_loop_is_closed() -> None:
+    loop = asyncio.new_event_loop()
+    flushes = threading.Event()
+
+    def flush() -> int:
+        flushes.set()
+        return 0  # nothing new: no report that could notice the closed loop
+
+    committer = GroupCommitThread(flush, lambda *_: None, loop, idle_flush_s=0.001)
+    committer.start()
+    assert flushes.wait(WAIT_S)
+    loop.close()
+    thread = committer._thread
+    assert thread is not None
+    thread.join(WAIT_S)
+    assert not thread.is_alive()

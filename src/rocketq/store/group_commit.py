@@ -68,6 +68,7 @@ class GroupCommitThread:
         self._flush = flush
         self._idle_flush_s = idle_flush_s
         self._idle_flushed = -1  # the offset the last idle sync reported
+        self._idle_failing = False  # the last idle sync raised (logged once)
         self._max_gather_s = max_gather_s
         self._clock = clock
         self._done = done
@@ -143,14 +144,23 @@ class GroupCommitThread:
         return None if self._asked <= self._served else False
 
     def _idle_round(self) -> bool:
-        """Sync what is dirty although nobody asked; report it when that moved the flushed
-        offset. False when the loop is gone (the thread ends)."""
+        """Sync what is dirty although nobody asked; report it when that changed the
+        flushed offset (a truncation may have lowered it). False when the loop is gone
+        (the thread ends). A failing sync is logged when it starts failing, not every
+        round."""
+        if self._loop.is_closed():
+            return False
         try:
             flushed = self._flush()
         except Exception:
-            log.exception("commitlog idle flush failed")
+            if not self._idle_failing:
+                log.exception("commitlog idle flush failed (logged again once it recovers)")
+            self._idle_failing = True
             return True
-        if flushed <= self._idle_flushed:
+        if self._idle_failing:
+            log.info("commitlog idle flush works again")
+            self._idle_failing = False
+        if flushed == self._idle_flushed:
             return True
         self._idle_flushed = flushed
         try:
