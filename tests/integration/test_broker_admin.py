@@ -340,6 +340,10 @@ async def test_locks_runtime_info_and_broker_config(
         with pytest.raises(BrokerError):
             await admin.update_broker_config(broker.addr, {"maxMessageSize": "lots"})
         await admin.update_broker_config(broker.addr, {"maxMessageSize": str(MAX_MESSAGE_SIZE)})
+        # read at start only: left as the broker runs (Java's store would switch the value
+        # under its running flush service)
+        await admin.update_broker_config(broker.addr, {"flushDiskType": "SYNC_FLUSH"})
+        assert (await admin.broker_config(broker.addr))["flushDiskType"] == "ASYNC_FLUSH"
 
 
 def _cli(ns: NamesrvProcess, *args: str) -> subprocess.CompletedProcess[str]:

@@ -69,9 +69,9 @@ log = logging.getLogger("rocketq.broker")
 BROKER_VERSION = 401
 BROKER_VERSION_DESC = "V4_9_4"
 # MQVersion.Version.V3_0_7_SNAPSHOT: older clients cannot take RESET_CONSUMER_CLIENT_OFFSET.
-# Store settings whose threads and files are set up at start: an update is kept in the
-# config (and shown by getBrokerConfig) but takes effect at the next start.
-RESTART_KEYS = frozenset({"flushDiskType"})
+# Store settings whose threads and files are set up at start: updateBrokerConfig leaves
+# them as they are (Java writes the new value and then fails its sends' flush waits).
+START_ONLY_KEYS = frozenset({"flushDiskType"})
 _VERSION_RESET_OFFSET = 28  # its ordinal in MQVersion.Version (V3_0_0_SNAPSHOT = 0)
 # TopicValidator.SYSTEM_TOPIC_PREFIX: topics named like this belong to the broker.
 _SLAVE_REMARK = (
@@ -432,8 +432,9 @@ class AdminBrokerProcessor:
     # -- broker config and runtime ------------------------------------------------------------
 
     def update_broker_config(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
-        """Apply the known broker and store keys of a properties body (those of
-        :data:`RESTART_KEYS` are kept in the config and take effect at the next start)."""
+        """Apply the known broker and store keys of a properties body; those of
+        :data:`START_ONLY_KEYS` are checked but left as the broker started, so
+        getBrokerConfig keeps telling the mode it runs in."""
         values = parse_properties((req.body or b"").decode("utf-8", "replace"))
         log.info("updateBrokerConfig %s called by %s", values, conn.peer)
         broker, store = self.config, self.store_config
@@ -443,15 +444,19 @@ class AdminBrokerProcessor:
             copy.copy(store).update(values)
         except ValueError as exc:
             raise BrokerError(ResponseCode.SYSTEM_ERROR, str(exc)) from exc
-        broker.update(values)
-        store.update(values)
+        current = store.to_properties()
+        start_only = {k for k in values.keys() & START_ONLY_KEYS if values[k] != current.get(k)}
+        live = {k: v for k, v in values.items() if k not in START_ONLY_KEYS}
+        broker.update(live)
+        store.update(live)
         self.store.commit_log.max_message_size = store.max_message_size
         ignored = sorted(set(values) - set(known))
         if ignored:
             log.warning("updateBrokerConfig ignores unknown keys %s", ignored)
-        later = sorted(set(values) & RESTART_KEYS)
-        if later:
-            log.warning("updateBrokerConfig: %s apply from the next start", later)
+        if start_only:
+            log.warning("updateBrokerConfig leaves %s as the broker started (read at "
+                        "start only: set it in the broker's config file)",
+                        sorted(start_only))  # fmt: skip
         self.config_version = DataVersion(
             timestamp=_now_ms(), counter=self.config_version.counter + 1
         )
