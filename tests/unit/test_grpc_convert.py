@@ -299,3 +299,8 @@ def test_is_blank_is_javas_whitespace() -> None:
     java = (separators - {"\xa0", "\u2007", "\u202f"}) | set("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
     assert {chr(c) for c in range(0x10000) if is_blank(chr(c))} == java
     assert is_blank("") and is_blank(" \u3000\t") and not is_blank(" x ")
+
+
+def test_only_a_non_empty_trace_context_is_stored() -> None:
+    assert "TRACE_CONTEXT" not in _store(_producer_message(trace_context=""))
+    assert _store(_producer_message(trace_context="00-ab-cd-01"))["TRACE_CONTEXT"] == "00-ab-cd-01"

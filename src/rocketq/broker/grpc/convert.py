@@ -221,7 +221,7 @@ def _properties(msg: pb.Message) -> dict[str, str]:
     props[MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = sp.message_id
     if sp.message_group:  # an empty group is no group (no SHARDING_KEY), as in Java
         props[MessageConst.SHARDING_KEY] = sp.message_group
-    if sp.HasField("trace_context"):
+    if sp.trace_context:  # Java: only a non-empty one (SendMessageActivity)
         props["TRACE_CONTEXT"] = sp.trace_context
     return props
 
