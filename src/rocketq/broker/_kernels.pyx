@@ -219,21 +219,25 @@ cdef object _plain_of(const uint8_t* p, Py_ssize_t n, object body):
             props = PyUnicode_DecodeUTF8(<const char*>p + at[KEY_PROPS], size[KEY_PROPS], NULL)
     except UnicodeDecodeError:
         return None
-    cdef object language = _LANGUAGE_BY_BYTE.get(p[2], "OTHER")
-    cdef object version = <int>_get16(p + 3)
-    cdef object opaque = <int32_t>_get32(p + 5)
-    cdef object flag_obj = flag
+    return _new_plain(_SEND_V2, _LANGUAGE_BY_BYTE.get(p[2], "OTHER"), <int>_get16(p + 3),
+                      <int32_t>_get32(p + 5), flag, body, _ROCKETMQ, topic, props, num, seen,
+                      PyBytes_FromStringAndSize(<const char*>p, n))
+
+
+cdef object _new_plain(code, language, version, opaque, flag, body, stype, topic, props,
+                       const int64_t* num, uint32_t seen, header):
+    """The PlainSend of a read header: the command's own fields, then the send's (``num``:
+    the integer keys' values, ``seen``: which keys were there)."""
     cdef object queue_id = num[KEY_QUEUE]
     cdef object sys_flag = num[KEY_SYSFLAG]
     cdef object born = num[KEY_BORN]
     cdef object msg_flag = num[KEY_FLAG]
     cdef object reconsume = num[KEY_RECONSUME] if seen & (1u << KEY_RECONSUME) else 0
-    cdef object header = PyBytes_FromStringAndSize(<const char*>p, n)
     cdef PyObject* values[PLAIN_FIELDS]
     values[:] = [
-        <PyObject*>_SEND_V2, <PyObject*>language, <PyObject*>version, <PyObject*>opaque,
-        <PyObject*>flag_obj, <PyObject*>None, <PyObject*>None, <PyObject*>body,
-        <PyObject*>_ROCKETMQ, <PyObject*>topic, <PyObject*>queue_id, <PyObject*>sys_flag,
+        <PyObject*>code, <PyObject*>language, <PyObject*>version, <PyObject*>opaque,
+        <PyObject*>flag, <PyObject*>None, <PyObject*>None, <PyObject*>body,
+        <PyObject*>stype, <PyObject*>topic, <PyObject*>queue_id, <PyObject*>sys_flag,
         <PyObject*>born, <PyObject*>msg_flag, <PyObject*>reconsume, <PyObject*>props,
         <PyObject*>header,
     ]
@@ -334,26 +338,9 @@ cdef object _json_plain(object cmd, const uint8_t* p, Py_ssize_t n):
         return None
     cdef object topic = <object>values_of[KEY_TOPIC]
     cdef object props = <object>values_of[KEY_PROPS] if seen & (1u << KEY_PROPS) else ""
-    cdef object language = _field(cmd, CMD_LANGUAGE)
-    cdef object version = _field(cmd, CMD_VERSION)
-    cdef object opaque = _field(cmd, CMD_OPAQUE)
-    cdef object body = _field(cmd, CMD_BODY)
-    cdef object queue_id = num[KEY_QUEUE]
-    cdef object sys_flag = num[KEY_SYSFLAG]
-    cdef object born = num[KEY_BORN]
-    cdef object msg_flag = num[KEY_FLAG]
-    cdef object reconsume = num[KEY_RECONSUME] if seen & (1u << KEY_RECONSUME) else 0
-    cdef object header = PyBytes_FromStringAndSize(<const char*>p, n)
-    cdef PyObject* values[PLAIN_FIELDS]
-    values[:] = [
-        <PyObject*>SEND_V2_INT, <PyObject*>language, <PyObject*>version, <PyObject*>opaque,
-        <PyObject*>flag, <PyObject*>None, <PyObject*>None, <PyObject*>body,
-        <PyObject*>JSON_INT, <PyObject*>topic, <PyObject*>queue_id, <PyObject*>sys_flag,
-        <PyObject*>born, <PyObject*>msg_flag, <PyObject*>reconsume, <PyObject*>props,
-        <PyObject*>header,
-    ]
-    cls = _plain_class()
-    return _make(cls, &_plain_plan, values, PLAIN_FIELDS)
+    return _new_plain(SEND_V2_INT, _field(cmd, CMD_LANGUAGE), _field(cmd, CMD_VERSION),
+                      _field(cmd, CMD_OPAQUE), flag, _field(cmd, CMD_BODY), JSON_INT, topic,
+                      props, num, seen, PyBytes_FromStringAndSize(<const char*>p, n))
 
 
 cdef object _decode_general(const uint8_t* p, Py_ssize_t length, object frame):

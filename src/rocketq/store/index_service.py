@@ -183,6 +183,10 @@ class IndexService:
                         keys.append((prefix, token, phy_offset, store_timestamp))
             if len(keys) > put:
                 floor = phy_offset  # the file's end offset once these keys are in
+        self._put_all(index_file, keys)
+
+    def _put_all(self, index_file: IndexFile, keys: list[tuple[str, str, int, int]]) -> None:
+        """Put ``keys`` in order, going on in a new file whenever one is full."""
         done = 0
         while done < len(keys):
             done = index_file.put_keys(keys, done)
@@ -197,12 +201,7 @@ class IndexService:
         floor = index_file.end_phy_offset  # below it: indexed before a restart re-dispatched it
         if keys[0][2] < floor:
             keys = [key for key in keys if key[2] >= floor]
-        done = 0
-        while done < len(keys):
-            done = index_file.put_keys(keys, done)
-            if done < len(keys):
-                log.info("index file %s is full, creating another one", index_file.file_name)
-                index_file = self.get_and_create_last_file()
+        self._put_all(index_file, keys)
 
     def _put_key(
         self, index_file: IndexFile, prefix: str, key: str, phy_offset: int, ts: int
