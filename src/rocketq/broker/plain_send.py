@@ -112,7 +112,7 @@ def _plain_of(data: bytes, body: bytes | None) -> PlainSend | None:
     if len(data) < _HEAD.size + 4:
         return None
     code, language, version, opaque, flag, remark_len = _HEAD.unpack_from(data, 0)
-    if remark_len > 0:  # a remark: not plain (and the extFields would start after it)
+    if code != _SEND_V2 or remark_len > 0:  # not one to read the extFields of
         return None
     pos = _HEAD.size
     (ext_len,) = _UINT.unpack_from(data, pos)
