@@ -205,3 +205,20 @@ def test_deleting_topics_and_groups_forgets_their_items() -> None:
     m.on_put("T", 0, 2, 10)  # counted again from zero on a fresh item
     item = m.get_stats_item(TOPIC_PUT_NUMS, "T")
     assert item is not None and item.value == 2
+
+
+def test_a_run_of_sends_counts_as_each_send_would() -> None:
+    # on_put_run(topic, k, bytes) is k on_put calls of one message each, in one call
+    clock = FakeClock()
+    each, run_ = manager(clock), manager(clock)
+    for size in (100, 250, 7):
+        each.on_put("T", 1, 1, size)
+    run_.on_put_run("T", 3, 357)
+    for kind in (TOPIC_PUT_NUMS, TOPIC_PUT_SIZE):
+        a, b = each.get_stats_item(kind, "T"), run_.get_stats_item(kind, "T")
+        assert a is not None and b is not None
+        assert (a.value, a.times) == (b.value, b.times)
+    a, b = each.get_stats_item(BROKER_PUT_NUMS, "C"), run_.get_stats_item(BROKER_PUT_NUMS, "C")
+    assert a is not None and b is not None and a.value == b.value == 3
+    with pytest.raises(ValueError):  # the delay topic is counted per queue too: on_put
+        run_.on_put_run(SCHEDULE_TOPIC, 1, 1)

@@ -263,9 +263,7 @@ class BrokerController(AsyncLifecycle):
     def _on_messages_arriving(self, arrivals: list[tuple[str, int, int, int]]) -> None:
         """The store dispatched records (topic, queue id, next offset, tags code), all of
         one pass (one socket read's sends): wake the held pulls and pops they satisfy."""
-        notify = self.pull_hold_service.notify_message_arriving
-        for topic, queue_id, max_offset, code in arrivals:
-            notify(topic, queue_id, max_offset, code)
+        self.pull_hold_service.notify_messages_arriving(arrivals)
         self.pop_service.notify_messages_arriving(arrivals)
 
     def _start_master_services(self) -> None:

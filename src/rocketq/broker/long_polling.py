@@ -96,6 +96,14 @@ class PullRequestHoldService:
             self._remove(key, pull)
             self._run(pull)
 
+    def notify_messages_arriving(self, arrivals: list[tuple[str, int, int, int]]) -> None:
+        """:meth:`notify_message_arriving` of each (topic, queue id, next offset, tags
+        code) of one dispatch pass; one test while no pull is held."""
+        if not self._held:
+            return
+        for topic, queue_id, max_offset, code in arrivals:
+            self.notify_message_arriving(topic, queue_id, max_offset, code)
+
     def wake_all(self) -> None:
         """Answer every held pull now (shutdown)."""
         for key, waiting in list(self._held.items()):

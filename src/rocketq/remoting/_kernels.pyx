@@ -1044,11 +1044,20 @@ cdef inline char* _put_text(char* p, const char* t, Py_ssize_t n) noexcept:
     return p + n
 
 
+# The last region encode_send_ok was given and its parts (codec.send_ok_tail).
+cdef object _tail_region = None
+cdef object _tail = None
+
+
 def encode_send_ok(long long opaque, int serialize_type, str msg_id, long long queue_id,
                    long long queue_offset, str region):
     """The whole frame of a successful SEND's answer, byte for byte what ``encode`` gives
     for that RemotingCommand: codec.encode_send_ok is the reference, with the docs."""
-    tail = _reference().send_ok_tail(region)
+    global _tail_region, _tail
+    if region is not _tail_region:  # a broker has one region: its parts looked up once
+        _tail = _reference().send_ok_tail(region)
+        _tail_region = region
+    tail = _tail
     cdef bytes mid = msg_id.encode()
     cdef char qid[24]
     cdef char qoff[24]

@@ -32,6 +32,7 @@ from rocketq.common.topic import (
     PERM_READ,
     PERM_WRITE,
     RETRY_GROUP_TOPIC_PREFIX,
+    SCHEDULE_TOPIC,
     TopicConfig,
     dlq_topic,
     topic_name_problem,
@@ -220,15 +221,7 @@ class SendMessageProcessor:
 
         def answer(stored_all: list[PutMessageResult | Awaitable[PutMessageResult]]) -> None:
             done[0] = 0
-            for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
-                if type(stored) is not PutMessageResult or not self._answered_ok(
-                    conn, req, stored, first
-                ):
-                    if response is None:
-                        response = req.make_response(ext_fields={})
-                    answers[at] = self._answered(conn, req, response, first, stored, True)
-                done[0] += 1
-            conn.flush()
+            self._answer_stored(conn, waiting, stored_all, answers, done)
 
         try:
             stored_all = self.store.submit_many(puts, answer)
@@ -242,6 +235,49 @@ class SendMessageProcessor:
             return
         if done[0] < 0:  # refused before anything was written: no dispatch pass to precede
             answer(stored_all)
+
+    def _answer_stored(
+        self,
+        conn: Connection,
+        waiting: list[tuple[int, RemotingCommand, RemotingCommand | None, StoredMessage]],
+        stored_all: list[PutMessageResult | Awaitable[PutMessageResult]],
+        answers: list[RemotingCommand | Awaitable[RemotingCommand] | None],
+        done: list[int],
+    ) -> None:
+        """Answer the sends of a read the store took (``done[0]`` counts them as it goes):
+        a one-message send stored fine with its frame written straight (``_answered_ok``
+        inline, its ``on_put`` one call per run of one topic), any other as ``_answered``."""
+        region = self.config.region_id
+        topic, nums, size = "", 0, 0
+        try:
+            for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
+                if type(stored) is PutMessageResult and stored.status is _PUT_OK:
+                    appended = stored.appended
+                    if len(appended) == 1:
+                        one = appended[0]
+                        if first.topic == topic:
+                            nums += 1
+                            size += one.size
+                        elif first.topic == SCHEDULE_TOPIC:  # counted per queue too
+                            self.stats.on_put(first.topic, first.queue_id, 1, one.size)
+                        else:
+                            if nums:
+                                self.stats.on_put_run(topic, nums, size)
+                            topic, nums, size = first.topic, 1, one.size
+                        frame = encode_send_ok(req.opaque, req.serialize_type, one.msg_id,
+                                               first.queue_id, one.queue_offset,
+                                               region)  # fmt: skip
+                        conn.answer_frame(req, frame)
+                        done[0] += 1
+                        continue
+                if response is None:
+                    response = req.make_response(ext_fields={})
+                answers[at] = self._answered(conn, req, response, first, stored, True)
+                done[0] += 1
+        finally:  # what was answered is counted, even if a later one failed
+            if nums:
+                self.stats.on_put_run(topic, nums, size)
+        conn.flush()
 
     def _plain(
         self, req: RemotingCommand, born: tuple[str, int]
