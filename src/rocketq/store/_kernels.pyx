@@ -9,6 +9,7 @@ are drawn in ``store/format.py``):
     put_batches         rocketq.store.commit_log   records of several puts into a mapping
     put_ok              rocketq.store.put          a PUT_OK PutMessageResult
     queue_runs          rocketq.store.put          a dispatch pass's ConsumeQueue entries
+    put_runs            rocketq.store.put          those entries into their queues
 """
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -926,3 +927,94 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
         _put64(p + 12, code)
         arrivals.append((topic, queue_id, queue_offset + 1, code_o))
     return runs
+
+
+# --- ConsumeQueue runs ------------------------------------------------------------------------
+
+# ConsumeQueue and MappedFile, bound on first use; put.put_runs takes anything else.
+cdef object _cq_type = None
+cdef object _mapped_type = None
+# An entry's end (offset + size) is computed in C below this offset only.
+cdef int64_t MAX_RUN_PHYS = INT64_MAX - INT32_MAX
+
+
+cdef inline int64_t _get64(const uint8_t* p) noexcept:
+    return <int64_t>((<uint64_t>_get32(p) << 32) | _get32(p + 4))
+
+
+cdef enum:
+    RUN_NOT_TAKEN, RUN_WRITTEN, RUN_ASK_PYTHON
+
+
+cdef int _append_run(object cq, int64_t first, object entries) except -1:
+    """``ConsumeQueue.append_run`` of an exact ConsumeQueue whose tail is an exact
+    MappedFile, with ``MappedFile.append_at`` inline (the write straight into its map):
+    RUN_WRITTEN or RUN_NOT_TAKEN (nothing written) where the reference answers True or
+    False, RUN_ASK_PYTHON (nothing written) for all else: the method then decides."""
+    cdef const uint8_t* p = <const uint8_t*>PyByteArray_AS_STRING(entries)
+    cdef Py_ssize_t n = PyByteArray_GET_SIZE(entries)
+    cdef int64_t phys, max_phys, wrote, file_size, file_from, position
+    cdef Py_buffer view
+    if n == 0 or n % CQ_UNIT or not 0 <= first < MAX_QUEUE_OFFSET:
+        return RUN_ASK_PYTHON
+    phys = _get64(p)
+    if phys > MAX_RUN_PHYS:
+        return RUN_ASK_PYTHON
+    if not _small_int(cq.max_physic_offset, &max_phys):
+        return RUN_ASK_PYTHON
+    files = cq.queue.files
+    if type(files) is not list:
+        return RUN_ASK_PYTHON
+    if not files or phys + <int32_t>_get32(p + 8) <= max_phys:
+        return RUN_NOT_TAKEN
+    tail = (<list>files)[len(<list>files) - 1]
+    if type(tail) is not _mapped_type or tail._synced_appends is not False:
+        return RUN_ASK_PYTHON  # (synced appends advise the kernel: append_at does it)
+    if not (_small_int(tail._wrote, &wrote) and _small_int(tail.file_size, &file_size)
+            and _small_int(tail.file_from_offset, &file_from) and file_from >= 0):
+        return RUN_ASK_PYTHON
+    position = first * CQ_UNIT - file_from
+    if position <= 0 or position != wrote or position + n > file_size:
+        return RUN_NOT_TAKEN
+    p = p + n - CQ_UNIT  # the last entry
+    if _get64(p) > MAX_RUN_PHYS:
+        return RUN_ASK_PYTHON
+    PyObject_GetBuffer(tail._mm, &view, PyBUF_WRITABLE)  # (a closed map raises here)
+    try:
+        if position + n > view.len:
+            return RUN_ASK_PYTHON
+        memcpy(<char*>view.buf + position, PyByteArray_AS_STRING(entries), n)
+    finally:
+        PyBuffer_Release(&view)
+    tail._wrote = position + n
+    cq.max_physic_offset = _get64(p) + <int32_t>_get32(p + 8)
+    return RUN_WRITTEN
+
+
+def put_runs(queues, runs):
+    """Write the runs of :func:`queue_runs` whose ConsumeQueue exists and takes them the
+    usual way; put.put_runs is the reference, with the docs. Here each such run is copied
+    into its queue's tail file directly; inputs of other types go to the reference."""
+    global _cq_type, _mapped_type
+    cdef int64_t first
+    cdef int taken
+    if type(queues) is not dict or type(runs) is not dict:
+        return _reference("put_runs")(queues, runs)
+    if _cq_type is None:
+        from rocketq.store.consume_queue import ConsumeQueue
+        from rocketq.store.mapped_file import MappedFile
+        _cq_type, _mapped_type = ConsumeQueue, MappedFile
+    left = []
+    for key, run in (<dict>runs).items():
+        cq = (<dict>queues).get(key)
+        first_o, entries = run
+        if cq is not None:
+            taken = RUN_ASK_PYTHON
+            if type(cq) is _cq_type and type(entries) is bytearray and _small_int(first_o,
+                                                                                &first):
+                taken = _append_run(cq, first, entries)
+            if taken == RUN_WRITTEN or taken == RUN_ASK_PYTHON and cq.append_run(first_o,
+                                                                                 entries):
+                continue
+        left.append((key, first_o, entries))
+    return left

@@ -128,19 +128,28 @@ class ConsumeQueue:
     def put_entries(self, queue_offset: int, entries: bytes) -> None:
         """:meth:`put` of each 20-byte entry of ``entries`` (consecutive logical offsets
         from ``queue_offset``, ascending commitlog offsets): one write when they all go
-        after the last entry of the last file, else entry by entry."""
-        phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, 0)
-        files = self.queue.files
-        if files and phys + size > self.max_physic_offset:  # then so are all the others
-            tail = files[-1]
-            position = queue_offset * CQ_STORE_UNIT_SIZE - tail.file_from_offset
-            if position > 0 and tail.append_at(position, entries):
-                last = len(entries) - CQ_STORE_UNIT_SIZE
-                phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, last)
-                self.max_physic_offset = phys + size
-                return
+        after the last entry of the last file (:meth:`append_run`), else entry by entry."""
+        if self.append_run(queue_offset, entries):
+            return
         for i, (phys, size, code) in enumerate(_CQ_ENTRY_STRUCT.iter_unpack(entries)):
             self.put(phys, size, code, queue_offset + i)
+
+    def append_run(self, queue_offset: int, entries: bytes | bytearray) -> bool:
+        """The usual :meth:`put_entries`: the entries (as it takes them) written at once
+        when they go right after the last entry of the last file, fit in it and are all
+        new (past :attr:`max_physic_offset`); False, with nothing written, otherwise.
+        ``put.put_runs`` (compiled) does this without the Python calls."""
+        phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, 0)
+        files = self.queue.files
+        if not files or phys + size <= self.max_physic_offset:
+            return False
+        tail = files[-1]  # (then the others, after it, are new too)
+        position = queue_offset * CQ_STORE_UNIT_SIZE - tail.file_from_offset
+        if position <= 0 or not tail.append_at(position, entries):
+            return False
+        phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, len(entries) - CQ_STORE_UNIT_SIZE)
+        self.max_physic_offset = phys + size
+        return True
 
     def _fill_pre_blank(self, mapped: MappedFile, expect: int) -> None:
         count = (expect - mapped.file_from_offset) // CQ_STORE_UNIT_SIZE

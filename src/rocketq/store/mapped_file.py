@@ -153,7 +153,7 @@ class MappedFile:
             self._advise(end)
         return pos
 
-    def append_at(self, position: int, data: bytes) -> bool:
+    def append_at(self, position: int, data: bytes | bytearray) -> bool:
         """:meth:`append` when ``position`` is the write position and ``data`` fits; False
         (nothing written) otherwise: one check for a caller's usual case."""
         end = position + len(data)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from rocketq.store.ha.service import HAService
     from rocketq.store.index_service import IndexService
 
-__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts", "put_ok", "queue_runs"]
+__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts", "put_ok", "put_runs", "queue_runs"]
 
 log = logging.getLogger("rocketq.store")
 
@@ -146,6 +146,28 @@ def queue_runs(
             return None
         arrivals.append((topic, queue_id, queue_offset + 1, code))
     return runs
+
+
+# One run of queue_runs left to the caller: (topic, queue id), first queue offset, entries.
+LeftRun = tuple[tuple[str, int], int, bytearray]
+
+
+@speedups.twin
+def put_runs(
+    queues: Mapping[tuple[str, int], ConsumeQueue],
+    runs: dict[tuple[str, int], tuple[int, bytearray]],
+) -> list[LeftRun]:
+    """Write the runs of :func:`queue_runs` whose ConsumeQueue exists and takes them the
+    usual way (``ConsumeQueue.append_run``: at once, after its last entry); answer the
+    others, in run order, for ``put_entries`` (a queue to create, a file to roll or to
+    pre-blank, entries already there). Has a compiled twin, which writes into the tail
+    file itself."""
+    left: list[LeftRun] = []
+    for key, (first, entries) in runs.items():
+        cq = queues.get(key)
+        if cq is None or not cq.append_run(first, entries):
+            left.append((key, first, entries))
+    return left
 
 
 # What an empty put answers (a batch that decoded to nothing).
@@ -459,7 +481,7 @@ class MessageStorePuts:
             self._dispatch_each(msgs, appended)
             return
         queues = self.consume_queues
-        for key, (first, entries) in runs.items():
+        for key, first, entries in put_runs(queues, runs):
             cq = queues.get(key) or self._new_consume_queue(*key)
             cq.put_entries(first, bytes(entries))
         listener = self.message_arriving_listener
