@@ -10,6 +10,9 @@ are drawn in ``store/format.py``):
     put_ok              rocketq.store.put          a PUT_OK PutMessageResult
     queue_runs          rocketq.store.put          a dispatch pass's ConsumeQueue entries
     put_runs            rocketq.store.put          those entries into their queues
+    checked_batches     rocketq.store.put          a read's puts when the checks pass them
+    put_oks             rocketq.store.put          put_ok of each stored put of a read
+    stored_flat         rocketq.store.put          a read's stored records back to back
 """
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -518,6 +521,10 @@ def put_ok(appended):
     """``PutMessageResult(PUT_OK, appended)`` through the slot descriptors (the frozen
     dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here.
     put.put_ok is the reference."""
+    return _put_ok(appended)
+
+
+cdef object _put_ok(object appended):
     global _ok_type, _ok_status
     cdef Py_ssize_t i
     if _ok_type is None:
@@ -1018,3 +1025,80 @@ def put_runs(queues, runs):
                 continue
         left.append((key, first_o, entries))
     return left
+
+
+# --- A read's puts: checks, answers, the stored records ----------------------------------------
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+
+
+def checked_batches(puts):
+    """The batches of ``puts`` when each has messages and none of them is refused by
+    ``MessageStorePuts._check_messages`` (the usual read); put.checked_batches is the
+    reference, with the docs. A message whose texts are not all ASCII (or anything
+    unusual) sends the whole read to the reference."""
+    cdef Py_ssize_t i, n
+    if _msg_type is None:
+        _bind_classes()
+    if type(puts) is not list:
+        return _reference("checked_batches")(puts)
+    batches = []
+    for put in <list>puts:
+        if type(put) is not tuple or len(<tuple>put) != 2:
+            return _reference("checked_batches")(puts)
+        msgs = (<tuple>put)[0]
+        if type(msgs) is not list:
+            return _reference("checked_batches")(puts)
+        n = len(<list>msgs)
+        if n == 0:
+            return None
+        for i in range(n):
+            msg = (<list>msgs)[i]
+            if type(msg) is not _msg_type:
+                return _reference("checked_batches")(puts)
+            topic, props = _slot(msg, _msg_offsets[F_TOPIC], "topic"), _slot(
+                msg, _msg_offsets[F_PROPERTIES], "properties")
+            if (type(topic) is not str or type(props) is not str
+                    or not PyUnicode_IS_ASCII(topic) or not PyUnicode_IS_ASCII(props)
+                    or len(<str>topic) > MAX_TOPIC_LENGTH_V1
+                    or len(<str>props) > MAX_PROPERTIES_LENGTH):
+                return _reference("checked_batches")(puts)
+        batches.append(msgs)
+    return batches
+
+
+def put_oks(outcomes):
+    """:func:`put_ok` of each outcome of ``append_many`` when every one is its batch's
+    results (all stored), else None; put.put_oks is the reference."""
+    if type(outcomes) is not list:
+        return _reference("put_oks")(outcomes)
+    answers = []
+    for outcome in <list>outcomes:
+        if type(outcome) is not tuple:
+            return None
+        answers.append(_put_ok(outcome))
+    return answers
+
+
+def stored_flat(batches, outcomes):
+    """The messages of ``batches`` and their results back to back, when ``append_many``
+    stored every batch; put.stored_flat is the reference, with the docs."""
+    cdef Py_ssize_t i, n
+    if type(batches) is not list or type(outcomes) is not list:
+        return _reference("stored_flat")(batches, outcomes)
+    n = len(<list>batches)
+    if len(<list>outcomes) != n:
+        return None
+    msgs, appended = [], []
+    for i in range(n):
+        batch, outcome = (<list>batches)[i], (<list>outcomes)[i]
+        if type(outcome) is not tuple:
+            return None
+        if type(batch) is list and len(<list>batch) == 1 and len(<tuple>outcome) == 1:
+            msgs.append((<list>batch)[0])  # the usual one-message send
+            appended.append((<tuple>outcome)[0])
+        else:
+            msgs += batch
+            appended += outcome
+    return msgs, appended

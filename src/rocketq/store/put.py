@@ -40,7 +40,16 @@ if TYPE_CHECKING:
     from rocketq.store.ha.service import HAService
     from rocketq.store.index_service import IndexService
 
-__all__ = ["MAX_TOPIC_LENGTH", "MessageStorePuts", "put_ok", "put_runs", "queue_runs"]
+__all__ = [
+    "MAX_TOPIC_LENGTH",
+    "MessageStorePuts",
+    "checked_batches",
+    "put_ok",
+    "put_oks",
+    "put_runs",
+    "queue_runs",
+    "stored_flat",
+]
 
 log = logging.getLogger("rocketq.store")
 
@@ -168,6 +177,55 @@ def put_runs(
         if cq is None or not cq.append_run(first, entries):
             left.append((key, first, entries))
     return left
+
+
+@speedups.twin
+def checked_batches(
+    puts: Sequence[tuple[Sequence[StoredMessage], bool]],
+) -> list[Sequence[StoredMessage]] | None:
+    """The batches of ``puts`` when each has messages and none of them is refused by
+    ``MessageStorePuts._check_messages`` (the usual read); None otherwise, for the caller
+    to check put by put. Has a compiled twin."""
+    batches: list[Sequence[StoredMessage]] = []
+    for msgs, _ in puts:
+        if not msgs or MessageStorePuts._check_messages(msgs) is not None:
+            return None
+        batches.append(msgs)
+    return batches
+
+
+@speedups.twin
+def put_oks(
+    outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
+) -> list[PutMessageResult | Awaitable[PutMessageResult]] | None:
+    """:func:`put_ok` of each outcome of ``append_many`` when every one is its batch's
+    results (all stored), else None. Has a compiled twin."""
+    answers: list[PutMessageResult | Awaitable[PutMessageResult]] = []
+    for outcome in outcomes:
+        if type(outcome) is not tuple:
+            return None
+        answers.append(put_ok(outcome))
+    return answers
+
+
+@speedups.twin
+def stored_flat(
+    batches: Sequence[Sequence[StoredMessage]],
+    outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
+) -> tuple[list[StoredMessage], list[AppendResult]] | None:
+    """The messages of ``batches`` and their results back to back, when ``append_many``
+    stored every batch (``outcomes`` holds a tuple for each); else None. Has a compiled
+    twin."""
+    if len(outcomes) != len(batches):
+        return None
+    msgs: list[StoredMessage] = []
+    appended: list[AppendResult] = []
+    for batch, outcome in zip(batches, outcomes, strict=True):
+        if type(outcome) is not tuple:
+            return None
+        msgs += batch
+        appended += outcome
+    return msgs, appended
 
 
 # What an empty put answers (a batch that decoded to nothing).
@@ -312,17 +370,13 @@ class MessageStorePuts:
         refused = self._refusal()
         if refused is not None:
             return [refused for _ in puts]
-        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None] = []
-        places: list[int] = []  # answers index of each batch handed to the CommitLog
-        batches: list[Sequence[StoredMessage]] = []
-        waits: list[bool] = []  # and its wait_store
-        for msgs, wait_store in puts:
-            bad = self._check_messages(msgs) if msgs else _NO_MESSAGE
-            if bad is None:
-                places.append(len(answers))
-                batches.append(msgs)
-                waits.append(wait_store)
-            answers.append(bad)
+        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None]
+        places: Sequence[int]  # answers index of each batch handed to the CommitLog
+        batches = checked_batches(puts)
+        if batches is None:  # a put to refuse (or an unusual one): checked one by one
+            places, batches, answers = self._checked_puts(puts)
+        else:
+            places, answers = range(len(puts)), [None] * len(puts)
         outcomes: list[tuple[AppendResult, ...] | StoreError | OSError] = []
         try:
             self.commit_log.append_many(batches, outcomes)
@@ -330,24 +384,50 @@ class MessageStorePuts:
             self._stored_many(batches, outcomes)
             raise
         try:
-            answered = self._answers_many(places, outcomes, waits, answers)
+            answered = self._answers_many(puts, places, outcomes, answers)
             if before_dispatch is not None:
                 before_dispatch(answered)
         finally:
             self._stored_many(batches, outcomes)
         return answered
 
+    def _checked_puts(
+        self, puts: Sequence[tuple[Sequence[StoredMessage], bool]]
+    ) -> tuple[
+        list[int],
+        list[Sequence[StoredMessage]],
+        list[PutMessageResult | Awaitable[PutMessageResult] | None],
+    ]:
+        """The answers index and the messages of each put that passes the checks, and the
+        answers with the refusals of the others in their places (the rest None)."""
+        answers: list[PutMessageResult | Awaitable[PutMessageResult] | None] = []
+        places: list[int] = []
+        batches: list[Sequence[StoredMessage]] = []
+        for msgs, _ in puts:
+            bad = self._check_messages(msgs) if msgs else _NO_MESSAGE
+            if bad is None:
+                places.append(len(answers))
+                batches.append(msgs)
+            answers.append(bad)
+        return places, batches, answers
+
     def _answers_many(
         self,
+        puts: Sequence[tuple[Sequence[StoredMessage], bool]],
         places: Sequence[int],
         outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
-        waits: Sequence[bool],
         answers: list[PutMessageResult | Awaitable[PutMessageResult] | None],
     ) -> list[PutMessageResult | Awaitable[PutMessageResult]]:
-        """``answers`` completed with the result of each batch handed to the CommitLog."""
+        """``answers`` completed with the result of each batch handed to the CommitLog
+        (``puts[place]`` the put of each outcome)."""
+        if not (self._sync_master or self._sync_flush) and len(outcomes) == len(answers):
+            oks = put_oks(outcomes)  # every put checked fine: PUT_OK each if all stored
+            if oks is not None:
+                return oks
         wake = False
         waiting: list[tuple[int, tuple[AppendResult, ...]]] = []
-        for place, outcome, wait_store in zip(places, outcomes, waits, strict=True):
+        for place, outcome in zip(places, outcomes, strict=True):
+            wait_store = puts[place][1]
             if not isinstance(outcome, tuple):
                 answers[place] = self._append_failed(outcome)
             elif self._sync_master and wait_store:
@@ -395,18 +475,12 @@ class MessageStorePuts:
         outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
     ) -> None:
         """Dispatch (or hold) the batches ``append_many`` stored, in one pass."""
-        flat_msgs: list[StoredMessage] = []
-        flat_appended: list[AppendResult] = []
         held = self._held
-        stored = 0
-        for msgs, outcome in zip(batches, outcomes, strict=False):
-            if isinstance(outcome, tuple):
-                stored += 1
-                if held is not None:
-                    held.append((msgs, outcome))
-                flat_msgs += msgs
-                flat_appended += outcome
-        if not stored:
+        flat = stored_flat(batches, outcomes) if held is None else None
+        if flat is None:  # some not stored (or held back): the stored ones picked out
+            flat = self._stored_parts(batches, outcomes)
+        flat_msgs, flat_appended = flat
+        if not flat_appended:
             return
         if held is None:
             self._dispatch_appended(flat_msgs, flat_appended)
@@ -415,6 +489,24 @@ class MessageStorePuts:
         self._put_count += len(flat_msgs)
         if self.ha_service is not None:
             self.ha_service.notify_append()
+
+    def _stored_parts(
+        self,
+        batches: Sequence[Sequence[StoredMessage]],
+        outcomes: Sequence[tuple[AppendResult, ...] | StoreError | OSError],
+    ) -> tuple[list[StoredMessage], list[AppendResult]]:
+        """The messages and results of the stored batches back to back, each stored batch
+        also queued in ``_held`` when there is one."""
+        flat_msgs: list[StoredMessage] = []
+        flat_appended: list[AppendResult] = []
+        held = self._held
+        for msgs, outcome in zip(batches, outcomes, strict=False):
+            if isinstance(outcome, tuple):
+                if held is not None:
+                    held.append((msgs, outcome))
+                flat_msgs += msgs
+                flat_appended += outcome
+        return flat_msgs, flat_appended
 
     def _stored_when_flushed_many(
         self,
