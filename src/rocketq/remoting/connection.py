@@ -213,6 +213,8 @@ class Connection(asyncio.Protocol):
             for cmd in run:
                 self._reply(cmd, self._error_response(cmd, exc))
             return
+        if results.count(None) == len(results):  # all answered already (usual): no loop
+            return
         for cmd, result in zip(run, results, strict=True):
             if result is not None:  # None: answered already, or later by the processor
                 self._settle(cmd, result)
@@ -458,6 +460,16 @@ class Connection(asyncio.Protocol):
             self._loop.call_soon(self._flush)
         else:
             self._out.append(frame)
+
+    def answer_frames(self, frames: list[bytes]) -> None:
+        """:meth:`answer_frame` of several requests (none one-way) in one call, in order."""
+        if not frames or not self.is_open:
+            return
+        if self._out is None:
+            self._out = frames.copy()
+            self._loop.call_soon(self._flush)
+        else:
+            self._out += frames
 
     def _reply(self, cmd: RemotingCommand, response: RemotingCommand | None) -> None:
         if response is None or cmd.is_oneway or not self.is_open:

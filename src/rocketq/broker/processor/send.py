@@ -39,7 +39,7 @@ from rocketq.common.topic import (
 )
 from rocketq.remoting.codec import encode_send_ok
 from rocketq.remoting.codes import RequestCode, ResponseCode
-from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.command import FLAG_ONEWAY, RemotingCommand
 from rocketq.remoting.connection import Connection
 from rocketq.remoting.headers import (
     SendMessageRequestHeader,
@@ -72,6 +72,8 @@ _TIMER_KEYS = frozenset(TIMER_PROPERTIES)
 # parsed address): more distinct names than this and the cache starts over.
 _CACHE_LIMIT = 4096
 _PUT_OK = PutMessageStatus.PUT_OK
+_TRANSACTION_MASK = int(SysFlag.TRANSACTION_MASK)
+_MULTI_TAGS = int(SysFlag.MULTI_TAGS)
 _SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
 # Properties that take a send off the plain path: a delay level, a 5.x timer, a half.
 _SPECIAL_KEYS = frozenset(
@@ -138,6 +140,8 @@ class SendMessageProcessor:
         self._clean_cluster: str | None = None  # the cluster name, once checked for separators
         # topic_name_problem and parse_host depend on their argument only: cached
         self._valid_topics: set[str] = set()
+        self._plain_names: set[str] = set()  # see _plain_topic
+        self._topics = topic_config_manager.table  # the live table: _plain's lookups
         self._born_hosts: dict[str, tuple[str, int]] = {}
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
@@ -249,8 +253,12 @@ class SendMessageProcessor:
         inline, its ``on_put`` one call per run of one topic), any other as ``_answered``."""
         region = self.config.region_id
         topic, nums, size = "", 0, 0
+        ok_frames: list[bytes] = []
+        if len(stored_all) != len(waiting):
+            raise ValueError(f"{len(stored_all)} results for {len(waiting)} sends")
         try:
-            for (at, req, response, first), stored in zip(waiting, stored_all, strict=True):
+            for i, (at, req, response, first) in enumerate(waiting):
+                stored = stored_all[i]  # (enumerate and index: cheaper than zip's strict)
                 if type(stored) is PutMessageResult and stored.status is _PUT_OK:
                     appended = stored.appended
                     if len(appended) == 1:
@@ -264,19 +272,20 @@ class SendMessageProcessor:
                             if nums:
                                 self.stats.on_put_run(topic, nums, size)
                             topic, nums, size = first.topic, 1, one.size
-                        frame = encode_send_ok(req.opaque, req.serialize_type, one.msg_id,
-                                               first.queue_id, one.queue_offset,
-                                               region)  # fmt: skip
-                        conn.answer_frame(req, frame)
+                        if not req.flag & FLAG_ONEWAY:
+                            ok_frames.append(encode_send_ok(
+                                req.opaque, req.serialize_type, one.msg_id, first.queue_id,
+                                one.queue_offset, region))  # fmt: skip
                         done[0] += 1
                         continue
                 if response is None:
                     response = req.make_response(ext_fields={})
                 answers[at] = self._answered(conn, req, response, first, stored, True)
                 done[0] += 1
-        finally:  # what was answered is counted, even if a later one failed
+        finally:  # what was answered is counted and sent, even if a later one failed
             if nums:
                 self.stats.on_put_run(topic, nums, size)
+            conn.answer_frames(ok_frames)
         conn.flush()
 
     def _plain(
@@ -303,22 +312,15 @@ class SendMessageProcessor:
             topic, queue_id, sys_flag = header.topic, header.queue_id, header.sys_flag
             text, msg_flag, born_at = header.properties or "", header.flag, header.born_timestamp
             reconsume = header.reconsume_times or 0
-        if (
-            sys_flag & SysFlag.TRANSACTION_MASK
-            or topic not in self._valid_topics
-            or topic in NOT_ALLOWED_SEND_TOPICS
-            or topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
-        ):
+        if sys_flag & _TRANSACTION_MASK or not self._plain_topic(topic):
             return None
-        config = self.topic_config_manager.select(topic)
-        if (
-            config is None
-            or not config.perm & PERM_WRITE
-            or not 0 <= queue_id < max(config.write_queue_nums, config.read_queue_nums)
-        ):
+        config = self._topics.get(topic)
+        if config is None or not config.perm & PERM_WRITE or queue_id < 0:
+            return None
+        if queue_id >= config.write_queue_nums and queue_id >= config.read_queue_nums:
             return None
         if config.topic_filter_type == "MULTI_TAG":
-            sys_flag |= SysFlag.MULTI_TAGS
+            sys_flag |= _MULTI_TAGS
         # WAIT out, CLUSTER in, the properties encoded again; None: a delay, timer or half
         built = plain_message(topic, queue_id, req.body or b"", text, msg_flag, sys_flag, born_at,
                               born, reconsume, self.config.broker_cluster_name,
@@ -326,6 +328,23 @@ class SendMessageProcessor:
         if built is None:
             return None
         return [built[0]], built[1]
+
+    def _plain_topic(self, topic: str) -> bool:
+        """Whether a send to ``topic`` may take the plain path as far as its name goes:
+        valid (checked by :meth:`_check` before), not a system topic that refuses sends,
+        not a retry topic. A name's answer never changes: kept."""
+        if topic in self._plain_names:
+            return True
+        if (
+            topic not in self._valid_topics
+            or topic in NOT_ALLOWED_SEND_TOPICS
+            or topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
+        ):
+            return False
+        if len(self._plain_names) >= _CACHE_LIMIT:
+            self._plain_names.clear()
+        self._plain_names.add(topic)
+        return True
 
     def _answered_ok(
         self, conn: Connection, req: RemotingCommand, stored: PutMessageResult, msg: StoredMessage
