@@ -14,7 +14,7 @@ from rocketq.client import AsyncPullConsumer
 from rocketq.common.message import MessageConst, SysFlag, encode_properties
 from rocketq.remoting.codec import FrameDecoder, encode
 from rocketq.remoting.codes import RequestCode, ResponseCode, SerializeType
-from rocketq.remoting.command import RemotingCommand
+from rocketq.remoting.command import FLAG_ONEWAY, RemotingCommand
 from rocketq.testing import running_cluster
 from tests.integration.raw_frames import ANSWER_TIMEOUT_S, exchange
 
@@ -123,3 +123,29 @@ async def test_a_failure_after_the_answers_began_answers_no_send_twice(tmp_path:
             writer.close()
         assert [a.opaque for a in answers] == [2, 3, 4, 5]
         assert all(a.code == ResponseCode.SUCCESS for a in answers)
+
+
+async def test_one_way_sends_of_a_read_are_stored_and_not_answered(tmp_path: Path) -> None:
+    async with running_cluster(tmp_path) as (namesrv, broker):
+        plain = {MessageConst.TAGS: "T"}
+        frames = [_send(1, TOPIC, b"a", plain), _send(2, TOPIC, b"b", plain),
+                  _send(3, TOPIC, b"c", plain),
+                  RemotingCommand.request(RequestCode.GET_BROKER_CONFIG, {})]  # fmt: skip
+        frames[1].flag |= FLAG_ONEWAY
+        frames[3].opaque = 4
+        reader, writer = await asyncio.open_connection("127.0.0.1", broker.port)
+        try:
+            writer.write(b"".join(encode(cmd) for cmd in frames))
+            decoder, answers = FrameDecoder(), {}
+            while 4 not in answers:  # the last request's answer comes after the sends'
+                data = await asyncio.wait_for(reader.read(65536), ANSWER_TIMEOUT_S)
+                assert data
+                answers.update((cmd.opaque, cmd) for cmd in decoder.feed(data))
+        finally:
+            writer.close()
+        assert sorted(answers) == [1, 3, 4]
+        async with AsyncPullConsumer("oneway-reader", namesrv.address) as consumer:
+            queues = await consumer.fetch_subscribe_message_queues(TOPIC)
+            queue = next(q for q in queues if q.queue_id == 0)
+            result = await consumer.pull(queue, "*", 0, 32)
+        assert [m.body for m in result.messages] == [b"a", b"b", b"c"]
