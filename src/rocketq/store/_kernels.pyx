@@ -391,7 +391,15 @@ def crc_from_zlib():
     return rq_crc_from_zlib
 
 
-_object_new = object.__new__
+# ``object.__new__(cls)`` without its Python call (what it does for a class with no
+# abstract methods, as these result classes are: the type's own allocation, slots empty).
+cdef extern from *:
+    """
+static PyObject* rq_object_new(PyObject* cls) {
+    return ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 0);
+}
+    """
+    object _object_new "rq_object_new" (object cls)
 # ip text -> its packed bytes (record._pack_ip), kept for the process: a few hosts recur.
 cdef dict _packed_ips = {}
 cdef object _record = None
