@@ -184,3 +184,21 @@ def test_put_index_keys_is_put_index_key_each(impl: Kernels) -> None:
         assert impl.put_index_key(buf_each, each, 5, 5, prefix, key, phy, ts)
     assert (bytes(buf_many), _header_state(many)) == (bytes(buf_each), _header_state(each))
     assert impl.put_index_keys(buf_many, many, 5, 5, keys, 5) == 5  # full: nothing put
+
+
+def test_store_host_changes_between_calls() -> None:
+    """The compiled twin works a store host out once and again when another comes (a new
+    tuple of the same value, another port, one it cannot pack): what the reference does."""
+    pure, compiled = both_implementations()
+    hosts = [("10.0.0.2", 10911), ("10.0.0.2", 10911), ("10.0.0.3", 10911), ("10.0.0.2", 10912),
+             ("x", 1), ("10.0.0.1", 2**31), ("10.0.0.2", 10911)]  # fmt: skip
+    for host in hosts:
+        answers = []
+        for impl in (pure, compiled):
+            buf, out = bytearray(4096), []
+            end = outcome_of(impl.put_batches, buf, 0, 4000, [[send(1)], [send(2)]], 0,
+                             {}, BASE, STAMP, host, MAX, out)  # fmt: skip
+            answers.append((end, bytes(buf), out))
+        assert answers[1] == answers[0]
+        if answers[0][2]:  # (a host it cannot pack: nothing written)
+            assert answers[0][2][0][0].msg_id == create_offset_msg_id(host, BASE)

@@ -661,9 +661,9 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
     try:
         pos, c_limit, index, base_offset = position, limit, first, file_from_offset
         stamp, max_size, count = store_timestamp, max_message_size, len(batches)
-        store_ip = _packed_ip(store_host[0])
-        store_port = store_host[1]
-        prefix = _msg_id_prefix(store_host)
+        if store_host is not _host:  # (a store's host is one tuple: worked out once)
+            _bind_host(store_host)
+        store_ip, store_port, prefix = _host_ip, _host_port, _host_prefix
     except Exception:
         store_ip = None
     if store_ip is None or pos < 0 or index < 0 or max_size < 0 or base_offset < 0:
@@ -747,6 +747,25 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
         return pos
     finally:
         PyBuffer_Release(&view)
+
+
+# The store host put_batches last wrote for (kept alive here, so ``is`` tells it again) and
+# its packed ip, port and msgId prefix.
+cdef object _host = None
+cdef object _host_ip = None
+cdef int32_t _host_port = 0
+cdef object _host_prefix = None
+
+
+cdef int _bind_host(object store_host) except -1:
+    """Work out the parts of ``store_host`` for the next puts (raises what they raise)."""
+    global _host, _host_ip, _host_port, _host_prefix
+    ip = _packed_ip(store_host[0])
+    cdef int32_t port = store_host[1]
+    prefix = _msg_id_prefix(store_host)
+    _host_ip, _host_port, _host_prefix = ip, port, prefix
+    _host = store_host  # last: a failure above leaves none of it bound
+    return 0
 
 
 cdef object _msg_id_prefix(object store_host):
