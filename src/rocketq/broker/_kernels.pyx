@@ -436,22 +436,36 @@ def plain_message(topic, queue_id, body, text, flag, sys_flag, born_timestamp, b
                 count += 1
         seg = end + 1
     cdef dict props = {}
+    cdef int known
+    cdef Py_ssize_t name_len
+    cdef int refused = _refused_names(refuse)
     for i in range(count):
-        name = _name(p + starts[i], cuts[i] - starts[i])
-        if name in refuse:
-            return None
-        if name == CLUSTER or name in props:  # a position kept or a value replaced
-            return _reference_plain_message()(
+        name_len = cuts[i] - starts[i]
+        known = _known(p + starts[i], name_len)
+        if known == KNOWN_WAIT:  # taken out: its value read here, no string made
+            if wait_at >= 0 or refused & (1 << KNOWN_WAIT):  # twice (or refused): as Python
+                return _reference_plain_message()(
+                    topic, queue_id, body, text, flag, sys_flag, born_timestamp, born_host,
+                    reconsume_times, cluster, refuse)
+            wait_at = i
+            continue
+        if known >= 0:
+            if refused & (1 << known):
+                return None
+            name = NAMES[known]
+        else:
+            name = PyUnicode_FromStringAndSize(p + starts[i], name_len)
+            if name in refuse:
+                return None
+        if (name_len == 7 and memcmp(p + starts[i], b"CLUSTER", 7) == 0) or name in props:
+            return _reference_plain_message()(  # a position kept or a value replaced
                 topic, queue_id, body, text, flag, sys_flag, born_timestamp, born_host,
                 reconsume_times, cluster, refuse)
         props[name] = PyUnicode_FromStringAndSize(p + cuts[i] + 1, ends[i] - cuts[i] - 1)
-        if cuts[i] - starts[i] == 4 and memcmp(p + starts[i], b"WAIT", 4) == 0:
-            wait_at = i
-        else:
-            total += ends[i] - starts[i] + 1
-    wait = True
-    if wait_at >= 0:
-        wait = props.pop(WAIT).lower() != "false"
+        total += ends[i] - starts[i] + 1
+    cdef bint wait = True
+    if wait_at >= 0:  # str.lower() != "false", the text being ASCII
+        wait = not _is_false(p + cuts[wait_at] + 1, ends[wait_at] - cuts[wait_at] - 1)
     props[CLUSTER] = cluster
     cdef Py_ssize_t cluster_len = PyUnicode_GET_LENGTH(cluster)
     out = PyUnicode_New(total + 8 + cluster_len, 127)
@@ -469,14 +483,44 @@ def plain_message(topic, queue_id, body, text, flag, sys_flag, born_timestamp, b
 
 # The property names a Java producer sends: reused, not made (and hashed) per message.
 cdef tuple NAMES = ("UNIQ_KEY", "WAIT", "TAGS", "KEYS")
+cdef int KNOWN_WAIT = 1  # NAMES.index("WAIT")
+# Which NAMES the last ``refuse`` set holds (a bit each); it is the same set every call.
+cdef object _refuse_seen = None
+cdef int _refuse_bits = 0
 
 
-cdef object _name(const char* p, Py_ssize_t n):
+cdef int _known(const char* p, Py_ssize_t n) noexcept:
+    """The index in NAMES of the name at ``p``, or -1."""
+    cdef int i
     cdef str known
-    for known in NAMES:
+    for i in range(4):
+        known = <str>(<tuple>NAMES)[i]
         if PyUnicode_GET_LENGTH(known) == n and memcmp(PyUnicode_DATA(known), p, n) == 0:
-            return known
-    return PyUnicode_FromStringAndSize(p, n)
+            return i
+    return -1
+
+
+cdef int _refused_names(object refuse):
+    global _refuse_seen, _refuse_bits
+    cdef int i, bits = 0
+    if refuse is not _refuse_seen:
+        for i in range(4):
+            if NAMES[i] in refuse:
+                bits |= 1 << i
+        _refuse_bits, _refuse_seen = bits, refuse
+    return _refuse_bits
+
+
+cdef bint _is_false(const char* p, Py_ssize_t n) noexcept:
+    """Whether the ASCII text at ``p`` is "false" in any case."""
+    cdef Py_ssize_t i
+    cdef const char* false = b"false"
+    if n != 5:
+        return False
+    for i in range(5):
+        if (p[i] | 0x20) != false[i]:  # 'A'-'Z' to 'a'-'z'; nothing else becomes a letter of it
+            return False
+    return True
 
 
 cdef SlotPlan _stored_plan
