@@ -935,7 +935,8 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
                 return None
         else:
             key = (topic, queue_id)
-            run = runs.get(key)
+            # (a queue the cache does not have is not in runs while the cache has them all)
+            run = None if small and len(runs) == cached else runs.get(key)
             if run is None:
                 entries = PyByteArray_FromStringAndSize(NULL, 0)
                 runs[key] = (_slot(result, _result_offsets[2], "queue_offset"), entries)

@@ -298,16 +298,18 @@ class CommitLog:
         readable (below the write position) only once it is whole in the mapped file.
         """
         now = self._clock()
-        limit = self.file_size - END_FILE_MIN_BLANK_LENGTH
+        queue = self.queue  # (its files and sizes read directly: no property call per read)
+        limit = queue.file_size - END_FILE_MIN_BLANK_LENGTH
         count = len(batches)
         done = 0
         while done < count:
-            mapped = self.queue.last
-            if mapped is not None and not mapped.is_full:
+            mapped = queue.files[-1] if queue.files else None
+            wrote = mapped.wrote_position if mapped is not None else 0
+            if mapped is not None and wrote != mapped.file_size:  # a last file, not full
                 written: list[tuple[AppendResult, ...]] = []
                 try:
                     end = put_batches(
-                        mapped.buffer(), mapped.wrote_position, limit, batches, done,
+                        mapped.buffer(), wrote, limit, batches, done,
                         self.topic_queue_table, mapped.file_from_offset, now, self.store_host,
                         self.max_message_size, written,
                     )  # fmt: skip
