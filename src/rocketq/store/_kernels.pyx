@@ -496,9 +496,10 @@ cdef inline object _field(object obj, Py_ssize_t index):
     return <object>value
 
 
-cdef object _new_result(int64_t phys, int32_t total, int64_t queue_offset, int64_t stamp,
+cdef object _new_result(int64_t phys, int32_t total, int64_t queue_offset, object stamp,
                         object msg_id):
-    """``commit_log._append_result``: an AppendResult with its slots set directly."""
+    """``commit_log._append_result``: an AppendResult with its slots set directly (the
+    store timestamp is the caller's object: one for all the results of a call)."""
     obj = _object_new(_result_type)
     cdef char* base = <char*><PyObject*>obj
     cdef object value
@@ -724,8 +725,8 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
                 results = PyTuple_New(n)
                 phys = base_offset + pos
                 for i in range(n):
-                    result = _new_result(phys, staged[i].total, staged[i].queue_offset, stamp,
-                                         _msg_id(prefix, phys))
+                    result = _new_result(phys, staged[i].total, staged[i].queue_offset,
+                                         store_timestamp, _msg_id(prefix, phys))
                     Py_INCREF(result)  # the tuple's reference
                     PyTuple_SET_ITEM(results, i, result)
                     phys += staged[i].total
