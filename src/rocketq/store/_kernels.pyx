@@ -303,7 +303,7 @@ cdef extern from "Python.h":
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport Py_TYPE
-from cpython.ref cimport Py_INCREF, PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.string cimport memcpy
 
@@ -970,6 +970,9 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
 # ConsumeQueue and MappedFile, bound on first use; put.put_runs takes anything else.
 cdef object _cq_type = None
 cdef object _mapped_type = None
+# ConsumeQueue's slots read and set here.
+cdef Py_ssize_t _cq_max_phys_offset = 0
+cdef Py_ssize_t _cq_queue_offset = 0
 # An entry's end (offset + size) is computed in C below this offset only.
 cdef int64_t MAX_RUN_PHYS = INT64_MAX - INT32_MAX
 
@@ -996,9 +999,9 @@ cdef int _append_run(object cq, int64_t first, object entries) except -1:
     phys = _get64(p)
     if phys > MAX_RUN_PHYS:
         return RUN_ASK_PYTHON
-    if not _small_int(cq.max_physic_offset, &max_phys):
+    if not _small_int(_slot(cq, _cq_max_phys_offset, "max_physic_offset"), &max_phys):
         return RUN_ASK_PYTHON
-    files = cq.queue.files
+    files = _slot(cq, _cq_queue_offset, "queue").files
     if type(files) is not list:
         return RUN_ASK_PYTHON
     if not files or phys + <int32_t>_get32(p + 8) <= max_phys:
@@ -1023,23 +1026,39 @@ cdef int _append_run(object cq, int64_t first, object entries) except -1:
     finally:
         PyBuffer_Release(&view)
     tail._wrote = position + n
-    cq.max_physic_offset = _get64(p) + <int32_t>_get32(p + 8)
+    _set_slot(cq, _cq_max_phys_offset, _get64(p) + <int32_t>_get32(p + 8))
     return RUN_WRITTEN
+
+
+cdef inline void _set_slot(object obj, Py_ssize_t offset, object value) noexcept:
+    """Set the slot at ``offset`` of ``obj`` (what its member descriptor does)."""
+    cdef PyObject** at = <PyObject**>(<char*><PyObject*>obj + offset)
+    cdef PyObject* old = at[0]
+    Py_INCREF(value)
+    at[0] = <PyObject*>value
+    Py_XDECREF(old)
+
+
+cdef int _bind_queues() except -1:
+    global _cq_type, _mapped_type, _cq_max_phys_offset, _cq_queue_offset
+    from rocketq.store.consume_queue import ConsumeQueue
+    from rocketq.store.mapped_file import MappedFile
+    _cq_max_phys_offset = _slot_offset(ConsumeQueue, "max_physic_offset")
+    _cq_queue_offset = _slot_offset(ConsumeQueue, "queue")
+    _cq_type, _mapped_type = ConsumeQueue, MappedFile
+    return 0
 
 
 def put_runs(queues, runs):
     """Write the runs of :func:`queue_runs` whose ConsumeQueue exists and takes them the
     usual way; put.put_runs is the reference, with the docs. Here each such run is copied
     into its queue's tail file directly; inputs of other types go to the reference."""
-    global _cq_type, _mapped_type
     cdef int64_t first
     cdef int taken
     if type(queues) is not dict or type(runs) is not dict:
         return _reference("put_runs")(queues, runs)
     if _cq_type is None:
-        from rocketq.store.consume_queue import ConsumeQueue
-        from rocketq.store.mapped_file import MappedFile
-        _cq_type, _mapped_type = ConsumeQueue, MappedFile
+        _bind_queues()
     left = []
     for key, run in (<dict>runs).items():
         cq = (<dict>queues).get(key)

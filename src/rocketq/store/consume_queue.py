@@ -45,6 +45,9 @@ _RECOVER_FILES = 3
 class ConsumeQueue:
     """The logical queue ``topic``/``queue_id`` over a directory of 20-byte entries."""
 
+    # Slots: ``put.put_runs`` (compiled) reads and sets them without an attribute lookup.
+    __slots__ = ("max_physic_offset", "min_logic_offset", "queue", "queue_id", "topic")
+
     def __init__(self, root_dir: str | Path, topic: str, queue_id: int, file_size: int) -> None:
         if file_size <= 0 or file_size % CQ_STORE_UNIT_SIZE:
             raise ValueError("consume queue file size must be a positive multiple of 20")
