@@ -8,6 +8,7 @@
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_AS_STRING
 from libc.stdint cimport uint8_t, uint32_t
 
 # codec._MIN_TOTAL_LENGTH: the header-length word is the least a frame holds.
@@ -47,18 +48,40 @@ cdef class _FrameSplitter:
         if self._error is not None:
             raise ProtocolError(f"decoder already failed: {self._error}")
         cdef bytearray buf = self._buf
-        buf += data
-        cdef Py_ssize_t end = len(buf)
-        if end < 4 or (self._need and end < self._need):
-            return []
         cdef list out = []
-        cdef Py_ssize_t pos = 0
-        cdef uint32_t total
+        cdef Py_ssize_t pos, end
+        if not len(buf) and type(data) is bytes:  # nothing held: frames read from data itself
+            end = len(<bytes>data)
+            try:
+                pos = self._split(<const uint8_t*>PyBytes_AS_STRING(data), end, out)
+            except BaseException:
+                buf += data  # a failed decoder holds the bytes it was given, as below
+                raise
+            if pos < end:  # the start of a frame: held (no copy of the whole read)
+                buf += (<bytes>data)[pos:]
+            self._hold_need()
+            return out
+        buf += data
+        end = len(buf)
+        if end < 4 or (self._need and end < self._need):
+            return out
         # A buffer export pins the bytearray (it cannot be resized under p) until released,
         # as the reference's memoryview does.
         cdef Py_buffer view
         PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
-        cdef const uint8_t* p = <const uint8_t*>view.buf
+        try:
+            pos = self._split(<const uint8_t*>view.buf, end, out)
+        finally:
+            PyBuffer_Release(&view)
+        if pos:
+            del buf[:pos]
+        self._hold_need()
+        return out
+
+    cdef Py_ssize_t _split(self, const uint8_t* p, Py_ssize_t end, list out) except -1:
+        """The frames whole in ``p[:end]`` decoded into ``out``; where the rest begins."""
+        cdef Py_ssize_t pos = 0
+        cdef uint32_t total
         try:
             while end - pos >= 4:
                 total = _get32(p + pos)
@@ -77,12 +100,12 @@ cdef class _FrameSplitter:
             # Any other failure of a frame's decode: failed all the same (the reference's why).
             self._error = f"{type(exc).__name__}: {exc}"
             raise
-        finally:
-            PyBuffer_Release(&view)
-        if pos:
-            del buf[:pos]
+        return pos
+
+    cdef void _hold_need(self):
+        """The whole length of the frame the held bytes begin, once its length is there."""
+        cdef bytearray buf = self._buf
         if len(buf) >= 4:
             self._need = 4 + _get32(<const uint8_t*>PyByteArray_AS_STRING(buf))
         else:
             self._need = 0
-        return out
