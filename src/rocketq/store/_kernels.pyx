@@ -970,9 +970,10 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
 # ConsumeQueue and MappedFile, bound on first use; put.put_runs takes anything else.
 cdef object _cq_type = None
 cdef object _mapped_type = None
-# ConsumeQueue's slots read and set here.
+# ConsumeQueue's and MappedFile's slots read and set here.
 cdef Py_ssize_t _cq_max_phys_offset = 0
 cdef Py_ssize_t _cq_queue_offset = 0
+cdef Py_ssize_t _mf_wrote, _mf_size, _mf_from, _mf_mm, _mf_synced
 # An entry's end (offset + size) is computed in C below this offset only.
 cdef int64_t MAX_RUN_PHYS = INT64_MAX - INT32_MAX
 
@@ -1007,10 +1008,12 @@ cdef int _append_run(object cq, int64_t first, object entries) except -1:
     if not files or phys + <int32_t>_get32(p + 8) <= max_phys:
         return RUN_NOT_TAKEN
     tail = (<list>files)[len(<list>files) - 1]
-    if type(tail) is not _mapped_type or tail._synced_appends is not False:
+    if type(tail) is not _mapped_type or _slot(tail, _mf_synced, "_synced_appends") is not False:
         return RUN_ASK_PYTHON  # (synced appends advise the kernel: append_at does it)
-    if not (_small_int(tail._wrote, &wrote) and _small_int(tail.file_size, &file_size)
-            and _small_int(tail.file_from_offset, &file_from) and file_from >= 0):
+    if not (_small_int(_slot(tail, _mf_wrote, "_wrote"), &wrote)
+            and _small_int(_slot(tail, _mf_size, "file_size"), &file_size)
+            and _small_int(_slot(tail, _mf_from, "file_from_offset"), &file_from)
+            and file_from >= 0):
         return RUN_ASK_PYTHON
     position = first * CQ_UNIT - file_from
     if position <= 0 or position != wrote or position + n > file_size:
@@ -1018,14 +1021,14 @@ cdef int _append_run(object cq, int64_t first, object entries) except -1:
     p = p + n - CQ_UNIT  # the last entry
     if _get64(p) > MAX_RUN_PHYS:
         return RUN_ASK_PYTHON
-    PyObject_GetBuffer(tail._mm, &view, PyBUF_WRITABLE)  # (a closed map raises here)
+    PyObject_GetBuffer(_slot(tail, _mf_mm, "_mm"), &view, PyBUF_WRITABLE)  # (closed: raises)
     try:
         if position + n > view.len:
             return RUN_ASK_PYTHON
         memcpy(<char*>view.buf + position, PyByteArray_AS_STRING(entries), n)
     finally:
         PyBuffer_Release(&view)
-    tail._wrote = position + n
+    _set_slot(tail, _mf_wrote, position + n)
     _set_slot(cq, _cq_max_phys_offset, _get64(p) + <int32_t>_get32(p + 8))
     return RUN_WRITTEN
 
@@ -1041,10 +1044,15 @@ cdef inline void _set_slot(object obj, Py_ssize_t offset, object value) noexcept
 
 cdef int _bind_queues() except -1:
     global _cq_type, _mapped_type, _cq_max_phys_offset, _cq_queue_offset
+    global _mf_wrote, _mf_size, _mf_from, _mf_mm, _mf_synced
     from rocketq.store.consume_queue import ConsumeQueue
     from rocketq.store.mapped_file import MappedFile
     _cq_max_phys_offset = _slot_offset(ConsumeQueue, "max_physic_offset")
     _cq_queue_offset = _slot_offset(ConsumeQueue, "queue")
+    _mf_wrote, _mf_size = _slot_offset(MappedFile, "_wrote"), _slot_offset(MappedFile, "file_size")
+    _mf_from = _slot_offset(MappedFile, "file_from_offset")
+    _mf_mm = _slot_offset(MappedFile, "_mm")
+    _mf_synced = _slot_offset(MappedFile, "_synced_appends")
     _cq_type, _mapped_type = ConsumeQueue, MappedFile
     return 0
 

@@ -45,8 +45,10 @@ _RECOVER_FILES = 3
 class ConsumeQueue:
     """The logical queue ``topic``/``queue_id`` over a directory of 20-byte entries."""
 
-    # Slots: ``put.put_runs`` (compiled) reads and sets them without an attribute lookup.
-    __slots__ = ("max_physic_offset", "min_logic_offset", "queue", "queue_id", "topic")
+    # Slots: ``put.put_runs`` (compiled) reads and sets them without an attribute lookup
+    # (and a __dict__ still, for anything else set on an instance, as a test's patch).
+    __slots__ = ("__dict__", "max_physic_offset", "min_logic_offset", "queue", "queue_id",
+                 "topic")  # fmt: skip
 
     def __init__(self, root_dir: str | Path, topic: str, queue_id: int, file_size: int) -> None:
         if file_size <= 0 or file_size % CQ_STORE_UNIT_SIZE:
