@@ -202,3 +202,24 @@ def test_store_host_changes_between_calls() -> None:
         assert answers[1] == answers[0]
         if answers[0][2]:  # (a host it cannot pack: nothing written)
             assert answers[0][2][0][0].msg_id == create_offset_msg_id(host, BASE)
+
+
+def test_queue_keys_of_many_queues_and_fresh_topic_texts() -> None:
+    """More queues than the compiled twin keeps keys for, each topic text a new str every
+    time (as a decoded send's is), queues met again after others pushed them out: the
+    same queue offsets and table as the reference."""
+    pure, compiled = both_implementations()
+    order = [(t, q) for _ in range(3) for t in ("T", "Topic", "é") for q in range(12)]
+    order += [("T", 0), ("T", 11), ("Topic", 3)] * 3
+    answers = []
+    for impl in (pure, compiled):
+        table: dict[str, int] = {"T-0": 5, "é-3": 2**40}
+        out: list[tuple[AppendResult, ...]] = []
+        for topic, queue_id in order:
+            fresh = "".join(list(topic))  # equal text, another object
+            buf = bytearray(512)
+            impl.put_batches(buf, 0, 500, [[send(queue_id, topic=fresh, queue_id=queue_id)]],
+                             0, table, BASE, STAMP, HOST, MAX, out)  # fmt: skip
+        answers.append((table, [r.queue_offset for results in out for r in results]))
+    assert answers[1] == answers[0]
+    assert answers[0][0]["T-0"] == 5 + 3 + 3

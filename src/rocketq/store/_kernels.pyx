@@ -649,6 +649,39 @@ cdef void _write_record(uint8_t* p, _Staged* s, int64_t phys, int64_t stamp,
     memcpy(p + 2, s.props, s.props_len)
 
 
+# The queue keys made lately ("<topic>-<queueId>", commit_log.queue_key) by topic text and
+# queue id, held here (the references in the arrays are this cache's): a send's topic is a
+# new str each time, its key then the same object again, hash known, no new text to build.
+cdef enum:
+    KEY_CACHE = 16
+cdef PyObject* _key_topics[KEY_CACHE]
+cdef PyObject* _key_texts[KEY_CACHE]
+cdef int32_t _key_queue_ids[KEY_CACHE]
+cdef int _keys_used = 0
+cdef int _keys_next = 0
+
+
+cdef object _queue_key(str topic, int32_t queue_id):
+    """``f"{topic}-{queue_id}"``: the one made for the same text and queue lately, if any."""
+    global _keys_used, _keys_next
+    cdef int i
+    for i in range(_keys_used):
+        if _key_queue_ids[i] == queue_id and (<str>_key_topics[i]) == topic:
+            return <object>_key_texts[i]
+    key = f"{topic}-{queue_id}"
+    i = _keys_next
+    if i < _keys_used:
+        Py_XDECREF(_key_topics[i])
+        Py_XDECREF(_key_texts[i])
+    else:
+        _keys_used += 1
+    Py_INCREF(topic)
+    Py_INCREF(key)
+    _key_topics[i], _key_texts[i], _key_queue_ids[i] = <PyObject*>topic, <PyObject*>key, queue_id
+    _keys_next = (i + 1) % KEY_CACHE
+    return key
+
+
 def put_batches(buf, position, limit, batches, first, dict table not None, file_from_offset,
                 store_timestamp, store_host, max_message_size, list out not None):
     """Write ``batches[first:]`` into ``buf`` (the mapping of the CommitLog file starting at
@@ -703,7 +736,7 @@ def put_batches(buf, position, limit, batches, first, dict table not None, file_
                     staged[i].queue_offset = 0
                     if staged[i].sys_flag & TRANSACTION_MASK not in (TRANSACTION_PREPARED,
                                                                     TRANSACTION_ROLLBACK):
-                        key = f"{<object>staged[i].topic_obj}-{staged[i].queue_id}"  # queue_key
+                        key = _queue_key(<object>staged[i].topic_obj, staged[i].queue_id)
                         offset = None
                         if single_key is not None:  # a second key: a dict from now on
                             taken = {single_key: single_next}
