@@ -327,9 +327,11 @@ cdef enum:
 
 cdef const char* HEX_DIGITS = b"0123456789ABCDEF"
 
-# BODYCRC is zlib.crc32 of the body (what record.py computes), here in C: the crc32 of the
-# zlib library Python's own zlib module uses (looked up once, so no Python call per record),
-# or, where that library cannot be found, a table-driven CRC-32 of the same polynomial.
+# BODYCRC is zlib.crc32 of the body (what record.py computes), here in C: libdeflate's
+# crc32 where that library is installed (the same CRC-32, folded with carry-less multiplies:
+# several times faster than zlib's on a 1 KiB body), else the crc32 of the zlib library
+# Python's own zlib module uses, or, where neither can be found, a table-driven CRC-32 of
+# the same polynomial. Each is looked up once: no Python call per record.
 cdef extern from *:
     """
 #include <stdint.h>
@@ -340,6 +342,9 @@ cdef extern from *:
 /* zlib's crc32(crc, buf, len) */
 typedef unsigned long (*rq_zlib_crc32_fn)(unsigned long, const unsigned char*, unsigned int);
 static rq_zlib_crc32_fn rq_zlib_crc32 = NULL;
+/* libdeflate's libdeflate_crc32(crc, buf, len): zlib's crc32, any length */
+typedef uint32_t (*rq_deflate_crc32_fn)(uint32_t, const void*, size_t);
+static rq_deflate_crc32_fn rq_deflate_crc32 = NULL;
 static uint32_t rq_crc_table[256];  /* reflected polynomial 0xEDB88320, one byte a step */
 
 static void rq_crc_init(void) {
@@ -350,6 +355,8 @@ static void rq_crc_init(void) {
     }
     void* lib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
     if (lib != NULL) rq_zlib_crc32 = (rq_zlib_crc32_fn)dlsym(lib, "crc32");
+    lib = dlopen("libdeflate.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (lib != NULL) rq_deflate_crc32 = (rq_deflate_crc32_fn)dlsym(lib, "libdeflate_crc32");
 }
 
 static uint32_t rq_crc32_table(const unsigned char* p, size_t n) {
@@ -358,18 +365,26 @@ static uint32_t rq_crc32_table(const unsigned char* p, size_t n) {
     return ~crc;
 }
 
-/* zlib.crc32(data) */
-static uint32_t rq_crc32(const unsigned char* p, size_t n) {
+/* zlib.crc32(data) through zlib (or the table) */
+static uint32_t rq_crc32_zlib(const unsigned char* p, size_t n) {
     if (rq_zlib_crc32 != NULL && n <= UINT_MAX) {
         return (uint32_t)rq_zlib_crc32(0, p, (unsigned int)n);
     }
     return rq_crc32_table(p, n);
 }
+
+/* zlib.crc32(data) */
+static uint32_t rq_crc32(const unsigned char* p, size_t n) {
+    if (rq_deflate_crc32 != NULL) return rq_deflate_crc32(0, p, n);
+    return rq_crc32_zlib(p, n);
+}
     """
     void rq_crc_init()
     uint32_t rq_crc32(const unsigned char* p, size_t n) noexcept nogil
+    uint32_t rq_crc32_zlib(const unsigned char* p, size_t n) noexcept nogil
     uint32_t rq_crc32_table(const unsigned char* p, size_t n) noexcept nogil
     bint rq_crc_from_zlib "(rq_zlib_crc32 != NULL)"
+    bint rq_crc_from_libdeflate "(rq_deflate_crc32 != NULL)"
 
 rq_crc_init()
 
@@ -386,9 +401,20 @@ def body_crc_by_table(data):
     return rq_crc32_table(<const unsigned char*>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
 
 
+def body_crc_by_zlib(data):
+    """The same through zlib's crc32 (the path taken when libdeflate is not found)."""
+    cdef bytes b = data
+    return rq_crc32_zlib(<const unsigned char*>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+
+
 def crc_from_zlib():
-    """True when BODYCRC is computed by zlib's own crc32 (found at import)."""
+    """True when zlib's own crc32 was found at import (used where libdeflate is not)."""
     return rq_crc_from_zlib
+
+
+def crc_from_libdeflate():
+    """True when BODYCRC is computed by libdeflate's crc32 (found at import)."""
+    return rq_crc_from_libdeflate
 
 
 # ``object.__new__(cls)`` without its Python call (what it does for a class with no
