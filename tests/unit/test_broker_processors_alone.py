@@ -253,3 +253,17 @@ async def test_heartbeat_registers_the_retry_topic_through_the_registrar(parts: 
     assert parts.topics.select(retry_topic("G")) is not None
     assert parts.registrar.registered == 1  # registered before answering, as Java does
     assert "G" in parts.consumers.groups and "P" in producers.groups
+
+
+async def test_plain_sends_see_a_topic_table_a_slave_sync_put_in_place(parts: Parts) -> None:
+    # SlaveSynchronize replaces TopicConfigManager.table: the plain path reads the new one
+    parts.topics.update(TopicConfig("Synced", 1, 1))
+    conn, _ = connection()
+    send = parts.send_processor()
+    (first,) = send.handle_many(conn, [send_request("Synced", b"a")])
+    assert first is None  # answered in place: stored
+    parts.topics.table = {"Synced": TopicConfig("Synced", 1, 1, perm=PERM_READ)}
+    (second,) = send.handle_many(conn, [send_request("Synced", b"b", opaque=2)])
+    assert isinstance(second, RemotingCommand)
+    assert second.code == ResponseCode.NO_PERMISSION, second.remark
+    conn.close("test over")

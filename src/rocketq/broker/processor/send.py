@@ -141,7 +141,6 @@ class SendMessageProcessor:
         # topic_name_problem and parse_host depend on their argument only: cached
         self._valid_topics: set[str] = set()
         self._plain_names: set[str] = set()  # see _plain_topic
-        self._topics = topic_config_manager.table  # the live table: _plain's lookups
         self._born_hosts: dict[str, tuple[str, int]] = {}
 
     async def process(self, conn: Connection, req: RemotingCommand) -> RemotingCommand:
@@ -314,7 +313,7 @@ class SendMessageProcessor:
             reconsume = header.reconsume_times or 0
         if sys_flag & _TRANSACTION_MASK or not self._plain_topic(topic):
             return None
-        config = self._topics.get(topic)
+        config = self.topic_config_manager.table.get(topic)  # (a slave's sync replaces it)
         if config is None or not config.perm & PERM_WRITE or queue_id < 0:
             return None
         if queue_id >= config.write_queue_nums and queue_id >= config.read_queue_nums:
