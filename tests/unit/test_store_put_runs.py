@@ -1,4 +1,4 @@
-"""``put.put_runs`` (a dispatch pass's ConsumeQueue runs written at the tail of their queues)
+"""``put_twins.put_runs`` (a dispatch pass's ConsumeQueue runs written at the tail of their queues)
 against its compiled twin, and both against ``ConsumeQueue.put_entries`` of every run: the
 same queue bytes, positions, answers and errors on every path (the next slot, a file to
 roll, a first file to pre-blank, entries already there, a gap, a queue not created yet)."""
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rocketq.store import put  # registers the put_runs twin
+from rocketq.store import put_twins  # registers the put_runs twin
 from rocketq.store.consume_queue import ConsumeQueue
 from tests.conftest import Kernels, outcome_of
 
@@ -21,7 +21,7 @@ _ENTRY = struct.Struct(">qiq")
 FILE_SIZE = 5 * 20  # five entries per file
 Key = tuple[str, int]
 
-assert put.put_runs is not None
+assert put_twins.put_runs is not None
 
 
 def _queues(root: Path, keys: list[Key]) -> dict[Key, ConsumeQueue]:

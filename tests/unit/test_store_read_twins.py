@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rocketq.store import put  # registers the twins
+from rocketq.store import put_twins  # registers the twins
 from rocketq.store.commit_log import AppendResult, MessageSizeExceededError
 from rocketq.store.format import StoredMessage
-from rocketq.store.put import MAX_TOPIC_LENGTH, MessageStorePuts
+from rocketq.store.put_twins import MAX_TOPIC_LENGTH, check_messages
 from rocketq.store.result import PutMessageStatus
 from tests.conftest import Kernels, outcome_of
 
-assert put.checked_batches is not None
+assert put_twins.checked_batches is not None
 
 _MAX_PROPS = 32767  # PROPERTIESLENGTH is a signed short
 _topics = st.sampled_from(["T", "t" * MAX_TOPIC_LENGTH, "t" * (MAX_TOPIC_LENGTH + 1),
@@ -40,7 +40,7 @@ def test_checked_batches_twins(both: tuple[Kernels, Kernels], puts: list[Any]) -
     pure, compiled = both
     got = outcome_of(compiled.checked_batches, puts)
     assert got == outcome_of(pure.checked_batches, puts)
-    refused = any(not msgs or MessageStorePuts._check_messages(msgs) for msgs, _ in puts)
+    refused = any(not msgs or check_messages(msgs) for msgs, _ in puts)
     assert got == (None if refused else [msgs for msgs, _ in puts])
     if got is not None:
         assert all(a is b for a, (b, _) in zip(got, puts, strict=True))

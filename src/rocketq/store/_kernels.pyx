@@ -7,12 +7,12 @@ are drawn in ``store/format.py``):
     put_index_key       rocketq.store.index_file   IndexFile#putKey: hash, entry, header
     put_index_keys      rocketq.store.index_file   put_index_key of several keys
     put_batches         rocketq.store.commit_log   records of several puts into a mapping
-    put_ok              rocketq.store.put          a PUT_OK PutMessageResult
-    queue_runs          rocketq.store.put          a dispatch pass's ConsumeQueue entries
-    put_runs            rocketq.store.put          those entries into their queues
-    checked_batches     rocketq.store.put          a read's puts when the checks pass them
-    put_oks             rocketq.store.put          put_ok of each stored put of a read
-    stored_flat         rocketq.store.put          a read's stored records back to back
+    put_ok              rocketq.store.put_twins    a PUT_OK PutMessageResult
+    queue_runs          rocketq.store.put_twins    a dispatch pass's ConsumeQueue entries
+    put_runs            rocketq.store.put_twins    those entries into their queues
+    checked_batches     rocketq.store.put_twins    a read's puts when the checks pass them
+    put_oks             rocketq.store.put_twins    put_ok of each stored put of a read
+    stored_flat         rocketq.store.put_twins    a read's stored records back to back
 """
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -555,7 +555,7 @@ cdef Py_ssize_t _ok_offsets[3]
 def put_ok(appended):
     """``PutMessageResult(PUT_OK, appended)`` through the slot descriptors (the frozen
     dataclass ``__init__`` pays an ``object.__setattr__`` per field): most puts end here.
-    put.put_ok is the reference."""
+    put_twins.put_ok is the reference."""
     return _put_ok(appended)
 
 
@@ -848,7 +848,7 @@ cdef extern from "Python.h":
     char* PyByteArray_AS_STRING(object array)
     Py_ssize_t PyByteArray_GET_SIZE(object array)
 
-# ConsumeQueue.CQ_STORE_UNIT_SIZE; put.py's _MAX_QUEUE_OFFSET and _TX_PREPARED_BIT.
+# ConsumeQueue.CQ_STORE_UNIT_SIZE; put_twins.py's _MAX_QUEUE_OFFSET and TX_PREPARED_BIT.
 cdef Py_ssize_t CQ_UNIT = 20
 cdef int64_t MAX_QUEUE_OFFSET = 1 << 58
 cdef Py_ssize_t _props_offset = -1
@@ -862,9 +862,9 @@ cdef int _bind_dispatch() except -1:
     if _msg_type is None:
         _bind_classes()
     from rocketq.common.topic import SCHEDULE_TOPIC
-    from rocketq.store import put
+    from rocketq.store import put_twins
     _schedule_topic, _decode_properties, _tags_code = (
-        SCHEDULE_TOPIC, put.decode_properties, put.tags_code)
+        SCHEDULE_TOPIC, put_twins.decode_properties, put_twins.tags_code)
     _props_offset = _slot_offset(_msg_type, "props")
     return 0
 
@@ -912,7 +912,7 @@ cdef inline object _get(object props, str key):
 def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals not None):
     """The per-record work of a dispatch pass over freshly appended records, as data.
 
-    put.queue_runs is the reference, with the docs. Inputs of other types go to the
+    put_twins.queue_runs is the reference, with the docs. Inputs of other types go to the
     reference whole."""
     cdef Py_ssize_t i, n = len(msgs), used
     cdef int64_t phys, last_phys = -1, size, queue_offset, code, first
@@ -1026,7 +1026,7 @@ def queue_runs(msgs, appended, scheduled_code, list index_keys, list arrivals no
 
 # --- ConsumeQueue runs ------------------------------------------------------------------------
 
-# ConsumeQueue and MappedFile, bound on first use; put.put_runs takes anything else.
+# ConsumeQueue and MappedFile, bound on first use; put_twins.put_runs takes anything else.
 cdef object _cq_type = None
 cdef object _mapped_type = None
 # ConsumeQueue's and MappedFile's slots read and set here.
@@ -1118,7 +1118,7 @@ cdef int _bind_queues() except -1:
 
 def put_runs(queues, runs):
     """Write the runs of :func:`queue_runs` whose ConsumeQueue exists and takes them the
-    usual way; put.put_runs is the reference, with the docs. Here each such run is copied
+    usual way; put_twins.put_runs is the reference, with the docs. Here each such run is copied
     into its queue's tail file directly; inputs of other types go to the reference."""
     cdef int64_t first
     cdef int taken
@@ -1150,7 +1150,7 @@ cdef extern from "Python.h":
 
 def checked_batches(puts):
     """The batches of ``puts`` when each has messages and none of them is refused by
-    ``MessageStorePuts._check_messages`` (the usual read); put.checked_batches is the
+    :func:`check_messages` (the usual read); put_twins.checked_batches is the
     reference, with the docs. A message whose texts are not all ASCII (or anything
     unusual) sends the whole read to the reference."""
     cdef Py_ssize_t i, n
@@ -1185,7 +1185,7 @@ def checked_batches(puts):
 
 def put_oks(outcomes):
     """:func:`put_ok` of each outcome of ``append_many`` when every one is its batch's
-    results (all stored), else None; put.put_oks is the reference."""
+    results (all stored), else None; put_twins.put_oks is the reference."""
     if type(outcomes) is not list:
         return _reference("put_oks")(outcomes)
     answers = []
@@ -1198,7 +1198,7 @@ def put_oks(outcomes):
 
 def stored_flat(batches, outcomes):
     """The messages of ``batches`` and their results back to back, when ``append_many``
-    stored every batch; put.stored_flat is the reference, with the docs."""
+    stored every batch; put_twins.stored_flat is the reference, with the docs."""
     cdef Py_ssize_t i, n
     if type(batches) is not list or type(outcomes) is not list:
         return _reference("stored_flat")(batches, outcomes)

@@ -45,7 +45,7 @@ _RECOVER_FILES = 3
 class ConsumeQueue:
     """The logical queue ``topic``/``queue_id`` over a directory of 20-byte entries."""
 
-    # Slots: ``put.put_runs`` (compiled) reads and sets them without an attribute lookup
+    # Slots: ``put_twins.put_runs`` (compiled) reads and sets them without an attribute lookup
     # (and a __dict__ still, for anything else set on an instance, as a test's patch).
     __slots__ = ("__dict__", "max_physic_offset", "min_logic_offset", "queue", "queue_id",
                  "topic")  # fmt: skip
@@ -143,7 +143,7 @@ class ConsumeQueue:
         """The usual :meth:`put_entries`: the entries (as it takes them) written at once
         when they go right after the last entry of the last file, fit in it and are all
         new (past :attr:`max_physic_offset`); False, with nothing written, otherwise.
-        ``put.put_runs`` (compiled) does this without the Python calls."""
+        ``put_twins.put_runs`` (compiled) does this without the Python calls."""
         phys, size, _ = _CQ_ENTRY_STRUCT.unpack_from(entries, 0)
         files = self.queue.files
         if not files or phys + size <= self.max_physic_offset:

@@ -66,7 +66,7 @@ def file_name_of(offset: int) -> str:
 class MappedFile:
     """One fixed-size file mapped into memory, named by its start offset."""
 
-    # Slots: the compiled ``put.put_runs`` appends to a ConsumeQueue's file through them
+    # Slots: the compiled ``put_twins.put_runs`` appends to a ConsumeQueue's file through them
     # (and a __dict__ still, for anything else set on an instance, as a test's patch).
     __slots__ = ("__dict__", "_closed", "_fd", "_flushed", "_mm", "_synced_appends", "_view",
                  "_writing", "_wrote", "file_from_offset", "file_size", "path")  # fmt: skip
