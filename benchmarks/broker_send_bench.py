@@ -14,6 +14,7 @@ the send path (µs per message, cumulative time of the stage's entry function).
     .venv/bin/python benchmarks/broker_send_bench.py --profile
     .venv/bin/python benchmarks/broker_send_bench.py --src base=/tmp/rq-base/src --src new=src
     .venv/bin/python benchmarks/broker_send_bench.py --core both   # pure vs compiled core
+    .venv/bin/python benchmarks/broker_send_bench.py --instructions --serialize rocketmq --depth 4
 
 With several ``--src`` trees the runs alternate between child processes of each tree;
 ``--core both`` runs each tree twice, with ``ROCKETQ_PURE_PYTHON=1`` ("/pure") and without
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from operator import call as _call_hook
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +164,8 @@ async def _drive(conn: Any, transport: NullTransport, reads: list[bytes], depth:
     for data in reads:
         transport.target = transport.frames + depth
         transport.reached.clear()
-        conn.data_received(data)
+        # through operator.call: the C function ``--instructions`` counts inside
+        _call_hook(conn.data_received, data)
         await transport.reached.wait()  # every answer of this read written (SYNC: on disk)
 
 
@@ -224,6 +227,28 @@ def parent(args: argparse.Namespace) -> None:
             print(f"| {stage} | {cells} |")
 
 
+def instructions(args: argparse.Namespace) -> None:
+    """CPU instructions per message inside ``Connection.data_received`` (decode, checks,
+    store, answers, dispatch; not the harness), counted by callgrind: (4 runs - 1 run) / 3
+    runs of ``--messages``, so start-up costs cancel out. Deterministic, unlike CPU time."""
+    for label, path, pure in _variants(args):
+        env = {**os.environ, "PYTHONPATH": str(Path(path).resolve()), "PYTHONHASHSEED": "0"}
+        env.pop(PURE_ENV, None)
+        if pure:
+            env[PURE_ENV] = "1"
+        counts = []
+        for repeat in (1, 4):
+            child_args = [*_child_args(args)]
+            child_args[child_args.index("--repeat") + 1] = str(repeat)
+            cmd = ["valgrind", "--tool=callgrind", "--toggle-collect=_operator_call",
+                   "--callgrind-out-file=/dev/null", sys.executable, __file__, "--child",
+                   *child_args]  # fmt: skip
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            counts.append(int(out.stderr.rsplit("Collected :", 1)[1].split()[0]))
+        per = (counts[1] - counts[0]) / (3 * args.messages)
+        print(f"  {label:>13}: {per:,.0f} instructions per message inside data_received")
+
+
 def _variants(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
     """(label, source tree, pure Python?) of every child to run, in turn."""
     trees = [s.split("=", 1) for s in args.src]
@@ -259,12 +284,19 @@ def main() -> None:
         "--core", default="as-is", choices=["as-is", "both"],
         help="both: each tree with ROCKETQ_PURE_PYTHON=1 and without, alternately",
     )  # fmt: skip
+    p.add_argument(
+        "--instructions", action="store_true",
+        help="count instructions per message with valgrind's callgrind instead of timing",
+    )  # fmt: skip
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         child(args)
         return
     args.src = args.src or [f"cur={Path(__file__).resolve().parent.parent / 'src'}"]
+    if args.instructions:
+        instructions(args)
+        return
     parent(args)
 
 
