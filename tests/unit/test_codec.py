@@ -28,7 +28,7 @@ from rocketq.remoting.codec import (
 from rocketq.remoting.codes import LanguageCode, RequestCode, SerializeType
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
-from tests.conftest import Kernels, twin_implementation
+from tests.conftest import Kernels, outcome_of, twin_implementation
 
 # The names below that the tests call: the pure-Python reference of codec.py, then its
 # compiled twin (rocketq.common.speedups); every test of this module runs once with each.
@@ -779,3 +779,12 @@ def test_send_ok_frame_is_what_encode_writes(
     assert frame == encode(answer)
     (decoded,) = FrameDecoder().feed(frame)
     assert decoded == answer
+
+
+def test_send_ok_of_no_region_fails_alike_in_both_twins(both: tuple[Kernels, Kernels]) -> None:
+    # the compiled encoder keeps the last region's parts: a first call must not skip the check
+    pure, compiled = both
+    for impl in (compiled, pure, compiled):
+        assert outcome_of(impl.encode_send_ok, 1, SerializeType.JSON, "AB", 0, 0, None) is (
+            AttributeError
+        )

@@ -1044,8 +1044,9 @@ cdef inline char* _put_text(char* p, const char* t, Py_ssize_t n) noexcept:
     return p + n
 
 
-# The last region encode_send_ok was given and its parts (codec.send_ok_tail).
-cdef object _tail_region = None
+# The last region encode_send_ok was given and its parts (codec.send_ok_tail); a sentinel
+# first, so that any first region (None too) goes through send_ok_tail and fails as there.
+cdef object _tail_region = object()
 cdef object _tail = None
 
 

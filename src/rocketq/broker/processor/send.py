@@ -281,10 +281,10 @@ class SendMessageProcessor:
                     response = req.make_response(ext_fields={})
                 answers[at] = self._answered(conn, req, response, first, stored, True)
                 done[0] += 1
-        finally:  # what was answered is counted and sent, even if a later one failed
+        finally:  # what was answered is sent and counted, even if a later one failed
+            conn.answer_frames(ok_frames)
             if nums:
                 self.stats.on_put_run(topic, nums, size)
-            conn.answer_frames(ok_frames)
         conn.flush()
 
     def _plain(
