@@ -121,8 +121,9 @@ def test_put_runs_twins_write_what_put_entries_does(
 
 
 def test_put_runs_usual_pass(impl: Kernels, tmp_path: Path) -> None:
-    """Each run after its queue's last entry: written, nothing left; a queue not there yet
-    and one whose file is full are left, untouched."""
+    """Each run after its queue's last entry: written, up to the first run it cannot take
+    (a queue not there yet); that one and every later run are left, untouched, in run
+    order (the queues written in run order even if the slow way fails on one)."""
     queues = _queues(tmp_path, [("T", 0), ("T", 1), ("T", 2)])
     for i, cq in enumerate(queues.values()):
         cq.put(100 * i, 10, 0, 0)  # the first entry of a queue goes the slow way
@@ -132,12 +133,15 @@ def test_put_runs_usual_pass(impl: Kernels, tmp_path: Path) -> None:
     left = impl.put_runs(queues, runs)
     assert [(key, first, bytes(e)) for key, first, e in left] == [
         (("X", 0), 0, bytes(_entries(1020, 1))),
+        (("T", 1), 1, bytes(_entries(1030, 4))),
         (("T", 2), 5, bytes(_entries(1070, 1))),
     ]
     assert queues[("T", 0)].max_offset_in_queue() == 3
     assert queues[("T", 0)].max_physic_offset == 1020
-    assert queues[("T", 1)].max_offset_in_queue() == 5
-    assert queues[("T", 1)].get_entries(1, 4) == queues[("T", 1)].get_entries(1, 4)
+    assert queues[("T", 1)].max_offset_in_queue() == 1  # left: not written
+    assert queues[("T", 2)].max_offset_in_queue() == 5
+    runs = {("T", 1): (1, _entries(1030, 4)), ("T", 2): (5, _entries(1070, 1))}
+    assert [key for key, _, _ in impl.put_runs(queues, runs)] == [("T", 2)]  # full file
     assert [e.physical_offset for e in queues[("T", 1)].get_entries(0, 9)] == [
         100,
         1030,
@@ -145,7 +149,6 @@ def test_put_runs_usual_pass(impl: Kernels, tmp_path: Path) -> None:
         1050,
         1060,
     ]
-    assert queues[("T", 2)].max_offset_in_queue() == 5
     for cq in queues.values():
         cq.close()
 
@@ -201,3 +204,18 @@ def test_put_runs_unusual_inputs_twins(
 
 class _Mapping(dict[Key, ConsumeQueue]):
     """A dict subclass: not the exact type the compiled twin reads itself."""
+
+
+def test_put_runs_of_a_negative_offset_agree(both: tuple[Kernels, Kernels], tmp_path: Path) -> None:
+    # an entry's end is computed in C only where it cannot overflow; the rest as Python does
+    outcomes = []
+    for i, impl in enumerate(both):
+        root = tmp_path / str(i)
+        queues = _queues(root, [("T", 0)])
+        cq = queues[("T", 0)]
+        cq.put(100, 10, 0, 0)
+        entries = bytearray(_ENTRY.pack(-(2**63), -1, 7))
+        left = impl.put_runs(queues, {("T", 0): (1, entries)})
+        outcomes.append(([key for key, _, _ in left], _state(root, queues)))
+        cq.close()
+    assert outcomes[0] == outcomes[1]

@@ -1057,7 +1057,7 @@ cdef int _append_run(object cq, int64_t first, object entries) except -1:
     if n == 0 or n % CQ_UNIT or not 0 <= first < MAX_QUEUE_OFFSET:
         return RUN_ASK_PYTHON
     phys = _get64(p)
-    if phys > MAX_RUN_PHYS:
+    if phys < 0 or phys > MAX_RUN_PHYS:  # (an end computed in C must not overflow)
         return RUN_ASK_PYTHON
     if not _small_int(_slot(cq, _cq_max_phys_offset, "max_physic_offset"), &max_phys):
         return RUN_ASK_PYTHON
@@ -1078,7 +1078,7 @@ cdef int _append_run(object cq, int64_t first, object entries) except -1:
     if position <= 0 or position != wrote or position + n > file_size:
         return RUN_NOT_TAKEN
     p = p + n - CQ_UNIT  # the last entry
-    if _get64(p) > MAX_RUN_PHYS:
+    if _get64(p) < 0 or _get64(p) > MAX_RUN_PHYS:
         return RUN_ASK_PYTHON
     PyObject_GetBuffer(_slot(tail, _mf_mm, "_mm"), &view, PyBUF_WRITABLE)  # (closed: raises)
     try:
@@ -1128,8 +1128,8 @@ def put_runs(queues, runs):
         _bind_queues()
     left = []
     for key, run in (<dict>runs).items():
-        cq = (<dict>queues).get(key)
         first_o, entries = run
+        cq = (<dict>queues).get(key) if not left else None  # after one left: all left
         if cq is not None:
             taken = RUN_ASK_PYTHON
             if type(cq) is _cq_type and type(entries) is bytearray and _small_int(first_o,

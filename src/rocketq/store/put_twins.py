@@ -158,13 +158,14 @@ def put_runs(
     runs: dict[tuple[str, int], tuple[int, bytearray]],
 ) -> list[LeftRun]:
     """Write the runs of :func:`queue_runs` whose ConsumeQueue exists and takes them the
-    usual way (``ConsumeQueue.append_run``: at once, after its last entry); answer the
-    others, in run order, for ``put_entries`` (a queue to create, a file to roll or to
-    pre-blank, entries already there). Has a compiled twin, which writes into the tail
-    file itself."""
+    usual way (``ConsumeQueue.append_run``: at once, after its last entry), in run order
+    up to the first that does not; answer that one and all after it, in run order, for
+    ``put_entries`` (a queue to create, a file to roll or to pre-blank, entries already
+    there), so that the queues are written in run order even when one of those fails. Has
+    a compiled twin, which writes into the tail file itself."""
     left: list[LeftRun] = []
     for key, (first, entries) in runs.items():
-        cq = queues.get(key)
+        cq = queues.get(key) if not left else None
         if cq is None or not cq.append_run(first, entries):
             left.append((key, first, entries))
     return left
