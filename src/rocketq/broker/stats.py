@@ -252,21 +252,7 @@ class BrokerStatsManager:
     def on_put(self, topic: str, queue_id: int, nums: int, size: int) -> None:
         """A send stored ``nums`` messages of ``size`` bytes (``incTopicPutNums``,
         ``incTopicPutSize``, ``incBrokerPutNums``; per queue only for the delay topic)."""
-        items = self._put_items.get(topic)
-        if items is None:
-            items = self._put_items[topic] = (
-                self.sets[TOPIC_PUT_NUMS].get_and_create(topic),
-                self.sets[TOPIC_PUT_SIZE].get_and_create(topic),
-            )
-        put_nums, put_size = items
-        put_nums.value += nums
-        put_nums.times += 1
-        put_size.value += size
-        put_size.times += 1
-        broker = self._broker_put
-        if broker is None:
-            broker = self._broker_put = self.sets[BROKER_PUT_NUMS].get_and_create(self.cluster_name)
-        broker.value += nums
+        self._count_puts(topic, nums, 1, size)
         if topic == SCHEDULE_TOPIC and self.enable_detail_stat:
             self.inc_queue_put(topic, queue_id, nums, size)
 
@@ -275,6 +261,10 @@ class BrokerStatsManager:
         of ``size`` bytes in all, in one call: the counters come out the same."""
         if topic == SCHEDULE_TOPIC:
             raise ValueError("on_put_run counts no delay-topic sends: on_put does, per queue")
+        self._count_puts(topic, sends, sends, size)
+
+    def _count_puts(self, topic: str, nums: int, sends: int, size: int) -> None:
+        """``sends`` sends of ``nums`` messages and ``size`` bytes in all to ``topic``."""
         items = self._put_items.get(topic)
         if items is None:
             items = self._put_items[topic] = (
@@ -282,14 +272,14 @@ class BrokerStatsManager:
                 self.sets[TOPIC_PUT_SIZE].get_and_create(topic),
             )
         put_nums, put_size = items
-        put_nums.value += sends
+        put_nums.value += nums
         put_nums.times += sends
         put_size.value += size
         put_size.times += sends
         broker = self._broker_put
         if broker is None:
             broker = self._broker_put = self.sets[BROKER_PUT_NUMS].get_and_create(self.cluster_name)
-        broker.value += sends
+        broker.value += nums
 
     def on_get(
         self, group: str, topic: str, queue_id: int, nums: int, size: int, latency_ms: int
