@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,3 +202,22 @@ def test_recover_from_start_file_and_empty(tmp_path: Path) -> None:
     assert sum(1 for _ in again.iter_records(0)) == 12
     assert record_length(0, 9, 1, 0) == RECORD
     again.close()
+
+
+def test_an_ipv6_store_host_record_reads_back_across_files(tmp_path: Path) -> None:
+    # every append way (one by one, a batch, a file to roll) sizes the record by the host
+    # the CommitLog writes into it, not by the message's own
+    log = CommitLog(tmp_path, FILE_SIZE, ("::1", 10911), max_message_size=1024,
+                    clock=FakeClock())  # fmt: skip
+    log.load()
+    results = [log.append(_msg(i)) for i in range(3)]
+    results += log.append_batch([_msg(i) for i in range(3, 5)])
+    outcomes: list[Any] = []
+    log.append_many([[_msg(i)] for i in range(5, 12)], outcomes)
+    results += [r for outcome in outcomes for r in outcome]
+    assert len({r.physical_offset // FILE_SIZE for r in results}) > 1  # it rolled
+    for i, result in enumerate(results):
+        record = log.read_record(result.physical_offset)
+        assert (record.body, record.store_host) == (f"body-{i:04d}".encode(), ("::1", 10911))
+        assert record.total_size == result.size
+    log.close()

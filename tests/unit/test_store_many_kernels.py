@@ -223,3 +223,15 @@ def test_queue_keys_of_many_queues_and_fresh_topic_texts() -> None:
         answers.append((table, [r.queue_offset for results in out for r in results]))
     assert answers[1] == answers[0]
     assert answers[0][0]["T-0"] == 5 + 3 + 3
+
+
+def test_an_ipv6_store_host_is_sized_in_every_twin(impl: Kernels) -> None:
+    # the record holds the CommitLog's host, not the message's own: 12 bytes more for IPv6
+    buf = bytearray(b"\xee" * 8192)
+    out: list[tuple[AppendResult, ...]] = []
+    batches = [[send(0)], [send(1), send(2, born_host=("::1", 7))]]
+    end = impl.put_batches(buf, 0, 8000, batches, 0, {}, BASE, STAMP, ("::1", 10911), MAX, out)
+    records = decode_records(bytes(buf[:end]))
+    assert [r.body for r in records] == [bytes([i]) * 40 for i in range(3)]
+    assert {r.store_host for r in records} == {("::1", 10911)}
+    assert [a.size for batch in out for a in batch] == [r.total_size for r in records]

@@ -70,6 +70,7 @@ __all__ = [
     "encode_blank",
     "encode_record",
     "gather_records",
+    "host_extra",
     "messages_of_pull_body",
     "peek_record",
     "record_bytes",
@@ -278,6 +279,12 @@ def _pack_ip(ip: str) -> bytes:
         return ipaddress.ip_address(ip).packed
     except ValueError as exc:
         raise RecordFormatError(f"not an IP address: {ip!r}") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def host_extra(host: Address) -> int:
+    """The bytes an IPv6 ``host`` adds to a record's host field (0 for IPv4)."""
+    return _V6_EXTRA if len(_pack_ip(host[0])) == 16 else 0
 
 
 @functools.lru_cache(maxsize=1024)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rocketq.common import speedups
-from rocketq.common.record import record_bytes
+from rocketq.common.record import host_extra, record_bytes
 from rocketq.store.config import DEFAULT_MAX_MESSAGE_SIZE
 from rocketq.store.format import (
     BLANK_MAGIC_CODE,
@@ -103,9 +103,13 @@ def _append_result(
     return result
 
 
-def record_size(msg: StoredMessage, max_message_size: int) -> tuple[bytes, bytes, int]:
-    """(encoded topic, encoded properties, TOTALSIZE) of ``msg``; MessageSizeExceededError
-    when it is too large to store or breaks a field limit."""
+def record_size(
+    msg: StoredMessage, max_message_size: int, store_host: Address | None = None
+) -> tuple[bytes, bytes, int]:
+    """(encoded topic, encoded properties, TOTALSIZE) of ``msg``, stored by ``store_host``
+    when given (the record holds that host, not ``msg.store_host``: an IPv6 one is 12 bytes
+    longer); MessageSizeExceededError when it is too large to store or breaks a field
+    limit."""
     if len(msg.body) > max_message_size:
         raise MessageSizeExceededError(
             f"body of {len(msg.body)} bytes exceeds maxMessageSize {max_message_size}"
@@ -113,6 +117,8 @@ def record_size(msg: StoredMessage, max_message_size: int) -> tuple[bytes, bytes
     topic, props = msg.topic.encode(), msg.properties.encode()
     try:
         total = checked_record_length(msg, topic, props)
+        if store_host is not None and store_host is not msg.store_host:
+            total += host_extra(store_host) - host_extra(msg.store_host)
     except RecordFormatError as exc:
         raise MessageSizeExceededError(str(exc)) from exc
     if total > max_message_size + MAX_RECORD_OVERHEAD:
@@ -150,7 +156,7 @@ def put_batches(
     for index in range(first, len(batches)):
         msgs = batches[index]
         try:
-            sized = [record_size(msg, max_message_size) for msg in msgs]
+            sized = [record_size(msg, max_message_size, store_host) for msg in msgs]
         except MessageSizeExceededError:
             return pos
         size = sum([total for _, _, total in sized])
@@ -347,7 +353,7 @@ class CommitLog:
         return _append_result(phys, total, queue_offset, now, create_offset_msg_id(host, phys))
 
     def _sized(self, msg: StoredMessage) -> tuple[bytes, bytes, int]:
-        return record_size(msg, self.max_message_size)
+        return record_size(msg, self.max_message_size, self.store_host)
 
     def _file_with_room(self, size: int) -> MappedFile:
         if size + END_FILE_MIN_BLANK_LENGTH > self.file_size:
