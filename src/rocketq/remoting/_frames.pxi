@@ -57,8 +57,10 @@ cdef class _FrameSplitter:
             except BaseException:
                 buf += data  # a failed decoder holds the bytes it was given, as below
                 raise
-            if pos < end:  # the start of a frame: held (no copy of the whole read)
-                buf += (<bytes>data)[pos:]
+            if pos == 0:  # no whole frame: the read is held as it is (one copy)
+                buf += data
+            elif pos < end:  # the start of a frame after whole ones: only that part held
+                buf += memoryview(data)[pos:]
             self._hold_need()
             return out
         buf += data
