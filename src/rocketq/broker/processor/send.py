@@ -258,28 +258,27 @@ class SendMessageProcessor:
         try:
             for i, (at, req, response, first) in enumerate(waiting):
                 stored = stored_all[i]  # (enumerate and index: cheaper than zip's strict)
-                if type(stored) is PutMessageResult and stored.status is _PUT_OK:
-                    appended = stored.appended
-                    if len(appended) == 1:
-                        one = appended[0]
-                        if first.topic == topic:
-                            nums += 1
-                            size += one.size
-                        elif first.topic == SCHEDULE_TOPIC:  # counted per queue too
-                            self.stats.on_put(first.topic, first.queue_id, 1, one.size)
-                        else:
-                            if nums:
-                                self.stats.on_put_run(topic, nums, size)
-                            topic, nums, size = first.topic, 1, one.size
-                        if not req.flag & FLAG_ONEWAY:
-                            ok_frames.append(encode_send_ok(
-                                req.opaque, req.serialize_type, one.msg_id, first.queue_id,
-                                one.queue_offset, region))  # fmt: skip
-                        done[0] += 1
-                        continue
-                if response is None:
-                    response = req.make_response(ext_fields={})
-                answers[at] = self._answered(conn, req, response, first, stored, True)
+                if not (type(stored) is PutMessageResult and stored.status is _PUT_OK
+                        and len(stored.appended) == 1):  # fmt: skip
+                    if response is None:
+                        response = req.make_response(ext_fields={})
+                    answers[at] = self._answered(conn, req, response, first, stored, True)
+                    done[0] += 1
+                    continue
+                one = stored.appended[0]
+                if first.topic == topic:
+                    nums += 1
+                    size += one.size
+                elif first.topic == SCHEDULE_TOPIC:  # counted per queue too
+                    self.stats.on_put(first.topic, first.queue_id, 1, one.size)
+                else:
+                    if nums:
+                        self.stats.on_put_run(topic, nums, size)
+                    topic, nums, size = first.topic, 1, one.size
+                if not req.flag & FLAG_ONEWAY:
+                    ok_frames.append(encode_send_ok(req.opaque, req.serialize_type, one.msg_id,
+                                                    first.queue_id, one.queue_offset,
+                                                    region))  # fmt: skip
                 done[0] += 1
         finally:  # what was answered is sent and counted, even if a later one failed
             conn.answer_frames(ok_frames)
