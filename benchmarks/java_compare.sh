@@ -4,7 +4,9 @@
 # kit in /tmp/anchors, see ../shared/anchors/rocketmq-4.9.4/README.md) and then against rocketq
 # (`rocketq namesrv` + `rocketq broker` from CHECKOUT), same flush mode, same machine.
 #   benchmarks/java_compare.sh CHECKOUT [ASYNC_FLUSH|SYNC_FLUSH] [COUNT=300000]
-# Prints each figure and the ratios rocketq / RocketMQ. By hand only (needs Java and the kit).
+# Prints each figure and the ratios rocketq / RocketMQ, and for each drain the CPU the Java
+# client and the broker spent per message (both share the two cores: the client's CPU per
+# message bounds what any broker can reach). By hand only (needs Java and the kit).
 set -u
 CO=$(cd "${1:?checkout}" && pwd); FLUSH=${2:-ASYNC_FLUSH}; COUNT=${3:-300000}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -14,17 +16,22 @@ CLS=$(mktemp -d)
 javac -d "$CLS" -cp "$ROCKETMQ_HOME/lib/*" "$HERE/java/AsyncFill.java" "$HERE/java/PushDrain.java" || exit 1
 jrun() { java -Xms512m -Xmx512m -Drocketmq.client.logRoot=/tmp/anchors/home/logs -cp "$ROCKETMQ_HOME/lib/*:$CLS" "$@" 2>/dev/null | grep -E "^(async fill|push drain):"; }
 rate() { sed -n 's/.*, \([0-9]*\) \(acks\|msgs\)\/s$/\1/p'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system CPU, clock ticks
 
-run_pair() {  # NAMESRV -> "fill drain"
+run_pair() {  # NAMESRV BROKER_PID -> "fill drain"
   fill=$(jrun AsyncFill "$1" FillTopic "$COUNT" 256 1024); echo "  $fill" >&2
-  drain=$(jrun PushDrain "$1" FillTopic "drain_cg_$RANDOM" "$COUNT"); echo "  $drain" >&2
+  t0=$(ticks "$2")
+  drain=$(jrun PushDrain "$1" FillTopic "drain_cg_$RANDOM" "$COUNT")
+  t1=$(ticks "$2")
+  echo "  $drain; broker CPU $(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$COUNT" \
+    'BEGIN { printf "%.1f", d * 1e6 / hz / n }') us/msg" >&2
   echo "$(echo "$fill" | rate) $(echo "$drain" | rate)"
 }
 
 echo "RocketMQ 4.9.4 ($FLUSH):" >&2
 rm -rf /tmp/anchors/store-$mode
 /tmp/anchors/run/start-namesrv.sh >/dev/null; /tmp/anchors/run/start-broker.sh $mode >/dev/null; sleep 8
-read -r jf jd < <(run_pair 127.0.0.1:9876)
+read -r jf jd < <(run_pair 127.0.0.1:9876 "$(cat /tmp/anchors/run/broker-$mode.pid)")
 /tmp/anchors/run/stop.sh all >/dev/null; rm -rf /tmp/anchors/store-$mode
 
 echo "rocketq ($FLUSH):" >&2
@@ -35,7 +42,7 @@ printf 'brokerIP1=127.0.0.1\nlistenPort=%s\nnamesrvAddr=127.0.0.1:%s\nflushDiskT
 "$CO/.venv/bin/rocketq" namesrv -p "$np" > "$d/ns.log" 2>&1 & ns=$!
 sleep 1; "$CO/.venv/bin/rocketq" broker -c "$d/broker.conf" > "$d/broker.log" 2>&1 & br=$!
 sleep 3
-read -r rf rd < <(run_pair "127.0.0.1:$np")
+read -r rf rd < <(run_pair "127.0.0.1:$np" "$br")
 kill "$br" "$ns"; wait "$br" "$ns" 2>/dev/null; rm -rf "$d" "$CLS"
 
 python3 - "$jf" "$jd" "$rf" "$rd" <<'PY'
