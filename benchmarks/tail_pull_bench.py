@@ -233,6 +233,7 @@ def main() -> None:
         ["src", str(Path(__file__).parent.parent / "src")]
     ]
     results: dict[str, list[float]] = {label: [] for label, _ in trees}
+    loop: dict[str, list[float]] = {label: [] for label, _ in trees}  # the loop thread alone
     for _ in range(args.rounds):
         for label, path in trees:
             env = {**os.environ, "PYTHONPATH": str(Path(path).resolve())}
@@ -244,13 +245,16 @@ def main() -> None:
                 subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             )
             results[label] += out["times"]
+            loop[label] += out["loop_times"]
             if args.profile:
                 print(out["profile"])
     what = "send + held pull + woken pull"
     print(f"consumer keeping up on {_TOPIC}: broker CPU µs per message ({what})")
     for label, values in results.items():
         median, best = statistics.median(values), min(values)
-        print(f"  {label:>10}: median {median:6.1f}  best {best:6.1f}  ({len(values)} runs)")
+        on_loop = statistics.median(loop[label])
+        print(f"  {label:>10}: median {median:6.1f}  best {best:6.1f}  (loop thread "
+              f"{on_loop:.1f}; {len(values)} runs)")  # fmt: skip
 
 
 if __name__ == "__main__":
