@@ -150,7 +150,7 @@ async def test_a_joined_read_is_the_plain_reads_views_joined(tmp_path: Path) -> 
             )  # appended and dispatched before it returns
         cases = 0
         for queue_id in range(3):
-            for offset in range(0, 90, 5):
+            for offset in (*range(0, 90, 5), 79):  # 79: the last record (its own path)
                 for most in (1, 4, 32, 64):
                     plain = store.get_message("g", "T", queue_id, offset, most)
                     joined = store.get_message("g", "T", queue_id, offset, most, joined=True)
@@ -164,6 +164,10 @@ async def test_a_joined_read_is_the_plain_reads_views_joined(tmp_path: Path) -> 
                     )
                     assert joined.buffer_total_size == plain.buffer_total_size
                     assert joined.suggest_pulling_from_slave == plain.suggest_pulling_from_slave
+                    assert (joined.min_offset, joined.max_offset) == (
+                        plain.min_offset,
+                        plain.max_offset,
+                    )
                     cases += plain.status is GetMessageStatus.FOUND
                     plain.release()
                     joined.release()

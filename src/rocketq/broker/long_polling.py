@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
@@ -22,18 +23,22 @@ __all__ = ["HeldPull", "PullRequestHoldService"]
 log = logging.getLogger("rocketq.broker")
 
 Matcher = Callable[[int | None], bool]
-Rerun = Callable[[Connection, RemotingCommand], None]
 
 
 @dataclass(eq=False, slots=True)
 class HeldPull:
-    """One suspended pull."""
+    """One suspended pull; ``header`` is what the processor parsed of it (re-used when
+    the pull is re-run, so its extFields are not parsed twice)."""
 
     connection: Connection
     request: RemotingCommand
     pull_offset: int
     matches: Matcher
+    header: Any = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+Rerun = Callable[[HeldPull], None]
 
 
 class PullRequestHoldService:
@@ -79,7 +84,7 @@ class PullRequestHoldService:
         if not pull.connection.is_open:
             return
         try:
-            self._rerun(pull.connection, pull.request)
+            self._rerun(pull)
         except Exception:
             log.exception("re-running a held pull failed")
 

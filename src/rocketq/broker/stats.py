@@ -241,7 +241,9 @@ class BrokerStatsManager:
         self.daily = DailyTotals(self.store_stats.put_total, self._get_transferred)
         # The hot paths' items, found with one lookup: topic -> (nums, size).
         self._put_items: dict[str, tuple[StatsItem, StatsItem]] = {}
-        self._get_items: dict[str, tuple[StatsItem, StatsItem]] = {}
+        self._get_items: dict[
+            tuple[str, str], tuple[StatsItem, StatsItem, StatsItem, StatsItem | None]
+        ] = {}
         self._broker_put: StatsItem | None = None  # made by the first put, as in Java
         now = clock()
         self._due = [now, now, now]  # next sampling of each window (Java: at once, then fixed)
@@ -287,21 +289,40 @@ class BrokerStatsManager:
         """A pull returned ``nums`` messages of ``size`` bytes after ``latency_ms``
         (``incGroupGetNums``, ``incGroupGetSize``, ``incBrokerGetNums``,
         ``incGroupGetLatency``)."""
-        key = f"{topic}@{group}"
-        items = self._get_items.get(key)
+        items = self._get_items.get((topic, group))
         if items is None:
-            items = self._get_items[key] = (
-                self.sets[GROUP_GET_NUMS].get_and_create(key),
-                self.sets[GROUP_GET_SIZE].get_and_create(key),
-            )
-        get_nums, get_size = items
+            items = self._get_items_of(topic, group)
+        get_nums, get_size, broker, latency = items
         get_nums.value += nums
         get_nums.times += 1
         get_size.value += size
         get_size.times += 1
-        self.sets[BROKER_GET_NUMS].get_and_create(self.cluster_name).value += nums
-        latency_key = f"{queue_id}@{key}" if self.enable_detail_stat else key
-        self.sets[GROUP_GET_LATENCY].add_value(latency_key, latency_ms)
+        broker.value += nums
+        if latency is not None and not self.enable_detail_stat:
+            latency.value += latency_ms
+            latency.times += 1
+        else:  # by queue too: one item per queue, looked up
+            key = f"{topic}@{group}"
+            latency_key = f"{queue_id}@{key}" if self.enable_detail_stat else key
+            self.sets[GROUP_GET_LATENCY].add_value(latency_key, latency_ms)
+
+    def _get_items_of(
+        self, topic: str, group: str
+    ) -> tuple[StatsItem, StatsItem, StatsItem, StatsItem | None]:
+        """The items one pull of ``group`` on ``topic`` counts on, made on first use
+        (the latency's only while it is not counted by queue) and kept until a topic or
+        group is deleted."""
+        key = f"{topic}@{group}"
+        latency = None
+        if not self.enable_detail_stat:
+            latency = self.sets[GROUP_GET_LATENCY].get_and_create(key)
+        items = self._get_items[(topic, group)] = (
+            self.sets[GROUP_GET_NUMS].get_and_create(key),
+            self.sets[GROUP_GET_SIZE].get_and_create(key),
+            self.sets[BROKER_GET_NUMS].get_and_create(self.cluster_name),
+            latency,
+        )
+        return items
 
     def on_store_get(self, found: bool, nums: int) -> None:
         """A store read (``getMessage``) found messages or not; ``nums`` were transferred."""

@@ -116,6 +116,10 @@ class MessageStoreReads:
         else:
             result: GetMessageResult
             if joined and message_filter is None:
+                last = self._read_last_joined(cq, offset) if offset == high - 1 else None
+                if last is not None:
+                    last.min_offset, last.max_offset = low, high
+                    return last
                 result = self._read_queue_joined(cq, offset, max_msg_nums)
             else:
                 result = self._read_queue(cq, offset, max_msg_nums, message_filter)
@@ -219,6 +223,38 @@ class MessageStoreReads:
         if span is not None:
             span.release()
         return self._read_done(result, offset, scanned, count, total, max_phys, last_phys)
+
+    def _read_last_joined(self, cq: ConsumeQueue, offset: int) -> JoinedGetMessageResult | None:
+        """The queue's last record (at ``offset``) as a joined read of one: what a
+        consumer that keeps up asks for each time it is woken. A pull always takes its
+        first record whatever the transfer limits, so no limit applies. None when the
+        record is not plainly there (removed, a corrupt entry, being written): the
+        general read handles those."""
+        at = offset * _CQ_UNIT
+        mapped = cq.queue.find_file(at)
+        if mapped is None:
+            return None
+        at -= mapped.file_from_offset
+        if at < 0 or at + _CQ_UNIT > mapped.wrote_position:
+            return None
+        phys, size, _tags = _CQ_ENTRY.unpack_from(mapped.buffer(), at)
+        commit_log = self.commit_log
+        if size <= 0 or phys < commit_log.min_offset():
+            return None
+        log_file = commit_log.queue.find_file(phys)
+        if log_file is None:
+            return None
+        start = phys - log_file.file_from_offset
+        if start < 0 or start + size > log_file.wrote_position:
+            return None
+        result = JoinedGetMessageResult(
+            GetMessageStatus.FOUND, offset + 1, 0, 0, [], [offset], size,
+            # the consumer fell so far behind that reads come from disk
+            commit_log.max_offset() - phys > self._memory_limit,
+            log_file.buffer()[start : start + size],  # a copy: the response's body
+            1,
+        )  # fmt: skip
+        return result
 
     def _read_queue_joined(
         self, cq: ConsumeQueue, offset: int, max_msg_nums: int

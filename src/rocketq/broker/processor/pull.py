@@ -44,14 +44,18 @@ FLAG_COMMIT_OFFSET = 0x1
 FLAG_SUSPEND = 0x2
 FLAG_SUBSCRIPTION = 0x4
 
-_STATUS_CODES = {
-    GetMessageStatus.FOUND: ResponseCode.SUCCESS,
-    GetMessageStatus.MESSAGE_WAS_REMOVING: ResponseCode.PULL_RETRY_IMMEDIATELY,
-    GetMessageStatus.NO_MATCHED_MESSAGE: ResponseCode.PULL_RETRY_IMMEDIATELY,
-    GetMessageStatus.OFFSET_FOUND_NULL: ResponseCode.PULL_NOT_FOUND,
-    GetMessageStatus.OFFSET_OVERFLOW_BADLY: ResponseCode.PULL_OFFSET_MOVED,
-    GetMessageStatus.OFFSET_OVERFLOW_ONE: ResponseCode.PULL_NOT_FOUND,
-    GetMessageStatus.OFFSET_TOO_SMALL: ResponseCode.PULL_OFFSET_MOVED,
+# The response code of each store status, by the status' name.
+_STATUS_CODES: dict[str, int] = {
+    status.name: code
+    for status, code in (
+        (GetMessageStatus.FOUND, ResponseCode.SUCCESS),
+        (GetMessageStatus.MESSAGE_WAS_REMOVING, ResponseCode.PULL_RETRY_IMMEDIATELY),
+        (GetMessageStatus.NO_MATCHED_MESSAGE, ResponseCode.PULL_RETRY_IMMEDIATELY),
+        (GetMessageStatus.OFFSET_FOUND_NULL, ResponseCode.PULL_NOT_FOUND),
+        (GetMessageStatus.OFFSET_OVERFLOW_BADLY, ResponseCode.PULL_OFFSET_MOVED),
+        (GetMessageStatus.OFFSET_OVERFLOW_ONE, ResponseCode.PULL_NOT_FOUND),
+        (GetMessageStatus.OFFSET_TOO_SMALL, ResponseCode.PULL_OFFSET_MOVED),
+    )
 }
 
 
@@ -104,17 +108,25 @@ class PullMessageProcessor:
         """Entry point for code 11; None means the pull is held (answered later)."""
         return self._process(conn, req, allow_suspend=True)
 
-    def rerun(self, conn: Connection, req: RemotingCommand) -> None:
-        """Answer a held pull now (a message arrived, or its time is up)."""
-        response = self._process(conn, req, allow_suspend=False)
+    def rerun(self, pull: HeldPull) -> None:
+        """Answer a held pull now (a message arrived, or its time is up): the whole
+        request runs again (RocketMQ's ``executeRequestWhenWakeup``), but for parsing its
+        header, kept from the first run."""
+        conn = pull.connection
+        response = self._process(conn, pull.request, False, pull.header)
         if response is not None and conn.is_open:
             conn.write(response)
 
     def _process(
-        self, conn: Connection, req: RemotingCommand, allow_suspend: bool
+        self,
+        conn: Connection,
+        req: RemotingCommand,
+        allow_suspend: bool,
+        h: PullMessageRequestHeader | None = None,
     ) -> RemotingCommand | None:
         begin = time.monotonic_ns()
-        h = PullMessageRequestHeader.from_ext(req.ext_fields)
+        if h is None:
+            h = PullMessageRequestHeader.from_ext(req.ext_fields)
         try:
             self._check(h)
             message_filter, store_filter = self._filter(h)
@@ -140,7 +152,8 @@ class PullMessageProcessor:
             self.consumer_offset_manager.commit(
                 h.consumer_group, h.topic, h.queue_id, h.commit_offset
             )
-        code = _STATUS_CODES.get(result.status)
+        status = result.status
+        code = _STATUS_CODES.get(status._name_)  # by name: an Enum's hash runs in Python
         if code is None:  # NO_MATCHED_LOGIC_QUEUE / NO_MESSAGE_IN_QUEUE
             code = ResponseCode.PULL_OFFSET_MOVED if h.queue_offset else ResponseCode.PULL_NOT_FOUND
         if code == ResponseCode.PULL_NOT_FOUND and allow_suspend and h.sys_flag & FLAG_SUSPEND:
@@ -161,7 +174,7 @@ class PullMessageProcessor:
         return self._respond(
             req,
             code,
-            result.status.value,
+            status._value_,  # its value (the property costs a Python call in 3.11)
             result.next_begin_offset,
             result.min_offset,
             result.max_offset,
@@ -334,7 +347,7 @@ class PullMessageProcessor:
     ) -> None:
         b = self.config
         timeout = h.suspend_timeout_millis if b.long_polling_enable else b.short_polling_time_mills
-        pull = HeldPull(conn, req, h.queue_offset, message_filter.is_matched_by_consume_queue)
+        pull = HeldPull(conn, req, h.queue_offset, message_filter.is_matched_by_consume_queue, h)
         self.hold_service.suspend(h.topic, h.queue_id, pull, timeout)
 
     @staticmethod
