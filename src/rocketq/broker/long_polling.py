@@ -29,7 +29,7 @@ __all__ = ["TICK_S", "HeldPull", "PullRequestHoldService"]
 
 log = logging.getLogger("rocketq.broker")
 
-Matcher = Callable[[int | None], bool]
+Matcher = Callable[[int | None], bool]  # None: the pull takes every message
 Key = tuple[str, int]
 
 # Held pulls expire on ticks this long: never before their suspend time, at most this late.
@@ -44,7 +44,7 @@ class HeldPull:
     connection: Connection
     request: RemotingCommand
     pull_offset: int
-    matches: Matcher
+    matches: Matcher | None
     header: Any = None
     tick: int = 0  # the tick it expires on
 
@@ -141,18 +141,41 @@ class PullRequestHoldService:
         waiting = self._held.get(key)
         if not waiting:
             return
-        ready = [p for p in waiting if max_offset > p.pull_offset and p.matches(tags_code)]
+        ready = [
+            p
+            for p in waiting
+            if max_offset > p.pull_offset and (p.matches is None or p.matches(tags_code))
+        ]
         for pull in ready:
             self._remove(key, pull)
             self._run(pull)
 
     def notify_messages_arriving(self, arrivals: list[tuple[str, int, int, int]]) -> None:
         """:meth:`notify_message_arriving` of each (topic, queue id, next offset, tags
-        code) of one dispatch pass; one test while no pull is held."""
-        if not self._held:
+        code) of one dispatch pass; one test while no pull is held. A queue with one
+        pull held (a consumer keeping up: every message wakes one) is handled here."""
+        held = self._held
+        if not held:
             return
+        ticks = self._ticks
         for topic, queue_id, max_offset, code in arrivals:
-            self.notify_message_arriving(topic, queue_id, max_offset, code)
+            key = (topic, queue_id)
+            waiting = held.get(key)
+            if waiting is None:
+                continue
+            if len(waiting) != 1:
+                self.notify_message_arriving(topic, queue_id, max_offset, code)
+                continue
+            pull = waiting[0]
+            if max_offset <= pull.pull_offset or not (pull.matches is None or pull.matches(code)):
+                continue
+            del held[key]
+            pulls = ticks.get(pull.tick)
+            if pulls is not None:
+                pulls.pop(pull, None)
+                if not pulls:
+                    del ticks[pull.tick]
+            self._run(pull)
 
     def wake_all(self) -> None:
         """Answer every held pull now (shutdown)."""

@@ -210,6 +210,11 @@ class DailyTotals:
         }
 
 
+# What a pull counts on: its group's get nums and size, the broker's get nums, and the
+# latency item (by group), or the latency items by queue id (enableDetailStat).
+_GetItems = tuple[StatsItem, StatsItem, StatsItem, StatsItem | None, dict[int, StatsItem] | None]
+
+
 class BrokerStatsManager:
     """The broker's stats item sets by name (RocketMQ ``BrokerStatsManager``), plus the
     store rates (:class:`StoreStatsService`) and midnight totals (:class:`DailyTotals`),
@@ -241,9 +246,7 @@ class BrokerStatsManager:
         self.daily = DailyTotals(self.store_stats.put_total, self._get_transferred)
         # The hot paths' items, found with one lookup: topic -> (nums, size).
         self._put_items: dict[str, tuple[StatsItem, StatsItem]] = {}
-        self._get_items: dict[
-            tuple[str, str], tuple[StatsItem, StatsItem, StatsItem, StatsItem | None]
-        ] = {}
+        self._get_items: dict[tuple[str, str], _GetItems] = {}
         self._broker_put: StatsItem | None = None  # made by the first put, as in Java
         now = clock()
         self._due = [now, now, now]  # next sampling of each window (Java: at once, then fixed)
@@ -290,37 +293,41 @@ class BrokerStatsManager:
         (``incGroupGetNums``, ``incGroupGetSize``, ``incBrokerGetNums``,
         ``incGroupGetLatency``)."""
         items = self._get_items.get((topic, group))
-        if items is None:
+        if items is None or (items[4] is not None) != self.enable_detail_stat:
             items = self._get_items_of(topic, group)
-        get_nums, get_size, broker, latency = items
+        get_nums, get_size, broker, latency, by_queue = items
         get_nums.value += nums
         get_nums.times += 1
         get_size.value += size
         get_size.times += 1
         broker.value += nums
-        if latency is not None and not self.enable_detail_stat:
+        if by_queue is not None:  # the latency by queue (enableDetailStat)
+            latency = by_queue.get(queue_id)
+            if latency is None:
+                latency = by_queue[queue_id] = self.sets[GROUP_GET_LATENCY].get_and_create(
+                    f"{queue_id}@{topic}@{group}"
+                )
+        if latency is not None:
             latency.value += latency_ms
             latency.times += 1
-        else:  # by queue too: one item per queue, looked up
-            key = f"{topic}@{group}"
-            latency_key = f"{queue_id}@{key}" if self.enable_detail_stat else key
-            self.sets[GROUP_GET_LATENCY].add_value(latency_key, latency_ms)
 
-    def _get_items_of(
-        self, topic: str, group: str
-    ) -> tuple[StatsItem, StatsItem, StatsItem, StatsItem | None]:
-        """The items one pull of ``group`` on ``topic`` counts on, made on first use
-        (the latency's only while it is not counted by queue) and kept until a topic or
-        group is deleted."""
+    def _get_items_of(self, topic: str, group: str) -> _GetItems:
+        """The items one pull of ``group`` on ``topic`` counts on, made on first use (the
+        latency's by queue with detail stats, each at its queue's first pull) and kept
+        until a topic or group is deleted."""
         key = f"{topic}@{group}"
-        latency = None
-        if not self.enable_detail_stat:
+        latency: StatsItem | None = None
+        by_queue: dict[int, StatsItem] | None = None
+        if self.enable_detail_stat:
+            by_queue = {}
+        else:
             latency = self.sets[GROUP_GET_LATENCY].get_and_create(key)
         items = self._get_items[(topic, group)] = (
             self.sets[GROUP_GET_NUMS].get_and_create(key),
             self.sets[GROUP_GET_SIZE].get_and_create(key),
             self.sets[BROKER_GET_NUMS].get_and_create(self.cluster_name),
             latency,
+            by_queue,
         )
         return items
 

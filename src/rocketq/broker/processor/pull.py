@@ -165,7 +165,7 @@ class PullMessageProcessor:
             code = _OFFSET_MOVED if h.queue_offset else _NOT_FOUND
         if code == _NOT_FOUND and allow_suspend and h.sys_flag & FLAG_SUSPEND:
             result.release()
-            self._suspend(conn, req, h, message_filter)
+            self._suspend(conn, req, h, message_filter, store_filter is None)
             return None
         body = None
         if code == _SUCCESS:
@@ -351,10 +351,12 @@ class PullMessageProcessor:
         req: RemotingCommand,
         h: PullMessageRequestHeader,
         message_filter: ExpressionMessageFilter,
+        takes_all: bool,
     ) -> None:
         b = self.config
         timeout = h.suspend_timeout_millis if b.long_polling_enable else b.short_polling_time_mills
-        pull = HeldPull(conn, req, h.queue_offset, message_filter.is_matched_by_consume_queue, h)
+        matches = None if takes_all else message_filter.is_matched_by_consume_queue
+        pull = HeldPull(conn, req, h.queue_offset, matches, h)
         self.hold_service.suspend(h.topic, h.queue_id, pull, timeout)
 
     @staticmethod
