@@ -61,3 +61,15 @@ async def test_wake_all_answers_everything_and_disarms() -> None:
     service.wake_all()
     assert sorted(answered) == [0, 1, 2] and len(service) == 0
     assert service._timer is None and not service._ticks
+
+
+async def test_a_pull_whose_filter_refuses_the_message_stays_held() -> None:
+    answered: list[int] = []
+    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset), lambda *_: 0)
+    conn, _ = connection()
+    tagged = HeldPull(conn, RemotingCommand.request(11, {}), 0, lambda code: code == 7)
+    service.suspend("T", 0, tagged, 15_000)
+    service.notify_messages_arriving([("T", 0, 1, 3)])  # another tag: not woken
+    assert answered == [] and len(service) == 1
+    service.notify_messages_arriving([("T", 0, 2, 7)])
+    assert answered == [0] and len(service) == 0 and not service._ticks

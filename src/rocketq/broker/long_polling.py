@@ -118,12 +118,16 @@ class PullRequestHoldService:
         waiting.remove(pull)
         if not waiting:
             del self._held[key]
+        self._untick(pull)
+        return True
+
+    def _untick(self, pull: HeldPull) -> None:
+        """Take ``pull`` off its tick (it is answered before it expires)."""
         pulls = self._ticks.get(pull.tick)
         if pulls is not None:
             pulls.pop(pull, None)
             if not pulls:
                 del self._ticks[pull.tick]
-        return True
 
     def _run(self, pull: HeldPull) -> None:
         if not pull.connection.is_open:
@@ -157,7 +161,6 @@ class PullRequestHoldService:
         held = self._held
         if not held:
             return
-        ticks = self._ticks
         for topic, queue_id, max_offset, code in arrivals:
             key = (topic, queue_id)
             waiting = held.get(key)
@@ -170,11 +173,7 @@ class PullRequestHoldService:
             if max_offset <= pull.pull_offset or not (pull.matches is None or pull.matches(code)):
                 continue
             del held[key]
-            pulls = ticks.get(pull.tick)
-            if pulls is not None:
-                pulls.pop(pull, None)
-                if not pulls:
-                    del ticks[pull.tick]
+            self._untick(pull)
             self._run(pull)
 
     def wake_all(self) -> None:
