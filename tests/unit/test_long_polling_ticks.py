@@ -21,8 +21,7 @@ async def test_held_pulls_expire_after_their_suspend_time_within_a_tick() -> Non
     answered: dict[int, float] = {}
     start = loop.time()
     service = PullRequestHoldService(
-        lambda pull: answered.setdefault(pull.pull_offset, loop.time() - start),
-        lambda _topic, _queue: 0,
+        lambda pull: answered.setdefault(pull.pull_offset, loop.time() - start)
     )
     # a late timeout first, then earlier ones: the timer moves to the earliest tick
     for offset, timeout_ms in ((1, 300), (2, 120), (3, 0), (4, 120)):
@@ -41,7 +40,7 @@ async def test_held_pulls_expire_after_their_suspend_time_within_a_tick() -> Non
 
 async def test_a_woken_pull_leaves_its_tick_and_is_not_answered_twice() -> None:
     answered: list[int] = []
-    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset), lambda *_: 0)
+    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset))
     service.suspend("T", 0, _pull(5), 100)
     service.suspend("T", 1, _pull(7), 100)
     service.notify_message_arriving("T", 0, 6)  # the queue's next offset passes 5: woken
@@ -55,7 +54,7 @@ async def test_a_woken_pull_leaves_its_tick_and_is_not_answered_twice() -> None:
 
 async def test_wake_all_answers_everything_and_disarms() -> None:
     answered: list[int] = []
-    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset), lambda *_: 0)
+    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset))
     for offset in range(3):
         service.suspend("T", offset, _pull(offset), 15_000)
     service.wake_all()
@@ -65,7 +64,7 @@ async def test_wake_all_answers_everything_and_disarms() -> None:
 
 async def test_a_pull_whose_filter_refuses_the_message_stays_held() -> None:
     answered: list[int] = []
-    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset), lambda *_: 0)
+    service = PullRequestHoldService(lambda pull: answered.append(pull.pull_offset))
     conn, _ = connection()
     tagged = HeldPull(conn, RemotingCommand.request(11, {}), 0, lambda code: code == 7)
     service.suspend("T", 0, tagged, 15_000)

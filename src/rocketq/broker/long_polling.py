@@ -20,10 +20,10 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rocketq.remoting.command import RemotingCommand
 from rocketq.remoting.connection import Connection
+from rocketq.remoting.headers import PullMessageRequestHeader
 
 __all__ = ["TICK_S", "HeldPull", "PullRequestHoldService"]
 
@@ -45,7 +45,7 @@ class HeldPull:
     request: RemotingCommand
     pull_offset: int
     matches: Matcher | None
-    header: Any = None
+    header: PullMessageRequestHeader | None = None
     tick: int = 0  # the tick it expires on
 
 
@@ -55,9 +55,8 @@ Rerun = Callable[[HeldPull], None]
 class PullRequestHoldService:
     """Held pulls by (topic, queue id); ``rerun`` answers one (suspension not allowed)."""
 
-    def __init__(self, rerun: Rerun, max_offset: Callable[[str, int], int]) -> None:
+    def __init__(self, rerun: Rerun) -> None:
         self._rerun = rerun
-        self._max_offset = max_offset
         self._held: dict[Key, list[HeldPull]] = {}
         # The held pulls by the tick they expire on, each with its key; the loop timer
         # armed for the earliest of them (and the tick it is armed for).

@@ -99,7 +99,7 @@ class PullMessageProcessor:
         self.consumer_manager = consumer_manager
         self.consumer_offset_manager = consumer_offset_manager
         self.sql92_filters = Sql92FilterCache()
-        self.hold_service = PullRequestHoldService(self.rerun, store.get_max_offset_in_queue)
+        self.hold_service = PullRequestHoldService(self.rerun)
         # Pulls that carry their subscription (FLAG_SUBSCRIPTION) send the same text every
         # time: its SubscriptionData and filter are built once per (group, topic, text,
         # type, filterSupportRetry), not per pull (~2.5 us each).
